@@ -1,0 +1,328 @@
+//! What every gridsync document shares: ids, kinds, who-and-when metadata on
+//! each change, and reading a document's conflicts and history.
+//!
+//! Each Automerge change carries its author in the change message
+//! (`{"by": user, "op": what}`) and its time (Unix seconds, the Automerge
+//! convention) in the change header, so "who changed this resident's phone,
+//! when" is answered from the document itself, on any device.
+
+use automerge::{
+    Automerge, ChangeHash, ObjId, ObjType, Prop, ReadDoc, ScalarValue, Value, patches::PatchAction,
+    transaction::Transactable,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Reason, Result};
+
+/// A document id: a UUID (v7, so ids sort by creation time) as text.
+pub type DocId = String;
+
+/// A new document id.
+pub fn new_id() -> DocId {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Check a document or entry id given by a caller.
+pub fn parse_id(field: &str, s: &str) -> Result<String> {
+    uuid::Uuid::parse_str(s)
+        .map(|u| u.to_string())
+        .map_err(|_| Reason::new("编号格式无效", "not a valid UUID").on(field))
+}
+
+/// Who is editing: the signed-in person and their role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    /// User id (not a name: ids are not personal data in logs).
+    pub user: String,
+    /// Role code, e.g. `grid_worker`.
+    pub role: String,
+}
+
+impl Default for Author {
+    fn default() -> Self {
+        Self {
+            user: "local".into(),
+            role: "grid_worker".into(),
+        }
+    }
+}
+
+/// The metadata gridsync writes into each change's message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeNote {
+    /// User id of the author.
+    pub by: String,
+    /// What the change did, e.g. `add_visit`.
+    pub op: String,
+}
+
+impl ChangeNote {
+    /// Parse a change message; `None` for changes not written by gridsync.
+    pub fn parse(message: Option<&str>) -> Option<Self> {
+        message.and_then(|m| serde_json::from_str(m).ok())
+    }
+}
+
+/// The kind of a document, read from its root.
+pub fn kind_of<D: ReadDoc>(doc: &D) -> Option<String> {
+    string_at(doc, &automerge::ROOT, "kind")
+}
+
+/// The scope (grid code) of a document, read from its root.
+pub fn scope_of<D: ReadDoc>(doc: &D) -> Option<String> {
+    string_at(doc, &automerge::ROOT, "grid")
+}
+
+pub(crate) fn string_at<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Option<String> {
+    match doc.get(obj, key) {
+        Ok(Some((Value::Scalar(s), _))) => match s.as_ref() {
+            ScalarValue::Str(s) => Some(s.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// One of the values standing in a conflict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConflictValue {
+    /// The value.
+    pub value: serde_json::Value,
+    /// User id of whoever wrote it, when known.
+    pub by: Option<String>,
+    /// When it was written, milliseconds since the Unix epoch (to the second).
+    pub at: i64,
+    /// Whether this is the value shown until someone chooses.
+    pub winner: bool,
+}
+
+/// A field edited at the same time on two or more devices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// Path from the document root, e.g. `["residents", "<uuid>", "phone"]`.
+    pub path: Vec<String>,
+    /// The competing values, winner included.
+    pub values: Vec<ConflictValue>,
+}
+
+/// Every same-field conflict in the document. Conflicts whose values are all
+/// equal (two phones writing the same thing) are not reported.
+pub fn conflicts(doc: &Automerge) -> Result<Vec<Conflict>> {
+    let mut out = Vec::new();
+    walk_conflicts(doc, &automerge::ROOT, &mut Vec::new(), &mut out)?;
+    Ok(out)
+}
+
+fn walk_conflicts(
+    doc: &Automerge,
+    obj: &ObjId,
+    path: &mut Vec<String>,
+    out: &mut Vec<Conflict>,
+) -> Result<()> {
+    let keys: Vec<(String, bool)> = doc
+        .map_range(obj, ..)
+        .map(|item| (item.key.to_string(), item.conflict))
+        .collect();
+    for (key, conflicted) in keys {
+        let winner = doc.get(obj, key.as_str())?;
+        if conflicted {
+            let all = doc.get_all(obj, key.as_str())?;
+            let scalars: Vec<_> = all
+                .iter()
+                .filter_map(|(v, id)| match v {
+                    Value::Scalar(s) => Some((scalar_json(s), id.clone())),
+                    Value::Object(_) => None,
+                })
+                .collect();
+            let distinct = scalars.iter().any(|(v, _)| v != &scalars[0].0);
+            if scalars.len() == all.len() && distinct {
+                let winner_id = winner.as_ref().map(|(_, id)| id.clone());
+                let values = scalars
+                    .into_iter()
+                    .map(|(value, id)| {
+                        let (by, at) = authorship(doc, &id);
+                        ConflictValue {
+                            value,
+                            by,
+                            at,
+                            winner: Some(&id) == winner_id.as_ref(),
+                        }
+                    })
+                    .collect();
+                let mut p = path.clone();
+                p.push(key.clone());
+                out.push(Conflict { path: p, values });
+            }
+        }
+        if let Some((Value::Object(ObjType::Map), child)) = winner {
+            path.push(key);
+            walk_conflicts(doc, &child, path, out)?;
+            path.pop();
+        }
+    }
+    Ok(())
+}
+
+/// Who wrote the op `id`, and when (ms).
+fn authorship(doc: &Automerge, id: &ObjId) -> (Option<String>, i64) {
+    let Some(hash) = doc.hash_for_opid(id) else {
+        return (None, 0);
+    };
+    match doc.get_change_meta_by_hash(&hash) {
+        Some(meta) => (
+            ChangeNote::parse(meta.message.as_deref()).map(|n| n.by),
+            meta.timestamp * 1000,
+        ),
+        None => (None, 0),
+    }
+}
+
+/// Resolve a conflict at `path` by choosing one of its values (by index into
+/// [`Conflict::values`]). Writes the value again, superseding all of them.
+pub fn resolve_conflict<T: Transactable>(
+    doc: &mut T,
+    path: &[String],
+    choice: usize,
+) -> Result<()> {
+    let (parent, key) = locate(doc, path)?;
+    let all = doc.get_all(&parent, key.as_str())?;
+    let chosen = all.get(choice).ok_or_else(|| {
+        Reason::new("所选的值不存在", "no such value in the conflict").on("choice")
+    })?;
+    if all.len() < 2 {
+        return Err(Reason::new("该字段没有冲突", "the field has no conflict").on("path"));
+    }
+    match &chosen.0 {
+        Value::Scalar(s) => {
+            let s = s.clone().into_owned();
+            doc.put(&parent, key.as_str(), s)?;
+            Ok(())
+        }
+        Value::Object(_) => {
+            Err(Reason::new("只能选择字段值", "only field values can be chosen").on("path"))
+        }
+    }
+}
+
+fn locate<D: ReadDoc>(doc: &D, path: &[String]) -> Result<(ObjId, String)> {
+    let bad = || Reason::new("字段路径不存在", "no field at that path").on("path");
+    let (last, parents) = path.split_last().ok_or_else(bad)?;
+    let mut obj = automerge::ROOT;
+    for key in parents {
+        match doc.get(&obj, key.as_str())? {
+            Some((Value::Object(ObjType::Map), id)) => obj = id,
+            _ => return Err(bad()),
+        }
+    }
+    Ok((obj, last.clone()))
+}
+
+/// One field written by one change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// Path from the document root.
+    pub path: Vec<String>,
+    /// The new value; `null` with `deleted` for a removed key.
+    pub value: serde_json::Value,
+    /// The key was deleted.
+    pub deleted: bool,
+}
+
+/// One change in a document's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// Change hash, hex.
+    pub hash: String,
+    /// User id of the author, when known.
+    pub by: Option<String>,
+    /// What the change did (`add_visit`, `update_resident`, …).
+    pub op: Option<String>,
+    /// When, milliseconds since the Unix epoch (to the second).
+    pub at: i64,
+    /// The fields it wrote.
+    pub fields: Vec<FieldChange>,
+}
+
+/// The document's history, oldest first, each change with the fields it wrote.
+pub fn history(doc: &Automerge) -> Vec<HistoryEntry> {
+    let metas = doc.get_changes_meta(&[]);
+    let mut out = Vec::with_capacity(metas.len());
+    for meta in metas {
+        let note = ChangeNote::parse(meta.message.as_deref());
+        let patches = doc.diff(&meta.deps, &[meta.hash]);
+        let mut fields = Vec::new();
+        for patch in patches {
+            let mut path: Vec<String> = patch.path.iter().map(|(_, p)| prop_str(p)).collect();
+            match patch.action {
+                PatchAction::PutMap { key, value, .. } => {
+                    if let Value::Scalar(s) = &value.0 {
+                        path.push(key);
+                        fields.push(FieldChange {
+                            path,
+                            value: scalar_json(s),
+                            deleted: false,
+                        });
+                    }
+                }
+                PatchAction::DeleteMap { key } => {
+                    path.push(key);
+                    fields.push(FieldChange {
+                        path,
+                        value: serde_json::Value::Null,
+                        deleted: true,
+                    });
+                }
+                _ => {}
+            }
+        }
+        out.push(HistoryEntry {
+            hash: meta.hash.to_string(),
+            by: note.as_ref().map(|n| n.by.clone()),
+            op: note.map(|n| n.op),
+            at: meta.timestamp * 1000,
+            fields,
+        });
+    }
+    out.sort_by_key(|e| e.at);
+    out
+}
+
+fn prop_str(p: &Prop) -> String {
+    match p {
+        Prop::Map(k) => k.clone(),
+        Prop::Seq(i) => i.to_string(),
+    }
+}
+
+/// A scalar as JSON.
+pub fn scalar_json(s: &ScalarValue) -> serde_json::Value {
+    use serde_json::Value as J;
+    match s {
+        ScalarValue::Str(s) => J::String(s.to_string()),
+        ScalarValue::Int(i) => J::from(*i),
+        ScalarValue::Uint(u) => J::from(*u),
+        ScalarValue::F64(f) => J::from(*f),
+        ScalarValue::Boolean(b) => J::Bool(*b),
+        ScalarValue::Timestamp(t) => J::from(*t),
+        ScalarValue::Counter(c) => J::from(i64::from(c)),
+        ScalarValue::Null => J::Null,
+        ScalarValue::Bytes(b) => J::String(hex::encode(b)),
+        ScalarValue::Unknown { bytes, .. } => J::String(hex::encode(bytes)),
+    }
+}
+
+/// Change hashes as hex strings.
+pub fn heads_hex(heads: &[ChangeHash]) -> Vec<String> {
+    heads.iter().map(|h| h.to_string()).collect()
+}
+
+/// Change hashes from hex strings; malformed ones are an error.
+pub fn heads_from_hex(heads: &[String]) -> Result<Vec<ChangeHash>> {
+    heads
+        .iter()
+        .map(|h| {
+            h.parse::<ChangeHash>()
+                .map_err(|_| Error::Shape(format!("bad change hash in document: {h}")))
+        })
+        .collect()
+}

@@ -1,0 +1,82 @@
+//! The crate's error type: one enum, typed variants a caller can act on.
+//!
+//! Validation failures name the field and give the reason in Chinese (for the
+//! person holding the phone) and English (for developers and logs). No error
+//! text ever contains personal data: values are described, never echoed.
+
+use std::fmt;
+
+/// Why a value was refused, in Chinese and English.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    /// Chinese text, shown to grid workers and supervisors.
+    pub zh: String,
+    /// English text, for developers and logs.
+    pub en: String,
+}
+
+impl Reason {
+    /// A reason from its two texts.
+    pub fn new(zh: impl Into<String>, en: impl Into<String>) -> Self {
+        Self {
+            zh: zh.into(),
+            en: en.into(),
+        }
+    }
+
+    /// Attach the field the reason is about, giving a full [`Error::Invalid`].
+    pub fn on(self, field: impl Into<String>) -> Error {
+        Error::Invalid {
+            field: field.into(),
+            reason: self,
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.zh, self.en)
+    }
+}
+
+/// Everything that can go wrong in gridsync-core.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Input refused by validation; nothing was changed.
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: String, reason: Reason },
+    /// No record with that id in this store.
+    #[error("{kind} {id} not found / 未找到")]
+    NotFound { kind: &'static str, id: String },
+    /// The document was merged into another (a duplicate); edit the survivor.
+    #[error("document {id} was merged into {survivor} / 该记录已合并")]
+    Merged { id: String, survivor: String },
+    /// The store file could not be read or written.
+    #[error("storage: {0}")]
+    Storage(#[from] rusqlite::Error),
+    /// A document or change could not be decoded or applied.
+    #[error("document: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+    /// A document does not have the shape its kind requires.
+    #[error("document shape: {0}")]
+    Shape(String),
+    /// The store was written by a newer version of gridsync.
+    #[error("store schema version {found} is newer than this app supports ({supported})")]
+    SchemaTooNew { found: i64, supported: i64 },
+}
+
+impl From<autosurgeon::HydrateError> for Error {
+    fn from(e: autosurgeon::HydrateError) -> Self {
+        Error::Shape(e.to_string())
+    }
+}
+
+impl From<autosurgeon::ReconcileError> for Error {
+    fn from(e: autosurgeon::ReconcileError) -> Self {
+        Error::Shape(e.to_string())
+    }
+}
+
+/// Result with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

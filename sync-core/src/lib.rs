@@ -1,0 +1,23 @@
+//! gridsync-core: the heart of gridsync.
+//!
+//! - [`household`], [`grid`]: the records people edit, each an Automerge
+//!   document with a typed API;
+//! - [`codes`], [`id_number`]: the national standard code tables and the
+//!   citizen ID number, used to validate what is typed;
+//! - [`doc`]: what all documents share (authorship, conflicts, history);
+//! - [`store`]: the device's SQLite store, its outbox and projections.
+//!
+//! This crate knows nothing of HTTP servers, UniFFI or any UI.
+
+pub mod codes;
+pub mod doc;
+mod error;
+pub mod grid;
+pub mod household;
+pub mod id_number;
+pub mod store;
+pub mod tagset;
+
+pub use error::{Error, Reason, Result};
+pub use store::ledger::HouseholdFields;
+pub use store::{Applied, Durability, OpenOptions, OutboxEntry, Store};

@@ -1,0 +1,589 @@
+//! The device's local store: one SQLite file holding every document, the
+//! changes not yet pushed (the outbox), and projection tables for lists.
+//!
+//! Every edit runs in one SQLite transaction that stores the new Automerge
+//! change, its outbox entry and the updated projections together, so a crash
+//! at any instant leaves either all of it or none of it. Documents are loaded
+//! on demand into a bounded LRU cache, never all at once.
+//!
+//! One `Store` per file: the store assumes it is the only writer (the app
+//! holds one object; the FFI wraps it in a mutex).
+
+use std::collections::BTreeSet;
+use std::num::NonZeroUsize;
+use std::path::Path;
+
+use automerge::transaction::{CommitOptions, Transaction};
+use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
+use lru::LruCache;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::doc::{self, Author, ChangeNote, DocId};
+use crate::household::Clock;
+use crate::{Error, Result};
+
+mod duplicate;
+pub(crate) mod ledger;
+mod projection;
+mod schema;
+
+pub use duplicate::{DuplicateKind, DuplicateSuspect};
+pub use projection::{HouseholdRow, PlaceFilter, ResidentRow};
+
+/// How many changes a document may gather before they are folded into its
+/// snapshot.
+const COMPACT_AFTER: i64 = 64;
+
+/// How hard the store works to keep acknowledged edits across power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// fsync on every commit: an acknowledged edit survives a power cut.
+    #[default]
+    Full,
+    /// fsync at WAL checkpoints only: an acknowledged edit survives an app
+    /// crash or kill, but the last few may be lost if the phone loses power.
+    Normal,
+}
+
+/// Options for [`Store::open_with`].
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// How many documents to keep loaded.
+    pub cache_docs: usize,
+    /// The clock for timestamps and "not in the future" checks.
+    pub clock: Clock,
+    /// fsync policy.
+    pub durability: Durability,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            cache_docs: 256,
+            clock: Clock::System,
+            durability: Durability::Full,
+        }
+    }
+}
+
+/// A local change waiting to be pushed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Position in the outbox (increasing).
+    pub seq: i64,
+    /// The document the change belongs to.
+    pub doc_id: DocId,
+    /// The change hash, hex.
+    pub hash: String,
+    /// The Automerge binary change.
+    pub data: Vec<u8>,
+}
+
+/// What applying remote data did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Nothing new: every change was already here.
+    Nothing,
+    /// The document changed.
+    Changed,
+}
+
+#[derive(Default)]
+struct WriteState {
+    touched: BTreeSet<DocId>,
+}
+
+/// The device's store. See the module docs.
+pub struct Store {
+    conn: Connection,
+    cache: LruCache<DocId, Automerge>,
+    actor: ActorId,
+    device_id: String,
+    author: Author,
+    clock: Clock,
+    write: Option<WriteState>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("device_id", &self.device_id)
+            .field("cached_docs", &self.cache.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Open (or create) the store at `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, OpenOptions::default())
+    }
+
+    /// Open (or create) the store at `path`.
+    pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        Self::from_connection(conn, options)
+    }
+
+    /// A store in memory, for tests and tools.
+    pub fn open_in_memory(options: OpenOptions) -> Result<Self> {
+        Self::from_connection(Connection::open_in_memory()?, options)
+    }
+
+    fn from_connection(conn: Connection, options: OpenOptions) -> Result<Self> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let sync = match options.durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", sync)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        schema::migrate(&conn)?;
+        let device_id = match meta_get(&conn, "device_id")? {
+            Some(id) => id,
+            None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                meta_set(&conn, "device_id", &id)?;
+                id
+            }
+        };
+        let actor = ActorId::from(
+            uuid::Uuid::parse_str(&device_id)
+                .map_err(|_| Error::Shape("device id in store is not a UUID".into()))?
+                .as_bytes()
+                .as_slice(),
+        );
+        let author = match meta_get(&conn, "author")? {
+            Some(json) => serde_json::from_str(&json).unwrap_or_default(),
+            None => Author::default(),
+        };
+        let cap = NonZeroUsize::new(options.cache_docs.max(1)).unwrap_or(NonZeroUsize::MIN);
+        Ok(Self {
+            conn,
+            cache: LruCache::new(cap),
+            actor,
+            device_id,
+            author,
+            clock: options.clock,
+            write: None,
+        })
+    }
+
+    /// This device's id (also its Automerge actor id).
+    pub fn device_id(&self) -> &str {
+        &self.device_id
+    }
+
+    /// The person edits are attributed to.
+    pub fn author(&self) -> &Author {
+        &self.author
+    }
+
+    /// Set the person edits are attributed to (after login). Kept in the store.
+    pub fn set_author(&mut self, author: Author) -> Result<()> {
+        let json = serde_json::to_string(&author).map_err(|e| Error::Shape(e.to_string()))?;
+        meta_set(&self.conn, "author", &json)?;
+        self.author = author;
+        Ok(())
+    }
+
+    /// The store's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Replace the clock (tests that move time forward).
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
+    /// A value kept in the store's key/value table (sync cursor and the like).
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        meta_get(&self.conn, key)
+    }
+
+    /// Set a value in the store's key/value table.
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        meta_set(&self.conn, key, value)
+    }
+
+    /// Run `f` as one all-or-nothing write: every edit inside it is stored
+    /// in one SQLite transaction, or none is if `f` returns an error. Much
+    /// faster than separate edits when importing many records.
+    pub fn batch<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.write(f)
+    }
+
+    pub(crate) fn write<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        if self.write.is_some() {
+            return f(self);
+        }
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.write = Some(WriteState::default());
+        let result = f(self).and_then(|v| {
+            self.flush_projections()?;
+            Ok(v)
+        });
+        let state = self.write.take().unwrap_or_default();
+        let result = result.and_then(|v| {
+            self.conn.execute_batch("COMMIT")?;
+            Ok(v)
+        });
+        if result.is_err() {
+            // Nothing of this write reached the file: forget what the cache
+            // holds of it, so the next read sees what is stored.
+            let _ = self.conn.execute_batch("ROLLBACK");
+            for id in state.touched {
+                self.cache.pop(&id);
+            }
+        }
+        result
+    }
+
+    fn touch(&mut self, id: &str) {
+        if let Some(w) = self.write.as_mut() {
+            w.touched.insert(id.to_string());
+        }
+    }
+
+    fn flush_projections(&mut self) -> Result<()> {
+        let touched: Vec<DocId> = match self.write.as_ref() {
+            Some(w) => w.touched.iter().cloned().collect(),
+            None => Vec::new(),
+        };
+        for id in touched {
+            self.project(&id)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a document is stored here.
+    pub fn contains(&self, id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM docs WHERE id = ?1", [id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// Ids of every stored document, with their kind and scope.
+    pub fn documents(&self) -> Result<Vec<(DocId, String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, kind, scope FROM docs ORDER BY id")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Make sure `id` is in the cache, loading it from the file if needed.
+    fn load(&mut self, id: &str) -> Result<&mut Automerge> {
+        if !self.cache.contains(id) {
+            let doc = self.read_doc(id)?;
+            self.cache.put(id.to_string(), doc);
+        }
+        // Invariant: the entry was inserted just above if it was missing.
+        self.cache.get_mut(id).ok_or_else(|| Error::NotFound {
+            kind: "document",
+            id: id.to_string(),
+        })
+    }
+
+    fn read_doc(&self, id: &str) -> Result<Automerge> {
+        let snapshot: Option<Option<Vec<u8>>> = self
+            .conn
+            .prepare_cached("SELECT snapshot FROM docs WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        let Some(snapshot) = snapshot else {
+            return Err(Error::NotFound {
+                kind: "document",
+                id: id.to_string(),
+            });
+        };
+        let mut doc = match snapshot {
+            Some(bytes) => Automerge::load(&bytes)?,
+            None => Automerge::new(),
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1 ORDER BY id")?;
+        let mut rows = stmt.query([id])?;
+        while let Some(row) = rows.next()? {
+            let data: Vec<u8> = row.get(0)?;
+            doc.load_incremental(&data)?;
+        }
+        doc.set_actor(self.actor.clone());
+        Ok(doc)
+    }
+
+    /// Read a loaded document.
+    pub(crate) fn with_doc<T>(
+        &mut self,
+        id: &str,
+        f: impl FnOnce(&Automerge) -> Result<T>,
+    ) -> Result<T> {
+        let doc = self.load(id)?;
+        f(doc)
+    }
+
+    fn commit_options(&self, op: &str) -> CommitOptions {
+        let note = ChangeNote {
+            by: self.author.user.clone(),
+            op: op.to_string(),
+        };
+        CommitOptions::default()
+            .with_message(serde_json::to_string(&note).unwrap_or_default())
+            .with_time(self.clock.now_ms() / 1000)
+    }
+
+    /// Create a new document `id` of `kind` in `scope`, filled by `init`.
+    pub(crate) fn create_doc(
+        &mut self,
+        id: &str,
+        kind: &str,
+        scope: &str,
+        op: &str,
+        init: impl FnOnce(&mut Transaction<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let options = self.commit_options(op);
+        self.write(|s| {
+            let mut doc = Automerge::new().with_actor(s.actor.clone());
+            let hash = doc
+                .transact_with(|_| options, init)
+                .map_err(|f| f.error)?
+                .hash;
+            let snapshot = doc.save();
+            s.conn
+                .prepare_cached(
+                    "INSERT INTO docs (id, kind, scope, snapshot, loose, updated_at) VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+                )?
+                .execute(params![id, kind, scope, snapshot, s.clock.now_ms()])?;
+            if let Some(hash) = hash {
+                s.push_outbox(&doc, id, hash)?;
+            }
+            s.cache.put(id.to_string(), doc);
+            s.touch(id);
+            Ok(())
+        })
+    }
+
+    /// Change document `id`: `f` runs inside one Automerge transaction; if
+    /// it fails nothing is changed.
+    pub(crate) fn edit_doc<T>(
+        &mut self,
+        id: &str,
+        op: &str,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let options = self.commit_options(op);
+        self.write(|s| {
+            let doc = s.load(id)?;
+            let success = doc.transact_with(|_| options, f).map_err(|f| f.error)?;
+            if let Some(hash) = success.hash {
+                s.touch(id);
+                if let Err(e) = s.store_local_change(id, hash) {
+                    s.cache.pop(id);
+                    return Err(e);
+                }
+            }
+            Ok(success.result)
+        })
+    }
+
+    fn store_local_change(&mut self, id: &str, hash: ChangeHash) -> Result<()> {
+        let doc = self.load(id)?;
+        let change = doc.get_change_by_hash(&hash).ok_or_else(|| {
+            Error::Shape("a change just made is missing from its document".into())
+        })?;
+        let data = change.raw_bytes().to_vec();
+        self.conn
+            .prepare_cached("INSERT INTO chunks (doc_id, data) VALUES (?1, ?2)")?
+            .execute(params![id, data])?;
+        self.conn
+            .prepare_cached("INSERT INTO outbox (doc_id, hash, data) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, hash.as_ref(), data])?;
+        self.after_chunks(id, 1)
+    }
+
+    fn push_outbox(&self, doc: &Automerge, id: &str, hash: ChangeHash) -> Result<()> {
+        let change = doc.get_change_by_hash(&hash).ok_or_else(|| {
+            Error::Shape("a change just made is missing from its document".into())
+        })?;
+        self.conn
+            .prepare_cached("INSERT INTO outbox (doc_id, hash, data) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, hash.as_ref(), change.raw_bytes()])?;
+        Ok(())
+    }
+
+    /// Count `n` new chunks for `id`; fold them into the snapshot when many.
+    fn after_chunks(&mut self, id: &str, n: i64) -> Result<()> {
+        let loose: i64 = self
+            .conn
+            .prepare_cached(
+                "UPDATE docs SET loose = loose + ?2, updated_at = ?3 WHERE id = ?1 RETURNING loose",
+            )?
+            .query_row(params![id, n, self.clock.now_ms()], |r| r.get(0))?;
+        if loose >= COMPACT_AFTER {
+            self.compact(id)?;
+        }
+        Ok(())
+    }
+
+    /// Fold a document's loose chunks into a fresh snapshot.
+    fn compact(&mut self, id: &str) -> Result<()> {
+        let doc = self.load(id)?;
+        if !doc.get_missing_deps(&[]).is_empty() {
+            // Changes waiting for their dependencies live only in chunks.
+            return Ok(());
+        }
+        let snapshot = doc.save();
+        self.conn
+            .prepare_cached("UPDATE docs SET snapshot = ?2, loose = 0 WHERE id = ?1")?
+            .execute(params![id, snapshot])?;
+        self.conn
+            .prepare_cached("DELETE FROM chunks WHERE doc_id = ?1")?
+            .execute([id])?;
+        Ok(())
+    }
+
+    /// Apply data received from elsewhere (another device, the server) to
+    /// document `id`: Automerge changes or a saved document, in any order,
+    /// any number of times. Creates the document if it is new here.
+    pub fn apply_remote(&mut self, id: &str, chunks: &[Vec<u8>]) -> Result<Applied> {
+        let id = doc::parse_id("doc_id", id)?;
+        let id = id.as_str();
+        self.write(|s| {
+            let exists = s.contains(id)?;
+            if !exists {
+                let doc = Automerge::new().with_actor(s.actor.clone());
+                s.cache.put(id.to_string(), doc);
+            }
+            s.touch(id);
+            let doc = s.load(id)?;
+            let before = doc.get_heads();
+            for chunk in chunks {
+                doc.load_incremental(chunk)?;
+            }
+            let waiting = !doc.get_missing_deps(&[]).is_empty();
+            if exists && before == doc.get_heads() && !waiting {
+                return Ok(Applied::Nothing);
+            }
+            let kind = doc::kind_of(&*doc).unwrap_or_default();
+            let scope = doc::scope_of(&*doc).unwrap_or_default();
+            let now = s.clock.now_ms();
+            s.conn
+                .prepare_cached(
+                    "INSERT INTO docs (id, kind, scope, snapshot, loose, updated_at) VALUES (?1, ?2, ?3, NULL, 0, ?4)
+                     ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, scope = excluded.scope",
+                )?
+                .execute(params![id, kind, scope, now])?;
+            for chunk in chunks {
+                s.conn
+                    .prepare_cached("INSERT INTO chunks (doc_id, data) VALUES (?1, ?2)")?
+                    .execute(params![id, chunk])?;
+            }
+            s.after_chunks(id, chunks.len() as i64)?;
+            s.forward_if_merged(id)?;
+            Ok(Applied::Changed)
+        })
+    }
+
+    /// The whole document as one saved Automerge file.
+    pub fn export_doc(&mut self, id: &str) -> Result<Vec<u8>> {
+        self.with_doc(id, |d| Ok(d.save()))
+    }
+
+    /// Every change of a document, as Automerge binary changes.
+    pub fn doc_changes(&mut self, id: &str) -> Result<Vec<Vec<u8>>> {
+        self.with_doc(id, |d| {
+            Ok(d.get_changes(&[])
+                .iter()
+                .map(|c| c.raw_bytes().to_vec())
+                .collect())
+        })
+    }
+
+    /// The document's current heads, hex.
+    pub fn heads(&mut self, id: &str) -> Result<Vec<String>> {
+        self.with_doc(id, |d| Ok(doc::heads_hex(&d.get_heads())))
+    }
+
+    /// Up to `limit` local changes not yet acknowledged, oldest first.
+    pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, doc_id, hash, data FROM outbox ORDER BY seq LIMIT ?1")?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                let hash: Vec<u8> = r.get(2)?;
+                Ok(OutboxEntry {
+                    seq: r.get(0)?,
+                    doc_id: r.get(1)?,
+                    hash: hex::encode(hash),
+                    data: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// How many local changes wait to be pushed.
+    pub fn pending_changes(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    /// Drop outbox entries up to and including `seq`: the server has them.
+    pub fn ack_outbox(&mut self, seq: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM outbox WHERE seq <= ?1")?
+            .execute([seq])?;
+        Ok(())
+    }
+
+    /// Conflicts of a document: fields edited at once on several devices.
+    pub fn conflicts(&mut self, id: &str) -> Result<Vec<doc::Conflict>> {
+        self.with_doc(id, doc::conflicts)
+    }
+
+    /// Resolve the conflict at `path` by choosing value `choice`.
+    pub fn resolve_conflict(&mut self, id: &str, path: &[String], choice: usize) -> Result<()> {
+        self.edit_doc(id, "resolve_conflict", |tx| {
+            doc::resolve_conflict(tx, path, choice)
+        })
+    }
+
+    /// The history of a document, oldest first.
+    pub fn history(&mut self, id: &str) -> Result<Vec<doc::HistoryEntry>> {
+        self.with_doc(id, |d| Ok(doc::history(d)))
+    }
+
+    /// Documents currently held in memory (for tests and diagnostics).
+    pub fn loaded_docs(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Drop every loaded document from memory.
+    pub fn clear_cache(&mut self) {
+        self.cache.clear();
+    }
+}
+
+fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?)
+}
+
+fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! The lists the app shows, derived from the documents.
+
+use gridsync_core::household::Visit;
+use gridsync_core::store::PlaceFilter;
+use gridsync_core::tagset::TagSet;
+
+use crate::*;
+
+/// A small grid: households 1-1-101..103, 1-2-101, 2-1-101 with holders,
+/// residents with tags, and visits of various ages.
+fn small_grid() -> (Store, Vec<String>) {
+    let mut s = store("worker-1");
+    let mut ids = Vec::new();
+    for (b, u, room) in [
+        (1, 1, "101"),
+        (1, 1, "102"),
+        (1, 1, "103"),
+        (1, 2, "101"),
+        (2, 1, "101"),
+    ] {
+        let mut new = new_household(b, u, room);
+        new.holder = Some(if b == 1 {
+            "holder-1".into()
+        } else {
+            "holder-2".into()
+        });
+        ids.push(s.create_household(new).unwrap());
+    }
+    s.add_resident(
+        &ids[0],
+        Resident {
+            tags: TagSet::of(["living_alone_elderly"]),
+            phone: Some("13812345678".into()),
+            ..resident("王老太", "19400101", 12)
+        },
+    )
+    .unwrap();
+    s.add_resident(
+        &ids[3],
+        Resident {
+            tags: TagSet::of(["living_alone_elderly", "disabled"]),
+            ..resident("李老伯", "19420202", 13)
+        },
+    )
+    .unwrap();
+    s.add_resident(&ids[4], resident("张三", "19800303", 15))
+        .unwrap();
+    // Visits: 101 by its holder 2 days ago; 102 by the worker 10 days ago;
+    // 103 by its holder 45 days ago; 1-2-101 never; 2-1-101 by the worker today.
+    let by = |who: &str, role: &str, at: i64| Visit {
+        visitor: who.into(),
+        role: role.into(),
+        ..visit(at)
+    };
+    s.add_visit(&ids[0], by("holder-1", "package_holder", NOW - 2 * DAY))
+        .unwrap();
+    s.add_visit(&ids[1], by("worker-1", "grid_worker", NOW - 10 * DAY))
+        .unwrap();
+    s.add_visit(&ids[2], by("holder-1", "package_holder", NOW - 45 * DAY))
+        .unwrap();
+    s.add_visit(&ids[4], by("worker-1", "grid_worker", NOW - 60_000))
+        .unwrap();
+    (s, ids)
+}
+
+use gridsync_core::household::Resident;
+
+#[test]
+fn lists_households_by_building_and_unit() {
+    let (s, ids) = small_grid();
+    let unit = s
+        .households(&PlaceFilter {
+            building: Some("1号楼".into()),
+            unit: Some("1单元".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let rooms: Vec<_> = unit.iter().map(|h| h.place.room.as_str()).collect();
+    assert_eq!(rooms, ["101", "102", "103"]);
+    let building = s
+        .households(&PlaceFilter {
+            building: Some("1号楼".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(building.len(), 4);
+    assert_eq!(
+        s.households(&PlaceFilter::default()).unwrap().len(),
+        ids.len()
+    );
+    assert_eq!(building[0].residents, 1);
+}
+
+#[test]
+fn households_not_visited_and_not_contacted() {
+    let (s, ids) = small_grid();
+    let not_visited: Vec<_> = s
+        .households_not_visited(30)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
+    assert_eq!(not_visited, [ids[2].clone(), ids[3].clone()]);
+    let not_visited_week: Vec<_> = s
+        .households_not_visited(7)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
+    assert_eq!(
+        not_visited_week,
+        [ids[1].clone(), ids[2].clone(), ids[3].clone()]
+    );
+
+    // 1+X: holder-1 holds 4 households and contacted one of them in 30 days.
+    let not_contacted: Vec<_> = s
+        .households_not_contacted(30, Some("holder-1"))
+        .unwrap()
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
+    assert_eq!(
+        not_contacted,
+        [ids[1].clone(), ids[2].clone(), ids[3].clone()]
+    );
+    assert_eq!(s.holder_coverage("holder-1", 30).unwrap(), (1, 4));
+    // holder-2's household was visited only by the grid worker.
+    assert_eq!(
+        s.households_not_contacted(30, Some("holder-2"))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(s.households_not_contacted(30, None).unwrap().len(), 4);
+}
+
+#[test]
+fn residents_by_tag_and_search_are_masked() {
+    let (s, _) = small_grid();
+    let alone: Vec<_> = s.residents_with_tag("living_alone_elderly").unwrap();
+    assert_eq!(alone.len(), 2);
+    assert_eq!(s.residents_with_tag("disabled").unwrap().len(), 1);
+    let wang = alone.iter().find(|r| r.name == "王老太").unwrap();
+    assert_eq!(wang.phone_masked.as_deref(), Some("138****5678"));
+    let id = id_number("19400101", 12);
+    assert_eq!(
+        wang.id_number_masked.as_deref(),
+        Some(format!("{}********{}", &id[..6], &id[14..]).as_str())
+    );
+
+    let by_name = s.search_residents("老").unwrap();
+    assert_eq!(by_name.len(), 2);
+    let by_tail = s.search_residents(&id[14..]).unwrap();
+    assert_eq!(by_tail.len(), 1);
+    assert_eq!(by_tail[0].name, "王老太");
+    assert!(
+        s.search_residents("%").unwrap().is_empty(),
+        "wildcards are literal"
+    );
+}
+
+#[test]
+fn projections_are_rebuilt_from_documents() {
+    let (mut s, _) = small_grid();
+    let households = s.households(&PlaceFilter::default()).unwrap();
+    let tagged = s.residents_with_tag("living_alone_elderly").unwrap();
+    let stale = s.households_not_visited(30).unwrap();
+    s.clear_cache();
+    assert_eq!(s.rebuild_projections().unwrap(), 6);
+    assert_eq!(s.households(&PlaceFilter::default()).unwrap(), households);
+    assert_eq!(
+        s.residents_with_tag("living_alone_elderly").unwrap(),
+        tagged
+    );
+    assert_eq!(s.households_not_visited(30).unwrap(), stale);
+}
+
+#[test]
+fn removed_residents_leave_the_lists() {
+    let (mut s, ids) = small_grid();
+    let rid = s.residents_with_tag("disabled").unwrap()[0]
+        .resident_id
+        .clone();
+    s.remove_resident(&ids[3], &rid, None).unwrap();
+    assert!(s.residents_with_tag("disabled").unwrap().is_empty());
+    assert!(s.search_residents("李老伯").unwrap().is_empty());
+}
