@@ -3,7 +3,7 @@
 //! visit method and visitor role, house use, and the grid code.
 //!
 //! Every code type is stored as its code string: in JSON (serde) and in
-//! Automerge documents (autosurgeon). The code, not the Chinese name, is the
+//! Automerge documents. The code, not the Chinese name, is the
 //! stable identity; names are for display only. Parsing an unknown code gives a
 //! [`Reason`](crate::Reason) that describes the problem without repeating the value.
 
@@ -15,7 +15,7 @@ pub use ethnicity::Ethnicity;
 pub use grid::GridCode;
 pub use relation::Relation;
 
-/// Implements serde and autosurgeon for a type that is stored as a string.
+/// Implements serde for a type that is stored as a string.
 ///
 /// `$to_str` is a method `fn(&self) -> &str` giving the stored text and
 /// `$parse` a function `fn(&str) -> Result<Self, Reason>` reading it back;
@@ -40,27 +40,6 @@ macro_rules! string_value {
                     <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
                 $parse(&text).map_err(|reason: $crate::Reason| {
                     <D::Error as ::serde::de::Error>::custom(reason.en)
-                })
-            }
-        }
-
-        impl ::autosurgeon::Reconcile for $ty {
-            type Key<'a> = ::autosurgeon::reconcile::NoKey;
-
-            fn reconcile<R: ::autosurgeon::Reconciler>(
-                &self,
-                mut reconciler: R,
-            ) -> ::std::result::Result<(), R::Error> {
-                reconciler.str(self.$to_str())
-            }
-        }
-
-        impl ::autosurgeon::Hydrate for $ty {
-            fn hydrate_string(
-                text: &'_ str,
-            ) -> ::std::result::Result<Self, ::autosurgeon::HydrateError> {
-                $parse(text).map_err(|reason: $crate::Reason| {
-                    ::autosurgeon::HydrateError::unexpected($expected, reason.en)
                 })
             }
         }
@@ -252,8 +231,6 @@ pub(crate) mod tests {
     use std::collections::HashSet;
     use std::fmt::Debug;
 
-    use autosurgeon::{Hydrate, Reconcile};
-
     use super::*;
 
     /// Checks a code table: its size, unique codes and names, and that every
@@ -266,7 +243,6 @@ pub(crate) mod tests {
         from_code: fn(&str) -> Result<T, crate::Reason>,
     ) where
         T: Copy + Eq + Ord + Debug + serde::Serialize + serde::de::DeserializeOwned,
-        T: Reconcile + Hydrate,
     {
         assert_eq!(all.len(), expected_len);
         let codes: HashSet<_> = all.iter().map(code).collect();
@@ -286,26 +262,29 @@ pub(crate) mod tests {
         assert!(serde_json::from_str::<T>("\"no-such-code\"").is_err());
     }
 
-    /// Reconciles `value` into a fresh document and hydrates it back, checking
-    /// that it is stored as a string.
-    pub(crate) fn round_trip<T: Reconcile + Hydrate>(value: T) -> T {
+    /// Writes `value` into a fresh document as the store does (via serde) and
+    /// reads it back, checking that it is stored as a string.
+    pub(crate) fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(value: T) -> T {
+        use automerge::transaction::Transactable;
         let mut doc = automerge::AutoCommit::new();
-        autosurgeon::reconcile_prop(&mut doc, automerge::ROOT, "v", &value).unwrap();
+        let json = serde_json::to_value(&value).unwrap();
+        doc.put(automerge::ROOT, "v", json.as_str().unwrap())
+            .unwrap();
         let saved = doc.save();
-        let doc = automerge::AutoCommit::load(&saved).unwrap();
+        let doc = automerge::Automerge::load(&saved).unwrap();
         let stored = automerge::ReadDoc::get(&doc, automerge::ROOT, "v")
             .unwrap()
             .unwrap()
             .0;
         assert!(stored.as_str().is_some(), "stored as a string");
-        autosurgeon::hydrate_prop(&doc, automerge::ROOT, "v").unwrap()
+        hydrate_str(stored.as_str().unwrap()).unwrap()
     }
 
-    /// Hydrating a string the type refuses is an error.
-    pub(crate) fn hydrate_str<T: Hydrate>(text: &str) -> Result<T, autosurgeon::HydrateError> {
-        let mut doc = automerge::AutoCommit::new();
-        autosurgeon::reconcile_prop(&mut doc, automerge::ROOT, "v", text).unwrap();
-        autosurgeon::hydrate_prop(&doc, automerge::ROOT, "v")
+    /// Reading a string the type refuses is an error.
+    pub(crate) fn hydrate_str<T: serde::de::DeserializeOwned>(
+        text: &str,
+    ) -> Result<T, serde_json::Error> {
+        serde_json::from_value(serde_json::Value::String(text.to_string()))
     }
 
     #[test]
@@ -400,9 +379,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn hydrating_a_non_string_is_an_error() {
-        let mut doc = automerge::AutoCommit::new();
-        autosurgeon::reconcile_prop(&mut doc, automerge::ROOT, "v", 1_u64).unwrap();
-        assert!(autosurgeon::hydrate_prop::<_, Sex, _, _>(&doc, automerge::ROOT, "v").is_err());
+    fn reading_a_non_string_is_an_error() {
+        assert!(serde_json::from_value::<Sex>(serde_json::json!(1)).is_err());
     }
 }

@@ -311,6 +311,127 @@ pub fn scalar_json(s: &ScalarValue) -> serde_json::Value {
     }
 }
 
+/// Read a whole document (at `heads`, or now) into a serde type, in one
+/// pass over the document: much faster than reading field by field.
+pub fn read<T: serde::de::DeserializeOwned>(
+    doc: &Automerge,
+    heads: Option<&[ChangeHash]>,
+) -> Result<T> {
+    let value = hydrated_json(&doc.hydrate(heads));
+    serde_json::from_value(value).map_err(|e| Error::Shape(e.to_string()))
+}
+
+/// A hydrated Automerge value as JSON (text as a string, bytes as hex).
+pub fn hydrated_json(v: &automerge::hydrate::Value) -> serde_json::Value {
+    use automerge::hydrate::Value as H;
+    match v {
+        H::Scalar(s) => scalar_json(s),
+        H::Map(m) => serde_json::Value::Object(
+            m.iter()
+                .map(|(k, mv)| (k.clone(), hydrated_json(&mv.value)))
+                .collect(),
+        ),
+        H::List(l) => {
+            serde_json::Value::Array(l.iter().map(|lv| hydrated_json(&lv.value)).collect())
+        }
+        H::Text(t) => serde_json::Value::String(t.to_string()),
+    }
+}
+
+/// Write into map `obj` what differs between `old` and `new` (both JSON
+/// objects): changed scalars are put, keys gone from `new` are deleted,
+/// nested objects are written into the existing map (so concurrent edits of
+/// other keys in it merge), arrays are replaced whole. Keys present in the
+/// document but unknown to `old` (written by a newer app) are left alone.
+///
+/// A key absent from `old` whose new value is null, `""`, `false` or `[]` is not
+/// written: readers default it to the same value, and the document stays
+/// small.
+pub fn write_diff<T: Transactable>(
+    tx: &mut T,
+    obj: &ObjId,
+    old: &serde_json::Value,
+    new: &serde_json::Value,
+) -> Result<()> {
+    use serde_json::Value as J;
+    let empty = serde_json::Map::new();
+    let old_map = old.as_object().unwrap_or(&empty);
+    let Some(new_map) = new.as_object() else {
+        return Err(Error::Shape("only objects can be written as maps".into()));
+    };
+    for (key, value) in new_map {
+        let before = old_map.get(key);
+        match value {
+            J::Null => {
+                if before.is_some_and(|b| !b.is_null()) {
+                    tx.delete(obj, key.as_str())?;
+                }
+            }
+            J::Object(_) => {
+                let existing = match tx.get(obj, key.as_str())? {
+                    Some((Value::Object(ObjType::Map), id)) if before.is_some_and(J::is_object) => {
+                        Some(id)
+                    }
+                    _ => None,
+                };
+                let (child, before) = match existing {
+                    Some(id) => (id, before.unwrap_or(&J::Null)),
+                    None => (tx.put_object(obj, key.as_str(), ObjType::Map)?, &J::Null),
+                };
+                write_diff(tx, &child, before, value)?;
+            }
+            J::Array(items) => {
+                if before != Some(value) && !(before.is_none() && items.is_empty()) {
+                    let list = tx.put_object(obj, key.as_str(), ObjType::List)?;
+                    for (i, item) in items.iter().enumerate() {
+                        tx.insert(&list, i, json_scalar(item)?)?;
+                    }
+                }
+            }
+            scalar => {
+                let default =
+                    matches!(scalar, J::String(s) if s.is_empty()) || scalar == &J::Bool(false);
+                if before != Some(scalar) && !(before.is_none() && default) {
+                    tx.put(obj, key.as_str(), json_scalar(scalar)?)?;
+                }
+            }
+        }
+    }
+    for key in old_map.keys() {
+        if !new_map.contains_key(key) && tx.get(obj, key.as_str())?.is_some() {
+            tx.delete(obj, key.as_str())?;
+        }
+    }
+    Ok(())
+}
+
+/// Write a whole new value (a JSON object) into map `obj`.
+pub fn write_new<T: Transactable, V: Serialize>(tx: &mut T, obj: &ObjId, value: &V) -> Result<()> {
+    let json = serde_json::to_value(value).map_err(|e| Error::Shape(e.to_string()))?;
+    write_diff(tx, obj, &serde_json::Value::Null, &json)
+}
+
+fn json_scalar(v: &serde_json::Value) -> Result<ScalarValue> {
+    use serde_json::Value as J;
+    Ok(match v {
+        J::Null => ScalarValue::Null,
+        J::Bool(b) => ScalarValue::Boolean(*b),
+        J::String(s) => ScalarValue::Str(s.as_str().into()),
+        J::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                ScalarValue::Uint(u)
+            } else if let Some(i) = n.as_i64() {
+                ScalarValue::Int(i)
+            } else {
+                ScalarValue::F64(n.as_f64().unwrap_or_default())
+            }
+        }
+        J::Array(_) | J::Object(_) => {
+            return Err(Error::Shape("nested arrays are not stored".into()));
+        }
+    })
+}
+
 /// Change hashes as hex strings.
 pub fn heads_hex(heads: &[ChangeHash]) -> Vec<String> {
     heads.iter().map(|h| h.to_string()).collect()

@@ -66,17 +66,5 @@ pub enum Error {
     SchemaTooNew { found: i64, supported: i64 },
 }
 
-impl From<autosurgeon::HydrateError> for Error {
-    fn from(e: autosurgeon::HydrateError) -> Self {
-        Error::Shape(e.to_string())
-    }
-}
-
-impl From<autosurgeon::ReconcileError> for Error {
-    fn from(e: autosurgeon::ReconcileError) -> Self {
-        Error::Shape(e.to_string())
-    }
-}
-
 /// Result with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

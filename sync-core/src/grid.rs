@@ -4,7 +4,6 @@
 //! Places are kept as a set of path keys `area/compound/building/unit`, so two
 //! people adding buildings at once merge by union.
 
-use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use crate::codes::GridCode;
@@ -18,7 +17,8 @@ pub const KIND: &str = "grid";
 pub const SCHEMA: u64 = 1;
 
 /// A grid document.
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Grid {
     /// Always `"grid"`.
     pub kind: String,
@@ -29,16 +29,12 @@ pub struct Grid {
     /// The 15-digit grid code; also the document's scope.
     pub grid: String,
     /// The grid's name, e.g. 第三网格.
-    #[autosurgeon(missing = "Default::default")]
     pub name: String,
     /// The community (社区) name.
-    #[autosurgeon(missing = "Default::default")]
     pub community: String,
     /// The street (街道) name.
-    #[autosurgeon(missing = "Default::default")]
     pub street: String,
     /// Place keys `area/compound/building/unit`.
-    #[autosurgeon(missing = "Default::default")]
     pub places: TagSet,
 }
 

@@ -13,7 +13,6 @@
 
 use std::collections::BTreeMap;
 
-use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use crate::codes::{
@@ -28,24 +27,18 @@ mod validate;
 pub use validate::Clock;
 
 /// Where a household lives, down to the room: 片区 / 小区 / 楼栋 / 单元 / 室.
-#[derive(
-    Debug, Clone, Default, PartialEq, Eq, Hash, Reconcile, Hydrate, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Place {
     /// 片区 area (may be empty when the grid has no areas).
-    #[autosurgeon(missing = "Default::default")]
     pub area: String,
     /// 小区/院落 compound.
-    #[autosurgeon(missing = "Default::default")]
     pub compound: String,
     /// 楼栋 building.
-    #[autosurgeon(missing = "Default::default")]
     pub building: String,
     /// 单元 unit (may be empty for a building without units).
-    #[autosurgeon(missing = "Default::default")]
     pub unit: String,
     /// 室 room number.
-    #[autosurgeon(missing = "Default::default")]
     pub room: String,
 }
 
@@ -67,104 +60,81 @@ impl Place {
 }
 
 /// Facts about the dwelling.
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HouseFacts {
     /// Use of the dwelling, a [`HouseUse`] code.
-    #[autosurgeon(missing = "Default::default")]
     pub usage: Option<String>,
     /// Ownership: 自有 own / 租赁 rent / 公房 public / 其他 other, free text.
-    #[autosurgeon(missing = "Default::default")]
     pub ownership: Option<String>,
     /// Floor area in square metres.
-    #[autosurgeon(missing = "Default::default")]
     pub area_m2: Option<f64>,
     /// Number of people actually living there.
-    #[autosurgeon(missing = "Default::default")]
     pub occupants: Option<u32>,
 }
 
 /// A person in the resident ledger.
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Resident {
     /// 姓名.
-    #[autosurgeon(missing = "Default::default")]
     pub name: String,
     /// 公民身份号码, 18 characters (GB 11643).
-    #[autosurgeon(missing = "Default::default")]
     pub id_number: Option<String>,
     /// Sex, a GB/T 2261.1 code.
-    #[autosurgeon(missing = "Default::default")]
     pub sex: Option<String>,
     /// Birth date, `YYYY-MM-DD`.
-    #[autosurgeon(missing = "Default::default")]
     pub birth_date: Option<String>,
     /// Ethnicity, a GB 3304 code.
-    #[autosurgeon(missing = "Default::default")]
     pub ethnicity: Option<String>,
     /// Phone number.
-    #[autosurgeon(missing = "Default::default")]
     pub phone: Option<String>,
     /// Relation to the head of household, a GB/T 4761 code.
-    #[autosurgeon(missing = "Default::default")]
     pub relation: Option<String>,
     /// Residence status, a [`ResidenceStatus`] code.
-    #[autosurgeon(missing = "Default::default")]
     pub status: Option<String>,
     /// Attention tags, [`AttentionTag`] codes.
-    #[autosurgeon(missing = "Default::default")]
     pub tags: TagSet,
     /// Moved in, `YYYY-MM-DD`.
-    #[autosurgeon(missing = "Default::default")]
     pub moved_in: Option<String>,
     /// Moved out, `YYYY-MM-DD`.
-    #[autosurgeon(missing = "Default::default")]
     pub moved_out: Option<String>,
     /// Removed from the ledger (a flag, so concurrent edits are kept).
-    #[autosurgeon(missing = "Default::default")]
     pub removed: bool,
     /// Free-text note.
-    #[autosurgeon(missing = "Default::default")]
     pub note: Option<String>,
     /// Set when this entry was found to be the same person as another entry of
     /// the household and merged into it: the survivor's key.
-    #[autosurgeon(missing = "Default::default")]
     pub merged_into: Option<String>,
 }
 
 /// One contact with a household: a visit, a phone call, a message.
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Visit {
     /// The user who made the contact.
-    #[autosurgeon(missing = "Default::default")]
     pub visitor: String,
     /// Their role, a [`VisitorRole`] code.
-    #[autosurgeon(missing = "Default::default")]
     pub role: String,
     /// When, milliseconds since the Unix epoch.
-    #[autosurgeon(missing = "Default::default")]
     pub at: i64,
     /// How, a [`VisitMethod`] code.
-    #[autosurgeon(missing = "Default::default")]
     pub method: String,
     /// What was found.
-    #[autosurgeon(missing = "Default::default")]
     pub findings: String,
     /// Needs and opinions collected (社情民意).
-    #[autosurgeon(missing = "Default::default")]
     pub needs: String,
     /// Whether a follow-up is wanted.
-    #[autosurgeon(missing = "Default::default")]
     pub follow_up: bool,
     /// Latitude, WGS-84.
-    #[autosurgeon(missing = "Default::default")]
     pub lat: Option<f64>,
     /// Longitude, WGS-84.
-    #[autosurgeon(missing = "Default::default")]
     pub lon: Option<f64>,
 }
 
 /// A household document.
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Household {
     /// Always `"household"`.
     pub kind: String,
@@ -175,39 +145,28 @@ pub struct Household {
     /// The grid code this household belongs to (its scope).
     pub grid: String,
     /// Where it is.
-    #[autosurgeon(missing = "Default::default")]
     pub place: Place,
     /// House facts.
-    #[autosurgeon(missing = "Default::default")]
     pub house: HouseFacts,
     /// The package-holder (包保责任人) user id, if any.
-    #[autosurgeon(missing = "Default::default")]
     pub holder: Option<String>,
     /// Household tags (free codes, e.g. 出租户).
-    #[autosurgeon(missing = "Default::default")]
     pub tags: TagSet,
     /// Residents keyed by UUID.
-    #[autosurgeon(missing = "Default::default")]
     pub residents: BTreeMap<String, Resident>,
     /// Visits keyed by UUID.
-    #[autosurgeon(missing = "Default::default")]
     pub visits: BTreeMap<String, Visit>,
     /// Who created the record.
-    #[autosurgeon(missing = "Default::default")]
     pub created_by: String,
     /// When, milliseconds since the Unix epoch.
-    #[autosurgeon(missing = "Default::default")]
     pub created_at: i64,
     /// Set when this household was a duplicate merged into another: the
     /// survivor's id. The document stays as a tombstone.
-    #[autosurgeon(missing = "Default::default")]
     pub merged_into: Option<String>,
     /// Heads (hex) of this document when it was merged; edits after them are
     /// forwarded to the survivor.
-    #[autosurgeon(missing = "Default::default")]
     pub merged_heads: Vec<String>,
     /// Households a person confirmed are NOT duplicates of this one.
-    #[autosurgeon(missing = "Default::default")]
     pub distinct_from: TagSet,
 }
 
@@ -298,36 +257,37 @@ impl Resident {
             Some(s) => Some(IdNumber::parse(s).map_err(|r| r.on(f("id_number")))?),
             None => None,
         };
-        if let Some(id) = &id {
-            if id.birth_date() > clock.today() {
-                return Err(
-                    Reason::new("出生日期不能晚于今天", "birth date is in the future")
-                        .on(f("id_number")),
-                );
-            }
+        if let Some(id) = &id
+            && id.birth_date() > clock.today()
+        {
+            return Err(
+                Reason::new("出生日期不能晚于今天", "birth date is in the future")
+                    .on(f("id_number")),
+            );
         }
         if let Some(code) = &self.sex {
             let sex = Sex::from_code(code).map_err(|r| r.on(f("sex")))?;
-            if let Some(id) = &id {
-                if matches!(sex, Sex::Male | Sex::Female) && sex != id.sex() {
-                    return Err(Reason::new(
-                        "性别与身份证号码不一致",
-                        "sex does not agree with the ID number",
-                    )
-                    .on(f("sex")));
-                }
+            if let Some(id) = &id
+                && matches!(sex, Sex::Male | Sex::Female)
+                && sex != id.sex()
+            {
+                return Err(Reason::new(
+                    "性别与身份证号码不一致",
+                    "sex does not agree with the ID number",
+                )
+                .on(f("sex")));
             }
         }
         if let Some(d) = &self.birth_date {
             let date = validate::date(d, clock).map_err(|r| r.on(f("birth_date")))?;
-            if let Some(id) = &id {
-                if date != id.birth_date() {
-                    return Err(Reason::new(
-                        "出生日期与身份证号码不一致",
-                        "birth date does not agree with the ID number",
-                    )
-                    .on(f("birth_date")));
-                }
+            if let Some(id) = &id
+                && date != id.birth_date()
+            {
+                return Err(Reason::new(
+                    "出生日期与身份证号码不一致",
+                    "birth date does not agree with the ID number",
+                )
+                .on(f("birth_date")));
             }
         }
         if let Some(code) = &self.ethnicity {
@@ -370,34 +330,32 @@ impl Resident {
     /// Normalise what validation accepts in more than one spelling
     /// (lower-case x in ID numbers, spaces around phone numbers).
     pub fn normalise(&mut self) {
-        if let Some(id) = &self.id_number {
-            if let Ok(id) = IdNumber::parse(id) {
-                self.id_number = Some(id.as_str().to_string());
-            }
+        if let Some(id) = &self.id_number
+            && let Ok(id) = IdNumber::parse(id)
+        {
+            self.id_number = Some(id.as_str().to_string());
         }
-        if let Some(p) = &self.phone {
-            if let Ok(p) = validate_phone(p) {
-                self.phone = Some(p);
-            }
+        if let Some(p) = &self.phone
+            && let Ok(p) = validate_phone(p)
+        {
+            self.phone = Some(p);
         }
         self.name = self.name.trim().to_string();
-        if self.sex.is_none() {
-            if let Some(id) = self
+        if self.sex.is_none()
+            && let Some(id) = self
                 .id_number
                 .as_deref()
                 .and_then(|s| IdNumber::parse(s).ok())
-            {
-                self.sex = Some(id.sex().code().to_string());
-            }
+        {
+            self.sex = Some(id.sex().code().to_string());
         }
-        if self.birth_date.is_none() {
-            if let Some(id) = self
+        if self.birth_date.is_none()
+            && let Some(id) = self
                 .id_number
                 .as_deref()
                 .and_then(|s| IdNumber::parse(s).ok())
-            {
-                self.birth_date = Some(validate::format_date(id.birth_date()));
-            }
+        {
+            self.birth_date = Some(validate::format_date(id.birth_date()));
         }
     }
 }
@@ -450,14 +408,14 @@ impl HouseFacts {
         if let Some(code) = &self.usage {
             HouseUse::from_code(code).map_err(|r| r.on("house.usage"))?;
         }
-        if let Some(a) = self.area_m2 {
-            if !(a.is_finite() && a > 0.0 && a < 100_000.0) {
-                return Err(Reason::new(
-                    "面积须为正数",
-                    "area must be a positive number of square metres",
-                )
-                .on("house.area_m2"));
-            }
+        if let Some(a) = self.area_m2
+            && !(a.is_finite() && a > 0.0 && a < 100_000.0)
+        {
+            return Err(Reason::new(
+                "面积须为正数",
+                "area must be a positive number of square metres",
+            )
+            .on("house.area_m2"));
         }
         if self.occupants.is_some_and(|n| n > 500) {
             return Err(

@@ -10,6 +10,7 @@
 //! This crate knows nothing of HTTP servers, UniFFI or any UI.
 
 pub mod codes;
+pub mod demo;
 pub mod doc;
 mod error;
 pub mod grid;

@@ -90,7 +90,10 @@ pub enum Applied {
 
 #[derive(Default)]
 struct WriteState {
+    /// Documents changed in this write (forgotten from the cache if it fails).
     touched: BTreeSet<DocId>,
+    /// Documents whose projection rows are not yet rewritten.
+    dirty: BTreeSet<DocId>,
 }
 
 /// The device's store. See the module docs.
@@ -244,15 +247,25 @@ impl Store {
     fn touch(&mut self, id: &str) {
         if let Some(w) = self.write.as_mut() {
             w.touched.insert(id.to_string());
+            w.dirty.insert(id.to_string());
         }
     }
 
+    /// Rewrite `id`'s projection rows now, inside the current write, for a
+    /// lookup that needs them before the write ends.
+    pub(crate) fn project_now(&mut self, id: &str) -> Result<()> {
+        if let Some(w) = self.write.as_mut() {
+            w.dirty.remove(id);
+        }
+        self.project(id)
+    }
+
     fn flush_projections(&mut self) -> Result<()> {
-        let touched: Vec<DocId> = match self.write.as_ref() {
-            Some(w) => w.touched.iter().cloned().collect(),
+        let dirty: Vec<DocId> = match self.write.as_mut() {
+            Some(w) => std::mem::take(&mut w.dirty).into_iter().collect(),
             None => Vec::new(),
         };
-        for id in touched {
+        for id in dirty {
             self.project(&id)?;
         }
         Ok(())
@@ -278,11 +291,24 @@ impl Store {
         Ok(rows)
     }
 
+    /// Put a document in the cache. A document pushed out of it while its
+    /// projection is still owed gets its projection written first, so the
+    /// end of a large batch need not load it again.
+    fn cache_put(&mut self, id: &str, doc: Automerge) -> Result<()> {
+        if let Some((old_id, old_doc)) = self.cache.push(id.to_string(), doc) {
+            let owed = old_id != id && self.write.as_mut().is_some_and(|w| w.dirty.remove(&old_id));
+            if owed {
+                projection::project_doc(&self.conn, &old_id, &old_doc)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Make sure `id` is in the cache, loading it from the file if needed.
     fn load(&mut self, id: &str) -> Result<&mut Automerge> {
         if !self.cache.contains(id) {
             let doc = self.read_doc(id)?;
-            self.cache.put(id.to_string(), doc);
+            self.cache_put(id, doc)?;
         }
         // Invariant: the entry was inserted just above if it was missing.
         self.cache.get_mut(id).ok_or_else(|| Error::NotFound {
@@ -303,18 +329,20 @@ impl Store {
                 id: id.to_string(),
             });
         };
-        let mut doc = match snapshot {
-            Some(bytes) => Automerge::load(&bytes)?,
-            None => Automerge::new(),
-        };
+        // Snapshot and changes concatenated load in one pass.
+        let mut bytes = snapshot.unwrap_or_default();
         let mut stmt = self
             .conn
             .prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1 ORDER BY id")?;
         let mut rows = stmt.query([id])?;
         while let Some(row) = rows.next()? {
-            let data: Vec<u8> = row.get(0)?;
-            doc.load_incremental(&data)?;
+            bytes.extend_from_slice(row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?);
         }
+        let mut doc = if bytes.is_empty() {
+            Automerge::new()
+        } else {
+            Automerge::load(&bytes)?
+        };
         doc.set_actor(self.actor.clone());
         Ok(doc)
     }
@@ -364,7 +392,7 @@ impl Store {
             if let Some(hash) = hash {
                 s.push_outbox(&doc, id, hash)?;
             }
-            s.cache.put(id.to_string(), doc);
+            s.cache_put(id, doc)?;
             s.touch(id);
             Ok(())
         })
@@ -459,14 +487,12 @@ impl Store {
             let exists = s.contains(id)?;
             if !exists {
                 let doc = Automerge::new().with_actor(s.actor.clone());
-                s.cache.put(id.to_string(), doc);
+                s.cache_put(id, doc)?;
             }
             s.touch(id);
             let doc = s.load(id)?;
             let before = doc.get_heads();
-            for chunk in chunks {
-                doc.load_incremental(chunk)?;
-            }
+            doc.load_incremental(&chunks.concat())?;
             let waiting = !doc.get_missing_deps(&[]).is_empty();
             if exists && before == doc.get_heads() && !waiting {
                 return Ok(Applied::Nothing);

@@ -6,14 +6,31 @@
 
 use std::collections::BTreeSet;
 
-use autosurgeon::reconcile::{MapReconciler, NoKey};
-use autosurgeon::{Hydrate, HydrateError, ReadDoc, Reconcile, Reconciler};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// A set of tag codes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+///
+/// As JSON it is written in the document's form, `{"code": true, …}`, and
+/// read from that or from an array of codes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "TagSetRepr")]
 pub struct TagSet(pub BTreeSet<String>);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TagSetRepr {
+    List(BTreeSet<String>),
+    Map(std::collections::BTreeMap<String, serde_json::Value>),
+}
+
+impl From<TagSetRepr> for TagSet {
+    fn from(r: TagSetRepr) -> Self {
+        match r {
+            TagSetRepr::List(s) => Self(s),
+            TagSetRepr::Map(m) => Self(m.into_keys().collect()),
+        }
+    }
+}
 
 impl TagSet {
     /// The set of the given codes.
@@ -42,34 +59,8 @@ impl TagSet {
     }
 }
 
-impl Reconcile for TagSet {
-    type Key<'a> = NoKey;
-
-    fn reconcile<R: Reconciler>(&self, mut reconciler: R) -> Result<(), R::Error> {
-        let mut m = reconciler.map()?;
-        let stale: Vec<String> = m
-            .entries()
-            .map(|(k, _)| k.to_string())
-            .filter(|k| !self.0.contains(k))
-            .collect();
-        for k in stale {
-            m.delete(&k)?;
-        }
-        for code in &self.0 {
-            if m.entry(code).is_none() {
-                m.put(code, true)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Hydrate for TagSet {
-    fn hydrate_map<D: ReadDoc>(doc: &D, obj: &automerge::ObjId) -> Result<Self, HydrateError> {
-        Ok(Self(
-            doc.map_range(obj, ..)
-                .map(|item| item.key.into_owned())
-                .collect(),
-        ))
+impl Serialize for TagSet {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|code| (code, true)))
     }
 }

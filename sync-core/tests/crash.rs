@@ -28,7 +28,6 @@ fn crash_child_writer() {
             clock: Clock::Fixed(NOW),
             durability: Durability::Full,
             cache_docs: 8,
-            ..OpenOptions::default()
         },
     )
     .unwrap();

@@ -9,16 +9,11 @@
 //! the tombstone later (made on a phone that had not synced yet) are
 //! forwarded to the survivor when they arrive (see `forward_if_merged`).
 
-use std::collections::BTreeMap;
-
-use automerge::transaction::Transactable;
-use autosurgeon::{hydrate, reconcile_prop};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
-use super::ledger::map_obj;
 use crate::doc;
-use crate::household::{Household, Resident, Visit};
+use crate::household::{self, Household, Resident};
 use crate::{Error, Reason, Result};
 
 /// What kind of duplicate is suspected.
@@ -99,9 +94,8 @@ impl Store {
     pub fn dismiss_duplicate(&mut self, a: &str, b: &str) -> Result<()> {
         self.write(|s| {
             for (this, other) in [(a, b), (b, a)] {
-                s.edit_doc(this, "dismiss_duplicate", |tx| {
-                    let set = map_obj(tx, &automerge::ROOT, "distinct_from")?;
-                    tx.put(&set, other, true)?;
+                s.edit_typed(this, "dismiss_duplicate", |h: &mut Household| {
+                    h.distinct_from.insert(other);
                     Ok(())
                 })?;
             }
@@ -145,14 +139,9 @@ impl Store {
                 &loser,
                 "merge_households",
             )?;
-            s.edit_doc(loser_id, "merged_into", |tx| {
-                reconcile_prop(
-                    tx,
-                    automerge::ROOT,
-                    "merged_into",
-                    Some(survivor_id.to_string()),
-                )?;
-                reconcile_prop(tx, automerge::ROOT, "merged_heads", &loser_heads)?;
+            s.edit_typed(loser_id, "merged_into", |h: &mut Household| {
+                h.merged_into = Some(survivor_id.to_string());
+                h.merged_heads = loser_heads;
                 Ok(())
             })?;
             Ok(survivor_id.to_string())
@@ -169,16 +158,23 @@ impl Store {
         }
         let (keep, gone) = if a < b { (a, b) } else { (b, a) };
         let clock = self.clock;
-        self.edit_doc(household_id, "merge_residents", |tx| {
-            super::ledger::ensure_live_tx(tx)?;
-            let residents = map_obj(tx, &automerge::ROOT, "residents")?;
-            let mut kept = super::ledger::existing_resident(tx, &residents, keep)?;
-            let mut other = super::ledger::existing_resident(tx, &residents, gone)?;
-            fill_resident(&mut kept, &other);
+        self.edit_typed(household_id, "merge_residents", |h: &mut Household| {
+            household::ensure_live(h)?;
+            let missing = |id: &str| Error::NotFound {
+                kind: "resident",
+                id: id.to_string(),
+            };
+            let other = h
+                .residents
+                .get(gone)
+                .cloned()
+                .ok_or_else(|| missing(gone))?;
+            let kept = h.residents.get_mut(keep).ok_or_else(|| missing(keep))?;
+            fill_resident(kept, &other);
             kept.validate("", &clock)?;
-            other.merged_into = Some(keep.to_string());
-            reconcile_prop(tx, &residents, keep, &kept)?;
-            reconcile_prop(tx, &residents, gone, &other)?;
+            if let Some(g) = h.residents.get_mut(gone) {
+                g.merged_into = Some(keep.to_string());
+            }
             Ok(keep.to_string())
         })
     }
@@ -192,67 +188,53 @@ impl Store {
         now: &Household,
         op: &str,
     ) -> Result<bool> {
-        let mut survivor = self.household(survivor_id)?;
-        let original = survivor.clone();
-        for (key, r) in &now.residents {
-            if before.residents.get(key) == Some(r) {
-                continue;
-            }
-            let same_person = r.id_number.as_ref().and_then(|id| {
-                survivor
-                    .residents
-                    .iter()
-                    .find(|(k, s)| {
-                        *k != key && s.id_number.as_ref() == Some(id) && s.merged_into.is_none()
-                    })
-                    .map(|(k, _)| k.clone())
-            });
-            match (same_person, before.residents.get(key)) {
-                (Some(k), _) => {
-                    if let Some(target) = survivor.residents.get_mut(&k) {
-                        fill_resident(target, r);
+        self.edit_typed(survivor_id, op, |survivor: &mut Household| {
+            let original = survivor.clone();
+            for (key, r) in &now.residents {
+                if before.residents.get(key) == Some(r) {
+                    continue;
+                }
+                let same_person = r.id_number.as_ref().and_then(|id| {
+                    survivor
+                        .residents
+                        .iter()
+                        .find(|(k, s)| {
+                            *k != key && s.id_number.as_ref() == Some(id) && s.merged_into.is_none()
+                        })
+                        .map(|(k, _)| k.clone())
+                });
+                match (same_person, before.residents.get(key)) {
+                    (Some(k), _) => {
+                        if let Some(target) = survivor.residents.get_mut(&k) {
+                            fill_resident(target, r);
+                        }
+                    }
+                    (None, Some(old)) if survivor.residents.contains_key(key) => {
+                        if let Some(target) = survivor.residents.get_mut(key) {
+                            apply_changed_fields(target, old, r);
+                        }
+                    }
+                    (None, _) => {
+                        survivor.residents.insert(key.clone(), r.clone());
                     }
                 }
-                (None, Some(old)) if survivor.residents.contains_key(key) => {
-                    if let Some(target) = survivor.residents.get_mut(key) {
-                        apply_changed_fields(target, old, r);
-                    }
-                }
-                (None, _) => {
-                    survivor.residents.insert(key.clone(), r.clone());
+            }
+            for (key, v) in &now.visits {
+                if before.visits.get(key) != Some(v) {
+                    survivor.visits.insert(key.clone(), v.clone());
                 }
             }
-        }
-        for (key, v) in &now.visits {
-            if before.visits.get(key) != Some(v) {
-                survivor.visits.insert(key.clone(), v.clone());
-            }
-        }
-        if survivor.holder.is_none() || before.holder != now.holder && now.holder.is_some() {
-            if now.holder.is_some() {
+            if now.holder.is_some() && (survivor.holder.is_none() || before.holder != now.holder) {
                 survivor.holder = now.holder.clone();
             }
-        }
-        fill_house(&mut survivor.house, &now.house);
-        for tag in now.tags.iter() {
-            if !before.tags.contains(tag) {
-                survivor.tags.insert(tag);
+            fill_house(&mut survivor.house, &now.house);
+            for tag in now.tags.iter() {
+                if !before.tags.contains(tag) {
+                    survivor.tags.insert(tag);
+                }
             }
-        }
-        if survivor == original {
-            return Ok(false);
-        }
-        let residents: BTreeMap<String, Resident> = survivor.residents;
-        let visits: BTreeMap<String, Visit> = survivor.visits;
-        self.edit_doc(survivor_id, op, |tx| {
-            reconcile_prop(tx, automerge::ROOT, "residents", &residents)?;
-            reconcile_prop(tx, automerge::ROOT, "visits", &visits)?;
-            reconcile_prop(tx, automerge::ROOT, "holder", &survivor.holder)?;
-            reconcile_prop(tx, automerge::ROOT, "house", &survivor.house)?;
-            reconcile_prop(tx, automerge::ROOT, "tags", &survivor.tags)?;
-            Ok(())
-        })?;
-        Ok(true)
+            Ok(*survivor != original)
+        })
     }
 
     /// After remote data reached `id`: if it is a merged-away household and
@@ -261,17 +243,14 @@ impl Store {
     pub(super) fn forward_if_merged(&mut self, id: &str) -> Result<()> {
         let (h, old): (Household, Option<Household>) = {
             let loaded = self.with_doc(id, |d| {
-                let Ok(h) = hydrate::<_, Household>(d) else {
+                let Ok(h) = doc::read::<Household>(d, None) else {
                     return Ok(None);
                 };
                 if h.merged_into.is_none() || h.merged_heads.is_empty() {
                     return Ok(None);
                 }
                 let heads = doc::heads_from_hex(&h.merged_heads)?;
-                let old = d
-                    .fork_at(&heads)
-                    .ok()
-                    .and_then(|f| hydrate::<_, Household>(&f).ok());
+                let old = doc::read::<Household>(d, Some(&heads)).ok();
                 Ok(Some((h, old)))
             })?;
             match loaded {
@@ -288,8 +267,8 @@ impl Store {
         let before = old.unwrap_or_default();
         if self.absorb(&survivor, &before, &h, "forward_merged_edits")? {
             let heads = self.heads(id)?;
-            self.edit_doc(id, "merged_heads", |tx| {
-                reconcile_prop(tx, automerge::ROOT, "merged_heads", &heads)?;
+            self.edit_typed(id, "merged_heads", |h: &mut Household| {
+                h.merged_heads = heads;
                 Ok(())
             })?;
         }

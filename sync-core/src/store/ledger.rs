@@ -3,9 +3,10 @@
 //! the document.
 
 use automerge::transaction::{Transactable, Transaction};
-use automerge::{ObjId, ObjType, ReadDoc, Value};
-use autosurgeon::{hydrate, hydrate_prop, reconcile, reconcile_prop};
+use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value};
 use rusqlite::OptionalExtension;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::Store;
 use crate::codes::VisitorRole;
@@ -29,6 +30,33 @@ pub struct HouseholdFields {
 }
 
 impl Store {
+    /// Read document `id` as `D`, let `f` change it, then write only what
+    /// changed, as one Automerge change. If `f` fails nothing is written.
+    pub(crate) fn edit_typed<D, T>(
+        &mut self,
+        id: &str,
+        op: &str,
+        f: impl FnOnce(&mut D) -> Result<T>,
+    ) -> Result<T>
+    where
+        D: Serialize + DeserializeOwned,
+    {
+        let old_json = self.with_doc(id, |d| Ok(doc::hydrated_json(&d.hydrate(None))))?;
+        let mut value: D =
+            serde_json::from_value(old_json).map_err(|e| Error::Shape(e.to_string()))?;
+        // Compare against what the type sees, so fields it does not know
+        // (written by a newer app) are never touched.
+        let old = to_json(&value)?;
+        let out = f(&mut value)?;
+        let new = to_json(&value)?;
+        if old != new {
+            self.edit_doc(id, op, |tx| {
+                doc::write_diff(tx, &automerge::ROOT, &old, &new)
+            })?;
+        }
+        Ok(out)
+    }
+
     /// Record a grid. Its code must be new to this store.
     pub fn create_grid(&mut self, new: NewGrid) -> Result<DocId> {
         new.validate()?;
@@ -48,9 +76,12 @@ impl Store {
             street: new.street.trim().into(),
             places: TagSet::default(),
         };
-        self.create_doc(&id, grid::KIND, &new.code, "create_grid", |tx| {
-            reconcile(tx, &grid)?;
-            Ok(())
+        self.write(|s| {
+            s.create_doc(&id, grid::KIND, &new.code, "create_grid", |tx| {
+                doc::write_new(tx, &automerge::ROOT, &grid)
+            })?;
+            // Households created in the same batch look the grid up.
+            s.project_now(&id)
         })?;
         Ok(id)
     }
@@ -63,12 +94,16 @@ impl Store {
             .optional()?)
     }
 
+    fn known_grid(&self, code: &str) -> Result<DocId> {
+        self.grid_doc_id(code)?.ok_or_else(|| {
+            Reason::new("本机没有该网格", "unknown grid: not in this store").on("grid")
+        })
+    }
+
     /// The grid with this code.
     pub fn grid(&mut self, code: &str) -> Result<Grid> {
-        let id = self.grid_doc_id(code)?.ok_or_else(|| {
-            Reason::new("本机没有该网格", "unknown grid: not in this store").on("grid")
-        })?;
-        self.with_doc(&id, |d| Ok(hydrate(d)?))
+        let id = self.known_grid(code)?;
+        self.with_doc(&id, |d| doc::read(d, None))
     }
 
     /// Add a place (area / compound / building / unit) to a grid.
@@ -81,15 +116,10 @@ impl Store {
         unit: &str,
     ) -> Result<()> {
         grid::check_new_place(area, compound, building, unit)?;
-        let id = self.grid_doc_id(code)?.ok_or_else(|| {
-            Reason::new("本机没有该网格", "unknown grid: not in this store").on("grid")
-        })?;
+        let id = self.known_grid(code)?;
         let key = grid::place_key(area, compound, building, unit);
-        self.edit_doc(&id, "add_place", |tx| {
-            let places = map_obj(tx, &automerge::ROOT, "places")?;
-            if tx.get(&places, key.as_str())?.is_none() {
-                tx.put(&places, key.as_str(), true)?;
-            }
+        self.edit_typed(&id, "add_place", |g: &mut Grid| {
+            g.places.insert(key);
             Ok(())
         })
     }
@@ -97,7 +127,8 @@ impl Store {
     /// Record a new household, with the residents given, in its grid.
     pub fn create_household(&mut self, new: NewHousehold) -> Result<DocId> {
         let grid = self.grid(&new.grid)?;
-        grid.check_place(&new.place)?;
+        let place = trim_place(new.place);
+        grid.check_place(&place)?;
         new.house.validate()?;
         check_holder(&new.holder)?;
         let mut residents = std::collections::BTreeMap::new();
@@ -113,7 +144,7 @@ impl Store {
             schema: household::SCHEMA,
             id: id.clone(),
             grid: new.grid.clone(),
-            place: trim_place(new.place),
+            place,
             house: new.house,
             holder: new.holder,
             tags: new.tags,
@@ -126,15 +157,14 @@ impl Store {
             distinct_from: TagSet::default(),
         };
         self.create_doc(&id, household::KIND, &new.grid, "create_household", |tx| {
-            reconcile(tx, &h)?;
-            Ok(())
+            doc::write_new(tx, &automerge::ROOT, &h)
         })?;
         Ok(id)
     }
 
     /// A household, with its residents and visits.
     pub fn household(&mut self, id: &str) -> Result<Household> {
-        let h: Household = self.with_doc(id, |d| Ok(hydrate(d)?))?;
+        let h: Household = self.with_doc(id, |d| doc::read(d, None))?;
         if h.kind != household::KIND {
             return Err(Error::NotFound {
                 kind: "household",
@@ -147,27 +177,36 @@ impl Store {
     /// Edit a household's own fields. `f` gets the current values; what it
     /// leaves changed is validated and written, the rest untouched.
     pub fn edit_household(&mut self, id: &str, f: impl FnOnce(&mut HouseholdFields)) -> Result<()> {
-        let h = self.household(id)?;
-        household::ensure_live(&h)?;
-        let mut fields = HouseholdFields {
-            place: h.place.clone(),
-            house: h.house.clone(),
-            holder: h.holder.clone(),
-            tags: h.tags.clone(),
-        };
-        f(&mut fields);
-        fields.place = trim_place(fields.place);
-        if fields.place != h.place {
-            self.grid(&h.grid)?.check_place(&fields.place)?;
-        }
-        fields.house.validate()?;
-        check_holder(&fields.holder)?;
-        self.edit_doc(id, "edit_household", |tx| {
-            ensure_live_tx(tx)?;
-            reconcile_prop(tx, automerge::ROOT, "place", &fields.place)?;
-            reconcile_prop(tx, automerge::ROOT, "house", &fields.house)?;
-            reconcile_prop(tx, automerge::ROOT, "holder", &fields.holder)?;
-            reconcile_prop(tx, automerge::ROOT, "tags", &fields.tags)?;
+        let current = self.household(id)?;
+        let grid = self.grid(&current.grid).ok();
+        self.edit_typed(id, "edit_household", |h: &mut Household| {
+            household::ensure_live(h)?;
+            let mut fields = HouseholdFields {
+                place: h.place.clone(),
+                house: h.house.clone(),
+                holder: h.holder.clone(),
+                tags: h.tags.clone(),
+            };
+            f(&mut fields);
+            fields.place = trim_place(fields.place);
+            if fields.place != h.place {
+                match &grid {
+                    Some(g) => g.check_place(&fields.place)?,
+                    None => {
+                        return Err(Reason::new(
+                            "本机没有该网格",
+                            "unknown grid: not in this store",
+                        )
+                        .on("grid"));
+                    }
+                }
+            }
+            fields.house.validate()?;
+            check_holder(&fields.holder)?;
+            h.place = fields.place;
+            h.house = fields.house;
+            h.holder = fields.holder;
+            h.tags = fields.tags;
             Ok(())
         })
     }
@@ -178,13 +217,26 @@ impl Store {
         r.normalise();
         r.validate("", &self.clock)?;
         let rid = doc::new_id();
-        self.edit_doc(household_id, "add_resident", |tx| {
-            ensure_household_tx(tx)?;
-            let residents = map_obj(tx, &automerge::ROOT, "residents")?;
-            reconcile_prop(tx, &residents, rid.as_str(), &r)?;
-            Ok(())
-        })?;
+        self.add_entry(household_id, "add_resident", "residents", &rid, &r)?;
         Ok(rid)
+    }
+
+    /// Add `value` under a new key of the household's map `map`, without
+    /// reading the rest of the document (the hot path of recording visits).
+    fn add_entry<V: Serialize>(
+        &mut self,
+        household_id: &str,
+        op: &str,
+        map: &str,
+        key: &str,
+        value: &V,
+    ) -> Result<()> {
+        self.edit_doc(household_id, op, |tx| {
+            ensure_household_tx(tx)?;
+            let obj = map_obj(tx, &automerge::ROOT, map)?;
+            let child = tx.put_object(&obj, key, ObjType::Map)?;
+            doc::write_new(tx, &child, value)
+        })
     }
 
     /// One resident of a household.
@@ -208,15 +260,18 @@ impl Store {
         f: impl FnOnce(&mut Resident),
     ) -> Result<()> {
         let clock = self.clock;
-        self.edit_doc(household_id, "update_resident", |tx| {
-            ensure_live_tx(tx)?;
-            let residents = map_obj(tx, &automerge::ROOT, "residents")?;
-            let mut r = existing_resident(tx, &residents, resident_id)?;
-            f(&mut r);
+        self.edit_typed(household_id, "update_resident", |h: &mut Household| {
+            household::ensure_live(h)?;
+            let r = h
+                .residents
+                .get_mut(resident_id)
+                .ok_or_else(|| Error::NotFound {
+                    kind: "resident",
+                    id: resident_id.into(),
+                })?;
+            f(r);
             r.normalise();
-            r.validate("", &clock)?;
-            reconcile_prop(tx, &residents, resident_id, &r)?;
-            Ok(())
+            r.validate("", &clock)
         })
     }
 
@@ -258,14 +313,13 @@ impl Store {
         }
         v.validate(&self.clock)?;
         let vid = doc::new_id();
-        self.edit_doc(household_id, "add_visit", |tx| {
-            ensure_household_tx(tx)?;
-            let visits = map_obj(tx, &automerge::ROOT, "visits")?;
-            reconcile_prop(tx, &visits, vid.as_str(), &v)?;
-            Ok(())
-        })?;
+        self.add_entry(household_id, "add_visit", "visits", &vid, &v)?;
         Ok(vid)
     }
+}
+
+fn to_json<V: Serialize>(v: &V) -> Result<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| Error::Shape(e.to_string()))
 }
 
 fn trim_place(p: Place) -> Place {
@@ -290,24 +344,10 @@ fn check_holder(holder: &Option<String>) -> Result<()> {
 }
 
 /// The map at `key` of `obj`, created if absent (documents from older apps).
-pub(super) fn map_obj(tx: &mut Transaction<'_>, obj: &ObjId, key: &str) -> Result<ObjId> {
+fn map_obj(tx: &mut Transaction<'_>, obj: &ObjId, key: &str) -> Result<ObjId> {
     match tx.get(obj, key)? {
         Some((Value::Object(ObjType::Map), id)) => Ok(id),
         _ => Ok(tx.put_object(obj, key, ObjType::Map)?),
-    }
-}
-
-pub(super) fn existing_resident(
-    tx: &Transaction<'_>,
-    residents: &ObjId,
-    resident_id: &str,
-) -> Result<Resident> {
-    match tx.get(residents, resident_id)? {
-        Some((Value::Object(ObjType::Map), _)) => Ok(hydrate_prop(tx, residents, resident_id)?),
-        _ => Err(Error::NotFound {
-            kind: "resident",
-            id: resident_id.into(),
-        }),
     }
 }
 
@@ -315,16 +355,13 @@ fn ensure_household_tx(tx: &Transaction<'_>) -> Result<()> {
     if doc::kind_of(tx).as_deref() != Some(household::KIND) {
         return Err(Reason::new("该记录不是住户", "document is not a household").on("household_id"));
     }
-    ensure_live_tx(tx)
-}
-
-pub(super) fn ensure_live_tx(tx: &Transaction<'_>) -> Result<()> {
-    let merged: Option<String> = hydrate_prop(tx, automerge::ROOT, "merged_into").unwrap_or(None);
-    match merged {
-        Some(survivor) => Err(Error::Merged {
+    if let Some((Value::Scalar(s), _)) = tx.get(&automerge::ROOT, "merged_into")?
+        && let ScalarValue::Str(survivor) = s.as_ref()
+    {
+        return Err(Error::Merged {
             id: doc::string_at(tx, &automerge::ROOT, "id").unwrap_or_default(),
-            survivor,
-        }),
-        None => Ok(()),
+            survivor: survivor.to_string(),
+        });
     }
+    Ok(())
 }

@@ -3,8 +3,7 @@
 //! not visited lately, search). Written in the same transaction as the edit
 //! that changed the document; rebuilt from the documents if dropped.
 
-use autosurgeon::hydrate;
-use rusqlite::{Row, params};
+use rusqlite::{Connection, Row, params};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
@@ -118,124 +117,12 @@ fn resident_row(r: &Row<'_>) -> rusqlite::Result<ResidentRow> {
 impl Store {
     /// Re-derive the projection rows of one document.
     pub(super) fn project(&mut self, id: &str) -> Result<()> {
-        for table in [
-            "p_grids",
-            "p_households",
-            "p_residents",
-            "p_resident_tags",
-            "p_visits",
-            "p_distinct",
-        ] {
-            self.conn
-                .prepare_cached(&format!("DELETE FROM {table} WHERE doc_id = ?1"))?
-                .execute([id])?;
+        self.load(id)?;
+        let Store { conn, cache, .. } = self;
+        match cache.peek(id) {
+            Some(d) => project_doc(conn, id, d),
+            None => Ok(()),
         }
-        let kind = self.with_doc(id, |d| Ok(doc::kind_of(d)))?;
-        match kind.as_deref() {
-            Some(grid::KIND) => match self.with_doc(id, |d| Ok(hydrate::<_, Grid>(d)))? {
-                Ok(g) => self.project_grid(id, &g),
-                Err(e) => {
-                    tracing::warn!(doc = id, error = %e, "grid document has an unexpected shape; not listed");
-                    Ok(())
-                }
-            },
-            Some(household::KIND) => match self.with_doc(id, |d| Ok(hydrate::<_, Household>(d)))? {
-                Ok(h) => self.project_household(id, &h),
-                Err(e) => {
-                    tracing::warn!(doc = id, error = %e, "household document has an unexpected shape; not listed");
-                    Ok(())
-                }
-            },
-            _ => Ok(()),
-        }
-    }
-
-    fn project_grid(&mut self, id: &str, g: &Grid) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO p_grids (code, doc_id, name, community, street) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (code) DO NOTHING",
-            )?
-            .execute(params![g.grid, id, g.name, g.community, g.street])?;
-        Ok(())
-    }
-
-    fn project_household(&mut self, id: &str, h: &Household) -> Result<()> {
-        let p = &h.place;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO p_households (doc_id, grid, area, compound, building, unit, room, address_key,
-                    holder, residents, last_visit, last_contact, merged_into)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            )?
-            .execute(params![
-                id,
-                h.grid,
-                p.area,
-                p.compound,
-                p.building,
-                p.unit,
-                p.room,
-                p.address_key(),
-                h.holder,
-                h.current_residents().count() as i64,
-                h.last_visit_at(),
-                h.last_holder_contact_at(),
-                h.merged_into,
-            ])?;
-        for (rid, r) in &h.residents {
-            let removed = r.removed || r.merged_into.is_some() || h.merged_into.is_some();
-            let reversed: Option<String> = r.id_number.as_ref().map(|s| s.chars().rev().collect());
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO p_residents (doc_id, resident_id, name, id_number, id_reversed, sex,
-                        birth_date, phone, status, removed)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )?
-                .execute(params![
-                    id,
-                    rid,
-                    r.name,
-                    r.id_number,
-                    reversed,
-                    r.sex,
-                    r.birth_date,
-                    r.phone,
-                    r.status,
-                    removed
-                ])?;
-            if !removed {
-                for tag in r.tags.iter() {
-                    self.conn
-                        .prepare_cached(
-                            "INSERT INTO p_resident_tags (tag, doc_id, resident_id) VALUES (?1, ?2, ?3)",
-                        )?
-                        .execute(params![tag, id, rid])?;
-                }
-            }
-        }
-        for (vid, v) in &h.visits {
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO p_visits (doc_id, visit_id, at, visitor, role, method, follow_up)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?
-                .execute(params![
-                    id,
-                    vid,
-                    v.at,
-                    v.visitor,
-                    v.role,
-                    v.method,
-                    v.follow_up
-                ])?;
-        }
-        for other in h.distinct_from.iter() {
-            self.conn
-                .prepare_cached("INSERT INTO p_distinct (doc_id, other) VALUES (?1, ?2)")?
-                .execute(params![id, other])?;
-        }
-        Ok(())
     }
 
     /// Drop and re-derive every projection row from the documents. Returns
@@ -384,4 +271,118 @@ impl Store {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?)
     }
+}
+
+/// Rewrite the projection rows of document `id` from `doc`.
+pub(super) fn project_doc(conn: &Connection, id: &str, doc: &automerge::Automerge) -> Result<()> {
+    for table in [
+        "p_grids",
+        "p_households",
+        "p_residents",
+        "p_resident_tags",
+        "p_visits",
+        "p_distinct",
+    ] {
+        conn.prepare_cached(&format!("DELETE FROM {table} WHERE doc_id = ?1"))?
+            .execute([id])?;
+    }
+    match doc::kind_of(doc).as_deref() {
+        Some(grid::KIND) => match doc::read::<Grid>(doc, None) {
+            Ok(g) => project_grid(conn, id, &g),
+            Err(e) => {
+                tracing::warn!(doc = id, error = %e, "grid document has an unexpected shape; not listed");
+                Ok(())
+            }
+        },
+        Some(household::KIND) => match doc::read::<Household>(doc, None) {
+            Ok(h) => project_household(conn, id, &h),
+            Err(e) => {
+                tracing::warn!(doc = id, error = %e, "household document has an unexpected shape; not listed");
+                Ok(())
+            }
+        },
+        _ => Ok(()),
+    }
+}
+
+fn project_grid(conn: &Connection, id: &str, g: &Grid) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO p_grids (code, doc_id, name, community, street) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (code) DO NOTHING",
+    )?
+    .execute(params![g.grid, id, g.name, g.community, g.street])?;
+    Ok(())
+}
+
+fn project_household(conn: &Connection, id: &str, h: &Household) -> Result<()> {
+    let p = &h.place;
+    conn.prepare_cached(
+        "INSERT INTO p_households (doc_id, grid, area, compound, building, unit, room, address_key,
+                holder, residents, last_visit, last_contact, merged_into)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        id,
+        h.grid,
+        p.area,
+        p.compound,
+        p.building,
+        p.unit,
+        p.room,
+        p.address_key(),
+        h.holder,
+        h.current_residents().count() as i64,
+        h.last_visit_at(),
+        h.last_holder_contact_at(),
+        h.merged_into,
+    ])?;
+    for (rid, r) in &h.residents {
+        let removed = r.removed || r.merged_into.is_some() || h.merged_into.is_some();
+        let reversed: Option<String> = r.id_number.as_ref().map(|s| s.chars().rev().collect());
+        conn.prepare_cached(
+            "INSERT INTO p_residents (doc_id, resident_id, name, id_number, id_reversed, sex,
+                    birth_date, phone, status, removed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .execute(params![
+            id,
+            rid,
+            r.name,
+            r.id_number,
+            reversed,
+            r.sex,
+            r.birth_date,
+            r.phone,
+            r.status,
+            removed
+        ])?;
+        if !removed {
+            for tag in r.tags.iter() {
+                conn.prepare_cached(
+                    "INSERT INTO p_resident_tags (tag, doc_id, resident_id) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![tag, id, rid])?;
+            }
+        }
+    }
+    for (vid, v) in &h.visits {
+        conn.prepare_cached(
+            "INSERT INTO p_visits (doc_id, visit_id, at, visitor, role, method, follow_up)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            id,
+            vid,
+            v.at,
+            v.visitor,
+            v.role,
+            v.method,
+            v.follow_up
+        ])?;
+    }
+    for other in h.distinct_from.iter() {
+        conn.prepare_cached("INSERT INTO p_distinct (doc_id, other) VALUES (?1, ?2)")?
+            .execute(params![id, other])?;
+    }
+    Ok(())
 }

@@ -28,7 +28,7 @@ CREATE INDEX chunks_doc ON chunks (doc_id);
 CREATE TABLE outbox (
     seq     INTEGER PRIMARY KEY AUTOINCREMENT,
     doc_id  TEXT NOT NULL,
-    hash    BLOB NOT NULL UNIQUE,
+    hash    BLOB NOT NULL,
     data    BLOB NOT NULL
 );
 
