@@ -1,0 +1,1 @@
+-- Users, devices, tokens and the territory. Owned by directory.rs.

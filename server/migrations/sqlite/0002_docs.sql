@@ -1,0 +1,1 @@
+-- Documents and the change log. Owned by store/sqlite.rs.

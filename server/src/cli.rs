@@ -1,0 +1,142 @@
+//! The command line of `gridsync-server`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+use crate::state::AppState;
+
+/// gridsync-server: offline-first sync for grid-based community service
+/// (网格化服务管理).
+#[derive(Debug, Parser)]
+#[command(name = "gridsync-server", version, about)]
+pub struct Cli {
+    /// Where the server keeps its data (the embedded database, keys).
+    #[arg(long, global = true, env = "GRIDSYNC_DATA_DIR", default_value = "gridsync-data")]
+    pub data_dir: PathBuf,
+    /// Use PostgreSQL instead of the embedded SQLite file (postgres://…).
+    #[arg(long, global = true, env = "GRIDSYNC_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage users and devices.
+    Admin(crate::admin::AdminArgs),
+    /// Import streets, communities and grids from a JSON or CSV file.
+    Import(crate::territory::ImportArgs),
+    /// Seed a realistic demo community (grids, households, users) and print
+    /// the demo logins.
+    Demo(crate::demo::DemoArgs),
+}
+
+/// `serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GRIDSYNC_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// PEM public key of an external identity provider whose JWTs are accepted.
+    #[arg(long, env = "GRIDSYNC_EXTERNAL_JWT_KEY")]
+    pub external_jwt_key: Option<PathBuf>,
+    /// Seed the demo community first if the database is empty.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+impl Cli {
+    fn config(&self) -> Config {
+        let mut c = Config::with_data_dir(&self.data_dir);
+        c.database_url = self.database_url.clone();
+        c
+    }
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut config = cli.config();
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => {
+                config.addr = args.addr;
+                config.external_jwt_public_key = args.external_jwt_key;
+                let state = AppState::open(config).await?;
+                if args.demo {
+                    crate::demo::seed_if_empty(&state, &crate::demo::DemoArgs::default()).await?;
+                }
+                serve(state).await
+            }
+            Command::Admin(args) => {
+                let state = AppState::open(config).await?;
+                crate::admin::run_cli(&state, args).await
+            }
+            Command::Import(args) => {
+                let state = AppState::open(config).await?;
+                crate::territory::run_cli(&state, args).await
+            }
+            Command::Demo(args) => {
+                let state = AppState::open(config).await?;
+                crate::demo::run_cli(&state, args).await
+            }
+        }
+    })
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("GRIDSYNC_LOG").unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Serve until Ctrl-C or SIGTERM, then finish the requests under way.
+pub async fn serve(state: AppState) -> anyhow::Result<()> {
+    let addr = state.config.addr;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(%local, data_dir = %state.config.data_dir.display(), "gridsync-server listening");
+    // Tests and scripts read this line to learn the port.
+    println!("listening on http://{local}");
+    axum::serve(listener, crate::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

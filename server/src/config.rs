@@ -1,0 +1,44 @@
+//! Server configuration: from flags and environment variables, with
+//! defaults that start a working server on a laptop.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// How the server is configured.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// Directory for the embedded database and generated keys.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL instead of the embedded SQLite file.
+    pub database_url: Option<String>,
+    /// PEM public key of an external identity provider whose tokens are accepted.
+    pub external_jwt_public_key: Option<PathBuf>,
+    /// Lifetime of access tokens, seconds.
+    pub access_token_ttl: u64,
+    /// Lifetime of refresh tokens, seconds.
+    pub refresh_token_ttl: u64,
+    /// Largest request body accepted, bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    /// Defaults with the data directory given.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: data_dir.into(),
+            database_url: None,
+            external_jwt_public_key: None,
+            access_token_ttl: 15 * 60,
+            refresh_token_ttl: 30 * 24 * 3600,
+            max_body_bytes: 32 * 1024 * 1024,
+        }
+    }
+
+    /// The embedded SQLite file.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("gridsync.sqlite3")
+    }
+}

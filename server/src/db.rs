@@ -1,0 +1,78 @@
+//! The embedded SQLite database: a connection pool and the numbered
+//! migrations of the server's schema, embedded and tracked in
+//! `user_version`. A shipped migration is never edited.
+
+use std::path::Path;
+
+use deadpool_sqlite::{Config, Pool, Runtime};
+
+/// Database errors of the SQLite implementation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// SQLite refused.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The pool could not hand out a connection.
+    #[error("connection pool: {0}")]
+    Pool(String),
+    /// The blocking task running the query failed.
+    #[error("database task: {0}")]
+    Task(String),
+}
+
+/// The migrations, in order.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_directory.sql"),
+    include_str!("../migrations/sqlite/0002_docs.sql"),
+];
+
+/// Open (creating if needed) the database at `path` and migrate it.
+pub async fn open(path: &Path) -> Result<Pool, DbError> {
+    let pool = Config::new(path)
+        .builder(Runtime::Tokio1)
+        .map_err(|e| DbError::Pool(e.to_string()))?
+        .max_size(8)
+        .post_create(deadpool_sqlite::Hook::async_fn(|conn, _| {
+            Box::pin(async move {
+                conn.interact(|c| {
+                    c.busy_timeout(std::time::Duration::from_secs(10))?;
+                    c.pragma_update(None, "journal_mode", "WAL")?;
+                    c.pragma_update(None, "synchronous", "NORMAL")?;
+                    c.pragma_update(None, "foreign_keys", "ON")?;
+                    Ok::<_, rusqlite::Error>(())
+                })
+                .await
+                .map_err(|e| deadpool_sqlite::HookError::message(e.to_string()))?
+                .map_err(|e| deadpool_sqlite::HookError::message(e.to_string()))
+            })
+        }))
+        .build()
+        .map_err(|e| DbError::Pool(e.to_string()))?;
+    run(&pool, migrate).await?;
+    Ok(pool)
+}
+
+fn migrate(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Run `f` on a pooled connection, off the async threads.
+pub async fn run<T, F>(pool: &Pool, f: F) -> Result<T, DbError>
+where
+    F: FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let conn = pool.get().await.map_err(|e| DbError::Pool(e.to_string()))?;
+    conn.interact(f)
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?
+        .map_err(DbError::from)
+}

@@ -1,0 +1,32 @@
+//! gridsync-server: the sync endpoint phones push to and pull from, with
+//! JWT auth and grid-scoped access control, over an embedded SQLite store by
+//! default (PostgreSQL for larger deployments).
+//!
+//! - [`cli`]: the command line (`serve`, `admin`, `import`, `demo`);
+//! - [`app`]: the HTTP routes; handlers are thin and call the modules below;
+//! - [`auth`]: login, tokens, the `Principal` extractor;
+//! - [`directory`]: users, devices and the territory (streets, communities, grids);
+//! - [`scope`]: every access decision, in one place;
+//! - [`store`]: documents and the change log behind a trait;
+//! - [`sync`]: the sync protocol (`POST /v1/sync`).
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod directory;
+pub mod error;
+pub mod openapi;
+pub mod principal;
+pub mod scope;
+pub mod state;
+pub mod store;
+pub mod sync;
+pub mod territory;
+
+pub use app::app;
+pub use error::ApiError;
+pub use state::AppState;

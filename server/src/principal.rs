@@ -1,0 +1,75 @@
+//! Who is asking: the authenticated user and device behind a request, with
+//! what their role entitles them to. Built by [`crate::auth`], judged by
+//! [`crate::scope`].
+
+use serde::{Deserialize, Serialize};
+
+/// A user's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 网格员: reads and writes their assigned grids.
+    GridWorker,
+    /// 包保责任人: reads and writes the households they hold, in any grid.
+    PackageHolder,
+    /// 社区/街道: reads and writes everything under their community or street.
+    Supervisor,
+    /// 职能部门: receives escalated issue reports (issue reports only).
+    Department,
+    /// Manages users, devices and the territory; sees everything.
+    Admin,
+}
+
+impl Role {
+    /// The role's code, as stored and as written in tokens.
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::GridWorker => "grid_worker",
+            Role::PackageHolder => "package_holder",
+            Role::Supervisor => "supervisor",
+            Role::Department => "department",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The role from its code.
+    pub fn from_code(code: &str) -> Option<Role> {
+        Some(match code {
+            "grid_worker" => Role::GridWorker,
+            "package_holder" => Role::PackageHolder,
+            "supervisor" => Role::Supervisor,
+            "department" => Role::Department,
+            "admin" => Role::Admin,
+            _ => return None,
+        })
+    }
+
+    /// The role's Chinese name.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Role::GridWorker => "网格员",
+            Role::PackageHolder => "包保责任人",
+            Role::Supervisor => "社区/街道管理员",
+            Role::Department => "职能部门",
+            Role::Admin => "系统管理员",
+        }
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// User id.
+    pub user_id: String,
+    /// Login name.
+    pub username: String,
+    /// Role.
+    pub role: Role,
+    /// The device the token was issued to (None for web sessions).
+    pub device_id: Option<String>,
+    /// Grid codes assigned (grid workers).
+    pub grids: Vec<String>,
+    /// Territory code a supervisor oversees: a 12-digit community code or a
+    /// 9-digit street code; every grid whose code starts with it is theirs.
+    pub subtree: Option<String>,
+}

@@ -1,0 +1,44 @@
+//! The state every handler shares, and how it is opened from a [`Config`].
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::store::DocStore;
+
+/// Shared by every request; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Users, devices, territory.
+    pub directory: Arc<dyn Directory>,
+    /// Documents and the change log.
+    pub docs: Arc<dyn DocStore>,
+    /// Token signing and verification keys.
+    pub auth: Arc<crate::auth::Keys>,
+}
+
+impl AppState {
+    /// Open the databases named by `config`, creating the data directory
+    /// and migrating the schema as needed.
+    pub async fn open(config: Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        if config.database_url.is_some() {
+            anyhow::bail!("PostgreSQL storage is not available in this build yet; omit --database-url to use the embedded SQLite file");
+        }
+        let pool = crate::db::open(&config.sqlite_path())
+            .await
+            .with_context(|| format!("opening {}", config.sqlite_path().display()))?;
+        let auth = crate::auth::Keys::load_or_create(&config).context("loading token keys")?;
+        Ok(Self {
+            directory: Arc::new(crate::directory::sqlite::SqliteDirectory::new(pool.clone())),
+            docs: Arc::new(crate::store::sqlite::SqliteDocStore::new(pool)),
+            auth: Arc::new(auth),
+            config: Arc::new(config),
+        })
+    }
+}

@@ -1,0 +1,6 @@
+//! The sync protocol.
+
+/// This module's routes.
+pub fn routes() -> axum::Router<crate::state::AppState> {
+    axum::Router::new()
+}
