@@ -1,6 +1,196 @@
-//! Server storage of documents and the change log, behind [`DocStore`].
-use async_trait::async_trait;
+//! Server storage of documents and the append-only change log, behind the
+//! [`DocStore`] trait: SQLite ([`sqlite`]) by default, PostgreSQL for
+//! deployments that outgrow one machine. Every implementation runs the same
+//! conformance suite (server/tests/store.rs).
+//!
+//! The log gives every accepted change a sequence number. Each document is
+//! in one or more *feeds* (`g:<grid code>`, `h:<package-holder id>`); a
+//! device pulls each feed it may read from its own cursor, CouchDB-style:
+//! every document appears once, at its latest change, so a device that was
+//! away for a month gets each changed document once, not every change.
 
-/// Documents and the append-only change log.
+use async_trait::async_trait;
+use automerge::Automerge;
+use serde::Serialize;
+
+pub mod sqlite;
+
+/// Errors of a store implementation.
+pub type StoreError = crate::db::DbError;
+
+/// A change a device pushed.
+#[derive(Debug, Clone)]
+pub struct IncomingChange {
+    /// The document it belongs to.
+    pub doc_id: String,
+    /// The Automerge binary change.
+    pub data: Vec<u8>,
+}
+
+/// Why a change was refused: a stable code and a message a person can act
+/// on (Chinese, then English). Never contains personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    /// Stable code: `out_of_scope`, `invalid_change`, `invalid_document`,
+    /// `role_forbids`, `missing_dependencies`, `depends_on_refused`.
+    pub code: &'static str,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl Refusal {
+    /// A refusal.
+    pub fn new(code: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A pushed change that was not stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejected {
+    /// Its position in the push.
+    pub index: usize,
+    /// Its document.
+    pub doc: String,
+    /// Its hash (hex), when it could be decoded.
+    pub hash: Option<String>,
+    /// Why.
+    #[serde(flatten)]
+    pub refusal: Refusal,
+}
+
+/// What a push did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushOutcome {
+    /// Changes newly stored.
+    pub stored: usize,
+    /// Changes the server already had (stored by an earlier, interrupted push).
+    pub duplicates: usize,
+    /// Changes refused; nothing of them was stored.
+    pub rejected: Vec<Rejected>,
+}
+
+/// What access control and validation know of a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocFacts {
+    /// `household`, `grid`, …
+    pub kind: String,
+    /// The grid code it belongs to.
+    pub scope: String,
+    /// The package-holder's user id, for households that have one.
+    pub holder: Option<String>,
+}
+
+impl DocFacts {
+    /// The feeds the document is in.
+    pub fn feeds(&self) -> Vec<String> {
+        let mut f = vec![grid_feed(&self.scope)];
+        if let Some(h) = &self.holder {
+            f.push(holder_feed(h));
+        }
+        f
+    }
+}
+
+/// The feed of a grid.
+pub fn grid_feed(code: &str) -> String {
+    format!("g:{code}")
+}
+
+/// The feed of a package-holder's households.
+pub fn holder_feed(user_id: &str) -> String {
+    format!("h:{user_id}")
+}
+
+/// Decides whether a document may become what a push makes of it. Runs
+/// inside the store's write transaction, once per document (and once per
+/// change when a batch is refused, to find which change is at fault).
+pub trait WriteGuard: Send + Sync {
+    /// `before` is `None` for a document new to the server. Returns the
+    /// facts of the document after the change, or why it is refused.
+    fn check(&self, doc_id: &str, before: Option<&DocFacts>, after: &Automerge) -> Result<DocFacts, Refusal>;
+}
+
+/// A feed and the position a device has read it to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedCursor {
+    /// Feed name.
+    pub feed: String,
+    /// Sequence number read up to (0 for never).
+    pub cursor: i64,
+}
+
+/// How much one pull page may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PullLimits {
+    /// Documents at most.
+    pub max_docs: usize,
+    /// Bytes of document data at most (one document may exceed it alone).
+    pub max_bytes: usize,
+}
+
+impl Default for PullLimits {
+    fn default() -> Self {
+        Self {
+            max_docs: 1000,
+            max_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// A document in a pull page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulledDoc {
+    /// Id.
+    pub id: String,
+    /// Kind.
+    pub kind: String,
+    /// Grid code.
+    pub scope: String,
+    /// Automerge data to load: a saved document and/or changes, concatenated.
+    pub data: Vec<u8>,
+}
+
+/// One page of a pull.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullPage {
+    /// Documents new or changed since the cursors.
+    pub docs: Vec<PulledDoc>,
+    /// (feed, document) pairs: documents that left a feed.
+    pub departures: Vec<(String, String)>,
+    /// The new cursor of every feed asked for.
+    pub cursors: Vec<FeedCursor>,
+    /// More pages wait.
+    pub more: bool,
+    /// Documents still to come after this page (an estimate for progress).
+    pub remaining: u64,
+}
+
+/// Documents and the change log.
 #[async_trait]
-pub trait DocStore: Send + Sync + 'static {}
+pub trait DocStore: Send + Sync + 'static {
+    /// Store the changes of a push that `guard` allows, atomically per
+    /// document; a change already stored counts as a duplicate, not an error.
+    async fn push(
+        &self,
+        changes: Vec<IncomingChange>,
+        user_id: Option<String>,
+        device_id: Option<String>,
+        guard: Box<dyn WriteGuard>,
+    ) -> Result<PushOutcome, StoreError>;
+
+    /// One page of every feed asked for, from each feed's cursor.
+    async fn pull(&self, feeds: Vec<FeedCursor>, limits: PullLimits) -> Result<PullPage, StoreError>;
+
+    /// A whole document as a saved Automerge file, if the server has it.
+    async fn load(&self, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The facts of a document, if the server has it.
+    async fn facts(&self, doc_id: &str) -> Result<Option<DocFacts>, StoreError>;
+
+    /// The highest sequence number in the log.
+    async fn max_seq(&self) -> Result<i64, StoreError>;
+}

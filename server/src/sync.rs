@@ -1,6 +1,295 @@
-//! The sync protocol.
+//! The sync protocol, `POST /v1/sync` (docs/protocol.md): in one round
+//! trip a device pushes its outbox (standard Automerge binary changes) and
+//! pulls a page of every feed it may read, from its own cursors.
+//!
+//! Pushing is idempotent (changes are named by their hash) and pulling is
+//! resumable (a cursor moves only when the device has stored the page), so
+//! a sync cut off at any point is simply run again.
 
-/// This module's routes.
-pub fn routes() -> axum::Router<crate::state::AppState> {
-    axum::Router::new()
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, ApiResult};
+use crate::principal::Principal;
+use crate::scope;
+use crate::state::AppState;
+use crate::store::{FeedCursor, IncomingChange, PullLimits, Rejected};
+
+pub mod validate;
+
+/// Most changes one request may push.
+pub const MAX_PUSH: usize = 20_000;
+
+/// A sync request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    /// The device syncing; must be the one the token was issued to.
+    #[serde(default)]
+    pub device_id: Option<String>,
+    /// Feed → sequence number the device has stored up to.
+    #[serde(default)]
+    pub cursors: BTreeMap<String, i64>,
+    /// Changes to store, oldest first.
+    #[serde(default)]
+    pub push: Vec<PushedChange>,
+    /// Most documents to return (default 1000).
+    #[serde(default)]
+    pub max_docs: Option<usize>,
+    /// Most bytes of document data to return (default 8 MiB).
+    #[serde(default)]
+    pub max_bytes: Option<usize>,
+}
+
+/// One pushed change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushedChange {
+    /// Document id.
+    pub doc: String,
+    /// The Automerge binary change, base64.
+    pub change: String,
+}
+
+/// A document in the answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SyncedDoc {
+    /// Id.
+    pub id: String,
+    /// Kind.
+    pub kind: String,
+    /// Grid code.
+    pub scope: String,
+    /// Automerge data (a saved document and/or changes), base64.
+    pub data: String,
+}
+
+/// The answer to a sync request.
+#[derive(Debug, Serialize)]
+pub struct SyncResponse {
+    /// Pushed changes newly stored.
+    pub stored: usize,
+    /// Pushed changes the server already had.
+    pub duplicates: usize,
+    /// Pushed changes refused (everything else was stored).
+    pub rejected: Vec<Rejected>,
+    /// Documents new or changed in the device's feeds.
+    pub docs: Vec<SyncedDoc>,
+    /// Documents the device must delete: it may no longer read them.
+    pub purge: Vec<String>,
+    /// Feeds the device followed but may no longer read: delete what it
+    /// holds only through them.
+    pub dropped_feeds: Vec<String>,
+    /// The feeds the device may read now, with their new cursors.
+    pub cursors: BTreeMap<String, i64>,
+    /// More pages wait: sync again with the new cursors.
+    pub more: bool,
+    /// Documents still to come (for a progress bar).
+    pub remaining: u64,
+}
+
+/// The sync route.
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new().route("/v1/sync", post(sync))
+}
+
+fn parse_request(body: &[u8]) -> ApiResult<SyncRequest> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("empty_body", "请求体为空 / empty request body"));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "malformed_request",
+            format!(
+                "请求格式错误（第{}行第{}列） / malformed sync request at line {} column {}: {}",
+                e.line(),
+                e.column(),
+                e.line(),
+                e.column(),
+                match e.classify() {
+                    serde_json::error::Category::Io | serde_json::error::Category::Eof => "truncated body",
+                    serde_json::error::Category::Syntax => "not valid JSON",
+                    serde_json::error::Category::Data => "unexpected field or value",
+                }
+            ),
+        )
+    })
+}
+
+async fn sync(State(state): State<AppState>, principal: Principal, body: Bytes) -> ApiResult<Json<SyncResponse>> {
+    let req = parse_request(&body)?;
+    if let (Some(claimed), Some(token_device)) = (&req.device_id, &principal.device_id) {
+        if claimed != token_device {
+            return Err(ApiError::Forbidden(
+                "设备与登录凭证不符 / device_id does not match the token's device".into(),
+            ));
+        }
+    }
+    if req.push.len() > MAX_PUSH {
+        return Err(ApiError::TooLarge(format!(
+            "一次最多推送{MAX_PUSH}条修改 / at most {MAX_PUSH} changes per request"
+        )));
+    }
+    let mut incoming = Vec::with_capacity(req.push.len());
+    for (i, p) in req.push.into_iter().enumerate() {
+        let data = B64.decode(p.change.as_bytes()).map_err(|_| {
+            ApiError::invalid(format!("push[{i}].change"), "不是有效的base64 / not valid base64")
+        })?;
+        incoming.push(IncomingChange { doc_id: p.doc, data });
+    }
+
+    let outcome = if incoming.is_empty() {
+        Default::default()
+    } else {
+        let guard = scope::Guard::new(principal.clone(), validate::document);
+        state
+            .docs
+            .push(
+                incoming,
+                Some(principal.user_id.clone()),
+                principal.device_id.clone(),
+                Box::new(guard),
+            )
+            .await
+            .map_err(ApiError::internal)?
+    };
+
+    let feeds = scope::feeds_for(&principal, state.directory.as_ref())
+        .await
+        .map_err(ApiError::internal)?;
+    let dropped_feeds: Vec<String> = req.cursors.keys().filter(|f| !feeds.contains(f)).cloned().collect();
+    let cursors: Vec<FeedCursor> = feeds
+        .iter()
+        .map(|f| FeedCursor {
+            feed: f.clone(),
+            cursor: req.cursors.get(f).copied().unwrap_or(0).max(0),
+        })
+        .collect();
+    let limits = PullLimits {
+        max_docs: req.max_docs.unwrap_or(1000).clamp(1, 5000),
+        max_bytes: req.max_bytes.unwrap_or(8 << 20).clamp(1 << 16, 64 << 20),
+    };
+    let page = state.docs.pull(cursors, limits).await.map_err(ApiError::internal)?;
+
+    // A document that left one feed may still be readable through another.
+    let mut purge = Vec::new();
+    for (_, doc_id) in &page.departures {
+        let still = match state.docs.facts(doc_id).await.map_err(ApiError::internal)? {
+            Some(f) => scope::may_read(&principal, &f),
+            None => false,
+        };
+        if !still && !purge.contains(doc_id) {
+            purge.push(doc_id.clone());
+        }
+    }
+    Ok(Json(SyncResponse {
+        stored: outcome.stored,
+        duplicates: outcome.duplicates,
+        rejected: outcome.rejected,
+        docs: page
+            .docs
+            .into_iter()
+            .map(|d| SyncedDoc {
+                id: d.id,
+                kind: d.kind,
+                scope: d.scope,
+                data: B64.encode(&d.data),
+            })
+            .collect(),
+        purge,
+        dropped_feeds,
+        cursors: page.cursors.into_iter().map(|c| (c.feed, c.cursor)).collect(),
+        more: page.more,
+        remaining: page.remaining,
+    }))
+}
+
+/// A grid the server publishes as a grid document.
+#[derive(Debug, Clone)]
+pub struct GridDoc {
+    /// 15-digit code.
+    pub code: String,
+    /// Grid name.
+    pub name: String,
+    /// Community name.
+    pub community: String,
+    /// Street name.
+    pub street: String,
+}
+
+/// The id of the grid document of grid `code`: the same on every server
+/// process and every import.
+pub fn grid_doc_id(code: &str) -> String {
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, format!("gridsync:grid:{code}").as_bytes()).to_string()
+}
+
+/// Publish a grid document for each grid that has none yet, so phones
+/// learn the grid and its places with their first sync. The creating change
+/// is deterministic (fixed actor and time), so two server processes doing
+/// this at once produce the same change, stored once.
+pub async fn ensure_grid_docs(state: &AppState, grids: &[GridDoc]) -> anyhow::Result<usize> {
+    use automerge::transaction::CommitOptions;
+    let mut changes = Vec::new();
+    for g in grids {
+        let id = grid_doc_id(&g.code);
+        if state.docs.facts(&id).await?.is_some() {
+            continue;
+        }
+        let actor = automerge::ActorId::from(uuid::Uuid::parse_str(&id)?.as_bytes().as_slice());
+        let mut doc = automerge::Automerge::new().with_actor(actor);
+        let grid = gridsync_core::grid::Grid {
+            kind: gridsync_core::grid::KIND.into(),
+            schema: gridsync_core::grid::SCHEMA,
+            id: id.clone(),
+            grid: g.code.clone(),
+            name: g.name.clone(),
+            community: g.community.clone(),
+            street: g.street.clone(),
+            places: Default::default(),
+        };
+        doc.transact_with(
+            |_| {
+                CommitOptions::default()
+                    .with_message(r#"{"by":"server","op":"create_grid"}"#)
+                    .with_time(0)
+            },
+            |tx| gridsync_core::doc::write_new(tx, &automerge::ROOT, &grid),
+        )
+        .map_err(|f| anyhow::anyhow!("creating grid document: {}", f.error))?;
+        let change = doc
+            .get_last_local_change()
+            .ok_or_else(|| anyhow::anyhow!("grid document change missing"))?;
+        changes.push(IncomingChange {
+            doc_id: id,
+            data: change.raw_bytes().to_vec(),
+        });
+    }
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    let guard = scope::Guard::new(server_principal(), validate::document);
+    let outcome = state.docs.push(changes, None, None, Box::new(guard)).await?;
+    if let Some(r) = outcome.rejected.first() {
+        anyhow::bail!("grid document refused: {}", r.refusal.reason);
+    }
+    Ok(outcome.stored)
+}
+
+/// The server itself, when it writes documents (grid documents, demo data).
+pub fn server_principal() -> Principal {
+    Principal {
+        user_id: "server".into(),
+        username: "server".into(),
+        role: crate::principal::Role::Admin,
+        device_id: None,
+        grids: Vec::new(),
+        subtree: None,
+    }
 }

@@ -61,6 +61,29 @@ pub enum Error {
     /// A document does not have the shape its kind requires.
     #[error("document shape: {0}")]
     Shape(String),
+    /// The server could not be reached, or the connection dropped; nothing
+    /// is lost, sync again later.
+    #[error("network: {0} / 网络连接失败，请稍后重试")]
+    Network(String),
+    /// Not signed in, or the sign-in expired and could not be renewed.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// This device was revoked by an administrator; its data was removed.
+    #[error("本设备已被停用，数据已清除 / this device was revoked; its data was removed")]
+    DeviceRevoked,
+    /// The server answered with an error.
+    #[error("server error {status} ({code}): {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// Stable error code from the server.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The sync was cancelled; what was done so far is kept.
+    #[error("已取消 / cancelled")]
+    Cancelled,
     /// The store was written by a newer version of gridsync.
     #[error("store schema version {found} is newer than this app supports ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },

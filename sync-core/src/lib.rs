@@ -17,6 +17,7 @@ pub mod grid;
 pub mod household;
 pub mod id_number;
 pub mod store;
+pub mod sync;
 pub mod tagset;
 
 pub use error::{Error, Reason, Result};

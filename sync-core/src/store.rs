@@ -26,9 +26,11 @@ mod duplicate;
 pub(crate) mod ledger;
 mod projection;
 mod schema;
+mod sync_state;
 
 pub use duplicate::{DuplicateKind, DuplicateSuspect};
 pub use projection::{HouseholdRow, PlaceFilter, ResidentRow};
+pub use sync_state::RejectedChange;
 
 /// How many changes a document may gather before they are folded into its
 /// snapshot.

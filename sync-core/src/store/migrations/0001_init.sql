@@ -104,3 +104,14 @@ CREATE TABLE p_distinct (
     other   TEXT NOT NULL,
     PRIMARY KEY (doc_id, other)
 ) WITHOUT ROWID;
+
+-- Local changes the server refused, with its reason, until a person
+-- discards them (the document is then rebuilt without them).
+CREATE TABLE rejected (
+    hash     BLOB PRIMARY KEY,
+    doc_id   TEXT NOT NULL,
+    code     TEXT NOT NULL,
+    reason   TEXT NOT NULL,
+    data     BLOB NOT NULL,
+    at       INTEGER NOT NULL
+) WITHOUT ROWID;

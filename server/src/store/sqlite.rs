@@ -1,0 +1,473 @@
+//! The SQLite [`DocStore`]: the embedded default.
+//!
+//! A push runs in one `BEGIN IMMEDIATE` transaction on a pooled connection,
+//! off the async threads. Loaded documents are kept in a bounded LRU cache,
+//! each tagged with the `last_seq` it reflects; an entry is used only while
+//! that still matches the database, so several processes (or a restore)
+//! can never serve a stale document.
+
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use deadpool_sqlite::Pool;
+use lru::LruCache;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{
+    DocFacts, DocStore, FeedCursor, IncomingChange, PullLimits, PullPage, PulledDoc, PushOutcome, Refusal,
+    Rejected, StoreError, WriteGuard,
+};
+use crate::db;
+
+/// Fold a document's changes into a fresh snapshot once this many gathered.
+const COMPACT_AFTER: i64 = 32;
+/// Documents kept loaded.
+const CACHE_DOCS: usize = 2048;
+
+type Cache = Arc<Mutex<LruCache<String, (i64, Automerge)>>>;
+
+/// Documents and the change log in the embedded SQLite database.
+#[derive(Clone)]
+pub struct SqliteDocStore {
+    pool: Pool,
+    cache: Cache,
+}
+
+impl SqliteDocStore {
+    /// A store over an opened, migrated pool.
+    pub fn new(pool: Pool) -> Self {
+        Self {
+            pool,
+            cache: Arc::new(Mutex::new(LruCache::new(
+                NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN),
+            ))),
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+struct DocRow {
+    facts: DocFacts,
+    last_seq: i64,
+    loose: i64,
+}
+
+fn doc_row(conn: &Connection, id: &str) -> rusqlite::Result<Option<DocRow>> {
+    conn.prepare_cached("SELECT kind, scope, holder, last_seq, loose FROM docs WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok(DocRow {
+                facts: DocFacts {
+                    kind: r.get(0)?,
+                    scope: r.get(1)?,
+                    holder: r.get(2)?,
+                },
+                last_seq: r.get(3)?,
+                loose: r.get(4)?,
+            })
+        })
+        .optional()
+}
+
+/// Everything stored of a document: snapshot and later changes, concatenated.
+fn doc_bytes(conn: &Connection, id: &str) -> rusqlite::Result<Vec<u8>> {
+    let (snapshot, snapshot_seq): (Option<Vec<u8>>, i64) = conn
+        .prepare_cached("SELECT snapshot, snapshot_seq FROM docs WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let mut bytes = snapshot.unwrap_or_default();
+    append_changes_after(conn, id, snapshot_seq, &mut bytes)?;
+    Ok(bytes)
+}
+
+fn append_changes_after(conn: &Connection, id: &str, after: i64, out: &mut Vec<u8>) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached("SELECT data FROM changes WHERE doc_id = ?1 AND seq > ?2 ORDER BY seq")?;
+    let mut rows = stmt.query(params![id, after])?;
+    while let Some(row) = rows.next()? {
+        out.extend_from_slice(row.get_ref(0)?.as_blob()?);
+    }
+    Ok(())
+}
+
+fn corrupt(id: &str, e: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(format!("stored document {id} cannot be loaded: {e}").into())
+}
+
+fn load_doc(conn: &Connection, cache: &Cache, id: &str, last_seq: i64) -> rusqlite::Result<Automerge> {
+    if let Ok(mut c) = cache.lock() {
+        if let Some((seq, doc)) = c.get(id) {
+            if *seq == last_seq {
+                return Ok(doc.clone());
+            }
+        }
+    }
+    let bytes = doc_bytes(conn, id)?;
+    Automerge::load(&bytes).map_err(|e| corrupt(id, e))
+}
+
+/// Apply `changes` to a copy of `doc`; `None` if some are not causally ready.
+fn applied(doc: &Automerge, changes: &[Change]) -> Result<Option<Automerge>, automerge::AutomergeError> {
+    let mut d = doc.clone();
+    d.apply_changes(changes.iter().cloned())?;
+    if d.get_missing_deps(&[]).is_empty() {
+        Ok(Some(d))
+    } else {
+        Ok(None)
+    }
+}
+
+struct DocPush {
+    /// (index in the push, change)
+    changes: Vec<(usize, Change)>,
+}
+
+fn push_blocking(
+    conn: &mut Connection,
+    cache: &Cache,
+    incoming: Vec<IncomingChange>,
+    user_id: Option<String>,
+    device_id: Option<String>,
+    guard: &dyn WriteGuard,
+) -> rusqlite::Result<PushOutcome> {
+    let mut outcome = PushOutcome::default();
+    // Group by document, keeping the order of first appearance.
+    let mut order: Vec<String> = Vec::new();
+    let mut groups: HashMap<String, DocPush> = HashMap::new();
+    for (index, c) in incoming.into_iter().enumerate() {
+        let Ok(id) = uuid::Uuid::parse_str(&c.doc_id) else {
+            outcome.rejected.push(Rejected {
+                index,
+                doc: String::new(),
+                hash: None,
+                refusal: Refusal::new("invalid_change", "文档编号不是有效的UUID / doc id is not a UUID"),
+            });
+            continue;
+        };
+        let doc_id = id.to_string();
+        match Change::from_bytes(c.data) {
+            Ok(change) => {
+                groups
+                    .entry(doc_id.clone())
+                    .or_insert_with(|| {
+                        order.push(doc_id.clone());
+                        DocPush { changes: Vec::new() }
+                    })
+                    .changes
+                    .push((index, change));
+            }
+            Err(_) => outcome.rejected.push(Rejected {
+                index,
+                doc: doc_id,
+                hash: None,
+                refusal: Refusal::new(
+                    "invalid_change",
+                    "不是有效的Automerge变更 / not a valid Automerge change",
+                ),
+            }),
+        }
+    }
+
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut updated: Vec<(String, i64, Automerge)> = Vec::new();
+    let now = now_ms();
+    for doc_id in order {
+        let Some(group) = groups.remove(&doc_id) else { continue };
+        let row = doc_row(&tx, &doc_id)?;
+        let mut working = match &row {
+            Some(r) => load_doc(&tx, cache, &doc_id, r.last_seq)?,
+            None => Automerge::new(),
+        };
+        let before = row.as_ref().map(|r| r.facts.clone());
+
+        // Drop changes already stored (an earlier push was interrupted
+        // after storing them) and repeats within this push.
+        let mut seen: HashSet<ChangeHash> = HashSet::new();
+        let mut fresh: Vec<(usize, Change)> = Vec::new();
+        for (index, change) in group.changes {
+            let hash = change.hash();
+            if working.get_change_meta_by_hash(&hash).is_some() || !seen.insert(hash) {
+                outcome.duplicates += 1;
+            } else {
+                fresh.push((index, change));
+            }
+        }
+        if fresh.is_empty() {
+            continue;
+        }
+
+        // The common case: all of it is fine.
+        let all: Vec<Change> = fresh.iter().map(|(_, c)| c.clone()).collect();
+        let mut accepted: Vec<(usize, Change)> = Vec::new();
+        let mut facts = None;
+        if let Ok(Some(candidate)) = applied(&working, &all) {
+            if let Ok(f) = guard.check(&doc_id, before.as_ref(), &candidate) {
+                working = candidate;
+                facts = Some(f);
+                accepted = fresh.clone();
+            }
+        }
+        if facts.is_none() {
+            // Find which changes are at fault, one by one.
+            let mut refused: HashSet<ChangeHash> = HashSet::new();
+            for (index, change) in fresh {
+                let hash = change.hash();
+                let reject = |refusal: Refusal| Rejected {
+                    index,
+                    doc: doc_id.clone(),
+                    hash: Some(hash.to_string()),
+                    refusal,
+                };
+                if change.deps().iter().any(|d| refused.contains(d)) {
+                    refused.insert(hash);
+                    outcome.rejected.push(reject(Refusal::new(
+                        "depends_on_refused",
+                        "依赖于被拒绝的修改 / depends on a refused change",
+                    )));
+                    continue;
+                }
+                match applied(&working, std::slice::from_ref(&change)) {
+                    Ok(Some(candidate)) => {
+                        let current = facts.as_ref().or(before.as_ref());
+                        match guard.check(&doc_id, current, &candidate) {
+                            Ok(f) => {
+                                working = candidate;
+                                facts = Some(f);
+                                accepted.push((index, change));
+                            }
+                            Err(refusal) => {
+                                refused.insert(hash);
+                                outcome.rejected.push(reject(refusal));
+                            }
+                        }
+                    }
+                    Ok(None) => outcome.rejected.push(reject(Refusal::new(
+                        "missing_dependencies",
+                        "缺少前序修改，请先同步之前的修改 / earlier changes it depends on are missing",
+                    ))),
+                    Err(_) => {
+                        refused.insert(hash);
+                        outcome.rejected.push(reject(Refusal::new(
+                            "invalid_change",
+                            "不是有效的Automerge变更 / not a valid Automerge change",
+                        )));
+                    }
+                }
+            }
+        }
+        let Some(facts) = facts else { continue };
+        if accepted.is_empty() {
+            continue;
+        }
+
+        let mut last_seq = 0;
+        let mut first_new_seq = None;
+        for (_, change) in &accepted {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO changes (doc_id, hash, data, user_id, device_id, received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    doc_id,
+                    change.hash().as_ref(),
+                    change.raw_bytes(),
+                    user_id,
+                    device_id,
+                    now
+                ])?;
+            if inserted == 1 {
+                last_seq = tx.last_insert_rowid();
+                first_new_seq.get_or_insert(last_seq);
+                outcome.stored += 1;
+            } else {
+                outcome.duplicates += 1;
+            }
+        }
+        let Some(first_new_seq) = first_new_seq else { continue };
+        let loose = row.as_ref().map_or(0, |r| r.loose) + accepted.len() as i64;
+        tx.prepare_cached(
+            "INSERT INTO docs (id, kind, scope, holder, snapshot, snapshot_seq, loose, last_seq, updated_at)
+             VALUES (?1, ?2, ?3, ?4, NULL, 0, ?5, ?6, ?7)
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, scope = excluded.scope,
+                holder = excluded.holder, loose = excluded.loose, last_seq = excluded.last_seq,
+                updated_at = excluded.updated_at",
+        )?
+        .execute(params![doc_id, facts.kind, facts.scope, facts.holder, loose, last_seq, now])?;
+        update_feeds(&tx, &doc_id, before.as_ref(), &facts, first_new_seq, last_seq)?;
+        if loose >= COMPACT_AFTER {
+            tx.prepare_cached("UPDATE docs SET snapshot = ?2, snapshot_seq = ?3, loose = 0 WHERE id = ?1")?
+                .execute(params![doc_id, working.save(), last_seq])?;
+        }
+        updated.push((doc_id, last_seq, working));
+    }
+    tx.commit()?;
+    if let Ok(mut c) = cache.lock() {
+        for (id, seq, doc) in updated {
+            c.put(id, (seq, doc));
+        }
+    }
+    Ok(outcome)
+}
+
+/// Keep the feed rows of a document in step with its facts: it enters the
+/// feeds it now belongs to and departs the ones it left.
+fn update_feeds(
+    tx: &Connection,
+    doc_id: &str,
+    before: Option<&DocFacts>,
+    after: &DocFacts,
+    first_new_seq: i64,
+    last_seq: i64,
+) -> rusqlite::Result<()> {
+    let old: Vec<String> = before.map(DocFacts::feeds).unwrap_or_default();
+    let new = after.feeds();
+    for feed in &old {
+        if !new.contains(feed) {
+            tx.prepare_cached("DELETE FROM feed WHERE feed = ?1 AND doc_id = ?2")?
+                .execute(params![feed, doc_id])?;
+            tx.prepare_cached(
+                "INSERT INTO departures (feed, doc_id, seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (feed, doc_id) DO UPDATE SET seq = excluded.seq",
+            )?
+            .execute(params![feed, doc_id, last_seq])?;
+        }
+    }
+    for feed in &new {
+        let since = if old.contains(feed) { None } else { Some(first_new_seq) };
+        match since {
+            None => {
+                tx.prepare_cached("UPDATE feed SET last_seq = ?3 WHERE feed = ?1 AND doc_id = ?2")?
+                    .execute(params![feed, doc_id, last_seq])?;
+            }
+            Some(since) => {
+                tx.prepare_cached("DELETE FROM departures WHERE feed = ?1 AND doc_id = ?2")?
+                    .execute(params![feed, doc_id])?;
+                tx.prepare_cached(
+                    "INSERT INTO feed (feed, doc_id, last_seq, since_seq) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (feed, doc_id) DO UPDATE SET last_seq = excluded.last_seq,
+                        since_seq = excluded.since_seq",
+                )?
+                .execute(params![feed, doc_id, last_seq, since])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn pull_blocking(conn: &mut Connection, feeds: Vec<FeedCursor>, limits: PullLimits) -> rusqlite::Result<PullPage> {
+    // One read transaction: every feed is read from the same snapshot.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+    let max: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?;
+    let mut page = PullPage::default();
+    let mut bytes = 0usize;
+    for FeedCursor { feed, cursor } in feeds {
+        let room = limits.max_docs.saturating_sub(page.docs.len());
+        let full = room == 0 || (bytes >= limits.max_bytes && !page.docs.is_empty());
+        let mut new_cursor = cursor;
+        let mut exhausted = false;
+        if !full {
+            let rows: Vec<(String, i64, i64, String, String)> = tx
+                .prepare_cached(
+                    "SELECT f.doc_id, f.last_seq, f.since_seq, d.kind, d.scope FROM feed f
+                     JOIN docs d ON d.id = f.doc_id
+                     WHERE f.feed = ?1 AND f.last_seq > ?2 ORDER BY f.last_seq LIMIT ?3",
+                )?
+                .query_map(params![feed, cursor, (room + 1) as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            exhausted = rows.len() <= room;
+            for (i, (doc_id, last_seq, since_seq, kind, scope)) in rows.into_iter().enumerate() {
+                if i == room || (bytes >= limits.max_bytes && !page.docs.is_empty()) {
+                    exhausted = false;
+                    break;
+                }
+                let data = if since_seq > cursor {
+                    doc_bytes(&tx, &doc_id)?
+                } else {
+                    let mut d = Vec::new();
+                    append_changes_after(&tx, &doc_id, cursor, &mut d)?;
+                    d
+                };
+                bytes += data.len();
+                new_cursor = last_seq;
+                page.docs.push(PulledDoc {
+                    id: doc_id,
+                    kind,
+                    scope,
+                    data,
+                });
+            }
+            if exhausted {
+                new_cursor = max.max(cursor);
+            }
+        }
+        if !exhausted {
+            page.more = true;
+        }
+        let departed: Vec<String> = tx
+            .prepare_cached("SELECT doc_id FROM departures WHERE feed = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq")?
+            .query_map(params![feed, cursor, new_cursor], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        page.departures.extend(departed.into_iter().map(|d| (feed.clone(), d)));
+        let remaining: i64 = tx
+            .prepare_cached("SELECT count(*) FROM feed WHERE feed = ?1 AND last_seq > ?2")?
+            .query_row(params![feed, new_cursor], |r| r.get(0))?;
+        page.remaining += remaining as u64;
+        page.cursors.push(FeedCursor {
+            feed,
+            cursor: new_cursor,
+        });
+    }
+    tx.commit()?;
+    Ok(page)
+}
+
+#[async_trait]
+impl DocStore for SqliteDocStore {
+    async fn push(
+        &self,
+        changes: Vec<IncomingChange>,
+        user_id: Option<String>,
+        device_id: Option<String>,
+        guard: Box<dyn WriteGuard>,
+    ) -> Result<PushOutcome, StoreError> {
+        let cache = self.cache.clone();
+        db::run(&self.pool, move |conn| {
+            push_blocking(conn, &cache, changes, user_id, device_id, guard.as_ref())
+        })
+        .await
+    }
+
+    async fn pull(&self, feeds: Vec<FeedCursor>, limits: PullLimits) -> Result<PullPage, StoreError> {
+        db::run(&self.pool, move |conn| pull_blocking(conn, feeds, limits)).await
+    }
+
+    async fn load(&self, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let id = doc_id.to_string();
+        let cache = self.cache.clone();
+        db::run(&self.pool, move |conn| {
+            let Some(row) = doc_row(conn, &id)? else {
+                return Ok(None);
+            };
+            Ok(Some(load_doc(conn, &cache, &id, row.last_seq)?.save()))
+        })
+        .await
+    }
+
+    async fn facts(&self, doc_id: &str) -> Result<Option<DocFacts>, StoreError> {
+        let id = doc_id.to_string();
+        db::run(&self.pool, move |conn| Ok(doc_row(conn, &id)?.map(|r| r.facts))).await
+    }
+
+    async fn max_seq(&self) -> Result<i64, StoreError> {
+        db::run(&self.pool, |conn| {
+            conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))
+        })
+        .await
+    }
+}

@@ -1,0 +1,62 @@
+//! Server-side document rules: after a push is applied to a copy of a
+//! document, the result must still be a well-formed record of a known kind
+//! with valid fields. A document that fails is refused, with the reason.
+
+use automerge::Automerge;
+use gridsync_core::codes::GridCode;
+use gridsync_core::doc;
+use gridsync_core::grid::{self, Grid};
+use gridsync_core::household::{self, Clock, Household};
+
+use crate::store::{DocFacts, Refusal};
+
+/// Phones' clocks drift; a record dated up to a day ahead of the server is
+/// not "in the future" here.
+const SKEW_MS: i64 = 24 * 3600 * 1000;
+
+fn invalid(reason: impl std::fmt::Display) -> Refusal {
+    Refusal::new("invalid_document", format!("记录内容无效 / invalid record: {reason}"))
+}
+
+/// Validate a document and return its facts.
+pub fn document(doc_id: &str, d: &Automerge) -> Result<DocFacts, Refusal> {
+    let kind = doc::kind_of(d).ok_or_else(|| invalid("kind missing"))?;
+    let clock = Clock::Fixed(Clock::System.now_ms() + SKEW_MS);
+    match kind.as_str() {
+        household::KIND => {
+            let h: Household = doc::read(d, None).map_err(|_| invalid("not a household"))?;
+            if h.id != doc_id {
+                return Err(invalid("id does not match the document"));
+            }
+            GridCode::parse(&h.grid).map_err(|r| invalid(format!("grid: {}", r.en)))?;
+            h.house.validate().map_err(invalid)?;
+            for (key, r) in &h.residents {
+                if r.removed || r.merged_into.is_some() {
+                    continue;
+                }
+                r.validate(&format!("residents.{key}."), &clock).map_err(invalid)?;
+            }
+            for v in h.visits.values() {
+                v.validate(&clock).map_err(invalid)?;
+            }
+            Ok(DocFacts {
+                kind,
+                scope: h.grid,
+                holder: h.holder,
+            })
+        }
+        grid::KIND => {
+            let g: Grid = doc::read(d, None).map_err(|_| invalid("not a grid"))?;
+            if g.id != doc_id {
+                return Err(invalid("id does not match the document"));
+            }
+            GridCode::parse(&g.grid).map_err(|r| invalid(format!("grid: {}", r.en)))?;
+            Ok(DocFacts {
+                kind,
+                scope: g.grid,
+                holder: None,
+            })
+        }
+        _ => Err(invalid("unknown kind")),
+    }
+}

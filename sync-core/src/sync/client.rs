@@ -1,0 +1,284 @@
+//! HTTP to the gridsync server: login, token refresh, and the sync call,
+//! with retries when the connection drops. Tokens are kept in the store so
+//! a worker who was offline for a week can still renew them.
+
+use std::io::Write;
+use std::time::Duration;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::wire::{ErrorBody, LoginRequest, RefreshRequest, SyncRequest, SyncResponse, Tokens, User};
+use crate::store::Store;
+use crate::{Error, Result};
+
+const ACCESS: &str = "auth.access_token";
+const REFRESH: &str = "auth.refresh_token";
+const USER: &str = "auth.user";
+const SERVER: &str = "auth.server";
+
+/// How often and how patiently requests are retried.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included.
+    pub attempts: u32,
+    /// Wait before the first retry; doubled each time.
+    pub first_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 5,
+            first_backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+/// A connection to one gridsync server.
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::blocking::Client,
+    retry: RetryPolicy,
+}
+
+enum Failure {
+    /// Worth retrying: the connection dropped or the server was busy.
+    Transient(String),
+    /// 401: sign in again (or refresh).
+    Unauthorized(ErrorBody),
+    /// Any other answer.
+    Final(Error),
+}
+
+impl Client {
+    /// A client for the server at `base_url` (e.g. `https://grid.example.cn`).
+    pub fn new(base_url: &str) -> Result<Self> {
+        let http = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| Error::Network(e.to_string()))?;
+        Ok(Self {
+            base: base_url.trim_end_matches('/').to_string(),
+            http,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    /// Replace the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The server's address.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Sign in; the tokens are kept in `store` and edits are attributed to
+    /// the user from now on.
+    pub fn login(&self, store: &mut Store, username: &str, password: &str) -> Result<User> {
+        let device_id = store.device_id().to_string();
+        let body = LoginRequest {
+            username,
+            password,
+            device_id: &device_id,
+            device_name: "gridsync",
+        };
+        let tokens: Tokens = match self.send("/v1/auth/login", &body, None) {
+            Ok(t) => t,
+            Err(Failure::Unauthorized(b)) => return Err(Error::Unauthorized(b.message)),
+            Err(Failure::Transient(m)) => return Err(Error::Network(m)),
+            Err(Failure::Final(e)) => return Err(e),
+        };
+        let user = tokens.user.clone().unwrap_or_default();
+        store.set_meta(ACCESS, &tokens.access_token)?;
+        store.set_meta(REFRESH, &tokens.refresh_token)?;
+        store.set_meta(SERVER, &self.base)?;
+        store.set_meta(USER, &serde_json::to_string(&user).unwrap_or_default())?;
+        store.set_author(crate::doc::Author {
+            user: user.id.clone(),
+            role: user.role.clone(),
+        })?;
+        Ok(user)
+    }
+
+    /// Forget the tokens (the documents stay).
+    pub fn logout(&self, store: &mut Store) -> Result<()> {
+        let _ = self.call::<_, serde_json::Value>(store, "/v1/auth/logout", &serde_json::json!({}));
+        store.set_meta(ACCESS, "")?;
+        store.set_meta(REFRESH, "")?;
+        Ok(())
+    }
+
+    /// The signed-in user, if any.
+    pub fn user(store: &Store) -> Result<Option<User>> {
+        Ok(store
+            .meta(USER)?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .filter(|_| store.meta(REFRESH).ok().flatten().is_some_and(|t| !t.is_empty())))
+    }
+
+    /// One sync round trip.
+    pub(crate) fn sync(&self, store: &mut Store, req: &SyncRequest) -> Result<(SyncResponse, usize)> {
+        let body = serde_json::to_vec(req).map_err(|e| Error::Shape(e.to_string()))?;
+        let sent = body.len();
+        let resp = self.call_raw(store, "/v1/sync", body)?;
+        Ok((resp, sent))
+    }
+
+    fn call<B: Serialize, T: DeserializeOwned>(&self, store: &mut Store, path: &str, body: &B) -> Result<T> {
+        let body = serde_json::to_vec(body).map_err(|e| Error::Shape(e.to_string()))?;
+        self.call_raw(store, path, body)
+    }
+
+    /// POST with the stored access token; on 401 refresh once and retry.
+    fn call_raw<T: DeserializeOwned>(&self, store: &mut Store, path: &str, body: Vec<u8>) -> Result<T> {
+        let token = store.meta(ACCESS)?.filter(|t| !t.is_empty());
+        let Some(token) = token else {
+            return Err(Error::Unauthorized("未登录 / not signed in".into()));
+        };
+        match self.send_bytes(path, &body, Some(&token)) {
+            Ok(v) => Ok(v),
+            Err(Failure::Unauthorized(b)) if b.error == "device_revoked" => Err(revoked(store)),
+            Err(Failure::Unauthorized(_)) => {
+                let token = self.refresh(store)?;
+                match self.send_bytes(path, &body, Some(&token)) {
+                    Ok(v) => Ok(v),
+                    Err(Failure::Unauthorized(b)) if b.error == "device_revoked" => Err(revoked(store)),
+                    Err(Failure::Unauthorized(b)) => Err(Error::Unauthorized(b.message)),
+                    Err(Failure::Transient(m)) => Err(Error::Network(m)),
+                    Err(Failure::Final(e)) => Err(e),
+                }
+            }
+            Err(Failure::Transient(m)) => Err(Error::Network(m)),
+            Err(Failure::Final(e)) => Err(e),
+        }
+    }
+
+    fn refresh(&self, store: &mut Store) -> Result<String> {
+        let refresh = store.meta(REFRESH)?.filter(|t| !t.is_empty());
+        let Some(refresh) = refresh else {
+            return Err(Error::Unauthorized("未登录 / not signed in".into()));
+        };
+        let device_id = store.device_id().to_string();
+        let body = RefreshRequest {
+            refresh_token: &refresh,
+            device_id: &device_id,
+        };
+        match self.send::<_, Tokens>("/v1/auth/refresh", &body, None) {
+            Ok(t) => {
+                store.set_meta(ACCESS, &t.access_token)?;
+                store.set_meta(REFRESH, &t.refresh_token)?;
+                Ok(t.access_token)
+            }
+            Err(Failure::Unauthorized(b)) if b.error == "device_revoked" => Err(revoked(store)),
+            Err(Failure::Unauthorized(b)) => Err(Error::Unauthorized(if b.message.is_empty() {
+                "登录已失效，请重新登录 / signed out, please log in again".into()
+            } else {
+                b.message
+            })),
+            Err(Failure::Transient(m)) => Err(Error::Network(m)),
+            Err(Failure::Final(e)) => Err(e),
+        }
+    }
+
+    fn send<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B, token: Option<&str>) -> Result<T, Failure> {
+        let bytes = serde_json::to_vec(body).map_err(|e| Failure::Final(Error::Shape(e.to_string())))?;
+        self.send_bytes(path, &bytes, token)
+    }
+
+    /// POST `body` (gzip-compressed when large), retrying transient failures.
+    fn send_bytes<T: DeserializeOwned>(&self, path: &str, body: &[u8], token: Option<&str>) -> Result<T, Failure> {
+        let compressed = if body.len() > 4096 {
+            let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 3), Compression::fast());
+            enc.write_all(body)
+                .and_then(|_| enc.finish())
+                .map(Some)
+                .map_err(|e| Failure::Final(Error::Shape(e.to_string())))?
+        } else {
+            None
+        };
+        let mut backoff = self.retry.first_backoff;
+        let mut last = String::new();
+        for attempt in 0..self.retry.attempts.max(1) {
+            if attempt > 0 {
+                std::thread::sleep(backoff);
+                backoff *= 2;
+            }
+            let mut req = self
+                .http
+                .post(format!("{}{path}", self.base))
+                .header(reqwest::header::CONTENT_TYPE, "application/json");
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            req = match &compressed {
+                Some(gz) => req.header(reqwest::header::CONTENT_ENCODING, "gzip").body(gz.clone()),
+                None => req.body(body.to_vec()),
+            };
+            let resp = match req.send() {
+                Ok(r) => r,
+                Err(e) => {
+                    last = describe(&e);
+                    continue;
+                }
+            };
+            let status = resp.status();
+            if status.is_success() {
+                match resp.bytes() {
+                    Ok(b) => {
+                        return serde_json::from_slice(&b).map_err(|e| {
+                            Failure::Final(Error::Server {
+                                status: status.as_u16(),
+                                code: "bad_response".into(),
+                                message: e.to_string(),
+                            })
+                        });
+                    }
+                    Err(e) => {
+                        last = describe(&e);
+                        continue;
+                    }
+                }
+            }
+            let err: ErrorBody = resp.json().unwrap_or_default();
+            if status == reqwest::StatusCode::UNAUTHORIZED {
+                return Err(Failure::Unauthorized(err));
+            }
+            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                last = format!("server answered {status}");
+                continue;
+            }
+            return Err(Failure::Final(Error::Server {
+                status: status.as_u16(),
+                code: err.error,
+                message: err.message,
+            }));
+        }
+        Err(Failure::Transient(last))
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "cannot connect to the server".into()
+    } else {
+        "connection interrupted".into()
+    }
+}
+
+/// The server says this device was revoked: remove what it holds.
+fn revoked(store: &mut Store) -> Error {
+    let _ = store.purge_all();
+    let _ = store.set_meta(ACCESS, "");
+    let _ = store.set_meta(REFRESH, "");
+    Error::DeviceRevoked
+}
