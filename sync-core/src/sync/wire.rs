@@ -134,7 +134,7 @@ pub struct Tokens {
 }
 
 /// The signed-in user as the server describes them.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// Id.
     #[serde(default)]
