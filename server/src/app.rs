@@ -19,9 +19,28 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::auth::routes())
         .merge(crate::admin::routes())
         .merge(crate::sync::routes())
-        .layer(RequestBodyLimitLayer::new(max_body))
+        // Checked by the body extractors, after decompression: a small
+        // compressed body cannot expand past it either.
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(RequestDecompressionLayer::new())
+        // A body announced larger than the limit is refused before it is read.
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(axum::middleware::map_response(json_too_large))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// tower-http answers an oversized body in plain text; answer it like every
+/// other error instead.
+async fn json_too_large(response: axum::response::Response) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let plain = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
+    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && plain {
+        return crate::error::ApiError::TooLarge("请求体过大 / request body too large".into()).into_response();
+    }
+    response
 }

@@ -75,6 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 config.addr = args.addr;
                 config.external_jwt_public_key = args.external_jwt_key;
                 let state = AppState::open(config).await?;
+                crate::sync::publish_grids(&state).await?;
                 if args.demo {
                     crate::demo::seed_if_empty(&state, &crate::demo::DemoArgs::default()).await?;
                 }
@@ -86,7 +87,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Command::Import(args) => {
                 let state = AppState::open(config).await?;
-                crate::territory::run_cli(&state, args).await
+                crate::territory::run_cli(&state, args).await?;
+                let published = crate::sync::publish_grids(&state).await?;
+                if published > 0 {
+                    println!("已发布 {published} 个网格文档 / published {published} grid documents");
+                }
+                Ok(())
             }
             Command::Demo(args) => {
                 let state = AppState::open(config).await?;

@@ -1,9 +1,26 @@
-//! `gridsync-server demo`: seed a realistic community so a newcomer sees
-//! data at once (filled in below).
+//! `gridsync-server demo` (and `serve --demo`): seed a realistic community
+//! so a newcomer sees data at once: one street, one community of a few
+//! grids with their buildings, hundreds of households with made-up Chinese
+//! names, valid ID numbers, residents and visits, and a user for each role.
+//! Nobody in it is real.
 
+use anyhow::Context;
 use clap::Args;
+use gridsync_core::demo::{GridPlan, populate_households};
+use gridsync_core::{OpenOptions, Store};
 
+use crate::directory::{CommunityInfo, GridInfo, NewUser, StreetInfo, TerritoryRows};
+use crate::principal::Role;
 use crate::state::AppState;
+use crate::store::IncomingChange;
+
+/// The street, community and grid codes of the demo.
+pub const STREET: &str = "110105001";
+/// The demo community.
+pub const COMMUNITY: &str = "110105001001";
+/// Every demo user's password (demo data only: change it, or don't seed a
+/// real server with the demo).
+pub const PASSWORD: &str = "gridsync-demo";
 
 /// `demo` options.
 #[derive(Debug, Clone, Args)]
@@ -18,16 +35,134 @@ pub struct DemoArgs {
 
 impl Default for DemoArgs {
     fn default() -> Self {
-        Self { grids: 3, households: 120 }
+        Self {
+            grids: 3,
+            households: 120,
+        }
     }
 }
 
-/// Seed the demo if the database holds no documents yet.
-pub async fn seed_if_empty(_state: &AppState, _args: &DemoArgs) -> anyhow::Result<()> {
+/// Seed the demo if the server has no users yet; returns whether it did.
+pub async fn seed_if_empty(state: &AppState, args: &DemoArgs) -> anyhow::Result<bool> {
+    if !state.directory.users().await?.is_empty() {
+        tracing::info!("demo not seeded: the server already has users");
+        return Ok(false);
+    }
+    seed(state, args).await?;
+    Ok(true)
+}
+
+fn grid_code(i: usize) -> String {
+    format!("{COMMUNITY}{:03}", i + 1)
+}
+
+async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
+    let grids = args.grids.clamp(1, 99);
+    let rows = TerritoryRows {
+        streets: vec![StreetInfo {
+            code: STREET.into(),
+            name: "建国门街道".into(),
+        }],
+        communities: vec![CommunityInfo {
+            code: COMMUNITY.into(),
+            name: "幸福社区".into(),
+            street_code: STREET.into(),
+        }],
+        grids: (0..grids)
+            .map(|i| GridInfo {
+                code: grid_code(i),
+                name: format!("第{}网格", i + 1),
+                community_code: COMMUNITY.into(),
+                street_code: STREET.into(),
+            })
+            .collect(),
+    };
+    state.directory.import_territory(&rows).await?;
+    crate::sync::publish_grids(state).await?;
+
+    let hash = crate::auth::hash_password_async(PASSWORD.to_string()).await?;
+    let user = |name: &str, display: &str, role: Role| NewUser::new(name, display, role).with_password_hash(hash.clone());
+    state.directory.create_user(user("admin", "系统管理员", Role::Admin)).await?;
+    state
+        .directory
+        .create_user(user("shequ", "幸福社区书记", Role::Supervisor).with_subtree(COMMUNITY))
+        .await?;
+    state
+        .directory
+        .create_user(user("jiedao", "建国门街道办", Role::Supervisor).with_subtree(STREET))
+        .await?;
+    let mut holders = Vec::new();
+    for (i, name) in ["李建华", "赵志强"].iter().enumerate() {
+        let u = state
+            .directory
+            .create_user(user(&format!("baobao{}", i + 1), name, Role::PackageHolder))
+            .await?;
+        holders.push(u.id);
+    }
+    let mut workers = Vec::new();
+    for i in 0..grids {
+        let u = state
+            .directory
+            .create_user(user(&format!("wangge{}", i + 1), &format!("第{}网格网格员", i + 1), Role::GridWorker).with_grids([grid_code(i)]))
+            .await?;
+        workers.push(u.id);
+    }
+
+    // Households are written by an in-memory device holding the grid
+    // documents, then pushed like any phone's changes.
+    let households = args.households.clamp(1, 2000);
+    let changes = tokio::task::spawn_blocking({
+        let state = state.clone();
+        let workers = workers.clone();
+        move || -> anyhow::Result<Vec<IncomingChange>> {
+            let handle = tokio::runtime::Handle::current();
+            let mut device = Store::open_in_memory(OpenOptions::default())?;
+            let now = gridsync_core::household::Clock::System.now_ms();
+            let mut changes = Vec::new();
+            for (i, worker) in workers.iter().enumerate() {
+                let code = grid_code(i);
+                let id = crate::sync::grid_doc_id(&code);
+                let saved = handle
+                    .block_on(state.docs.load(&id))?
+                    .context("grid document missing")?;
+                device.apply_remote(&id, &[saved])?;
+                let plan = GridPlan {
+                    households,
+                    residents_per_household: 3,
+                    visits_per_household: 4,
+                    buildings: households.div_ceil(40).max(1),
+                    units: 2,
+                };
+                populate_households(&mut device, &code, &plan, worker, &holders, now, 1000 + i as u64)?;
+            }
+            for e in device.outbox(usize::MAX >> 1)? {
+                changes.push(IncomingChange { doc_id: e.doc_id, data: e.data });
+            }
+            Ok(changes)
+        }
+    })
+    .await??;
+    let guard = crate::scope::Guard::new(crate::sync::server_principal(), crate::sync::validate::document);
+    let outcome = state.docs.push(changes, Some("server".into()), None, Box::new(guard)).await?;
+    if let Some(r) = outcome.rejected.first() {
+        anyhow::bail!("demo data refused: {}", r.refusal.reason);
+    }
+    println!("已生成演示社区 / demo community seeded: {grids} 个网格, {} 户", grids * households);
+    println!("演示账号（密码均为 {PASSWORD}） / demo logins (password {PASSWORD}):");
+    println!("  admin      系统管理员 / admin");
+    println!("  shequ      社区书记 / community supervisor ({COMMUNITY})");
+    println!("  jiedao     街道办 / street supervisor ({STREET})");
+    for i in 0..grids {
+        println!("  wangge{}    第{}网格网格员 / grid worker ({})", i + 1, i + 1, grid_code(i));
+    }
+    println!("  baobao1-2  包保责任人 / package-holders");
     Ok(())
 }
 
 /// Run `gridsync-server demo`.
 pub async fn run_cli(state: &AppState, args: DemoArgs) -> anyhow::Result<()> {
-    seed_if_empty(state, &args).await
+    if !seed_if_empty(state, &args).await? {
+        println!("服务器已有用户，未生成演示数据 / the server already has users; demo not seeded");
+    }
+    Ok(())
 }

@@ -74,6 +74,20 @@ impl From<crate::db::DbError> for DirectoryError {
     }
 }
 
+/// For callers written against the SQLite error type: directory refusals
+/// become a task error carrying their message.
+impl From<DirectoryError> for crate::db::DbError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::Storage(inner) => match inner.downcast::<crate::db::DbError>() {
+                Ok(db) => *db,
+                Err(other) => crate::db::DbError::Task(other.to_string()),
+            },
+            other => crate::db::DbError::Task(other.to_string()),
+        }
+    }
+}
+
 impl From<DirectoryError> for ApiError {
     fn from(e: DirectoryError) -> Self {
         match e {
@@ -83,8 +97,12 @@ impl From<DirectoryError> for ApiError {
             DirectoryError::UnknownGrid(_) => ApiError::invalid("grids", e.to_string()),
             DirectoryError::UnknownSubtree(_) => ApiError::invalid("subtree", e.to_string()),
             DirectoryError::UsernameTaken => ApiError::Conflict(e.to_string()),
-            DirectoryError::UserNotFound | DirectoryError::DeviceNotFound => ApiError::NotFound(e.to_string()),
-            DirectoryError::DeviceOfAnotherUser | DirectoryError::DeviceRevoked => ApiError::Forbidden(e.to_string()),
+            DirectoryError::UserNotFound | DirectoryError::DeviceNotFound => {
+                ApiError::NotFound(e.to_string())
+            }
+            DirectoryError::DeviceOfAnotherUser | DirectoryError::DeviceRevoked => {
+                ApiError::Forbidden(e.to_string())
+            }
             DirectoryError::Storage(_) => ApiError::internal(e),
         }
     }
@@ -357,7 +375,11 @@ fn validate_username(username: &str) -> DirectoryResult<()> {
 fn validate_display_name(name: &str) -> DirectoryResult<()> {
     let len = name.chars().count();
     if len == 0 {
-        return Err(DirectoryError::invalid("display_name", "姓名不能为空", "display name must not be empty"));
+        return Err(DirectoryError::invalid(
+            "display_name",
+            "姓名不能为空",
+            "display name must not be empty",
+        ));
     }
     if len > 64 {
         return Err(DirectoryError::invalid(
@@ -379,12 +401,17 @@ fn validate_display_name(name: &str) -> DirectoryResult<()> {
 /// The role rules: grid workers have grids and no subtree, supervisors a
 /// subtree and no grids, everyone else neither. Codes are trimmed, checked
 /// for shape, sorted and deduplicated.
-fn normalize_assignment(role: Role, grids: &mut Vec<String>, subtree: &mut Option<String>) -> DirectoryResult<()> {
+fn normalize_assignment(
+    role: Role,
+    grids: &mut Vec<String>,
+    subtree: &mut Option<String>,
+) -> DirectoryResult<()> {
     for g in grids.iter_mut() {
-        let code = gridsync_core::codes::GridCode::parse(g).map_err(|reason| DirectoryError::Invalid {
-            field: "grids",
-            reason,
-        })?;
+        let code =
+            gridsync_core::codes::GridCode::parse(g).map_err(|reason| DirectoryError::Invalid {
+                field: "grids",
+                reason,
+            })?;
         *g = code.as_str().to_owned();
     }
     grids.sort();
@@ -419,12 +446,12 @@ fn normalize_assignment(role: Role, grids: &mut Vec<String>, subtree: &mut Optio
             "社区/街道管理员需要指定管辖的社区（12位）或街道（9位）编码",
             "a supervisor needs a subtree: a 12-digit community or 9-digit street code",
         )),
-        (Role::Supervisor, Some(code)) => crate::territory::check_subtree_code(code).map_err(|reason| {
-            DirectoryError::Invalid {
+        (Role::Supervisor, Some(code)) => {
+            crate::territory::check_subtree_code(code).map_err(|reason| DirectoryError::Invalid {
                 field: "subtree",
                 reason,
-            }
-        }),
+            })
+        }
         (_, Some(_)) => Err(DirectoryError::invalid(
             "subtree",
             "只有社区/街道管理员可以指定管辖范围",
@@ -602,19 +629,38 @@ pub trait Directory: Send + Sync + 'static {
     // Sessions and refresh tokens.
 
     /// Start a session with its first refresh token.
-    async fn create_session(&self, session: &Session, refresh: &NewRefreshToken) -> DirectoryResult<()>;
+    async fn create_session(
+        &self,
+        session: &Session,
+        refresh: &NewRefreshToken,
+    ) -> DirectoryResult<()>;
     /// One session, with whether its device is revoked.
     async fn session(&self, id: &str) -> DirectoryResult<Option<Session>>;
     /// End one session (no-op if already ended).
     async fn end_session(&self, id: &str, reason: EndReason, now: i64) -> DirectoryResult<()>;
     /// End every live session of a device; how many were ended.
-    async fn end_device_sessions(&self, device_id: &str, reason: EndReason, now: i64) -> DirectoryResult<u64>;
+    async fn end_device_sessions(
+        &self,
+        device_id: &str,
+        reason: EndReason,
+        now: i64,
+    ) -> DirectoryResult<u64>;
     /// End every live session of a user; how many were ended.
-    async fn end_user_sessions(&self, user_id: &str, reason: EndReason, now: i64) -> DirectoryResult<u64>;
+    async fn end_user_sessions(
+        &self,
+        user_id: &str,
+        reason: EndReason,
+        now: i64,
+    ) -> DirectoryResult<u64>;
     /// A refresh token by the hash of the token.
     async fn refresh_token(&self, token_hash: &str) -> DirectoryResult<Option<RefreshTokenRecord>>;
     /// Atomically spend `old_hash` (set `used_at`) and store `new` in the
     /// same session, if `old_hash` was not spent yet. False when it was
     /// already spent or does not exist (the caller lost a race, or reuse).
-    async fn rotate_refresh_token(&self, old_hash: &str, new: &NewRefreshToken, now: i64) -> DirectoryResult<bool>;
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new: &NewRefreshToken,
+        now: i64,
+    ) -> DirectoryResult<bool>;
 }

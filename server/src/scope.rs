@@ -76,11 +76,10 @@ fn out_of_scope() -> Refusal {
 impl WriteGuard for Guard {
     fn check(&self, doc_id: &str, before: Option<&DocFacts>, after: &Automerge) -> Result<DocFacts, Refusal> {
         let after = (self.validate)(doc_id, after)?;
-        if let Some(b) = before {
-            if b.kind != after.kind {
+        if let Some(b) = before
+            && b.kind != after.kind {
                 return Err(Refusal::new("invalid_document", "记录类型不能更改 / a record's kind cannot change"));
             }
-        }
         let p = &self.principal;
         let moved = before.is_some_and(|b| b.scope != after.scope);
         match p.role {

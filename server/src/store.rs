@@ -182,8 +182,9 @@ pub trait DocStore: Send + Sync + 'static {
         guard: Box<dyn WriteGuard>,
     ) -> Result<PushOutcome, StoreError>;
 
-    /// One page of every feed asked for, from each feed's cursor.
-    async fn pull(&self, feeds: Vec<FeedCursor>, limits: PullLimits) -> Result<PullPage, StoreError>;
+    /// One page of every feed asked for, from each feed's cursor. Changes
+    /// made by `device` itself are not sent back to it: it has them.
+    async fn pull(&self, feeds: Vec<FeedCursor>, limits: PullLimits, device: Option<String>) -> Result<PullPage, StoreError>;
 
     /// A whole document as a saved Automerge file, if the server has it.
     async fn load(&self, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError>;

@@ -100,6 +100,19 @@ pub fn routes() -> axum::Router<AppState> {
     axum::Router::new().route("/v1/sync", post(sync))
 }
 
+/// The body could not be read: too large, or not the encoding it claims.
+fn body_error(e: axum::extract::rejection::BytesRejection) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge("请求体过大 / request body too large".into())
+    } else {
+        ApiError::bad_request(
+            "unreadable_body",
+            "请求体无法读取：压缩格式与Content-Encoding不符或传输中断 / body could not be read: \
+             not in the encoding its Content-Encoding names, or cut off",
+        )
+    }
+}
+
 fn parse_request(body: &[u8]) -> ApiResult<SyncRequest> {
     if body.is_empty() {
         return Err(ApiError::bad_request("empty_body", "请求体为空 / empty request body"));
@@ -123,15 +136,19 @@ fn parse_request(body: &[u8]) -> ApiResult<SyncRequest> {
     })
 }
 
-async fn sync(State(state): State<AppState>, principal: Principal, body: Bytes) -> ApiResult<Json<SyncResponse>> {
+async fn sync(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<SyncResponse>> {
+    let body = body.map_err(body_error)?;
     let req = parse_request(&body)?;
-    if let (Some(claimed), Some(token_device)) = (&req.device_id, &principal.device_id) {
-        if claimed != token_device {
+    if let (Some(claimed), Some(token_device)) = (&req.device_id, &principal.device_id)
+        && claimed != token_device {
             return Err(ApiError::Forbidden(
                 "设备与登录凭证不符 / device_id does not match the token's device".into(),
             ));
         }
-    }
     if req.push.len() > MAX_PUSH {
         return Err(ApiError::TooLarge(format!(
             "一次最多推送{MAX_PUSH}条修改 / at most {MAX_PUSH} changes per request"
@@ -176,7 +193,11 @@ async fn sync(State(state): State<AppState>, principal: Principal, body: Bytes) 
         max_docs: req.max_docs.unwrap_or(1000).clamp(1, 5000),
         max_bytes: req.max_bytes.unwrap_or(8 << 20).clamp(1 << 16, 64 << 20),
     };
-    let page = state.docs.pull(cursors, limits).await.map_err(ApiError::internal)?;
+    let page = state
+        .docs
+        .pull(cursors, limits, principal.device_id.clone())
+        .await
+        .map_err(ApiError::internal)?;
 
     // A document that left one feed may still be readable through another.
     let mut purge = Vec::new();
@@ -292,4 +313,30 @@ pub fn server_principal() -> Principal {
         grids: Vec::new(),
         subtree: None,
     }
+}
+
+/// Publish grid documents for every grid in the directory that has none.
+pub async fn publish_grids(state: &AppState) -> anyhow::Result<usize> {
+    let streets: BTreeMap<String, String> =
+        state.directory.streets().await?.into_iter().map(|s| (s.code, s.name)).collect();
+    let communities: BTreeMap<String, String> = state
+        .directory
+        .communities("")
+        .await?
+        .into_iter()
+        .map(|c| (c.code, c.name))
+        .collect();
+    let grids: Vec<GridDoc> = state
+        .directory
+        .grids("")
+        .await?
+        .into_iter()
+        .map(|g| GridDoc {
+            name: g.name,
+            community: communities.get(&g.community_code).cloned().unwrap_or_default(),
+            street: streets.get(&g.street_code).cloned().unwrap_or_default(),
+            code: g.code,
+        })
+        .collect();
+    ensure_grid_docs(state, &grids).await
 }

@@ -20,7 +20,8 @@ use gridsync_core::codes::GridCode;
 use serde::{Deserialize, Serialize};
 
 use crate::directory::{
-    CommunityInfo, Directory, DirectoryError, GridInfo, ImportSummary, StreetInfo, TerritoryRows, UpsertCounts,
+    CommunityInfo, Directory, DirectoryError, GridInfo, ImportSummary, StreetInfo, TerritoryRows,
+    UpsertCounts,
 };
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -151,7 +152,10 @@ impl Problem {
         if self.field.is_empty() {
             (zh, en)
         } else {
-            (format!("{zh} {}", self.field), format!("{en}, {}", self.field))
+            (
+                format!("{zh} {}", self.field),
+                format!("{en}, {}", self.field),
+            )
         }
     }
 }
@@ -183,7 +187,10 @@ impl Problems {
 
 impl fmt::Display for Problems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "辖区文件有误，未导入任何数据 / invalid territory file, nothing imported")?;
+        write!(
+            f,
+            "辖区文件有误，未导入任何数据 / invalid territory file, nothing imported"
+        )?;
         for p in &self.list {
             write!(f, "\n  {p}")?;
         }
@@ -230,13 +237,22 @@ fn all_digits(s: &str) -> bool {
 /// A street (街道/乡镇) code: 9 digits, a valid province, not ending in 000.
 pub fn check_street_code(code: &str) -> Result<(), Reason> {
     if code.len() != 9 || !all_digits(code) {
-        return Err(Reason::new("街道编码应为9位数字", "street code must be 9 digits"));
+        return Err(Reason::new(
+            "街道编码应为9位数字",
+            "street code must be 9 digits",
+        ));
     }
     if code.starts_with("00") {
-        return Err(Reason::new("街道编码的省级代码无效", "street code has an invalid province code"));
+        return Err(Reason::new(
+            "街道编码的省级代码无效",
+            "street code has an invalid province code",
+        ));
     }
     if code.ends_with("000") {
-        return Err(Reason::new("街道编码的后三位不能为000", "street code must not end in 000"));
+        return Err(Reason::new(
+            "街道编码的后三位不能为000",
+            "street code must not end in 000",
+        ));
     }
     Ok(())
 }
@@ -245,12 +261,22 @@ pub fn check_street_code(code: &str) -> Result<(), Reason> {
 /// three digits that are not 000.
 pub fn check_community_code(code: &str) -> Result<(), Reason> {
     if code.len() != 12 || !all_digits(code) {
-        return Err(Reason::new("社区编码应为12位数字", "community code must be 12 digits"));
+        return Err(Reason::new(
+            "社区编码应为12位数字",
+            "community code must be 12 digits",
+        ));
     }
-    check_street_code(&code[..9])
-        .map_err(|_| Reason::new("社区编码的前9位不是有效的街道编码", "community code does not start with a valid street code"))?;
+    check_street_code(&code[..9]).map_err(|_| {
+        Reason::new(
+            "社区编码的前9位不是有效的街道编码",
+            "community code does not start with a valid street code",
+        )
+    })?;
     if code.ends_with("000") {
-        return Err(Reason::new("社区编码的后三位不能为000", "community code must not end in 000"));
+        return Err(Reason::new(
+            "社区编码的后三位不能为000",
+            "community code must not end in 000",
+        ));
     }
     Ok(())
 }
@@ -270,7 +296,10 @@ pub fn check_subtree_code(code: &str) -> Result<(), Reason> {
 fn check_name(name: &str, what_zh: &str, what_en: &str) -> Result<String, Reason> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(Reason::new(format!("{what_zh}名称不能为空"), format!("{what_en} name must not be empty")));
+        return Err(Reason::new(
+            format!("{what_zh}名称不能为空"),
+            format!("{what_en} name must not be empty"),
+        ));
     }
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(Reason::new(
@@ -318,15 +347,25 @@ impl Collector {
     }
 
     fn problem(&mut self, location: &Location, field: &str, reason: Reason) {
-        self.problems.push(Problem::new(location.clone(), field, reason));
+        self.problems
+            .push(Problem::new(location.clone(), field, reason));
     }
 
     /// Record one entry of `level` (0 street, 1 community, 2 grid) whose
     /// parent is `parent` (None for streets, or when the parent was invalid).
     /// Whether the code was valid (so children may be checked against it).
-    fn add(&mut self, level: usize, location: &Location, fields: &Fields, parent: Option<&str>, code: &str, name: &str) -> bool {
+    fn add(
+        &mut self,
+        level: usize,
+        location: &Location,
+        fields: &Fields,
+        parent: Option<&str>,
+        code: &str,
+        name: &str,
+    ) -> bool {
         let code = code.trim();
-        let (what_zh, what_en) = [("街道", "street"), ("社区", "community"), ("网格", "grid")][level];
+        let (what_zh, what_en) =
+            [("街道", "street"), ("社区", "community"), ("网格", "grid")][level];
         let code_check = match level {
             0 => check_street_code(code),
             1 => check_community_code(code),
@@ -339,8 +378,15 @@ impl Collector {
                 false
             }
         };
-        if ok && let Some(parent) = parent && !code.starts_with(parent) {
-            let (parent_zh, parent_en) = [("", ""), ("所属街道", "its street's"), ("所属社区", "its community's")][level];
+        if ok
+            && let Some(parent) = parent
+            && !code.starts_with(parent)
+        {
+            let (parent_zh, parent_en) = [
+                ("", ""),
+                ("所属街道", "its street's"),
+                ("所属社区", "its community's"),
+            ][level];
             self.problem(
                 location,
                 fields.code,
@@ -401,7 +447,10 @@ impl Collector {
             self.problems.push(Problem::new(
                 Location::File,
                 "",
-                Reason::new("文件中没有任何街道、社区或网格", "the file contains no streets, communities or grids"),
+                Reason::new(
+                    "文件中没有任何街道、社区或网格",
+                    "the file contains no streets, communities or grids",
+                ),
             ));
         }
         if !self.problems.is_empty() {
@@ -451,11 +500,25 @@ impl Territory {
         let mut c = Collector::new(false);
         for (i, s) in self.streets.iter().enumerate() {
             let path = format!("streets[{i}]");
-            let street_ok = c.add(0, &Location::Path(path.clone()), &FIELDS, None, &s.code, &s.name);
+            let street_ok = c.add(
+                0,
+                &Location::Path(path.clone()),
+                &FIELDS,
+                None,
+                &s.code,
+                &s.name,
+            );
             let street = street_ok.then(|| s.code.trim());
             for (j, m) in s.communities.iter().enumerate() {
                 let path = format!("{path}.communities[{j}]");
-                let community_ok = c.add(1, &Location::Path(path.clone()), &FIELDS, street, &m.code, &m.name);
+                let community_ok = c.add(
+                    1,
+                    &Location::Path(path.clone()),
+                    &FIELDS,
+                    street,
+                    &m.code,
+                    &m.name,
+                );
                 let community = (street_ok && community_ok).then(|| m.code.trim());
                 for (k, g) in m.grids.iter().enumerate() {
                     let path = Location::Path(format!("{path}.grids[{k}]"));
@@ -467,22 +530,32 @@ impl Territory {
     }
 
     /// The territory as stored (for export), in the JSON file's shape.
-    pub fn from_rows(streets: Vec<StreetInfo>, communities: Vec<CommunityInfo>, grids: Vec<GridInfo>) -> Self {
+    pub fn from_rows(
+        streets: Vec<StreetInfo>,
+        communities: Vec<CommunityInfo>,
+        grids: Vec<GridInfo>,
+    ) -> Self {
         let mut by_community: BTreeMap<String, Vec<GridEntry>> = BTreeMap::new();
         for g in grids {
-            by_community.entry(g.community_code).or_default().push(GridEntry {
-                code: g.code,
-                name: g.name,
-            });
+            by_community
+                .entry(g.community_code)
+                .or_default()
+                .push(GridEntry {
+                    code: g.code,
+                    name: g.name,
+                });
         }
         let mut by_street: BTreeMap<String, Vec<CommunityEntry>> = BTreeMap::new();
         for m in communities {
             let grids = by_community.remove(&m.code).unwrap_or_default();
-            by_street.entry(m.street_code).or_default().push(CommunityEntry {
-                code: m.code,
-                name: m.name,
-                grids,
-            });
+            by_street
+                .entry(m.street_code)
+                .or_default()
+                .push(CommunityEntry {
+                    code: m.code,
+                    name: m.name,
+                    grids,
+                });
         }
         Territory {
             streets: streets
@@ -508,7 +581,10 @@ pub fn parse_json(bytes: &[u8]) -> Result<TerritoryRows, Problems> {
         Problems::one(Problem::new(
             location,
             "",
-            Reason::new(format!("JSON格式错误（第{}列）", e.column()), format!("invalid JSON: {e}")),
+            Reason::new(
+                format!("JSON格式错误（第{}列）", e.column()),
+                format!("invalid JSON: {e}"),
+            ),
         ))
     })?;
     territory.validate()
@@ -535,7 +611,10 @@ pub fn parse_csv(bytes: &[u8]) -> Result<TerritoryRows, Problems> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(bytes);
-    let headers = reader.headers().map_err(|e| Problems::one(csv_problem(&e)))?.clone();
+    let headers = reader
+        .headers()
+        .map_err(|e| Problems::one(csv_problem(&e)))?
+        .clone();
     let mut index = [0usize; 6];
     let mut missing = Vec::new();
     for (slot, column) in index.iter_mut().zip(CSV_COLUMNS) {
@@ -546,19 +625,34 @@ pub fn parse_csv(bytes: &[u8]) -> Result<TerritoryRows, Problems> {
                 column,
                 Reason::new(
                     format!("缺少列 {column}（表头应为 {}）", CSV_COLUMNS.join(",")),
-                    format!("missing column {column} (the header must be {})", CSV_COLUMNS.join(",")),
+                    format!(
+                        "missing column {column} (the header must be {})",
+                        CSV_COLUMNS.join(",")
+                    ),
                 ),
             )),
         }
     }
     if !missing.is_empty() {
-        return Err(Problems { list: missing, more: 0 });
+        return Err(Problems {
+            list: missing,
+            more: 0,
+        });
     }
     let mut c = Collector::new(true);
     const FIELDS: [Fields; 3] = [
-        Fields { code: CSV_COLUMNS[0], name: CSV_COLUMNS[1] },
-        Fields { code: CSV_COLUMNS[2], name: CSV_COLUMNS[3] },
-        Fields { code: CSV_COLUMNS[4], name: CSV_COLUMNS[5] },
+        Fields {
+            code: CSV_COLUMNS[0],
+            name: CSV_COLUMNS[1],
+        },
+        Fields {
+            code: CSV_COLUMNS[2],
+            name: CSV_COLUMNS[3],
+        },
+        Fields {
+            code: CSV_COLUMNS[4],
+            name: CSV_COLUMNS[5],
+        },
     ];
     for record in reader.records() {
         let record = match record {
@@ -588,7 +682,9 @@ fn csv_problem(e: &csv::Error) -> Problem {
         .map_or(Location::File, |p| Location::Line(p.line()));
     let reason = match e.kind() {
         csv::ErrorKind::Utf8 { .. } => return not_utf8(),
-        csv::ErrorKind::UnequalLengths { .. } => Reason::new("列数与表头不一致", "wrong number of columns"),
+        csv::ErrorKind::UnequalLengths { .. } => {
+            Reason::new("列数与表头不一致", "wrong number of columns")
+        }
         _ => Reason::new("无法读取CSV", format!("unreadable CSV: {e}")),
     };
     Problem::new(location, "", reason)
@@ -603,7 +699,11 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<TerritoryRows, Problems> {
 }
 
 /// Validate and import, all or nothing.
-pub async fn import(directory: &dyn Directory, format: Format, bytes: &[u8]) -> Result<ImportSummary, TerritoryError> {
+pub async fn import(
+    directory: &dyn Directory,
+    format: Format,
+    bytes: &[u8],
+) -> Result<ImportSummary, TerritoryError> {
     let rows = parse(format, bytes).map_err(TerritoryError::Invalid)?;
     Ok(directory.import_territory(&rows).await?)
 }
@@ -637,7 +737,8 @@ pub async fn run_cli(state: &AppState, args: ImportArgs) -> anyhow::Result<()> {
             args.file.display()
         )
     })?;
-    let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let rows = parse(format, &bytes)?;
     if args.dry_run {
         println!(

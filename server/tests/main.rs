@@ -1,1 +1,10 @@
-//! Server integration tests.
+//! Server integration tests: one binary, a module per area.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin;
+mod auth;
+mod directory;
+mod store;
+mod support;
+mod territory;

@@ -179,7 +179,6 @@ pub fn populate_grid(
     now_ms: i64,
     seed: u64,
 ) -> Result<Vec<String>> {
-    let mut g = Generator::new(seed);
     store.batch(|s| {
         s.create_grid(NewGrid {
             code: code.into(),
@@ -187,15 +186,28 @@ pub fn populate_grid(
             community: "幸福社区".into(),
             street: "建国门街道".into(),
         })?;
+        let holders: Vec<String> = (0..20).map(|i| format!("holder-{i}")).collect();
+        populate_households(s, code, plan, worker, &holders, now_ms, seed)
+    })
+}
+
+/// Add `plan`'s places and households to grid `code`, which `store` already
+/// has, in one batch. Households are held in turn by `holders` (if any), and
+/// visited by `worker` and their holder over the 90 days before `now_ms`.
+pub fn populate_households(
+    store: &mut Store,
+    code: &str,
+    plan: &GridPlan,
+    worker: &str,
+    holders: &[String],
+    now_ms: i64,
+    seed: u64,
+) -> Result<Vec<String>> {
+    let mut g = Generator::new(seed);
+    store.batch(|s| {
         for b in 0..plan.buildings {
             for u in 0..plan.units {
-                s.add_place(
-                    code,
-                    "东片区",
-                    "幸福小区",
-                    &format!("{}号楼", b + 1),
-                    &format!("{}单元", u + 1),
-                )?;
+                s.add_place(code, "东片区", "幸福小区", &format!("{}号楼", b + 1), &format!("{}单元", u + 1))?;
             }
         }
         let mut ids = Vec::with_capacity(plan.households);
@@ -203,6 +215,7 @@ pub fn populate_grid(
             let residents = (0..plan.residents_per_household)
                 .map(|k| g.resident(if k == 0 { "02" } else { "10" }))
                 .collect();
+            let holder = (!holders.is_empty()).then(|| holders[i % holders.len()].clone());
             let id = s.create_household(NewHousehold {
                 grid: code.into(),
                 place: place_of(plan, i),
@@ -211,13 +224,17 @@ pub fn populate_grid(
                     occupants: Some(plan.residents_per_household as u32),
                     ..HouseFacts::default()
                 },
-                holder: Some(format!("holder-{}", i % 20)),
+                holder: holder.clone(),
                 tags: TagSet::default(),
                 residents,
             })?;
-            for _ in 0..plan.visits_per_household {
+            for k in 0..plan.visits_per_household {
                 let at = now_ms - (g.below(90 * 24) as i64 + 1) * 3_600_000;
-                s.add_visit(&id, g.visit(worker, "grid_worker", at))?;
+                let visit = match (&holder, k % 3) {
+                    (Some(h), 0) => g.visit(h, "package_holder", at),
+                    _ => g.visit(worker, "grid_worker", at),
+                };
+                s.add_visit(&id, visit)?;
             }
             ids.push(id);
         }

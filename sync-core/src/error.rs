@@ -84,6 +84,13 @@ pub enum Error {
     /// The sync was cancelled; what was done so far is kept.
     #[error("已取消 / cancelled")]
     Cancelled,
+    /// The store file could not be opened with this key (or is not a
+    /// gridsync store).
+    #[error("无法打开本地数据：密钥错误或文件已损坏 / cannot open the store: wrong key or not a store file")]
+    WrongKey,
+    /// Encryption is not available.
+    #[error("encryption: {0}")]
+    Encryption(String),
     /// The store was written by a newer version of gridsync.
     #[error("store schema version {found} is newer than this app supports ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },

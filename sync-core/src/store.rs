@@ -56,6 +56,9 @@ pub struct OpenOptions {
     pub clock: Clock,
     /// fsync policy.
     pub durability: Durability,
+    /// Encryption key of the store file (SQLCipher). The app keeps it in
+    /// Android Keystore / iOS Keychain. `None`: not encrypted.
+    pub key: Option<String>,
 }
 
 impl Default for OpenOptions {
@@ -64,6 +67,7 @@ impl Default for OpenOptions {
             cache_docs: 256,
             clock: Clock::System,
             durability: Durability::Full,
+            key: None,
         }
     }
 }
@@ -136,6 +140,21 @@ impl Store {
     }
 
     fn from_connection(conn: Connection, options: OpenOptions) -> Result<Self> {
+        if let Some(key) = &options.key {
+            if !cfg!(feature = "encryption") {
+                return Err(Error::Encryption(
+                    "this build has no SQLCipher: enable gridsync-core's `encryption` feature".into(),
+                ));
+            }
+            conn.pragma_update(None, "key", key)?;
+            // The key is only checked when the file is first read.
+            if conn
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+                .is_err()
+            {
+                return Err(Error::WrongKey);
+            }
+        }
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         let sync = match options.durability {

@@ -254,7 +254,7 @@ fn sync_inner(
         p.docs_received += decoded.len() as u64;
         p.docs_total = p.docs_received + resp.remaining;
         p.bytes_done = report.bytes_sent + report.bytes_received;
-        let per_doc = if p.docs_received > 0 { report.bytes_received / p.docs_received } else { 0 };
+        let per_doc = report.bytes_received.checked_div(p.docs_received).unwrap_or(0);
         p.bytes_total = p.bytes_done + per_doc * resp.remaining;
         let more_to_push = store.pending_changes()? > held_back.len() as u64;
         p.phase = if more_to_push { Phase::Push } else { Phase::Pull };

@@ -28,6 +28,7 @@ fn crash_child_writer() {
             clock: Clock::Fixed(NOW),
             durability: Durability::Full,
             cache_docs: 8,
+            key: None,
         },
     )
     .unwrap();

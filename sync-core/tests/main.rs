@@ -3,8 +3,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod cli;
 mod crash;
 mod duplicates;
+mod encryption;
 mod ledger;
 mod merge;
 mod projection;
@@ -14,7 +16,7 @@ use gridsync_core::grid::NewGrid;
 use gridsync_core::household::{Clock, NewHousehold, Place, Resident, Visit};
 use gridsync_core::{OpenOptions, Store};
 
-/// 2026-11-20 10:00 China Standard Time, in ms.
+/// 2026-11-26 10:00 China Standard Time, in ms.
 pub(crate) const NOW: i64 = 1_795_658_400_000;
 pub(crate) const DAY: i64 = 86_400_000;
 pub(crate) const GRID: &str = "110105001001001";

@@ -62,7 +62,8 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
     })?;
     let mut salt = [0u8; 16];
     rand::rng().fill(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| AuthError::Internal(format!("salt: {e}")))?;
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|e| AuthError::Internal(format!("salt: {e}")))?;
     let hash = argon2()
         .hash_password(password.as_bytes(), &salt)
         .map_err(|e| AuthError::Internal(format!("hashing: {e}")))?;
@@ -81,8 +82,11 @@ pub async fn hash_password_async(password: String) -> Result<String, AuthError> 
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
-        let salt = SaltString::encode_b64(b"gridsync-no-user").ok();
-        salt.and_then(|s| argon2().hash_password(b"not a password", &s).ok())
+        let Ok(salt) = SaltString::encode_b64(b"gridsync-no-user") else {
+            return String::new();
+        };
+        argon2()
+            .hash_password(b"not a password", &salt)
             .map(|h| h.to_string())
             .unwrap_or_default()
     })
@@ -99,12 +103,17 @@ pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
         return false;
     };
     // The parameters come from the stored hash, so older hashes still verify.
-    let ok = argon2().verify_password(password.as_bytes(), &parsed).is_ok();
+    let ok = argon2()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok();
     ok && real
 }
 
 /// [`verify_password`] on the blocking pool.
-pub async fn verify_password_async(password: String, hash: Option<String>) -> Result<bool, AuthError> {
+pub async fn verify_password_async(
+    password: String,
+    hash: Option<String>,
+) -> Result<bool, AuthError> {
     tokio::task::spawn_blocking(move || verify_password(&password, hash.as_deref()))
         .await
         .map_err(|e| AuthError::Internal(format!("verification task: {e}")))

@@ -6,8 +6,9 @@ use deadpool_sqlite::Pool;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::{
-    CommunityInfo, Device, Directory, DirectoryError, DirectoryResult, EndReason, GridInfo, ImportSummary,
-    NewRefreshToken, NewUser, RefreshTokenRecord, Session, StreetInfo, TerritoryRows, UpsertCounts, User, UserUpdate,
+    CommunityInfo, Device, Directory, DirectoryError, DirectoryResult, EndReason, GridInfo,
+    ImportSummary, NewRefreshToken, NewUser, RefreshTokenRecord, Session, StreetInfo,
+    TerritoryRows, UpsertCounts, User, UserUpdate,
 };
 use crate::db;
 use crate::principal::Role;
@@ -74,8 +75,7 @@ fn role_from_sql(code: &str) -> rusqlite::Result<Role> {
     })
 }
 
-const USER_COLUMNS: &str =
-    "id, username, display_name, role, active, subtree, password_hash IS NOT NULL, created_at, updated_at";
+const USER_COLUMNS: &str = "id, username, display_name, role, active, subtree, password_hash IS NOT NULL, created_at, updated_at";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = row.get(3)?;
@@ -94,7 +94,8 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
 }
 
 fn user_grids(conn: &Connection, user_id: &str) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached("SELECT grid_code FROM user_grids WHERE user_id = ?1 ORDER BY grid_code")?;
+    let mut stmt = conn
+        .prepare_cached("SELECT grid_code FROM user_grids WHERE user_id = ?1 ORDER BY grid_code")?;
     let rows = stmt.query_map([user_id], |r| r.get(0))?;
     rows.collect()
 }
@@ -113,7 +114,11 @@ fn load_user(conn: &Connection, column: &str, value: &str) -> rusqlite::Result<O
 }
 
 /// The first unknown grid or subtree, as a directory error.
-fn check_assignment(tx: &Transaction<'_>, grids: &[String], subtree: Option<&str>) -> rusqlite::Result<DirectoryResult<()>> {
+fn check_assignment(
+    tx: &Transaction<'_>,
+    grids: &[String],
+    subtree: Option<&str>,
+) -> rusqlite::Result<DirectoryResult<()>> {
     for g in grids {
         let known = tx
             .query_row("SELECT 1 FROM grids WHERE code = ?1", [g], |_| Ok(()))
@@ -137,7 +142,8 @@ fn check_assignment(tx: &Transaction<'_>, grids: &[String], subtree: Option<&str
 
 fn write_grids(tx: &Transaction<'_>, user_id: &str, grids: &[String]) -> rusqlite::Result<()> {
     tx.execute("DELETE FROM user_grids WHERE user_id = ?1", [user_id])?;
-    let mut stmt = tx.prepare_cached("INSERT INTO user_grids (user_id, grid_code) VALUES (?1, ?2)")?;
+    let mut stmt =
+        tx.prepare_cached("INSERT INTO user_grids (user_id, grid_code) VALUES (?1, ?2)")?;
     for g in grids {
         stmt.execute(params![user_id, g])?;
     }
@@ -145,9 +151,21 @@ fn write_grids(tx: &Transaction<'_>, user_id: &str, grids: &[String]) -> rusqlit
 }
 
 /// Insert or rename one territory row; which of the three it was.
-fn upsert(tx: &Transaction<'_>, table: &str, parent_column: Option<(&str, &str)>, code: &str, name: &str, now: i64, counts: &mut UpsertCounts) -> rusqlite::Result<()> {
+fn upsert(
+    tx: &Transaction<'_>,
+    table: &str,
+    parent_column: Option<(&str, &str)>,
+    code: &str,
+    name: &str,
+    now: i64,
+    counts: &mut UpsertCounts,
+) -> rusqlite::Result<()> {
     let existing: Option<String> = tx
-        .query_row(&format!("SELECT name FROM {table} WHERE code = ?1"), [code], |r| r.get(0))
+        .query_row(
+            &format!("SELECT name FROM {table} WHERE code = ?1"),
+            [code],
+            |r| r.get(0),
+        )
         .optional()?;
     match existing {
         Some(old) if old == name => counts.unchanged += 1,
@@ -191,8 +209,12 @@ fn device_from_row(row: &Row<'_>) -> rusqlite::Result<Device> {
 }
 
 fn load_device(conn: &Connection, id: &str) -> rusqlite::Result<Option<Device>> {
-    conn.query_row(&format!("{DEVICE_SELECT} WHERE d.id = ?1"), [id], device_from_row)
-        .optional()
+    conn.query_row(
+        &format!("{DEVICE_SELECT} WHERE d.id = ?1"),
+        [id],
+        device_from_row,
+    )
+    .optional()
 }
 
 fn grid_from_row(row: &Row<'_>) -> rusqlite::Result<GridInfo> {
@@ -212,7 +234,9 @@ impl Directory for SqliteDirectory {
     async fn grid_codes_under(&self, prefix: &str) -> DirectoryResult<Vec<String>> {
         let pattern = like_prefix(prefix);
         self.query(move |c| {
-            let mut stmt = c.prepare_cached("SELECT code FROM grids WHERE code LIKE ?1 ESCAPE '\\' ORDER BY code")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT code FROM grids WHERE code LIKE ?1 ESCAPE '\\' ORDER BY code",
+            )?;
             let rows = stmt.query_map([pattern], |r| r.get(0))?;
             rows.collect()
         })
@@ -222,8 +246,12 @@ impl Directory for SqliteDirectory {
     async fn grid(&self, code: &str) -> DirectoryResult<Option<GridInfo>> {
         let code = code.to_owned();
         self.query(move |c| {
-            c.query_row("SELECT code, name, community_code FROM grids WHERE code = ?1", [code], grid_from_row)
-                .optional()
+            c.query_row(
+                "SELECT code, name, community_code FROM grids WHERE code = ?1",
+                [code],
+                grid_from_row,
+            )
+            .optional()
         })
         .await
     }
@@ -231,12 +259,16 @@ impl Directory for SqliteDirectory {
     async fn street(&self, code: &str) -> DirectoryResult<Option<StreetInfo>> {
         let code = code.to_owned();
         self.query(move |c| {
-            c.query_row("SELECT code, name FROM streets WHERE code = ?1", [code], |r| {
-                Ok(StreetInfo {
-                    code: r.get(0)?,
-                    name: r.get(1)?,
-                })
-            })
+            c.query_row(
+                "SELECT code, name FROM streets WHERE code = ?1",
+                [code],
+                |r| {
+                    Ok(StreetInfo {
+                        code: r.get(0)?,
+                        name: r.get(1)?,
+                    })
+                },
+            )
             .optional()
         })
         .await
@@ -245,13 +277,17 @@ impl Directory for SqliteDirectory {
     async fn community(&self, code: &str) -> DirectoryResult<Option<CommunityInfo>> {
         let code = code.to_owned();
         self.query(move |c| {
-            c.query_row("SELECT code, name, street_code FROM communities WHERE code = ?1", [code], |r| {
-                Ok(CommunityInfo {
-                    code: r.get(0)?,
-                    name: r.get(1)?,
-                    street_code: r.get(2)?,
-                })
-            })
+            c.query_row(
+                "SELECT code, name, street_code FROM communities WHERE code = ?1",
+                [code],
+                |r| {
+                    Ok(CommunityInfo {
+                        code: r.get(0)?,
+                        name: r.get(1)?,
+                        street_code: r.get(2)?,
+                    })
+                },
+            )
             .optional()
         })
         .await
@@ -308,7 +344,15 @@ impl Directory for SqliteDirectory {
             let tx = immediate(c)?;
             let mut summary = ImportSummary::default();
             for s in &rows.streets {
-                upsert(&tx, "streets", None, &s.code, &s.name, now, &mut summary.streets)?;
+                upsert(
+                    &tx,
+                    "streets",
+                    None,
+                    &s.code,
+                    &s.name,
+                    now,
+                    &mut summary.streets,
+                )?;
             }
             for m in &rows.communities {
                 upsert(
@@ -382,13 +426,18 @@ impl Directory for SqliteDirectory {
 
     async fn user_by_username(&self, username: &str) -> DirectoryResult<Option<User>> {
         let username = username.trim().to_owned();
-        self.query(move |c| load_user(c, "username", &username)).await
+        self.query(move |c| load_user(c, "username", &username))
+            .await
     }
 
     async fn users(&self) -> DirectoryResult<Vec<User>> {
         self.query(|c| {
-            let mut stmt = c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))?;
-            let mut users = stmt.query_map([], user_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users ORDER BY username"
+            ))?;
+            let mut users = stmt
+                .query_map([], user_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             for u in &mut users {
                 u.grids = user_grids(c, &u.id)?;
             }
@@ -430,14 +479,22 @@ impl Directory for SqliteDirectory {
         let id = user_id.to_owned();
         self.query(move |c| {
             let hash: Option<Option<String>> = c
-                .query_row("SELECT password_hash FROM users WHERE id = ?1", [id], |r| r.get(0))
+                .query_row("SELECT password_hash FROM users WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             Ok(hash.flatten())
         })
         .await
     }
 
-    async fn register_device(&self, device_id: &str, user_id: &str, name: Option<&str>, now: i64) -> DirectoryResult<Device> {
+    async fn register_device(
+        &self,
+        device_id: &str,
+        user_id: &str,
+        name: Option<&str>,
+        now: i64,
+    ) -> DirectoryResult<Device> {
         let device_id = device_id.to_owned();
         let user_id = user_id.to_owned();
         let name = name.map(str::to_owned);
@@ -513,13 +570,20 @@ impl Directory for SqliteDirectory {
     async fn touch_device(&self, id: &str, now: i64) -> DirectoryResult<()> {
         let id = id.to_owned();
         self.query(move |c| {
-            c.execute("UPDATE devices SET last_seen_at = max(last_seen_at, ?2) WHERE id = ?1", params![id, now])?;
+            c.execute(
+                "UPDATE devices SET last_seen_at = max(last_seen_at, ?2) WHERE id = ?1",
+                params![id, now],
+            )?;
             Ok(())
         })
         .await
     }
 
-    async fn create_session(&self, session: &Session, refresh: &NewRefreshToken) -> DirectoryResult<()> {
+    async fn create_session(
+        &self,
+        session: &Session,
+        refresh: &NewRefreshToken,
+    ) -> DirectoryResult<()> {
         let session = session.clone();
         let refresh = refresh.clone();
         self.query(move |c| {
@@ -572,7 +636,12 @@ impl Directory for SqliteDirectory {
         .await
     }
 
-    async fn end_device_sessions(&self, device_id: &str, reason: EndReason, now: i64) -> DirectoryResult<u64> {
+    async fn end_device_sessions(
+        &self,
+        device_id: &str,
+        reason: EndReason,
+        now: i64,
+    ) -> DirectoryResult<u64> {
         let id = device_id.to_owned();
         self.query(move |c| {
             let n = c.execute(
@@ -584,7 +653,12 @@ impl Directory for SqliteDirectory {
         .await
     }
 
-    async fn end_user_sessions(&self, user_id: &str, reason: EndReason, now: i64) -> DirectoryResult<u64> {
+    async fn end_user_sessions(
+        &self,
+        user_id: &str,
+        reason: EndReason,
+        now: i64,
+    ) -> DirectoryResult<u64> {
         let id = user_id.to_owned();
         self.query(move |c| {
             let n = c.execute(
@@ -617,7 +691,12 @@ impl Directory for SqliteDirectory {
         .await
     }
 
-    async fn rotate_refresh_token(&self, old_hash: &str, new: &NewRefreshToken, now: i64) -> DirectoryResult<bool> {
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new: &NewRefreshToken,
+        now: i64,
+    ) -> DirectoryResult<bool> {
         let old = old_hash.to_owned();
         let new = new.clone();
         self.query(move |c| {

@@ -98,13 +98,11 @@ fn corrupt(id: &str, e: impl std::fmt::Display) -> rusqlite::Error {
 }
 
 fn load_doc(conn: &Connection, cache: &Cache, id: &str, last_seq: i64) -> rusqlite::Result<Automerge> {
-    if let Ok(mut c) = cache.lock() {
-        if let Some((seq, doc)) = c.get(id) {
-            if *seq == last_seq {
+    if let Ok(mut c) = cache.lock()
+        && let Some((seq, doc)) = c.get(id)
+            && *seq == last_seq {
                 return Ok(doc.clone());
             }
-        }
-    }
     let bytes = doc_bytes(conn, id)?;
     Automerge::load(&bytes).map_err(|e| corrupt(id, e))
 }
@@ -203,13 +201,12 @@ fn push_blocking(
         let all: Vec<Change> = fresh.iter().map(|(_, c)| c.clone()).collect();
         let mut accepted: Vec<(usize, Change)> = Vec::new();
         let mut facts = None;
-        if let Ok(Some(candidate)) = applied(&working, &all) {
-            if let Ok(f) = guard.check(&doc_id, before.as_ref(), &candidate) {
+        if let Ok(Some(candidate)) = applied(&working, &all)
+            && let Ok(f) = guard.check(&doc_id, before.as_ref(), &candidate) {
                 working = candidate;
                 facts = Some(f);
                 accepted = fresh.clone();
             }
-        }
         if facts.is_none() {
             // Find which changes are at fault, one by one.
             let mut refused: HashSet<ChangeHash> = HashSet::new();
@@ -358,7 +355,12 @@ fn update_feeds(
     Ok(())
 }
 
-fn pull_blocking(conn: &mut Connection, feeds: Vec<FeedCursor>, limits: PullLimits) -> rusqlite::Result<PullPage> {
+fn pull_blocking(
+    conn: &mut Connection,
+    feeds: Vec<FeedCursor>,
+    limits: PullLimits,
+    device: Option<String>,
+) -> rusqlite::Result<PullPage> {
     // One read transaction: every feed is read from the same snapshot.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
     let max: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?;
@@ -386,6 +388,18 @@ fn pull_blocking(conn: &mut Connection, feeds: Vec<FeedCursor>, limits: PullLimi
                     exhausted = false;
                     break;
                 }
+                new_cursor = last_seq;
+                // The device's own changes are not echoed back: if every
+                // change it lacks from this document is its own, skip it.
+                let from_others: bool = tx
+                    .prepare_cached(
+                        "SELECT EXISTS (SELECT 1 FROM changes WHERE doc_id = ?1 AND seq > ?2
+                            AND (device_id IS NULL OR device_id IS NOT ?3))",
+                    )?
+                    .query_row(params![doc_id, if since_seq > cursor { 0 } else { cursor }, device], |r| r.get(0))?;
+                if !from_others {
+                    continue;
+                }
                 let data = if since_seq > cursor {
                     doc_bytes(&tx, &doc_id)?
                 } else {
@@ -394,7 +408,6 @@ fn pull_blocking(conn: &mut Connection, feeds: Vec<FeedCursor>, limits: PullLimi
                     d
                 };
                 bytes += data.len();
-                new_cursor = last_seq;
                 page.docs.push(PulledDoc {
                     id: doc_id,
                     kind,
@@ -443,8 +456,8 @@ impl DocStore for SqliteDocStore {
         .await
     }
 
-    async fn pull(&self, feeds: Vec<FeedCursor>, limits: PullLimits) -> Result<PullPage, StoreError> {
-        db::run(&self.pool, move |conn| pull_blocking(conn, feeds, limits)).await
+    async fn pull(&self, feeds: Vec<FeedCursor>, limits: PullLimits, device: Option<String>) -> Result<PullPage, StoreError> {
+        db::run(&self.pool, move |conn| pull_blocking(conn, feeds, limits, device)).await
     }
 
     async fn load(&self, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -211,6 +211,28 @@ impl Store {
         })
     }
 
+    /// Move a household to another grid (redrawn grids, a wrong grid at
+    /// entry). Its place must exist in the new grid. Only supervisors may
+    /// do this: the server refuses it from anyone else.
+    pub fn move_household(&mut self, id: &str, grid_code: &str) -> Result<()> {
+        let current = self.household(id)?;
+        household::ensure_live(&current)?;
+        let target = self.grid(grid_code)?;
+        target.check_place(&current.place)?;
+        let code = grid_code.to_string();
+        self.edit_typed(id, "move_household", |h: &mut Household| {
+            h.grid = code;
+            Ok(())
+        })?;
+        let grid = grid_code.to_string();
+        self.write(|s| {
+            s.conn
+                .prepare_cached("UPDATE docs SET scope = ?2 WHERE id = ?1")?
+                .execute(rusqlite::params![id, grid])?;
+            Ok(())
+        })
+    }
+
     /// Add a resident to a household; returns the resident's id.
     pub fn add_resident(&mut self, household_id: &str, resident: Resident) -> Result<String> {
         let mut r = resident;
@@ -269,7 +291,23 @@ impl Store {
                     kind: "resident",
                     id: resident_id.into(),
                 })?;
+            let old_id = r.id_number.clone();
             f(r);
+            if r.id_number != old_id {
+                // Sex and birth date derived from the old number follow the new one.
+                let derived = Resident {
+                    id_number: old_id,
+                    ..Resident::default()
+                };
+                let mut derived = derived;
+                derived.normalise();
+                if r.sex == derived.sex {
+                    r.sex = None;
+                }
+                if r.birth_date == derived.birth_date {
+                    r.birth_date = None;
+                }
+            }
             r.normalise();
             r.validate("", &clock)
         })

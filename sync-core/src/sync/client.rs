@@ -113,6 +113,7 @@ impl Client {
         let _ = self.call::<_, serde_json::Value>(store, "/v1/auth/logout", &serde_json::json!({}));
         store.set_meta(ACCESS, "")?;
         store.set_meta(REFRESH, "")?;
+        store.set_author(crate::doc::Author::default())?;
         Ok(())
     }
 

@@ -1,0 +1,214 @@
+//! Sync benchmarks against the real server binary (release build) on
+//! loopback: push one grid recorded offline, pull it on a fresh phone, a
+//! supervisor pulling 20 grids (10,000 households) with peak memory of
+//! server and client, an incremental round, bytes on the wire.
+//!
+//! Run: `cargo build --release -p gridsync-server && cargo bench -p gridsync-server --bench sync`
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gridsync_core::demo::{GridPlan, populate_households};
+use gridsync_core::sync::{Client, SyncOptions, SyncReport};
+use gridsync_core::{OpenOptions, Store};
+
+const COMMUNITY: &str = "110105001001";
+const PASSWORD: &str = "bench-pass-2026";
+const CHILD: &str = "GRIDSYNC_BENCH_CHILD";
+
+fn grid(i: usize) -> String {
+    format!("{COMMUNITY}{:03}", i + 1)
+}
+
+fn server_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = dir.join("gridsync-server");
+    assert!(bin.exists(), "build it first: cargo build --release -p gridsync-server");
+    bin
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    data: PathBuf,
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let mut child = Command::new(server_bin())
+            .arg("--data-dir")
+            .arg(data)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .env("GRIDSYNC_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("listening on ").unwrap().to_string();
+        Server { child, url, data: data.to_path_buf() }
+    }
+
+    fn cli(&self, args: &[&str]) {
+        let out = Command::new(server_bin()).arg("--data-dir").arg(&self.data).args(args).env("GRIDSYNC_LOG", "warn").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Peak resident memory of the server process so far, MB.
+    fn peak_mb(&self) -> f64 {
+        peak_mb_of(&format!("/proc/{}/status", self.child.id()))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn peak_mb_of(status: &str) -> f64 {
+    std::fs::read_to_string(status)
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn phone(dir: &Path, name: &str, url: &str, user: &str) -> (Store, Client) {
+    let mut store = Store::open_with(dir.join(format!("{name}.sqlite3")), OpenOptions::default()).unwrap();
+    let client = Client::new(url).unwrap();
+    client.login(&mut store, user, PASSWORD).unwrap();
+    (store, client)
+}
+
+fn sync(store: &mut Store, client: &Client) -> SyncReport {
+    gridsync_core::sync::sync(store, client, &SyncOptions::default(), None, &mut |_| {}).unwrap()
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let t = Instant::now();
+    let v = f();
+    (v, t.elapsed())
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn plan() -> GridPlan {
+    GridPlan::default()
+}
+
+/// The child process of the 20-grid pull: a fresh supervisor device.
+fn child(spec: &str) {
+    let mut parts = spec.split('|');
+    let (url, dir) = (parts.next().unwrap(), parts.next().unwrap());
+    let (mut store, client) = phone(Path::new(dir), "supervisor", url, "supervisor");
+    let (report, took) = timed(|| sync(&mut store, &client));
+    let households = store.households(&Default::default()).unwrap().len();
+    println!(
+        "RESULT {} {} {} {} {}",
+        took.as_millis(),
+        peak_mb_of("/proc/self/status"),
+        households,
+        report.bytes_received,
+        report.rounds
+    );
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var(CHILD) {
+        return child(&spec);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    let server = Server::start(&data);
+
+    // Territory: one community of 20 grids; a worker per grid, a second
+    // worker in grid 1, a supervisor for the community.
+    let territory = serde_json::json!({"streets": [{"code": "110105001", "name": "建国门街道",
+        "communities": [{"code": COMMUNITY, "name": "幸福社区",
+            "grids": (0..20).map(|i| serde_json::json!({"code": grid(i), "name": format!("第{}网格", i + 1)})).collect::<Vec<_>>()}]}]});
+    let tfile = tmp.path().join("territory.json");
+    std::fs::write(&tfile, territory.to_string()).unwrap();
+    server.cli(&["import", tfile.to_str().unwrap()]);
+    for i in 0..20 {
+        server.cli(&["admin", "user", "add", "--username", &format!("w{i}"), "--name", "网格员", "--role", "grid_worker", "--grids", &grid(i), "--password", PASSWORD]);
+    }
+    server.cli(&["admin", "user", "add", "--username", "w0b", "--name", "网格员", "--role", "grid_worker", "--grids", &grid(0), "--password", PASSWORD]);
+    server.cli(&["admin", "user", "add", "--username", "supervisor", "--name", "书记", "--role", "supervisor", "--subtree", COMMUNITY, "--password", PASSWORD]);
+
+    let now = gridsync_core::household::Clock::System.now_ms();
+    let record_grid = |store: &mut Store, i: usize| {
+        populate_households(store, &grid(i), &plan(), &format!("w{i}"), &[], now, 100 + i as u64).unwrap();
+    };
+
+    // 1. A phone pushes one grid it recorded offline.
+    let (mut a, ca) = phone(tmp.path(), "a", &server.url, "w0");
+    sync(&mut a, &ca); // grid documents
+    record_grid(&mut a, 0);
+    let pending = a.pending_changes().unwrap();
+    let (push_report, push) = timed(|| sync(&mut a, &ca));
+    assert_eq!(push_report.pushed, pending);
+
+    // 2. A fresh phone pulls that grid.
+    let (mut b, cb) = phone(tmp.path(), "b", &server.url, "w0b");
+    let (pull_report, pull) = timed(|| sync(&mut b, &cb));
+    assert_eq!(b.households(&Default::default()).unwrap().len(), 500);
+
+    // 3. An incremental round: 50 edits on each of two phones, 10 of them on
+    // the same households; both sync until they agree.
+    let ids: Vec<String> = a.households(&Default::default()).unwrap().into_iter().map(|h| h.id).collect();
+    let mut g = gridsync_core::demo::Generator::new(9);
+    for (k, id) in ids.iter().take(50).enumerate() {
+        a.add_visit(id, g.visit("w0", "grid_worker", now - 1000)).unwrap();
+        let other = if k < 10 { id } else { &ids[100 + k] };
+        b.add_visit(other, g.visit("w0b", "grid_worker", now - 2000)).unwrap();
+    }
+    let (_, incremental) = timed(|| {
+        sync(&mut a, &ca);
+        sync(&mut b, &cb);
+        sync(&mut a, &ca);
+    });
+    assert_eq!(a.household(&ids[0]).unwrap(), b.household(&ids[0]).unwrap());
+
+    // 4. Nineteen more grids, recorded and pushed by their workers.
+    for i in 1..20 {
+        let (mut p, c) = phone(tmp.path(), &format!("w{i}"), &server.url, &format!("w{i}"));
+        sync(&mut p, &c);
+        record_grid(&mut p, i);
+        sync(&mut p, &c);
+    }
+    // Restart the server so its peak memory is the pull's alone.
+    drop(server);
+    let server = Server::start(&data);
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(CHILD, format!("{}|{}", server.url, tmp.path().display()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("RESULT ")).unwrap_or_else(|| panic!("child failed: {}", String::from_utf8_lossy(&out.stderr)));
+    let f: Vec<f64> = line[7..].split(' ').map(|x| x.parse().unwrap()).collect();
+    let server_peak = server.peak_mb();
+
+    println!("| measurement | result | target |");
+    println!("|---|---|---|");
+    println!("| push one grid recorded offline (500 households, 1,500 residents, 5,000 visits; {} changes) | {} | < 150 ms |", pending, ms(push));
+    println!("| pull that grid on a fresh phone | {} | < 150 ms |", ms(pull));
+    println!("| supervisor pulls 20 grids (10,000 households) | {:.0} ms | < 1.5 s |", f[0]);
+    println!("| peak memory during the 20-grid pull: client | {:.0} MB | < 200 MB |", f[1]);
+    println!("| peak memory during the 20-grid pull: server | {:.0} MB | < 200 MB |", server_peak);
+    println!("| incremental round: 50 edits on each of two phones (10 on the same households) | {} | < 50 ms |", ms(incremental));
+    println!("| bytes: push of one grid (JSON request bodies, before gzip) | {:.2} MB | |", push_report.bytes_sent as f64 / 1e6);
+    println!("| bytes: pull of one grid (document data) | {:.2} MB in {} round trips | |", pull_report.bytes_received as f64 / 1e6, pull_report.rounds);
+    println!("| bytes: 20-grid pull (document data) | {:.2} MB in {} round trips | |", f[3] / 1e6, f[4]);
+    assert_eq!(f[2] as usize, 10_000);
+}

@@ -1,0 +1,133 @@
+//! Garbage, truncated, oversized, wrongly encoded and replayed request
+//! bodies get a 4xx with a clear message and change nothing.
+
+use std::io::Write;
+
+use crate::*;
+
+fn token(server: &gridsync_tests::TestServer, user: &str, device: &str) -> String {
+    let resp: serde_json::Value = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/auth/login", server.url))
+        .json(&serde_json::json!({"username": user, "password": PASSWORD, "device_id": device}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    resp["access_token"].as_str().unwrap().to_string()
+}
+
+fn post(server: &gridsync_tests::TestServer, token: Option<&str>, body: Vec<u8>, gzip_header: bool) -> (u16, serde_json::Value) {
+    let mut req = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/sync", server.url))
+        .header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if gzip_header {
+        req = req.header("content-encoding", "gzip");
+    }
+    let resp = req.body(body).send().unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+/// What the supervisor sees: every document and its heads.
+fn snapshot(sup: &mut Phone) -> Vec<(String, Vec<String>)> {
+    sup.sync();
+    let mut out = Vec::new();
+    for (id, _, _) in sup.store.documents().unwrap() {
+        out.push((id.clone(), sup.store.heads(&id).unwrap()));
+    }
+    out
+}
+
+#[test]
+fn bad_bodies_get_clear_4xx_and_change_nothing() {
+    let server = community();
+    let mut w = Phone::login(&server, "worker1");
+    w.sync();
+    w.add_places(G1);
+    let h = w.household(G1, "101", None);
+    w.store.add_visit(&h, visit("正常")).unwrap();
+    let pending: Vec<_> = w.store.outbox(100).unwrap();
+    let mut sup = Phone::login(&server, "supervisor");
+    let before = snapshot(&mut sup);
+
+    let device = gridsync_core::doc::new_id();
+    let t = token(&server, "worker1", &device);
+    let valid = serde_json::json!({
+        "device_id": device,
+        "cursors": {},
+        "push": pending.iter().map(|e| serde_json::json!({"doc": e.doc_id, "change": b64(&e.data)})).collect::<Vec<_>>()
+    });
+    let valid_bytes = serde_json::to_vec(&valid).unwrap();
+
+    // (name, token, body, claims gzip, expected status)
+    type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, bool, u16);
+    let cases: Vec<Case<'_>> = vec![
+        ("no token", None, valid_bytes.clone(), false, 401),
+        ("garbage", Some(&t), b"\x00\x01garbage{{".to_vec(), false, 400),
+        ("empty", Some(&t), Vec::new(), false, 400),
+        ("truncated", Some(&t), valid_bytes[..valid_bytes.len() / 2].to_vec(), false, 400),
+        ("says gzip, is not", Some(&t), valid_bytes.clone(), true, 400),
+        ("unknown field", Some(&t), br#"{"cursors":{},"surprise":1}"#.to_vec(), false, 400),
+        ("bad base64", Some(&t), br#"{"push":[{"doc":"x","change":"***"}]}"#.to_vec(), false, 400),
+    ];
+    for (name, token, body, gz, expected) in cases {
+        let (status, json) = post(&server, token, body, gz);
+        assert_eq!(status, expected, "{name}: {json}");
+        if status != 413 {
+            let message = json["message"].as_str().unwrap_or_default();
+            assert!(!message.is_empty(), "{name}: a clear message: {json}");
+        }
+    }
+    // Oversized: announced as 40 MiB; the server answers 413 without
+    // reading it (a raw socket, as a client that keeps writing would only
+    // see the connection close).
+    let (status, text) = announce_oversized(&server, &t);
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("too_large"), "{text}");
+    assert_eq!(snapshot(&mut sup), before, "nothing changed");
+
+    // A valid push, then the same body replayed: stored once.
+    let (status, first) = post(&server, Some(&t), valid_bytes.clone(), false);
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["stored"].as_u64().unwrap() as usize, pending.len());
+    let after_first = snapshot(&mut sup);
+    let (status, replay) = post(&server, Some(&t), valid_bytes.clone(), false);
+    assert_eq!(status, 200);
+    assert_eq!(replay["stored"], 0);
+    assert_eq!(replay["duplicates"].as_u64().unwrap() as usize, pending.len());
+    assert_eq!(snapshot(&mut sup), after_first, "a replay changes nothing");
+
+    // Properly gzip-compressed bodies are accepted.
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&valid_bytes).unwrap();
+    let (status, _) = post(&server, Some(&t), enc.finish().unwrap(), true);
+    assert_eq!(status, 200);
+}
+
+fn b64(data: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+fn announce_oversized(server: &gridsync_tests::TestServer, token: &str) -> (u16, String) {
+    use std::io::Read;
+    let addr = server.url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /v1/sync HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{{",
+        40 * 1024 * 1024
+    )
+    .unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, text)
+}
