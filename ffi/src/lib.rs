@@ -1,1 +1,26 @@
+//! gridsync-ffi: the phone SDK. UniFFI exports of gridsync-core for Kotlin
+//! (Android) and Swift (iOS), generated from these proc-macros (no UDL).
+//!
+//! Thin wrappers only: [`Gridsync`] is the one object an app holds; it owns
+//! a `gridsync_core::Store` behind a mutex and forwards each call to the
+//! core. Records ([`records`]) are plain copies of the core's types, and
+//! every core error becomes one flat [`GridsyncError`] in one place
+//! ([`error`]). No business logic lives here.
+//!
+//! Threading: every method blocks (disk, and network for `login`/`sync`):
+//! call it from a background thread (`Dispatchers.IO`, a Swift `Task` off
+//! the main actor). The object is safe to share between threads; calls are
+//! serialised by its mutex, so a call made while a sync runs waits for it.
+//! See docs/adr/0004-ffi-and-threading.md.
 
+uniffi::setup_scaffolding!();
+
+mod client;
+mod codes;
+mod error;
+mod records;
+
+pub use client::{Gridsync, SyncListener};
+pub use codes::{Code, CodeTable, codes};
+pub use error::GridsyncError;
+pub use records::*;

@@ -28,7 +28,10 @@ fn server_bin() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(Path::parent).unwrap();
     let bin = dir.join("gridsync-server");
-    assert!(bin.exists(), "build it first: cargo build --release -p gridsync-server");
+    assert!(
+        bin.exists(),
+        "build it first: cargo build --release -p gridsync-server"
+    );
     bin
 }
 
@@ -51,13 +54,31 @@ impl Server {
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("listening on ").unwrap().to_string();
-        Server { child, url, data: data.to_path_buf() }
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_string();
+        Server {
+            child,
+            url,
+            data: data.to_path_buf(),
+        }
     }
 
     fn cli(&self, args: &[&str]) {
-        let out = Command::new(server_bin()).arg("--data-dir").arg(&self.data).args(args).env("GRIDSYNC_LOG", "warn").output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(server_bin())
+            .arg("--data-dir")
+            .arg(&self.data)
+            .args(args)
+            .env("GRIDSYNC_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Peak resident memory of the server process so far, MB.
@@ -83,7 +104,8 @@ fn peak_mb_of(status: &str) -> f64 {
 }
 
 fn phone(dir: &Path, name: &str, url: &str, user: &str) -> (Store, Client) {
-    let mut store = Store::open_with(dir.join(format!("{name}.sqlite3")), OpenOptions::default()).unwrap();
+    let mut store =
+        Store::open_with(dir.join(format!("{name}.sqlite3")), OpenOptions::default()).unwrap();
     let client = Client::new(url).unwrap();
     client.login(&mut store, user, PASSWORD).unwrap();
     (store, client)
@@ -141,14 +163,65 @@ fn main() {
     std::fs::write(&tfile, territory.to_string()).unwrap();
     server.cli(&["import", tfile.to_str().unwrap()]);
     for i in 0..20 {
-        server.cli(&["admin", "user", "add", "--username", &format!("w{i}"), "--name", "网格员", "--role", "grid_worker", "--grids", &grid(i), "--password", PASSWORD]);
+        server.cli(&[
+            "admin",
+            "user",
+            "add",
+            "--username",
+            &format!("w{i}"),
+            "--name",
+            "网格员",
+            "--role",
+            "grid_worker",
+            "--grids",
+            &grid(i),
+            "--password",
+            PASSWORD,
+        ]);
     }
-    server.cli(&["admin", "user", "add", "--username", "w0b", "--name", "网格员", "--role", "grid_worker", "--grids", &grid(0), "--password", PASSWORD]);
-    server.cli(&["admin", "user", "add", "--username", "supervisor", "--name", "书记", "--role", "supervisor", "--subtree", COMMUNITY, "--password", PASSWORD]);
+    server.cli(&[
+        "admin",
+        "user",
+        "add",
+        "--username",
+        "w0b",
+        "--name",
+        "网格员",
+        "--role",
+        "grid_worker",
+        "--grids",
+        &grid(0),
+        "--password",
+        PASSWORD,
+    ]);
+    server.cli(&[
+        "admin",
+        "user",
+        "add",
+        "--username",
+        "supervisor",
+        "--name",
+        "书记",
+        "--role",
+        "supervisor",
+        "--subtree",
+        COMMUNITY,
+        "--password",
+        PASSWORD,
+    ]);
 
     let now = gridsync_core::household::Clock::System.now_ms();
     let record_grid = |store: &mut Store, i: usize| {
-        populate_households(store, &grid(i), &plan(), &format!("w{i}"), &[], now, 100 + i as u64).unwrap();
+        populate_households(
+            store,
+            &grid(i),
+            &plan(),
+            &format!("w{i}"),
+            &[],
+            now,
+            100 + i as u64,
+        )
+        .unwrap();
     };
 
     // 1. A phone pushes one grid it recorded offline.
@@ -166,12 +239,19 @@ fn main() {
 
     // 3. An incremental round: 50 edits on each of two phones, 10 of them on
     // the same households; both sync until they agree.
-    let ids: Vec<String> = a.households(&Default::default()).unwrap().into_iter().map(|h| h.id).collect();
+    let ids: Vec<String> = a
+        .households(&Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
     let mut g = gridsync_core::demo::Generator::new(9);
     for (k, id) in ids.iter().take(50).enumerate() {
-        a.add_visit(id, g.visit("w0", "grid_worker", now - 1000)).unwrap();
+        a.add_visit(id, g.visit("w0", "grid_worker", now - 1000))
+            .unwrap();
         let other = if k < 10 { id } else { &ids[100 + k] };
-        b.add_visit(other, g.visit("w0b", "grid_worker", now - 2000)).unwrap();
+        b.add_visit(other, g.visit("w0b", "grid_worker", now - 2000))
+            .unwrap();
     }
     let (_, incremental) = timed(|| {
         sync(&mut a, &ca);
@@ -195,20 +275,53 @@ fn main() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().find(|l| l.starts_with("RESULT ")).unwrap_or_else(|| panic!("child failed: {}", String::from_utf8_lossy(&out.stderr)));
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("RESULT "))
+        .unwrap_or_else(|| panic!("child failed: {}", String::from_utf8_lossy(&out.stderr)));
     let f: Vec<f64> = line[7..].split(' ').map(|x| x.parse().unwrap()).collect();
     let server_peak = server.peak_mb();
 
     println!("| measurement | result | target |");
     println!("|---|---|---|");
-    println!("| push one grid recorded offline (500 households, 1,500 residents, 5,000 visits; {} changes) | {} | < 150 ms |", pending, ms(push));
-    println!("| pull that grid on a fresh phone | {} | < 150 ms |", ms(pull));
-    println!("| supervisor pulls 20 grids (10,000 households) | {:.0} ms | < 1.5 s |", f[0]);
-    println!("| peak memory during the 20-grid pull: client | {:.0} MB | < 200 MB |", f[1]);
-    println!("| peak memory during the 20-grid pull: server | {:.0} MB | < 200 MB |", server_peak);
-    println!("| incremental round: 50 edits on each of two phones (10 on the same households) | {} | < 50 ms |", ms(incremental));
-    println!("| bytes: push of one grid (JSON request bodies, before gzip) | {:.2} MB | |", push_report.bytes_sent as f64 / 1e6);
-    println!("| bytes: pull of one grid (document data) | {:.2} MB in {} round trips | |", pull_report.bytes_received as f64 / 1e6, pull_report.rounds);
-    println!("| bytes: 20-grid pull (document data) | {:.2} MB in {} round trips | |", f[3] / 1e6, f[4]);
+    println!(
+        "| push one grid recorded offline (500 households, 1,500 residents, 5,000 visits; {} changes) | {} | < 150 ms |",
+        pending,
+        ms(push)
+    );
+    println!(
+        "| pull that grid on a fresh phone | {} | < 150 ms |",
+        ms(pull)
+    );
+    println!(
+        "| supervisor pulls 20 grids (10,000 households) | {:.0} ms | < 1.5 s |",
+        f[0]
+    );
+    println!(
+        "| peak memory during the 20-grid pull: client | {:.0} MB | < 200 MB |",
+        f[1]
+    );
+    println!(
+        "| peak memory during the 20-grid pull: server | {:.0} MB | < 200 MB |",
+        server_peak
+    );
+    println!(
+        "| incremental round: 50 edits on each of two phones (10 on the same households) | {} | < 50 ms |",
+        ms(incremental)
+    );
+    println!(
+        "| bytes: push of one grid (JSON request bodies, before gzip) | {:.2} MB | |",
+        push_report.bytes_sent as f64 / 1e6
+    );
+    println!(
+        "| bytes: pull of one grid (document data) | {:.2} MB in {} round trips | |",
+        pull_report.bytes_received as f64 / 1e6,
+        pull_report.rounds
+    );
+    println!(
+        "| bytes: 20-grid pull (document data) | {:.2} MB in {} round trips | |",
+        f[3] / 1e6,
+        f[4]
+    );
     assert_eq!(f[2] as usize, 10_000);
 }

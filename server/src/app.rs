@@ -26,7 +26,8 @@ pub fn app(state: AppState) -> Router {
         // A body announced larger than the limit is refused before it is read.
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(axum::middleware::map_response(json_too_large))
-        .layer(CompressionLayer::new())
+        // Fastest level: sync pages are large and phones wait for them.
+        .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -40,7 +41,8 @@ async fn json_too_large(response: axum::response::Response) -> axum::response::R
         .get(axum::http::header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
     if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && plain {
-        return crate::error::ApiError::TooLarge("请求体过大 / request body too large".into()).into_response();
+        return crate::error::ApiError::TooLarge("请求体过大 / request body too large".into())
+            .into_response();
     }
     response
 }

@@ -15,7 +15,12 @@ use crate::state::AppState;
 #[command(name = "gridsync-server", version, about)]
 pub struct Cli {
     /// Where the server keeps its data (the embedded database, keys).
-    #[arg(long, global = true, env = "GRIDSYNC_DATA_DIR", default_value = "gridsync-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "GRIDSYNC_DATA_DIR",
+        default_value = "gridsync-data"
+    )]
     pub data_dir: PathBuf,
     /// Use PostgreSQL instead of the embedded SQLite file (postgres://…).
     #[arg(long, global = true, env = "GRIDSYNC_DATABASE_URL")]
@@ -90,7 +95,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 crate::territory::run_cli(&state, args).await?;
                 let published = crate::sync::publish_grids(&state).await?;
                 if published > 0 {
-                    println!("已发布 {published} 个网格文档 / published {published} grid documents");
+                    println!(
+                        "已发布 {published} 个网格文档 / published {published} grid documents"
+                    );
                 }
                 Ok(())
             }
@@ -104,8 +111,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("GRIDSYNC_LOG").unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = EnvFilter::try_from_env("GRIDSYNC_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Serve until Ctrl-C or SIGTERM, then finish the requests under way.

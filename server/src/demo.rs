@@ -81,8 +81,13 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
     crate::sync::publish_grids(state).await?;
 
     let hash = crate::auth::hash_password_async(PASSWORD.to_string()).await?;
-    let user = |name: &str, display: &str, role: Role| NewUser::new(name, display, role).with_password_hash(hash.clone());
-    state.directory.create_user(user("admin", "系统管理员", Role::Admin)).await?;
+    let user = |name: &str, display: &str, role: Role| {
+        NewUser::new(name, display, role).with_password_hash(hash.clone())
+    };
+    state
+        .directory
+        .create_user(user("admin", "系统管理员", Role::Admin))
+        .await?;
     state
         .directory
         .create_user(user("shequ", "幸福社区书记", Role::Supervisor).with_subtree(COMMUNITY))
@@ -103,7 +108,14 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
     for i in 0..grids {
         let u = state
             .directory
-            .create_user(user(&format!("wangge{}", i + 1), &format!("第{}网格网格员", i + 1), Role::GridWorker).with_grids([grid_code(i)]))
+            .create_user(
+                user(
+                    &format!("wangge{}", i + 1),
+                    &format!("第{}网格网格员", i + 1),
+                    Role::GridWorker,
+                )
+                .with_grids([grid_code(i)]),
+            )
             .await?;
         workers.push(u.id);
     }
@@ -133,27 +145,52 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
                     buildings: households.div_ceil(40).max(1),
                     units: 2,
                 };
-                populate_households(&mut device, &code, &plan, worker, &holders, now, 1000 + i as u64)?;
+                populate_households(
+                    &mut device,
+                    &code,
+                    &plan,
+                    worker,
+                    &holders,
+                    now,
+                    1000 + i as u64,
+                )?;
             }
             for e in device.outbox(usize::MAX >> 1)? {
-                changes.push(IncomingChange { doc_id: e.doc_id, data: e.data });
+                changes.push(IncomingChange {
+                    doc_id: e.doc_id,
+                    data: e.data,
+                });
             }
             Ok(changes)
         }
     })
     .await??;
-    let guard = crate::scope::Guard::new(crate::sync::server_principal(), crate::sync::validate::document);
-    let outcome = state.docs.push(changes, Some("server".into()), None, Box::new(guard)).await?;
+    let guard = crate::scope::Guard::new(
+        crate::sync::server_principal(),
+        crate::sync::validate::document,
+    );
+    let outcome = state
+        .docs
+        .push(changes, Some("server".into()), None, Box::new(guard))
+        .await?;
     if let Some(r) = outcome.rejected.first() {
         anyhow::bail!("demo data refused: {}", r.refusal.reason);
     }
-    println!("已生成演示社区 / demo community seeded: {grids} 个网格, {} 户", grids * households);
+    println!(
+        "已生成演示社区 / demo community seeded: {grids} 个网格, {} 户",
+        grids * households
+    );
     println!("演示账号（密码均为 {PASSWORD}） / demo logins (password {PASSWORD}):");
     println!("  admin      系统管理员 / admin");
     println!("  shequ      社区书记 / community supervisor ({COMMUNITY})");
     println!("  jiedao     街道办 / street supervisor ({STREET})");
     for i in 0..grids {
-        println!("  wangge{}    第{}网格网格员 / grid worker ({})", i + 1, i + 1, grid_code(i));
+        println!(
+            "  wangge{}    第{}网格网格员 / grid worker ({})",
+            i + 1,
+            i + 1,
+            grid_code(i)
+        );
     }
     println!("  baobao1-2  包保责任人 / package-holders");
     Ok(())

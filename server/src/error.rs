@@ -91,7 +91,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let (code, message, field) = match &self {
-            ApiError::BadRequest { code, message, field } => (*code, message.clone(), field.as_deref()),
+            ApiError::BadRequest {
+                code,
+                message,
+                field,
+            } => (*code, message.clone(), field.as_deref()),
             ApiError::Unauthorized(m) => ("unauthorized", m.clone(), None),
             ApiError::Forbidden(m) => ("forbidden", m.clone(), None),
             ApiError::NotFound(m) => ("not_found", m.clone(), None),
@@ -99,18 +103,34 @@ impl IntoResponse for ApiError {
             ApiError::TooLarge(m) => ("too_large", m.clone(), None),
             ApiError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
-                ("internal", "服务器内部错误，请稍后重试 / internal server error".to_string(), None)
+                (
+                    "internal",
+                    "服务器内部错误，请稍后重试 / internal server error".to_string(),
+                    None,
+                )
             }
         };
-        (status, Json(Body { error: code, message, field })).into_response()
+        (
+            status,
+            Json(Body {
+                error: code,
+                message,
+                field,
+            }),
+        )
+            .into_response()
     }
 }
 
 impl From<gridsync_core::Error> for ApiError {
     fn from(e: gridsync_core::Error) -> Self {
         match e {
-            gridsync_core::Error::Invalid { field, reason } => ApiError::invalid(field, reason.to_string()),
-            gridsync_core::Error::NotFound { kind, .. } => ApiError::NotFound(format!("{kind} not found / 未找到")),
+            gridsync_core::Error::Invalid { field, reason } => {
+                ApiError::invalid(field, reason.to_string())
+            }
+            gridsync_core::Error::NotFound { kind, .. } => {
+                ApiError::NotFound(format!("{kind} not found / 未找到"))
+            }
             other => ApiError::internal(other),
         }
     }

@@ -20,7 +20,10 @@ use crate::principal::{Principal, Role};
 use crate::store::{DocFacts, Refusal, WriteGuard, grid_feed, holder_feed};
 
 /// The feeds a principal may read.
-pub async fn feeds_for(p: &Principal, directory: &dyn Directory) -> Result<Vec<String>, crate::db::DbError> {
+pub async fn feeds_for(
+    p: &Principal,
+    directory: &dyn Directory,
+) -> Result<Vec<String>, crate::db::DbError> {
     Ok(match p.role {
         Role::GridWorker => p.grids.iter().map(|g| grid_feed(g)).collect(),
         Role::PackageHolder => vec![holder_feed(&p.user_id)],
@@ -33,7 +36,12 @@ pub async fn feeds_for(p: &Principal, directory: &dyn Directory) -> Result<Vec<S
                 .collect(),
             None => Vec::new(),
         },
-        Role::Admin => directory.grid_codes_under("").await?.iter().map(|g| grid_feed(g)).collect(),
+        Role::Admin => directory
+            .grid_codes_under("")
+            .await?
+            .iter()
+            .map(|g| grid_feed(g))
+            .collect(),
         Role::Department => Vec::new(),
     })
 }
@@ -43,14 +51,18 @@ pub fn may_read(p: &Principal, facts: &DocFacts) -> bool {
     match p.role {
         Role::Admin => true,
         Role::GridWorker => p.grids.contains(&facts.scope),
-        Role::PackageHolder => facts.kind == "household" && facts.holder.as_deref() == Some(p.user_id.as_str()),
+        Role::PackageHolder => {
+            facts.kind == "household" && facts.holder.as_deref() == Some(p.user_id.as_str())
+        }
         Role::Supervisor => under_subtree(p, &facts.scope),
         Role::Department => false,
     }
 }
 
 fn under_subtree(p: &Principal, scope: &str) -> bool {
-    p.subtree.as_deref().is_some_and(|s| !s.is_empty() && scope.starts_with(s))
+    p.subtree
+        .as_deref()
+        .is_some_and(|s| !s.is_empty() && scope.starts_with(s))
 }
 
 /// Judges pushed documents for one principal.
@@ -61,8 +73,14 @@ pub struct Guard {
 
 impl Guard {
     /// A guard for `principal`, validating documents with `validate`.
-    pub fn new(principal: Principal, validate: fn(&str, &Automerge) -> Result<DocFacts, Refusal>) -> Self {
-        Self { principal, validate }
+    pub fn new(
+        principal: Principal,
+        validate: fn(&str, &Automerge) -> Result<DocFacts, Refusal>,
+    ) -> Self {
+        Self {
+            principal,
+            validate,
+        }
     }
 }
 
@@ -74,12 +92,21 @@ fn out_of_scope() -> Refusal {
 }
 
 impl WriteGuard for Guard {
-    fn check(&self, doc_id: &str, before: Option<&DocFacts>, after: &Automerge) -> Result<DocFacts, Refusal> {
+    fn check(
+        &self,
+        doc_id: &str,
+        before: Option<&DocFacts>,
+        after: &Automerge,
+    ) -> Result<DocFacts, Refusal> {
         let after = (self.validate)(doc_id, after)?;
         if let Some(b) = before
-            && b.kind != after.kind {
-                return Err(Refusal::new("invalid_document", "记录类型不能更改 / a record's kind cannot change"));
-            }
+            && b.kind != after.kind
+        {
+            return Err(Refusal::new(
+                "invalid_document",
+                "记录类型不能更改 / a record's kind cannot change",
+            ));
+        }
         let p = &self.principal;
         let moved = before.is_some_and(|b| b.scope != after.scope);
         match p.role {
@@ -114,7 +141,9 @@ impl WriteGuard for Guard {
                 Ok(after)
             }
             Role::PackageHolder => {
-                let mine = |f: &DocFacts| f.kind == "household" && f.holder.as_deref() == Some(p.user_id.as_str());
+                let mine = |f: &DocFacts| {
+                    f.kind == "household" && f.holder.as_deref() == Some(p.user_id.as_str())
+                };
                 let Some(b) = before else {
                     return Err(Refusal::new(
                         "role_forbids",

@@ -28,7 +28,9 @@ impl AppState {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         if config.database_url.is_some() {
-            anyhow::bail!("PostgreSQL storage is not available in this build yet; omit --database-url to use the embedded SQLite file");
+            anyhow::bail!(
+                "PostgreSQL storage is not available in this build yet; omit --database-url to use the embedded SQLite file"
+            );
         }
         let pool = crate::db::open(&config.sqlite_path())
             .await

@@ -111,7 +111,12 @@ pub fn holder_feed(user_id: &str) -> String {
 pub trait WriteGuard: Send + Sync {
     /// `before` is `None` for a document new to the server. Returns the
     /// facts of the document after the change, or why it is refused.
-    fn check(&self, doc_id: &str, before: Option<&DocFacts>, after: &Automerge) -> Result<DocFacts, Refusal>;
+    fn check(
+        &self,
+        doc_id: &str,
+        before: Option<&DocFacts>,
+        after: &Automerge,
+    ) -> Result<DocFacts, Refusal>;
 }
 
 /// A feed and the position a device has read it to.
@@ -184,7 +189,12 @@ pub trait DocStore: Send + Sync + 'static {
 
     /// One page of every feed asked for, from each feed's cursor. Changes
     /// made by `device` itself are not sent back to it: it has them.
-    async fn pull(&self, feeds: Vec<FeedCursor>, limits: PullLimits, device: Option<String>) -> Result<PullPage, StoreError>;
+    async fn pull(
+        &self,
+        feeds: Vec<FeedCursor>,
+        limits: PullLimits,
+        device: Option<String>,
+    ) -> Result<PullPage, StoreError>;
 
     /// A whole document as a saved Automerge file, if the server has it.
     async fn load(&self, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError>;

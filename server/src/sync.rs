@@ -115,7 +115,10 @@ fn body_error(e: axum::extract::rejection::BytesRejection) -> ApiError {
 
 fn parse_request(body: &[u8]) -> ApiResult<SyncRequest> {
     if body.is_empty() {
-        return Err(ApiError::bad_request("empty_body", "请求体为空 / empty request body"));
+        return Err(ApiError::bad_request(
+            "empty_body",
+            "请求体为空 / empty request body",
+        ));
     }
     serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(
@@ -127,7 +130,8 @@ fn parse_request(body: &[u8]) -> ApiResult<SyncRequest> {
                 e.line(),
                 e.column(),
                 match e.classify() {
-                    serde_json::error::Category::Io | serde_json::error::Category::Eof => "truncated body",
+                    serde_json::error::Category::Io | serde_json::error::Category::Eof =>
+                        "truncated body",
                     serde_json::error::Category::Syntax => "not valid JSON",
                     serde_json::error::Category::Data => "unexpected field or value",
                 }
@@ -144,11 +148,12 @@ async fn sync(
     let body = body.map_err(body_error)?;
     let req = parse_request(&body)?;
     if let (Some(claimed), Some(token_device)) = (&req.device_id, &principal.device_id)
-        && claimed != token_device {
-            return Err(ApiError::Forbidden(
-                "设备与登录凭证不符 / device_id does not match the token's device".into(),
-            ));
-        }
+        && claimed != token_device
+    {
+        return Err(ApiError::Forbidden(
+            "设备与登录凭证不符 / device_id does not match the token's device".into(),
+        ));
+    }
     if req.push.len() > MAX_PUSH {
         return Err(ApiError::TooLarge(format!(
             "一次最多推送{MAX_PUSH}条修改 / at most {MAX_PUSH} changes per request"
@@ -157,9 +162,15 @@ async fn sync(
     let mut incoming = Vec::with_capacity(req.push.len());
     for (i, p) in req.push.into_iter().enumerate() {
         let data = B64.decode(p.change.as_bytes()).map_err(|_| {
-            ApiError::invalid(format!("push[{i}].change"), "不是有效的base64 / not valid base64")
+            ApiError::invalid(
+                format!("push[{i}].change"),
+                "不是有效的base64 / not valid base64",
+            )
         })?;
-        incoming.push(IncomingChange { doc_id: p.doc, data });
+        incoming.push(IncomingChange {
+            doc_id: p.doc,
+            data,
+        });
     }
 
     let outcome = if incoming.is_empty() {
@@ -181,7 +192,12 @@ async fn sync(
     let feeds = scope::feeds_for(&principal, state.directory.as_ref())
         .await
         .map_err(ApiError::internal)?;
-    let dropped_feeds: Vec<String> = req.cursors.keys().filter(|f| !feeds.contains(f)).cloned().collect();
+    let dropped_feeds: Vec<String> = req
+        .cursors
+        .keys()
+        .filter(|f| !feeds.contains(f))
+        .cloned()
+        .collect();
     let cursors: Vec<FeedCursor> = feeds
         .iter()
         .map(|f| FeedCursor {
@@ -226,7 +242,11 @@ async fn sync(
             .collect(),
         purge,
         dropped_feeds,
-        cursors: page.cursors.into_iter().map(|c| (c.feed, c.cursor)).collect(),
+        cursors: page
+            .cursors
+            .into_iter()
+            .map(|c| (c.feed, c.cursor))
+            .collect(),
         more: page.more,
         remaining: page.remaining,
     }))
@@ -248,7 +268,11 @@ pub struct GridDoc {
 /// The id of the grid document of grid `code`: the same on every server
 /// process and every import.
 pub fn grid_doc_id(code: &str) -> String {
-    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, format!("gridsync:grid:{code}").as_bytes()).to_string()
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_URL,
+        format!("gridsync:grid:{code}").as_bytes(),
+    )
+    .to_string()
 }
 
 /// Publish a grid document for each grid that has none yet, so phones
@@ -296,7 +320,10 @@ pub async fn ensure_grid_docs(state: &AppState, grids: &[GridDoc]) -> anyhow::Re
         return Ok(0);
     }
     let guard = scope::Guard::new(server_principal(), validate::document);
-    let outcome = state.docs.push(changes, None, None, Box::new(guard)).await?;
+    let outcome = state
+        .docs
+        .push(changes, None, None, Box::new(guard))
+        .await?;
     if let Some(r) = outcome.rejected.first() {
         anyhow::bail!("grid document refused: {}", r.refusal.reason);
     }
@@ -317,8 +344,13 @@ pub fn server_principal() -> Principal {
 
 /// Publish grid documents for every grid in the directory that has none.
 pub async fn publish_grids(state: &AppState) -> anyhow::Result<usize> {
-    let streets: BTreeMap<String, String> =
-        state.directory.streets().await?.into_iter().map(|s| (s.code, s.name)).collect();
+    let streets: BTreeMap<String, String> = state
+        .directory
+        .streets()
+        .await?
+        .into_iter()
+        .map(|s| (s.code, s.name))
+        .collect();
     let communities: BTreeMap<String, String> = state
         .directory
         .communities("")
@@ -333,7 +365,10 @@ pub async fn publish_grids(state: &AppState) -> anyhow::Result<usize> {
         .into_iter()
         .map(|g| GridDoc {
             name: g.name,
-            community: communities.get(&g.community_code).cloned().unwrap_or_default(),
+            community: communities
+                .get(&g.community_code)
+                .cloned()
+                .unwrap_or_default(),
             street: streets.get(&g.street_code).cloned().unwrap_or_default(),
             code: g.code,
         })

@@ -5,6 +5,7 @@
 mod admin;
 mod auth;
 mod directory;
+mod openapi;
 mod store;
 mod support;
 mod territory;

@@ -30,8 +30,16 @@ pub(crate) fn guard(p: Principal) -> Box<Guard> {
 
 /// A phone with grids G1 and G2 and `n` households in `grid`; returns its
 /// outbox as incoming changes.
-pub(crate) fn phone_with(grid: &str, n: usize, holder: Option<&str>) -> (Store, Vec<IncomingChange>) {
-    let mut s = Store::open_in_memory(OpenOptions { clock: Clock::Fixed(1_795_658_400_000), ..OpenOptions::default() }).unwrap();
+pub(crate) fn phone_with(
+    grid: &str,
+    n: usize,
+    holder: Option<&str>,
+) -> (Store, Vec<IncomingChange>) {
+    let mut s = Store::open_in_memory(OpenOptions {
+        clock: Clock::Fixed(1_795_658_400_000),
+        ..OpenOptions::default()
+    })
+    .unwrap();
     for code in [G1, G2] {
         s.create_grid(gridsync_core::grid::NewGrid {
             code: code.into(),
@@ -49,7 +57,13 @@ pub(crate) fn phone_with(grid: &str, n: usize, holder: Option<&str>) -> (Store, 
         let h = s
             .create_household(NewHousehold {
                 grid: grid.into(),
-                place: Place { compound: "小区".into(), building: "1号楼".into(), unit: "1单元".into(), room: format!("{i}"), ..Place::default() },
+                place: Place {
+                    compound: "小区".into(),
+                    building: "1号楼".into(),
+                    unit: "1单元".into(),
+                    room: format!("{i}"),
+                    ..Place::default()
+                },
                 holder: holder.map(String::from),
                 residents: vec![Resident::named("张三")],
                 ..NewHousehold::default()
@@ -62,16 +76,26 @@ pub(crate) fn phone_with(grid: &str, n: usize, holder: Option<&str>) -> (Store, 
         .unwrap()
         .into_iter()
         .filter(|e| !before.contains(&e.seq))
-        .map(|e| IncomingChange { doc_id: e.doc_id, data: e.data })
+        .map(|e| IncomingChange {
+            doc_id: e.doc_id,
+            data: e.data,
+        })
         .collect();
     (s, out)
 }
 
 pub(crate) fn feed(name: &str, cursor: i64) -> FeedCursor {
-    FeedCursor { feed: name.into(), cursor }
+    FeedCursor {
+        feed: name.into(),
+        cursor,
+    }
 }
 
-pub(crate) async fn pull_all(store: &dyn DocStore, feeds: Vec<FeedCursor>, limits: PullLimits) -> (usize, Vec<FeedCursor>, usize) {
+pub(crate) async fn pull_all(
+    store: &dyn DocStore,
+    feeds: Vec<FeedCursor>,
+    limits: PullLimits,
+) -> (usize, Vec<FeedCursor>, usize) {
     let mut cursors = feeds;
     let mut docs = 0;
     let mut pages = 0;
@@ -94,31 +118,66 @@ pub(crate) mod suite {
     pub(crate) async fn push_then_pull_roundtrip(store: Arc<dyn DocStore>) {
         let (_, changes) = phone_with(G1, 5, None);
         let n = changes.len();
-        let out = store.push(changes, Some("u".into()), Some("d".into()), guard(principal(Role::GridWorker, &[G1]))).await.unwrap();
+        let out = store
+            .push(
+                changes,
+                Some("u".into()),
+                Some("d".into()),
+                guard(principal(Role::GridWorker, &[G1])),
+            )
+            .await
+            .unwrap();
         assert_eq!(out.stored, n);
         assert!(out.rejected.is_empty(), "{:?}", out.rejected);
-        let page = store.pull(vec![feed(&format!("g:{G1}"), 0)], PullLimits::default(), None).await.unwrap();
+        let page = store
+            .pull(
+                vec![feed(&format!("g:{G1}"), 0)],
+                PullLimits::default(),
+                None,
+            )
+            .await
+            .unwrap();
         assert_eq!(page.docs.len(), 5);
         assert!(!page.more);
         assert_eq!(page.cursors[0].cursor, store.max_seq().await.unwrap());
         // Every document loads and is whole.
         for d in &page.docs {
             let doc = automerge::Automerge::load(&d.data).unwrap();
-            let h: gridsync_core::household::Household = gridsync_core::doc::read(&doc, None).unwrap();
+            let h: gridsync_core::household::Household =
+                gridsync_core::doc::read(&doc, None).unwrap();
             assert_eq!(h.residents.len(), 2);
             assert_eq!(d.scope, G1);
         }
         // Nothing new after the cursor.
-        let again = store.pull(page.cursors.clone(), PullLimits::default(), None).await.unwrap();
+        let again = store
+            .pull(page.cursors.clone(), PullLimits::default(), None)
+            .await
+            .unwrap();
         assert!(again.docs.is_empty());
     }
 
     pub(crate) async fn pushing_twice_stores_once(store: Arc<dyn DocStore>) {
         let (_, changes) = phone_with(G1, 3, None);
         let n = changes.len();
-        let first = store.push(changes.clone(), None, None, guard(principal(Role::GridWorker, &[G1]))).await.unwrap();
+        let first = store
+            .push(
+                changes.clone(),
+                None,
+                None,
+                guard(principal(Role::GridWorker, &[G1])),
+            )
+            .await
+            .unwrap();
         let max = store.max_seq().await.unwrap();
-        let second = store.push(changes, None, None, guard(principal(Role::GridWorker, &[G1]))).await.unwrap();
+        let second = store
+            .push(
+                changes,
+                None,
+                None,
+                guard(principal(Role::GridWorker, &[G1])),
+            )
+            .await
+            .unwrap();
         assert_eq!(first.stored, n);
         assert_eq!(second.stored, 0);
         assert_eq!(second.duplicates, n);
@@ -127,105 +186,289 @@ pub(crate) mod suite {
 
     pub(crate) async fn refused_changes_are_stored_nowhere(store: Arc<dyn DocStore>) {
         let (_, changes) = phone_with(G2, 2, None);
-        let out = store.push(changes, None, None, guard(principal(Role::GridWorker, &[G1]))).await.unwrap();
+        let out = store
+            .push(
+                changes,
+                None,
+                None,
+                guard(principal(Role::GridWorker, &[G1])),
+            )
+            .await
+            .unwrap();
         assert_eq!(out.stored, 0);
         assert_eq!(out.rejected.len(), 4);
-        assert!(out.rejected.iter().any(|r| r.refusal.code == "out_of_scope"));
+        assert!(
+            out.rejected
+                .iter()
+                .any(|r| r.refusal.code == "out_of_scope")
+        );
         assert_eq!(store.max_seq().await.unwrap(), 0);
-        let page = store.pull(vec![feed(&format!("g:{G2}"), 0)], PullLimits::default(), None).await.unwrap();
+        let page = store
+            .pull(
+                vec![feed(&format!("g:{G2}"), 0)],
+                PullLimits::default(),
+                None,
+            )
+            .await
+            .unwrap();
         assert!(page.docs.is_empty());
     }
 
     pub(crate) async fn pages_are_bounded_and_resumable(store: Arc<dyn DocStore>) {
         let (_, changes) = phone_with(G1, 25, None);
-        store.push(changes, None, None, guard(principal(Role::GridWorker, &[G1]))).await.unwrap();
-        let limits = PullLimits { max_docs: 7, max_bytes: 1 << 20 };
-        let (docs, cursors, pages) = pull_all(store.as_ref(), vec![feed(&format!("g:{G1}"), 0)], limits).await;
+        store
+            .push(
+                changes,
+                None,
+                None,
+                guard(principal(Role::GridWorker, &[G1])),
+            )
+            .await
+            .unwrap();
+        let limits = PullLimits {
+            max_docs: 7,
+            max_bytes: 1 << 20,
+        };
+        let (docs, cursors, pages) =
+            pull_all(store.as_ref(), vec![feed(&format!("g:{G1}"), 0)], limits).await;
         assert_eq!(docs, 25);
         assert_eq!(pages, 4);
         // Byte-bounded pages, too.
-        let tiny = PullLimits { max_docs: 1000, max_bytes: 1 };
-        let (docs, _, pages) = pull_all(store.as_ref(), vec![feed(&format!("g:{G1}"), 0)], tiny).await;
+        let tiny = PullLimits {
+            max_docs: 1000,
+            max_bytes: 1,
+        };
+        let (docs, _, pages) =
+            pull_all(store.as_ref(), vec![feed(&format!("g:{G1}"), 0)], tiny).await;
         assert_eq!(docs, 25);
-        assert_eq!(pages, 25, "one document per page when each exceeds the byte bound");
+        assert_eq!(
+            pages, 25,
+            "one document per page when each exceeds the byte bound"
+        );
         assert_eq!(cursors[0].cursor, store.max_seq().await.unwrap());
     }
 
     pub(crate) async fn incremental_pull_sends_changes_after_cursor(store: Arc<dyn DocStore>) {
         let (mut phone, changes) = phone_with(G1, 2, None);
-        store.push(changes, None, None, guard(principal(Role::GridWorker, &[G1]))).await.unwrap();
-        let page = store.pull(vec![feed(&format!("g:{G1}"), 0)], PullLimits::default(), None).await.unwrap();
+        store
+            .push(
+                changes,
+                None,
+                None,
+                guard(principal(Role::GridWorker, &[G1])),
+            )
+            .await
+            .unwrap();
+        let page = store
+            .pull(
+                vec![feed(&format!("g:{G1}"), 0)],
+                PullLimits::default(),
+                None,
+            )
+            .await
+            .unwrap();
         let cursor = page.cursors[0].cursor;
         let h = phone.households(&Default::default()).unwrap()[0].id.clone();
         let before = phone.outbox(10_000).unwrap().len();
         phone.add_resident(&h, Resident::named("王五")).unwrap();
-        let new: Vec<_> = phone.outbox(10_000).unwrap().into_iter().skip(before).map(|e| IncomingChange { doc_id: e.doc_id, data: e.data }).collect();
+        let new: Vec<_> = phone
+            .outbox(10_000)
+            .unwrap()
+            .into_iter()
+            .skip(before)
+            .map(|e| IncomingChange {
+                doc_id: e.doc_id,
+                data: e.data,
+            })
+            .collect();
         assert_eq!(new.len(), 1);
         let change_len = new[0].data.len();
-        store.push(new, None, None, guard(principal(Role::GridWorker, &[G1]))).await.unwrap();
-        let page = store.pull(vec![feed(&format!("g:{G1}"), cursor)], PullLimits::default(), None).await.unwrap();
+        store
+            .push(new, None, None, guard(principal(Role::GridWorker, &[G1])))
+            .await
+            .unwrap();
+        let page = store
+            .pull(
+                vec![feed(&format!("g:{G1}"), cursor)],
+                PullLimits::default(),
+                None,
+            )
+            .await
+            .unwrap();
         assert_eq!(page.docs.len(), 1);
         assert_eq!(page.docs[0].id, h);
-        assert_eq!(page.docs[0].data.len(), change_len, "only the new change, not the document");
+        assert_eq!(
+            page.docs[0].data.len(),
+            change_len,
+            "only the new change, not the document"
+        );
     }
 
     pub(crate) async fn holder_feed_and_departures(store: Arc<dyn DocStore>) {
         let (mut phone, changes) = phone_with(G1, 1, Some("holder-1"));
-        store.push(changes, None, None, guard(principal(Role::GridWorker, &[G1]))).await.unwrap();
+        store
+            .push(
+                changes,
+                None,
+                None,
+                guard(principal(Role::GridWorker, &[G1])),
+            )
+            .await
+            .unwrap();
         let holder_feed = feed("h:holder-1", 0);
-        let page = store.pull(vec![holder_feed.clone()], PullLimits::default(), None).await.unwrap();
+        let page = store
+            .pull(vec![holder_feed.clone()], PullLimits::default(), None)
+            .await
+            .unwrap();
         assert_eq!(page.docs.len(), 1);
         let cursor = page.cursors[0].clone();
         // The grid worker hands the household to another holder.
         let h = page.docs[0].id.clone();
         let before = phone.outbox(10_000).unwrap().len();
-        phone.edit_household(&h, |f| f.holder = Some("holder-2".into())).unwrap();
-        let new: Vec<_> = phone.outbox(10_000).unwrap().into_iter().skip(before).map(|e| IncomingChange { doc_id: e.doc_id, data: e.data }).collect();
-        store.push(new, None, None, guard(principal(Role::GridWorker, &[G1]))).await.unwrap();
-        let page = store.pull(vec![cursor], PullLimits::default(), None).await.unwrap();
+        phone
+            .edit_household(&h, |f| f.holder = Some("holder-2".into()))
+            .unwrap();
+        let new: Vec<_> = phone
+            .outbox(10_000)
+            .unwrap()
+            .into_iter()
+            .skip(before)
+            .map(|e| IncomingChange {
+                doc_id: e.doc_id,
+                data: e.data,
+            })
+            .collect();
+        store
+            .push(new, None, None, guard(principal(Role::GridWorker, &[G1])))
+            .await
+            .unwrap();
+        let page = store
+            .pull(vec![cursor], PullLimits::default(), None)
+            .await
+            .unwrap();
         assert!(page.docs.is_empty());
         assert_eq!(page.departures, vec![("h:holder-1".to_string(), h.clone())]);
-        let page = store.pull(vec![feed("h:holder-2", 0)], PullLimits::default(), None).await.unwrap();
+        let page = store
+            .pull(vec![feed("h:holder-2", 0)], PullLimits::default(), None)
+            .await
+            .unwrap();
         assert_eq!(page.docs.len(), 1);
-        assert_eq!(store.facts(&h).await.unwrap().unwrap().holder.as_deref(), Some("holder-2"));
+        assert_eq!(
+            store.facts(&h).await.unwrap().unwrap().holder.as_deref(),
+            Some("holder-2")
+        );
     }
 
     pub(crate) async fn supervisor_moves_household_worker_cannot(store: Arc<dyn DocStore>) {
         let (mut phone, changes) = phone_with(G1, 1, None);
-        store.push(changes, None, None, guard(principal(Role::GridWorker, &[G1]))).await.unwrap();
+        store
+            .push(
+                changes,
+                None,
+                None,
+                guard(principal(Role::GridWorker, &[G1])),
+            )
+            .await
+            .unwrap();
         let h = phone.households(&Default::default()).unwrap()[0].id.clone();
         // Moving the household: change its grid field directly in the document.
         let before = phone.outbox(10_000).unwrap().len();
         phone.move_household(&h, G2).unwrap();
-        let new: Vec<_> = phone.outbox(10_000).unwrap().into_iter().skip(before).map(|e| IncomingChange { doc_id: e.doc_id, data: e.data }).collect();
-        let refused = store.push(new.clone(), None, None, guard(principal(Role::GridWorker, &[G1, G2]))).await.unwrap();
+        let new: Vec<_> = phone
+            .outbox(10_000)
+            .unwrap()
+            .into_iter()
+            .skip(before)
+            .map(|e| IncomingChange {
+                doc_id: e.doc_id,
+                data: e.data,
+            })
+            .collect();
+        let refused = store
+            .push(
+                new.clone(),
+                None,
+                None,
+                guard(principal(Role::GridWorker, &[G1, G2])),
+            )
+            .await
+            .unwrap();
         assert_eq!(refused.rejected.len(), 1);
         assert_eq!(refused.rejected[0].refusal.code, "role_forbids");
-        let ok = store.push(new, None, None, guard(principal(Role::Supervisor, &[]))).await.unwrap();
+        let ok = store
+            .push(new, None, None, guard(principal(Role::Supervisor, &[])))
+            .await
+            .unwrap();
         assert_eq!(ok.stored, 1);
-        let page = store.pull(vec![feed(&format!("g:{G1}"), 0), feed(&format!("g:{G2}"), 0)], PullLimits::default(), None).await.unwrap();
+        let page = store
+            .pull(
+                vec![feed(&format!("g:{G1}"), 0), feed(&format!("g:{G2}"), 0)],
+                PullLimits::default(),
+                None,
+            )
+            .await
+            .unwrap();
         assert_eq!(page.docs.len(), 1);
         assert_eq!(page.docs[0].scope, G2);
     }
 
     pub(crate) async fn own_changes_are_not_echoed(store: Arc<dyn DocStore>) {
         let (_, changes) = phone_with(G1, 3, None);
-        store.push(changes, None, Some("d1".into()), guard(principal(Role::GridWorker, &[G1]))).await.unwrap();
-        let mine = store.pull(vec![feed(&format!("g:{G1}"), 0)], PullLimits::default(), Some("d1".into())).await.unwrap();
+        store
+            .push(
+                changes,
+                None,
+                Some("d1".into()),
+                guard(principal(Role::GridWorker, &[G1])),
+            )
+            .await
+            .unwrap();
+        let mine = store
+            .pull(
+                vec![feed(&format!("g:{G1}"), 0)],
+                PullLimits::default(),
+                Some("d1".into()),
+            )
+            .await
+            .unwrap();
         assert!(mine.docs.is_empty(), "the pushing device gets nothing back");
-        assert_eq!(mine.cursors[0].cursor, store.max_seq().await.unwrap(), "but its cursor moves on");
-        let other = store.pull(vec![feed(&format!("g:{G1}"), 0)], PullLimits::default(), Some("d2".into())).await.unwrap();
+        assert_eq!(
+            mine.cursors[0].cursor,
+            store.max_seq().await.unwrap(),
+            "but its cursor moves on"
+        );
+        let other = store
+            .pull(
+                vec![feed(&format!("g:{G1}"), 0)],
+                PullLimits::default(),
+                Some("d2".into()),
+            )
+            .await
+            .unwrap();
         assert_eq!(other.docs.len(), 3);
     }
 
     pub(crate) async fn garbage_changes_are_refused(store: Arc<dyn DocStore>) {
         let bad = vec![
-            IncomingChange { doc_id: "not-a-uuid".into(), data: vec![1, 2, 3] },
-            IncomingChange { doc_id: uuid::Uuid::now_v7().to_string(), data: b"garbage".to_vec() },
+            IncomingChange {
+                doc_id: "not-a-uuid".into(),
+                data: vec![1, 2, 3],
+            },
+            IncomingChange {
+                doc_id: uuid::Uuid::now_v7().to_string(),
+                data: b"garbage".to_vec(),
+            },
         ];
-        let out = store.push(bad, None, None, guard(principal(Role::Admin, &[]))).await.unwrap();
+        let out = store
+            .push(bad, None, None, guard(principal(Role::Admin, &[])))
+            .await
+            .unwrap();
         assert_eq!(out.rejected.len(), 2);
-        assert!(out.rejected.iter().all(|r| r.refusal.code == "invalid_change"));
+        assert!(
+            out.rejected
+                .iter()
+                .all(|r| r.refusal.code == "invalid_change")
+        );
         assert_eq!(store.max_seq().await.unwrap(), 0);
     }
 
@@ -237,7 +480,15 @@ pub(crate) mod suite {
             total += changes.len();
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
-                store.push(changes, None, None, guard(principal(Role::GridWorker, &[G1]))).await.unwrap()
+                store
+                    .push(
+                        changes,
+                        None,
+                        None,
+                        guard(principal(Role::GridWorker, &[G1])),
+                    )
+                    .await
+                    .unwrap()
             }));
         }
         let mut stored = 0;
@@ -245,8 +496,17 @@ pub(crate) mod suite {
             stored += t.await.unwrap().stored;
         }
         assert_eq!(stored, total);
-        assert_eq!(store.max_seq().await.unwrap() as usize, total, "sequence numbers are gap-free");
-        let (docs, _, _) = pull_all(store.as_ref(), vec![feed(&format!("g:{G1}"), 0)], PullLimits::default()).await;
+        assert_eq!(
+            store.max_seq().await.unwrap() as usize,
+            total,
+            "sequence numbers are gap-free"
+        );
+        let (docs, _, _) = pull_all(
+            store.as_ref(),
+            vec![feed(&format!("g:{G1}"), 0)],
+            PullLimits::default(),
+        )
+        .await;
         assert_eq!(docs, 32);
     }
 }
@@ -282,8 +542,13 @@ macro_rules! conformance {
 
 async fn sqlite_store() -> (Arc<dyn DocStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let pool = gridsync_server::db::open(&dir.path().join("s.sqlite3")).await.unwrap();
-    (Arc::new(gridsync_server::store::sqlite::SqliteDocStore::new(pool)), dir)
+    let pool = gridsync_server::db::open(&dir.path().join("s.sqlite3"))
+        .await
+        .unwrap();
+    (
+        Arc::new(gridsync_server::store::sqlite::SqliteDocStore::new(pool)),
+        dir,
+    )
 }
 
 conformance!(sqlite, sqlite_store());

@@ -207,7 +207,13 @@ pub fn populate_households(
     store.batch(|s| {
         for b in 0..plan.buildings {
             for u in 0..plan.units {
-                s.add_place(code, "东片区", "幸福小区", &format!("{}号楼", b + 1), &format!("{}单元", u + 1))?;
+                s.add_place(
+                    code,
+                    "东片区",
+                    "幸福小区",
+                    &format!("{}号楼", b + 1),
+                    &format!("{}单元", u + 1),
+                )?;
             }
         }
         let mut ids = Vec::with_capacity(plan.households);

@@ -86,7 +86,9 @@ pub enum Error {
     Cancelled,
     /// The store file could not be opened with this key (or is not a
     /// gridsync store).
-    #[error("无法打开本地数据：密钥错误或文件已损坏 / cannot open the store: wrong key or not a store file")]
+    #[error(
+        "无法打开本地数据：密钥错误或文件已损坏 / cannot open the store: wrong key or not a store file"
+    )]
     WrongKey,
     /// Encryption is not available.
     #[error("encryption: {0}")]

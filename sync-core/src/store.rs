@@ -143,13 +143,19 @@ impl Store {
         if let Some(key) = &options.key {
             if !cfg!(feature = "encryption") {
                 return Err(Error::Encryption(
-                    "this build has no SQLCipher: enable gridsync-core's `encryption` feature".into(),
+                    "this build has no SQLCipher: enable gridsync-core's `encryption` feature"
+                        .into(),
                 ));
             }
             conn.pragma_update(None, "key", key)?;
+            // SQLCipher would log a failed HMAC check (a wrong key) to the
+            // console; the caller gets `WrongKey` instead.
+            let _ = conn.pragma_update(None, "cipher_log_level", "NONE");
             // The key is only checked when the file is first read.
             if conn
-                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                    r.get::<_, i64>(0)
+                })
                 .is_err()
             {
                 return Err(Error::WrongKey);
@@ -521,6 +527,15 @@ impl Store {
             let kind = doc::kind_of(&*doc).unwrap_or_default();
             let scope = doc::scope_of(&*doc).unwrap_or_default();
             let now = s.clock.now_ms();
+            if !exists && chunks.len() == 1 && !waiting {
+                // A document new here, received whole: keep it as the snapshot.
+                s.conn
+                    .prepare_cached(
+                        "INSERT INTO docs (id, kind, scope, snapshot, loose, updated_at) VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+                    )?
+                    .execute(params![id, kind, scope, chunks[0], now])?;
+                return Ok(Applied::Changed);
+            }
             s.conn
                 .prepare_cached(
                     "INSERT INTO docs (id, kind, scope, snapshot, loose, updated_at) VALUES (?1, ?2, ?3, NULL, 0, ?4)

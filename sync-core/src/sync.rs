@@ -156,7 +156,11 @@ fn sync_inner(
     let mut report = SyncReport::default();
     let total_push = store.pending_changes()?;
     let mut p = Progress {
-        phase: if total_push > 0 { Phase::Push } else { Phase::Pull },
+        phase: if total_push > 0 {
+            Phase::Push
+        } else {
+            Phase::Pull
+        },
         changes_sent: 0,
         changes_total: total_push,
         docs_received: 0,
@@ -199,7 +203,9 @@ fn sync_inner(
         let mut refused = Vec::new();
         let mut refused_idx = std::collections::HashSet::new();
         for r in &resp.rejected {
-            let Some(entry) = outbox.get(r.index) else { continue };
+            let Some(entry) = outbox.get(r.index) else {
+                continue;
+            };
             refused_idx.insert(r.index);
             if r.code == "missing_dependencies" {
                 held_back.insert(entry.seq);
@@ -254,10 +260,17 @@ fn sync_inner(
         p.docs_received += decoded.len() as u64;
         p.docs_total = p.docs_received + resp.remaining;
         p.bytes_done = report.bytes_sent + report.bytes_received;
-        let per_doc = report.bytes_received.checked_div(p.docs_received).unwrap_or(0);
+        let per_doc = report
+            .bytes_received
+            .checked_div(p.docs_received)
+            .unwrap_or(0);
         p.bytes_total = p.bytes_done + per_doc * resp.remaining;
         let more_to_push = store.pending_changes()? > held_back.len() as u64;
-        p.phase = if more_to_push { Phase::Push } else { Phase::Pull };
+        p.phase = if more_to_push {
+            Phase::Push
+        } else {
+            Phase::Pull
+        };
         if !resp.more && !more_to_push {
             p.phase = Phase::Done;
             progress(&p);

@@ -88,7 +88,9 @@ impl TestServer {
     fn wait_healthy(&self) {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(20) {
-            if reqwest::blocking::get(format!("{}/healthz", self.url)).is_ok_and(|r| r.status().is_success()) {
+            if reqwest::blocking::get(format!("{}/healthz", self.url))
+                .is_ok_and(|r| r.status().is_success())
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -111,11 +113,15 @@ impl TestServer {
         let start = Instant::now();
         loop {
             // The port may linger briefly after a kill.
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.spawn(port)));
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.spawn(port)));
             if result.is_ok() {
                 return;
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "server did not restart");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "server did not restart"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -152,9 +158,26 @@ impl TestServer {
     }
 
     /// Create a user with a password.
-    pub fn add_user(&self, username: &str, role: &str, grids: &[&str], subtree: Option<&str>, password: &str) {
+    pub fn add_user(
+        &self,
+        username: &str,
+        role: &str,
+        grids: &[&str],
+        subtree: Option<&str>,
+        password: &str,
+    ) {
         let mut args = vec![
-            "admin", "user", "add", "--username", username, "--name", username, "--role", role, "--password", password,
+            "admin",
+            "user",
+            "add",
+            "--username",
+            username,
+            "--name",
+            username,
+            "--role",
+            role,
+            "--password",
+            password,
         ];
         let grids = grids.join(",");
         if !grids.is_empty() {

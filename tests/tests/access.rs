@@ -14,7 +14,13 @@ fn package_holder_sees_only_their_households() {
     w.sync();
 
     holder.sync();
-    let ids: Vec<String> = holder.store.households(&Default::default()).unwrap().into_iter().map(|h| h.id).collect();
+    let ids: Vec<String> = holder
+        .store
+        .households(&Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
     assert_eq!(ids, vec![held.clone()]);
     // The holder records a visit; the worker sees it.
     holder.store.add_visit(&held, visit("包保走访")).unwrap();
@@ -64,7 +70,10 @@ fn revoked_device_purges_everything() {
     server.cli(&["admin", "device", "revoke", &device]);
     let err = w.try_sync().unwrap_err();
     assert!(matches!(err, gridsync_core::Error::DeviceRevoked), "{err}");
-    assert!(w.store.documents().unwrap().is_empty(), "all local data purged");
+    assert!(
+        w.store.documents().unwrap().is_empty(),
+        "all local data purged"
+    );
 }
 
 #[test]
@@ -84,7 +93,10 @@ fn household_moved_to_another_grid_is_purged_from_the_old_grid() {
     sup.store.move_household(&h, G2).unwrap();
     assert_eq!(sup.sync().rejected, 0);
     let report = w1.sync();
-    assert!(report.purged.contains(&h), "moved out of worker1's grid: {report:?}");
+    assert!(
+        report.purged.contains(&h),
+        "moved out of worker1's grid: {report:?}"
+    );
     assert!(!w1.store.contains(&h).unwrap());
     w3.sync();
     assert_eq!(w3.store.household(&h).unwrap().grid, G2);

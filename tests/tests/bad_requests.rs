@@ -16,7 +16,12 @@ fn token(server: &gridsync_tests::TestServer, user: &str, device: &str) -> Strin
     resp["access_token"].as_str().unwrap().to_string()
 }
 
-fn post(server: &gridsync_tests::TestServer, token: Option<&str>, body: Vec<u8>, gzip_header: bool) -> (u16, serde_json::Value) {
+fn post(
+    server: &gridsync_tests::TestServer,
+    token: Option<&str>,
+    body: Vec<u8>,
+    gzip_header: bool,
+) -> (u16, serde_json::Value) {
     let mut req = reqwest::blocking::Client::new()
         .post(format!("{}/v1/sync", server.url))
         .header("content-type", "application/json");
@@ -29,7 +34,10 @@ fn post(server: &gridsync_tests::TestServer, token: Option<&str>, body: Vec<u8>,
     let resp = req.body(body).send().unwrap();
     let status = resp.status().as_u16();
     let text = resp.text().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
 }
 
 /// What the supervisor sees: every document and its heads.
@@ -67,12 +75,42 @@ fn bad_bodies_get_clear_4xx_and_change_nothing() {
     type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, bool, u16);
     let cases: Vec<Case<'_>> = vec![
         ("no token", None, valid_bytes.clone(), false, 401),
-        ("garbage", Some(&t), b"\x00\x01garbage{{".to_vec(), false, 400),
+        (
+            "garbage",
+            Some(&t),
+            b"\x00\x01garbage{{".to_vec(),
+            false,
+            400,
+        ),
         ("empty", Some(&t), Vec::new(), false, 400),
-        ("truncated", Some(&t), valid_bytes[..valid_bytes.len() / 2].to_vec(), false, 400),
-        ("says gzip, is not", Some(&t), valid_bytes.clone(), true, 400),
-        ("unknown field", Some(&t), br#"{"cursors":{},"surprise":1}"#.to_vec(), false, 400),
-        ("bad base64", Some(&t), br#"{"push":[{"doc":"x","change":"***"}]}"#.to_vec(), false, 400),
+        (
+            "truncated",
+            Some(&t),
+            valid_bytes[..valid_bytes.len() / 2].to_vec(),
+            false,
+            400,
+        ),
+        (
+            "says gzip, is not",
+            Some(&t),
+            valid_bytes.clone(),
+            true,
+            400,
+        ),
+        (
+            "unknown field",
+            Some(&t),
+            br#"{"cursors":{},"surprise":1}"#.to_vec(),
+            false,
+            400,
+        ),
+        (
+            "bad base64",
+            Some(&t),
+            br#"{"push":[{"doc":"x","change":"***"}]}"#.to_vec(),
+            false,
+            400,
+        ),
     ];
     for (name, token, body, gz, expected) in cases {
         let (status, json) = post(&server, token, body, gz);
@@ -98,7 +136,10 @@ fn bad_bodies_get_clear_4xx_and_change_nothing() {
     let (status, replay) = post(&server, Some(&t), valid_bytes.clone(), false);
     assert_eq!(status, 200);
     assert_eq!(replay["stored"], 0);
-    assert_eq!(replay["duplicates"].as_u64().unwrap() as usize, pending.len());
+    assert_eq!(
+        replay["duplicates"].as_u64().unwrap() as usize,
+        pending.len()
+    );
     assert_eq!(snapshot(&mut sup), after_first, "a replay changes nothing");
 
     // Properly gzip-compressed bodies are accepted.
@@ -124,10 +165,15 @@ fn announce_oversized(server: &gridsync_tests::TestServer, token: &str) -> (u16,
         40 * 1024 * 1024
     )
     .unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     (status, text)
 }

@@ -16,15 +16,31 @@ fn two_workers_edit_the_same_households_offline_and_converge() {
     assert_eq!(b.store.households(&Default::default()).unwrap().len(), 2);
 
     // Offline on both phones.
-    let rid = b.store.household(&h1).unwrap().residents.keys().next().unwrap().clone();
-    a.store.update_resident(&h1, &rid, |r| r.phone = Some("13800001111".into())).unwrap();
-    b.store.update_resident(&h1, &rid, |r| r.ethnicity = Some("01".into())).unwrap();
+    let rid = b
+        .store
+        .household(&h1)
+        .unwrap()
+        .residents
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    a.store
+        .update_resident(&h1, &rid, |r| r.phone = Some("13800001111".into()))
+        .unwrap();
+    b.store
+        .update_resident(&h1, &rid, |r| r.ethnicity = Some("01".into()))
+        .unwrap();
     a.store.add_visit(&h2, visit("a 走访")).unwrap();
     b.store.add_visit(&h2, visit("b 走访")).unwrap();
     b.store.add_resident(&h2, Resident::named("李四")).unwrap();
     let h3 = b.household(G1, "103", None);
-    a.store.update_resident(&h1, &rid, |r| r.note = Some("来自A".into())).unwrap();
-    b.store.update_resident(&h1, &rid, |r| r.note = Some("来自B".into())).unwrap();
+    a.store
+        .update_resident(&h1, &rid, |r| r.note = Some("来自A".into()))
+        .unwrap();
+    b.store
+        .update_resident(&h1, &rid, |r| r.note = Some("来自B".into()))
+        .unwrap();
 
     a.sync();
     b.sync();
@@ -33,21 +49,31 @@ fn two_workers_edit_the_same_households_offline_and_converge() {
         let one = p.store.household(&h1).unwrap();
         assert_eq!(one.residents[&rid].phone.as_deref(), Some("13800001111"));
         assert_eq!(one.residents[&rid].ethnicity.as_deref(), Some("01"));
-        assert_eq!(p.store.conflicts(&h1).unwrap().len(), 1, "the note was edited on both");
+        assert_eq!(
+            p.store.conflicts(&h1).unwrap().len(),
+            1,
+            "the note was edited on both"
+        );
         let two = p.store.household(&h2).unwrap();
         assert_eq!(two.visits.len(), 2);
         assert_eq!(two.residents.len(), 2);
         assert!(p.store.contains(&h3).unwrap());
         assert_eq!(p.store.pending_changes().unwrap(), 0);
     }
-    assert_eq!(a.store.household(&h1).unwrap(), b.store.household(&h1).unwrap());
+    assert_eq!(
+        a.store.household(&h1).unwrap(),
+        b.store.household(&h1).unwrap()
+    );
 
     // A supervisor's device pulls the whole community.
     let mut sup = Phone::login(&server, "supervisor");
     let report = sup.sync();
     assert_eq!(report.rejected, 0);
     assert_eq!(sup.store.households(&Default::default()).unwrap().len(), 3);
-    assert_eq!(sup.store.household(&h2).unwrap(), a.store.household(&h2).unwrap());
+    assert_eq!(
+        sup.store.household(&h2).unwrap(),
+        a.store.household(&h2).unwrap()
+    );
     // Grid documents for all three grids came along.
     for g in [G1, G2, G3] {
         assert!(sup.store.grid(g).is_ok(), "grid {g} published");

@@ -11,7 +11,12 @@ use gridsync_core::sync::{RetryPolicy, SyncOptions};
 use crate::*;
 
 fn hashes_of_outbox(store: &Store) -> HashSet<String> {
-    store.outbox(1 << 30).unwrap().into_iter().map(|e| e.hash).collect()
+    store
+        .outbox(1 << 30)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.hash)
+        .collect()
 }
 
 fn all_server_hashes(phone: &mut Phone) -> HashSet<String> {
@@ -55,13 +60,18 @@ fn server_killed_mid_push_loses_nothing_acknowledged() {
     let worker = {
         let sent = sent.clone();
         std::thread::spawn(move || {
-            let client = Client::new(&url)
-                .unwrap()
-                .with_retry(RetryPolicy { attempts: 2, first_backoff: std::time::Duration::from_millis(50) });
-            let options = SyncOptions { push_batch: 50, ..SyncOptions::default() };
-            let result = gridsync_core::sync::sync(&mut w.store, &client, &options, None, &mut |p| {
-                sent.store(p.changes_sent, Ordering::SeqCst);
+            let client = Client::new(&url).unwrap().with_retry(RetryPolicy {
+                attempts: 2,
+                first_backoff: std::time::Duration::from_millis(50),
             });
+            let options = SyncOptions {
+                push_batch: 50,
+                ..SyncOptions::default()
+            };
+            let result =
+                gridsync_core::sync::sync(&mut w.store, &client, &options, None, &mut |p| {
+                    sent.store(p.changes_sent, Ordering::SeqCst);
+                });
             (w, result)
         })
     };
@@ -69,21 +79,33 @@ fn server_killed_mid_push_loses_nothing_acknowledged() {
     let start = std::time::Instant::now();
     while sent.load(Ordering::SeqCst) < 400 {
         std::thread::sleep(std::time::Duration::from_millis(2));
-        assert!(start.elapsed() < std::time::Duration::from_secs(60), "push made no progress");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "push made no progress"
+        );
     }
     server.kill();
     let (mut w, result) = worker.join().unwrap();
     assert!(result.is_err(), "the sync was cut off");
     let unacked = hashes_of_outbox(&w.store);
     let acked: HashSet<_> = before.difference(&unacked).cloned().collect();
-    assert!(!acked.is_empty() && !unacked.is_empty(), "killed in the middle: {} acked, {} not", acked.len(), unacked.len());
+    assert!(
+        !acked.is_empty() && !unacked.is_empty(),
+        "killed in the middle: {} acked, {} not",
+        acked.len(),
+        unacked.len()
+    );
 
     server.restart();
     let mut sup = Phone::login(&server, "supervisor");
     sup.sync();
     let on_server = all_server_hashes(&mut sup);
     let missing: Vec<_> = acked.iter().filter(|h| !on_server.contains(*h)).collect();
-    assert!(missing.is_empty(), "{} acknowledged changes lost", missing.len());
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged changes lost",
+        missing.len()
+    );
 
     // The next sync of every device completes and converges.
     w.client = Client::new(&server.url).unwrap();
@@ -94,6 +116,9 @@ fn server_killed_mid_push_loses_nothing_acknowledged() {
     assert_eq!(ours.len(), 400);
     assert_eq!(sup.store.households(&Default::default()).unwrap(), ours);
     for h in ours.iter().take(20) {
-        assert_eq!(w.store.household(&h.id).unwrap(), sup.store.household(&h.id).unwrap());
+        assert_eq!(
+            w.store.household(&h.id).unwrap(),
+            sup.store.household(&h.id).unwrap()
+        );
     }
 }

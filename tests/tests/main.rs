@@ -58,10 +58,16 @@ pub(crate) struct Phone {
 impl Phone {
     pub(crate) fn login(server: &TestServer, user: &str) -> Phone {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open_with(dir.path().join("phone.sqlite3"), OpenOptions::default()).unwrap();
+        let mut store =
+            Store::open_with(dir.path().join("phone.sqlite3"), OpenOptions::default()).unwrap();
         let client = Client::new(&server.url).unwrap();
         let me = client.login(&mut store, user, PASSWORD).unwrap();
-        Phone { store, client, user_id: me.id, _dir: dir }
+        Phone {
+            store,
+            client,
+            user_id: me.id,
+            _dir: dir,
+        }
     }
 
     pub(crate) fn sync(&mut self) -> SyncReport {
@@ -69,14 +75,22 @@ impl Phone {
     }
 
     pub(crate) fn try_sync(&mut self) -> gridsync_core::Result<SyncReport> {
-        gridsync_core::sync::sync(&mut self.store, &self.client, &SyncOptions::default(), None, &mut |_| {})
+        gridsync_core::sync::sync(
+            &mut self.store,
+            &self.client,
+            &SyncOptions::default(),
+            None,
+            &mut |_| {},
+        )
     }
 
     /// Places must exist in the grid before households go there: add
     /// building 1–2, unit 1 of compound 幸福小区 (synced like any edit).
     pub(crate) fn add_places(&mut self, grid: &str) {
         for b in 1..=2 {
-            self.store.add_place(grid, "", "幸福小区", &format!("{b}号楼"), "1单元").unwrap();
+            self.store
+                .add_place(grid, "", "幸福小区", &format!("{b}号楼"), "1单元")
+                .unwrap();
         }
     }
 

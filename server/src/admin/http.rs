@@ -122,6 +122,10 @@ async fn import(state: &AppState, format: Format, body: &[u8]) -> ApiResult<Json
     let summary = territory::import(state.directory.as_ref(), format, body)
         .await
         .map_err(ApiError::from)?;
+    // Phones learn new grids (and their places) from grid documents.
+    crate::sync::publish_grids(state)
+        .await
+        .map_err(ApiError::internal)?;
     tracing::info!(
         streets = summary.streets.created + summary.streets.updated,
         communities = summary.communities.created + summary.communities.updated,

@@ -17,15 +17,18 @@ use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    DocFacts, DocStore, FeedCursor, IncomingChange, PullLimits, PullPage, PulledDoc, PushOutcome, Refusal,
-    Rejected, StoreError, WriteGuard,
+    DocFacts, DocStore, FeedCursor, IncomingChange, PullLimits, PullPage, PulledDoc, PushOutcome,
+    Refusal, Rejected, StoreError, WriteGuard,
 };
 use crate::db;
 
 /// Fold a document's changes into a fresh snapshot once this many gathered.
 const COMPACT_AFTER: i64 = 32;
+/// After a push, documents with at least this many loose changes are
+/// compacted in the background, so the next pull ships a small snapshot.
+const COMPACT_SOON: i64 = 4;
 /// Documents kept loaded.
-const CACHE_DOCS: usize = 2048;
+const CACHE_DOCS: usize = 1024;
 
 type Cache = Arc<Mutex<LruCache<String, (i64, Automerge)>>>;
 
@@ -84,8 +87,14 @@ fn doc_bytes(conn: &Connection, id: &str) -> rusqlite::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn append_changes_after(conn: &Connection, id: &str, after: i64, out: &mut Vec<u8>) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare_cached("SELECT data FROM changes WHERE doc_id = ?1 AND seq > ?2 ORDER BY seq")?;
+fn append_changes_after(
+    conn: &Connection,
+    id: &str,
+    after: i64,
+    out: &mut Vec<u8>,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn
+        .prepare_cached("SELECT data FROM changes WHERE doc_id = ?1 AND seq > ?2 ORDER BY seq")?;
     let mut rows = stmt.query(params![id, after])?;
     while let Some(row) = rows.next()? {
         out.extend_from_slice(row.get_ref(0)?.as_blob()?);
@@ -94,21 +103,32 @@ fn append_changes_after(conn: &Connection, id: &str, after: i64, out: &mut Vec<u
 }
 
 fn corrupt(id: &str, e: impl std::fmt::Display) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(format!("stored document {id} cannot be loaded: {e}").into())
+    rusqlite::Error::ToSqlConversionFailure(
+        format!("stored document {id} cannot be loaded: {e}").into(),
+    )
 }
 
-fn load_doc(conn: &Connection, cache: &Cache, id: &str, last_seq: i64) -> rusqlite::Result<Automerge> {
+fn load_doc(
+    conn: &Connection,
+    cache: &Cache,
+    id: &str,
+    last_seq: i64,
+) -> rusqlite::Result<Automerge> {
     if let Ok(mut c) = cache.lock()
         && let Some((seq, doc)) = c.get(id)
-            && *seq == last_seq {
-                return Ok(doc.clone());
-            }
+        && *seq == last_seq
+    {
+        return Ok(doc.clone());
+    }
     let bytes = doc_bytes(conn, id)?;
     Automerge::load(&bytes).map_err(|e| corrupt(id, e))
 }
 
 /// Apply `changes` to a copy of `doc`; `None` if some are not causally ready.
-fn applied(doc: &Automerge, changes: &[Change]) -> Result<Option<Automerge>, automerge::AutomergeError> {
+fn applied(
+    doc: &Automerge,
+    changes: &[Change],
+) -> Result<Option<Automerge>, automerge::AutomergeError> {
     let mut d = doc.clone();
     d.apply_changes(changes.iter().cloned())?;
     if d.get_missing_deps(&[]).is_empty() {
@@ -130,8 +150,9 @@ fn push_blocking(
     user_id: Option<String>,
     device_id: Option<String>,
     guard: &dyn WriteGuard,
-) -> rusqlite::Result<PushOutcome> {
+) -> rusqlite::Result<(PushOutcome, Vec<String>)> {
     let mut outcome = PushOutcome::default();
+    let mut compact_soon = Vec::new();
     // Group by document, keeping the order of first appearance.
     let mut order: Vec<String> = Vec::new();
     let mut groups: HashMap<String, DocPush> = HashMap::new();
@@ -141,7 +162,10 @@ fn push_blocking(
                 index,
                 doc: String::new(),
                 hash: None,
-                refusal: Refusal::new("invalid_change", "文档编号不是有效的UUID / doc id is not a UUID"),
+                refusal: Refusal::new(
+                    "invalid_change",
+                    "文档编号不是有效的UUID / doc id is not a UUID",
+                ),
             });
             continue;
         };
@@ -152,7 +176,9 @@ fn push_blocking(
                     .entry(doc_id.clone())
                     .or_insert_with(|| {
                         order.push(doc_id.clone());
-                        DocPush { changes: Vec::new() }
+                        DocPush {
+                            changes: Vec::new(),
+                        }
                     })
                     .changes
                     .push((index, change));
@@ -173,7 +199,9 @@ fn push_blocking(
     let mut updated: Vec<(String, i64, Automerge)> = Vec::new();
     let now = now_ms();
     for doc_id in order {
-        let Some(group) = groups.remove(&doc_id) else { continue };
+        let Some(group) = groups.remove(&doc_id) else {
+            continue;
+        };
         let row = doc_row(&tx, &doc_id)?;
         let mut working = match &row {
             Some(r) => load_doc(&tx, cache, &doc_id, r.last_seq)?,
@@ -202,11 +230,12 @@ fn push_blocking(
         let mut accepted: Vec<(usize, Change)> = Vec::new();
         let mut facts = None;
         if let Ok(Some(candidate)) = applied(&working, &all)
-            && let Ok(f) = guard.check(&doc_id, before.as_ref(), &candidate) {
-                working = candidate;
-                facts = Some(f);
-                accepted = fresh.clone();
-            }
+            && let Ok(f) = guard.check(&doc_id, before.as_ref(), &candidate)
+        {
+            working = candidate;
+            facts = Some(f);
+            accepted = fresh.clone();
+        }
         if facts.is_none() {
             // Find which changes are at fault, one by one.
             let mut refused: HashSet<ChangeHash> = HashSet::new();
@@ -284,7 +313,9 @@ fn push_blocking(
                 outcome.duplicates += 1;
             }
         }
-        let Some(first_new_seq) = first_new_seq else { continue };
+        let Some(first_new_seq) = first_new_seq else {
+            continue;
+        };
         let loose = row.as_ref().map_or(0, |r| r.loose) + accepted.len() as i64;
         tx.prepare_cached(
             "INSERT INTO docs (id, kind, scope, holder, snapshot, snapshot_seq, loose, last_seq, updated_at)
@@ -294,10 +325,21 @@ fn push_blocking(
                 updated_at = excluded.updated_at",
         )?
         .execute(params![doc_id, facts.kind, facts.scope, facts.holder, loose, last_seq, now])?;
-        update_feeds(&tx, &doc_id, before.as_ref(), &facts, first_new_seq, last_seq)?;
+        update_feeds(
+            &tx,
+            &doc_id,
+            before.as_ref(),
+            &facts,
+            first_new_seq,
+            last_seq,
+        )?;
         if loose >= COMPACT_AFTER {
-            tx.prepare_cached("UPDATE docs SET snapshot = ?2, snapshot_seq = ?3, loose = 0 WHERE id = ?1")?
-                .execute(params![doc_id, working.save(), last_seq])?;
+            tx.prepare_cached(
+                "UPDATE docs SET snapshot = ?2, snapshot_seq = ?3, loose = 0 WHERE id = ?1",
+            )?
+            .execute(params![doc_id, working.save(), last_seq])?;
+        } else if loose >= COMPACT_SOON {
+            compact_soon.push(doc_id.clone());
         }
         updated.push((doc_id, last_seq, working));
     }
@@ -307,7 +349,27 @@ fn push_blocking(
             c.put(id, (seq, doc));
         }
     }
-    Ok(outcome)
+    Ok((outcome, compact_soon))
+}
+
+/// Fold the loose changes of `ids` into fresh snapshots, each in its own
+/// short transaction; a document changed meanwhile is left for later.
+fn compact_blocking(conn: &mut Connection, cache: &Cache, ids: &[String]) -> rusqlite::Result<()> {
+    for id in ids {
+        let Some(row) = doc_row(conn, id)? else {
+            continue;
+        };
+        if row.loose == 0 {
+            continue;
+        }
+        let doc = load_doc(conn, cache, id, row.last_seq)?;
+        let saved = doc.save();
+        conn.prepare_cached(
+            "UPDATE docs SET snapshot = ?2, snapshot_seq = ?3, loose = 0 WHERE id = ?1 AND last_seq = ?3",
+        )?
+        .execute(params![id, saved, row.last_seq])?;
+    }
+    Ok(())
 }
 
 /// Keep the feed rows of a document in step with its facts: it enters the
@@ -334,7 +396,11 @@ fn update_feeds(
         }
     }
     for feed in &new {
-        let since = if old.contains(feed) { None } else { Some(first_new_seq) };
+        let since = if old.contains(feed) {
+            None
+        } else {
+            Some(first_new_seq)
+        };
         match since {
             None => {
                 tx.prepare_cached("UPDATE feed SET last_seq = ?3 WHERE feed = ?1 AND doc_id = ?2")?
@@ -363,7 +429,9 @@ fn pull_blocking(
 ) -> rusqlite::Result<PullPage> {
     // One read transaction: every feed is read from the same snapshot.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-    let max: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?;
+    let max: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
+        r.get(0)
+    })?;
     let mut page = PullPage::default();
     let mut bytes = 0usize;
     for FeedCursor { feed, cursor } in feeds {
@@ -396,7 +464,10 @@ fn pull_blocking(
                         "SELECT EXISTS (SELECT 1 FROM changes WHERE doc_id = ?1 AND seq > ?2
                             AND (device_id IS NULL OR device_id IS NOT ?3))",
                     )?
-                    .query_row(params![doc_id, if since_seq > cursor { 0 } else { cursor }, device], |r| r.get(0))?;
+                    .query_row(
+                        params![doc_id, if since_seq > cursor { 0 } else { cursor }, device],
+                        |r| r.get(0),
+                    )?;
                 if !from_others {
                     continue;
                 }
@@ -426,7 +497,8 @@ fn pull_blocking(
             .prepare_cached("SELECT doc_id FROM departures WHERE feed = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq")?
             .query_map(params![feed, cursor, new_cursor], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        page.departures.extend(departed.into_iter().map(|d| (feed.clone(), d)));
+        page.departures
+            .extend(departed.into_iter().map(|d| (feed.clone(), d)));
         let remaining: i64 = tx
             .prepare_cached("SELECT count(*) FROM feed WHERE feed = ?1 AND last_seq > ?2")?
             .query_row(params![feed, new_cursor], |r| r.get(0))?;
@@ -450,14 +522,33 @@ impl DocStore for SqliteDocStore {
         guard: Box<dyn WriteGuard>,
     ) -> Result<PushOutcome, StoreError> {
         let cache = self.cache.clone();
-        db::run(&self.pool, move |conn| {
+        let (outcome, compact) = db::run(&self.pool, move |conn| {
             push_blocking(conn, &cache, changes, user_id, device_id, guard.as_ref())
         })
-        .await
+        .await?;
+        if !compact.is_empty() {
+            let (pool, cache) = (self.pool.clone(), self.cache.clone());
+            tokio::spawn(async move {
+                if let Err(e) =
+                    db::run(&pool, move |conn| compact_blocking(conn, &cache, &compact)).await
+                {
+                    tracing::warn!(error = %e, "background compaction failed; will retry on a later push");
+                }
+            });
+        }
+        Ok(outcome)
     }
 
-    async fn pull(&self, feeds: Vec<FeedCursor>, limits: PullLimits, device: Option<String>) -> Result<PullPage, StoreError> {
-        db::run(&self.pool, move |conn| pull_blocking(conn, feeds, limits, device)).await
+    async fn pull(
+        &self,
+        feeds: Vec<FeedCursor>,
+        limits: PullLimits,
+        device: Option<String>,
+    ) -> Result<PullPage, StoreError> {
+        db::run(&self.pool, move |conn| {
+            pull_blocking(conn, feeds, limits, device)
+        })
+        .await
     }
 
     async fn load(&self, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -474,12 +565,17 @@ impl DocStore for SqliteDocStore {
 
     async fn facts(&self, doc_id: &str) -> Result<Option<DocFacts>, StoreError> {
         let id = doc_id.to_string();
-        db::run(&self.pool, move |conn| Ok(doc_row(conn, &id)?.map(|r| r.facts))).await
+        db::run(&self.pool, move |conn| {
+            Ok(doc_row(conn, &id)?.map(|r| r.facts))
+        })
+        .await
     }
 
     async fn max_seq(&self) -> Result<i64, StoreError> {
         db::run(&self.pool, |conn| {
-            conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))
+            conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
+                r.get(0)
+            })
         })
         .await
     }

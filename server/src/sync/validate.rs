@@ -15,7 +15,10 @@ use crate::store::{DocFacts, Refusal};
 const SKEW_MS: i64 = 24 * 3600 * 1000;
 
 fn invalid(reason: impl std::fmt::Display) -> Refusal {
-    Refusal::new("invalid_document", format!("记录内容无效 / invalid record: {reason}"))
+    Refusal::new(
+        "invalid_document",
+        format!("记录内容无效 / invalid record: {reason}"),
+    )
 }
 
 /// Validate a document and return its facts.
@@ -34,7 +37,8 @@ pub fn document(doc_id: &str, d: &Automerge) -> Result<DocFacts, Refusal> {
                 if r.removed || r.merged_into.is_some() {
                     continue;
                 }
-                r.validate(&format!("residents.{key}."), &clock).map_err(invalid)?;
+                r.validate(&format!("residents.{key}."), &clock)
+                    .map_err(invalid)?;
             }
             for v in h.visits.values() {
                 v.validate(&clock).map_err(invalid)?;

@@ -243,6 +243,10 @@ impl Store {
     pub(super) fn forward_if_merged(&mut self, id: &str) -> Result<()> {
         let (h, old): (Household, Option<Household>) = {
             let loaded = self.with_doc(id, |d| {
+                // Cheap test first: almost no document is a tombstone.
+                if doc::string_at(d, &automerge::ROOT, "merged_into").is_none() {
+                    return Ok(None);
+                }
                 let Ok(h) = doc::read::<Household>(d, None) else {
                     return Ok(None);
                 };

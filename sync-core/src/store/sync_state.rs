@@ -61,7 +61,10 @@ impl Store {
                 ] {
                     s.conn.prepare_cached(sql)?.execute([id])?;
                 }
-                n += s.conn.prepare_cached("DELETE FROM docs WHERE id = ?1")?.execute([id])?;
+                n += s
+                    .conn
+                    .prepare_cached("DELETE FROM docs WHERE id = ?1")?
+                    .execute([id])?;
                 s.cache.pop(id);
                 if let Some(w) = s.write.as_mut() {
                     w.dirty.remove(id);
@@ -77,7 +80,8 @@ impl Store {
         let ids: Vec<String> = self.documents()?.into_iter().map(|(id, _, _)| id).collect();
         let n = self.purge(&ids)?;
         self.write(|s| {
-            s.conn.execute("DELETE FROM meta WHERE key = ?1", [CURSORS])?;
+            s.conn
+                .execute("DELETE FROM meta WHERE key = ?1", [CURSORS])?;
             Ok(())
         })?;
         Ok(n)
@@ -92,7 +96,11 @@ impl Store {
              WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.doc_id = d.id)",
         )?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {
@@ -108,7 +116,11 @@ impl Store {
 
     /// The server stored these pushed outbox entries (by outbox seq) and
     /// refused the others listed in `refused` (seq, code, reason).
-    pub(crate) fn settle_push(&mut self, pushed: &[i64], refused: &[(i64, String, String)]) -> Result<()> {
+    pub(crate) fn settle_push(
+        &mut self,
+        pushed: &[i64],
+        refused: &[(i64, String, String)],
+    ) -> Result<()> {
         let now = self.clock.now_ms();
         self.write(|s| {
             for (seq, code, reason) in refused {
@@ -120,7 +132,9 @@ impl Store {
                     .execute(params![seq, code, reason, now])?;
             }
             for seq in pushed {
-                s.conn.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute([seq])?;
+                s.conn
+                    .prepare_cached("DELETE FROM outbox WHERE seq = ?1")?
+                    .execute([seq])?;
             }
             Ok(())
         })
@@ -128,9 +142,9 @@ impl Store {
 
     /// Local changes the server refused, newest first.
     pub fn rejected_changes(&self) -> Result<Vec<RejectedChange>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT hash, doc_id, code, reason, at FROM rejected ORDER BY at DESC, doc_id")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT hash, doc_id, code, reason, at FROM rejected ORDER BY at DESC, doc_id",
+        )?;
         let rows = stmt
             .query_map([], |r| {
                 Ok(RejectedChange {
@@ -162,7 +176,11 @@ impl Store {
             .filter_map(|r| r.hash.parse().ok())
             .collect();
         if refused.is_empty() {
-            return Err(Reason::new("该记录没有被拒绝的修改", "no refused changes for this document").on("doc_id"));
+            return Err(Reason::new(
+                "该记录没有被拒绝的修改",
+                "no refused changes for this document",
+            )
+            .on("doc_id"));
         }
         let pending: Vec<(i64, Vec<u8>)> = self
             .conn
@@ -175,8 +193,10 @@ impl Store {
         let mut tainted: HashSet<ChangeHash> = refused.clone();
         let mut replay: Vec<Change> = Vec::new();
         for (_, data) in &pending {
-            let change = Change::from_bytes(data.clone()).map_err(|e| Error::Shape(e.to_string()))?;
-            if change.deps().iter().any(|d| tainted.contains(d)) || tainted.contains(&change.hash()) {
+            let change =
+                Change::from_bytes(data.clone()).map_err(|e| Error::Shape(e.to_string()))?;
+            if change.deps().iter().any(|d| tainted.contains(d)) || tainted.contains(&change.hash())
+            {
                 tainted.insert(change.hash());
                 if !refused.contains(&change.hash()) {
                     replay.push(change);
@@ -205,7 +225,10 @@ impl Store {
                 time: options.time,
             };
             let result = base
-                .transact_with(|_| opts, |tx| doc::write_diff(tx, &automerge::ROOT, &before, &after))
+                .transact_with(
+                    |_| opts,
+                    |tx| doc::write_diff(tx, &automerge::ROOT, &before, &after),
+                )
                 .map_err(|f| f.error)?;
             if let Some(hash) = result.hash {
                 new_changes.push(hash);
@@ -216,11 +239,15 @@ impl Store {
             s.conn
                 .prepare_cached("UPDATE docs SET snapshot = ?2, loose = 0 WHERE id = ?1")?
                 .execute(params![doc_id, snapshot])?;
-            s.conn.prepare_cached("DELETE FROM chunks WHERE doc_id = ?1")?.execute([doc_id])?;
+            s.conn
+                .prepare_cached("DELETE FROM chunks WHERE doc_id = ?1")?
+                .execute([doc_id])?;
             for (seq, data) in &pending {
                 let hash = Change::from_bytes(data.clone()).map(|c| c.hash());
                 if hash.is_ok_and(|h| tainted.contains(&h)) {
-                    s.conn.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute([seq])?;
+                    s.conn
+                        .prepare_cached("DELETE FROM outbox WHERE seq = ?1")?
+                        .execute([seq])?;
                 }
             }
             for hash in &refused {

@@ -10,7 +10,9 @@ use flate2::write::GzEncoder;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::wire::{ErrorBody, LoginRequest, RefreshRequest, SyncRequest, SyncResponse, Tokens, User};
+use super::wire::{
+    ErrorBody, LoginRequest, RefreshRequest, SyncRequest, SyncResponse, Tokens, User,
+};
 use crate::store::Store;
 use crate::{Error, Result};
 
@@ -122,24 +124,44 @@ impl Client {
         Ok(store
             .meta(USER)?
             .and_then(|j| serde_json::from_str(&j).ok())
-            .filter(|_| store.meta(REFRESH).ok().flatten().is_some_and(|t| !t.is_empty())))
+            .filter(|_| {
+                store
+                    .meta(REFRESH)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|t| !t.is_empty())
+            }))
     }
 
     /// One sync round trip.
-    pub(crate) fn sync(&self, store: &mut Store, req: &SyncRequest) -> Result<(SyncResponse, usize)> {
+    pub(crate) fn sync(
+        &self,
+        store: &mut Store,
+        req: &SyncRequest,
+    ) -> Result<(SyncResponse, usize)> {
         let body = serde_json::to_vec(req).map_err(|e| Error::Shape(e.to_string()))?;
         let sent = body.len();
         let resp = self.call_raw(store, "/v1/sync", body)?;
         Ok((resp, sent))
     }
 
-    fn call<B: Serialize, T: DeserializeOwned>(&self, store: &mut Store, path: &str, body: &B) -> Result<T> {
+    fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        store: &mut Store,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
         let body = serde_json::to_vec(body).map_err(|e| Error::Shape(e.to_string()))?;
         self.call_raw(store, path, body)
     }
 
     /// POST with the stored access token; on 401 refresh once and retry.
-    fn call_raw<T: DeserializeOwned>(&self, store: &mut Store, path: &str, body: Vec<u8>) -> Result<T> {
+    fn call_raw<T: DeserializeOwned>(
+        &self,
+        store: &mut Store,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<T> {
         let token = store.meta(ACCESS)?.filter(|t| !t.is_empty());
         let Some(token) = token else {
             return Err(Error::Unauthorized("未登录 / not signed in".into()));
@@ -151,7 +173,9 @@ impl Client {
                 let token = self.refresh(store)?;
                 match self.send_bytes(path, &body, Some(&token)) {
                     Ok(v) => Ok(v),
-                    Err(Failure::Unauthorized(b)) if b.error == "device_revoked" => Err(revoked(store)),
+                    Err(Failure::Unauthorized(b)) if b.error == "device_revoked" => {
+                        Err(revoked(store))
+                    }
                     Err(Failure::Unauthorized(b)) => Err(Error::Unauthorized(b.message)),
                     Err(Failure::Transient(m)) => Err(Error::Network(m)),
                     Err(Failure::Final(e)) => Err(e),
@@ -189,13 +213,24 @@ impl Client {
         }
     }
 
-    fn send<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B, token: Option<&str>) -> Result<T, Failure> {
-        let bytes = serde_json::to_vec(body).map_err(|e| Failure::Final(Error::Shape(e.to_string())))?;
+    fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        token: Option<&str>,
+    ) -> Result<T, Failure> {
+        let bytes =
+            serde_json::to_vec(body).map_err(|e| Failure::Final(Error::Shape(e.to_string())))?;
         self.send_bytes(path, &bytes, token)
     }
 
     /// POST `body` (gzip-compressed when large), retrying transient failures.
-    fn send_bytes<T: DeserializeOwned>(&self, path: &str, body: &[u8], token: Option<&str>) -> Result<T, Failure> {
+    fn send_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &[u8],
+        token: Option<&str>,
+    ) -> Result<T, Failure> {
         let compressed = if body.len() > 4096 {
             let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 3), Compression::fast());
             enc.write_all(body)
@@ -220,7 +255,9 @@ impl Client {
                 req = req.bearer_auth(t);
             }
             req = match &compressed {
-                Some(gz) => req.header(reqwest::header::CONTENT_ENCODING, "gzip").body(gz.clone()),
+                Some(gz) => req
+                    .header(reqwest::header::CONTENT_ENCODING, "gzip")
+                    .body(gz.clone()),
                 None => req.body(body.to_vec()),
             };
             let resp = match req.send() {

@@ -1,0 +1,394 @@
+//! [`Gridsync`]: the one object the app holds. It owns the device store
+//! (behind a mutex: the core's `Store` is one writer, not `Sync`) and the
+//! server address, and forwards every call to gridsync-core.
+//!
+//! Every method blocks: call it off the main thread. Calls from several
+//! threads at once are safe and run one after another.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use gridsync_core::sync::{self as core_sync, Client, SyncOptions};
+use gridsync_core::{OpenOptions, Store};
+
+use crate::error::{GridsyncError, Result};
+use crate::records::*;
+
+/// Receives the progress of a sync. Implement it in Kotlin or Swift; it is
+/// called on the thread that called `sync`, so post to the UI thread to
+/// update a progress bar. It should return quickly and must not call back
+/// into the same `Gridsync` object (that call would wait for the sync).
+#[uniffi::export(with_foreign)]
+pub trait SyncListener: Send + Sync {
+    /// Called when the sync starts, after each round trip, and when done.
+    fn on_progress(&self, progress: SyncProgress);
+}
+
+/// The phone's gridsync: an encrypted local store of the grid's records,
+/// and its sync with the server. Open one per store file and keep it for
+/// the life of the app; share it between threads freely.
+///
+/// Every method blocks (disk, and network for `login` / `logout` /
+/// `sync`): call it from a background thread (Kotlin `Dispatchers.IO`,
+/// Swift a detached `Task` or a background queue), never the main thread.
+#[derive(uniffi::Object)]
+pub struct Gridsync {
+    store: Mutex<Store>,
+    server_url: Mutex<Option<String>>,
+    /// The running sync's cancel flag, if a sync runs.
+    cancel: Mutex<Option<Arc<AtomicBool>>>,
+}
+
+impl std::fmt::Debug for Gridsync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gridsync").finish_non_exhaustive()
+    }
+}
+
+/// Lock a mutex; a panic in an earlier call (a bug) does not make the
+/// object unusable: the store's own transactions keep the file consistent.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn days(field: &str, n: i32) -> Result<u32> {
+    u32::try_from(n).map_err(|_| {
+        GridsyncError::invalid(
+            field,
+            "天数不能为负数",
+            "number of days must not be negative",
+        )
+    })
+}
+
+#[uniffi::export]
+impl Gridsync {
+    /// Open (or create) the encrypted store at `path` (a file in the app's
+    /// private storage). `key` is the store's encryption key: generate it
+    /// once (e.g. 32 random bytes, hex) and keep it in Android Keystore /
+    /// iOS Keychain. `server_url` is the gridsync server (e.g.
+    /// `https://grid.example.cn`); `null` uses the one last signed in to.
+    ///
+    /// Throws `WrongKey` when the file exists but `key` does not open it.
+    #[uniffi::constructor]
+    pub fn open(path: String, key: String, server_url: Option<String>) -> Result<Arc<Self>> {
+        if key.is_empty() {
+            return Err(GridsyncError::invalid(
+                "key",
+                "加密密钥不能为空",
+                "the encryption key must not be empty",
+            ));
+        }
+        let store = Store::open_with(
+            &path,
+            OpenOptions {
+                key: Some(key),
+                ..OpenOptions::default()
+            },
+        )?;
+        Ok(Arc::new(Self {
+            store: Mutex::new(store),
+            server_url: Mutex::new(server_url.filter(|u| !u.trim().is_empty())),
+            cancel: Mutex::new(None),
+        }))
+    }
+
+    /// This device's id.
+    pub fn device_id(&self) -> String {
+        lock(&self.store).device_id().to_string()
+    }
+
+    /// Change the server address (takes effect at the next call).
+    pub fn set_server_url(&self, url: String) {
+        *lock(&self.server_url) = Some(url);
+    }
+
+    // ---- signing in ------------------------------------------------------
+
+    /// Sign in. Edits are attributed to this user from now on; the tokens
+    /// are kept in the (encrypted) store. Throws `Unauthorized` for a wrong
+    /// username or password, `Network` when the server cannot be reached.
+    pub fn login(&self, username: String, password: String) -> Result<User> {
+        let mut store = lock(&self.store);
+        let client = self.client(&store)?;
+        Ok(client.login(&mut store, &username, &password)?.into())
+    }
+
+    /// Sign out: forget the tokens. The records stay on the device.
+    pub fn logout(&self) -> Result<()> {
+        let mut store = lock(&self.store);
+        let client = self.client(&store)?;
+        Ok(client.logout(&mut store)?)
+    }
+
+    /// The signed-in user, if any.
+    pub fn current_user(&self) -> Result<Option<User>> {
+        let store = lock(&self.store);
+        Ok(Client::user(&store)?.map(Into::into))
+    }
+
+    // ---- the territory ---------------------------------------------------
+
+    /// The grids on this device (received by sync), with their places.
+    pub fn grids(&self) -> Result<Vec<Grid>> {
+        let mut store = lock(&self.store);
+        let codes: Vec<String> = store
+            .documents()?
+            .into_iter()
+            .filter(|(_, kind, _)| kind == gridsync_core::grid::KIND)
+            .map(|(_, _, scope)| scope)
+            .collect();
+        let mut out = Vec::with_capacity(codes.len());
+        for code in codes {
+            out.push(store.grid(&code)?.into());
+        }
+        out.sort_by(|a: &Grid, b| a.code.cmp(&b.code));
+        Ok(out)
+    }
+
+    /// Add a place (area / compound / building / unit) to a grid.
+    pub fn add_place(
+        &self,
+        grid: String,
+        area: String,
+        compound: String,
+        building: String,
+        unit: String,
+    ) -> Result<()> {
+        Ok(lock(&self.store).add_place(&grid, &area, &compound, &building, &unit)?)
+    }
+
+    // ---- the resident ledger ---------------------------------------------
+
+    /// Record a new household (with the residents given). Returns its id.
+    /// Throws `Invalid` naming the field (`place.room`,
+    /// `residents[0].id_number`, …) when a value is refused.
+    pub fn create_household(&self, household: NewHousehold) -> Result<String> {
+        Ok(lock(&self.store).create_household(household.into())?)
+    }
+
+    /// A household with its residents and visits.
+    pub fn household(&self, id: String) -> Result<Household> {
+        Ok(lock(&self.store).household(&id)?.into())
+    }
+
+    /// Replace a household's own fields (place, house facts, holder, tags);
+    /// only what differs is written. Start from `household(id)`'s values.
+    pub fn update_household(&self, id: String, fields: HouseholdFields) -> Result<()> {
+        let fields: gridsync_core::HouseholdFields = fields.into();
+        Ok(lock(&self.store).edit_household(&id, |f| *f = fields)?)
+    }
+
+    /// Move a household to another grid (supervisors only; the server
+    /// refuses it from anyone else).
+    pub fn move_household(&self, id: String, grid: String) -> Result<()> {
+        Ok(lock(&self.store).move_household(&id, &grid)?)
+    }
+
+    /// Add a resident to a household. Returns the resident's id. Throws
+    /// `Invalid` (field `id_number`, `phone`, …) when a value is refused.
+    pub fn add_resident(&self, household_id: String, resident: Resident) -> Result<String> {
+        Ok(lock(&self.store).add_resident(&household_id, resident.into())?)
+    }
+
+    /// Replace a resident's fields with `resident`'s; only what differs is
+    /// written, so edits of other fields on other phones are kept.
+    pub fn update_resident(
+        &self,
+        household_id: String,
+        resident_id: String,
+        resident: Resident,
+    ) -> Result<()> {
+        Ok(lock(&self.store)
+            .update_resident(&household_id, &resident_id, |r| resident.apply_to(r))?)
+    }
+
+    /// Take a resident off the ledger (moved away, deceased, entered by
+    /// mistake); `moved_out` is the date, if known. Undo with
+    /// `restore_resident`.
+    pub fn remove_resident(
+        &self,
+        household_id: String,
+        resident_id: String,
+        moved_out: Option<String>,
+    ) -> Result<()> {
+        Ok(lock(&self.store).remove_resident(&household_id, &resident_id, moved_out)?)
+    }
+
+    /// Put a removed resident back on the ledger.
+    pub fn restore_resident(&self, household_id: String, resident_id: String) -> Result<()> {
+        Ok(lock(&self.store).restore_resident(&household_id, &resident_id)?)
+    }
+
+    /// Record a visit, call or message. An empty `visitor` / `role` is the
+    /// signed-in user. Returns the visit's id.
+    pub fn add_visit(&self, household_id: String, visit: Visit) -> Result<String> {
+        Ok(lock(&self.store).add_visit(&household_id, visit.into())?)
+    }
+
+    // ---- lists -----------------------------------------------------------
+
+    /// Households at a place (by grid / area / compound / building / unit),
+    /// in address order.
+    pub fn households(&self, filter: PlaceFilter) -> Result<Vec<HouseholdRow>> {
+        let rows = lock(&self.store).households(&filter.into())?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Households with no contact of any kind within `days` days.
+    pub fn households_not_visited(&self, days: i32) -> Result<Vec<HouseholdRow>> {
+        let days = self::days("days", days)?;
+        let rows = lock(&self.store).households_not_visited(days)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Households whose package-holder has not contacted them within `days`
+    /// days; only `holder`'s households when given.
+    pub fn households_not_contacted(
+        &self,
+        days: i32,
+        holder: Option<String>,
+    ) -> Result<Vec<HouseholdRow>> {
+        let days = self::days("days", days)?;
+        let rows = lock(&self.store).households_not_contacted(days, holder.as_deref())?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Residents carrying an attention tag (e.g. `living_alone_elderly`).
+    pub fn residents_with_tag(&self, tag: String) -> Result<Vec<ResidentRow>> {
+        let rows = lock(&self.store).residents_with_tag(&tag)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Search residents: by the last digits of the ID number (4 or more),
+    /// otherwise by part of the name. At most 200.
+    pub fn search_residents(&self, query: String) -> Result<Vec<ResidentRow>> {
+        let rows = lock(&self.store).search_residents(&query)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    // ---- sync ------------------------------------------------------------
+
+    /// Push this device's changes and pull everyone else's until caught up,
+    /// reporting progress to `listener`. Safe to interrupt: `cancel_sync`,
+    /// a dropped connection or a killed app lose nothing, and the next
+    /// sync carries on. Throws `Network`, `Unauthorized`, `DeviceRevoked`,
+    /// `Cancelled`, …; the outcome is also kept for `status`.
+    pub fn sync(&self, listener: Option<Arc<dyn SyncListener>>) -> Result<SyncReport> {
+        let mut store = lock(&self.store);
+        let client = self.client(&store)?;
+        let cancel = Arc::new(AtomicBool::new(false));
+        *lock(&self.cancel) = Some(cancel.clone());
+        let mut report = |p: &core_sync::Progress| {
+            if let Some(l) = &listener {
+                l.on_progress(p.into());
+            }
+        };
+        let result = core_sync::sync(
+            &mut store,
+            &client,
+            &SyncOptions::default(),
+            Some(&cancel),
+            &mut report,
+        );
+        *lock(&self.cancel) = None;
+        Ok(result?.into())
+    }
+
+    /// Stop the running sync at its next step (it then throws `Cancelled`).
+    /// Does nothing when no sync runs. Returns at once; may be called from
+    /// any thread, the UI thread included.
+    pub fn cancel_sync(&self) {
+        if let Some(flag) = lock(&self.cancel).as_ref() {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Where this device stands: last success, last error, pending changes.
+    pub fn status(&self) -> Result<SyncStatus> {
+        Ok(core_sync::status(&lock(&self.store))?.into())
+    }
+
+    /// Local changes the server refused (out of scope, role forbids, …),
+    /// newest first. Show them to the person; `discard_rejected` undoes them.
+    pub fn rejected_changes(&self) -> Result<Vec<RejectedChange>> {
+        let rows = lock(&self.store).rejected_changes()?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Undo the refused changes of a record on this device (later local
+    /// edits that do not depend on them are kept). Returns how many changes
+    /// were discarded.
+    pub fn discard_rejected(&self, doc_id: String) -> Result<i64> {
+        let n = lock(&self.store).discard_rejected(&doc_id)?;
+        Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+
+    // ---- conflicts, duplicates, history ----------------------------------
+
+    /// Fields of a record edited at once on two or more phones ("changed by
+    /// two people"), each with its competing values.
+    pub fn conflicts(&self, doc_id: String) -> Result<Vec<Conflict>> {
+        let rows = lock(&self.store).conflicts(&doc_id)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Settle a conflict by choosing value number `choice` of it.
+    pub fn resolve_conflict(&self, doc_id: String, path: Vec<String>, choice: i32) -> Result<()> {
+        let choice = usize::try_from(choice).map_err(|_| {
+            GridsyncError::invalid("choice", "所选的值不存在", "no such value in the conflict")
+        })?;
+        Ok(lock(&self.store).resolve_conflict(&doc_id, &path, choice)?)
+    }
+
+    /// Households and residents that look recorded twice (offline on two
+    /// phones).
+    pub fn duplicate_suspects(&self) -> Result<Vec<DuplicateSuspect>> {
+        let rows = lock(&self.store).duplicate_suspects()?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Merge two households that are the same one; every resident and
+    /// visit of both is kept. Returns the surviving household's id.
+    pub fn merge_households(&self, a: String, b: String) -> Result<String> {
+        Ok(lock(&self.store).merge_households(&a, &b)?)
+    }
+
+    /// Merge two entries of one household that are the same person.
+    /// Returns the id of the entry kept.
+    pub fn merge_residents(&self, household_id: String, a: String, b: String) -> Result<String> {
+        Ok(lock(&self.store).merge_residents(&household_id, &a, &b)?)
+    }
+
+    /// Record that two households are not duplicates.
+    pub fn dismiss_duplicate(&self, a: String, b: String) -> Result<()> {
+        Ok(lock(&self.store).dismiss_duplicate(&a, &b)?)
+    }
+
+    /// Who changed what in a record, and when; oldest first.
+    pub fn history(&self, doc_id: String) -> Result<Vec<HistoryEntry>> {
+        let rows = lock(&self.store).history(&doc_id)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}
+
+impl Gridsync {
+    /// A client for the configured server, or the one last signed in to.
+    fn client(&self, store: &Store) -> Result<Client> {
+        let configured = lock(&self.server_url).clone();
+        let url = match configured {
+            Some(u) => u,
+            None => store
+                .meta("auth.server")?
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| {
+                    GridsyncError::invalid(
+                        "server_url",
+                        "未设置服务器地址",
+                        "no server address: pass server_url to open()",
+                    )
+                })?,
+        };
+        Ok(Client::new(&url)?)
+    }
+}

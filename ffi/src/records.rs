@@ -1,0 +1,867 @@
+//! The records the app reads and writes: plain copies of the core's types
+//! (`String`, `Option`, `Vec`, `i64`, `bool`, `f64`), and the conversions
+//! between the two. Codes (sex, tags, visit method, …) stay strings; the
+//! tables of valid codes are in [`crate::codes`].
+//!
+//! Times are milliseconds since the Unix epoch; dates are `YYYY-MM-DD`.
+
+use gridsync_core::doc;
+use gridsync_core::household as core_hh;
+use gridsync_core::store as core_store;
+use gridsync_core::sync as core_sync;
+use gridsync_core::tagset::TagSet;
+
+/// Where a household lives: 片区 / 小区 / 楼栋 / 单元 / 室.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct Place {
+    /// 片区 area (empty when the grid has no areas).
+    #[uniffi(default)]
+    pub area: String,
+    /// 小区/院落 compound.
+    #[uniffi(default)]
+    pub compound: String,
+    /// 楼栋 building.
+    pub building: String,
+    /// 单元 unit (empty for a building without units).
+    #[uniffi(default)]
+    pub unit: String,
+    /// 室 room.
+    pub room: String,
+}
+
+/// Facts about the dwelling.
+#[derive(Debug, Clone, Default, PartialEq, uniffi::Record)]
+pub struct HouseFacts {
+    /// Use of the dwelling: a `CodeTable.HOUSE_USE` code.
+    #[uniffi(default)]
+    pub usage: Option<String>,
+    /// Ownership, free text (自有 / 租赁 / 公房 / 其他).
+    #[uniffi(default)]
+    pub ownership: Option<String>,
+    /// Floor area, square metres.
+    #[uniffi(default)]
+    pub area_m2: Option<f64>,
+    /// Number of people actually living there.
+    #[uniffi(default)]
+    pub occupants: Option<i64>,
+}
+
+/// A person in the resident ledger, as typed in a form.
+#[derive(Debug, Clone, Default, PartialEq, uniffi::Record)]
+pub struct Resident {
+    /// 姓名.
+    pub name: String,
+    /// 公民身份号码 (18 characters; the check character is verified).
+    #[uniffi(default)]
+    pub id_number: Option<String>,
+    /// Sex code (GB/T 2261.1); filled from the ID number when absent.
+    #[uniffi(default)]
+    pub sex: Option<String>,
+    /// Birth date; filled from the ID number when absent.
+    #[uniffi(default)]
+    pub birth_date: Option<String>,
+    /// Ethnicity code (GB 3304).
+    #[uniffi(default)]
+    pub ethnicity: Option<String>,
+    /// Phone number.
+    #[uniffi(default)]
+    pub phone: Option<String>,
+    /// Relation to the head of household (GB/T 4761).
+    #[uniffi(default)]
+    pub relation: Option<String>,
+    /// Residence status code (registered / floating / …).
+    #[uniffi(default)]
+    pub status: Option<String>,
+    /// Attention tag codes (living_alone_elderly, disabled, …).
+    #[uniffi(default)]
+    pub tags: Vec<String>,
+    /// Moved in.
+    #[uniffi(default)]
+    pub moved_in: Option<String>,
+    /// Moved out.
+    #[uniffi(default)]
+    pub moved_out: Option<String>,
+    /// Free-text note.
+    #[uniffi(default)]
+    pub note: Option<String>,
+}
+
+/// A resident as stored in a household, with its id.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ResidentEntry {
+    /// The resident's id within the household.
+    pub id: String,
+    /// The person.
+    pub resident: Resident,
+    /// Taken off the ledger (moved away, deceased, entered by mistake).
+    pub removed: bool,
+    /// Merged into another entry of the household (same person): its id.
+    pub merged_into: Option<String>,
+}
+
+/// One contact with a household: a visit, a phone call, a message.
+#[derive(Debug, Clone, Default, PartialEq, uniffi::Record)]
+pub struct Visit {
+    /// When, ms since the epoch.
+    pub at: i64,
+    /// How: a `CodeTable.VISIT_METHOD` code (in_person, phone, message, other).
+    pub method: String,
+    /// What was found.
+    #[uniffi(default)]
+    pub findings: String,
+    /// Needs and opinions collected (社情民意).
+    #[uniffi(default)]
+    pub needs: String,
+    /// A follow-up is wanted.
+    #[uniffi(default)]
+    pub follow_up: bool,
+    /// Latitude, WGS-84.
+    #[uniffi(default)]
+    pub lat: Option<f64>,
+    /// Longitude, WGS-84.
+    #[uniffi(default)]
+    pub lon: Option<f64>,
+    /// User id of the visitor; empty: the signed-in user.
+    #[uniffi(default)]
+    pub visitor: String,
+    /// The visitor's role code; empty: the signed-in user's.
+    #[uniffi(default)]
+    pub role: String,
+}
+
+/// A visit as stored, with its id.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct VisitEntry {
+    /// The visit's id within the household.
+    pub id: String,
+    /// The visit.
+    pub visit: Visit,
+}
+
+/// A household (户) with its residents and visits.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Household {
+    /// Document id.
+    pub id: String,
+    /// Grid code.
+    pub grid: String,
+    /// Where it is.
+    pub place: Place,
+    /// House facts.
+    pub house: HouseFacts,
+    /// Package-holder (包保责任人) user id.
+    pub holder: Option<String>,
+    /// Household tags.
+    pub tags: Vec<String>,
+    /// Every resident entry (removed and merged ones included, flagged).
+    pub residents: Vec<ResidentEntry>,
+    /// Visits, oldest first.
+    pub visits: Vec<VisitEntry>,
+    /// Who created it (user id).
+    pub created_by: String,
+    /// When, ms.
+    pub created_at: i64,
+    /// Merged into another household (a duplicate): the survivor's id.
+    pub merged_into: Option<String>,
+}
+
+/// What the app gives to create a household.
+#[derive(Debug, Clone, Default, PartialEq, uniffi::Record)]
+pub struct NewHousehold {
+    /// Grid code (15 digits); the grid must be on this device (synced).
+    pub grid: String,
+    /// Place inside the grid.
+    pub place: Place,
+    /// House facts.
+    #[uniffi(default)]
+    pub house: HouseFacts,
+    /// Package-holder user id.
+    #[uniffi(default)]
+    pub holder: Option<String>,
+    /// Household tags.
+    #[uniffi(default)]
+    pub tags: Vec<String>,
+    /// Residents recorded with the household.
+    #[uniffi(default)]
+    pub residents: Vec<Resident>,
+}
+
+/// A household's own editable fields (see `Gridsync.updateHousehold`).
+#[derive(Debug, Clone, Default, PartialEq, uniffi::Record)]
+pub struct HouseholdFields {
+    /// Where it is (must stay inside the grid).
+    pub place: Place,
+    /// House facts.
+    pub house: HouseFacts,
+    /// Package-holder user id.
+    pub holder: Option<String>,
+    /// Household tags.
+    pub tags: Vec<String>,
+}
+
+/// A household in a list.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HouseholdRow {
+    /// Document id.
+    pub id: String,
+    /// Grid code.
+    pub grid: String,
+    /// Where it is.
+    pub place: Place,
+    /// Package-holder user id.
+    pub holder: Option<String>,
+    /// Residents currently in the ledger.
+    pub residents: i64,
+    /// Last contact of any kind, ms.
+    pub last_visit: Option<i64>,
+    /// Last contact by the package-holder, ms.
+    pub last_holder_contact: Option<i64>,
+}
+
+/// A resident in a list: ID number and phone masked.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ResidentRow {
+    /// The household's id.
+    pub household_id: String,
+    /// The resident's id.
+    pub resident_id: String,
+    /// Name.
+    pub name: String,
+    /// ID number, masked (110105********1234).
+    pub id_number_masked: Option<String>,
+    /// Sex code.
+    pub sex: Option<String>,
+    /// Birth date.
+    pub birth_date: Option<String>,
+    /// Phone, masked (138****1234).
+    pub phone_masked: Option<String>,
+    /// Residence status code.
+    pub status: Option<String>,
+}
+
+/// Which households to list: every part given must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct PlaceFilter {
+    /// Grid code.
+    #[uniffi(default)]
+    pub grid: Option<String>,
+    /// Area.
+    #[uniffi(default)]
+    pub area: Option<String>,
+    /// Compound.
+    #[uniffi(default)]
+    pub compound: Option<String>,
+    /// Building.
+    #[uniffi(default)]
+    pub building: Option<String>,
+    /// Unit.
+    #[uniffi(default)]
+    pub unit: Option<String>,
+}
+
+/// A place of a grid that households can be placed in.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct GridPlace {
+    /// Area.
+    pub area: String,
+    /// Compound.
+    pub compound: String,
+    /// Building.
+    pub building: String,
+    /// Unit.
+    pub unit: String,
+}
+
+/// A grid (网格) on this device, with its places (for pickers).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Grid {
+    /// Document id.
+    pub id: String,
+    /// 15-digit grid code.
+    pub code: String,
+    /// Name, e.g. 第一网格.
+    pub name: String,
+    /// Community (社区).
+    pub community: String,
+    /// Street (街道).
+    pub street: String,
+    /// Its places, in order.
+    pub places: Vec<GridPlace>,
+}
+
+/// The signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct User {
+    /// User id (what edits are attributed to).
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role code (grid_worker, package_holder, supervisor, admin).
+    pub role: String,
+}
+
+/// What a sync is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum SyncPhase {
+    /// Sending local changes.
+    Push,
+    /// Receiving documents.
+    Pull,
+    /// Finished.
+    Done,
+}
+
+/// Progress of a sync, for a progress bar.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncProgress {
+    /// Phase.
+    pub phase: SyncPhase,
+    /// Local changes sent so far.
+    pub changes_sent: i64,
+    /// Local changes to send in all.
+    pub changes_total: i64,
+    /// Documents received so far.
+    pub docs_received: i64,
+    /// Documents to receive in all (grows if others keep editing).
+    pub docs_total: i64,
+    /// Bytes sent and received so far.
+    pub bytes_done: i64,
+    /// Bytes expected in all (an estimate while pulling).
+    pub bytes_total: i64,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncReport {
+    /// Local changes the server stored.
+    pub pushed: i64,
+    /// Local changes the server refused (see `rejectedChanges`).
+    pub rejected: i64,
+    /// Documents received.
+    pub docs_received: i64,
+    /// Documents removed from this device (no longer readable).
+    pub purged: Vec<String>,
+    /// Bytes sent.
+    pub bytes_sent: i64,
+    /// Bytes received.
+    pub bytes_received: i64,
+    /// Round trips.
+    pub rounds: i64,
+}
+
+/// Where this device stands with the server.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncStatus {
+    /// When the last sync succeeded (ms), if ever.
+    pub last_success: Option<i64>,
+    /// The last sync's error, if it failed.
+    pub last_error: Option<String>,
+    /// Local changes waiting to be pushed.
+    pub pending_changes: i64,
+    /// Local changes the server refused, waiting for a person.
+    pub rejected_changes: i64,
+    /// The server this device signed in to.
+    pub server: Option<String>,
+    /// The signed-in user, if any.
+    pub user: Option<User>,
+}
+
+/// One of the values standing in a conflict.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConflictValue {
+    /// The value as text (a string as is, anything else as JSON).
+    pub value: String,
+    /// User id of whoever wrote it, when known.
+    pub by: Option<String>,
+    /// When it was written, ms.
+    pub at: i64,
+    /// The value shown until someone chooses.
+    pub winner: bool,
+}
+
+/// A field edited at the same time on two or more devices.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Conflict {
+    /// Path from the document root, e.g. `["residents", "<id>", "phone"]`.
+    pub path: Vec<String>,
+    /// The competing values; pass the index of one to `resolveConflict`.
+    pub values: Vec<ConflictValue>,
+}
+
+/// What kind of duplicate is suspected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum DuplicateKind {
+    /// Two households with the same grid and address.
+    Household,
+    /// Two entries with the same ID number in one household.
+    ResidentInHousehold,
+    /// The same ID number in two different households.
+    ResidentAcrossHouseholds,
+}
+
+/// A pair of records that look like the same thing.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DuplicateSuspect {
+    /// What kind.
+    pub kind: DuplicateKind,
+    /// The two household ids (equal for a duplicate inside one household).
+    pub households: Vec<String>,
+    /// The two resident ids, for resident duplicates.
+    pub residents: Option<Vec<String>>,
+}
+
+/// A local change the server refused.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RejectedChange {
+    /// Change hash.
+    pub hash: String,
+    /// Its document.
+    pub doc_id: String,
+    /// The server's code (`out_of_scope`, `role_forbids`, …).
+    pub code: String,
+    /// The server's reason, for the person.
+    pub reason: String,
+    /// When it was refused, ms.
+    pub at: i64,
+}
+
+/// One field written by one change.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FieldChange {
+    /// Path from the document root.
+    pub path: Vec<String>,
+    /// The new value as text (empty when deleted).
+    pub value: String,
+    /// The field was deleted.
+    pub deleted: bool,
+}
+
+/// One change in a record's history.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HistoryEntry {
+    /// Change hash.
+    pub hash: String,
+    /// User id of the author, when known.
+    pub by: Option<String>,
+    /// What the change did (`add_visit`, `update_resident`, …).
+    pub op: Option<String>,
+    /// When, ms.
+    pub at: i64,
+    /// The fields it wrote.
+    pub fields: Vec<FieldChange>,
+}
+
+// ---- conversions ----------------------------------------------------------
+
+fn tags(t: TagSet) -> Vec<String> {
+    t.0.into_iter().collect()
+}
+
+fn tagset(t: Vec<String>) -> TagSet {
+    TagSet(t.into_iter().collect())
+}
+
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A JSON value as the text a person reads.
+fn text(v: serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+impl From<core_hh::Place> for Place {
+    fn from(p: core_hh::Place) -> Self {
+        Self {
+            area: p.area,
+            compound: p.compound,
+            building: p.building,
+            unit: p.unit,
+            room: p.room,
+        }
+    }
+}
+
+impl From<Place> for core_hh::Place {
+    fn from(p: Place) -> Self {
+        Self {
+            area: p.area,
+            compound: p.compound,
+            building: p.building,
+            unit: p.unit,
+            room: p.room,
+        }
+    }
+}
+
+impl From<core_hh::HouseFacts> for HouseFacts {
+    fn from(h: core_hh::HouseFacts) -> Self {
+        Self {
+            usage: h.usage,
+            ownership: h.ownership,
+            area_m2: h.area_m2,
+            occupants: h.occupants.map(i64::from),
+        }
+    }
+}
+
+impl From<HouseFacts> for core_hh::HouseFacts {
+    fn from(h: HouseFacts) -> Self {
+        Self {
+            usage: h.usage,
+            ownership: h.ownership,
+            area_m2: h.area_m2,
+            // Out of range: saturate, so the core's range check refuses it.
+            occupants: h
+                .occupants
+                .map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX)),
+        }
+    }
+}
+
+impl From<core_hh::Resident> for Resident {
+    fn from(r: core_hh::Resident) -> Self {
+        Self {
+            name: r.name,
+            id_number: r.id_number,
+            sex: r.sex,
+            birth_date: r.birth_date,
+            ethnicity: r.ethnicity,
+            phone: r.phone,
+            relation: r.relation,
+            status: r.status,
+            tags: tags(r.tags),
+            moved_in: r.moved_in,
+            moved_out: r.moved_out,
+            note: r.note,
+        }
+    }
+}
+
+impl Resident {
+    /// Write the form's fields over `r`, keeping its ledger flags.
+    pub(crate) fn apply_to(self, r: &mut core_hh::Resident) {
+        r.name = self.name;
+        r.id_number = self.id_number;
+        r.sex = self.sex;
+        r.birth_date = self.birth_date;
+        r.ethnicity = self.ethnicity;
+        r.phone = self.phone;
+        r.relation = self.relation;
+        r.status = self.status;
+        r.tags = tagset(self.tags);
+        r.moved_in = self.moved_in;
+        r.moved_out = self.moved_out;
+        r.note = self.note;
+    }
+}
+
+impl From<Resident> for core_hh::Resident {
+    fn from(r: Resident) -> Self {
+        let mut out = core_hh::Resident::default();
+        r.apply_to(&mut out);
+        out
+    }
+}
+
+impl From<core_hh::Visit> for Visit {
+    fn from(v: core_hh::Visit) -> Self {
+        Self {
+            at: v.at,
+            method: v.method,
+            findings: v.findings,
+            needs: v.needs,
+            follow_up: v.follow_up,
+            lat: v.lat,
+            lon: v.lon,
+            visitor: v.visitor,
+            role: v.role,
+        }
+    }
+}
+
+impl From<Visit> for core_hh::Visit {
+    fn from(v: Visit) -> Self {
+        Self {
+            visitor: v.visitor,
+            role: v.role,
+            at: v.at,
+            method: v.method,
+            findings: v.findings,
+            needs: v.needs,
+            follow_up: v.follow_up,
+            lat: v.lat,
+            lon: v.lon,
+        }
+    }
+}
+
+impl From<core_hh::Household> for Household {
+    fn from(h: core_hh::Household) -> Self {
+        let visits = h
+            .visits_in_order()
+            .into_iter()
+            .map(|(id, v)| VisitEntry {
+                id: id.to_string(),
+                visit: v.clone().into(),
+            })
+            .collect();
+        Self {
+            id: h.id,
+            grid: h.grid,
+            place: h.place.into(),
+            house: h.house.into(),
+            holder: h.holder,
+            tags: tags(h.tags),
+            residents: h
+                .residents
+                .into_iter()
+                .map(|(id, r)| ResidentEntry {
+                    id,
+                    removed: r.removed,
+                    merged_into: r.merged_into.clone(),
+                    resident: r.into(),
+                })
+                .collect(),
+            visits,
+            created_by: h.created_by,
+            created_at: h.created_at,
+            merged_into: h.merged_into,
+        }
+    }
+}
+
+impl From<NewHousehold> for core_hh::NewHousehold {
+    fn from(n: NewHousehold) -> Self {
+        Self {
+            grid: n.grid,
+            place: n.place.into(),
+            house: n.house.into(),
+            holder: n.holder,
+            tags: tagset(n.tags),
+            residents: n.residents.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<gridsync_core::HouseholdFields> for HouseholdFields {
+    fn from(f: gridsync_core::HouseholdFields) -> Self {
+        Self {
+            place: f.place.into(),
+            house: f.house.into(),
+            holder: f.holder,
+            tags: tags(f.tags),
+        }
+    }
+}
+
+impl From<HouseholdFields> for gridsync_core::HouseholdFields {
+    fn from(f: HouseholdFields) -> Self {
+        Self {
+            place: f.place.into(),
+            house: f.house.into(),
+            holder: f.holder,
+            tags: tagset(f.tags),
+        }
+    }
+}
+
+impl From<core_store::HouseholdRow> for HouseholdRow {
+    fn from(r: core_store::HouseholdRow) -> Self {
+        Self {
+            id: r.id,
+            grid: r.grid,
+            place: r.place.into(),
+            holder: r.holder,
+            residents: i64::from(r.residents),
+            last_visit: r.last_visit,
+            last_holder_contact: r.last_holder_contact,
+        }
+    }
+}
+
+impl From<core_store::ResidentRow> for ResidentRow {
+    fn from(r: core_store::ResidentRow) -> Self {
+        Self {
+            household_id: r.household_id,
+            resident_id: r.resident_id,
+            name: r.name,
+            id_number_masked: r.id_number_masked,
+            sex: r.sex,
+            birth_date: r.birth_date,
+            phone_masked: r.phone_masked,
+            status: r.status,
+        }
+    }
+}
+
+impl From<PlaceFilter> for core_store::PlaceFilter {
+    fn from(f: PlaceFilter) -> Self {
+        Self {
+            grid: f.grid,
+            area: f.area,
+            compound: f.compound,
+            building: f.building,
+            unit: f.unit,
+        }
+    }
+}
+
+impl From<gridsync_core::grid::Grid> for Grid {
+    fn from(g: gridsync_core::grid::Grid) -> Self {
+        let places = g
+            .places
+            .iter()
+            .map(|key| {
+                // Place keys are `area/compound/building/unit`; names never
+                // contain '/' (refused when a place is added).
+                let mut parts = key.splitn(4, '/').map(str::to_string);
+                let mut next = || parts.next().unwrap_or_default();
+                GridPlace {
+                    area: next(),
+                    compound: next(),
+                    building: next(),
+                    unit: next(),
+                }
+            })
+            .collect();
+        Self {
+            id: g.id,
+            code: g.grid,
+            name: g.name,
+            community: g.community,
+            street: g.street,
+            places,
+        }
+    }
+}
+
+impl From<core_sync::wire::User> for User {
+    fn from(u: core_sync::wire::User) -> Self {
+        Self {
+            id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+            role: u.role,
+        }
+    }
+}
+
+impl From<&core_sync::Progress> for SyncProgress {
+    fn from(p: &core_sync::Progress) -> Self {
+        Self {
+            phase: match p.phase {
+                core_sync::Phase::Push => SyncPhase::Push,
+                core_sync::Phase::Pull => SyncPhase::Pull,
+                core_sync::Phase::Done => SyncPhase::Done,
+            },
+            changes_sent: count(p.changes_sent),
+            changes_total: count(p.changes_total),
+            docs_received: count(p.docs_received),
+            docs_total: count(p.docs_total),
+            bytes_done: count(p.bytes_done),
+            bytes_total: count(p.bytes_total),
+        }
+    }
+}
+
+impl From<core_sync::SyncReport> for SyncReport {
+    fn from(r: core_sync::SyncReport) -> Self {
+        Self {
+            pushed: count(r.pushed),
+            rejected: count(r.rejected),
+            docs_received: count(r.docs_received),
+            purged: r.purged,
+            bytes_sent: count(r.bytes_sent),
+            bytes_received: count(r.bytes_received),
+            rounds: i64::from(r.rounds),
+        }
+    }
+}
+
+impl From<core_sync::Status> for SyncStatus {
+    fn from(s: core_sync::Status) -> Self {
+        Self {
+            last_success: s.last_success,
+            last_error: s.last_error,
+            pending_changes: count(s.pending_changes),
+            rejected_changes: count(s.rejected_changes),
+            server: s.server.filter(|s| !s.is_empty()),
+            user: s.user.map(Into::into),
+        }
+    }
+}
+
+impl From<doc::Conflict> for Conflict {
+    fn from(c: doc::Conflict) -> Self {
+        Self {
+            path: c.path,
+            values: c
+                .values
+                .into_iter()
+                .map(|v| ConflictValue {
+                    value: text(v.value),
+                    by: v.by,
+                    at: v.at,
+                    winner: v.winner,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<core_store::DuplicateSuspect> for DuplicateSuspect {
+    fn from(d: core_store::DuplicateSuspect) -> Self {
+        Self {
+            kind: match d.kind {
+                core_store::DuplicateKind::Household => DuplicateKind::Household,
+                core_store::DuplicateKind::ResidentInHousehold => {
+                    DuplicateKind::ResidentInHousehold
+                }
+                core_store::DuplicateKind::ResidentAcrossHouseholds => {
+                    DuplicateKind::ResidentAcrossHouseholds
+                }
+            },
+            households: d.households.to_vec(),
+            residents: d.residents.map(|r| r.to_vec()),
+        }
+    }
+}
+
+impl From<core_store::RejectedChange> for RejectedChange {
+    fn from(r: core_store::RejectedChange) -> Self {
+        Self {
+            hash: r.hash,
+            doc_id: r.doc_id,
+            code: r.code,
+            reason: r.reason,
+            at: r.at,
+        }
+    }
+}
+
+impl From<doc::HistoryEntry> for HistoryEntry {
+    fn from(h: doc::HistoryEntry) -> Self {
+        Self {
+            hash: h.hash,
+            by: h.by,
+            op: h.op,
+            at: h.at,
+            fields: h
+                .fields
+                .into_iter()
+                .map(|f| FieldChange {
+                    path: f.path,
+                    value: text(f.value),
+                    deleted: f.deleted,
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! Tests of the phone SDK through its exported Rust API (what Kotlin and
+//! Swift call): the encrypted store, the typed errors, and that the
+//! committed bindings match the library. The Kotlin suite
+//! (mobile-bindings/scripts/test-kotlin.sh) tests the generated glue.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use gridsync_core::grid::NewGrid;
+use gridsync_core::{OpenOptions, Store};
+use gridsync_ffi::{
+    CodeTable, Gridsync, GridsyncError, NewHousehold, Place, PlaceFilter, Resident, Visit, codes,
+};
+
+const GRID: &str = "110105001001001";
+const KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+fn id_number(yyyymmdd: &str, seq: u32) -> String {
+    gridsync_core::id_number::with_check_character(&format!("110105{yyyymmdd}{seq:03}")).unwrap()
+}
+
+/// An encrypted store file at `dir/store.db` holding grid [`GRID`] (as a
+/// first sync would bring it), opened through the SDK.
+fn phone(dir: &Path) -> (Arc<Gridsync>, PathBuf) {
+    let path = dir.join("store.db");
+    {
+        let mut s = Store::open_with(
+            &path,
+            OpenOptions {
+                key: Some(KEY.into()),
+                ..OpenOptions::default()
+            },
+        )
+        .unwrap();
+        s.create_grid(NewGrid {
+            code: GRID.into(),
+            name: "第一网格".into(),
+            community: "幸福社区".into(),
+            street: "建国门街道".into(),
+        })
+        .unwrap();
+        s.add_place(GRID, "东片区", "幸福小区", "1号楼", "1单元")
+            .unwrap();
+    }
+    let g = Gridsync::open(path.to_string_lossy().into(), KEY.into(), None).unwrap();
+    (g, path)
+}
+
+fn place(room: &str) -> Place {
+    Place {
+        area: "东片区".into(),
+        compound: "幸福小区".into(),
+        building: "1号楼".into(),
+        unit: "1单元".into(),
+        room: room.into(),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn records_residents_and_visits_in_an_encrypted_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, path) = phone(dir.path());
+    let id_a = id_number("19420315", 12);
+    let id_b = id_number("19700101", 11);
+    let h = g
+        .create_household(NewHousehold {
+            grid: GRID.into(),
+            place: place("101"),
+            residents: vec![Resident {
+                name: "欧阳秀英".into(),
+                id_number: Some(id_a.clone()),
+                tags: vec!["living_alone_elderly".into()],
+                ..Resident::default()
+            }],
+            ..NewHousehold::default()
+        })
+        .unwrap();
+    g.add_resident(
+        h.clone(),
+        Resident {
+            name: "司马建国".into(),
+            id_number: Some(id_b.clone()),
+            ..Resident::default()
+        },
+    )
+    .unwrap();
+    g.add_visit(
+        h.clone(),
+        Visit {
+            at: 1_700_000_000_000,
+            method: "in_person".into(),
+            findings: "一切正常".into(),
+            ..Visit::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(g.household(h.clone()).unwrap().residents.len(), 2);
+    assert_eq!(
+        g.households(PlaceFilter {
+            building: Some("1号楼".into()),
+            ..PlaceFilter::default()
+        })
+        .unwrap()
+        .len(),
+        1
+    );
+    assert_eq!(
+        g.residents_with_tag("living_alone_elderly".into())
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(g.status().unwrap().pending_changes >= 3);
+    drop(g);
+
+    let mut files = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        files += 1;
+        for secret in ["欧阳秀英", "司马建国", &id_a, &id_b] {
+            assert!(
+                !contains(&bytes, secret.as_bytes()),
+                "plain text in store file"
+            );
+        }
+    }
+    assert!(files >= 1);
+
+    // Reopened with its key, everything is there.
+    let g = Gridsync::open(path.to_string_lossy().into(), KEY.into(), None).unwrap();
+    assert_eq!(g.search_residents("欧阳".into()).unwrap().len(), 1);
+}
+
+#[test]
+fn wrong_key_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, path) = phone(dir.path());
+    drop(g);
+    let err =
+        Gridsync::open(path.to_string_lossy().into(), "not the key".into(), None).unwrap_err();
+    let GridsyncError::WrongKey { text } = &err else {
+        panic!("expected WrongKey, got {err:?}");
+    };
+    assert!(
+        text.contains("密钥") && text.contains("wrong key"),
+        "{text}"
+    );
+    assert_eq!(err.to_string(), *text);
+    let empty = Gridsync::open(path.to_string_lossy().into(), String::new(), None).unwrap_err();
+    assert!(matches!(empty, GridsyncError::Invalid { ref field, .. } if field == "key"));
+}
+
+#[test]
+fn invalid_input_names_the_field_with_a_readable_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, _) = phone(dir.path());
+    let good = id_number("19800101", 21);
+    let bad = format!(
+        "{}{}",
+        &good[..17],
+        if good.ends_with('0') { '1' } else { '0' }
+    );
+    let h = g
+        .create_household(NewHousehold {
+            grid: GRID.into(),
+            place: place("102"),
+            ..NewHousehold::default()
+        })
+        .unwrap();
+    let err = g
+        .add_resident(
+            h,
+            Resident {
+                name: "张三".into(),
+                id_number: Some(bad.clone()),
+                ..Resident::default()
+            },
+        )
+        .unwrap_err();
+    let GridsyncError::Invalid {
+        field,
+        reason,
+        text,
+    } = &err
+    else {
+        panic!("expected Invalid, got {err:?}");
+    };
+    assert_eq!(field, "id_number");
+    assert!(!reason.is_empty() && text.contains(reason.as_str()));
+    assert!(!text.contains(&bad), "no personal data in messages");
+
+    let err = g
+        .create_household(NewHousehold {
+            grid: GRID.into(),
+            place: Place {
+                room: String::new(),
+                ..place("")
+            },
+            ..NewHousehold::default()
+        })
+        .unwrap_err();
+    assert!(matches!(err, GridsyncError::Invalid { ref field, .. } if field == "place.room"));
+    let err = g.households_not_visited(-1).unwrap_err();
+    assert!(matches!(err, GridsyncError::Invalid { ref field, .. } if field == "days"));
+}
+
+#[test]
+fn not_found_and_missing_server_are_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, _) = phone(dir.path());
+    let err = g
+        .household("0190a0b0-0000-7000-8000-000000000000".into())
+        .unwrap_err();
+    assert!(matches!(err, GridsyncError::NotFound { .. }), "{err:?}");
+    let err = g.sync(None).unwrap_err();
+    assert!(
+        matches!(err, GridsyncError::Invalid { ref field, .. } if field == "server_url"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn code_tables_list_codes_with_names() {
+    let methods = codes(CodeTable::VisitMethod);
+    assert!(
+        methods
+            .iter()
+            .any(|c| c.code == "in_person" && c.name == "入户走访")
+    );
+}
+
+#[test]
+fn committed_bindings_are_up_to_date() {
+    let bindgen = PathBuf::from(env!("CARGO_BIN_EXE_uniffi-bindgen"));
+    let lib_name = if cfg!(target_os = "macos") {
+        "libgridsync_ffi.dylib"
+    } else {
+        "libgridsync_ffi.so"
+    };
+    let lib = bindgen.parent().unwrap().join(lib_name);
+    assert!(lib.exists(), "{} not built", lib.display());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../mobile-bindings/scripts/generate.sh")
+        .canonicalize()
+        .unwrap();
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .arg("--check")
+        .env("GRIDSYNC_BINDGEN", &bindgen)
+        .env("GRIDSYNC_FFI_LIB", &lib)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the committed bindings are stale:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,304 @@
+// The Kotlin test suite of the gridsync phone SDK, run on the JVM against
+// the real libgridsync_ffi and a real gridsync-server (see
+// ../scripts/test-kotlin.sh). A plain runner: each test is a function, the
+// run ends with "N passed, M failed" and exits non-zero on any failure.
+
+import cn.gridsync.sdk.*
+import java.io.File
+import java.nio.file.Files
+import java.util.Collections
+import java.util.concurrent.TimeUnit
+import java.util.concurrent.atomic.AtomicInteger
+import kotlin.system.exitProcess
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
+import kotlinx.coroutines.awaitAll
+import kotlinx.coroutines.runBlocking
+
+const val GRID = "110105001001001"
+const val USER = "wangge1"
+const val PASSWORD = "gridsync-demo"
+const val KEY = "3f7a9c2e5b1d4f6a8c0e2b4d6f8a1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f5a"
+
+fun check(cond: Boolean, what: () -> String) {
+    if (!cond) throw AssertionError(what())
+}
+
+inline fun <reified E : Throwable> expectThrows(block: () -> Unit): E {
+    try {
+        block()
+    } catch (e: Throwable) {
+        if (e is E) return e
+        throw AssertionError("expected ${E::class.simpleName}, got ${e::class.qualifiedName}: ${e.message}")
+    }
+    throw AssertionError("expected ${E::class.simpleName}, nothing was thrown")
+}
+
+/** A valid citizen ID number (GB 11643) for someone born on `yyyymmdd`. */
+fun idNumber(yyyymmdd: String, seq: Int): String {
+    val body = "110105$yyyymmdd" + "%03d".format(seq % 1000)
+    val weights = intArrayOf(7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    val sum = body.mapIndexed { i, c -> (c - '0') * weights[i] }.sum()
+    return body + "10X98765432"[sum % 11]
+}
+
+/** The real gridsync-server on a free loopback port, seeded with the demo community. */
+class Server(bin: String) : AutoCloseable {
+    private val data: File = Files.createTempDirectory("gridsync-server").toFile()
+    private val process: Process
+    val url: String
+
+    init {
+        val seed = ProcessBuilder(bin, "--data-dir", data.path, "demo", "--grids", "1", "--households", "5")
+            .redirectErrorStream(true).start()
+        val seedOut = seed.inputStream.bufferedReader().readText()
+        check(seed.waitFor(60, TimeUnit.SECONDS) && seed.exitValue() == 0) { "demo seeding failed: $seedOut" }
+        val pb = ProcessBuilder(bin, "--data-dir", data.path, "serve", "--addr", "127.0.0.1:0")
+            .redirectError(ProcessBuilder.Redirect.INHERIT)
+        pb.environment()["GRIDSYNC_LOG"] = "warn"
+        process = pb.start()
+        val out = process.inputStream.bufferedReader()
+        var found: String? = null
+        while (found == null) {
+            val line = out.readLine() ?: throw AssertionError("server exited before listening")
+            if (line.startsWith("listening on ")) found = line.removePrefix("listening on ").trim()
+        }
+        url = found
+        // Keep draining stdout so the server never blocks on a full pipe.
+        Thread { out.lineSequence().forEach { } }.apply { isDaemon = true }.start()
+    }
+
+    override fun close() {
+        process.destroy()
+        process.waitFor(10, TimeUnit.SECONDS)
+        data.deleteRecursively()
+    }
+}
+
+/** Records every progress report it gets. */
+class Recorder : SyncListener {
+    val seen: MutableList<SyncProgress> = Collections.synchronizedList(mutableListOf())
+    override fun onProgress(progress: SyncProgress) {
+        seen.add(progress)
+    }
+}
+
+class Suite(val server: Server) {
+    val dir: File = Files.createTempDirectory("gridsync-phone").toFile()
+    private var stores = 0
+
+    fun path(): String = File(dir, "store-${stores++}.db").path
+
+    /** A phone: an encrypted store, signed in as wangge1, synced once (the grid arrives). */
+    fun phone(path: String = path()): Gridsync {
+        val g = Gridsync.open(path, KEY, server.url)
+        g.login(USER, PASSWORD)
+        g.sync(null)
+        return g
+    }
+
+    fun firstPlace(g: Gridsync, room: String): Place {
+        val grid = g.grids().first { it.code == GRID }
+        val p = grid.places.first()
+        return Place(area = p.area, compound = p.compound, building = p.building, unit = p.unit, room = room)
+    }
+}
+
+fun main() {
+    val serverBin = System.getProperty("gridsync.server") ?: error("-Dgridsync.server=<path to gridsync-server> is required")
+    var passed = 0
+    var failed = 0
+    Server(serverBin).use { server ->
+        val s = Suite(server)
+        // The phone the first tests build up; later tests use it.
+        lateinit var phoneA: Gridsync
+        lateinit var householdId: String
+        lateinit var residentId: String
+        val tests = linkedMapOf<String, () -> Unit>()
+
+        tests["records a household, residents and a visit offline in an encrypted store"] = {
+            val path = s.path()
+            phoneA = s.phone(path)
+            check(phoneA.currentUser()?.username == USER) { "signed in as $USER" }
+            check(phoneA.grids().any { it.code == GRID }) { "grid $GRID arrived with the first sync" }
+            // From here on no network call until the next sync: offline.
+            val place = s.firstPlace(phoneA, "1801")
+            householdId = phoneA.createHousehold(
+                NewHousehold(
+                    grid = GRID,
+                    place = place,
+                    house = HouseFacts(usage = "residential", occupants = 2),
+                    residents = listOf(
+                        Resident(name = "欧阳秀英", idNumber = idNumber("19420315", 12), relation = "02",
+                            tags = listOf("living_alone_elderly"), phone = "13812345678"),
+                    ),
+                ),
+            )
+            residentId = phoneA.addResident(householdId, Resident(name = "欧阳建国", idNumber = idNumber("19700101", 11)))
+            val visitId = phoneA.addVisit(
+                householdId,
+                Visit(at = System.currentTimeMillis() - 60_000, method = "in_person",
+                    findings = "老人身体状况良好", needs = "希望安装扶手", followUp = true),
+            )
+            val h = phoneA.household(householdId)
+            check(h.residents.size == 2) { "two residents, got ${h.residents.size}" }
+            check(h.visits.single().id == visitId) { "the visit is recorded" }
+            check(h.visits.single().visit.visitor.isNotEmpty()) { "visitor filled with the signed-in user" }
+            check(phoneA.status().pendingChanges >= 3) { "changes wait in the outbox: ${phoneA.status()}" }
+            // The lists the screens need.
+            val byUnit = phoneA.households(PlaceFilter(grid = GRID, building = place.building, unit = place.unit))
+            check(byUnit.any { it.id == householdId && it.residents == 2L }) { "listed by building/unit" }
+            val tagged = phoneA.residentsWithTag("living_alone_elderly")
+            check(tagged.any { it.householdId == householdId && it.name == "欧阳秀英" }) { "listed by tag" }
+            check(tagged.all { it.idNumberMasked?.contains("*") ?: true }) { "ID numbers masked in lists" }
+            check(phoneA.householdsNotVisited(30).none { it.id == householdId }) { "visited today" }
+            check(phoneA.householdsNotVisited(30).isNotEmpty()) { "the demo households were never visited" }
+            check(phoneA.searchResidents("欧阳").size == 2) { "search by name" }
+            // Encrypted at rest: the names are nowhere in the files.
+            val name = "欧阳秀英".toByteArray(Charsets.UTF_8)
+            for (f in File(path).parentFile.listFiles()!!.filter { it.name.startsWith(File(path).name) }) {
+                val bytes = f.readBytes()
+                val hit = (0..bytes.size - name.size).any { i -> name.indices.all { j -> bytes[i + j] == name[j] } }
+                check(!hit) { "resident name found in plain text in ${f.name}" }
+            }
+        }
+
+        tests["syncs with progress callbacks arriving in Kotlin"] = {
+            val rec = Recorder()
+            val report = phoneA.sync(rec)
+            check(report.pushed >= 3) { "pushed the offline changes: $report" }
+            check(rec.seen.isNotEmpty()) { "progress reported" }
+            check(rec.seen.last().phase == SyncPhase.DONE) { "last report is DONE: ${rec.seen.last()}" }
+            check(rec.seen.first().changesTotal >= 3) { "first report counts the changes to send" }
+            val st = phoneA.status()
+            check(st.pendingChanges == 0L && st.lastSuccess != null && st.lastError == null) { "status after sync: $st" }
+        }
+
+        tests["sees an edit made by a second device"] = {
+            val phoneB = s.phone()
+            val h = phoneB.household(householdId)
+            check(h.residents.size == 2) { "phone B received the household" }
+            val r = h.residents.first { it.id == residentId }.resident
+            phoneB.updateResident(householdId, residentId, r.copy(phone = "13987654321", note = "B 手机修改"))
+            phoneB.addVisit(householdId, Visit(at = System.currentTimeMillis() - 1000, method = "phone", findings = "电话回访"))
+            phoneB.sync(null)
+            phoneB.close()
+            val rec = Recorder()
+            val report = phoneA.sync(rec)
+            check(report.docsReceived >= 1) { "A received B's change: $report" }
+            val after = phoneA.household(householdId)
+            val edited = after.residents.first { it.id == residentId }.resident
+            check(edited.phone == "13987654321") { "B's phone edit arrived: ${edited.phone}" }
+            check(after.visits.size == 2) { "B's visit arrived" }
+            check(phoneA.history(householdId).any { it.op == "update_resident" }) { "history shows the edit" }
+        }
+
+        tests["invalid ID number is a typed exception naming the field"] = {
+            val good = idNumber("19800101", 21)
+            val bad = good.dropLast(1) + (if (good.last() == '0') '1' else '0')
+            val e = expectThrows<GridsyncException.Invalid> {
+                phoneA.addResident(householdId, Resident(name = "张三", idNumber = bad))
+            }
+            check(e.field == "id_number") { "field named: ${e.field}" }
+            check(e.reason.isNotBlank() && e.message == e.text) { "readable message: ${e.message}" }
+            check(!e.message!!.contains("field=")) { "message is not a field dump: ${e.message}" }
+            check(!e.message!!.contains(bad)) { "no personal data in the message" }
+            val nested = expectThrows<GridsyncException.Invalid> {
+                phoneA.createHousehold(NewHousehold(grid = GRID, place = s.firstPlace(phoneA, "1802"),
+                    residents = listOf(Resident(name = "李四", idNumber = bad))))
+            }
+            check(nested.field == "residents[0].id_number") { "nested field named: ${nested.field}" }
+        }
+
+        tests["wrong password is Unauthorized"] = {
+            val g = Gridsync.open(s.path(), KEY, server.url)
+            val e = expectThrows<GridsyncException.Unauthorized> { g.login(USER, "not-the-password") }
+            check(e.message!!.isNotBlank() && !e.message!!.startsWith("text=")) { "readable: ${e.message}" }
+            expectThrows<GridsyncException.Unauthorized> { g.sync(null) }
+            check(g.status().lastError != null) { "the failed sync is in the status" }
+            g.close()
+        }
+
+        tests["wrong key is WrongKey, not a crash"] = {
+            val path = s.path()
+            Gridsync.open(path, KEY, null).use { it.deviceId() }
+            val e = expectThrows<GridsyncException.WrongKey> { Gridsync.open(path, KEY.reversed(), null) }
+            check(e.message!!.contains("密钥")) { "readable: ${e.message}" }
+            Gridsync.open(path, KEY, null).use { it.deviceId() }
+        }
+
+        tests["unreachable server is Network"] = {
+            Gridsync.open(s.path(), KEY, "http://127.0.0.1:9").use { g ->
+                expectThrows<GridsyncException.Network> { g.login(USER, PASSWORD) }
+            }
+        }
+
+        tests["sync can be cancelled"] = {
+            val cancelling = object : SyncListener {
+                override fun onProgress(progress: SyncProgress) = phoneA.cancelSync()
+            }
+            expectThrows<GridsyncException.Cancelled> { phoneA.sync(cancelling) }
+            phoneA.sync(null)
+        }
+
+        tests["calls from many threads and coroutines at once"] = {
+            val errors = AtomicInteger()
+            val before = phoneA.household(householdId).visits.size
+            runBlocking(Dispatchers.IO) {
+                val jobs = (0 until 16).map { i ->
+                    async {
+                        try {
+                            phoneA.addVisit(householdId, Visit(at = System.currentTimeMillis() - 1000, method = "message", findings = "并发 $i"))
+                            phoneA.households(PlaceFilter(grid = GRID))
+                            phoneA.searchResidents("欧阳")
+                            phoneA.status()
+                            if (i % 4 == 0) phoneA.sync(null)
+                        } catch (e: Throwable) {
+                            errors.incrementAndGet()
+                            System.err.println("call $i failed: $e")
+                        }
+                    }
+                }
+                jobs.awaitAll()
+            }
+            val threads = (0 until 8).map { i ->
+                Thread {
+                    try {
+                        phoneA.household(householdId)
+                        phoneA.residentsWithTag("living_alone_elderly")
+                        phoneA.addVisit(householdId, Visit(at = System.currentTimeMillis() - 1000, method = "phone", findings = "线程 $i"))
+                    } catch (e: Throwable) {
+                        errors.incrementAndGet()
+                    }
+                }.apply { start() }
+            }
+            threads.forEach { it.join() }
+            check(errors.get() == 0) { "${errors.get()} concurrent calls failed" }
+            val after = phoneA.household(householdId).visits.size
+            check(after == before + 24) { "every visit recorded: $before → $after" }
+            phoneA.sync(null)
+            check(phoneA.status().pendingChanges == 0L) { "all pushed" }
+        }
+
+        tests["code tables for the pickers"] = {
+            val tags = codes(CodeTable.ATTENTION_TAG)
+            check(tags.any { it.code == "living_alone_elderly" && it.name == "独居老人" }) { "attention tags: $tags" }
+        }
+
+        for ((name, body) in tests) {
+            try {
+                body()
+                passed++
+                println("ok    $name")
+            } catch (e: Throwable) {
+                failed++
+                println("FAIL  $name: $e")
+                e.printStackTrace()
+            }
+        }
+        runCatching { phoneA.close() }
+        s.dir.deleteRecursively()
+    }
+    println("$passed passed, $failed failed")
+    exitProcess(if (failed == 0) 0 else 1)
+}
