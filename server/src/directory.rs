@@ -12,6 +12,7 @@
 //! Tokens themselves never reach the directory: it stores the SHA-256 of a
 //! refresh token and the id of the session an access token names.
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;

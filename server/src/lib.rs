@@ -20,6 +20,7 @@ pub mod demo;
 pub mod directory;
 pub mod error;
 pub mod openapi;
+pub mod pg;
 pub mod principal;
 pub mod scope;
 pub mod state;

@@ -27,10 +27,23 @@ impl AppState {
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-        if config.database_url.is_some() {
-            anyhow::bail!(
-                "PostgreSQL storage is not available in this build yet; omit --database-url to use the embedded SQLite file"
-            );
+        if let Some(url) = config.database_url.as_deref() {
+            if !crate::pg::is_postgres_url(url) {
+                anyhow::bail!(
+                    "--database-url must start with postgres:// or postgresql://; omit it to use the embedded SQLite file"
+                );
+            }
+            // Never print the URL: it may carry a password.
+            let pool = crate::pg::open(url)
+                .await
+                .context("opening the PostgreSQL database")?;
+            let auth = crate::auth::Keys::load_or_create(&config).context("loading token keys")?;
+            return Ok(Self {
+                directory: Arc::new(crate::directory::postgres::PgDirectory::new(pool.clone())),
+                docs: Arc::new(crate::store::postgres::PgDocStore::new(pool)),
+                auth: Arc::new(auth),
+                config: Arc::new(config),
+            });
         }
         let pool = crate::db::open(&config.sqlite_path())
             .await

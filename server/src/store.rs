@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use automerge::Automerge;
 use serde::Serialize;
 
+pub mod postgres;
 pub mod sqlite;
 
 /// Errors of a store implementation.
@@ -119,13 +120,42 @@ pub trait WriteGuard: Send + Sync {
     ) -> Result<DocFacts, Refusal>;
 }
 
+/// A feed and how far a device has read it.
+///
+/// Two numbers, because a feed is read document by document (each at its
+/// latest change) over several pages: `cursor` is the position in that
+/// order (documents whose latest change is at or before it were sent), and
+/// `base` is what the device had completely before this pass began (every
+/// change up to it, of every document). A document sent in a later page
+/// must carry every change after `base`, not just after `cursor`. When the
+/// feed is exhausted both become the log's end.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+pub struct Position {
+    /// Every change up to here is on the device (0: nothing).
+    pub base: i64,
+    /// Documents whose latest change is up to here were sent.
+    pub cursor: i64,
+}
+
+impl Position {
+    /// A position where everything up to `seq` is known.
+    pub fn at(seq: i64) -> Self {
+        Self {
+            base: seq,
+            cursor: seq,
+        }
+    }
+}
+
 /// A feed and the position a device has read it to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedCursor {
     /// Feed name.
     pub feed: String,
-    /// Sequence number read up to (0 for never).
-    pub cursor: i64,
+    /// How far it was read.
+    pub at: Position,
 }
 
 /// How much one pull page may carry.

@@ -20,7 +20,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::principal::Principal;
 use crate::scope;
 use crate::state::AppState;
-use crate::store::{FeedCursor, IncomingChange, PullLimits, Rejected};
+use crate::store::{FeedCursor, IncomingChange, Position, PullLimits, Rejected};
 
 pub mod validate;
 
@@ -34,9 +34,10 @@ pub struct SyncRequest {
     /// The device syncing; must be the one the token was issued to.
     #[serde(default)]
     pub device_id: Option<String>,
-    /// Feed → sequence number the device has stored up to.
+    /// Feed → how far the device has read it: the `cursors` of the last
+    /// answer, as given (a bare number n means `{"base": n, "cursor": n}`).
     #[serde(default)]
-    pub cursors: BTreeMap<String, i64>,
+    pub cursors: BTreeMap<String, WireCursor>,
     /// Changes to store, oldest first.
     #[serde(default)]
     pub push: Vec<PushedChange>,
@@ -46,6 +47,28 @@ pub struct SyncRequest {
     /// Most bytes of document data to return (default 8 MiB).
     #[serde(default)]
     pub max_bytes: Option<usize>,
+}
+
+/// A cursor as a device sends it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub enum WireCursor {
+    /// A bare sequence number: everything up to it is known.
+    Seq(i64),
+    /// The two-part position answered by the server.
+    Position(Position),
+}
+
+impl WireCursor {
+    fn position(self) -> Position {
+        match self {
+            WireCursor::Seq(n) => Position::at(n.max(0)),
+            WireCursor::Position(p) => Position {
+                base: p.base.max(0),
+                cursor: p.cursor.max(0),
+            },
+        }
+    }
 }
 
 /// One pushed change.
@@ -87,8 +110,9 @@ pub struct SyncResponse {
     /// Feeds the device followed but may no longer read: delete what it
     /// holds only through them.
     pub dropped_feeds: Vec<String>,
-    /// The feeds the device may read now, with their new cursors.
-    pub cursors: BTreeMap<String, i64>,
+    /// The feeds the device may read now, with their new positions: send
+    /// them back as they are.
+    pub cursors: BTreeMap<String, Position>,
     /// More pages wait: sync again with the new cursors.
     pub more: bool,
     /// Documents still to come (for a progress bar).
@@ -202,7 +226,10 @@ async fn sync(
         .iter()
         .map(|f| FeedCursor {
             feed: f.clone(),
-            cursor: req.cursors.get(f).copied().unwrap_or(0).max(0),
+            at: req
+                .cursors
+                .get(f)
+                .map_or(Position::default(), |c| c.position()),
         })
         .collect();
     let limits = PullLimits {
@@ -242,11 +269,7 @@ async fn sync(
             .collect(),
         purge,
         dropped_feeds,
-        cursors: page
-            .cursors
-            .into_iter()
-            .map(|c| (c.feed, c.cursor))
-            .collect(),
+        cursors: page.cursors.into_iter().map(|c| (c.feed, c.at)).collect(),
         more: page.more,
         remaining: page.remaining,
     }))

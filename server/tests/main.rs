@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod directory;
 mod openapi;
+mod postgres;
 mod store;
 mod support;
 mod territory;

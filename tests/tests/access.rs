@@ -101,3 +101,21 @@ fn household_moved_to_another_grid_is_purged_from_the_old_grid() {
     w3.sync();
     assert_eq!(w3.store.household(&h).unwrap().grid, G2);
 }
+
+#[test]
+fn reassigned_worker_purges_the_old_grid() {
+    let server = community();
+    let mut w = Phone::login(&server, "worker1");
+    w.sync();
+    w.add_places(G1);
+    let h = w.household(G1, "101", None);
+    w.sync();
+    assert!(w.store.contains(&h).unwrap());
+    // worker1 moves from grid 1 to grid 2.
+    server.cli(&["admin", "user", "grids", "worker1", "--grids", G2]);
+    let report = w.sync();
+    assert!(report.purged.contains(&h), "{report:?}");
+    assert!(!w.store.contains(&h).unwrap(), "grid 1's household is gone");
+    assert!(w.store.grid(G2).is_ok(), "grid 2 arrived");
+    assert!(w.store.grid(G1).is_err(), "grid 1's document is gone too");
+}

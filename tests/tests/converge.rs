@@ -65,9 +65,36 @@ fn two_workers_edit_the_same_households_offline_and_converge() {
         b.store.household(&h1).unwrap()
     );
 
-    // A supervisor's device pulls the whole community.
+    // A supervisor's device pulls the whole community, reporting progress.
     let mut sup = Phone::login(&server, "supervisor");
-    let report = sup.sync();
+    let mut seen = Vec::new();
+    let report = gridsync_core::sync::sync(
+        &mut sup.store,
+        &sup.client,
+        &gridsync_core::sync::SyncOptions {
+            max_docs: 2,
+            ..Default::default()
+        },
+        None,
+        &mut |p| seen.push(p.clone()),
+    )
+    .unwrap();
+    let last = seen.last().unwrap();
+    assert_eq!(last.phase, gridsync_core::sync::Phase::Done);
+    assert_eq!(last.docs_received, last.docs_total);
+    assert!(
+        last.docs_received >= 6,
+        "3 households and 3 grids: {last:?}"
+    );
+    assert!(
+        seen.len() >= 4,
+        "progress reported page by page: {}",
+        seen.len()
+    );
+    assert!(
+        seen.windows(2)
+            .all(|w| w[0].docs_received <= w[1].docs_received)
+    );
     assert_eq!(report.rejected, 0);
     assert_eq!(sup.store.households(&Default::default()).unwrap().len(), 3);
     assert_eq!(

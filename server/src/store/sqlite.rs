@@ -17,8 +17,8 @@ use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    DocFacts, DocStore, FeedCursor, IncomingChange, PullLimits, PullPage, PulledDoc, PushOutcome,
-    Refusal, Rejected, StoreError, WriteGuard,
+    DocFacts, DocStore, FeedCursor, IncomingChange, Position, PullLimits, PullPage, PulledDoc,
+    PushOutcome, Refusal, Rejected, StoreError, WriteGuard,
 };
 use crate::db;
 
@@ -434,10 +434,12 @@ fn pull_blocking(
     })?;
     let mut page = PullPage::default();
     let mut bytes = 0usize;
-    for FeedCursor { feed, cursor } in feeds {
+    for FeedCursor { feed, at } in feeds {
+        let (base, cursor) = (at.base.min(at.cursor), at.cursor);
         let room = limits.max_docs.saturating_sub(page.docs.len());
         let full = room == 0 || (bytes >= limits.max_bytes && !page.docs.is_empty());
         let mut new_cursor = cursor;
+        let mut new_base = base;
         let mut exhausted = false;
         if !full {
             let rows: Vec<(String, i64, i64, String, String)> = tx
@@ -471,11 +473,13 @@ fn pull_blocking(
                 if !from_others {
                     continue;
                 }
-                let data = if since_seq > cursor {
+                // Everything after `base`: the device may lack older
+                // changes than `cursor` of a document it has not been sent.
+                let data = if since_seq > base {
                     doc_bytes(&tx, &doc_id)?
                 } else {
                     let mut d = Vec::new();
-                    append_changes_after(&tx, &doc_id, cursor, &mut d)?;
+                    append_changes_after(&tx, &doc_id, base, &mut d)?;
                     d
                 };
                 bytes += data.len();
@@ -488,6 +492,7 @@ fn pull_blocking(
             }
             if exhausted {
                 new_cursor = max.max(cursor);
+                new_base = new_cursor;
             }
         }
         if !exhausted {
@@ -505,7 +510,10 @@ fn pull_blocking(
         page.remaining += remaining as u64;
         page.cursors.push(FeedCursor {
             feed,
-            cursor: new_cursor,
+            at: Position {
+                base: new_base,
+                cursor: new_cursor,
+            },
         });
     }
     tx.commit()?;

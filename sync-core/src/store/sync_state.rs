@@ -28,8 +28,9 @@ pub struct RejectedChange {
 }
 
 impl Store {
-    /// The feed cursors: feed name → server sequence number stored up to.
-    pub fn cursors(&self) -> Result<BTreeMap<String, i64>> {
+    /// The feed cursors: feed name → the position the server last gave
+    /// (opaque to the device; sent back as is).
+    pub fn cursors(&self) -> Result<BTreeMap<String, serde_json::Value>> {
         Ok(match meta_get(&self.conn, CURSORS)? {
             Some(json) => serde_json::from_str(&json).unwrap_or_default(),
             None => BTreeMap::new(),
@@ -37,7 +38,10 @@ impl Store {
     }
 
     /// Replace the feed cursors (inside the write that stored the page).
-    pub(crate) fn set_cursors(&mut self, cursors: &BTreeMap<String, i64>) -> Result<()> {
+    pub(crate) fn set_cursors(
+        &mut self,
+        cursors: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<()> {
         let json = serde_json::to_string(cursors).map_err(|e| Error::Shape(e.to_string()))?;
         meta_set(&self.conn, CURSORS, &json)
     }

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 pub struct SyncRequest {
     /// This device.
     pub device_id: String,
-    /// Feed → sequence number stored up to.
-    pub cursors: BTreeMap<String, i64>,
+    /// Feed → position, exactly as the last answer gave it (opaque here).
+    pub cursors: BTreeMap<String, serde_json::Value>,
     /// Changes to store, oldest first.
     pub push: Vec<PushedChange>,
     /// Most documents per page.
@@ -78,8 +78,8 @@ pub struct SyncResponse {
     /// Feeds no longer readable.
     #[serde(default)]
     pub dropped_feeds: Vec<String>,
-    /// New cursors of the feeds readable now.
-    pub cursors: BTreeMap<String, i64>,
+    /// New positions of the feeds readable now.
+    pub cursors: BTreeMap<String, serde_json::Value>,
     /// More pages wait.
     #[serde(default)]
     pub more: bool,

@@ -1,0 +1,732 @@
+//! The PostgreSQL [`DocStore`]: several stateless server processes share one
+//! database. It behaves as the SQLite store ([`super::sqlite`]) does, and
+//! runs the same conformance suite.
+//!
+//! **Sequence numbers.** A device keeps a cursor per feed and asks for what
+//! came after it, so the log must never show a change with a smaller `seq`
+//! *after* a pull already moved a cursor past it. A PostgreSQL sequence
+//! cannot promise that: two pushes take numbers 7 and 8, the one holding 8
+//! commits first, a pull reads up to 8, then 7 commits and is never sent.
+//! (A sequence also leaves gaps on rollback.) So every push transaction
+//! first takes one transaction-level advisory lock
+//! (`pg_advisory_xact_lock(PUSH_LOCK)`) and numbers its changes
+//! `max(seq) + 1, + 2, …` while holding it. Pushes therefore commit one at a
+//! time, in `seq` order, and PostgreSQL makes a commit visible before it
+//! releases the transaction's locks: every snapshot holds exactly a prefix
+//! `1..=max(seq)` of the log, without gaps. The push runs at READ
+//! COMMITTED so that its statements after the lock see the previous
+//! holder's commit (a REPEATABLE READ snapshot would be taken before the
+//! wait). A pull reads every feed in one REPEATABLE READ transaction,
+//! hence from one such prefix.
+//!
+//! Loaded documents are kept in a bounded LRU cache, each tagged with the
+//! `last_seq` it reflects; an entry is used only while that still matches
+//! the database row, so a process never serves a document another process
+//! changed since.
+//!
+//! Automerge work (applying, checking, saving) runs on the async thread of
+//! the request, as documents are small (one household); the database round
+//! trips are the slow part.
+
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use deadpool_postgres::{GenericClient, Pool};
+use lru::LruCache;
+use tokio_postgres::IsolationLevel;
+
+use super::{
+    DocFacts, DocStore, FeedCursor, IncomingChange, Position, PullLimits, PullPage, PulledDoc,
+    PushOutcome, Refusal, Rejected, StoreError, WriteGuard,
+};
+use crate::db::DbError;
+use crate::pg::{self, err, execute, pool_err, query, query_one, query_opt};
+
+/// Fold a document's changes into a fresh snapshot once this many gathered.
+const COMPACT_AFTER: i64 = 32;
+/// After a push, documents with at least this many loose changes are
+/// compacted in the background, so the next pull ships a small snapshot.
+const COMPACT_SOON: i64 = 4;
+/// Documents kept loaded.
+const CACHE_DOCS: usize = 1024;
+
+type Cache = Arc<Mutex<LruCache<String, (i64, Automerge)>>>;
+
+/// Documents and the change log in a PostgreSQL database.
+#[derive(Clone)]
+pub struct PgDocStore {
+    pool: Pool,
+    cache: Cache,
+}
+
+impl PgDocStore {
+    /// A store over a pool on a migrated database (see [`crate::pg::open`]).
+    pub fn new(pool: Pool) -> Self {
+        Self {
+            pool,
+            cache: Arc::new(Mutex::new(LruCache::new(
+                NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN),
+            ))),
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+struct DocRow {
+    facts: DocFacts,
+    last_seq: i64,
+    loose: i64,
+}
+
+/// The row of a document; `lock` takes its row lock (inside a push, so a
+/// background compaction cannot interleave).
+async fn doc_row<C: GenericClient>(
+    c: &C,
+    id: &str,
+    lock: bool,
+) -> Result<Option<DocRow>, tokio_postgres::Error> {
+    let sql = if lock {
+        "SELECT kind, scope, holder, last_seq, loose FROM docs WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT kind, scope, holder, last_seq, loose FROM docs WHERE id = $1"
+    };
+    Ok(query_opt(c, sql, &[&id]).await?.map(|r| DocRow {
+        facts: DocFacts {
+            kind: r.get(0),
+            scope: r.get(1),
+            holder: r.get(2),
+        },
+        last_seq: r.get(3),
+        loose: r.get(4),
+    }))
+}
+
+/// Everything stored of a document: snapshot and later changes, concatenated.
+async fn doc_bytes<C: GenericClient>(c: &C, id: &str) -> Result<Vec<u8>, tokio_postgres::Error> {
+    let row = query_one(
+        c,
+        "SELECT snapshot, snapshot_seq FROM docs WHERE id = $1",
+        &[&id],
+    )
+    .await?;
+    let snapshot: Option<Vec<u8>> = row.get(0);
+    let snapshot_seq: i64 = row.get(1);
+    let mut bytes = snapshot.unwrap_or_default();
+    append_changes_after(c, id, snapshot_seq, &mut bytes).await?;
+    Ok(bytes)
+}
+
+async fn append_changes_after<C: GenericClient>(
+    c: &C,
+    id: &str,
+    after: i64,
+    out: &mut Vec<u8>,
+) -> Result<(), tokio_postgres::Error> {
+    let rows = query(
+        c,
+        "SELECT data FROM changes WHERE doc_id = $1 AND seq > $2 ORDER BY seq",
+        &[&id, &after],
+    )
+    .await?;
+    for row in rows {
+        out.extend_from_slice(row.get::<_, &[u8]>(0));
+    }
+    Ok(())
+}
+
+fn corrupt(id: &str, e: impl std::fmt::Display) -> DbError {
+    DbError::Task(format!("stored document {id} cannot be loaded: {e}"))
+}
+
+/// The document as of `last_seq`: from the cache if it holds exactly that
+/// version, else from the database.
+async fn load_doc<C: GenericClient>(
+    c: &C,
+    cache: &Cache,
+    id: &str,
+    last_seq: i64,
+) -> Result<Automerge, DbError> {
+    if let Ok(mut guard) = cache.lock()
+        && let Some((seq, doc)) = guard.get(id)
+        && *seq == last_seq
+    {
+        return Ok(doc.clone());
+    }
+    let bytes = doc_bytes(c, id).await.map_err(err)?;
+    Automerge::load(&bytes).map_err(|e| corrupt(id, e))
+}
+
+/// Apply `changes` to a copy of `doc`; `None` if some are not causally ready.
+fn applied(
+    doc: &Automerge,
+    changes: &[Change],
+) -> Result<Option<Automerge>, automerge::AutomergeError> {
+    let mut d = doc.clone();
+    d.apply_changes(changes.iter().cloned())?;
+    if d.get_missing_deps(&[]).is_empty() {
+        Ok(Some(d))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The changes of a push grouped by document, in order of first
+/// appearance, and the ones refused before any database work.
+fn group(
+    incoming: Vec<IncomingChange>,
+    outcome: &mut PushOutcome,
+) -> Vec<(String, Vec<(usize, Change)>)> {
+    let mut order: Vec<(String, Vec<(usize, Change)>)> = Vec::new();
+    let mut position: HashMap<String, usize> = HashMap::new();
+    for (index, c) in incoming.into_iter().enumerate() {
+        let Ok(id) = uuid::Uuid::parse_str(&c.doc_id) else {
+            outcome.rejected.push(Rejected {
+                index,
+                doc: String::new(),
+                hash: None,
+                refusal: Refusal::new(
+                    "invalid_change",
+                    "文档编号不是有效的UUID / doc id is not a UUID",
+                ),
+            });
+            continue;
+        };
+        let doc_id = id.to_string();
+        match Change::from_bytes(c.data) {
+            Ok(change) => {
+                let at = *position.entry(doc_id.clone()).or_insert_with(|| {
+                    order.push((doc_id.clone(), Vec::new()));
+                    order.len() - 1
+                });
+                if let Some((_, changes)) = order.get_mut(at) {
+                    changes.push((index, change));
+                }
+            }
+            Err(_) => outcome.rejected.push(Rejected {
+                index,
+                doc: doc_id,
+                hash: None,
+                refusal: Refusal::new(
+                    "invalid_change",
+                    "不是有效的Automerge变更 / not a valid Automerge change",
+                ),
+            }),
+        }
+    }
+    order
+}
+
+/// What the guard accepts of `fresh` on top of `working`: the accepted
+/// changes and the document's facts after them (`None` if nothing passed).
+/// Refusals are added to `outcome`. The same rules as the SQLite store.
+fn decide(
+    doc_id: &str,
+    working: &mut Automerge,
+    before: Option<&DocFacts>,
+    fresh: Vec<(usize, Change)>,
+    guard: &dyn WriteGuard,
+    outcome: &mut PushOutcome,
+) -> (Vec<(usize, Change)>, Option<DocFacts>) {
+    // The common case: all of it is fine.
+    let all: Vec<Change> = fresh.iter().map(|(_, c)| c.clone()).collect();
+    if let Ok(Some(candidate)) = applied(working, &all)
+        && let Ok(f) = guard.check(doc_id, before, &candidate)
+    {
+        *working = candidate;
+        return (fresh, Some(f));
+    }
+    // Find which changes are at fault, one by one.
+    let mut accepted = Vec::new();
+    let mut facts: Option<DocFacts> = None;
+    let mut refused: HashSet<ChangeHash> = HashSet::new();
+    for (index, change) in fresh {
+        let hash = change.hash();
+        let reject = |refusal: Refusal| Rejected {
+            index,
+            doc: doc_id.to_owned(),
+            hash: Some(hash.to_string()),
+            refusal,
+        };
+        if change.deps().iter().any(|d| refused.contains(d)) {
+            refused.insert(hash);
+            outcome.rejected.push(reject(Refusal::new(
+                "depends_on_refused",
+                "依赖于被拒绝的修改 / depends on a refused change",
+            )));
+            continue;
+        }
+        match applied(working, std::slice::from_ref(&change)) {
+            Ok(Some(candidate)) => {
+                let current = facts.as_ref().or(before);
+                match guard.check(doc_id, current, &candidate) {
+                    Ok(f) => {
+                        *working = candidate;
+                        facts = Some(f);
+                        accepted.push((index, change));
+                    }
+                    Err(refusal) => {
+                        refused.insert(hash);
+                        outcome.rejected.push(reject(refusal));
+                    }
+                }
+            }
+            Ok(None) => outcome.rejected.push(reject(Refusal::new(
+                "missing_dependencies",
+                "缺少前序修改，请先同步之前的修改 / earlier changes it depends on are missing",
+            ))),
+            Err(_) => {
+                refused.insert(hash);
+                outcome.rejected.push(reject(Refusal::new(
+                    "invalid_change",
+                    "不是有效的Automerge变更 / not a valid Automerge change",
+                )));
+            }
+        }
+    }
+    (accepted, facts)
+}
+
+/// Keep the feed rows of a document in step with its facts: it enters the
+/// feeds it now belongs to and departs the ones it left.
+async fn update_feeds<C: GenericClient>(
+    tx: &C,
+    doc_id: &str,
+    before: Option<&DocFacts>,
+    after: &DocFacts,
+    first_new_seq: i64,
+    last_seq: i64,
+) -> Result<(), tokio_postgres::Error> {
+    let old: Vec<String> = before.map(DocFacts::feeds).unwrap_or_default();
+    let new = after.feeds();
+    for feed in &old {
+        if !new.contains(feed) {
+            execute(
+                tx,
+                "DELETE FROM feed WHERE feed = $1 AND doc_id = $2",
+                &[feed, &doc_id],
+            )
+            .await?;
+            execute(
+                tx,
+                "INSERT INTO departures (feed, doc_id, seq) VALUES ($1, $2, $3)
+                 ON CONFLICT (feed, doc_id) DO UPDATE SET seq = excluded.seq",
+                &[feed, &doc_id, &last_seq],
+            )
+            .await?;
+        }
+    }
+    for feed in &new {
+        if old.contains(feed) {
+            execute(
+                tx,
+                "UPDATE feed SET last_seq = $3 WHERE feed = $1 AND doc_id = $2",
+                &[feed, &doc_id, &last_seq],
+            )
+            .await?;
+        } else {
+            execute(
+                tx,
+                "DELETE FROM departures WHERE feed = $1 AND doc_id = $2",
+                &[feed, &doc_id],
+            )
+            .await?;
+            execute(
+                tx,
+                "INSERT INTO feed (feed, doc_id, last_seq, since_seq) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (feed, doc_id) DO UPDATE SET last_seq = excluded.last_seq,
+                    since_seq = excluded.since_seq",
+                &[feed, &doc_id, &last_seq, &first_new_seq],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+impl PgDocStore {
+    async fn push_tx(
+        &self,
+        incoming: Vec<IncomingChange>,
+        user_id: Option<String>,
+        device_id: Option<String>,
+        guard: &dyn WriteGuard,
+    ) -> Result<(PushOutcome, Vec<String>), DbError> {
+        let mut outcome = PushOutcome::default();
+        let groups = group(incoming, &mut outcome);
+        if groups.is_empty() {
+            return Ok((outcome, Vec::new()));
+        }
+        let mut compact_soon = Vec::new();
+        let mut client = self.pool.get().await.map_err(pool_err)?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .start()
+            .await
+            .map_err(err)?;
+        // Serializes pushes until commit: see the module docs.
+        execute(&tx, "SELECT pg_advisory_xact_lock($1)", &[&pg::PUSH_LOCK])
+            .await
+            .map_err(err)?;
+        let mut next_seq: i64 = query_one(&tx, "SELECT coalesce(max(seq), 0) FROM changes", &[])
+            .await
+            .map_err(err)?
+            .get::<_, i64>(0)
+            + 1;
+        let mut updated: Vec<(String, i64, Automerge)> = Vec::new();
+        let now = now_ms();
+        for (doc_id, changes) in groups {
+            let row = doc_row(&tx, &doc_id, true).await.map_err(err)?;
+            let mut working = match &row {
+                Some(r) => load_doc(&tx, &self.cache, &doc_id, r.last_seq).await?,
+                None => Automerge::new(),
+            };
+            let before = row.as_ref().map(|r| r.facts.clone());
+
+            // Drop changes already stored (an earlier push was interrupted
+            // after storing them) and repeats within this push.
+            let mut seen: HashSet<ChangeHash> = HashSet::new();
+            let mut fresh: Vec<(usize, Change)> = Vec::new();
+            for (index, change) in changes {
+                let hash = change.hash();
+                if working.get_change_meta_by_hash(&hash).is_some() || !seen.insert(hash) {
+                    outcome.duplicates += 1;
+                } else {
+                    fresh.push((index, change));
+                }
+            }
+            if fresh.is_empty() {
+                continue;
+            }
+            let (accepted, facts) = decide(
+                &doc_id,
+                &mut working,
+                before.as_ref(),
+                fresh,
+                guard,
+                &mut outcome,
+            );
+            let Some(facts) = facts else { continue };
+            if accepted.is_empty() {
+                continue;
+            }
+
+            let mut last_seq = 0;
+            let mut first_new_seq = None;
+            for (_, change) in &accepted {
+                let hash = change.hash();
+                let hash: &[u8] = hash.as_ref();
+                let inserted = execute(
+                    &tx,
+                    "INSERT INTO changes (seq, doc_id, hash, data, user_id, device_id, received_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (hash) DO NOTHING",
+                    &[
+                        &next_seq,
+                        &doc_id,
+                        &hash,
+                        &change.raw_bytes(),
+                        &user_id,
+                        &device_id,
+                        &now,
+                    ],
+                )
+                .await
+                .map_err(err)?;
+                if inserted == 1 {
+                    last_seq = next_seq;
+                    next_seq += 1;
+                    first_new_seq.get_or_insert(last_seq);
+                    outcome.stored += 1;
+                } else {
+                    outcome.duplicates += 1;
+                }
+            }
+            let Some(first_new_seq) = first_new_seq else {
+                continue;
+            };
+            let loose = row.as_ref().map_or(0, |r| r.loose) + accepted.len() as i64;
+            execute(
+                &tx,
+                "INSERT INTO docs (id, kind, scope, holder, snapshot, snapshot_seq, loose, last_seq, updated_at)
+                 VALUES ($1, $2, $3, $4, NULL, 0, $5, $6, $7)
+                 ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, scope = excluded.scope,
+                    holder = excluded.holder, loose = excluded.loose, last_seq = excluded.last_seq,
+                    updated_at = excluded.updated_at",
+                &[
+                    &doc_id,
+                    &facts.kind,
+                    &facts.scope,
+                    &facts.holder,
+                    &loose,
+                    &last_seq,
+                    &now,
+                ],
+            )
+            .await
+            .map_err(err)?;
+            update_feeds(
+                &tx,
+                &doc_id,
+                before.as_ref(),
+                &facts,
+                first_new_seq,
+                last_seq,
+            )
+            .await
+            .map_err(err)?;
+            if loose >= COMPACT_AFTER {
+                execute(
+                    &tx,
+                    "UPDATE docs SET snapshot = $2, snapshot_seq = $3, loose = 0 WHERE id = $1",
+                    &[&doc_id, &working.save(), &last_seq],
+                )
+                .await
+                .map_err(err)?;
+            } else if loose >= COMPACT_SOON {
+                compact_soon.push(doc_id.clone());
+            }
+            updated.push((doc_id, last_seq, working));
+        }
+        tx.commit().await.map_err(err)?;
+        if let Ok(mut c) = self.cache.lock() {
+            for (id, seq, doc) in updated {
+                c.put(id, (seq, doc));
+            }
+        }
+        Ok((outcome, compact_soon))
+    }
+
+    /// Fold the loose changes of `ids` into fresh snapshots, each read in
+    /// one snapshot and written only if the document did not change since.
+    async fn compact(&self, ids: &[String]) -> Result<(), DbError> {
+        let mut client = self.pool.get().await.map_err(pool_err)?;
+        for id in ids {
+            let tx = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await
+                .map_err(err)?;
+            let Some(row) = doc_row(&tx, id, false).await.map_err(err)? else {
+                continue;
+            };
+            if row.loose == 0 {
+                continue;
+            }
+            let doc = load_doc(&tx, &self.cache, id, row.last_seq).await?;
+            tx.commit().await.map_err(err)?;
+            let saved = doc.save();
+            execute(
+                &client,
+                "UPDATE docs SET snapshot = $2, snapshot_seq = $3, loose = 0
+                 WHERE id = $1 AND last_seq = $3",
+                &[id, &saved, &row.last_seq],
+            )
+            .await
+            .map_err(err)?;
+        }
+        Ok(())
+    }
+
+    async fn pull_tx(
+        &self,
+        feeds: Vec<FeedCursor>,
+        limits: PullLimits,
+        device: Option<String>,
+    ) -> Result<PullPage, DbError> {
+        let mut client = self.pool.get().await.map_err(pool_err)?;
+        // One snapshot for every feed: a prefix 1..=max of the log.
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(err)?;
+        let page = pull_in(&tx, feeds, limits, device).await.map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(page)
+    }
+}
+
+async fn pull_in<C: GenericClient>(
+    tx: &C,
+    feeds: Vec<FeedCursor>,
+    limits: PullLimits,
+    device: Option<String>,
+) -> Result<PullPage, tokio_postgres::Error> {
+    let max: i64 = query_one(tx, "SELECT coalesce(max(seq), 0) FROM changes", &[])
+        .await?
+        .get(0);
+    let mut page = PullPage::default();
+    let mut bytes = 0usize;
+    for FeedCursor { feed, at } in feeds {
+        let (base, cursor) = (at.base.min(at.cursor), at.cursor);
+        let room = limits.max_docs.saturating_sub(page.docs.len());
+        let full = room == 0 || (bytes >= limits.max_bytes && !page.docs.is_empty());
+        let mut new_cursor = cursor;
+        let mut new_base = base;
+        let mut exhausted = false;
+        if !full {
+            let limit = i64::try_from(room.saturating_add(1)).unwrap_or(i64::MAX);
+            let rows = query(
+                tx,
+                "SELECT f.doc_id, f.last_seq, f.since_seq, d.kind, d.scope FROM feed f
+                 JOIN docs d ON d.id = f.doc_id
+                 WHERE f.feed = $1 AND f.last_seq > $2 ORDER BY f.last_seq LIMIT $3",
+                &[&feed, &cursor, &limit],
+            )
+            .await?;
+            exhausted = rows.len() <= room;
+            for (i, row) in rows.into_iter().enumerate() {
+                if i == room || (bytes >= limits.max_bytes && !page.docs.is_empty()) {
+                    exhausted = false;
+                    break;
+                }
+                let doc_id: String = row.get(0);
+                let last_seq: i64 = row.get(1);
+                let since_seq: i64 = row.get(2);
+                new_cursor = last_seq;
+                // The device's own changes are not echoed back: if every
+                // change it lacks from this document is its own, skip it.
+                let after = if since_seq > base { 0 } else { base };
+                let from_others: bool = query_one(
+                    tx,
+                    "SELECT EXISTS (SELECT 1 FROM changes WHERE doc_id = $1 AND seq > $2
+                        AND (device_id IS NULL OR device_id IS DISTINCT FROM $3))",
+                    &[&doc_id, &after, &device],
+                )
+                .await?
+                .get(0);
+                if !from_others {
+                    continue;
+                }
+                // Everything after `base` (see `Position`).
+                let data = if since_seq > base {
+                    doc_bytes(tx, &doc_id).await?
+                } else {
+                    let mut d = Vec::new();
+                    append_changes_after(tx, &doc_id, base, &mut d).await?;
+                    d
+                };
+                bytes += data.len();
+                page.docs.push(PulledDoc {
+                    id: doc_id,
+                    kind: row.get(3),
+                    scope: row.get(4),
+                    data,
+                });
+            }
+            if exhausted {
+                new_cursor = max.max(cursor);
+                new_base = new_cursor;
+            }
+        }
+        if !exhausted {
+            page.more = true;
+        }
+        let departed = query(
+            tx,
+            "SELECT doc_id FROM departures WHERE feed = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
+            &[&feed, &cursor, &new_cursor],
+        )
+        .await?;
+        page.departures.extend(
+            departed
+                .into_iter()
+                .map(|r| (feed.clone(), r.get::<_, String>(0))),
+        );
+        let remaining: i64 = query_one(
+            tx,
+            "SELECT count(*) FROM feed WHERE feed = $1 AND last_seq > $2",
+            &[&feed, &new_cursor],
+        )
+        .await?
+        .get(0);
+        page.remaining += remaining.max(0) as u64;
+        page.cursors.push(FeedCursor {
+            feed,
+            at: Position {
+                base: new_base,
+                cursor: new_cursor,
+            },
+        });
+    }
+    Ok(page)
+}
+
+#[async_trait]
+impl DocStore for PgDocStore {
+    async fn push(
+        &self,
+        changes: Vec<IncomingChange>,
+        user_id: Option<String>,
+        device_id: Option<String>,
+        guard: Box<dyn WriteGuard>,
+    ) -> Result<PushOutcome, StoreError> {
+        let (outcome, compact) = self
+            .push_tx(changes, user_id, device_id, guard.as_ref())
+            .await?;
+        if !compact.is_empty() {
+            let store = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.compact(&compact).await {
+                    tracing::warn!(error = %e, "background compaction failed; will retry on a later push");
+                }
+            });
+        }
+        Ok(outcome)
+    }
+
+    async fn pull(
+        &self,
+        feeds: Vec<FeedCursor>,
+        limits: PullLimits,
+        device: Option<String>,
+    ) -> Result<PullPage, StoreError> {
+        self.pull_tx(feeds, limits, device).await
+    }
+
+    async fn load(&self, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut client = self.pool.get().await.map_err(pool_err)?;
+        // Row and data from one snapshot, so the version matches its tag.
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(err)?;
+        let Some(row) = doc_row(&tx, doc_id, false).await.map_err(err)? else {
+            return Ok(None);
+        };
+        let doc = load_doc(&tx, &self.cache, doc_id, row.last_seq).await?;
+        tx.commit().await.map_err(err)?;
+        Ok(Some(doc.save()))
+    }
+
+    async fn facts(&self, doc_id: &str) -> Result<Option<DocFacts>, StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        Ok(doc_row(&client, doc_id, false)
+            .await
+            .map_err(err)?
+            .map(|r| r.facts))
+    }
+
+    async fn max_seq(&self) -> Result<i64, StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        Ok(
+            query_one(&client, "SELECT coalesce(max(seq), 0) FROM changes", &[])
+                .await
+                .map_err(err)?
+                .get(0),
+        )
+    }
+}

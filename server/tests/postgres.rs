@@ -1,0 +1,390 @@
+//! The storage conformance suites against a real PostgreSQL, plus what only
+//! a shared database has: two server processes pushing at once.
+//!
+//! `GRIDSYNC_TEST_DATABASE_URL` names a database on a server where the user
+//! may create databases (`eval "$(scripts/postgres.sh)"` starts one); each
+//! test works in a fresh database `gs_test_<random>` and drops it after.
+//! Without the variable the tests print a notice and skip, unless
+//! `GRIDSYNC_REQUIRE_POSTGRES` is set (CI), when they fail.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use gridsync_server::directory::Directory;
+use gridsync_server::directory::postgres::PgDirectory;
+use gridsync_server::principal::Role;
+use gridsync_server::store::postgres::PgDocStore;
+use gridsync_server::store::{DocStore, PullLimits};
+use tokio_postgres::NoTls;
+
+use crate::store::{G1, feed, guard, phone_with, principal};
+
+/// A database made for one test, dropped when this is.
+pub(crate) struct TestDb {
+    admin_url: String,
+    name: String,
+    /// URL of the test's own database.
+    pub(crate) url: String,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop may run on a runtime thread: use a thread of our own.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let (client, conn) = tokio_postgres::connect(&admin_url, NoTls).await?;
+                tokio::spawn(conn);
+                client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("note: test database {} was not dropped", self.name);
+        }
+    }
+}
+
+/// `url` with its database replaced by `db`.
+fn with_database(url: &str, db: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, ""),
+    };
+    let query = tail.find('?').map(|i| &tail[i..]).unwrap_or("");
+    format!("{scheme}://{authority}/{db}{query}")
+}
+
+/// A fresh database, or `None` (with a notice) when no PostgreSQL is
+/// configured and none is required.
+pub(crate) async fn fresh_db() -> Option<TestDb> {
+    let Ok(admin_url) = std::env::var("GRIDSYNC_TEST_DATABASE_URL") else {
+        if std::env::var_os("GRIDSYNC_REQUIRE_POSTGRES").is_some() {
+            panic!(
+                "GRIDSYNC_REQUIRE_POSTGRES is set but GRIDSYNC_TEST_DATABASE_URL is not: \
+                 start one with `eval \"$(scripts/postgres.sh)\"`"
+            );
+        }
+        // Straight to stderr: the test harness captures eprintln! of a
+        // passing test, and this notice must be seen.
+        static NOTICE: std::sync::Once = std::sync::Once::new();
+        NOTICE.call_once(|| {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: PostgreSQL tests (set GRIDSYNC_TEST_DATABASE_URL, e.g. eval \"$(scripts/postgres.sh)\"; \
+                 set GRIDSYNC_REQUIRE_POSTGRES to make this an error)"
+            );
+        });
+        return None;
+    };
+    let name = format!("gs_test_{}", uuid::Uuid::new_v4().simple());
+    let (client, conn) = tokio_postgres::connect(&admin_url, NoTls)
+        .await
+        .expect("connect to GRIDSYNC_TEST_DATABASE_URL");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    let url = with_database(&admin_url, &name);
+    Some(TestDb {
+        admin_url,
+        name,
+        url,
+    })
+}
+
+pub(crate) async fn pg_store() -> Option<(Arc<dyn DocStore>, TestDb)> {
+    let db = fresh_db().await?;
+    let pool = gridsync_server::pg::open(&db.url).await.expect("open");
+    Some((Arc::new(PgDocStore::new(pool)), db))
+}
+
+pub(crate) async fn pg_directory() -> Option<(Arc<dyn Directory>, TestDb)> {
+    let db = fresh_db().await?;
+    let pool = gridsync_server::pg::open(&db.url).await.expect("open");
+    Some((Arc::new(PgDirectory::new(pool)), db))
+}
+
+// The store suite; a test without PostgreSQL returns early (see fresh_db).
+crate::conformance!(store, {
+    let Some(made) = pg_store().await else {
+        return;
+    };
+    std::future::ready(made)
+});
+
+macro_rules! pg_directory_conformance {
+    ($($name:ident),+ $(,)?) => {
+        mod directory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some((dir, _db)) = crate::postgres::pg_directory().await else {
+                        return;
+                    };
+                    crate::directory::suite::$name(dir).await;
+                }
+            )+
+        }
+    };
+}
+
+// The same cases as the SQLite instantiation in directory.rs.
+pg_directory_conformance!(
+    territory_lookups,
+    users,
+    devices_and_sessions,
+    concurrent_rotation_has_one_winner,
+);
+
+/// Two server processes (two stores, each with its own pool and cache) on
+/// one database, migrating at once, then pushing at once while a third
+/// pulls in small pages: the log is 1..=N without gaps and the puller
+/// ends with every change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_push_concurrently_and_a_puller_misses_nothing() {
+    let Some(db) = fresh_db().await else { return };
+    let (a, b) = tokio::join!(
+        gridsync_server::pg::open(&db.url),
+        gridsync_server::pg::open(&db.url)
+    );
+    let (a, b) = (a.expect("open a"), b.expect("open b"));
+    let stores: [Arc<dyn DocStore>; 2] =
+        [Arc::new(PgDocStore::new(a)), Arc::new(PgDocStore::new(b))];
+    let reader: Arc<dyn DocStore> = Arc::new(PgDocStore::new(
+        gridsync_server::pg::open(&db.url)
+            .await
+            .expect("open reader"),
+    ));
+
+    let (client, conn) = tokio_postgres::connect(&db.url, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let migrations: i64 = client
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(migrations, 2, "each migration applied once");
+
+    let done = Arc::new(AtomicBool::new(false));
+    let puller = {
+        let (reader, done) = (reader.clone(), done.clone());
+        tokio::spawn(async move {
+            let limits = PullLimits {
+                max_docs: 3,
+                max_bytes: 1 << 20,
+            };
+            let mut cursors = vec![feed(&format!("g:{G1}"), 0)];
+            let mut docs: HashMap<String, automerge::Automerge> = HashMap::new();
+            let mut pulls = 0;
+            loop {
+                // Read `done` before pulling: a pull that starts after every
+                // push finished must bring the rest.
+                let last = done.load(Ordering::SeqCst);
+                loop {
+                    let page = reader.pull(cursors.clone(), limits, None).await.unwrap();
+                    pulls += 1;
+                    for d in page.docs {
+                        docs.entry(d.id)
+                            .or_default()
+                            .load_incremental(&d.data)
+                            .unwrap();
+                    }
+                    assert!(page.cursors[0].at.cursor >= cursors[0].at.cursor);
+                    cursors = page.cursors;
+                    if !page.more {
+                        break;
+                    }
+                }
+                if last {
+                    return (docs, pulls);
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+
+    let mut tasks = Vec::new();
+    let mut total = 0;
+    for i in 0..16 {
+        let (_, changes) = phone_with(G1, 2, None);
+        total += changes.len();
+        let store = stores[i % 2].clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .push(
+                    changes,
+                    None,
+                    None,
+                    guard(principal(Role::GridWorker, &[G1])),
+                )
+                .await
+                .unwrap()
+        }));
+    }
+    let mut stored = 0;
+    for t in tasks {
+        let out = t.await.unwrap();
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        stored += out.stored;
+    }
+    done.store(true, Ordering::SeqCst);
+    assert_eq!(stored, total);
+
+    // Gap-free: 1..=total, once each.
+    let row = client
+        .query_one(
+            "SELECT count(*), coalesce(min(seq), 0), coalesce(max(seq), 0), count(DISTINCT seq) FROM changes",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (count, min, max, distinct): (i64, i64, i64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert_eq!(
+        (count, min, max, distinct),
+        (total as i64, 1, total as i64, total as i64)
+    );
+    for s in &stores {
+        assert_eq!(s.max_seq().await.unwrap(), total as i64);
+    }
+
+    let (docs, pulls) = puller.await.unwrap();
+    assert!(pulls > 1);
+    assert_eq!(docs.len(), 32, "every document");
+    let pulled: HashSet<_> = docs
+        .values()
+        .flat_map(|d| d.get_changes(&[]).into_iter().map(|c| c.hash()))
+        .collect();
+    assert_eq!(pulled.len(), total, "every change");
+    // And they are the documents each process serves.
+    for (id, doc) in &docs {
+        for s in &stores {
+            let saved = s.load(id).await.unwrap().expect("stored");
+            let served = automerge::Automerge::load(&saved).unwrap();
+            assert_eq!(served.get_heads(), doc.get_heads());
+        }
+    }
+}
+
+/// A process's cached document is not served after another process
+/// changed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_never_serves_a_stale_document() {
+    let Some(db) = fresh_db().await else { return };
+    let a: Arc<dyn DocStore> = Arc::new(PgDocStore::new(
+        gridsync_server::pg::open(&db.url).await.unwrap(),
+    ));
+    let b: Arc<dyn DocStore> = Arc::new(PgDocStore::new(
+        gridsync_server::pg::open(&db.url).await.unwrap(),
+    ));
+    let (mut phone, changes) = phone_with(G1, 1, None);
+    let doc_id = changes[0].doc_id.clone();
+    a.push(
+        changes,
+        None,
+        None,
+        guard(principal(Role::GridWorker, &[G1])),
+    )
+    .await
+    .unwrap();
+    // Both have loaded (a has it cached from its push).
+    let first = automerge::Automerge::load(&a.load(&doc_id).await.unwrap().unwrap()).unwrap();
+    let _ = b.load(&doc_id).await.unwrap().unwrap();
+
+    // The phone edits again; the change reaches the server through b.
+    let before: HashSet<i64> = phone
+        .outbox(10_000)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    phone
+        .add_resident(&doc_id, gridsync_core::household::Resident::named("王五"))
+        .unwrap();
+    let more: Vec<_> = phone
+        .outbox(10_000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| !before.contains(&e.seq))
+        .map(|e| gridsync_server::store::IncomingChange {
+            doc_id: e.doc_id,
+            data: e.data,
+        })
+        .collect();
+    assert!(!more.is_empty());
+    let out = b
+        .push(more, None, None, guard(principal(Role::GridWorker, &[G1])))
+        .await
+        .unwrap();
+    assert!(out.stored > 0 && out.rejected.is_empty(), "{out:?}");
+
+    // a must now serve the new version, not its cached one.
+    let now = automerge::Automerge::load(&a.load(&doc_id).await.unwrap().unwrap()).unwrap();
+    assert_ne!(now.get_heads(), first.get_heads());
+    let h: gridsync_core::household::Household = gridsync_core::doc::read(&now, None).unwrap();
+    assert_eq!(h.residents.len(), 3);
+    // And a push through a builds on b's change instead of losing it.
+    let before: HashSet<i64> = phone
+        .outbox(10_000)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    phone
+        .add_resident(&doc_id, gridsync_core::household::Resident::named("赵六"))
+        .unwrap();
+    let more: Vec<_> = phone
+        .outbox(10_000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| !before.contains(&e.seq))
+        .map(|e| gridsync_server::store::IncomingChange {
+            doc_id: e.doc_id,
+            data: e.data,
+        })
+        .collect();
+    let out = a
+        .push(more, None, None, guard(principal(Role::GridWorker, &[G1])))
+        .await
+        .unwrap();
+    assert!(out.stored > 0 && out.rejected.is_empty(), "{out:?}");
+    let h: gridsync_core::household::Household = gridsync_core::doc::read(
+        &automerge::Automerge::load(&b.load(&doc_id).await.unwrap().unwrap()).unwrap(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(h.residents.len(), 4);
+}
+
+/// `AppState::open` picks PostgreSQL for a `postgres://` URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_state_opens_postgres_for_a_postgres_url() {
+    let Some(db) = fresh_db().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = gridsync_server::config::Config::with_data_dir(dir.path());
+    config.database_url = Some(db.url.clone());
+    let state = gridsync_server::AppState::open(config).await.unwrap();
+    assert_eq!(state.docs.max_seq().await.unwrap(), 0);
+    assert!(state.directory.streets().await.unwrap().is_empty());
+    assert!(
+        !gridsync_server::config::Config::with_data_dir(dir.path())
+            .sqlite_path()
+            .exists(),
+        "no SQLite file when PostgreSQL is used"
+    );
+    // And it refuses other schemes rather than guessing.
+    let mut config = gridsync_server::config::Config::with_data_dir(dir.path());
+    config.database_url = Some("mysql://localhost/x".into());
+    assert!(gridsync_server::AppState::open(config).await.is_err());
+}
