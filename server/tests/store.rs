@@ -490,7 +490,7 @@ pub(crate) mod suite {
             let page = store.pull(cursors.clone(), limits, None).await.unwrap();
             for d in page.docs {
                 docs.entry(d.id)
-                    .or_insert_with(automerge::Automerge::new)
+                    .or_default()
                     .load_incremental(&d.data)
                     .unwrap();
             }
