@@ -7,6 +7,7 @@ mod cli;
 mod crash;
 mod duplicates;
 mod encryption;
+mod fixtures;
 mod ledger;
 mod merge;
 mod projection;
