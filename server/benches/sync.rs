@@ -47,7 +47,10 @@ impl Server {
             .arg("--data-dir")
             .arg(data)
             .args(["serve", "--addr", "127.0.0.1:0"])
-            .env("GRIDSYNC_LOG", "warn")
+            .env(
+                "GRIDSYNC_LOG",
+                std::env::var("GRIDSYNC_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();

@@ -197,6 +197,8 @@ async fn sync(
         });
     }
 
+    let started = std::time::Instant::now();
+    let pushed = incoming.len();
     let outcome = if incoming.is_empty() {
         Default::default()
     } else {
@@ -213,6 +215,7 @@ async fn sync(
             .map_err(ApiError::internal)?
     };
 
+    let push_ms = started.elapsed().as_secs_f64() * 1000.0;
     let feeds = scope::feeds_for(&principal, state.directory.as_ref())
         .await
         .map_err(ApiError::internal)?;
@@ -242,6 +245,17 @@ async fn sync(
         .await
         .map_err(ApiError::internal)?;
 
+    tracing::info!(
+        user = %principal.user_id,
+        pushed,
+        stored = outcome.stored,
+        refused = outcome.rejected.len(),
+        docs = page.docs.len(),
+        more = page.more,
+        push_ms = format!("{push_ms:.1}"),
+        total_ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
+        "sync"
+    );
     // A document that left one feed may still be readable through another.
     let mut purge = Vec::new();
     for (_, doc_id) in &page.departures {

@@ -16,6 +16,7 @@ mod error;
 pub mod grid;
 pub mod household;
 pub mod id_number;
+pub mod issue;
 pub mod store;
 pub mod sync;
 pub mod tagset;

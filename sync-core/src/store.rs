@@ -23,6 +23,7 @@ use crate::household::Clock;
 use crate::{Error, Result};
 
 mod duplicate;
+mod issues;
 pub(crate) mod ledger;
 mod projection;
 mod schema;
@@ -550,6 +551,68 @@ impl Store {
             s.after_chunks(id, chunks.len() as i64)?;
             s.forward_if_merged(id)?;
             Ok(Applied::Changed)
+        })
+    }
+
+    /// Apply many documents received at once (a pulled page). Documents new
+    /// here are decoded and read for the lists on all cores, then stored in
+    /// one transaction; the others go through [`Store::apply_remote`].
+    pub fn apply_remote_many(&mut self, docs: &[(String, Vec<u8>)]) -> Result<()> {
+        use rayon::prelude::*;
+        let mut fresh = Vec::new();
+        let mut known = Vec::new();
+        for (id, data) in docs {
+            let id = doc::parse_id("doc_id", id)?;
+            if self.contains(&id)? || self.cache.contains(&id) {
+                known.push((id, data));
+            } else {
+                fresh.push((id, data));
+            }
+        }
+        struct Prepared<'a> {
+            id: String,
+            data: &'a [u8],
+            loaded: Option<(Automerge, String, String, projection::Projected)>,
+        }
+        let prepared: Vec<Prepared<'_>> = fresh
+            .into_par_iter()
+            .map(|(id, data)| {
+                let loaded = Automerge::load(data)
+                    .ok()
+                    .filter(|d| d.get_missing_deps(&[]).is_empty())
+                    .map(|d| {
+                        let kind = doc::kind_of(&d).unwrap_or_default();
+                        let scope = doc::scope_of(&d).unwrap_or_default();
+                        let projected = projection::Projected::read(&id, &d);
+                        (d, kind, scope, projected)
+                    });
+                Prepared { id, data, loaded }
+            })
+            .collect();
+        self.write(|s| {
+            let now = s.clock.now_ms();
+            for p in prepared {
+                let Some((mut d, kind, scope, projected)) = p.loaded else {
+                    // Not a whole document on its own: the careful path.
+                    s.apply_remote(&p.id, &[p.data.to_vec()])?;
+                    continue;
+                };
+                s.conn
+                    .prepare_cached(
+                        "INSERT INTO docs (id, kind, scope, snapshot, loose, updated_at) VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+                    )?
+                    .execute(params![p.id, kind, scope, p.data, now])?;
+                projected.write(&s.conn, &p.id)?;
+                d.set_actor(s.actor.clone());
+                s.cache_put(&p.id, d)?;
+                if let Some(w) = s.write.as_mut() {
+                    w.touched.insert(p.id.clone());
+                }
+            }
+            for (id, data) in known {
+                s.apply_remote(&id, std::slice::from_ref(data))?;
+            }
+            Ok(())
         })
     }
 

@@ -240,9 +240,7 @@ fn sync_inner(
         let purge = resp.purge.clone();
         let cursors = resp.cursors.clone();
         store.batch(|s| {
-            for (id, data) in &decoded {
-                s.apply_remote(id, std::slice::from_ref(data))?;
-            }
+            s.apply_remote_many(&decoded)?;
             s.purge(&purge)?;
             s.set_cursors(&cursors)?;
             Ok(())

@@ -8,6 +8,7 @@ mod crash;
 mod duplicates;
 mod encryption;
 mod fixtures;
+mod issues;
 mod ledger;
 mod merge;
 mod projection;

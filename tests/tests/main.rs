@@ -8,6 +8,7 @@ mod access;
 mod bad_requests;
 mod converge;
 mod crash;
+mod multiprocess;
 
 use gridsync_core::household::{NewHousehold, Place, Resident, Visit};
 use gridsync_core::sync::{Client, SyncOptions, SyncReport};

@@ -7,6 +7,7 @@ use gridsync_core::codes::GridCode;
 use gridsync_core::doc;
 use gridsync_core::grid::{self, Grid};
 use gridsync_core::household::{self, Clock, Household};
+use gridsync_core::issue::{self, Issue};
 
 use crate::store::{DocFacts, Refusal};
 
@@ -58,6 +59,21 @@ pub fn document(doc_id: &str, d: &Automerge) -> Result<DocFacts, Refusal> {
             Ok(DocFacts {
                 kind,
                 scope: g.grid,
+                holder: None,
+            })
+        }
+        issue::KIND => {
+            let i: Issue = doc::read(d, None).map_err(|_| invalid("not an issue report"))?;
+            if i.id != doc_id {
+                return Err(invalid("id does not match the document"));
+            }
+            GridCode::parse(&i.grid).map_err(|r| invalid(format!("grid: {}", r.en)))?;
+            if i.description.trim().is_empty() {
+                return Err(invalid("description is empty"));
+            }
+            Ok(DocFacts {
+                kind,
+                scope: i.grid,
                 holder: None,
             })
         }

@@ -273,36 +273,63 @@ impl Store {
     }
 }
 
+/// What a document contributes to the projections, read from it (the
+/// expensive part, safe to do on any thread).
+pub(crate) enum Projected {
+    /// A grid.
+    Grid(Grid),
+    /// A household.
+    Household(Box<Household>),
+    /// Nothing listed (another kind, or a shape this version cannot read).
+    Nothing,
+}
+
+impl Projected {
+    /// Read what `doc` contributes.
+    pub(crate) fn read(id: &str, doc: &automerge::Automerge) -> Self {
+        match doc::kind_of(doc).as_deref() {
+            Some(grid::KIND) => match doc::read::<Grid>(doc, None) {
+                Ok(g) => Projected::Grid(g),
+                Err(e) => {
+                    tracing::warn!(doc = id, error = %e, "grid document has an unexpected shape; not listed");
+                    Projected::Nothing
+                }
+            },
+            Some(household::KIND) => match doc::read::<Household>(doc, None) {
+                Ok(h) => Projected::Household(Box::new(h)),
+                Err(e) => {
+                    tracing::warn!(doc = id, error = %e, "household document has an unexpected shape; not listed");
+                    Projected::Nothing
+                }
+            },
+            _ => Projected::Nothing,
+        }
+    }
+
+    /// Replace document `id`'s projection rows with these.
+    pub(crate) fn write(&self, conn: &Connection, id: &str) -> Result<()> {
+        for table in [
+            "p_grids",
+            "p_households",
+            "p_residents",
+            "p_resident_tags",
+            "p_visits",
+            "p_distinct",
+        ] {
+            conn.prepare_cached(&format!("DELETE FROM {table} WHERE doc_id = ?1"))?
+                .execute([id])?;
+        }
+        match self {
+            Projected::Grid(g) => project_grid(conn, id, g),
+            Projected::Household(h) => project_household(conn, id, h),
+            Projected::Nothing => Ok(()),
+        }
+    }
+}
+
 /// Rewrite the projection rows of document `id` from `doc`.
 pub(super) fn project_doc(conn: &Connection, id: &str, doc: &automerge::Automerge) -> Result<()> {
-    for table in [
-        "p_grids",
-        "p_households",
-        "p_residents",
-        "p_resident_tags",
-        "p_visits",
-        "p_distinct",
-    ] {
-        conn.prepare_cached(&format!("DELETE FROM {table} WHERE doc_id = ?1"))?
-            .execute([id])?;
-    }
-    match doc::kind_of(doc).as_deref() {
-        Some(grid::KIND) => match doc::read::<Grid>(doc, None) {
-            Ok(g) => project_grid(conn, id, &g),
-            Err(e) => {
-                tracing::warn!(doc = id, error = %e, "grid document has an unexpected shape; not listed");
-                Ok(())
-            }
-        },
-        Some(household::KIND) => match doc::read::<Household>(doc, None) {
-            Ok(h) => project_household(conn, id, &h),
-            Err(e) => {
-                tracing::warn!(doc = id, error = %e, "household document has an unexpected shape; not listed");
-                Ok(())
-            }
-        },
-        _ => Ok(()),
-    }
+    Projected::read(id, doc).write(conn, id)
 }
 
 fn project_grid(conn: &Connection, id: &str, g: &Grid) -> Result<()> {

@@ -1,0 +1,719 @@
+//! Load generator: many phones against one or two real server processes
+//! (release build) on loopback, the way a district's shift ends.
+//!
+//! Setup (not measured): a community of `phones / per-grid` grids, one
+//! worker account per grid (each phone its own device), a few
+//! package-holders and supervisors; one seeding phone per grid records a few
+//! households and pushes them; every phone signs in and pulls its grid.
+//! Then, at shift end, every phone makes `edits` offline visits and syncs
+//! (push + pull its grid's news) from a bounded thread pool, while the
+//! supervisors and package-holders keep pulling; then a catch-up round in
+//! which every phone pulls what the others pushed. Reported: sync latency
+//! percentiles, throughput, errors, server peak memory (VmHWM, reset after
+//! setup), and two checks: every change a phone was told is stored is on the
+//! server (a fresh supervisor pull holds it), and every device converged
+//! (its documents' heads equal the fresh pull's). Phones are in-memory
+//! gridsync-core stores.
+//!
+//! Run (SQLite, one process):
+//!     cargo build --release -p gridsync-server && cargo bench -p gridsync-server --bench load
+//! PostgreSQL (a fresh database is created on the server of
+//! GRIDSYNC_TEST_DATABASE_URL and dropped afterwards), two processes:
+//!     eval "$(bash scripts/postgres.sh)"
+//!     cargo bench -p gridsync-server --bench load -- --processes 2
+//! Options (flag or environment variable, defaults in brackets):
+//! `--phones` / GRIDSYNC_LOAD_PHONES [1000], `--edits` / GRIDSYNC_LOAD_EDITS
+//! [20], `--per-grid` / GRIDSYNC_LOAD_PER_GRID phones per grid [20],
+//! `--households` / GRIDSYNC_LOAD_HOUSEHOLDS per grid [20], `--processes` /
+//! GRIDSYNC_LOAD_PROCESSES [1; 2 needs PostgreSQL], `--threads` /
+//! GRIDSYNC_LOAD_THREADS [64], `--duration` / GRIDSYNC_LOAD_DURATION seconds
+//! cap on the shift-end phase [600]; phones not started by then are counted
+//! as skipped.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use gridsync_core::demo::{Generator, GridPlan, populate_households};
+use gridsync_core::sync::{Client, SyncOptions};
+use gridsync_core::{OpenOptions, Store};
+
+const COMMUNITY: &str = "110105001001";
+const PASSWORD: &str = "load-pass-2026";
+const HOLDERS: usize = 5;
+const SUPERVISORS: usize = 2;
+
+fn grid(i: usize) -> String {
+    format!("{COMMUNITY}{:03}", i + 1)
+}
+
+struct Settings {
+    phones: usize,
+    edits: usize,
+    per_grid: usize,
+    households: usize,
+    processes: usize,
+    threads: usize,
+    duration: Duration,
+}
+
+impl Settings {
+    fn read() -> Settings {
+        let args: Vec<String> = std::env::args().collect();
+        let get = |flag: &str, env: &str, default: usize| -> usize {
+            let from_flag = args
+                .iter()
+                .position(|a| a == &format!("--{flag}"))
+                .and_then(|i| args.get(i + 1));
+            let raw = from_flag.cloned().or_else(|| std::env::var(env).ok());
+            raw.map_or(default, |v| {
+                v.parse()
+                    .unwrap_or_else(|_| panic!("--{flag} / {env}: not a number: {v}"))
+            })
+        };
+        let s = Settings {
+            phones: get("phones", "GRIDSYNC_LOAD_PHONES", 1000).max(1),
+            edits: get("edits", "GRIDSYNC_LOAD_EDITS", 20),
+            per_grid: get("per-grid", "GRIDSYNC_LOAD_PER_GRID", 20).max(1),
+            households: get("households", "GRIDSYNC_LOAD_HOUSEHOLDS", 20).max(1),
+            processes: get("processes", "GRIDSYNC_LOAD_PROCESSES", 1).clamp(1, 2),
+            threads: get("threads", "GRIDSYNC_LOAD_THREADS", 64).max(1),
+            duration: Duration::from_secs(get("duration", "GRIDSYNC_LOAD_DURATION", 600) as u64),
+        };
+        assert!(
+            s.phones.div_ceil(s.per_grid) <= 999,
+            "at most 999 grids in the community: raise --per-grid"
+        );
+        s
+    }
+
+    fn grids(&self) -> usize {
+        self.phones.div_ceil(self.per_grid)
+    }
+}
+
+fn server_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = dir.join("gridsync-server");
+    assert!(
+        bin.exists(),
+        "build it first: cargo build --release -p gridsync-server"
+    );
+    bin
+}
+
+/// A fresh PostgreSQL database on the server of GRIDSYNC_TEST_DATABASE_URL,
+/// dropped on drop (created and dropped with `psql`).
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+fn psql() -> PathBuf {
+    let on_path = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("psql"))
+            .find(|f| f.exists())
+    });
+    on_path
+        .or_else(|| {
+            let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+                .ok()?
+                .filter_map(|e| e.ok().map(|e| e.path().join("bin/psql")))
+                .filter(|p| p.exists())
+                .collect();
+            found.sort();
+            found.pop()
+        })
+        .expect("psql not found")
+}
+
+fn run_psql(url: &str, sql: &str) {
+    let out = Command::new(psql())
+        .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `url` with its database name replaced by `db` (query string kept).
+fn with_database(url: &str, db: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (authority, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let query = tail.find('?').map_or("", |i| &tail[i..]);
+    format!("{scheme}://{authority}/{db}{query}")
+}
+
+impl PgDatabase {
+    fn create(admin_url: &str) -> PgDatabase {
+        let name = format!("gs_load_{}", uuid::Uuid::new_v4().simple());
+        run_psql(admin_url, &format!("CREATE DATABASE {name}"));
+        PgDatabase {
+            admin_url: admin_url.to_string(),
+            url: with_database(admin_url, &name),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new(psql())
+            .args([
+                self.admin_url.as_str(),
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    data: PathBuf,
+    database_url: Option<String>,
+}
+
+impl Server {
+    fn start(data: &Path, database_url: Option<&str>) -> Server {
+        let mut cmd = Command::new(server_bin());
+        cmd.arg("--data-dir").arg(data);
+        if let Some(db) = database_url {
+            cmd.args(["--database-url", db]);
+        }
+        let mut child = cmd
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .env("GRIDSYNC_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("server did not start: {line:?}"))
+            .to_string();
+        Server {
+            child,
+            url,
+            data: data.to_path_buf(),
+            database_url: database_url.map(String::from),
+        }
+    }
+
+    fn cli(&self, args: &[&str]) {
+        let mut cmd = Command::new(server_bin());
+        cmd.arg("--data-dir").arg(&self.data);
+        if let Some(db) = &self.database_url {
+            cmd.args(["--database-url", db]);
+        }
+        let out = cmd.args(args).env("GRIDSYNC_LOG", "warn").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn add_user(&self, username: &str, role: &str, grids: Option<&str>, subtree: Option<&str>) {
+        let mut args = vec![
+            "admin",
+            "user",
+            "add",
+            "--username",
+            username,
+            "--name",
+            "负载测试",
+            "--role",
+            role,
+            "--password",
+            PASSWORD,
+        ];
+        if let Some(g) = grids {
+            args.extend(["--grids", g]);
+        }
+        if let Some(s) = subtree {
+            args.extend(["--subtree", s]);
+        }
+        self.cli(&args);
+    }
+
+    fn status(&self) -> String {
+        format!("/proc/{}/status", self.child.id())
+    }
+
+    /// Peak resident memory so far, MB.
+    fn peak_mb(&self) -> f64 {
+        std::fs::read_to_string(self.status())
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    /// Reset the peak to the current resident size (Linux `clear_refs` 5).
+    fn reset_peak(&self) {
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One device: an in-memory store signed in through one server process.
+struct Phone {
+    store: Store,
+    client: Client,
+    /// The grid it works in, or the feed scope it is checked against.
+    grid: Option<String>,
+    /// Outbox before the shift-end sync.
+    before: HashSet<String>,
+    /// Changes the server acknowledged.
+    acked: Vec<String>,
+    shift: Option<Result<Duration, String>>,
+    catch_up: Option<Result<Duration, String>>,
+    pushed: u64,
+}
+
+impl Phone {
+    fn login(client: &Client, user: &str, grid: Option<String>) -> Phone {
+        let mut store = Store::open_in_memory(OpenOptions::default()).unwrap();
+        let client = client.clone();
+        client.login(&mut store, user, PASSWORD).unwrap();
+        Phone {
+            store,
+            client,
+            grid,
+            before: HashSet::new(),
+            acked: Vec::new(),
+            shift: None,
+            catch_up: None,
+            pushed: 0,
+        }
+    }
+
+    fn sync(&mut self) -> Result<(u64, Duration), String> {
+        let t = Instant::now();
+        gridsync_core::sync::sync(
+            &mut self.store,
+            &self.client,
+            &SyncOptions::default(),
+            None,
+            &mut |_| {},
+        )
+        .map(|r| (r.pushed, t.elapsed()))
+        .map_err(|e| e.to_string())
+    }
+
+    fn outbox(&self) -> HashSet<String> {
+        self.store
+            .outbox(1 << 30)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.hash)
+            .collect()
+    }
+
+    /// Document id → heads, for documents in `scope` (all when `None`).
+    fn heads(&mut self, scope: Option<&str>) -> HashMap<String, Vec<String>> {
+        let docs = self.store.documents().unwrap();
+        docs.into_iter()
+            .filter(|(_, _, s)| scope.is_none_or(|g| g == s))
+            .map(|(id, _, _)| {
+                let mut h = self.store.heads(&id).unwrap();
+                h.sort();
+                (id.to_string(), h)
+            })
+            .collect()
+    }
+}
+
+/// Run `f` on every item from `threads` threads; items not started before
+/// `deadline` are skipped. Returns how many were skipped.
+fn pool<T: Send>(
+    items: &mut [T],
+    threads: usize,
+    deadline: Option<Instant>,
+    f: impl Fn(usize, &mut T) + Sync,
+) -> usize {
+    let next = AtomicUsize::new(0);
+    let skipped = AtomicUsize::new(0);
+    let cells: Vec<Mutex<&mut T>> = items.iter_mut().map(Mutex::new).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(cells.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(cell) = cells.get(i) else { break };
+                    if deadline.is_some_and(|d| Instant::now() > d) {
+                        skipped.fetch_add(1, Ordering::SeqCst);
+                        continue;
+                    }
+                    f(i, &mut cell.lock().unwrap());
+                }
+            });
+        }
+    });
+    skipped.into_inner()
+}
+
+fn percentiles(mut v: Vec<Duration>) -> String {
+    if v.is_empty() {
+        return "–".into();
+    }
+    v.sort();
+    let at = |p: f64| {
+        let i = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
+        v[i].as_secs_f64() * 1000.0
+    };
+    format!(
+        "{:.0} / {:.0} / {:.0} / {:.0} ms (n = {})",
+        at(50.0),
+        at(95.0),
+        at(99.0),
+        at(100.0),
+        v.len()
+    )
+}
+
+fn main() {
+    let s = Settings::read();
+    let tmp = tempfile::tempdir().unwrap();
+    let pg = std::env::var("GRIDSYNC_TEST_DATABASE_URL")
+        .ok()
+        .map(|url| PgDatabase::create(&url));
+    assert!(
+        s.processes == 1 || pg.is_some(),
+        "two server processes share a PostgreSQL database: set GRIDSYNC_TEST_DATABASE_URL"
+    );
+    let db_url = pg.as_ref().map(|p| p.url.as_str());
+    let backend = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
+    let setup_started = Instant::now();
+
+    // Servers: the first one migrates the database and generates the token
+    // secret; the second gets a copy of that secret so sessions are shared.
+    let first_data = tmp.path().join("server-1");
+    let first = Server::start(&first_data, db_url);
+    let mut servers = vec![first];
+    if s.processes == 2 {
+        let data = tmp.path().join("server-2");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::copy(first_data.join("jwt-secret"), data.join("jwt-secret")).unwrap();
+        servers.push(Server::start(&data, db_url));
+    }
+    let admin = &servers[0];
+    let grids = s.grids();
+    let territory = serde_json::json!({"streets": [{"code": "110105001", "name": "建国门街道",
+        "communities": [{"code": COMMUNITY, "name": "幸福社区",
+            "grids": (0..grids).map(|i| serde_json::json!({"code": grid(i), "name": format!("第{}网格", i + 1)})).collect::<Vec<_>>()}]}]});
+    let tfile = tmp.path().join("territory.json");
+    std::fs::write(&tfile, territory.to_string()).unwrap();
+    admin.cli(&["import", tfile.to_str().unwrap()]);
+    for g in 0..grids {
+        admin.add_user(&format!("w{g}"), "grid_worker", Some(&grid(g)), None);
+    }
+    for k in 0..HOLDERS {
+        admin.add_user(&format!("h{k}"), "package_holder", None, None);
+    }
+    for k in 0..=SUPERVISORS {
+        admin.add_user(&format!("sup{k}"), "supervisor", None, Some(COMMUNITY));
+    }
+    let clients: Vec<Client> = servers
+        .iter()
+        .map(|sv| Client::new(&sv.url).unwrap())
+        .collect();
+    let client_of = |i: usize| &clients[i % clients.len()];
+
+    // Package-holders first: the seeding phones need their user ids.
+    let mut holders: Vec<Phone> = (0..HOLDERS)
+        .map(|k| Phone::login(client_of(k), &format!("h{k}"), None))
+        .collect();
+    let holder_ids: Vec<String> = holders
+        .iter()
+        .map(|h| Client::user(&h.store).unwrap().unwrap().id)
+        .collect();
+
+    // One seeding phone per grid; the first grids' households are held by
+    // the package-holders.
+    let now = gridsync_core::household::Clock::System.now_ms();
+    let plan = GridPlan {
+        households: s.households,
+        residents_per_household: 2,
+        visits_per_household: 2,
+        buildings: 2,
+        units: 1,
+    };
+    let mut seeders: Vec<usize> = (0..grids).collect();
+    pool(&mut seeders, 8, None, |_, g| {
+        let mut p = Phone::login(client_of(*g), &format!("w{g}"), Some(grid(*g)));
+        p.sync().unwrap();
+        let held = holder_ids
+            .get(*g)
+            .map(|h| vec![h.clone()])
+            .unwrap_or_default();
+        populate_households(
+            &mut p.store,
+            &grid(*g),
+            &plan,
+            &format!("w{g}"),
+            &held,
+            now,
+            1000 + *g as u64,
+        )
+        .unwrap();
+        p.sync().unwrap();
+        assert_eq!(p.store.pending_changes().unwrap(), 0);
+    });
+
+    // Every phone signs in (argon2: a few at a time) and pulls its grid.
+    let mut phones: Vec<Option<Phone>> = (0..s.phones).map(|_| None).collect();
+    pool(&mut phones, 8, None, |i, slot| {
+        let g = i % grids;
+        *slot = Some(Phone::login(client_of(i), &format!("w{g}"), Some(grid(g))));
+    });
+    let mut phones: Vec<Phone> = phones.into_iter().map(Option::unwrap).collect();
+    let first_pull = Mutex::new(Vec::new());
+    pool(&mut phones, s.threads, None, |_, p| {
+        let (_, took) = p.sync().unwrap();
+        first_pull.lock().unwrap().push(took);
+    });
+    let mut supervisors: Vec<Phone> = (0..SUPERVISORS)
+        .map(|k| Phone::login(client_of(k), &format!("sup{k}"), None))
+        .collect();
+    for o in supervisors.iter_mut().chain(holders.iter_mut()) {
+        o.sync().unwrap();
+    }
+    let setup_peaks: Vec<f64> = servers.iter().map(Server::peak_mb).collect();
+    let setup_took = setup_started.elapsed();
+
+    // Shift end: offline edits on every phone, untimed.
+    pool(&mut phones, s.threads, None, |i, p| {
+        let ids: Vec<String> = p
+            .store
+            .households(&Default::default())
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        let mut g = Generator::new(i as u64);
+        let user = Client::user(&p.store).unwrap().unwrap().id;
+        for k in 0..s.edits {
+            let id = &ids[(i * 7 + k * 3) % ids.len()];
+            p.store
+                .add_visit(id, g.visit(&user, "grid_worker", now - 60_000))
+                .unwrap();
+        }
+        p.before = p.outbox();
+    });
+    for sv in &servers {
+        sv.reset_peak();
+    }
+
+    // Every phone syncs; supervisors and holders keep pulling meanwhile.
+    let done = AtomicBool::new(false);
+    let observer_latencies: Mutex<HashMap<&str, Vec<Duration>>> = Mutex::new(HashMap::new());
+    let observer_errors = AtomicUsize::new(0);
+    let started = Instant::now();
+    let deadline = started + s.duration;
+    let skipped = std::thread::scope(|scope| {
+        for (kind, group) in [("supervisor", &mut supervisors), ("holder", &mut holders)] {
+            for o in group.iter_mut() {
+                let (done, lat, errs) = (&done, &observer_latencies, &observer_errors);
+                scope.spawn(move || {
+                    while !done.load(Ordering::SeqCst) {
+                        match o.sync() {
+                            Ok((_, took)) => {
+                                lat.lock().unwrap().entry(kind).or_default().push(took)
+                            }
+                            Err(_) => {
+                                errs.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                });
+            }
+        }
+        let skipped = pool(&mut phones, s.threads, Some(deadline), |_, p| {
+            let result = p.sync();
+            p.acked = p.before.difference(&p.outbox()).cloned().collect();
+            p.shift = Some(result.map(|(pushed, took)| {
+                p.pushed = pushed;
+                took
+            }));
+        });
+        done.store(true, Ordering::SeqCst);
+        skipped
+    });
+    let shift_took = started.elapsed();
+
+    // Catch-up: every phone pulls what the others pushed.
+    let catch_up_started = Instant::now();
+    pool(&mut phones, s.threads, None, |_, p| {
+        p.catch_up = Some(p.sync().map(|(_, took)| took));
+    });
+    let catch_up_took = catch_up_started.elapsed();
+    let peaks: Vec<f64> = servers.iter().map(Server::peak_mb).collect();
+
+    // Checks: a fresh supervisor pull (through the last process) holds every
+    // acknowledged change, and every device's documents match it.
+    let mut auditor = Phone::login(clients.last().unwrap(), &format!("sup{SUPERVISORS}"), None);
+    auditor.sync().unwrap();
+    let truth = auditor.heads(None);
+    let mut on_server = HashSet::new();
+    let truth_scopes: HashMap<String, String> = auditor
+        .store
+        .documents()
+        .unwrap()
+        .into_iter()
+        .map(|(id, _, scope)| (id.to_string(), scope))
+        .collect();
+    for id in truth.keys() {
+        for c in auditor.store.doc_changes(id).unwrap() {
+            on_server.insert(automerge::Change::from_bytes(c).unwrap().hash().to_string());
+        }
+    }
+    let acked: usize = phones.iter().map(|p| p.acked.len()).sum();
+    let missing = phones
+        .iter()
+        .flat_map(|p| p.acked.iter())
+        .filter(|h| !on_server.contains(*h))
+        .count();
+    let mut converged = 0;
+    for p in phones.iter_mut() {
+        let scope = p.grid.clone();
+        let mine = p.heads(scope.as_deref());
+        let expected: HashMap<String, Vec<String>> = truth
+            .iter()
+            .filter(|(id, _)| truth_scopes.get(*id) == scope.as_ref())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        converged += usize::from(mine == expected);
+    }
+    // Supervisors hold everything; a package-holder a subset (their households).
+    let mut observers_converged = 0;
+    for (whole, o) in supervisors
+        .iter_mut()
+        .map(|o| (true, o))
+        .chain(holders.iter_mut().map(|o| (false, o)))
+    {
+        o.sync().unwrap();
+        let mine = o.heads(None);
+        let same = !mine.is_empty() && mine.iter().all(|(id, h)| truth.get(id) == Some(h));
+        observers_converged += usize::from(same && (!whole || mine.len() == truth.len()));
+    }
+
+    let shift_ok: Vec<Duration> = phones
+        .iter()
+        .filter_map(|p| p.shift.clone()?.ok())
+        .collect();
+    let shift_errors: Vec<String> = phones
+        .iter()
+        .filter_map(|p| p.shift.clone()?.err())
+        .collect();
+    let catch_up_ok: Vec<Duration> = phones
+        .iter()
+        .filter_map(|p| p.catch_up.clone()?.ok())
+        .collect();
+    let catch_up_errors = phones
+        .iter()
+        .filter(|p| matches!(p.catch_up, Some(Err(_))))
+        .count();
+    let pushed: u64 = phones.iter().map(|p| p.pushed).sum();
+    let observers = observer_latencies.into_inner().unwrap();
+    let mb = |v: &[f64]| {
+        v.iter()
+            .map(|m| format!("{m:.0} MB"))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    };
+
+    println!(
+        "\n### {} phones, {} server process{} on {backend}\n",
+        s.phones,
+        s.processes,
+        if s.processes == 1 { "" } else { "es" }
+    );
+    println!("| measurement | result |");
+    println!("|---|---|");
+    println!(
+        "| territory | {grids} grids × {} households; {} phones per grid; {HOLDERS} package-holders, {SUPERVISORS} supervisors pulling the community |",
+        s.households, s.per_grid
+    );
+    println!(
+        "| setup (users, seeding, sign-ins, first pulls) | {:.1} s; first pull of a grid p50 / p95 / p99 / max: {} |",
+        setup_took.as_secs_f64(),
+        percentiles(first_pull.into_inner().unwrap())
+    );
+    println!(
+        "| shift end: {} offline visits per phone, then sync (push + pull grid news), {} threads | p50 / p95 / p99 / max: {} |",
+        s.edits,
+        s.threads,
+        percentiles(shift_ok)
+    );
+    println!(
+        "| shift end: wall time, throughput | {:.1} s, {:.0} changes/s stored ({pushed} changes) |",
+        shift_took.as_secs_f64(),
+        pushed as f64 / shift_took.as_secs_f64()
+    );
+    println!(
+        "| catch-up round (every phone pulls the others' edits) | {:.1} s; p50 / p95 / p99 / max: {} |",
+        catch_up_took.as_secs_f64(),
+        percentiles(catch_up_ok)
+    );
+    for kind in ["supervisor", "holder"] {
+        println!(
+            "| {kind} pulls during the shift end | p50 / p95 / p99 / max: {} |",
+            percentiles(observers.get(kind).cloned().unwrap_or_default())
+        );
+    }
+    println!(
+        "| errors | shift end {}, catch-up {catch_up_errors}, observers {}, skipped (duration cap) {skipped} |",
+        shift_errors.len(),
+        observer_errors.load(Ordering::SeqCst)
+    );
+    println!(
+        "| server peak memory (VmHWM): setup / shift end + catch-up | {} / {} |",
+        mb(&setup_peaks),
+        mb(&peaks)
+    );
+    println!("| acknowledged changes missing on the server | {missing} of {acked} |");
+    println!(
+        "| devices converged with a fresh supervisor pull | {converged} of {} phones, {observers_converged} of {} supervisors/holders |",
+        phones.len(),
+        SUPERVISORS + HOLDERS
+    );
+    if let Some(e) = shift_errors.first() {
+        println!("\nfirst error: {e}");
+    }
+    assert_eq!(missing, 0, "acknowledged changes missing");
+    assert_eq!(converged, phones.len(), "phones did not converge");
+    assert_eq!(
+        observers_converged,
+        SUPERVISORS + HOLDERS,
+        "supervisors/holders did not converge"
+    );
+    drop(servers);
+    drop(pg);
+}

@@ -1,0 +1,495 @@
+//! Two server processes on one PostgreSQL database, as behind a load
+//! balancer: a change pushed through one is pulled through the other at
+//! once, sessions work on both (shared token secret), concurrent pushes
+//! through both keep the change log gap-free, and SIGKILLing one process in
+//! the middle of a push loses nothing acknowledged.
+//!
+//! Needs GRIDSYNC_TEST_DATABASE_URL (e.g. `eval "$(bash scripts/postgres.sh)"`);
+//! without it the tests are skipped with a notice, unless
+//! GRIDSYNC_REQUIRE_POSTGRES is set, which makes that a failure.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use gridsync_core::sync::{RetryPolicy, SyncOptions};
+use gridsync_tests::server_bin;
+
+use crate::*;
+
+/// The admin URL of the test PostgreSQL, or `None` (with a notice) when
+/// none is configured and none is required.
+fn postgres_url() -> Option<String> {
+    match std::env::var("GRIDSYNC_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("GRIDSYNC_REQUIRE_POSTGRES").is_none(),
+                "GRIDSYNC_REQUIRE_POSTGRES is set but GRIDSYNC_TEST_DATABASE_URL is not: \
+                 start one with `eval \"$(bash scripts/postgres.sh)\"`"
+            );
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: multi-process tests need PostgreSQL (set GRIDSYNC_TEST_DATABASE_URL, \
+                 e.g. eval \"$(bash scripts/postgres.sh)\")"
+            );
+            None
+        }
+    }
+}
+
+fn psql() -> PathBuf {
+    let on_path = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("psql"))
+            .find(|f| f.exists())
+    });
+    on_path
+        .or_else(|| {
+            let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+                .ok()?
+                .filter_map(|e| e.ok().map(|e| e.path().join("bin/psql")))
+                .filter(|p| p.exists())
+                .collect();
+            found.sort();
+            found.pop()
+        })
+        .expect("psql not found (it comes with PostgreSQL)")
+}
+
+fn psql_run(url: &str, sql: &str) -> Output {
+    Command::new(psql())
+        .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .output()
+        .expect("run psql")
+}
+
+/// A fresh database, dropped afterwards.
+struct Database {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl Database {
+    fn create(admin_url: &str) -> Database {
+        let name = format!("gs_mp_{}", uuid_simple());
+        let out = psql_run(admin_url, &format!("CREATE DATABASE {name}"));
+        assert!(
+            out.status.success(),
+            "create database: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (scheme, rest) = admin_url.split_once("://").expect("a postgres:// URL");
+        let (authority, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        let query = tail.find('?').map_or("", |i| &tail[i..]);
+        Database {
+            admin_url: admin_url.to_string(),
+            url: format!("{scheme}://{authority}/{name}{query}"),
+            name,
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = psql_run(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+/// A unique lowercase name part (a new device's id is a UUID).
+fn uuid_simple() -> String {
+    let store = Store::open_in_memory(OpenOptions::default()).unwrap();
+    store.device_id().replace('-', "")
+}
+
+/// One server process on the shared database, with its own data directory.
+struct Process {
+    child: Option<Child>,
+    url: String,
+    data: tempfile::TempDir,
+    database_url: String,
+}
+
+impl Process {
+    /// Start on a free port; `secret_from` is a data directory whose
+    /// `jwt-secret` is copied first, so tokens of that process work here.
+    fn start(database_url: &str, secret_from: Option<&Process>) -> Process {
+        let data = tempfile::tempdir().unwrap();
+        if let Some(other) = secret_from {
+            std::fs::copy(
+                other.data.path().join("jwt-secret"),
+                data.path().join("jwt-secret"),
+            )
+            .unwrap();
+        }
+        let mut child = Command::new(server_bin())
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(["--database-url", database_url])
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .env("GRIDSYNC_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start gridsync-server");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(url.to_string());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server did not report its address");
+        Process {
+            child: Some(child),
+            url,
+            data,
+            database_url: database_url.to_string(),
+        }
+    }
+
+    fn cli(&self, args: &[&str]) {
+        let out = Command::new(server_bin())
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .args(["--database-url", &self.database_url])
+            .args(args)
+            .env("GRIDSYNC_LOG", "warn")
+            .output()
+            .expect("run gridsync-server");
+        assert!(
+            out.status.success(),
+            "gridsync-server {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn add_user(&self, username: &str, role: &str, grid: Option<&str>, subtree: Option<&str>) {
+        let mut args = vec![
+            "admin",
+            "user",
+            "add",
+            "--username",
+            username,
+            "--name",
+            username,
+            "--role",
+            role,
+            "--password",
+            PASSWORD,
+        ];
+        if let Some(g) = grid {
+            args.extend(["--grids", g]);
+        }
+        if let Some(s) = subtree {
+            args.extend(["--subtree", s]);
+        }
+        self.cli(&args);
+    }
+
+    /// SIGKILL: no graceful shutdown.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A fresh database with the community of main.rs (grids 1–3; worker1 and
+/// worker2 in grid 1, worker3 in grid 2, supervisor) and two processes on
+/// it sharing one token secret (in that order, so the processes stop
+/// before the database is dropped). `None` when PostgreSQL is not configured.
+fn two_processes() -> Option<(Database, Process, Process)> {
+    let db = Database::create(&postgres_url()?);
+    let p1 = Process::start(&db.url, None);
+    let territory = p1.data.path().join("territory.json");
+    std::fs::write(
+        &territory,
+        serde_json::json!({"streets": [{"code": "110105001", "name": "建国门街道",
+            "communities": [{"code": COMMUNITY, "name": "幸福社区", "grids": [
+                {"code": G1, "name": "第一网格"}, {"code": G2, "name": "第二网格"},
+                {"code": G3, "name": "第三网格"}]}]}]})
+        .to_string(),
+    )
+    .unwrap();
+    p1.cli(&["import", territory.to_str().unwrap()]);
+    p1.add_user("worker1", "grid_worker", Some(G1), None);
+    p1.add_user("worker2", "grid_worker", Some(G1), None);
+    p1.add_user("worker3", "grid_worker", Some(G2), None);
+    p1.add_user("supervisor", "supervisor", None, Some(COMMUNITY));
+    let p2 = Process::start(&db.url, Some(&p1));
+    Some((db, p1, p2))
+}
+
+/// A phone signed in through the process at `url`.
+fn phone(url: &str, user: &str) -> Phone {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store =
+        Store::open_with(dir.path().join("phone.sqlite3"), OpenOptions::default()).unwrap();
+    let client = Client::new(url).unwrap();
+    let me = client.login(&mut store, user, PASSWORD).unwrap();
+    Phone {
+        store,
+        client,
+        user_id: me.id,
+        _dir: dir,
+    }
+}
+
+fn outbox(p: &Phone) -> HashSet<String> {
+    p.store
+        .outbox(1 << 30)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.hash)
+        .collect()
+}
+
+/// Every change hash the phone holds.
+fn all_hashes(p: &mut Phone) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for (id, _, _) in p.store.documents().unwrap() {
+        for c in p.store.doc_changes(&id).unwrap() {
+            out.insert(automerge::Change::from_bytes(c).unwrap().hash().to_string());
+        }
+    }
+    out
+}
+
+/// Document id → sorted heads.
+fn heads(p: &mut Phone) -> HashMap<String, Vec<String>> {
+    let docs = p.store.documents().unwrap();
+    docs.into_iter()
+        .map(|(id, _, _)| {
+            let mut h = p.store.heads(&id).unwrap();
+            h.sort();
+            (id.to_string(), h)
+        })
+        .collect()
+}
+
+#[test]
+fn a_change_pushed_through_one_process_is_pulled_through_the_other() {
+    let Some((_db, p1, p2)) = two_processes() else {
+        return;
+    };
+    let mut a = phone(&p2.url, "worker1");
+    let mut b = phone(&p1.url, "worker2");
+    a.sync();
+    b.sync();
+    a.add_places(G1);
+    let h = a.household(G1, "101", None);
+    a.sync();
+    b.sync();
+    assert_eq!(
+        b.store.household(&h).unwrap(),
+        a.store.household(&h).unwrap()
+    );
+
+    // And back, with b's session (issued by process 1) used at process 2.
+    b.client = Client::new(&p2.url).unwrap();
+    b.store.add_visit(&h, visit("回访")).unwrap();
+    b.sync();
+    a.client = Client::new(&p1.url).unwrap();
+    a.sync();
+    assert_eq!(a.store.household(&h).unwrap().visits.len(), 1);
+    assert_eq!(
+        a.store.household(&h).unwrap(),
+        b.store.household(&h).unwrap()
+    );
+}
+
+#[test]
+fn concurrent_pushes_through_both_processes_keep_the_log_gap_free() {
+    let Some((_db, p1, p2)) = two_processes() else {
+        return;
+    };
+    // Set up grid places once, then four phones, two per process.
+    let mut first = phone(&p1.url, "worker1");
+    first.sync();
+    first.add_places(G1);
+    first.sync();
+    let mut third = phone(&p2.url, "worker3");
+    third.sync();
+    third.add_places(G2);
+    third.sync();
+    let writers: Vec<(Phone, &str)> = vec![
+        (first, G1),
+        (phone(&p2.url, "worker2"), G1),
+        (third, G2),
+        (phone(&p1.url, "worker3"), G2),
+    ];
+    // A supervisor pulls incrementally through process 1 all along: a hole
+    // in the seqs (a later seq visible before an earlier one commits) would
+    // move its cursor past a change it never receives.
+    let mut watcher = phone(&p1.url, "supervisor");
+    watcher.sync();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watching = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                watcher.sync();
+            }
+            watcher
+        })
+    };
+    let threads: Vec<_> = writers
+        .into_iter()
+        .enumerate()
+        .map(|(w, (mut p, grid))| {
+            std::thread::spawn(move || {
+                p.sync();
+                let mut acked = HashSet::new();
+                for round in 0..12 {
+                    let h = p.household(grid, &format!("{w}{round:02}"), None);
+                    for k in 0..3 {
+                        p.store.add_visit(&h, visit(&format!("第{k}次"))).unwrap();
+                    }
+                    let before = outbox(&p);
+                    p.sync();
+                    acked.extend(before.difference(&outbox(&p)).cloned());
+                }
+                (p, acked)
+            })
+        })
+        .collect();
+    let mut acked = HashSet::new();
+    let mut writers = Vec::new();
+    for t in threads {
+        let (p, a) = t.join().unwrap();
+        acked.extend(a);
+        writers.push(p);
+    }
+    done.store(true, Ordering::SeqCst);
+    let mut watcher = watching.join().unwrap();
+    watcher.sync();
+    for p in &writers {
+        assert_eq!(
+            p.store.pending_changes().unwrap(),
+            0,
+            "every change acknowledged"
+        );
+    }
+    assert!(acked.len() >= 4 * 12 * 4);
+
+    // The incremental puller ends with every change, and agrees with a
+    // fresh pull through the other process.
+    let held = all_hashes(&mut watcher);
+    let missing = acked.iter().filter(|h| !held.contains(*h)).count();
+    assert_eq!(missing, 0, "changes the incremental puller never received");
+    let mut fresh = phone(&p2.url, "supervisor");
+    fresh.sync();
+    assert_eq!(heads(&mut watcher), heads(&mut fresh));
+    assert_eq!(
+        watcher.store.households(&Default::default()).unwrap().len(),
+        48
+    );
+}
+
+#[test]
+fn killing_one_process_mid_push_loses_nothing_acknowledged() {
+    let Some((_db, mut p1, p2)) = two_processes() else {
+        return;
+    };
+    let mut w = phone(&p1.url, "worker1");
+    w.sync();
+    w.add_places(G1);
+    w.store
+        .batch(|s| {
+            for i in 0..400 {
+                let h = s.create_household(NewHousehold {
+                    grid: G1.into(),
+                    place: place(1 + i % 2, &format!("{i}")),
+                    residents: vec![Resident::named("张三")],
+                    ..NewHousehold::default()
+                })?;
+                for k in 0..3 {
+                    s.add_visit(&h, visit(&format!("第{k}次")))?;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    let before = outbox(&w);
+    assert!(before.len() > 1000);
+
+    // Push in small batches through process 1 and kill it meanwhile.
+    let url = p1.url.clone();
+    let sent = Arc::new(AtomicU64::new(0));
+    let pushing = {
+        let sent = sent.clone();
+        std::thread::spawn(move || {
+            let client = Client::new(&url).unwrap().with_retry(RetryPolicy {
+                attempts: 2,
+                first_backoff: Duration::from_millis(50),
+            });
+            let options = SyncOptions {
+                push_batch: 50,
+                ..SyncOptions::default()
+            };
+            let result =
+                gridsync_core::sync::sync(&mut w.store, &client, &options, None, &mut |p| {
+                    sent.store(p.changes_sent, Ordering::SeqCst);
+                });
+            (w, result)
+        })
+    };
+    let start = Instant::now();
+    while sent.load(Ordering::SeqCst) < 300 {
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "push made no progress"
+        );
+    }
+    p1.kill();
+    let (mut w, result) = pushing.join().unwrap();
+    assert!(result.is_err(), "the sync was cut off");
+    let acked: HashSet<String> = before.difference(&outbox(&w)).cloned().collect();
+    assert!(!acked.is_empty() && acked.len() < before.len());
+
+    // Through the surviving process: everything acknowledged is there.
+    let mut sup = phone(&p2.url, "supervisor");
+    sup.sync();
+    let on_server = all_hashes(&mut sup);
+    let missing = acked.iter().filter(|h| !on_server.contains(*h)).count();
+    assert_eq!(missing, 0, "acknowledged changes lost");
+
+    // The phone carries on through process 2 with the same session.
+    w.client = Client::new(&p2.url).unwrap();
+    w.sync();
+    assert_eq!(w.store.pending_changes().unwrap(), 0);
+    sup.sync();
+    assert_eq!(w.store.households(&Default::default()).unwrap().len(), 400);
+    assert_eq!(
+        sup.store.households(&Default::default()).unwrap(),
+        w.store.households(&Default::default()).unwrap()
+    );
+    let theirs = heads(&mut sup);
+    assert!(
+        heads(&mut w)
+            .iter()
+            .all(|(id, h)| theirs.get(id) == Some(h))
+    );
+}
