@@ -100,7 +100,8 @@ check() {
     sync b
     [[ $(households b) == "$before" ]] || { log "$backend: restored data differs"; exit 1; }
     local h
-    h=$(grep -o '"id": *"[^"]*"' <<<"$before" | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/')
+    # sed reads all its input: no SIGPIPE under pipefail, unlike head.
+    h=$(grep -o '"id": *"[^"]*"' <<<"$before" | sed -n '1s/.*"\([^"]*\)"$/\1/p')
     phone a visit add "$h" --method in_person --findings "恢复后走访 / after the restore" >/dev/null
     sync a
     sync b

@@ -1,7 +1,8 @@
 //! gridsync-core: the heart of gridsync.
 //!
-//! - [`household`], [`grid`]: the records people edit, each an Automerge
-//!   document with a typed API;
+//! - [`household`], [`grid`], [`issue`]: the records people edit, each an
+//!   Automerge document with a typed API (issue reports carry their
+//!   closed-loop workflow as an append-only event map);
 //! - [`codes`], [`id_number`]: the national standard code tables and the
 //!   citizen ID number, used to validate what is typed;
 //! - [`doc`]: what all documents share (authorship, conflicts, history);
