@@ -511,6 +511,31 @@ pub(crate) mod suite {
         }
     }
 
+    pub(crate) async fn a_cursor_past_the_end_starts_over(store: Arc<dyn DocStore>) {
+        // As after restoring an older backup: the device is ahead of the log.
+        let (_, changes) = phone_with(G1, 2, None);
+        store
+            .push(
+                changes,
+                None,
+                None,
+                guard(principal(Role::GridWorker, &[G1])),
+            )
+            .await
+            .unwrap();
+        let ahead = store.max_seq().await.unwrap() + 100;
+        let page = store
+            .pull(
+                vec![feed(&format!("g:{G1}"), ahead)],
+                PullLimits::default(),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.docs.len(), 2, "everything is sent again");
+        assert_eq!(page.cursors[0].at.cursor, store.max_seq().await.unwrap());
+    }
+
     pub(crate) async fn garbage_changes_are_refused(store: Arc<dyn DocStore>) {
         let bad = vec![
             IncomingChange {
@@ -598,6 +623,7 @@ macro_rules! conformance {
             case!(supervisor_moves_household_worker_cannot);
             case!(garbage_changes_are_refused);
             case!(own_changes_are_not_echoed);
+            case!(a_cursor_past_the_end_starts_over);
             case!(paged_pull_delivers_whole_documents);
             case!(concurrent_pushes_keep_the_log_whole);
         }

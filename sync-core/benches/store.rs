@@ -170,6 +170,35 @@ fn main() {
     }
     let fresh = median(loads);
 
+    // A supervisor's device receiving 20 grids (10,000 households), 1,000
+    // documents per page as a sync does, into one growing file.
+    let twenty = std::env::var("GRIDSYNC_BENCH_TWENTY").is_ok();
+    let mut twenty_result = None;
+    if twenty {
+        let mut pages: Vec<Vec<(String, Vec<u8>)>> = Vec::new();
+        let mut all = Vec::new();
+        for g in 0..20u64 {
+            let mut src = Store::open_in_memory(options()).unwrap();
+            let code = format!("1101050010010{:02}", g + 1);
+            populate_grid(&mut src, &code, &plan, "worker-1", NOW, 100 + g).unwrap();
+            for (id, _, _) in src.documents().unwrap() {
+                all.push((id.clone(), src.export_doc(&id).unwrap()));
+            }
+        }
+        for chunk in all.chunks(1000) {
+            pages.push(chunk.to_vec());
+        }
+        let mut sup = Store::open_with(dir.path().join("supervisor.sqlite3"), options()).unwrap();
+        let t = Instant::now();
+        let mut per_page = Vec::new();
+        for page in &pages {
+            let p = Instant::now();
+            sup.apply_remote_many(page).unwrap();
+            per_page.push(p.elapsed());
+        }
+        twenty_result = Some((t.elapsed(), all.len(), per_page));
+    }
+
     println!(
         "One grid: {} households, {} residents, {} visits; {} documents, {changes} changes.\n",
         plan.households,
@@ -218,6 +247,23 @@ fn main() {
         ms(copy),
         "< 1 s",
     );
+    if let Some((total, n, per_page)) = &twenty_result {
+        row(
+            &format!(
+                "store 20 grids' compacted documents ({n}) in one file, 1,000 per transaction"
+            ),
+            format!(
+                "{} (per page: {})",
+                ms(*total),
+                per_page
+                    .iter()
+                    .map(|d| format!("{:.0}", d.as_secs_f64() * 1000.0))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "",
+        );
+    }
     row(
         &format!(
             "store {} compacted documents ({:.2} MB) in an empty store (a first pull)",

@@ -169,6 +169,10 @@ impl Store {
             Durability::Normal => "NORMAL",
         };
         conn.pragma_update(None, "synchronous", sync)?;
+        // Indexes of a supervisor's store (tens of thousands of residents)
+        // outgrow SQLite's default 2 MB page cache; 32 MB keeps them hot.
+        conn.pragma_update(None, "cache_size", -32_768)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrate(&conn)?;
         let device_id = match meta_get(&conn, "device_id")? {

@@ -568,6 +568,14 @@ async fn pull_in<C: GenericClient>(
     let mut page = PullPage::default();
     let mut bytes = 0usize;
     for FeedCursor { feed, at } in feeds {
+        // A position past the end of the log means the log was restored
+        // from an older backup: the device's cursor means nothing here any
+        // more, so start the feed over (whole documents, harmless to load).
+        let at = if at.cursor > max || at.base > max {
+            Position::default()
+        } else {
+            at
+        };
         let (base, cursor) = (at.base.min(at.cursor), at.cursor);
         let room = limits.max_docs.saturating_sub(page.docs.len());
         let full = room == 0 || (bytes >= limits.max_bytes && !page.docs.is_empty());
