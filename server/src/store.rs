@@ -14,6 +14,7 @@ use automerge::Automerge;
 use serde::Serialize;
 
 pub mod postgres;
+mod push;
 pub mod sqlite;
 
 /// Errors of a store implementation.

@@ -28,19 +28,18 @@
 //! the request, as documents are small (one household); the database round
 //! trips are the slow part.
 
-use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use automerge::Automerge;
 use deadpool_postgres::{GenericClient, Pool};
 use lru::LruCache;
 use tokio_postgres::IsolationLevel;
 
 use super::{
     DocFacts, DocStore, FeedCursor, IncomingChange, Position, PullLimits, PullPage, PulledDoc,
-    PushOutcome, Refusal, Rejected, StoreError, WriteGuard,
+    PushOutcome, StoreError, WriteGuard,
 };
 use crate::db::DbError;
 use crate::pg::{self, err, execute, pool_err, query, query_one, query_opt};
@@ -162,136 +161,6 @@ async fn load_doc<C: GenericClient>(
     Automerge::load(&bytes).map_err(|e| corrupt(id, e))
 }
 
-/// Apply `changes` to a copy of `doc`; `None` if some are not causally ready.
-fn applied(
-    doc: &Automerge,
-    changes: &[Change],
-) -> Result<Option<Automerge>, automerge::AutomergeError> {
-    let mut d = doc.clone();
-    d.apply_changes(changes.iter().cloned())?;
-    if d.get_missing_deps(&[]).is_empty() {
-        Ok(Some(d))
-    } else {
-        Ok(None)
-    }
-}
-
-/// The changes of a push grouped by document, in order of first
-/// appearance, and the ones refused before any database work.
-fn group(
-    incoming: Vec<IncomingChange>,
-    outcome: &mut PushOutcome,
-) -> Vec<(String, Vec<(usize, Change)>)> {
-    let mut order: Vec<(String, Vec<(usize, Change)>)> = Vec::new();
-    let mut position: HashMap<String, usize> = HashMap::new();
-    for (index, c) in incoming.into_iter().enumerate() {
-        let Ok(id) = uuid::Uuid::parse_str(&c.doc_id) else {
-            outcome.rejected.push(Rejected {
-                index,
-                doc: String::new(),
-                hash: None,
-                refusal: Refusal::new(
-                    "invalid_change",
-                    "文档编号不是有效的UUID / doc id is not a UUID",
-                ),
-            });
-            continue;
-        };
-        let doc_id = id.to_string();
-        match Change::from_bytes(c.data) {
-            Ok(change) => {
-                let at = *position.entry(doc_id.clone()).or_insert_with(|| {
-                    order.push((doc_id.clone(), Vec::new()));
-                    order.len() - 1
-                });
-                if let Some((_, changes)) = order.get_mut(at) {
-                    changes.push((index, change));
-                }
-            }
-            Err(_) => outcome.rejected.push(Rejected {
-                index,
-                doc: doc_id,
-                hash: None,
-                refusal: Refusal::new(
-                    "invalid_change",
-                    "不是有效的Automerge变更 / not a valid Automerge change",
-                ),
-            }),
-        }
-    }
-    order
-}
-
-/// What the guard accepts of `fresh` on top of `working`: the accepted
-/// changes and the document's facts after them (`None` if nothing passed).
-/// Refusals are added to `outcome`. The same rules as the SQLite store.
-fn decide(
-    doc_id: &str,
-    working: &mut Automerge,
-    before: Option<&DocFacts>,
-    fresh: Vec<(usize, Change)>,
-    guard: &dyn WriteGuard,
-    outcome: &mut PushOutcome,
-) -> (Vec<(usize, Change)>, Option<DocFacts>) {
-    // The common case: all of it is fine.
-    let all: Vec<Change> = fresh.iter().map(|(_, c)| c.clone()).collect();
-    if let Ok(Some(candidate)) = applied(working, &all)
-        && let Ok(f) = guard.check(doc_id, before, &candidate)
-    {
-        *working = candidate;
-        return (fresh, Some(f));
-    }
-    // Find which changes are at fault, one by one.
-    let mut accepted = Vec::new();
-    let mut facts: Option<DocFacts> = None;
-    let mut refused: HashSet<ChangeHash> = HashSet::new();
-    for (index, change) in fresh {
-        let hash = change.hash();
-        let reject = |refusal: Refusal| Rejected {
-            index,
-            doc: doc_id.to_owned(),
-            hash: Some(hash.to_string()),
-            refusal,
-        };
-        if change.deps().iter().any(|d| refused.contains(d)) {
-            refused.insert(hash);
-            outcome.rejected.push(reject(Refusal::new(
-                "depends_on_refused",
-                "依赖于被拒绝的修改 / depends on a refused change",
-            )));
-            continue;
-        }
-        match applied(working, std::slice::from_ref(&change)) {
-            Ok(Some(candidate)) => {
-                let current = facts.as_ref().or(before);
-                match guard.check(doc_id, current, &candidate) {
-                    Ok(f) => {
-                        *working = candidate;
-                        facts = Some(f);
-                        accepted.push((index, change));
-                    }
-                    Err(refusal) => {
-                        refused.insert(hash);
-                        outcome.rejected.push(reject(refusal));
-                    }
-                }
-            }
-            Ok(None) => outcome.rejected.push(reject(Refusal::new(
-                "missing_dependencies",
-                "缺少前序修改，请先同步之前的修改 / earlier changes it depends on are missing",
-            ))),
-            Err(_) => {
-                refused.insert(hash);
-                outcome.rejected.push(reject(Refusal::new(
-                    "invalid_change",
-                    "不是有效的Automerge变更 / not a valid Automerge change",
-                )));
-            }
-        }
-    }
-    (accepted, facts)
-}
-
 /// Keep the feed rows of a document in step with its facts: it enters the
 /// feeds it now belongs to and departs the ones it left.
 async fn update_feeds<C: GenericClient>(
@@ -358,7 +227,7 @@ impl PgDocStore {
         guard: &dyn WriteGuard,
     ) -> Result<(PushOutcome, Vec<String>), DbError> {
         let mut outcome = PushOutcome::default();
-        let groups = group(incoming, &mut outcome);
+        let groups = super::push::group(incoming, &mut outcome.rejected);
         if groups.is_empty() {
             return Ok((outcome, Vec::new()));
         }
@@ -383,35 +252,15 @@ impl PgDocStore {
         let now = now_ms();
         for (doc_id, changes) in groups {
             let row = doc_row(&tx, &doc_id, true).await.map_err(err)?;
-            let mut working = match &row {
+            let working = match &row {
                 Some(r) => load_doc(&tx, &self.cache, &doc_id, r.last_seq).await?,
                 None => Automerge::new(),
             };
             let before = row.as_ref().map(|r| r.facts.clone());
-
-            // Drop changes already stored (an earlier push was interrupted
-            // after storing them) and repeats within this push.
-            let mut seen: HashSet<ChangeHash> = HashSet::new();
-            let mut fresh: Vec<(usize, Change)> = Vec::new();
-            for (index, change) in changes {
-                let hash = change.hash();
-                if working.get_change_meta_by_hash(&hash).is_some() || !seen.insert(hash) {
-                    outcome.duplicates += 1;
-                } else {
-                    fresh.push((index, change));
-                }
-            }
-            if fresh.is_empty() {
-                continue;
-            }
-            let (accepted, facts) = decide(
-                &doc_id,
-                &mut working,
-                before.as_ref(),
-                fresh,
-                guard,
-                &mut outcome,
-            );
+            let decision = super::push::decide(&doc_id, working, before.as_ref(), changes, guard);
+            outcome.duplicates += decision.duplicates;
+            outcome.rejected.extend(decision.rejected);
+            let (working, accepted, facts) = (decision.working, decision.accepted, decision.facts);
             let Some(facts) = facts else { continue };
             if accepted.is_empty() {
                 continue;

@@ -6,19 +6,18 @@
 //! that still matches the database, so several processes (or a restore)
 //! can never serve a stale document.
 
-use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use automerge::{Automerge, Change};
 use deadpool_sqlite::Pool;
 use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     DocFacts, DocStore, FeedCursor, IncomingChange, Position, PullLimits, PullPage, PulledDoc,
-    PushOutcome, Refusal, Rejected, StoreError, WriteGuard,
+    PushOutcome, StoreError, WriteGuard,
 };
 use crate::db;
 
@@ -124,137 +123,12 @@ fn load_doc(
     Automerge::load(&bytes).map_err(|e| corrupt(id, e))
 }
 
-/// Apply `changes` to a copy of `doc`; `None` if some are not causally ready.
-fn applied(
-    doc: &Automerge,
-    changes: &[Change],
-) -> Result<Option<Automerge>, automerge::AutomergeError> {
-    let mut d = doc.clone();
-    d.apply_changes(changes.iter().cloned())?;
-    if d.get_missing_deps(&[]).is_empty() {
-        Ok(Some(d))
-    } else {
-        Ok(None)
-    }
-}
-
-struct DocPush {
-    /// (index in the push, change)
-    changes: Vec<(usize, Change)>,
-}
-
 /// A pushed document, loaded, before any decision.
 struct Planned {
     doc_id: String,
     row: Option<DocRow>,
     working: Automerge,
     changes: Vec<(usize, Change)>,
-}
-
-/// What to do with a pushed document.
-struct Decided {
-    doc_id: String,
-    row: Option<DocRow>,
-    working: Automerge,
-    accepted: Vec<(usize, Change)>,
-    facts: Option<DocFacts>,
-    rejected: Vec<Rejected>,
-    duplicates: usize,
-}
-
-/// Decide which pushed changes of one document to store: apply them to a
-/// copy and let `guard` judge the result; if the whole lot is refused, find
-/// the changes at fault one by one.
-fn decide(p: Planned, guard: &dyn WriteGuard) -> Decided {
-    let Planned {
-        doc_id,
-        row,
-        mut working,
-        changes,
-    } = p;
-    let before = row.as_ref().map(|r| r.facts.clone());
-    let mut duplicates = 0;
-    let mut rejected = Vec::new();
-    // Drop changes already stored (an earlier push was interrupted after
-    // storing them) and repeats within this push.
-    let mut seen: HashSet<ChangeHash> = HashSet::new();
-    let mut fresh: Vec<(usize, Change)> = Vec::new();
-    for (index, change) in changes {
-        let hash = change.hash();
-        if working.get_change_meta_by_hash(&hash).is_some() || !seen.insert(hash) {
-            duplicates += 1;
-        } else {
-            fresh.push((index, change));
-        }
-    }
-    let mut accepted: Vec<(usize, Change)> = Vec::new();
-    let mut facts = None;
-    if !fresh.is_empty() {
-        // The common case: all of it is fine.
-        let all: Vec<Change> = fresh.iter().map(|(_, c)| c.clone()).collect();
-        if let Ok(Some(candidate)) = applied(&working, &all)
-            && let Ok(f) = guard.check(&doc_id, before.as_ref(), &candidate)
-        {
-            working = candidate;
-            facts = Some(f);
-            accepted = fresh;
-        } else {
-            let mut refused: HashSet<ChangeHash> = HashSet::new();
-            for (index, change) in fresh {
-                let hash = change.hash();
-                let reject = |refusal: Refusal| Rejected {
-                    index,
-                    doc: doc_id.clone(),
-                    hash: Some(hash.to_string()),
-                    refusal,
-                };
-                if change.deps().iter().any(|d| refused.contains(d)) {
-                    refused.insert(hash);
-                    rejected.push(reject(Refusal::new(
-                        "depends_on_refused",
-                        "依赖于被拒绝的修改 / depends on a refused change",
-                    )));
-                    continue;
-                }
-                match applied(&working, std::slice::from_ref(&change)) {
-                    Ok(Some(candidate)) => {
-                        let current = facts.as_ref().or(before.as_ref());
-                        match guard.check(&doc_id, current, &candidate) {
-                            Ok(f) => {
-                                working = candidate;
-                                facts = Some(f);
-                                accepted.push((index, change));
-                            }
-                            Err(refusal) => {
-                                refused.insert(hash);
-                                rejected.push(reject(refusal));
-                            }
-                        }
-                    }
-                    Ok(None) => rejected.push(reject(Refusal::new(
-                        "missing_dependencies",
-                        "缺少前序修改，请先同步之前的修改 / earlier changes it depends on are missing",
-                    ))),
-                    Err(_) => {
-                        refused.insert(hash);
-                        rejected.push(reject(Refusal::new(
-                            "invalid_change",
-                            "不是有效的Automerge变更 / not a valid Automerge change",
-                        )));
-                    }
-                }
-            }
-        }
-    }
-    Decided {
-        doc_id,
-        row,
-        working,
-        accepted,
-        facts,
-        rejected,
-        duplicates,
-    }
 }
 
 fn push_blocking(
@@ -267,57 +141,13 @@ fn push_blocking(
 ) -> rusqlite::Result<(PushOutcome, Vec<String>)> {
     let mut outcome = PushOutcome::default();
     let mut compact_soon = Vec::new();
-    // Group by document, keeping the order of first appearance.
-    let mut order: Vec<String> = Vec::new();
-    let mut groups: HashMap<String, DocPush> = HashMap::new();
-    for (index, c) in incoming.into_iter().enumerate() {
-        let Ok(id) = uuid::Uuid::parse_str(&c.doc_id) else {
-            outcome.rejected.push(Rejected {
-                index,
-                doc: String::new(),
-                hash: None,
-                refusal: Refusal::new(
-                    "invalid_change",
-                    "文档编号不是有效的UUID / doc id is not a UUID",
-                ),
-            });
-            continue;
-        };
-        let doc_id = id.to_string();
-        match Change::from_bytes(c.data) {
-            Ok(change) => {
-                groups
-                    .entry(doc_id.clone())
-                    .or_insert_with(|| {
-                        order.push(doc_id.clone());
-                        DocPush {
-                            changes: Vec::new(),
-                        }
-                    })
-                    .changes
-                    .push((index, change));
-            }
-            Err(_) => outcome.rejected.push(Rejected {
-                index,
-                doc: doc_id,
-                hash: None,
-                refusal: Refusal::new(
-                    "invalid_change",
-                    "不是有效的Automerge变更 / not a valid Automerge change",
-                ),
-            }),
-        }
-    }
-
+    let groups = super::push::group(incoming, &mut outcome.rejected);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut updated: Vec<(String, i64, Automerge)> = Vec::new();
     let now = now_ms();
     // Load what each document is now (reads, in order)…
-    let mut planned = Vec::with_capacity(order.len());
-    for doc_id in order {
-        let Some(group) = groups.remove(&doc_id) else {
-            continue;
-        };
+    let mut planned = Vec::with_capacity(groups.len());
+    for (doc_id, changes) in groups {
         let row = doc_row(&tx, &doc_id)?;
         let working = match &row {
             Some(r) => load_doc(&tx, cache, &doc_id, r.last_seq)?,
@@ -327,29 +157,27 @@ fn push_blocking(
             doc_id,
             row,
             working,
-            changes: group.changes,
+            changes,
         });
     }
     // …decide on every document in parallel (the Automerge work and the
     // validation, no database)…
-    let decided: Vec<Decided> = if planned.len() < 16 {
-        planned.into_iter().map(|p| decide(p, guard)).collect()
+    let decide = |p: Planned| {
+        let before = p.row.as_ref().map(|r| r.facts.clone());
+        let d = super::push::decide(&p.doc_id, p.working, before.as_ref(), p.changes, guard);
+        (p.doc_id, p.row, d)
+    };
+    let decided: Vec<_> = if planned.len() < 16 {
+        planned.into_iter().map(decide).collect()
     } else {
         use rayon::prelude::*;
-        planned.into_par_iter().map(|p| decide(p, guard)).collect()
+        planned.into_par_iter().map(decide).collect()
     };
     // …and store what was accepted, in order.
-    for d in decided {
+    for (doc_id, row, d) in decided {
         outcome.duplicates += d.duplicates;
         outcome.rejected.extend(d.rejected);
-        let Decided {
-            doc_id,
-            row,
-            working,
-            accepted,
-            facts,
-            ..
-        } = d;
+        let (working, accepted, facts) = (d.working, d.accepted, d.facts);
         let before = row.as_ref().map(|r| r.facts.clone());
         let Some(facts) = facts else { continue };
         if accepted.is_empty() {

@@ -1,0 +1,177 @@
+//! What to store of a push, decided without the database: shared by every
+//! [`DocStore`](super::DocStore) implementation so they judge pushes
+//! identically. Grouping by document, dropping changes already stored,
+//! applying the rest to a copy and letting the guard judge it, and, when the
+//! whole lot is refused, finding the changes at fault one by one.
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+
+use super::{DocFacts, IncomingChange, Refusal, Rejected, WriteGuard};
+
+/// The changes of a push grouped by document, in order of first
+/// appearance, and the ones refused before any database work.
+pub(crate) fn group(
+    incoming: Vec<IncomingChange>,
+    rejected: &mut Vec<Rejected>,
+) -> Vec<(String, Vec<(usize, Change)>)> {
+    let mut order: Vec<(String, Vec<(usize, Change)>)> = Vec::new();
+    let mut position: HashMap<String, usize> = HashMap::new();
+    for (index, c) in incoming.into_iter().enumerate() {
+        let Ok(id) = uuid::Uuid::parse_str(&c.doc_id) else {
+            rejected.push(Rejected {
+                index,
+                doc: String::new(),
+                hash: None,
+                refusal: Refusal::new(
+                    "invalid_change",
+                    "文档编号不是有效的UUID / doc id is not a UUID",
+                ),
+            });
+            continue;
+        };
+        let doc_id = id.to_string();
+        match Change::from_bytes(c.data) {
+            Ok(change) => {
+                let at = *position.entry(doc_id.clone()).or_insert_with(|| {
+                    order.push((doc_id.clone(), Vec::new()));
+                    order.len() - 1
+                });
+                if let Some((_, changes)) = order.get_mut(at) {
+                    changes.push((index, change));
+                }
+            }
+            Err(_) => rejected.push(Rejected {
+                index,
+                doc: doc_id,
+                hash: None,
+                refusal: Refusal::new(
+                    "invalid_change",
+                    "不是有效的Automerge变更 / not a valid Automerge change",
+                ),
+            }),
+        }
+    }
+    order
+}
+
+/// Apply `changes` to a copy of `doc`; `None` if some are not causally ready.
+fn applied(
+    doc: &Automerge,
+    changes: &[Change],
+) -> Result<Option<Automerge>, automerge::AutomergeError> {
+    let mut d = doc.clone();
+    d.apply_changes(changes.iter().cloned())?;
+    if d.get_missing_deps(&[]).is_empty() {
+        Ok(Some(d))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The decision on one pushed document.
+pub(crate) struct Decision {
+    /// The document after the accepted changes.
+    pub(crate) working: Automerge,
+    /// Changes to store, with their position in the push.
+    pub(crate) accepted: Vec<(usize, Change)>,
+    /// The document's facts after them (`None` if nothing passed).
+    pub(crate) facts: Option<DocFacts>,
+    /// Changes refused.
+    pub(crate) rejected: Vec<Rejected>,
+    /// Changes already stored (or repeated in this push).
+    pub(crate) duplicates: usize,
+}
+
+/// Decide on the pushed `changes` of document `doc_id`, now `working`
+/// (with facts `before`, `None` if new to the server).
+pub(crate) fn decide(
+    doc_id: &str,
+    mut working: Automerge,
+    before: Option<&DocFacts>,
+    changes: Vec<(usize, Change)>,
+    guard: &dyn WriteGuard,
+) -> Decision {
+    let mut decision = Decision {
+        working: Automerge::new(),
+        accepted: Vec::new(),
+        facts: None,
+        rejected: Vec::new(),
+        duplicates: 0,
+    };
+    // Drop changes already stored (an earlier push was interrupted after
+    // storing them) and repeats within this push.
+    let mut seen: HashSet<ChangeHash> = HashSet::new();
+    let mut fresh: Vec<(usize, Change)> = Vec::new();
+    for (index, change) in changes {
+        let hash = change.hash();
+        if working.get_change_meta_by_hash(&hash).is_some() || !seen.insert(hash) {
+            decision.duplicates += 1;
+        } else {
+            fresh.push((index, change));
+        }
+    }
+    if fresh.is_empty() {
+        decision.working = working;
+        return decision;
+    }
+    // The common case: all of it is fine.
+    let all: Vec<Change> = fresh.iter().map(|(_, c)| c.clone()).collect();
+    if let Ok(Some(candidate)) = applied(&working, &all)
+        && let Ok(f) = guard.check(doc_id, before, &candidate)
+    {
+        decision.working = candidate;
+        decision.facts = Some(f);
+        decision.accepted = fresh;
+        return decision;
+    }
+    // Find which changes are at fault, one by one.
+    let mut refused: HashSet<ChangeHash> = HashSet::new();
+    for (index, change) in fresh {
+        let hash = change.hash();
+        let reject = |refusal: Refusal| Rejected {
+            index,
+            doc: doc_id.to_owned(),
+            hash: Some(hash.to_string()),
+            refusal,
+        };
+        if change.deps().iter().any(|d| refused.contains(d)) {
+            refused.insert(hash);
+            decision.rejected.push(reject(Refusal::new(
+                "depends_on_refused",
+                "依赖于被拒绝的修改 / depends on a refused change",
+            )));
+            continue;
+        }
+        match applied(&working, std::slice::from_ref(&change)) {
+            Ok(Some(candidate)) => {
+                let current = decision.facts.as_ref().or(before);
+                match guard.check(doc_id, current, &candidate) {
+                    Ok(f) => {
+                        working = candidate;
+                        decision.facts = Some(f);
+                        decision.accepted.push((index, change));
+                    }
+                    Err(refusal) => {
+                        refused.insert(hash);
+                        decision.rejected.push(reject(refusal));
+                    }
+                }
+            }
+            Ok(None) => decision.rejected.push(reject(Refusal::new(
+                "missing_dependencies",
+                "缺少前序修改，请先同步之前的修改 / earlier changes it depends on are missing",
+            ))),
+            Err(_) => {
+                refused.insert(hash);
+                decision.rejected.push(reject(Refusal::new(
+                    "invalid_change",
+                    "不是有效的Automerge变更 / not a valid Automerge change",
+                )));
+            }
+        }
+    }
+    decision.working = working;
+    decision
+}
