@@ -84,6 +84,20 @@ pub(crate) fn phone_with(
     (s, out)
 }
 
+/// The changes `phone` made after its outbox held `before` entries.
+pub(crate) fn outbox_after(phone: &Store, before: usize) -> Vec<IncomingChange> {
+    phone
+        .outbox(100_000)
+        .unwrap()
+        .into_iter()
+        .skip(before)
+        .map(|e| IncomingChange {
+            doc_id: e.doc_id,
+            data: e.data,
+        })
+        .collect()
+}
+
 pub(crate) fn feed(name: &str, cursor: i64) -> FeedCursor {
     FeedCursor {
         feed: name.into(),
@@ -271,16 +285,7 @@ pub(crate) mod suite {
         let h = phone.households(&Default::default()).unwrap()[0].id.clone();
         let before = phone.outbox(10_000).unwrap().len();
         phone.add_resident(&h, Resident::named("王五")).unwrap();
-        let new: Vec<_> = phone
-            .outbox(10_000)
-            .unwrap()
-            .into_iter()
-            .skip(before)
-            .map(|e| IncomingChange {
-                doc_id: e.doc_id,
-                data: e.data,
-            })
-            .collect();
+        let new = outbox_after(&phone, before);
         assert_eq!(new.len(), 1);
         let change_len = new[0].data.len();
         store
@@ -328,16 +333,7 @@ pub(crate) mod suite {
         phone
             .edit_household(&h, |f| f.holder = Some("holder-2".into()))
             .unwrap();
-        let new: Vec<_> = phone
-            .outbox(10_000)
-            .unwrap()
-            .into_iter()
-            .skip(before)
-            .map(|e| IncomingChange {
-                doc_id: e.doc_id,
-                data: e.data,
-            })
-            .collect();
+        let new = outbox_after(&phone, before);
         store
             .push(new, None, None, guard(principal(Role::GridWorker, &[G1])))
             .await
@@ -374,16 +370,7 @@ pub(crate) mod suite {
         // Moving the household: change its grid field directly in the document.
         let before = phone.outbox(10_000).unwrap().len();
         phone.move_household(&h, G2).unwrap();
-        let new: Vec<_> = phone
-            .outbox(10_000)
-            .unwrap()
-            .into_iter()
-            .skip(before)
-            .map(|e| IncomingChange {
-                doc_id: e.doc_id,
-                data: e.data,
-            })
-            .collect();
+        let new = outbox_after(&phone, before);
         let refused = store
             .push(
                 new.clone(),
@@ -465,16 +452,7 @@ pub(crate) mod suite {
         for id in &ids {
             let before = a.outbox(10_000).unwrap().len();
             a.add_resident(id, Resident::named("后来")).unwrap();
-            let new: Vec<_> = a
-                .outbox(10_000)
-                .unwrap()
-                .into_iter()
-                .skip(before)
-                .map(|e| IncomingChange {
-                    doc_id: e.doc_id,
-                    data: e.data,
-                })
-                .collect();
+            let new = outbox_after(&a, before);
             store
                 .push(new, None, None, guard(principal(Role::GridWorker, &[G1])))
                 .await

@@ -73,10 +73,6 @@ impl PgDocStore {
     }
 }
 
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
 struct DocRow {
     facts: DocFacts,
     last_seq: i64,
@@ -249,7 +245,7 @@ impl PgDocStore {
             .get::<_, i64>(0)
             + 1;
         let mut updated: Vec<(String, i64, Automerge)> = Vec::new();
-        let now = now_ms();
+        let now = gridsync_core::household::Clock::System.now_ms();
         for (doc_id, changes) in groups {
             let row = doc_row(&tx, &doc_id, true).await.map_err(err)?;
             let working = match &row {

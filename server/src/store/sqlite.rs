@@ -50,10 +50,6 @@ impl SqliteDocStore {
     }
 }
 
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
 struct DocRow {
     facts: DocFacts,
     last_seq: i64,
@@ -144,7 +140,7 @@ fn push_blocking(
     let groups = super::push::group(incoming, &mut outcome.rejected);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut updated: Vec<(String, i64, Automerge)> = Vec::new();
-    let now = now_ms();
+    let now = gridsync_core::household::Clock::System.now_ms();
     // Load what each document is now (reads, in order)…
     let mut planned = Vec::with_capacity(groups.len());
     for (doc_id, changes) in groups {
