@@ -25,6 +25,7 @@ pub enum DbError {
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_directory.sql"),
     include_str!("../migrations/sqlite/0002_docs.sql"),
+    include_str!("../migrations/sqlite/0005_web.sql"),
 ];
 
 /// Open (creating if needed) the database at `path` and migrate it.

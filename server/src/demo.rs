@@ -176,6 +176,7 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
     if let Some(r) = outcome.rejected.first() {
         anyhow::bail!("demo data refused: {}", r.refusal.reason);
     }
+    crate::web::demo::seed(state, COMMUNITY).await?;
     println!(
         "已生成演示社区 / demo community seeded: {grids} 个网格, {} 户",
         grids * households

@@ -8,7 +8,8 @@
 //! - [`directory`]: users, devices and the territory (streets, communities, grids);
 //! - [`scope`]: every access decision, in one place;
 //! - [`store`]: documents and the change log behind a trait;
-//! - [`sync`]: the sync protocol (`POST /v1/sync`).
+//! - [`sync`]: the sync protocol (`POST /v1/sync`);
+//! - [`web`]: the supervisors' web pages (一屏统览), exports, audit log.
 
 pub mod admin;
 pub mod app;
@@ -27,6 +28,7 @@ pub mod state;
 pub mod store;
 pub mod sync;
 pub mod territory;
+pub mod web;
 
 pub use app::app;
 pub use error::ApiError;

@@ -39,6 +39,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0002_docs",
         include_str!("../migrations/postgres/0002_docs.sql"),
     ),
+    (
+        5,
+        "0005_web",
+        include_str!("../migrations/postgres/0005_web.sql"),
+    ),
 ];
 
 /// Whether `url` names a PostgreSQL database (`postgres://`, `postgresql://`).

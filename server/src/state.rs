@@ -19,6 +19,8 @@ pub struct AppState {
     pub docs: Arc<dyn DocStore>,
     /// Token signing and verification keys.
     pub auth: Arc<crate::auth::Keys>,
+    /// The supervisor web pages: read model, audit log.
+    pub web: Arc<crate::web::Web>,
 }
 
 impl AppState {
@@ -38,7 +40,14 @@ impl AppState {
                 .await
                 .context("opening the PostgreSQL database")?;
             let auth = crate::auth::Keys::load_or_create(&config).context("loading token keys")?;
+            let web = crate::web::Web::open(
+                &config.data_dir,
+                crate::web::MainDb::Postgres(pool.clone()),
+            )
+            .await
+            .context("opening the web read model")?;
             return Ok(Self {
+                web: Arc::new(web),
                 directory: Arc::new(crate::directory::postgres::PgDirectory::new(pool.clone())),
                 docs: Arc::new(crate::store::postgres::PgDocStore::new(pool)),
                 auth: Arc::new(auth),
@@ -49,7 +58,11 @@ impl AppState {
             .await
             .with_context(|| format!("opening {}", config.sqlite_path().display()))?;
         let auth = crate::auth::Keys::load_or_create(&config).context("loading token keys")?;
+        let web = crate::web::Web::open(&config.data_dir, crate::web::MainDb::Sqlite(pool.clone()))
+            .await
+            .context("opening the web read model")?;
         Ok(Self {
+            web: Arc::new(web),
             directory: Arc::new(crate::directory::sqlite::SqliteDirectory::new(pool.clone())),
             docs: Arc::new(crate::store::sqlite::SqliteDocStore::new(pool)),
             auth: Arc::new(auth),

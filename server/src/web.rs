@@ -1,0 +1,207 @@
+//! The supervisors' web pages (一屏统览), served by the server itself, in
+//! Chinese, behind the same logins as the phones.
+//!
+//! - [`readmodel`]: the tables the pages aggregate (households, residents,
+//!   visits, reports, conflicts, last syncs), kept by a projector that
+//!   tails the change log by sequence number; every page first catches it
+//!   up to the log's head, so what a page shows is never stale;
+//! - [`session`]: the login form, the session cookie and the CSRF token;
+//! - [`access`]: which territory a person may open (built on [`crate::scope`]);
+//! - [`pages`]: overview, drill-down, household, admin audit log;
+//! - [`mask`]: ID numbers and phones masked unless unmasking is allowed;
+//! - [`audit`]: the audit log of unmasked views and exports;
+//! - [`export`]: ledgers, visit logs and report lists as XLSX and CSV;
+//! - [`issues`]: report handling from the web (accept, dispatch, escalate, close);
+//! - [`review`]: the review queue (same-field conflicts, suspected duplicates);
+//! - [`chart`]: the overview's bar chart, as inline SVG data;
+//! - [`actor`]: the server editing documents on a person's behalf, through
+//!   the phones' push path;
+//! - [`demo`]: reports, a conflict and duplicates for the demo community.
+
+pub mod access;
+pub mod actor;
+pub mod audit;
+pub mod chart;
+pub mod demo;
+pub mod export;
+pub mod issues;
+pub mod mask;
+pub mod pages;
+pub mod readmodel;
+pub mod review;
+pub mod session;
+
+use std::path::Path;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use crate::db::DbError;
+use crate::state::AppState;
+
+/// The main database, for the change log the projector tails and the
+/// audit log.
+#[derive(Clone)]
+pub enum MainDb {
+    /// The embedded SQLite file.
+    Sqlite(deadpool_sqlite::Pool),
+    /// PostgreSQL.
+    Postgres(deadpool_postgres::Pool),
+}
+
+/// What the web pages keep: the read model and the main database.
+pub struct Web {
+    main: MainDb,
+    model: readmodel::ReadModel,
+    /// One projector run at a time in this process.
+    projector: tokio::sync::Mutex<()>,
+}
+
+impl Web {
+    /// Open the read model under `data_dir` (created, or rebuilt when its
+    /// schema changed) next to the main database.
+    pub async fn open(data_dir: &Path, main: MainDb) -> Result<Self, DbError> {
+        let model = readmodel::ReadModel::open(&data_dir.join("web-readmodel.sqlite3")).await?;
+        Ok(Self {
+            main,
+            model,
+            projector: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The read model.
+    pub fn model(&self) -> &readmodel::ReadModel {
+        &self.model
+    }
+
+    /// The main database.
+    pub fn main(&self) -> &MainDb {
+        &self.main
+    }
+}
+
+/// Why a page could not be shown. Messages are Chinese and never carry
+/// personal data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WebError {
+    /// No session, or it ended: back to the login form.
+    #[error("请先登录")]
+    SignIn,
+    /// Outside the person's territory or role.
+    #[error("无权查看：不在您负责的范围内")]
+    Forbidden,
+    /// No such page or record.
+    #[error("未找到该页面或记录")]
+    NotFound,
+    /// The form or the request was refused, with why.
+    #[error("{0}")]
+    Bad(String),
+    /// A database or task failed (logged; a generic page is shown).
+    #[error("服务器内部错误，请稍后重试")]
+    Internal(String),
+}
+
+impl From<DbError> for WebError {
+    fn from(e: DbError) -> Self {
+        WebError::Internal(e.to_string())
+    }
+}
+
+impl From<crate::directory::DirectoryError> for WebError {
+    fn from(e: crate::directory::DirectoryError) -> Self {
+        WebError::Internal(e.to_string())
+    }
+}
+
+impl From<askama::Error> for WebError {
+    fn from(e: askama::Error) -> Self {
+        WebError::Internal(format!("template: {e}"))
+    }
+}
+
+/// `Result` of the web handlers.
+pub type WebResult<T> = Result<T, WebError>;
+
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: String,
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            WebError::SignIn => return Redirect::to("/web/login").into_response(),
+            WebError::Forbidden => StatusCode::FORBIDDEN,
+            WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::Bad(_) => StatusCode::BAD_REQUEST,
+            WebError::Internal(detail) => {
+                tracing::error!(error = %detail, "web page failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let page = ErrorPage {
+            title: match status {
+                StatusCode::FORBIDDEN => "无权访问",
+                StatusCode::NOT_FOUND => "未找到",
+                StatusCode::BAD_REQUEST => "请求有误",
+                _ => "出错了",
+            },
+            message: self.to_string(),
+        };
+        match askama::Template::render(&page) {
+            Ok(body) => (status, Html(body)).into_response(),
+            Err(_) => (status, self.to_string()).into_response(),
+        }
+    }
+}
+
+/// Render a template as a page.
+pub(crate) fn render<T: askama::Template>(t: &T) -> WebResult<Response> {
+    Ok(Html(t.render()?).into_response())
+}
+
+const STYLE: &str = include_str!("../templates/style.css");
+
+async fn style() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("max-age=300"),
+            ),
+        ],
+        STYLE,
+    )
+        .into_response()
+}
+
+/// The web pages' routes (all under `/web`).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/web", get(pages::home))
+        .route("/web/", get(pages::home))
+        .route("/web/style.css", get(style))
+        .route(
+            "/web/login",
+            get(session::login_form).post(session::login_submit),
+        )
+        .route("/web/logout", post(session::logout))
+        .route("/web/t/{code}", get(pages::territory))
+        .route("/web/g/{grid}/building", get(pages::building))
+        .route("/web/h/{id}", get(pages::household))
+        .route("/web/reports", get(issues::list))
+        .route("/web/reports/{id}/step", post(issues::step))
+        .route("/web/review", get(review::queue))
+        .route("/web/review/resolve", post(review::resolve))
+        .route("/web/export/{file}", get(export::download))
+        .route("/web/admin/audit", get(pages::audit_log))
+}

@@ -1,0 +1,858 @@
+//! The read model of the web pages: relational tables derived from the
+//! accepted documents (households, residents and their attention tags,
+//! visits, issue reports, same-field conflicts, last syncs), so a page
+//! aggregates 10,000 households with a few indexed queries instead of
+//! loading 10,000 Automerge documents.
+//!
+//! It is kept by a **projector** that tails the change log by sequence
+//! number: the documents changed after the last projected position are
+//! loaded (at their latest state) and their rows replaced, and the
+//! position moves in the same transaction. Every page calls [`catch_up`]
+//! first, so pages are never stale, and several server processes sharing
+//! one PostgreSQL each keep their own read model from the one log.
+//!
+//! The read model is derived data: it lives in its own SQLite file next
+//! to the main database (`web-readmodel.sqlite3`), so projecting never
+//! competes with pushes for the main database's write lock, and it is
+//! dropped and rebuilt from the log whenever its schema changes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use automerge::Automerge;
+use deadpool_sqlite::{Config, Pool, Runtime};
+use gridsync_core::household::Household;
+use gridsync_core::issue::{Issue, WorkCalendar, workflow};
+use rusqlite::{OptionalExtension, params};
+
+use super::{MainDb, WebError, WebResult};
+use crate::db::DbError;
+use crate::state::AppState;
+
+/// Bump when the tables below change: the file is then rebuilt.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Log entries read per projector step.
+const BATCH: i64 = 5000;
+
+const SCHEMA: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO meta (key, value) VALUES ('projected_seq', 0);
+CREATE TABLE households (
+    id TEXT PRIMARY KEY,
+    grid TEXT NOT NULL,
+    area TEXT NOT NULL, compound TEXT NOT NULL, building TEXT NOT NULL,
+    unit TEXT NOT NULL, room TEXT NOT NULL,
+    address_key TEXT NOT NULL,
+    holder TEXT,
+    residents INTEGER NOT NULL,
+    visits INTEGER NOT NULL,
+    last_visit_at INTEGER,
+    last_holder_contact_at INTEGER,
+    distinct_from TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX households_grid ON households (grid, compound, building, unit, room);
+CREATE INDEX households_holder ON households (holder);
+CREATE INDEX households_address ON households (grid, address_key);
+CREATE TABLE residents (
+    household_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    grid TEXT NOT NULL,
+    name TEXT NOT NULL,
+    id_number TEXT,
+    phone TEXT,
+    sex TEXT,
+    birth_date TEXT,
+    ethnicity TEXT,
+    relation TEXT,
+    status TEXT,
+    tags TEXT NOT NULL,
+    PRIMARY KEY (household_id, key)
+);
+CREATE INDEX residents_grid ON residents (grid);
+CREATE INDEX residents_id_number ON residents (id_number);
+CREATE TABLE resident_tags (
+    household_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    grid TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (household_id, key, tag)
+);
+CREATE INDEX resident_tags_grid ON resident_tags (grid, tag);
+CREATE TABLE visits (
+    household_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    grid TEXT NOT NULL,
+    visitor TEXT NOT NULL,
+    role TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    method TEXT NOT NULL,
+    findings TEXT NOT NULL,
+    needs TEXT NOT NULL,
+    follow_up INTEGER NOT NULL,
+    PRIMARY KEY (household_id, key)
+);
+CREATE INDEX visits_grid ON visits (grid, at);
+CREATE TABLE issues (
+    id TEXT PRIMARY KEY,
+    grid TEXT NOT NULL,
+    category TEXT NOT NULL,
+    subtype TEXT NOT NULL,
+    description TEXT NOT NULL,
+    building TEXT,
+    stage TEXT NOT NULL,
+    open INTEGER NOT NULL,
+    level TEXT NOT NULL,
+    assignee TEXT,
+    reporter TEXT NOT NULL,
+    urgency TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    deadline INTEGER,
+    last_at INTEGER NOT NULL
+);
+CREATE INDEX issues_grid ON issues (grid, open);
+CREATE TABLE conflicts (
+    doc_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    grid TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    path TEXT NOT NULL,
+    vals TEXT NOT NULL,
+    PRIMARY KEY (doc_id, n)
+);
+CREATE INDEX conflicts_grid ON conflicts (grid);
+CREATE TABLE syncs (
+    user_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    last_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, device_id)
+);
+";
+
+/// The read model's database.
+pub struct ReadModel {
+    pool: Pool,
+}
+
+impl ReadModel {
+    /// Open (creating, or rebuilding on a schema change) the file at `path`.
+    pub async fn open(path: &Path) -> Result<Self, DbError> {
+        let pool = Config::new(path)
+            .builder(Runtime::Tokio1)
+            .map_err(|e| DbError::Pool(e.to_string()))?
+            .max_size(4)
+            .post_create(deadpool_sqlite::Hook::async_fn(|conn, _| {
+                Box::pin(async move {
+                    conn.interact(|c| {
+                        c.busy_timeout(std::time::Duration::from_secs(10))?;
+                        c.pragma_update(None, "journal_mode", "WAL")?;
+                        // Derived data: a crash loses at most what the
+                        // projector re-reads from the log.
+                        c.pragma_update(None, "synchronous", "OFF")?;
+                        c.pragma_update(None, "cache_size", -32_000)?;
+                        Ok::<_, rusqlite::Error>(())
+                    })
+                    .await
+                    .map_err(|e| deadpool_sqlite::HookError::message(e.to_string()))?
+                    .map_err(|e| deadpool_sqlite::HookError::message(e.to_string()))
+                })
+            }))
+            .build()
+            .map_err(|e| DbError::Pool(e.to_string()))?;
+        let model = Self { pool };
+        model.run(migrate).await?;
+        Ok(model)
+    }
+
+    /// Run `f` on a pooled connection, off the async threads.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        crate::db::run(&self.pool, f).await
+    }
+
+    /// The last log position projected.
+    pub async fn projected_seq(&self) -> Result<i64, DbError> {
+        self.run(|c| {
+            c.query_row(
+                "SELECT value FROM meta WHERE key = 'projected_seq'",
+                [],
+                |r| r.get(0),
+            )
+        })
+        .await
+    }
+
+    /// Replace the rows of `docs` and record syncs, moving the projected
+    /// position to `seq`, in one transaction.
+    pub async fn apply(
+        &self,
+        docs: Vec<(String, Projected)>,
+        syncs: Vec<SyncSeen>,
+        seq: i64,
+    ) -> Result<(), DbError> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            for (id, p) in &docs {
+                write_doc(&tx, id, p)?;
+            }
+            for s in &syncs {
+                tx.prepare_cached(
+                    "INSERT INTO syncs (user_id, device_id, last_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (user_id, device_id) DO UPDATE SET last_at = max(last_at, excluded.last_at)",
+                )?
+                .execute(params![s.user_id, s.device_id, s.at])?;
+            }
+            tx.execute(
+                "UPDATE meta SET value = max(value, ?1) WHERE key = 'projected_seq'",
+                [seq],
+            )?;
+            tx.commit()
+        })
+        .await
+    }
+}
+
+fn migrate(c: &mut rusqlite::Connection) -> rusqlite::Result<()> {
+    let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = c.transaction()?;
+    let tables: Vec<String> = tx
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for t in tables {
+        tx.execute_batch(&format!("DROP TABLE \"{t}\""))?;
+    }
+    tx.execute_batch(SCHEMA)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()
+}
+
+/// A device (or the server, `device_id` empty) seen pushing at `at` (ms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncSeen {
+    /// User.
+    pub user_id: String,
+    /// Device, or empty.
+    pub device_id: String,
+    /// When its change was received, ms.
+    pub at: i64,
+}
+
+/// What a document contributes to the read model.
+#[derive(Debug, Clone)]
+pub enum Projected {
+    /// A household (its residents, tags and visits with it).
+    Household(Box<Household>, Vec<ConflictRow>),
+    /// An issue report.
+    Issue(Box<IssueRow>, Vec<ConflictRow>),
+    /// Anything else (grid documents, merged-away households): no rows.
+    Nothing,
+}
+
+/// A same-field conflict, ready to store.
+#[derive(Debug, Clone)]
+pub struct ConflictRow {
+    /// Path, JSON array.
+    pub path: String,
+    /// Values, JSON array of `ConflictValue`s.
+    pub values: String,
+}
+
+/// An issue report as projected.
+#[derive(Debug, Clone)]
+pub struct IssueRow {
+    /// The document.
+    pub issue: Issue,
+    /// Its computed stage code and open flag.
+    pub stage: String,
+    /// Whether it is still open.
+    pub open: bool,
+    /// Its level code.
+    pub level: String,
+    /// Who handles it.
+    pub assignee: Option<String>,
+    /// When handling is due, ms.
+    pub deadline: Option<i64>,
+    /// Time of the latest event, ms.
+    pub last_at: i64,
+}
+
+/// What a stored document projects to; `None` when it cannot be read
+/// (counted, never fatal: one bad document must not stop the pages).
+pub fn project(bytes: &[u8]) -> Option<Projected> {
+    let doc = Automerge::load(bytes).ok()?;
+    let kind = gridsync_core::doc::kind_of(&doc)?;
+    let conflicts = || -> Vec<ConflictRow> {
+        gridsync_core::doc::conflicts(&doc)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| ConflictRow {
+                path: serde_json::to_string(&c.path).unwrap_or_default(),
+                values: serde_json::to_string(&c.values).unwrap_or_default(),
+            })
+            .collect()
+    };
+    match kind.as_str() {
+        gridsync_core::household::KIND => {
+            let h: Household = gridsync_core::doc::read(&doc, None).ok()?;
+            if h.merged_into.is_some() {
+                return Some(Projected::Nothing);
+            }
+            Some(Projected::Household(Box::new(h), conflicts()))
+        }
+        gridsync_core::issue::KIND => {
+            let issue: Issue = gridsync_core::doc::read(&doc, None).ok()?;
+            let status = workflow::status(&issue.events);
+            let deadline = match (status.dispatched_at, issue.subtype_entry()) {
+                (Some(at), Some(sub)) if status.stage.is_open() => {
+                    Some(WorkCalendar::default().deadline(at, sub.limit))
+                }
+                _ => None,
+            };
+            Some(Projected::Issue(
+                Box::new(IssueRow {
+                    stage: stage_code(status.stage).to_owned(),
+                    open: status.stage.is_open(),
+                    level: status.level.code().to_owned(),
+                    assignee: status.assignee.clone(),
+                    deadline,
+                    last_at: status.last_at,
+                    issue,
+                }),
+                conflicts(),
+            ))
+        }
+        _ => Some(Projected::Nothing),
+    }
+}
+
+/// A stage's stable code (as stored in the read model).
+pub fn stage_code(s: workflow::Stage) -> &'static str {
+    use workflow::Stage::*;
+    match s {
+        Reported => "reported",
+        Accepted => "accepted",
+        Dispatched => "dispatched",
+        Handled => "handled",
+        FedBack => "fed_back",
+        Verified => "verified",
+        Closed => "closed",
+        Rated => "rated",
+        Withdrawn => "withdrawn",
+    }
+}
+
+/// A stage's Chinese name from its stored code.
+pub fn stage_name(code: &str) -> &'static str {
+    use workflow::Stage::*;
+    let s = match code {
+        "reported" => Reported,
+        "accepted" => Accepted,
+        "dispatched" => Dispatched,
+        "handled" => Handled,
+        "fed_back" => FedBack,
+        "verified" => Verified,
+        "closed" => Closed,
+        "rated" => Rated,
+        "withdrawn" => Withdrawn,
+        _ => return "未知",
+    };
+    s.name_zh()
+}
+
+fn delete_doc(tx: &rusqlite::Transaction<'_>, id: &str) -> rusqlite::Result<()> {
+    for sql in [
+        "DELETE FROM households WHERE id = ?1",
+        "DELETE FROM residents WHERE household_id = ?1",
+        "DELETE FROM resident_tags WHERE household_id = ?1",
+        "DELETE FROM visits WHERE household_id = ?1",
+        "DELETE FROM issues WHERE id = ?1",
+        "DELETE FROM conflicts WHERE doc_id = ?1",
+    ] {
+        tx.prepare_cached(sql)?.execute([id])?;
+    }
+    Ok(())
+}
+
+fn write_conflicts(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    grid: &str,
+    kind: &str,
+    conflicts: &[ConflictRow],
+) -> rusqlite::Result<()> {
+    for (n, c) in conflicts.iter().enumerate() {
+        tx.prepare_cached(
+            "INSERT INTO conflicts (doc_id, n, grid, kind, path, vals) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![id, n as i64, grid, kind, c.path, c.values])?;
+    }
+    Ok(())
+}
+
+fn write_doc(tx: &rusqlite::Transaction<'_>, id: &str, p: &Projected) -> rusqlite::Result<()> {
+    delete_doc(tx, id)?;
+    match p {
+        Projected::Nothing => Ok(()),
+        Projected::Household(h, conflicts) => {
+            write_household(tx, id, h)?;
+            write_conflicts(tx, id, &h.grid, "household", conflicts)
+        }
+        Projected::Issue(row, conflicts) => {
+            let i = &row.issue;
+            tx.prepare_cached(
+                "INSERT INTO issues (id, grid, category, subtype, description, building, stage, open,
+                    level, assignee, reporter, urgency, created_at, deadline, last_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?
+            .execute(params![
+                id,
+                i.grid,
+                i.category,
+                i.subtype,
+                i.description,
+                i.place.building,
+                row.stage,
+                row.open,
+                row.level,
+                row.assignee,
+                i.reporter,
+                i.urgency,
+                i.created_at,
+                row.deadline,
+                row.last_at
+            ])?;
+            write_conflicts(tx, id, &i.grid, "issue", conflicts)
+        }
+    }
+}
+
+fn write_household(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    h: &Household,
+) -> rusqlite::Result<()> {
+    let residents: Vec<_> = h.current_residents().collect();
+    let distinct: Vec<&str> = h.distinct_from.iter().collect();
+    tx.prepare_cached(
+        "INSERT INTO households (id, grid, area, compound, building, unit, room, address_key, holder,
+            residents, visits, last_visit_at, last_holder_contact_at, distinct_from)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        id,
+        h.grid,
+        h.place.area,
+        h.place.compound,
+        h.place.building,
+        h.place.unit,
+        h.place.room,
+        h.place.address_key(),
+        h.holder,
+        residents.len() as i64,
+        h.visits.len() as i64,
+        h.last_visit_at(),
+        h.last_holder_contact_at(),
+        distinct.join(",")
+    ])?;
+    for (key, r) in residents {
+        let tags: Vec<&str> = r.tags.iter().collect();
+        tx.prepare_cached(
+            "INSERT INTO residents (household_id, key, grid, name, id_number, phone, sex, birth_date,
+                ethnicity, relation, status, tags)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?
+        .execute(params![
+            id,
+            key,
+            h.grid,
+            r.name,
+            r.id_number,
+            r.phone,
+            r.sex,
+            r.birth_date,
+            r.ethnicity,
+            r.relation,
+            r.status,
+            tags.join(",")
+        ])?;
+        for t in tags {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO resident_tags (household_id, key, grid, tag) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![id, key, h.grid, t])?;
+        }
+    }
+    for (key, v) in &h.visits {
+        tx.prepare_cached(
+            "INSERT INTO visits (household_id, key, grid, visitor, role, at, method, findings, needs, follow_up)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .execute(params![
+            id,
+            key,
+            h.grid,
+            v.visitor,
+            v.role,
+            v.at,
+            v.method,
+            v.findings,
+            v.needs,
+            v.follow_up
+        ])?;
+    }
+    Ok(())
+}
+
+/// One entry of the change log, as the projector reads it.
+#[derive(Debug, Clone)]
+struct LogEntry {
+    seq: i64,
+    doc_id: String,
+    user_id: Option<String>,
+    device_id: Option<String>,
+    received_at: i64,
+}
+
+async fn log_after(main: &MainDb, after: i64) -> Result<Vec<LogEntry>, DbError> {
+    match main {
+        MainDb::Sqlite(pool) => {
+            crate::db::run(pool, move |c| {
+                c.prepare_cached(
+                    "SELECT seq, doc_id, user_id, device_id, received_at FROM changes
+                     WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )?
+                .query_map(params![after, BATCH], |r| {
+                    Ok(LogEntry {
+                        seq: r.get(0)?,
+                        doc_id: r.get(1)?,
+                        user_id: r.get(2)?,
+                        device_id: r.get(3)?,
+                        received_at: r.get(4)?,
+                    })
+                })?
+                .collect()
+            })
+            .await
+        }
+        MainDb::Postgres(pool) => {
+            let client = pool.get().await.map_err(crate::pg::pool_err)?;
+            let rows = crate::pg::query(
+                &client,
+                "SELECT seq, doc_id, user_id, device_id, received_at FROM changes
+                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[&after, &BATCH],
+            )
+            .await
+            .map_err(crate::pg::err)?;
+            Ok(rows
+                .iter()
+                .map(|r| LogEntry {
+                    seq: r.get(0),
+                    doc_id: r.get(1),
+                    user_id: r.get(2),
+                    device_id: r.get(3),
+                    received_at: r.get(4),
+                })
+                .collect())
+        }
+    }
+}
+
+/// Bring the read model up to the head of the change log. Cheap when
+/// nothing changed (one `max(seq)` query); pages call it before reading.
+pub async fn catch_up(state: &AppState) -> WebResult<()> {
+    let web = &state.web;
+    let head = state.docs.max_seq().await?;
+    if web.model.projected_seq().await? >= head {
+        return Ok(());
+    }
+    let _one = web.projector.lock().await;
+    let mut done = web.model.projected_seq().await?;
+    while done < head {
+        let entries = log_after(&web.main, done).await?;
+        let Some(last) = entries.last().map(|e| e.seq) else {
+            break;
+        };
+        let mut ids: Vec<String> = Vec::new();
+        let mut seen: HashMap<(String, String), i64> = HashMap::new();
+        for e in &entries {
+            if !ids.contains(&e.doc_id) {
+                ids.push(e.doc_id.clone());
+            }
+            if let Some(user) = &e.user_id {
+                let key = (user.clone(), e.device_id.clone().unwrap_or_default());
+                let at = seen.entry(key).or_insert(e.received_at);
+                *at = (*at).max(e.received_at);
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        let mut loaded = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(bytes) = state.docs.load(&id).await? {
+                loaded.push((id, bytes));
+            }
+        }
+        let projected = tokio::task::spawn_blocking(move || {
+            use rayon::prelude::*;
+            loaded
+                .into_par_iter()
+                .filter_map(|(id, bytes)| match project(&bytes) {
+                    Some(p) => Some((id, p)),
+                    None => {
+                        tracing::warn!(doc_id = %id, "web read model: document not readable; skipped");
+                        None
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+        let syncs = seen
+            .into_iter()
+            .map(|((user_id, device_id), at)| SyncSeen {
+                user_id,
+                device_id,
+                at,
+            })
+            .collect();
+        web.model.apply(projected, syncs, last).await?;
+        done = last;
+    }
+    Ok(())
+}
+
+/// The upper bound of the codes under `prefix` (codes are digits).
+pub fn upper(prefix: &str) -> String {
+    format!("{prefix}~")
+}
+
+/// Counts for one row of an overview table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Households.
+    pub households: i64,
+    /// Residents (current).
+    pub residents: i64,
+    /// Households visited since the period start.
+    pub visited: i64,
+    /// Open reports.
+    pub open_reports: i64,
+    /// Overdue open reports.
+    pub overdue: i64,
+}
+
+/// Households, residents, visited households per group of the territory
+/// under `prefix`: grouped by the first `group_len` characters of the
+/// grid code (territory levels), or by building when `group_len` is 0.
+pub async fn counts_by(
+    model: &ReadModel,
+    prefix: &str,
+    group_len: usize,
+    since: i64,
+    now: i64,
+) -> Result<BTreeMap<String, Counts>, DbError> {
+    let (lo, hi) = (prefix.to_owned(), upper(prefix));
+    model
+        .run(move |c| {
+            let key = if group_len == 0 {
+                "compound || '·' || building".to_owned()
+            } else {
+                format!("substr(grid, 1, {group_len})")
+            };
+            let mut out: BTreeMap<String, Counts> = BTreeMap::new();
+            let sql = format!(
+                "SELECT {key}, count(*), coalesce(sum(residents), 0),
+                        coalesce(sum(last_visit_at >= ?3), 0)
+                 FROM households WHERE grid >= ?1 AND grid < ?2 GROUP BY 1"
+            );
+            let mut st = c.prepare(&sql)?;
+            let mut rows = st.query(params![lo, hi, since])?;
+            while let Some(r) = rows.next()? {
+                let e = out.entry(r.get(0)?).or_default();
+                e.households = r.get(1)?;
+                e.residents = r.get(2)?;
+                e.visited = r.get(3)?;
+            }
+            let ikey = if group_len == 0 {
+                // Reports are by grid; at building level they are not split.
+                "''".to_owned()
+            } else {
+                format!("substr(grid, 1, {group_len})")
+            };
+            if group_len > 0 {
+                let sql = format!(
+                    "SELECT {ikey}, count(*), coalesce(sum(deadline IS NOT NULL AND deadline < ?3), 0)
+                     FROM issues WHERE grid >= ?1 AND grid < ?2 AND open = 1 GROUP BY 1"
+                );
+                let mut st = c.prepare(&sql)?;
+                let mut rows = st.query(params![lo, hi, now])?;
+                while let Some(r) = rows.next()? {
+                    let e = out.entry(r.get(0)?).or_default();
+                    e.open_reports = r.get(1)?;
+                    e.overdue = r.get(2)?;
+                }
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// Residents per attention tag under `prefix`.
+pub async fn tag_counts(model: &ReadModel, prefix: &str) -> Result<Vec<(String, i64)>, DbError> {
+    let (lo, hi) = (prefix.to_owned(), upper(prefix));
+    model
+        .run(move |c| {
+            c.prepare_cached(
+                "SELECT tag, count(*) FROM resident_tags WHERE grid >= ?1 AND grid < ?2 GROUP BY tag",
+            )?
+            .query_map(params![lo, hi], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
+        })
+        .await
+}
+
+/// Per package-holder: households held and households they contacted
+/// since `since`, under `prefix`.
+pub async fn holder_coverage(
+    model: &ReadModel,
+    prefix: &str,
+    since: i64,
+) -> Result<Vec<(String, i64, i64)>, DbError> {
+    let (lo, hi) = (prefix.to_owned(), upper(prefix));
+    model
+        .run(move |c| {
+            c.prepare_cached(
+                "SELECT holder, count(*), coalesce(sum(last_holder_contact_at >= ?3), 0)
+                 FROM households WHERE grid >= ?1 AND grid < ?2 AND holder IS NOT NULL
+                 GROUP BY holder ORDER BY holder",
+            )?
+            .query_map(params![lo, hi, since], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect()
+        })
+        .await
+}
+
+/// Open reports under `prefix` by (category, stage): (open, overdue).
+pub async fn report_counts(
+    model: &ReadModel,
+    prefix: &str,
+    now: i64,
+) -> Result<Vec<(String, String, i64, i64)>, DbError> {
+    let (lo, hi) = (prefix.to_owned(), upper(prefix));
+    model
+        .run(move |c| {
+            c.prepare_cached(
+                "SELECT category, stage, count(*), coalesce(sum(deadline IS NOT NULL AND deadline < ?3), 0)
+                 FROM issues WHERE grid >= ?1 AND grid < ?2 AND open = 1
+                 GROUP BY category, stage ORDER BY category, stage",
+            )?
+            .query_map(params![lo, hi, now], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect()
+        })
+        .await
+}
+
+/// Last sync (last change received) per (user, device).
+pub async fn syncs(model: &ReadModel) -> Result<Vec<SyncSeen>, DbError> {
+    model
+        .run(|c| {
+            c.prepare_cached("SELECT user_id, device_id, last_at FROM syncs")?
+                .query_map([], |r| {
+                    Ok(SyncSeen {
+                        user_id: r.get(0)?,
+                        device_id: r.get(1)?,
+                        at: r.get(2)?,
+                    })
+                })?
+                .collect()
+        })
+        .await
+}
+
+/// A household in a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HouseholdRow {
+    /// Id.
+    pub id: String,
+    /// Grid code.
+    pub grid: String,
+    /// Compound.
+    pub compound: String,
+    /// Building.
+    pub building: String,
+    /// Unit.
+    pub unit: String,
+    /// Room.
+    pub room: String,
+    /// Residents.
+    pub residents: i64,
+    /// Visits.
+    pub visits: i64,
+    /// Latest visit, ms.
+    pub last_visit_at: Option<i64>,
+    /// Package-holder.
+    pub holder: Option<String>,
+}
+
+/// Households of one building of a grid (every building when `building`
+/// is None), in address order.
+pub async fn households_in(
+    model: &ReadModel,
+    grid: &str,
+    compound: Option<String>,
+    building: Option<String>,
+) -> Result<Vec<HouseholdRow>, DbError> {
+    let grid = grid.to_owned();
+    model
+        .run(move |c| {
+            c.prepare_cached(
+                "SELECT id, grid, compound, building, unit, room, residents, visits, last_visit_at, holder
+                 FROM households WHERE grid = ?1
+                   AND (?2 IS NULL OR compound = ?2) AND (?3 IS NULL OR building = ?3)
+                 ORDER BY compound, building, unit, length(room), room",
+            )?
+            .query_map(params![grid, compound, building], |r| {
+                Ok(HouseholdRow {
+                    id: r.get(0)?,
+                    grid: r.get(1)?,
+                    compound: r.get(2)?,
+                    building: r.get(3)?,
+                    unit: r.get(4)?,
+                    room: r.get(5)?,
+                    residents: r.get(6)?,
+                    visits: r.get(7)?,
+                    last_visit_at: r.get(8)?,
+                    holder: r.get(9)?,
+                })
+            })?
+            .collect()
+        })
+        .await
+}
+
+/// The grid of a household, if the read model has it.
+pub async fn household_grid(model: &ReadModel, id: &str) -> Result<Option<String>, DbError> {
+    let id = id.to_owned();
+    model
+        .run(move |c| {
+            c.query_row("SELECT grid FROM households WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+        .await
+}

@@ -1,0 +1,353 @@
+//! The review queue (待审核): what a supervisor settles for the phones —
+//! same-field conflicts (a field changed on two phones offline: choose the
+//! value to keep) and suspected duplicates (the same flat recorded twice:
+//! merge or dismiss; the same ID number in two households: dismiss, or
+//! merge the households when they are the same one). Each resolution runs
+//! the core's own operation as the supervisor, through [`super::actor`],
+//! so it reaches the phones like any other change.
+
+use axum::extract::{Form, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use rusqlite::params;
+use serde::Deserialize;
+
+use super::pages::{Crumb, Nav, territory_link, urlencode, when};
+use super::readmodel::{self, upper};
+use super::session::WebUser;
+use super::{WebError, WebResult, access, mask, render};
+use crate::principal::Role;
+use crate::state::AppState;
+
+/// A value standing in a conflict.
+pub struct ChoiceView {
+    /// Its index (the `choice` of the core's `resolve_conflict`).
+    pub index: usize,
+    /// The value, masked when it is an ID number or phone.
+    pub value: String,
+    /// Who wrote it.
+    pub by: String,
+    /// When.
+    pub at: String,
+    /// Shown until someone chooses.
+    pub winner: bool,
+}
+
+/// A conflict in the queue.
+pub struct ConflictView {
+    /// Document.
+    pub doc_id: String,
+    /// Where the record is.
+    pub place: String,
+    /// The field, in Chinese.
+    pub field: String,
+    /// Path, JSON (sent back when choosing).
+    pub path: String,
+    /// The values.
+    pub choices: Vec<ChoiceView>,
+}
+
+/// A duplicate pair in the queue.
+pub struct DuplicateView {
+    /// 重复住户 / 重复居民.
+    pub kind: String,
+    /// The two households.
+    pub a: String,
+    /// The second.
+    pub b: String,
+    /// Their address.
+    pub place: String,
+    /// What matched.
+    pub detail: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "review.html")]
+struct ReviewPage {
+    nav: Nav,
+    crumbs: Vec<Crumb>,
+    code: String,
+    done: Option<String>,
+    conflicts: Vec<ConflictView>,
+    duplicates: Vec<DuplicateView>,
+}
+
+/// `?code=` of the queue.
+#[derive(Debug, Default, Deserialize)]
+pub struct QueueQuery {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    done: Option<String>,
+}
+
+fn field_zh(path: &[String]) -> String {
+    let last = path.last().map(String::as_str).unwrap_or("");
+    let name = match last {
+        "phone" => "联系电话",
+        "id_number" => "公民身份号码",
+        "name" => "姓名",
+        "relation" => "与户主关系",
+        "status" => "居住状态",
+        "holder" => "包保责任人",
+        "note" => "备注",
+        "room" => "室号",
+        "building" => "楼栋",
+        other => other,
+    };
+    if path.first().map(String::as_str) == Some("residents") {
+        format!("居民的{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
+fn territory_code(p: &crate::principal::Principal, code: Option<&str>) -> WebResult<String> {
+    let code = match code {
+        Some("all") => String::new(),
+        Some(c) => c.to_owned(),
+        None => access::home_code(p).ok_or(WebError::Forbidden)?,
+    };
+    if !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(WebError::NotFound);
+    }
+    if !access::may_view(p, &code) {
+        return Err(WebError::Forbidden);
+    }
+    Ok(code)
+}
+
+/// `GET /web/review?code=`: conflicts and suspected duplicates.
+pub async fn queue(
+    State(state): State<AppState>,
+    user: WebUser,
+    Query(q): Query<QueueQuery>,
+) -> WebResult<Response> {
+    let p = user.principal();
+    let code = territory_code(p, q.code.as_deref())?;
+    readmodel::catch_up(&state).await?;
+    let (lo, hi) = (code.clone(), upper(&code));
+    let (conflicts, pairs, people) = state
+        .web
+        .model()
+        .run(move |c| {
+            let conflicts = c
+                .prepare(
+                    "SELECT c.doc_id, c.path, c.vals, coalesce(h.compound || ' ' || h.building || ' ' || h.unit || ' ' || h.room || '室', '事件')
+                     FROM conflicts c LEFT JOIN households h ON h.id = c.doc_id
+                     WHERE c.grid >= ?1 AND c.grid < ?2 ORDER BY c.doc_id, c.n LIMIT 200",
+                )?
+                .query_map(params![lo, hi], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let pairs = c
+                .prepare(
+                    "SELECT a.id, b.id, a.compound || ' ' || a.building || ' ' || a.unit || ' ' || a.room || '室'
+                     FROM households a JOIN households b
+                       ON a.grid = b.grid AND a.address_key = b.address_key AND a.id < b.id
+                     WHERE a.grid >= ?1 AND a.grid < ?2
+                       AND instr(',' || a.distinct_from || ',', ',' || b.id || ',') = 0
+                       AND instr(',' || b.distinct_from || ',', ',' || a.id || ',') = 0
+                     ORDER BY a.id LIMIT 200",
+                )?
+                .query_map(params![lo, hi], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let people = c
+                .prepare(
+                    "SELECT ra.household_id, rb.household_id, ra.id_number,
+                            ha.compound || ' ' || ha.building || ' ' || ha.unit || ' ' || ha.room || '室'
+                     FROM residents ra JOIN residents rb
+                       ON ra.id_number = rb.id_number AND ra.household_id < rb.household_id
+                     JOIN households ha ON ha.id = ra.household_id
+                     JOIN households hb ON hb.id = rb.household_id
+                     WHERE ra.grid >= ?1 AND ra.grid < ?2 AND ra.id_number IS NOT NULL
+                       AND ha.address_key <> hb.address_key
+                       AND instr(',' || ha.distinct_from || ',', ',' || hb.id || ',') = 0
+                     ORDER BY ra.household_id LIMIT 200",
+                )?
+                .query_map(params![lo, hi], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((conflicts, pairs, people))
+        })
+        .await?;
+    let users = state.directory.users().await?;
+    let name_of = |id: &Option<String>| {
+        id.as_deref()
+            .and_then(|id| users.iter().find(|u| u.id == id))
+            .map(|u| u.display_name.clone())
+            .unwrap_or_else(|| "—".into())
+    };
+    let conflicts = conflicts
+        .into_iter()
+        .filter_map(|(doc_id, path_json, vals, place)| {
+            let path: Vec<String> = serde_json::from_str(&path_json).ok()?;
+            let values: Vec<gridsync_core::doc::ConflictValue> =
+                serde_json::from_str(&vals).ok()?;
+            let last = path.last().cloned().unwrap_or_default();
+            Some(ConflictView {
+                field: field_zh(&path),
+                place,
+                path: path_json,
+                choices: values
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, v)| {
+                        let text = match &v.value {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        let value = match last.as_str() {
+                            "phone" => mask::phone(&text),
+                            "id_number" => mask::id_number(&text),
+                            _ => text,
+                        };
+                        ChoiceView {
+                            index,
+                            value,
+                            by: name_of(&v.by),
+                            at: when(v.at),
+                            winner: v.winner,
+                        }
+                    })
+                    .collect(),
+                doc_id,
+            })
+        })
+        .collect();
+    let mut duplicates: Vec<DuplicateView> = pairs
+        .into_iter()
+        .map(|(a, b, place)| DuplicateView {
+            kind: "疑似重复住户".into(),
+            a,
+            b,
+            place,
+            detail: "同一网格、同一地址登记了两户".into(),
+        })
+        .collect();
+    duplicates.extend(people.into_iter().map(|(a, b, id, place)| DuplicateView {
+        kind: "疑似重复居民".into(),
+        a,
+        b,
+        place,
+        detail: format!("身份证号 {} 登记在两户", mask::id_number(&id)),
+    }));
+    render(&ReviewPage {
+        nav: Nav::of(&user),
+        crumbs: vec![
+            Crumb {
+                link: territory_link(&code),
+                name: "返回概况".into(),
+            },
+            Crumb {
+                link: String::new(),
+                name: "待审核".into(),
+            },
+        ],
+        code,
+        done: q.done,
+        conflicts,
+        duplicates,
+    })
+}
+
+/// A resolution.
+#[derive(Debug, Deserialize)]
+pub struct ResolveForm {
+    csrf: String,
+    /// `choose`, `merge` or `dismiss`.
+    action: String,
+    /// The territory to return to.
+    #[serde(default)]
+    back: Option<String>,
+    /// choose: the document, the path (JSON) and the value's index.
+    #[serde(default)]
+    doc: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    choice: Option<usize>,
+    /// merge / dismiss: the two households.
+    #[serde(default)]
+    a: Option<String>,
+    #[serde(default)]
+    b: Option<String>,
+}
+
+async fn check_household(state: &AppState, user: &WebUser, id: &str) -> WebResult<String> {
+    let facts = state.docs.facts(id).await?.ok_or(WebError::NotFound)?;
+    if !access::may_read_grid(user.principal(), &facts.scope) {
+        return Err(WebError::Forbidden);
+    }
+    Ok(facts.scope)
+}
+
+/// `POST /web/review/resolve`: choose a value, merge, or dismiss.
+pub async fn resolve(
+    State(state): State<AppState>,
+    user: WebUser,
+    Form(form): Form<ResolveForm>,
+) -> WebResult<Response> {
+    user.check_csrf(&form.csrf)?;
+    let p = user.principal().clone();
+    if !matches!(p.role, Role::Supervisor | Role::Admin) {
+        return Err(WebError::Forbidden);
+    }
+    let done = match form.action.as_str() {
+        "choose" => {
+            let doc = form.doc.ok_or(WebError::Bad("缺少记录".into()))?;
+            let path: Vec<String> = form
+                .path
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok())
+                .ok_or(WebError::Bad("缺少字段".into()))?;
+            let choice = form.choice.ok_or(WebError::Bad("请选择保留的值".into()))?;
+            check_household_or_issue(&state, &user, &doc).await?;
+            let id = doc.clone();
+            super::actor::edit_as(&state, &p, &[doc], move |s| {
+                s.resolve_conflict(&id, &path, choice)
+            })
+            .await?;
+            "已按所选值处理冲突"
+        }
+        "merge" | "dismiss" => {
+            let a = form.a.ok_or(WebError::Bad("缺少住户".into()))?;
+            let b = form.b.ok_or(WebError::Bad("缺少住户".into()))?;
+            let ga = check_household(&state, &user, &a).await?;
+            let gb = check_household(&state, &user, &b).await?;
+            let mut docs = vec![a.clone(), b.clone(), crate::sync::grid_doc_id(&ga)];
+            if gb != ga {
+                docs.push(crate::sync::grid_doc_id(&gb));
+            }
+            if form.action == "merge" {
+                super::actor::edit_as(&state, &p, &docs, move |s| s.merge_households(&a, &b))
+                    .await?;
+                "已合并重复住户"
+            } else {
+                super::actor::edit_as(&state, &p, &docs, move |s| s.dismiss_duplicate(&a, &b))
+                    .await?;
+                "已确认不是重复"
+            }
+        }
+        _ => return Err(WebError::Bad("不支持的操作".into())),
+    };
+    let back = form
+        .back
+        .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or_default();
+    Ok(Redirect::to(&format!(
+        "/web/review?code={}&done={}",
+        if back.is_empty() {
+            "all".to_owned()
+        } else {
+            back
+        },
+        urlencode(done)
+    ))
+    .into_response())
+}
+
+async fn check_household_or_issue(state: &AppState, user: &WebUser, id: &str) -> WebResult<()> {
+    check_household(state, user, id).await.map(|_| ())
+}

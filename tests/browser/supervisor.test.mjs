@@ -1,0 +1,295 @@
+// The supervisor web pages, in real headless Chromium (Debian's
+// /usr/bin/chromium driven by playwright-core), against the real server
+// started by run.sh with the demo data.
+//
+// The expected numbers do not come from the server's web code: the
+// `gridsync` command-line client (the phone's core) signs in as the
+// supervisor, syncs, and counts households, residents and households not
+// visited in 30 days from its own store.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import ExcelJS from 'exceljs';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.GRIDSYNC_URL ?? 'http://127.0.0.1:8080';
+const CLI = process.env.GRIDSYNC_CLI ?? 'target/debug/gridsync';
+const WORK = process.env.GRIDSYNC_WORK ?? mkdtempSync(path.join(tmpdir(), 'gs-browser-'));
+const ARTIFACTS = process.env.ARTIFACTS ?? 'target/browser-artifacts';
+const PASSWORD = 'gridsync-demo';
+const COMMUNITY = '110105001001';
+const GRID1 = '110105001001001';
+const GRID2 = '110105001001002';
+
+let passed = 0;
+const failures = [];
+async function step(name, f) {
+  try {
+    await f();
+    passed += 1;
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    failures.push(name);
+    console.log(`FAIL ${name}\n     ${String(e?.stack ?? e).split('\n').slice(0, 6).join('\n     ')}`);
+  }
+}
+
+// ---- the oracle: the phone core's own view of the supervisor's data
+function cli(store, ...args) {
+  return execFileSync(CLI, args, {
+    env: { ...process.env, GRIDSYNC_STORE: store },
+    input: `${PASSWORD}\n`,
+    encoding: 'utf8',
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+function phone(username) {
+  const store = path.join(WORK, `${username}.sqlite3`);
+  cli(store, 'login', '--server', BASE, '--username', username, '--password-stdin');
+  cli(store, 'sync');
+  return {
+    store,
+    sync: () => cli(store, 'sync'),
+    json: (...args) => JSON.parse(cli(store, '--json', ...args)),
+  };
+}
+
+const shequPhone = phone('shequ');
+const households = shequPhone.json('household', 'list');
+const notVisited = shequPhone.json('not-visited', '--days', '30');
+const expected = {
+  households: households.length,
+  residents: households.reduce((n, h) => n + h.residents, 0),
+  visited: households.length - notVisited.length,
+  perGrid: Object.fromEntries(
+    [GRID1, GRID2].map((g) => [g, households.filter((h) => h.grid === g).length]),
+  ),
+};
+console.log('expected (from the phone core):', JSON.stringify(expected));
+assert.ok(expected.households > 0, 'the demo seeded households');
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--disable-dev-shm-usage',
+  ],
+});
+const shot = (page, name) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: false });
+
+async function signIn(username, viewport = { width: 1366, height: 768 }) {
+  const context = await browser.newContext({ viewport, acceptDownloads: true, locale: 'zh-CN' });
+  const page = await context.newPage();
+  await page.goto(`${BASE}/web`);
+  assert.match(page.url(), /\/web\/login$/, 'not signed in: the login form');
+  await page.fill('#username', username);
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
+  return { context, page };
+}
+const text = async (page, sel) => (await page.textContent(sel))?.trim();
+const num = async (page, sel) => Number(await text(page, sel));
+
+try {
+  const { page } = await signIn('shequ');
+
+  await step('a community supervisor lands on the overview of their community', async () => {
+    assert.equal(new URL(page.url()).pathname, `/web/t/${COMMUNITY}`);
+    assert.match(await text(page, 'h1'), /幸福社区/);
+    await shot(page, '01-overview-community');
+  });
+
+  await step('the overview numbers match the seeded data (counted by the phone core)', async () => {
+    assert.equal(await num(page, '#kpi-households'), expected.households);
+    assert.equal(await num(page, '#kpi-residents'), expected.residents);
+    assert.equal(await num(page, '#kpi-visited'), expected.visited);
+    const rows = await page.$$eval('#children tbody tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent.trim())));
+    assert.equal(rows.length, 3, 'three grids');
+    assert.equal(Number(rows[0][1]), expected.perGrid[GRID1]);
+    assert.equal(Number(rows[1][1]), expected.perGrid[GRID2]);
+    assert.ok(await num(page, '#kpi-open') > 0, 'open reports are counted');
+    assert.ok(await num(page, '#kpi-overdue') > 0, 'overdue reports are counted');
+    assert.equal(await page.locator('#chart rect').count(), 6, 'one bar (and its track) per grid');
+  });
+
+  await step('the page fits a 1366×768 screen without sideways scrolling', async () => {
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `page overflows by ${overflow}px`);
+  });
+
+  let householdUrl;
+  await step('drill-down: community → grid → building → household, masked, with history', async () => {
+    await Promise.all([page.waitForLoadState('load'), page.click('#children tbody tr:first-child a')]);
+    assert.equal(new URL(page.url()).pathname, `/web/t/${GRID1}`);
+    await shot(page, '02-overview-grid');
+    await Promise.all([page.waitForLoadState('load'), page.click('#children tbody tr:first-child a')]);
+    assert.match(new URL(page.url()).pathname, /\/building$/);
+    assert.ok(await page.locator('table.households tbody tr').count() > 0);
+    await shot(page, '03-building');
+    await Promise.all([page.waitForLoadState('load'), page.click('table.households tbody tr:first-child a')]);
+    householdUrl = page.url();
+    const ids = await page.$$eval('#residents td.idno', (tds) => tds.map((t) => t.textContent.trim()));
+    assert.ok(ids.length > 0);
+    for (const id of ids) assert.match(id, /^\d{6}\*{8}[\dX]{4}$/, 'ID numbers masked');
+    const phones = await page.$$eval('#residents td.phone', (tds) => tds.map((t) => t.textContent.trim()));
+    for (const p of phones) assert.match(p, /^1\d{2}\*{4}\d{4}$/, 'phones masked');
+    assert.ok(await page.locator('#history tbody tr').count() > 0, 'ledger history shown');
+    assert.match(await text(page, '#history tbody'), /新建住户/);
+    await shot(page, '04-household-masked');
+  });
+
+  await step('unmasking shows the full numbers and is written to the audit log', async () => {
+    await Promise.all([page.waitForLoadState('load'), page.click('#reveal')]);
+    assert.ok(await page.locator('#revealed').isVisible());
+    const ids = await page.$$eval('#residents td.idno', (tds) => tds.map((t) => t.textContent.trim()));
+    for (const id of ids) assert.match(id, /^\d{17}[\dX]$/);
+    await shot(page, '05-household-revealed');
+  });
+
+  let exported;
+  await step('download the XLSX ledger and read it back: Chinese headers, masked, every resident', async () => {
+    await page.goto(`${BASE}/web/t/${COMMUNITY}`);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('a[href^="/web/export/ledger.xlsx"]'),
+    ]);
+    const file = path.join(ARTIFACTS, 'ledger.xlsx');
+    await download.saveAs(file);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(readFileSync(file));
+    const sheet = wb.getWorksheet('居民台账');
+    assert.ok(sheet, 'sheet 居民台账');
+    const headers = sheet.getRow(1).values.slice(1);
+    for (const h of ['网格编码', '楼栋', '单元', '室号', '姓名', '公民身份号码', '联系电话', '关注标签']) {
+      assert.ok(headers.includes(h), `header ${h}`);
+    }
+    assert.equal(sheet.rowCount - 1, expected.residents, 'one row per resident');
+    const idCol = headers.indexOf('公民身份号码') + 1;
+    for (let r = 2; r <= Math.min(sheet.rowCount, 50); r++) {
+      assert.match(String(sheet.getRow(r).getCell(idCol).value), /^\d{6}\*{8}[\dX]{4}$/);
+    }
+    const summary = wb.getWorksheet('各网格汇总');
+    assert.ok(summary, 'summary sheet per grid');
+    assert.equal(summary.rowCount - 1, 3);
+    const sh = summary.getRow(1).values.slice(1);
+    const total = [2, 3, 4].reduce((n, r) => n + Number(summary.getRow(r).getCell(sh.indexOf('户数') + 1).value), 0);
+    assert.equal(total, expected.households);
+    exported = true;
+  });
+
+  await step('dispatch a report from the web; the phone core sees it dispatched', async () => {
+    await page.goto(`${BASE}/web/reports?code=${COMMUNITY}`);
+    await shot(page, '06-reports');
+    const row = page.locator('#report-list tr[data-stage="accepted"]').first();
+    const id = await row.getAttribute('data-id');
+    await row.locator('select[name=assignee]').selectOption({ index: 0 });
+    await Promise.all([page.waitForLoadState('load'), row.locator('button.step-dispatch').click()]);
+    assert.match(await text(page, '#done'), /已派遣/);
+    const after = page.locator(`#report-list tr[data-id="${id}"]`);
+    assert.equal(await after.getAttribute('data-stage'), 'dispatched');
+    assert.equal((await after.locator('td.stage').textContent()).trim(), '处置中');
+    await shot(page, '07-report-dispatched');
+    shequPhone.sync();
+    const shown = shequPhone.json('show', id);
+    const kinds = Object.values(shown.events ?? {}).map((e) => e.kind);
+    assert.ok(kinds.includes('dispatch'), 'the dispatch reached the phone');
+  });
+
+  await step('accepting a report twice is refused with the workflow rule, in Chinese', async () => {
+    const row = page.locator('#report-list tr[data-stage="reported"]').first();
+    const form = row.locator('form:has(button.step-accept)');
+    const action = await form.getAttribute('action');
+    const csrf = await form.locator('input[name=csrf]').getAttribute('value');
+    const body = new URLSearchParams({ csrf, kind: 'accept', back: COMMUNITY });
+    const first = await page.request.post(`${BASE}${action}`, { form: Object.fromEntries(body), maxRedirects: 0 });
+    assert.equal(first.status(), 303);
+    const again = await page.request.post(`${BASE}${action}`, { form: Object.fromEntries(body), maxRedirects: 0 });
+    assert.equal(again.status(), 400);
+    assert.match(await again.text(), /不能受理/);
+    const forged = await page.request.post(`${BASE}${action}`, {
+      form: { csrf: 'forged', kind: 'accept', back: COMMUNITY }, maxRedirects: 0,
+    });
+    assert.equal(forged.status(), 400, 'a form without the session token is refused');
+  });
+
+  await step('resolve a same-field conflict in the review queue; the choice reaches the phone', async () => {
+    await page.goto(`${BASE}/web/review?code=${COMMUNITY}`);
+    await shot(page, '08-review');
+    const conflicts = page.locator('#conflicts tr.conflict');
+    const before = await conflicts.count();
+    assert.ok(before >= 1, 'the demo has a conflict');
+    const doc = await conflicts.first().getAttribute('data-doc');
+    const form = conflicts.first().locator('form.choose').nth(1);
+    await Promise.all([page.waitForLoadState('load'), form.locator('button').click()]);
+    assert.match(await text(page, '#done'), /已按所选值处理冲突/);
+    assert.equal(await page.locator('#conflicts tr.conflict').count(), before - 1);
+    await shot(page, '09-review-resolved');
+    shequPhone.sync();
+    const left = shequPhone.json('conflicts', doc);
+    assert.equal(left.length, 0, 'no conflict left on the phone');
+  });
+
+  await step('dismiss a suspected duplicate', async () => {
+    const dups = page.locator('#duplicates tr.duplicate');
+    const before = await dups.count();
+    assert.ok(before >= 1, 'the demo has a suspected duplicate');
+    await Promise.all([page.waitForLoadState('load'), dups.first().locator('button.dismiss').click()]);
+    assert.match(await text(page, '#done'), /已确认不是重复/);
+    assert.equal(await page.locator('#duplicates tr.duplicate').count(), before - 1);
+  });
+
+  await step('the overview also works on a tablet (1024×768)', async () => {
+    const { page: tablet } = await signIn('jiedao', { width: 1024, height: 768 });
+    assert.match(new URL(tablet.url()).pathname, /\/web\/t\/110105001$/);
+    assert.equal(await num(tablet, '#kpi-households'), expected.households);
+    await shot(tablet, '10-overview-street-tablet');
+  });
+
+  await step("a grid worker cannot open another grid's pages, nor the community's", async () => {
+    const { context, page: w } = await signIn('wangge1');
+    assert.equal(new URL(w.url()).pathname, `/web/t/${GRID1}`);
+    await shot(w, '11-grid-worker-home');
+    for (const url of [`/web/t/${GRID2}`, `/web/t/${COMMUNITY}`, `/web/g/${GRID2}/building`,
+      `/web/export/ledger.xlsx?code=${GRID2}`, `/web/reports?code=${GRID2}`]) {
+      const r = await w.goto(`${BASE}${url}`);
+      assert.equal(r.status(), 403, url);
+    }
+    assert.match(await text(w, '#error'), /无权/);
+    await shot(w, '12-grid-worker-forbidden');
+    const other = households.find((h) => h.grid === GRID2);
+    const r = await w.goto(`${BASE}/web/h/${other.id}`);
+    assert.equal(r.status(), 403, 'household of another grid');
+    const own = households.find((h) => h.grid === GRID1);
+    assert.equal((await w.goto(`${BASE}/web/h/${own.id}`)).status(), 200, 'own grid');
+    await context.close();
+  });
+
+  await step('admins read the audit log: the unmasked view and the export, by whom', async () => {
+    assert.ok(householdUrl && exported);
+    const { page: a } = await signIn('admin');
+    await a.goto(`${BASE}/web/admin/audit`);
+    const rows = await a.$$eval('#audit tbody tr', (trs) => trs.map((tr) => tr.textContent));
+    assert.ok(rows.some((r) => r.includes('shequ') && r.includes('查看完整信息')));
+    assert.ok(rows.some((r) => r.includes('shequ') && r.includes('导出') && r.includes('ledger.xlsx')));
+    await shot(a, '13-audit-log');
+    const { page: s } = await signIn('shequ');
+    assert.equal((await s.goto(`${BASE}/web/admin/audit`)).status(), 403, 'supervisors cannot');
+  });
+
+  await step('signing out ends the session', async () => {
+    await page.goto(`${BASE}/web/t/${COMMUNITY}`);
+    await Promise.all([page.waitForLoadState('load'), page.click('header form button')]);
+    assert.match(page.url(), /\/web\/login$/);
+    await page.goto(`${BASE}/web/t/${COMMUNITY}`);
+    assert.match(page.url(), /\/web\/login$/);
+  });
+} finally {
+  await browser.close();
+}
+
+console.log(`\n${passed} passed, ${failures.length} failed; screenshots in ${ARTIFACTS}`);
+if (failures.length) process.exit(1);
