@@ -56,6 +56,9 @@ pub struct ServeArgs {
     /// Seed the demo community first if the database is empty.
     #[arg(long)]
     pub demo: bool,
+    /// Largest photo or attachment accepted, bytes.
+    #[arg(long, env = "GRIDSYNC_MAX_BLOB_BYTES", default_value_t = crate::blobs::DEFAULT_MAX_BLOB_BYTES)]
+    pub max_blob_bytes: u64,
 }
 
 impl Cli {
@@ -79,6 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Serve(args) => {
                 config.addr = args.addr;
                 config.external_jwt_public_key = args.external_jwt_key;
+                config.max_blob_bytes = args.max_blob_bytes;
                 let state = AppState::open(config).await?;
                 crate::sync::publish_grids(&state).await?;
                 if args.demo {

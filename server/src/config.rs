@@ -21,6 +21,8 @@ pub struct Config {
     pub refresh_token_ttl: u64,
     /// Largest request body accepted, bytes.
     pub max_body_bytes: usize,
+    /// Largest photo or attachment accepted, bytes (see [`crate::blobs`]).
+    pub max_blob_bytes: u64,
 }
 
 impl Config {
@@ -34,6 +36,7 @@ impl Config {
             access_token_ttl: 15 * 60,
             refresh_token_ttl: 30 * 24 * 3600,
             max_body_bytes: 32 * 1024 * 1024,
+            max_blob_bytes: crate::blobs::DEFAULT_MAX_BLOB_BYTES,
         }
     }
 

@@ -25,6 +25,8 @@ pub enum DbError {
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_directory.sql"),
     include_str!("../migrations/sqlite/0002_docs.sql"),
+    // Version 3, before 0005_web: the numbers are the versions.
+    include_str!("../migrations/sqlite/0003_blobs.sql"),
     include_str!("../migrations/sqlite/0005_web.sql"),
 ];
 

@@ -9,11 +9,13 @@
 //! - [`scope`]: every access decision, in one place;
 //! - [`store`]: documents and the change log behind a trait;
 //! - [`sync`]: the sync protocol (`POST /v1/sync`);
+//! - [`blobs`]: photos and attachments (`/v1/blobs/{sha256}`);
 //! - [`web`]: the supervisors' web pages (一屏统览), exports, audit log.
 
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod blobs;
 pub mod cli;
 pub mod config;
 pub mod db;

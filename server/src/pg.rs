@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/postgres/0002_docs.sql"),
     ),
     (
+        3,
+        "0003_blobs",
+        include_str!("../migrations/postgres/0003_blobs.sql"),
+    ),
+    (
         5,
         "0005_web",
         include_str!("../migrations/postgres/0005_web.sql"),

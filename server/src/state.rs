@@ -19,6 +19,8 @@ pub struct AppState {
     pub docs: Arc<dyn DocStore>,
     /// Token signing and verification keys.
     pub auth: Arc<crate::auth::Keys>,
+    /// Photos and attachments.
+    pub blobs: Arc<dyn crate::blobs::BlobStore>,
     /// The supervisor web pages: read model, audit log.
     pub web: Arc<crate::web::Web>,
 }
@@ -49,6 +51,7 @@ impl AppState {
             return Ok(Self {
                 web: Arc::new(web),
                 directory: Arc::new(crate::directory::postgres::PgDirectory::new(pool.clone())),
+                blobs: Arc::new(crate::blobs::postgres::PgBlobStore::new(pool.clone())),
                 docs: Arc::new(crate::store::postgres::PgDocStore::new(pool)),
                 auth: Arc::new(auth),
                 config: Arc::new(config),
@@ -64,6 +67,10 @@ impl AppState {
         Ok(Self {
             web: Arc::new(web),
             directory: Arc::new(crate::directory::sqlite::SqliteDirectory::new(pool.clone())),
+            blobs: Arc::new(
+                crate::blobs::files::FileBlobStore::open(pool.clone(), config.data_dir.join("blobs"))
+                    .context("opening the blob directory")?,
+            ),
             docs: Arc::new(crate::store::sqlite::SqliteDocStore::new(pool)),
             auth: Arc::new(auth),
             config: Arc::new(config),

@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod blobs;
 mod directory;
 mod openapi;
 mod postgres;

@@ -22,6 +22,7 @@ use crate::doc::{self, Author, ChangeNote, DocId};
 use crate::household::Clock;
 use crate::{Error, Result};
 
+mod blobs;
 mod duplicate;
 mod issues;
 pub(crate) mod ledger;
@@ -29,6 +30,7 @@ mod projection;
 mod schema;
 mod sync_state;
 
+pub use blobs::{BlobInfo, MAX_BLOB_BYTES, PendingBlob, blob_hash, is_blob_hash};
 pub use duplicate::{DuplicateKind, DuplicateSuspect};
 pub use projection::{HouseholdRow, PlaceFilter, ResidentRow};
 pub use sync_state::RejectedChange;

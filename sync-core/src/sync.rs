@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::store::Store;
 use crate::{Error, Result};
 
+pub mod blobs;
 pub mod client;
 pub mod wire;
 
@@ -59,6 +60,8 @@ pub struct SyncOptions {
     pub max_docs: usize,
     /// Bytes per page.
     pub max_bytes: usize,
+    /// Bytes per photo upload chunk ([`blobs`]).
+    pub blob_chunk: usize,
 }
 
 impl Default for SyncOptions {
@@ -67,6 +70,7 @@ impl Default for SyncOptions {
             push_batch: 2000,
             max_docs: 1000,
             max_bytes: 8 << 20,
+            blob_chunk: blobs::DEFAULT_CHUNK,
         }
     }
 }
@@ -88,6 +92,12 @@ pub struct SyncReport {
     pub bytes_received: u64,
     /// Round trips.
     pub rounds: u32,
+    /// Photos the server now has for their reports ([`blobs`]).
+    pub blobs_uploaded: u64,
+    /// Photo bytes sent.
+    pub blob_bytes_sent: u64,
+    /// Photos still waiting to be uploaded.
+    pub blobs_pending: u64,
 }
 
 /// Sync `store` with the server until both are caught up. The outcome is
@@ -270,10 +280,50 @@ fn sync_inner(
             Phase::Pull
         };
         if !resp.more && !more_to_push {
+            // Photos after the documents: the server takes a photo only
+            // for a report it has that lists it.
+            upload_blobs(
+                store,
+                client,
+                options,
+                cancel,
+                &mut p,
+                progress,
+                &mut report,
+            )?;
             p.phase = Phase::Done;
             progress(&p);
             return Ok(report);
         }
         progress(&p);
     }
+}
+
+/// Upload the queued photos, reporting bytes through `progress`.
+fn upload_blobs(
+    store: &mut Store,
+    client: &Client,
+    options: &SyncOptions,
+    cancel: Option<&AtomicBool>,
+    p: &mut Progress,
+    progress: &mut dyn FnMut(&Progress),
+    report: &mut SyncReport,
+) -> Result<()> {
+    let (done0, total0) = (p.bytes_done, p.bytes_total.max(p.bytes_done));
+    p.phase = Phase::Push;
+    let r = blobs::upload_pending(
+        store,
+        client,
+        options.blob_chunk,
+        cancel,
+        &mut |done, total| {
+            p.bytes_done = done0 + done;
+            p.bytes_total = total0 + total;
+            progress(p);
+        },
+    )?;
+    report.blobs_uploaded += r.uploaded;
+    report.blob_bytes_sent += r.bytes_sent;
+    report.blobs_pending = r.pending;
+    Ok(())
 }

@@ -5,7 +5,10 @@ use rusqlite::Connection;
 
 use crate::{Error, Result};
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_blobs.sql"),
+];
 
 /// Bring the database up to the newest schema.
 pub(super) fn migrate(conn: &Connection) -> Result<()> {

@@ -186,6 +186,33 @@ impl Client {
         }
     }
 
+    /// The HTTP client, for the blob transfers of [`super::blobs`].
+    pub(crate) fn http(&self) -> &reqwest::blocking::Client {
+        &self.http
+    }
+
+    /// The retry policy, for the blob transfers of [`super::blobs`].
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// The stored access token, for the blob transfers of [`super::blobs`].
+    pub(crate) fn access_token(store: &Store) -> Result<String> {
+        store
+            .meta(ACCESS)?
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Error::Unauthorized("未登录 / not signed in".into()))
+    }
+
+    /// After a 401 on a blob transfer: a revoked device is wiped, else the
+    /// access token is renewed and returned.
+    pub(crate) fn after_unauthorized(&self, store: &mut Store, body: &ErrorBody) -> Result<String> {
+        if body.error == "device_revoked" {
+            return Err(revoked(store));
+        }
+        self.refresh(store)
+    }
+
     fn refresh(&self, store: &mut Store) -> Result<String> {
         let refresh = store.meta(REFRESH)?.filter(|t| !t.is_empty());
         let Some(refresh) = refresh else {

@@ -1,0 +1,3 @@
+//! Photo upload benchmark (being written).
+
+fn main() {}
