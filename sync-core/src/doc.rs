@@ -63,6 +63,37 @@ impl ChangeNote {
     }
 }
 
+/// Whether `data` is exactly one saved Automerge document (what
+/// `Automerge::save` writes) whose checksum holds: complete on its own, so it
+/// can be stored as a snapshot and decoded later. Reads only the chunk
+/// header and hashes the chunk; does not decode the document.
+pub fn is_whole_document(data: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    const DOCUMENT_CHUNK: u8 = 0;
+    if data.len() < 10 || data[..4] != MAGIC || data[8] != DOCUMENT_CHUNK {
+        return false;
+    }
+    // The chunk's length, unsigned LEB128, after the type byte.
+    let mut len: u64 = 0;
+    let mut at = 9;
+    for shift in (0..64).step_by(7) {
+        let Some(&b) = data.get(at) else {
+            return false;
+        };
+        at += 1;
+        len |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    if (at as u64).checked_add(len) != Some(data.len() as u64) {
+        return false;
+    }
+    // Checksum: the first 4 bytes of SHA-256 over type, length and contents.
+    Sha256::digest(&data[8..])[..4] == data[4..8]
+}
+
 /// The kind of a document, read from its root.
 pub fn kind_of<D: ReadDoc>(doc: &D) -> Option<String> {
     string_at(doc, &automerge::ROOT, "kind")
@@ -446,4 +477,54 @@ pub fn heads_from_hex(heads: &[String]) -> Result<Vec<ChangeHash>> {
                 .map_err(|_| Error::Shape(format!("bad change hash in document: {h}")))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable;
+
+    use super::*;
+
+    fn saved() -> (Automerge, Vec<u8>) {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        tx.put(automerge::ROOT, "kind", "household").ok();
+        tx.put(automerge::ROOT, "grid", "110105001001001").ok();
+        tx.commit();
+        let bytes = doc.save();
+        (doc, bytes)
+    }
+
+    #[test]
+    fn a_saved_document_is_whole() {
+        let (_, bytes) = saved();
+        assert!(is_whole_document(&bytes));
+    }
+
+    #[test]
+    fn changes_damage_and_trailing_data_are_not_whole() {
+        let (mut doc, bytes) = saved();
+        // Loose changes, not a saved document.
+        let changes: Vec<u8> = doc
+            .get_changes(&[])
+            .iter()
+            .flat_map(|c| c.raw_bytes().to_vec())
+            .collect();
+        assert!(!is_whole_document(&changes));
+        // A flipped byte breaks the checksum.
+        let mut damaged = bytes.clone();
+        let last = damaged.len() - 1;
+        damaged[last] ^= 0x01;
+        assert!(!is_whole_document(&damaged));
+        // A document followed by a change may depend on more than it holds.
+        let mut tx = doc.transaction();
+        tx.put(automerge::ROOT, "note", "x").ok();
+        tx.commit();
+        let extra = doc.get_last_local_change().map(|c| c.raw_bytes().to_vec());
+        let followed = [bytes.clone(), extra.unwrap_or_default()].concat();
+        assert!(!is_whole_document(&followed));
+        // Truncated.
+        assert!(!is_whole_document(&bytes[..bytes.len() - 1]));
+        assert!(!is_whole_document(&[]));
+    }
 }

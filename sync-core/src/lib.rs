@@ -24,4 +24,4 @@ pub mod tagset;
 
 pub use error::{Error, Reason, Result};
 pub use store::ledger::HouseholdFields;
-pub use store::{Applied, Durability, OpenOptions, OutboxEntry, Store};
+pub use store::{Applied, Durability, OpenOptions, OutboxEntry, PulledDoc, Store};

@@ -185,3 +185,64 @@ fn removed_residents_leave_the_lists() {
     assert!(s.residents_with_tag("disabled").unwrap().is_empty());
     assert!(s.search_residents("李老伯").unwrap().is_empty());
 }
+
+/// A pulled page of whole documents is stored as it came and indexed on
+/// the first list query: the lists equal those of the store it came from,
+/// and a damaged or partial document takes the careful path.
+#[test]
+fn pulled_documents_are_listed_after_lazy_indexing() {
+    let (mut src, ids) = small_grid();
+    let page: Vec<gridsync_core::PulledDoc> = ids
+        .iter()
+        .map(|id| gridsync_core::PulledDoc {
+            id: id.clone(),
+            kind: "household".into(),
+            scope: GRID.into(),
+            data: src.export_doc(id).unwrap(),
+        })
+        .collect();
+    let mut dst = store("supervisor");
+    let before = dst.documents().unwrap().len();
+    dst.apply_pulled(&page).unwrap();
+    // Stored, not yet indexed: the background indexer finds them all.
+    assert_eq!(dst.documents().unwrap().len(), before + ids.len());
+    assert_eq!(dst.index_pending(2).unwrap(), 2);
+    // The rest is indexed by the first query, which sees every household.
+    let all = |s: &Store| {
+        s.households(&PlaceFilter::default())
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.id, h.residents, h.last_visit))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(all(&dst), all(&src));
+    assert_eq!(dst.index_pending(100).unwrap(), 0);
+    assert_eq!(
+        dst.residents_with_tag("living_alone_elderly").unwrap().len(),
+        2
+    );
+    assert_eq!(
+        dst.holder_coverage("holder-1", 30).unwrap(),
+        src.holder_coverage("holder-1", 30).unwrap()
+    );
+    // Purging a stored-but-unindexed document leaves nothing behind.
+    let mut other = store("supervisor-2");
+    other.apply_pulled(&page[..1]).unwrap();
+    other.purge(&[ids[0].clone()]).unwrap();
+    assert_eq!(other.index_pending(100).unwrap(), 0);
+    assert!(other.households(&PlaceFilter::default()).unwrap().is_empty());
+    // A document that is not whole on its own (loose changes) is applied
+    // and listed at once, not deferred.
+    let changes = src.doc_changes(&ids[1]).unwrap().concat();
+    let mut third = store("supervisor-3");
+    third
+        .apply_pulled(&[gridsync_core::PulledDoc {
+            id: ids[1].clone(),
+            kind: "household".into(),
+            scope: GRID.into(),
+            data: changes,
+        }])
+        .unwrap();
+    assert_eq!(third.index_pending(100).unwrap(), 0);
+    assert_eq!(third.households(&PlaceFilter::default()).unwrap().len(), 1);
+}

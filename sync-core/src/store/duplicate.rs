@@ -42,6 +42,7 @@ pub struct DuplicateSuspect {
 impl Store {
     /// Every suspected duplicate in the store.
     pub fn duplicate_suspects(&self) -> Result<Vec<DuplicateSuspect>> {
+        self.catch_up()?;
         let mut out = Vec::new();
         let mut stmt = self.conn.prepare_cached(
             "SELECT a.doc_id, b.doc_id FROM p_households a

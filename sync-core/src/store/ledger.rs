@@ -87,6 +87,7 @@ impl Store {
     }
 
     fn grid_doc_id(&self, code: &str) -> Result<Option<DocId>> {
+        self.catch_up()?;
         Ok(self
             .conn
             .prepare_cached("SELECT doc_id FROM p_grids WHERE code = ?1")?

@@ -125,6 +125,83 @@ impl Store {
         }
     }
 
+    /// Build the list rows of documents stored without them (a pulled
+    /// page, see [`Store::apply_pulled`]), at most `limit` documents at a
+    /// time, decoding on all cores. Returns how many were indexed; 0 when
+    /// the lists are up to date. An app may call it in the background
+    /// after a large sync; every list query catches up by itself first.
+    pub fn index_pending(&self, limit: usize) -> Result<usize> {
+        use rayon::prelude::*;
+        let ids: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT doc_id FROM p_pending LIMIT ?1")?
+            .query_map([limit as i64], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut raw = Vec::with_capacity(ids.len());
+        for id in ids {
+            let bytes = self.doc_bytes(&id)?;
+            raw.push((id, bytes));
+        }
+        let read: Vec<(String, Option<(String, String, Projected)>)> = raw
+            .into_par_iter()
+            .map(|(id, bytes)| {
+                let read = match automerge::Automerge::load(&bytes) {
+                    Ok(d) => Some((
+                        doc::kind_of(&d).unwrap_or_default(),
+                        doc::scope_of(&d).unwrap_or_default(),
+                        Projected::read(&id, &d),
+                    )),
+                    Err(e) => {
+                        tracing::warn!(doc = %id, error = %e, "stored document cannot be decoded; not listed");
+                        None
+                    }
+                };
+                (id, read)
+            })
+            .collect();
+        let n = read.len();
+        let own_tx = self.write.is_none();
+        if own_tx {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        }
+        let written = (|| -> Result<()> {
+            for (id, r) in &read {
+                match r {
+                    Some((kind, scope, projected)) => {
+                        projected.write(&self.conn, id)?;
+                        self.conn
+                            .prepare_cached("UPDATE docs SET kind = ?2, scope = ?3 WHERE id = ?1")?
+                            .execute(params![id, kind, scope])?;
+                    }
+                    None => {
+                        self.conn
+                            .prepare_cached("DELETE FROM p_pending WHERE doc_id = ?1")?
+                            .execute([id])?;
+                    }
+                }
+            }
+            Ok(())
+        })();
+        if own_tx {
+            match &written {
+                Ok(()) => self.conn.execute_batch("COMMIT")?,
+                Err(_) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
+            }
+        }
+        written.map(|()| n)
+    }
+
+    /// Bring every list up to date before a query reads them.
+    pub(crate) fn catch_up(&self) -> Result<()> {
+        while self.index_pending(2000)? > 0 {}
+        Ok(())
+    }
+
     /// Drop and re-derive every projection row from the documents. Returns
     /// how many documents were read. Documents are read one at a time.
     pub fn rebuild_projections(&mut self) -> Result<usize> {
@@ -137,6 +214,7 @@ impl Store {
                 "p_resident_tags",
                 "p_visits",
                 "p_distinct",
+                "p_pending",
             ] {
                 s.conn.execute(&format!("DELETE FROM {table}"), [])?;
             }
@@ -149,6 +227,7 @@ impl Store {
 
     /// Households at a place, in address order. Merged duplicates are left out.
     pub fn households(&self, filter: &PlaceFilter) -> Result<Vec<HouseholdRow>> {
+        self.catch_up()?;
         let mut sql =
             format!("SELECT {HOUSEHOLD_COLS} FROM p_households WHERE merged_into IS NULL");
         let mut args: Vec<&str> = Vec::new();
@@ -174,6 +253,7 @@ impl Store {
 
     /// Households with no contact of any kind within `days` of now.
     pub fn households_not_visited(&self, days: u32) -> Result<Vec<HouseholdRow>> {
+        self.catch_up()?;
         let cutoff = self.clock.now_ms() - i64::from(days) * DAY_MS;
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {HOUSEHOLD_COLS} FROM p_households
@@ -193,6 +273,7 @@ impl Store {
         days: u32,
         holder: Option<&str>,
     ) -> Result<Vec<HouseholdRow>> {
+        self.catch_up()?;
         let cutoff = self.clock.now_ms() - i64::from(days) * DAY_MS;
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {HOUSEHOLD_COLS} FROM p_households
@@ -208,6 +289,7 @@ impl Store {
 
     /// Residents carrying an attention tag, by name.
     pub fn residents_with_tag(&self, tag: &str) -> Result<Vec<ResidentRow>> {
+        self.catch_up()?;
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {RESIDENT_COLS} FROM p_resident_tags t
              JOIN p_residents r ON r.doc_id = t.doc_id AND r.resident_id = t.resident_id
@@ -223,6 +305,7 @@ impl Store {
     /// when `query` is 4 or more digits (an `X` may end it), otherwise by
     /// part of the name. At most 200 rows.
     pub fn search_residents(&self, query: &str) -> Result<Vec<ResidentRow>> {
+        self.catch_up()?;
         let q = query.trim();
         if q.is_empty() {
             return Ok(Vec::new());
@@ -263,6 +346,7 @@ impl Store {
     /// A package-holder's coverage: (households contacted within `days`,
     /// households held).
     pub fn holder_coverage(&self, holder: &str, days: u32) -> Result<(u32, u32)> {
+        self.catch_up()?;
         let cutoff = self.clock.now_ms() - i64::from(days) * DAY_MS;
         Ok(self.conn.query_row(
             "SELECT count(*) FILTER (WHERE last_contact >= ?2), count(*) FROM p_households
@@ -315,6 +399,7 @@ impl Projected {
             "p_resident_tags",
             "p_visits",
             "p_distinct",
+            "p_pending",
         ] {
             conn.prepare_cached(&format!("DELETE FROM {table} WHERE doc_id = ?1"))?
                 .execute([id])?;

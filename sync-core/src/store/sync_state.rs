@@ -62,6 +62,7 @@ impl Store {
                     "DELETE FROM p_resident_tags WHERE doc_id = ?1",
                     "DELETE FROM p_visits WHERE doc_id = ?1",
                     "DELETE FROM p_distinct WHERE doc_id = ?1",
+                    "DELETE FROM p_pending WHERE doc_id = ?1",
                 ] {
                     s.conn.prepare_cached(sql)?.execute([id])?;
                 }
@@ -94,6 +95,7 @@ impl Store {
     /// Documents readable through none of `feeds` (`g:<grid>`, `h:<holder>`)
     /// and with nothing waiting to be pushed.
     pub fn uncovered_docs(&self, feeds: &[String]) -> Result<Vec<String>> {
+        self.catch_up()?;
         let feeds: HashSet<&str> = feeds.iter().map(String::as_str).collect();
         let mut stmt = self.conn.prepare_cached(
             "SELECT d.id, d.scope, h.holder FROM docs d LEFT JOIN p_households h ON h.doc_id = d.id
