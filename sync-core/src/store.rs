@@ -35,6 +35,19 @@ pub use duplicate::{DuplicateKind, DuplicateSuspect};
 pub use projection::{HouseholdRow, PlaceFilter, ResidentRow};
 pub use sync_state::RejectedChange;
 
+/// A document as a pull page brings it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulledDoc {
+    /// Its id.
+    pub id: String,
+    /// Its kind, as the server knows it.
+    pub kind: String,
+    /// Its grid code, as the server knows it.
+    pub scope: String,
+    /// Automerge data: a saved document and/or changes.
+    pub data: Vec<u8>,
+}
+
 /// How many changes a document may gather before they are folded into its
 /// snapshot.
 const COMPACT_AFTER: i64 = 64;
@@ -352,6 +365,18 @@ impl Store {
     }
 
     fn read_doc(&self, id: &str) -> Result<Automerge> {
+        let bytes = self.doc_bytes(id)?;
+        let mut doc = if bytes.is_empty() {
+            Automerge::new()
+        } else {
+            Automerge::load(&bytes)?
+        };
+        doc.set_actor(self.actor.clone());
+        Ok(doc)
+    }
+
+    /// Everything stored of a document: snapshot and chunks, concatenated.
+    fn doc_bytes(&self, id: &str) -> Result<Vec<u8>> {
         let snapshot: Option<Option<Vec<u8>>> = self
             .conn
             .prepare_cached("SELECT snapshot FROM docs WHERE id = ?1")?
@@ -372,13 +397,7 @@ impl Store {
         while let Some(row) = rows.next()? {
             bytes.extend_from_slice(row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?);
         }
-        let mut doc = if bytes.is_empty() {
-            Automerge::new()
-        } else {
-            Automerge::load(&bytes)?
-        };
-        doc.set_actor(self.actor.clone());
-        Ok(doc)
+        Ok(bytes)
     }
 
     /// Read a loaded document.
@@ -619,6 +638,48 @@ impl Store {
                 s.apply_remote(&id, std::slice::from_ref(data))?;
             }
             Ok(())
+        })
+    }
+
+    /// Store a pulled page. A document new here that arrived whole (one
+    /// saved document, checksum verified: [`doc::is_whole_document`]) is
+    /// stored as it came, with the kind and grid the server gave, and its
+    /// list rows are built later: before the next list query reads them
+    /// ([`Store::index_pending`]). Decoding ten thousand documents is what
+    /// makes a first pull slow; storing them is not. Everything else goes
+    /// through [`Store::apply_remote_many`].
+    pub fn apply_pulled(&mut self, docs: &[PulledDoc]) -> Result<()> {
+        let mut careful = Vec::new();
+        let mut whole = Vec::new();
+        for d in docs {
+            let id = doc::parse_id("doc_id", &d.id)?;
+            if doc::is_whole_document(&d.data) && !self.contains(&id)? && !self.cache.contains(&id)
+            {
+                whole.push((id, d));
+            } else {
+                careful.push((id, d.data.clone()));
+            }
+        }
+        self.write(|s| {
+            let now = s.clock.now_ms();
+            for (id, d) in whole {
+                let inserted = s
+                    .conn
+                    .prepare_cached(
+                        "INSERT INTO docs (id, kind, scope, snapshot, loose, updated_at) VALUES (?1, ?2, ?3, ?4, 0, ?5)
+                         ON CONFLICT (id) DO NOTHING",
+                    )?
+                    .execute(params![id, d.kind, d.scope, d.data, now])?;
+                if inserted == 0 {
+                    // The same document twice in one page: merge it.
+                    s.apply_remote(&id, std::slice::from_ref(&d.data))?;
+                    continue;
+                }
+                s.conn
+                    .prepare_cached("INSERT OR IGNORE INTO p_pending (doc_id) VALUES (?1)")?
+                    .execute([&id])?;
+            }
+            s.apply_remote_many(&careful)
         })
     }
 

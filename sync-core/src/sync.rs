@@ -245,12 +245,17 @@ fn sync_inner(
                 message: "document data is not base64".into(),
             })?;
             page_bytes += data.len() as u64;
-            decoded.push((d.id.clone(), data));
+            decoded.push(crate::store::PulledDoc {
+                id: d.id.clone(),
+                kind: d.kind.clone(),
+                scope: d.scope.clone(),
+                data,
+            });
         }
         let purge = resp.purge.clone();
         let cursors = resp.cursors.clone();
         store.batch(|s| {
-            s.apply_remote_many(&decoded)?;
+            s.apply_pulled(&decoded)?;
             s.purge(&purge)?;
             s.set_cursors(&cursors)?;
             Ok(())

@@ -8,6 +8,7 @@ use crate::{Error, Result};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_blobs.sql"),
+    include_str!("migrations/0003_pending_index.sql"),
 ];
 
 /// Bring the database up to the newest schema.
