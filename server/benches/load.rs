@@ -190,7 +190,16 @@ struct Server {
 
 impl Server {
     fn start(data: &Path, database_url: Option<&str>) -> Server {
-        let mut cmd = Command::new(server_bin());
+        // GRIDSYNC_LOAD_WRAP runs the server under a tool, e.g. "heaptrack".
+        let wrap = std::env::var("GRIDSYNC_LOAD_WRAP").unwrap_or_default();
+        let mut cmd = match wrap.split_whitespace().collect::<Vec<_>>().split_first() {
+            Some((tool, args)) => {
+                let mut c = Command::new(tool);
+                c.args(args).arg(server_bin());
+                c
+            }
+            None => Command::new(server_bin()),
+        };
         cmd.arg("--data-dir").arg(data);
         if let Some(db) = database_url {
             cmd.args(["--database-url", db]);
@@ -202,13 +211,19 @@ impl Server {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
+        // A wrapping tool may print first: the server's line is the one.
+        while reader.read_line(&mut line).unwrap() > 0 && !line.starts_with("listening on ") {
+            line.clear();
+        }
         let url = line
             .trim()
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("server did not start: {line:?}"))
             .to_string();
+        // Keep reading what the wrapper prints, so it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         Server {
             child,
             url,
