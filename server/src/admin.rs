@@ -66,6 +66,9 @@ pub struct CreateUser {
     /// Community or street code (supervisors).
     #[serde(default)]
     pub subtree: Option<String>,
+    /// Department code (department users).
+    #[serde(default)]
+    pub department: Option<String>,
     /// Initial password; generated (and answered once) when absent.
     #[serde(default)]
     pub password: Option<String>,
@@ -97,6 +100,9 @@ pub struct ChangeUser {
     /// Community or street code; `null` clears it.
     #[serde(default, deserialize_with = "present")]
     pub subtree: Option<Option<String>>,
+    /// Department code; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    pub department: Option<Option<String>>,
     /// Activate or deactivate (deactivating ends every session).
     #[serde(default)]
     pub active: Option<bool>,
@@ -119,6 +125,7 @@ pub async fn create_user(state: &AppState, req: CreateUser) -> Result<CreatedUse
         password_hash: None,
         grids: req.grids,
         subtree: req.subtree,
+        department: req.department,
         active: true,
     };
     // Refuse malformed fields before paying for the hash.
@@ -165,6 +172,7 @@ pub async fn change_user(
                 role: req.role,
                 grids: req.grids,
                 subtree: req.subtree,
+                department: req.department,
                 active: req.active,
                 password_hash,
             },

@@ -221,6 +221,9 @@ pub struct Me {
     pub grids: Vec<String>,
     /// Community or street overseen (supervisors).
     pub subtree: Option<String>,
+    /// Department acted for (department users).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
 }
 
 impl Me {
@@ -232,6 +235,7 @@ impl Me {
             device_id,
             grids,
             subtree,
+            department,
         } = caller.principal;
         Me {
             user_id,
@@ -242,6 +246,7 @@ impl Me {
             device_id,
             grids,
             subtree,
+            department,
         }
     }
 }

@@ -1,10 +1,11 @@
 //! The embedded SQLite database: a connection pool and the numbered
 //! migrations of the server's schema, embedded and tracked in
-//! `user_version`. A shipped migration is never edited.
+//! `schema_migrations`. A shipped migration is never edited.
 
 use std::path::Path;
 
 use deadpool_sqlite::{Config, Pool, Runtime};
+use rusqlite::OptionalExtension;
 
 /// Database errors of the SQLite implementation.
 #[derive(Debug, thiserror::Error)]
@@ -21,13 +22,15 @@ pub enum DbError {
     Task(String),
 }
 
-/// The migrations, in order.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/sqlite/0001_directory.sql"),
-    include_str!("../migrations/sqlite/0002_docs.sql"),
-    // Version 3, before 0005_web: the numbers are the versions.
-    include_str!("../migrations/sqlite/0003_blobs.sql"),
-    include_str!("../migrations/sqlite/0005_web.sql"),
+/// The migrations, in order: (version, SQL). Versions may have gaps (a
+/// number reserved by work not merged yet); each is applied once, whatever
+/// order they arrive in (see [`migrate`]).
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_directory.sql")),
+    (2, include_str!("../migrations/sqlite/0002_docs.sql")),
+    (3, include_str!("../migrations/sqlite/0003_blobs.sql")),
+    (4, include_str!("../migrations/sqlite/0004_departments.sql")),
+    (5, include_str!("../migrations/sqlite/0005_web.sql")),
 ];
 
 /// Open (creating if needed) the database at `path` and migrate it.
@@ -56,12 +59,35 @@ pub async fn open(path: &Path) -> Result<Pool, DbError> {
     Ok(pool)
 }
 
+/// Apply every migration not applied yet. Applied versions are recorded in
+/// `schema_migrations`; databases from before that table counted them in
+/// `user_version` (1..=n, contiguous), which still counts as applied. A
+/// migration numbered below one already applied (a gap filled later) is
+/// applied too.
 fn migrate(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+    let legacy: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY) STRICT",
+    )?;
+    for (version, sql) in MIGRATIONS {
+        let applied = *version <= legacy
+            || conn
+                .query_row(
+                    "SELECT 1 FROM schema_migrations WHERE version = ?1",
+                    [version],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+        if applied {
+            continue;
+        }
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES (?1)",
+            [version],
+        )?;
         tx.commit()?;
     }
     Ok(())

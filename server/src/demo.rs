@@ -9,7 +9,7 @@ use clap::Args;
 use gridsync_core::demo::{GridPlan, populate_households};
 use gridsync_core::{OpenOptions, Store};
 
-use crate::directory::{CommunityInfo, GridInfo, NewUser, StreetInfo, TerritoryRows};
+use crate::directory::{CommunityInfo, Department, GridInfo, NewUser, StreetInfo, TerritoryRows};
 use crate::principal::Role;
 use crate::state::AppState;
 use crate::store::IncomingChange;
@@ -21,6 +21,13 @@ pub const COMMUNITY: &str = "110105001001";
 /// Every demo user's password (demo data only: change it, or don't seed a
 /// real server with the demo).
 pub const PASSWORD: &str = "gridsync-demo";
+
+/// The demo's departments: (code, name, login of its user, user's name).
+pub const DEPARTMENTS: &[(&str, &str, &str, &str)] = &[
+    ("chengguan", "区城管执法局", "chengguan", "城管执法队员"),
+    ("zhujian", "区住房和城乡建设委员会", "zhujian", "住建科员"),
+    ("xiaofang", "区消防救援支队", "xiaofang", "消防监督员"),
+];
 
 /// `demo` options.
 #[derive(Debug, Clone, Args)]
@@ -96,6 +103,20 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
         .directory
         .create_user(user("jiedao", "建国门街道办", Role::Supervisor).with_subtree(STREET))
         .await?;
+    // Departments that receive escalated reports, with one user each.
+    for (code, name, login, display) in DEPARTMENTS {
+        state
+            .directory
+            .upsert_department(Department {
+                code: (*code).into(),
+                name: (*name).into(),
+            })
+            .await?;
+        state
+            .directory
+            .create_user(user(login, display, Role::Department).with_department(*code))
+            .await?;
+    }
     let mut holders = Vec::new();
     for (i, name) in ["李建华", "赵志强"].iter().enumerate() {
         let u = state

@@ -40,6 +40,9 @@ pub enum DirectoryError {
     /// A grid code that is not in the territory.
     #[error("网格 {0} 不存在，请先导入辖区 / grid {0} does not exist; import the territory first")]
     UnknownGrid(String),
+    /// A department code that is not in the directory.
+    #[error("部门 {0} 不存在，请先创建部门 / department {0} does not exist; create it first")]
+    UnknownDepartment(String),
     /// A supervisor's subtree that is neither a known community nor street.
     #[error("辖区编码 {0} 不存在 / community or street {0} does not exist")]
     UnknownSubtree(String),
@@ -97,6 +100,7 @@ impl From<DirectoryError> for ApiError {
             }
             DirectoryError::UnknownGrid(_) => ApiError::invalid("grids", e.to_string()),
             DirectoryError::UnknownSubtree(_) => ApiError::invalid("subtree", e.to_string()),
+            DirectoryError::UnknownDepartment(_) => ApiError::invalid("department", e.to_string()),
             DirectoryError::UsernameTaken => ApiError::Conflict(e.to_string()),
             DirectoryError::UserNotFound | DirectoryError::DeviceNotFound => {
                 ApiError::NotFound(e.to_string())
@@ -186,6 +190,53 @@ pub struct ImportSummary {
     pub grids: UpsertCounts,
 }
 
+// -------------------------------------------------------------- departments
+
+/// A functional department (职能部门: 城管, 住建, 消防, …) that receives
+/// escalated issue reports. Its users have the department role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Department {
+    /// Code: 2–32 lowercase letters, digits or `_` (e.g. `chengguan`).
+    pub code: String,
+    /// Name shown to people (e.g. 区城管执法局).
+    pub name: String,
+}
+
+impl Department {
+    /// Normalize (trim, lowercase the code) and check the fields.
+    pub fn validate(&mut self) -> DirectoryResult<()> {
+        self.code = self.code.trim().to_ascii_lowercase();
+        self.name = self.name.trim().to_owned();
+        check_department_code(&self.code)?;
+        let len = self.name.chars().count();
+        if len == 0 || len > 64 || self.name.chars().any(char::is_control) {
+            return Err(DirectoryError::invalid(
+                "name",
+                "部门名称应为1到64个字符",
+                "a department name must be 1 to 64 characters",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Department codes: 2–32 characters, lowercase letters, digits and `_`.
+fn check_department_code(code: &str) -> DirectoryResult<()> {
+    let ok = (2..=32).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(DirectoryError::invalid(
+            "department",
+            "部门编码应为2到32个小写字母、数字或下划线",
+            "a department code is 2 to 32 lowercase letters, digits or _",
+        ))
+    }
+}
+
 // -------------------------------------------------------------------- users
 
 /// A user as the directory knows it (without the password hash).
@@ -205,6 +256,9 @@ pub struct User {
     pub grids: Vec<String>,
     /// Community or street code (supervisors only).
     pub subtree: Option<String>,
+    /// Department code (department users only).
+    #[serde(default)]
+    pub department: Option<String>,
     /// Whether a password is set (users of the external identity provider
     /// may have none).
     pub has_password: bool,
@@ -224,6 +278,7 @@ impl User {
             device_id,
             grids: self.grids.clone(),
             subtree: self.subtree.clone(),
+            department: self.department.clone(),
         }
     }
 }
@@ -244,6 +299,8 @@ pub struct NewUser {
     pub grids: Vec<String>,
     /// Community or street code (supervisors: required; others: none).
     pub subtree: Option<String>,
+    /// Department code (department users: required; others: none).
+    pub department: Option<String>,
     /// Whether the user may sign in.
     pub active: bool,
 }
@@ -258,6 +315,7 @@ impl NewUser {
             password_hash: None,
             grids: Vec::new(),
             subtree: None,
+            department: None,
             active: true,
         }
     }
@@ -278,6 +336,12 @@ impl NewUser {
         self
     }
 
+    /// With this department.
+    pub fn with_department(mut self, department: impl Into<String>) -> Self {
+        self.department = Some(department.into());
+        self
+    }
+
     /// With this password hash.
     pub fn with_password_hash(mut self, hash: impl Into<String>) -> Self {
         self.password_hash = Some(hash.into());
@@ -292,7 +356,12 @@ impl NewUser {
         self.display_name = self.display_name.trim().to_owned();
         validate_username(&self.username)?;
         validate_display_name(&self.display_name)?;
-        normalize_assignment(self.role, &mut self.grids, &mut self.subtree)
+        normalize_assignment(
+            self.role,
+            &mut self.grids,
+            &mut self.subtree,
+            &mut self.department,
+        )
     }
 }
 
@@ -308,6 +377,8 @@ pub struct UserUpdate {
     pub grids: Option<Vec<String>>,
     /// New subtree (`Some(None)` clears it).
     pub subtree: Option<Option<String>>,
+    /// New department (`Some(None)` clears it).
+    pub department: Option<Option<String>>,
     /// Activate or deactivate.
     pub active: Option<bool>,
     /// New argon2id PHC password hash.
@@ -331,6 +402,9 @@ impl UserUpdate {
                 if role != Role::Supervisor && self.subtree.is_none() {
                     user.subtree = None;
                 }
+                if role != Role::Department && self.department.is_none() {
+                    user.department = None;
+                }
             }
             user.role = role;
         }
@@ -340,13 +414,21 @@ impl UserUpdate {
         if let Some(subtree) = &self.subtree {
             user.subtree = subtree.clone();
         }
+        if let Some(department) = &self.department {
+            user.department = department.clone();
+        }
         if let Some(active) = self.active {
             user.active = active;
         }
         if self.password_hash.is_some() {
             user.has_password = true;
         }
-        normalize_assignment(user.role, &mut user.grids, &mut user.subtree)
+        normalize_assignment(
+            user.role,
+            &mut user.grids,
+            &mut user.subtree,
+            &mut user.department,
+        )
     }
 }
 
@@ -400,13 +482,38 @@ fn validate_display_name(name: &str) -> DirectoryResult<()> {
 }
 
 /// The role rules: grid workers have grids and no subtree, supervisors a
-/// subtree and no grids, everyone else neither. Codes are trimmed, checked
-/// for shape, sorted and deduplicated.
+/// subtree and no grids, department users a department, everyone else none
+/// of these. Codes are trimmed, checked for shape, sorted and deduplicated.
 fn normalize_assignment(
     role: Role,
     grids: &mut Vec<String>,
     subtree: &mut Option<String>,
+    department: &mut Option<String>,
 ) -> DirectoryResult<()> {
+    if let Some(d) = department.as_mut() {
+        *d = d.trim().to_ascii_lowercase();
+        if d.is_empty() {
+            *department = None;
+        }
+    }
+    match (role, department.as_deref()) {
+        (Role::Department, None) => {
+            return Err(DirectoryError::invalid(
+                "department",
+                "职能部门用户需要指定所属部门",
+                "a department user needs a department",
+            ));
+        }
+        (Role::Department, Some(code)) => check_department_code(code)?,
+        (_, Some(_)) => {
+            return Err(DirectoryError::invalid(
+                "department",
+                "只有职能部门用户可以指定部门",
+                "only department users have a department",
+            ));
+        }
+        (_, None) => {}
+    }
     for g in grids.iter_mut() {
         let code =
             gridsync_core::codes::GridCode::parse(g).map_err(|reason| DirectoryError::Invalid {
@@ -590,10 +697,19 @@ pub trait Directory: Send + Sync + 'static {
     /// transaction). Nothing is deleted.
     async fn import_territory(&self, rows: &TerritoryRows) -> DirectoryResult<ImportSummary>;
 
+    // Departments.
+
+    /// Create a department, or rename it if the code exists (after
+    /// [`Department::validate`]).
+    async fn upsert_department(&self, department: Department) -> DirectoryResult<Department>;
+    /// Every department, by code.
+    async fn departments(&self) -> DirectoryResult<Vec<Department>>;
+
     // Users.
 
-    /// Create a user (after [`NewUser::validate`]); grids and subtree must
-    /// exist. Errors: `Invalid`, `UsernameTaken`, `UnknownGrid`, `UnknownSubtree`.
+    /// Create a user (after [`NewUser::validate`]); grids, subtree and
+    /// department must exist. Errors: `Invalid`, `UsernameTaken`,
+    /// `UnknownGrid`, `UnknownSubtree`, `UnknownDepartment`.
     async fn create_user(&self, user: NewUser) -> DirectoryResult<User>;
     /// A user by id.
     async fn user(&self, id: &str) -> DirectoryResult<Option<User>>;

@@ -45,6 +45,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/postgres/0003_blobs.sql"),
     ),
     (
+        4,
+        "0004_departments",
+        include_str!("../migrations/postgres/0004_departments.sql"),
+    ),
+    (
         5,
         "0005_web",
         include_str!("../migrations/postgres/0005_web.sql"),
@@ -111,17 +116,18 @@ pub async fn migrate(pool: &Pool) -> Result<i64, DbError> {
     )
     .await
     .map_err(err)?;
-    let current: i64 = tx
-        .query_one(
-            "SELECT coalesce(max(version), 0)::BIGINT FROM schema_migrations",
-            &[],
-        )
+    // Every version not recorded yet is applied, even one numbered below
+    // the highest applied (a gap filled by work merged later).
+    let applied: Vec<i64> = tx
+        .query("SELECT version FROM schema_migrations", &[])
         .await
         .map_err(err)?
-        .get(0);
-    let mut version = current;
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut version = applied.iter().copied().max().unwrap_or(0);
     for (v, name, sql) in MIGRATIONS {
-        if *v <= current {
+        if applied.contains(v) {
             continue;
         }
         tx.batch_execute(sql).await.map_err(err)?;
@@ -131,7 +137,7 @@ pub async fn migrate(pool: &Pool) -> Result<i64, DbError> {
         )
         .await
         .map_err(err)?;
-        version = *v;
+        version = version.max(*v);
         tracing::info!(version = *v, name = *name, "applied PostgreSQL migration");
     }
     tx.commit().await.map_err(err)?;

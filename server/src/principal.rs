@@ -72,4 +72,6 @@ pub struct Principal {
     /// Territory code a supervisor oversees: a 12-digit community code or a
     /// 9-digit street code; every grid whose code starts with it is theirs.
     pub subtree: Option<String>,
+    /// The department a department user acts for (its code, e.g. `chengguan`).
+    pub department: Option<String>,
 }

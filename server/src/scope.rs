@@ -7,17 +7,25 @@
 //! - A supervisor reads and writes every grid under their community or
 //!   street, and is the only one (with admins) who may move a household to
 //!   another grid.
+//! - A department user (职能部门) reads the issue reports dispatched to
+//!   their department (feed `d:<code>`) and may only add the steps that are
+//!   theirs (handle, feed back); never households or grids.
 //! - An admin reads and writes everything.
 //!
 //! Reads are granted as feeds (see [`crate::store`]); writes are judged per
 //! pushed document by [`Guard`], after the change is applied to a copy and
-//! the result validated.
+//! the result validated. Which role may take which step of an issue
+//! report's closed loop is decided in [`steps`].
 
 use automerge::Automerge;
+use gridsync_core::doc;
+use gridsync_core::issue::{self, Issue};
 
 use crate::directory::Directory;
 use crate::principal::{Principal, Role};
-use crate::store::{DocFacts, Refusal, WriteGuard, grid_feed, holder_feed};
+use crate::store::{DocFacts, Refusal, WriteGuard, department_feed, grid_feed, holder_feed};
+
+pub mod steps;
 
 /// The feeds a principal may read.
 pub async fn feeds_for(
@@ -42,7 +50,7 @@ pub async fn feeds_for(
             .iter()
             .map(|g| grid_feed(g))
             .collect(),
-        Role::Department => Vec::new(),
+        Role::Department => p.department.iter().map(|d| department_feed(d)).collect(),
     })
 }
 
@@ -55,7 +63,12 @@ pub fn may_read(p: &Principal, facts: &DocFacts) -> bool {
             facts.kind == "household" && facts.holder.as_deref() == Some(p.user_id.as_str())
         }
         Role::Supervisor => under_subtree(p, &facts.scope),
-        Role::Department => false,
+        Role::Department => {
+            facts.kind == issue::KIND
+                && p.department
+                    .as_ref()
+                    .is_some_and(|d| facts.departments.contains(d))
+        }
     }
 }
 
@@ -96,9 +109,10 @@ impl WriteGuard for Guard {
         &self,
         doc_id: &str,
         before: Option<&DocFacts>,
-        after: &Automerge,
+        before_doc: &Automerge,
+        after_doc: &Automerge,
     ) -> Result<DocFacts, Refusal> {
-        let after = (self.validate)(doc_id, after)?;
+        let after = (self.validate)(doc_id, after_doc)?;
         if let Some(b) = before
             && b.kind != after.kind
         {
@@ -109,7 +123,14 @@ impl WriteGuard for Guard {
         }
         let p = &self.principal;
         let moved = before.is_some_and(|b| b.scope != after.scope);
-        match p.role {
+        if p.role == Role::Department {
+            if after.kind != issue::KIND {
+                return Err(out_of_scope());
+            }
+            let (old, new) = issues(before.is_some(), before_doc, after_doc)?;
+            return department_write(p, old.as_ref(), &new, after);
+        }
+        let facts = match p.role {
             Role::Admin => Ok(after),
             Role::Supervisor => {
                 let inside = |f: &DocFacts| under_subtree(p, &f.scope);
@@ -162,6 +183,70 @@ impl WriteGuard for Guard {
                 Ok(after)
             }
             Role::Department => Err(out_of_scope()),
+        }?;
+        // Inside the person's scope: now, whether their role may take the
+        // workflow steps they added.
+        if facts.kind == issue::KIND {
+            let (old, new) = issues(before.is_some(), before_doc, after_doc)?;
+            steps::check(p, old.as_ref(), &new)?;
         }
+        Ok(facts)
     }
+}
+
+/// The issue before (if stored) and after a push.
+fn issues(
+    stored: bool,
+    before_doc: &Automerge,
+    after_doc: &Automerge,
+) -> Result<(Option<Issue>, Issue), Refusal> {
+    let unreadable = || {
+        Refusal::new(
+            "invalid_document",
+            "记录内容无效 / invalid record: not an issue report",
+        )
+    };
+    let old = if stored {
+        Some(doc::read::<Issue>(before_doc, None).map_err(|_| unreadable())?)
+    } else {
+        None
+    };
+    let new = doc::read::<Issue>(after_doc, None).map_err(|_| unreadable())?;
+    Ok((old, new))
+}
+
+/// A department user's push to an issue report: only to a report
+/// dispatched to their department, only adding the steps that are theirs.
+fn department_write(
+    p: &Principal,
+    old: Option<&Issue>,
+    new: &Issue,
+    after: DocFacts,
+) -> Result<DocFacts, Refusal> {
+    let Some(old) = old else {
+        return Err(Refusal::new(
+            "role_forbids",
+            "职能部门不能新建事件 / departments cannot create issue reports",
+        ));
+    };
+    let mine = |i: &Issue| {
+        p.department
+            .as_ref()
+            .is_some_and(|d| crate::sync::validate::departments_of(i).contains(d))
+    };
+    if !mine(old) || old.grid != new.grid {
+        return Err(out_of_scope());
+    }
+    let strip = |i: &Issue| Issue {
+        events: Default::default(),
+        ..i.clone()
+    };
+    if strip(old) != strip(new) {
+        return Err(Refusal::new(
+            "role_forbids",
+            "职能部门只能记录处置和反馈，不能修改事件内容 / departments may only record handling and feedback, not change the report",
+        ));
+    }
+    steps::check(p, Some(old), new)?;
+    Ok(after)
 }

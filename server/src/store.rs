@@ -76,14 +76,18 @@ pub struct PushOutcome {
 }
 
 /// What access control and validation know of a document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DocFacts {
-    /// `household`, `grid`, …
+    /// `household`, `grid`, `issue`, …
     pub kind: String,
     /// The grid code it belongs to.
     pub scope: String,
     /// The package-holder's user id, for households that have one.
     pub holder: Option<String>,
+    /// Departments an issue report is dispatched to (codes), which read it
+    /// through their feeds `d:<code>`. Filled by validation from the
+    /// document; facts read back from a store row leave it empty.
+    pub departments: Vec<String>,
 }
 
 impl DocFacts {
@@ -93,8 +97,14 @@ impl DocFacts {
         if let Some(h) = &self.holder {
             f.push(holder_feed(h));
         }
+        f.extend(self.departments.iter().map(|d| department_feed(d)));
         f
     }
+}
+
+/// The feed of a department's issue reports.
+pub fn department_feed(code: &str) -> String {
+    format!("d:{code}")
 }
 
 /// The feed of a grid.
@@ -111,12 +121,15 @@ pub fn holder_feed(user_id: &str) -> String {
 /// inside the store's write transaction, once per document (and once per
 /// change when a batch is refused, to find which change is at fault).
 pub trait WriteGuard: Send + Sync {
-    /// `before` is `None` for a document new to the server. Returns the
-    /// facts of the document after the change, or why it is refused.
+    /// `before` is `None` for a document new to the server; `before_doc`
+    /// is the document as stored (empty when new), `after` what the push
+    /// makes of it. Returns the facts of the document after the change, or
+    /// why it is refused.
     fn check(
         &self,
         doc_id: &str,
         before: Option<&DocFacts>,
+        before_doc: &Automerge,
         after: &Automerge,
     ) -> Result<DocFacts, Refusal>;
 }

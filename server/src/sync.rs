@@ -376,6 +376,7 @@ pub fn server_principal() -> Principal {
         device_id: None,
         grids: Vec::new(),
         subtree: None,
+        department: None,
     }
 }
 

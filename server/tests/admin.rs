@@ -39,6 +39,14 @@ async fn admin_endpoints_are_403_for_everyone_else() {
             )
             .await,
             s.call("GET", "/v1/admin/devices", t, None).await,
+            s.call("GET", "/v1/admin/departments", t, None).await,
+            s.call(
+                "POST",
+                "/v1/admin/departments",
+                t,
+                Some(json!({"code": "xiaofang", "name": "消防"})),
+            )
+            .await,
             s.call(
                 "POST",
                 &format!("/v1/admin/devices/{}/revoke", device()),

@@ -21,6 +21,7 @@ pub(crate) fn principal(role: Role, grids: &[&str]) -> Principal {
         device_id: Some("dev".into()),
         grids: grids.iter().map(|s| s.to_string()).collect(),
         subtree: matches!(role, Role::Supervisor).then(|| "110105001001".to_string()),
+        department: None,
     }
 }
 

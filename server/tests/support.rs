@@ -175,6 +175,19 @@ impl TestServer {
             .with_grids(grids.iter().copied())
             .with_password_hash(password_hash());
         u.subtree = subtree.map(str::to_owned);
+        if role == Role::Department {
+            // Department users act for a department, which must exist.
+            let d = self
+                .state
+                .directory
+                .upsert_department(gridsync_server::directory::Department {
+                    code: "chengguan".into(),
+                    name: "区城管执法局".into(),
+                })
+                .await
+                .expect("department");
+            u.department = Some(d.code);
+        }
         self.state
             .directory
             .create_user(u)

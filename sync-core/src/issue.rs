@@ -27,6 +27,22 @@ pub const KIND: &str = "issue";
 /// The schema version written by this code.
 pub const SCHEMA: u64 = 1;
 
+/// How a dispatch names a department (职能部门) rather than a person as
+/// its assignee: `dept:<code>`, e.g. `dept:chengguan`.
+pub const DEPARTMENT_ASSIGNEE: &str = "dept:";
+
+/// The assignee naming department `code`.
+pub fn department_assignee(code: &str) -> String {
+    format!("{DEPARTMENT_ASSIGNEE}{code}")
+}
+
+/// The department an assignee names, if it names one.
+pub fn assignee_department(assignee: &str) -> Option<&str> {
+    assignee
+        .strip_prefix(DEPARTMENT_ASSIGNEE)
+        .filter(|c| !c.is_empty())
+}
+
 /// Where an issue was found: any of a household, a building, coordinates.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

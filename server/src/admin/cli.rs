@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::{ChangeUser, CreateUser, change_user, create_user, find_user, revoke_device, table};
-use crate::directory::{Device, User};
+use crate::directory::{Department, Device, User};
 use crate::principal::Role;
 use crate::state::AppState;
 
@@ -28,6 +28,25 @@ pub enum AdminCommand {
     /// Devices (设备).
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Functional departments (职能部门).
+    #[command(subcommand)]
+    Department(DepartmentCommand),
+}
+
+/// `admin department …`.
+#[derive(Debug, Subcommand)]
+pub enum DepartmentCommand {
+    /// Create a department, or rename it if the code exists.
+    Add {
+        /// Code: lowercase letters, digits, `_` (e.g. chengguan).
+        #[arg(long)]
+        code: String,
+        /// Name shown to people (e.g. 区城管执法局).
+        #[arg(long)]
+        name: String,
+    },
+    /// List departments.
+    List,
 }
 
 /// Where a password comes from; generated when neither is given.
@@ -85,6 +104,9 @@ pub enum UserCommand {
         /// Community (12-digit) or street (9-digit) code (supervisors).
         #[arg(long)]
         subtree: Option<String>,
+        /// Department code (department users; see `admin department list`).
+        #[arg(long)]
+        department: Option<String>,
         /// The password.
         #[command(flatten)]
         password: PasswordSource,
@@ -135,6 +157,9 @@ pub enum UserCommand {
         /// Community or street code (supervisors).
         #[arg(long)]
         subtree: Option<String>,
+        /// Department code (department users).
+        #[arg(long)]
+        department: Option<String>,
     },
 }
 
@@ -179,6 +204,41 @@ pub async fn run_cli(state: &AppState, args: AdminArgs) -> anyhow::Result<()> {
     match args.command {
         AdminCommand::User(cmd) => user(state, cmd).await,
         AdminCommand::Device(cmd) => device(state, cmd).await,
+        AdminCommand::Department(cmd) => department(state, cmd).await,
+    }
+}
+
+async fn department(state: &AppState, cmd: DepartmentCommand) -> anyhow::Result<()> {
+    let departments = match cmd {
+        DepartmentCommand::Add { code, name } => {
+            let d = state
+                .directory
+                .upsert_department(Department { code, name })
+                .await
+                .map_err(anyhow_directory)?;
+            println!("已保存部门 / department saved");
+            vec![d]
+        }
+        DepartmentCommand::List => state.directory.departments().await?,
+    };
+    if departments.is_empty() {
+        println!("还没有部门 / no departments yet (admin department add …)");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = departments
+        .into_iter()
+        .map(|d| vec![d.code, d.name])
+        .collect();
+    print!("{}", table(&["编码 code", "名称 name"], &rows));
+    Ok(())
+}
+
+fn anyhow_directory(e: crate::directory::DirectoryError) -> anyhow::Error {
+    match e {
+        crate::directory::DirectoryError::Invalid { reason, .. } => {
+            anyhow::anyhow!("{} / {}", reason.zh, reason.en)
+        }
+        other => other.into(),
     }
 }
 
@@ -190,6 +250,7 @@ async fn user(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
             role,
             grids,
             subtree,
+            department,
             password,
         } => {
             let created = create_user(
@@ -200,6 +261,7 @@ async fn user(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
                     role,
                     grids,
                     subtree,
+                    department,
                     password: password.read()?,
                 },
             )
@@ -299,6 +361,7 @@ async fn user(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
             role,
             grids,
             subtree,
+            department,
         } => {
             let user = find_user(state, &username).await?;
             let user = change(
@@ -308,6 +371,7 @@ async fn user(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
                     role: Some(role),
                     grids: (!grids.is_empty()).then_some(grids),
                     subtree: subtree.map(Some),
+                    department: department.map(Some),
                     ..ChangeUser::default()
                 },
             )
@@ -358,10 +422,11 @@ fn users_table(users: &[User]) -> String {
     let rows: Vec<Vec<String>> = users
         .iter()
         .map(|u| {
-            let scope = match (&u.subtree, u.grids.is_empty()) {
-                (Some(s), _) => s.clone(),
-                (None, false) => u.grids.join(","),
-                (None, true) => "-".to_owned(),
+            let scope = match (&u.subtree, &u.department, u.grids.is_empty()) {
+                (Some(s), _, _) => s.clone(),
+                (None, Some(d), _) => d.clone(),
+                (None, None, false) => u.grids.join(","),
+                (None, None, true) => "-".to_owned(),
             };
             vec![
                 u.username.clone(),
@@ -384,7 +449,7 @@ fn users_table(users: &[User]) -> String {
             "姓名 name",
             "角色 role",
             "状态 status",
-            "网格/辖区 grids/subtree",
+            "网格/辖区/部门 grids/subtree/department",
             "编号 id",
         ],
         &rows,

@@ -13,7 +13,7 @@ use super::{
     ChangeUser, CreateUser, CreatedUser, change_user, create_user, find_user, revoke_device,
 };
 use crate::auth::{AdminPrincipal, JsonBody};
-use crate::directory::{Device, DirectoryError, ImportSummary, User};
+use crate::directory::{Department, Device, DirectoryError, ImportSummary, User};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::territory::{self, Format, Territory};
@@ -24,12 +24,34 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/admin/users", get(list_users).post(add_user))
         .route("/v1/admin/users/{id}", get(get_user).patch(patch_user))
         .route("/v1/admin/devices", get(list_devices))
+        .route(
+            "/v1/admin/departments",
+            get(list_departments).post(add_department),
+        )
         .route("/v1/admin/devices/{id}/revoke", post(revoke))
         .route(
             "/v1/admin/territory",
             get(export_territory).post(import_json),
         )
         .route("/v1/admin/territory/csv", post(import_csv))
+}
+
+async fn list_departments(
+    State(state): State<AppState>,
+    _: AdminPrincipal,
+) -> ApiResult<Json<Vec<Department>>> {
+    Ok(Json(state.directory.departments().await?))
+}
+
+/// Create a department, or rename it if the code exists.
+async fn add_department(
+    State(state): State<AppState>,
+    _: AdminPrincipal,
+    JsonBody(req): JsonBody<Department>,
+) -> ApiResult<(StatusCode, Json<Department>)> {
+    let d = state.directory.upsert_department(req).await?;
+    tracing::info!(department = %d.code, "department saved");
+    Ok((StatusCode::CREATED, Json(d)))
 }
 
 async fn list_users(

@@ -69,6 +69,9 @@ pub struct UserView {
     pub grids: Vec<String>,
     /// Community or street overseen (supervisors).
     pub subtree: Option<String>,
+    /// Department acted for (department users).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
 }
 
 impl From<&User> for UserView {
@@ -81,6 +84,7 @@ impl From<&User> for UserView {
             role_name: u.role.name_zh().to_owned(),
             grids: u.grids.clone(),
             subtree: u.subtree.clone(),
+            department: u.department.clone(),
         }
     }
 }

@@ -17,8 +17,8 @@ use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
 use super::{
-    CommunityInfo, Device, Directory, DirectoryError, DirectoryResult, EndReason, GridInfo,
-    ImportSummary, NewRefreshToken, NewUser, RefreshTokenRecord, Session, StreetInfo,
+    CommunityInfo, Department, Device, Directory, DirectoryError, DirectoryResult, EndReason,
+    GridInfo, ImportSummary, NewRefreshToken, NewUser, RefreshTokenRecord, Session, StreetInfo,
     TerritoryRows, UpsertCounts, User, UserUpdate,
 };
 use crate::pg::{execute, query, query_opt};
@@ -74,7 +74,7 @@ fn role_from_sql(code: &str) -> DirectoryResult<Role> {
     })
 }
 
-const USER_COLUMNS: &str = "id, username, display_name, role, active, subtree, password_hash IS NOT NULL, created_at, updated_at";
+const USER_COLUMNS: &str = "id, username, display_name, role, active, subtree, password_hash IS NOT NULL, created_at, updated_at, department";
 
 fn user_from_row(row: &Row) -> DirectoryResult<User> {
     let role: String = row.get(3);
@@ -88,6 +88,7 @@ fn user_from_row(row: &Row) -> DirectoryResult<User> {
         has_password: row.get(6),
         created_at: row.get(7),
         updated_at: row.get(8),
+        department: row.get(9),
         grids: Vec::new(),
     })
 }
@@ -134,12 +135,21 @@ async fn load_user<C: GenericClient>(
     Ok(Some(user))
 }
 
-/// The first unknown grid or subtree, as a directory error.
+/// The first unknown grid, subtree or department, as a directory error.
 async fn check_assignment(
     tx: &Transaction<'_>,
     grids: &[String],
     subtree: Option<&str>,
+    department: Option<&str>,
 ) -> DirectoryResult<()> {
+    if let Some(code) = department {
+        let known = query_opt(tx, "SELECT 1 FROM departments WHERE code = $1", &[&code])
+            .await
+            .map_err(pg)?;
+        if known.is_none() {
+            return Err(DirectoryError::UnknownDepartment(code.to_owned()));
+        }
+    }
     for g in grids {
         let known = query_opt(tx, "SELECT 1 FROM grids WHERE code = $1", &[g])
             .await
@@ -399,6 +409,35 @@ impl Directory for PgDirectory {
         Ok(summary)
     }
 
+    async fn upsert_department(&self, mut department: Department) -> DirectoryResult<Department> {
+        department.validate()?;
+        let now = super::now();
+        let c = self.client().await?;
+        execute(
+            &c,
+            "INSERT INTO departments (code, name, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (code) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at",
+            &[&department.code, &department.name, &now],
+        )
+        .await
+        .map_err(pg)?;
+        Ok(department)
+    }
+
+    async fn departments(&self) -> DirectoryResult<Vec<Department>> {
+        let c = self.client().await?;
+        let rows = query(&c, "SELECT code, name FROM departments ORDER BY code", &[])
+            .await
+            .map_err(pg)?;
+        Ok(rows
+            .iter()
+            .map(|r| Department {
+                code: r.get(0),
+                name: r.get(1),
+            })
+            .collect())
+    }
+
     async fn create_user(&self, mut user: NewUser) -> DirectoryResult<User> {
         user.validate()?;
         let id = uuid::Uuid::now_v7().to_string();
@@ -411,11 +450,17 @@ impl Directory for PgDirectory {
         {
             return Err(DirectoryError::UsernameTaken);
         }
-        check_assignment(&tx, &user.grids, user.subtree.as_deref()).await?;
+        check_assignment(
+            &tx,
+            &user.grids,
+            user.subtree.as_deref(),
+            user.department.as_deref(),
+        )
+        .await?;
         let inserted = execute(
             &tx,
-            "INSERT INTO users (id, username, display_name, role, password_hash, active, subtree, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            "INSERT INTO users (id, username, display_name, role, password_hash, active, subtree, created_at, updated_at, department) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
             &[
                 &id,
                 &user.username,
@@ -425,6 +470,7 @@ impl Directory for PgDirectory {
                 &user.active,
                 &user.subtree,
                 &now,
+                &user.department,
             ],
         )
         .await;
@@ -478,10 +524,16 @@ impl Directory for PgDirectory {
             return Err(DirectoryError::UserNotFound);
         };
         update.apply(&mut user)?;
-        check_assignment(&tx, &user.grids, user.subtree.as_deref()).await?;
+        check_assignment(
+            &tx,
+            &user.grids,
+            user.subtree.as_deref(),
+            user.department.as_deref(),
+        )
+        .await?;
         execute(
             &tx,
-            "UPDATE users SET display_name = $2, role = $3, active = $4, subtree = $5, updated_at = $6 WHERE id = $1",
+            "UPDATE users SET display_name = $2, role = $3, active = $4, subtree = $5, updated_at = $6, department = $7 WHERE id = $1",
             &[
                 &id,
                 &user.display_name,
@@ -489,6 +541,7 @@ impl Directory for PgDirectory {
                 &user.active,
                 &user.subtree,
                 &now,
+                &user.department,
             ],
         )
         .await

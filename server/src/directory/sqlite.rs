@@ -6,8 +6,8 @@ use deadpool_sqlite::Pool;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::{
-    CommunityInfo, Device, Directory, DirectoryError, DirectoryResult, EndReason, GridInfo,
-    ImportSummary, NewRefreshToken, NewUser, RefreshTokenRecord, Session, StreetInfo,
+    CommunityInfo, Department, Device, Directory, DirectoryError, DirectoryResult, EndReason,
+    GridInfo, ImportSummary, NewRefreshToken, NewUser, RefreshTokenRecord, Session, StreetInfo,
     TerritoryRows, UpsertCounts, User, UserUpdate,
 };
 use crate::db;
@@ -75,7 +75,7 @@ fn role_from_sql(code: &str) -> rusqlite::Result<Role> {
     })
 }
 
-const USER_COLUMNS: &str = "id, username, display_name, role, active, subtree, password_hash IS NOT NULL, created_at, updated_at";
+const USER_COLUMNS: &str = "id, username, display_name, role, active, subtree, password_hash IS NOT NULL, created_at, updated_at, department";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = row.get(3)?;
@@ -89,6 +89,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         has_password: row.get(6)?,
         created_at: row.get(7)?,
         updated_at: row.get(8)?,
+        department: row.get(9)?,
         grids: Vec::new(),
     })
 }
@@ -113,12 +114,23 @@ fn load_user(conn: &Connection, column: &str, value: &str) -> rusqlite::Result<O
     }
 }
 
-/// The first unknown grid or subtree, as a directory error.
+/// The first unknown grid, subtree or department, as a directory error.
 fn check_assignment(
     tx: &Transaction<'_>,
     grids: &[String],
     subtree: Option<&str>,
+    department: Option<&str>,
 ) -> rusqlite::Result<DirectoryResult<()>> {
+    if let Some(code) = department {
+        let known = tx
+            .query_row("SELECT 1 FROM departments WHERE code = ?1", [code], |_| {
+                Ok(())
+            })
+            .optional()?;
+        if known.is_none() {
+            return Ok(Err(DirectoryError::UnknownDepartment(code.to_owned())));
+        }
+    }
     for g in grids {
         let known = tx
             .query_row("SELECT 1 FROM grids WHERE code = ?1", [g], |_| Ok(()))
@@ -382,6 +394,34 @@ impl Directory for SqliteDirectory {
         .await
     }
 
+    async fn upsert_department(&self, mut department: Department) -> DirectoryResult<Department> {
+        department.validate()?;
+        let now = super::now();
+        self.query(move |c| {
+            c.execute(
+                "INSERT INTO departments (code, name, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at",
+                params![department.code, department.name, now],
+            )?;
+            Ok(department)
+        })
+        .await
+    }
+
+    async fn departments(&self) -> DirectoryResult<Vec<Department>> {
+        self.query(|c| {
+            let mut stmt = c.prepare_cached("SELECT code, name FROM departments ORDER BY code")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Department {
+                    code: r.get(0)?,
+                    name: r.get(1)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
     async fn create_user(&self, mut user: NewUser) -> DirectoryResult<User> {
         user.validate()?;
         let id = uuid::Uuid::now_v7().to_string();
@@ -394,12 +434,17 @@ impl Directory for SqliteDirectory {
             if taken.is_some() {
                 return Ok(Err(DirectoryError::UsernameTaken));
             }
-            if let Err(e) = check_assignment(&tx, &user.grids, user.subtree.as_deref())? {
+            if let Err(e) = check_assignment(
+                &tx,
+                &user.grids,
+                user.subtree.as_deref(),
+                user.department.as_deref(),
+            )? {
                 return Ok(Err(e));
             }
             tx.execute(
-                "INSERT INTO users (id, username, display_name, role, password_hash, active, subtree, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                "INSERT INTO users (id, username, display_name, role, password_hash, active, subtree, created_at, updated_at, department) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
                 params![
                     id,
                     user.username,
@@ -408,7 +453,8 @@ impl Directory for SqliteDirectory {
                     user.password_hash,
                     user.active,
                     user.subtree,
-                    now
+                    now,
+                    user.department
                 ],
             )?;
             write_grids(&tx, &id, &user.grids)?;
@@ -457,12 +503,17 @@ impl Directory for SqliteDirectory {
             if let Err(e) = update.apply(&mut user) {
                 return Ok(Err(e));
             }
-            if let Err(e) = check_assignment(&tx, &user.grids, user.subtree.as_deref())? {
+            if let Err(e) = check_assignment(
+                &tx,
+                &user.grids,
+                user.subtree.as_deref(),
+                user.department.as_deref(),
+            )? {
                 return Ok(Err(e));
             }
             tx.execute(
-                "UPDATE users SET display_name = ?2, role = ?3, active = ?4, subtree = ?5, updated_at = ?6 WHERE id = ?1",
-                params![id, user.display_name, user.role.code(), user.active, user.subtree, now],
+                "UPDATE users SET display_name = ?2, role = ?3, active = ?4, subtree = ?5, updated_at = ?6, department = ?7 WHERE id = ?1",
+                params![id, user.display_name, user.role.code(), user.active, user.subtree, now, user.department],
             )?;
             if let Some(hash) = &update.password_hash {
                 tx.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![id, hash])?;

@@ -96,6 +96,7 @@ async fn doc_row<C: GenericClient>(
             kind: r.get(0),
             scope: r.get(1),
             holder: r.get(2),
+            departments: Vec::new(),
         },
         last_seq: r.get(3),
         loose: r.get(4),

@@ -119,7 +119,7 @@ pub(crate) fn decide(
     // The common case: all of it is fine.
     let all: Vec<Change> = fresh.iter().map(|(_, c)| c.clone()).collect();
     if let Ok(Some(candidate)) = applied(&working, &all)
-        && let Ok(f) = guard.check(doc_id, before, &candidate)
+        && let Ok(f) = guard.check(doc_id, before, &working, &candidate)
     {
         decision.working = candidate;
         decision.facts = Some(f);
@@ -147,7 +147,7 @@ pub(crate) fn decide(
         match applied(&working, std::slice::from_ref(&change)) {
             Ok(Some(candidate)) => {
                 let current = decision.facts.as_ref().or(before);
-                match guard.check(doc_id, current, &candidate) {
+                match guard.check(doc_id, current, &working, &candidate) {
                     Ok(f) => {
                         working = candidate;
                         decision.facts = Some(f);

@@ -64,6 +64,7 @@ fn doc_row(conn: &Connection, id: &str) -> rusqlite::Result<Option<DocRow>> {
                     kind: r.get(0)?,
                     scope: r.get(1)?,
                     holder: r.get(2)?,
+                    departments: Vec::new(),
                 },
                 last_seq: r.get(3)?,
                 loose: r.get(4)?,

@@ -22,6 +22,26 @@ fn invalid(reason: impl std::fmt::Display) -> Refusal {
     )
 }
 
+/// The departments an issue is dispatched to: those named by dispatches
+/// that took effect, in order, without repeats. A department keeps seeing
+/// a report it was once given (to feed back, and for its records).
+pub fn departments_of(i: &Issue) -> Vec<String> {
+    let status = issue::workflow::status(&i.events);
+    let mut out: Vec<String> = Vec::new();
+    for id in &status.applied {
+        let Some(e) = i.events.get(id) else { continue };
+        if e.kind != issue::EventKind::Dispatch.code() {
+            continue;
+        }
+        if let Some(d) = e.assignee.as_deref().and_then(issue::assignee_department)
+            && !out.iter().any(|o| o == d)
+        {
+            out.push(d.to_owned());
+        }
+    }
+    out
+}
+
 /// Validate a document and return its facts.
 pub fn document(doc_id: &str, d: &Automerge) -> Result<DocFacts, Refusal> {
     let kind = doc::kind_of(d).ok_or_else(|| invalid("kind missing"))?;
@@ -48,6 +68,7 @@ pub fn document(doc_id: &str, d: &Automerge) -> Result<DocFacts, Refusal> {
                 kind,
                 scope: h.grid,
                 holder: h.holder,
+                departments: Vec::new(),
             })
         }
         grid::KIND => {
@@ -60,6 +81,7 @@ pub fn document(doc_id: &str, d: &Automerge) -> Result<DocFacts, Refusal> {
                 kind,
                 scope: g.grid,
                 holder: None,
+                departments: Vec::new(),
             })
         }
         issue::KIND => {
@@ -72,6 +94,7 @@ pub fn document(doc_id: &str, d: &Automerge) -> Result<DocFacts, Refusal> {
                 return Err(invalid("description is empty"));
             }
             Ok(DocFacts {
+                departments: departments_of(&i),
                 kind,
                 scope: i.grid,
                 holder: None,
