@@ -19,7 +19,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::auth::routes())
         .merge(crate::admin::routes())
         .merge(crate::sync::routes())
-        .merge(crate::web::routes())
+        .merge(crate::reports::routes())
         .merge(crate::blobs::routes())
         .merge(crate::web::routes())
         // Checked by the body extractors, after decompression: a small

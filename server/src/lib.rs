@@ -9,6 +9,7 @@
 //! - [`scope`]: every access decision, in one place;
 //! - [`store`]: documents and the change log behind a trait;
 //! - [`sync`]: the sync protocol (`POST /v1/sync`);
+//! - [`reports`]: the issue report read model (`/v1/reports/overdue`, `/v1/reports/nearly-due`);
 //! - [`blobs`]: photos and attachments (`/v1/blobs/{sha256}`);
 //! - [`web`]: the supervisors' web pages (一屏统览), exports, audit log.
 
@@ -25,6 +26,7 @@ pub mod error;
 pub mod openapi;
 pub mod pg;
 pub mod principal;
+pub mod reports;
 pub mod scope;
 pub mod state;
 pub mod store;

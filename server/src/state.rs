@@ -19,6 +19,8 @@ pub struct AppState {
     pub docs: Arc<dyn DocStore>,
     /// Token signing and verification keys.
     pub auth: Arc<crate::auth::Keys>,
+    /// The issue report read model (overdue and nearly-due lists).
+    pub reports: Arc<crate::reports::Reports>,
     /// Photos and attachments.
     pub blobs: Arc<dyn crate::blobs::BlobStore>,
     /// The supervisor web pages: read model, audit log.
@@ -48,11 +50,17 @@ impl AppState {
             )
             .await
             .context("opening the web read model")?;
+            let docs: Arc<dyn DocStore> =
+                Arc::new(crate::store::postgres::PgDocStore::new(pool.clone()));
             return Ok(Self {
                 web: Arc::new(web),
                 directory: Arc::new(crate::directory::postgres::PgDirectory::new(pool.clone())),
                 blobs: Arc::new(crate::blobs::postgres::PgBlobStore::new(pool.clone())),
-                docs: Arc::new(crate::store::postgres::PgDocStore::new(pool)),
+                reports: Arc::new(crate::reports::Reports::postgres(
+                    pool.clone(),
+                    docs.clone(),
+                )),
+                docs,
                 auth: Arc::new(auth),
                 config: Arc::new(config),
             });
@@ -64,6 +72,8 @@ impl AppState {
         let web = crate::web::Web::open(&config.data_dir, crate::web::MainDb::Sqlite(pool.clone()))
             .await
             .context("opening the web read model")?;
+        let docs: Arc<dyn DocStore> =
+            Arc::new(crate::store::sqlite::SqliteDocStore::new(pool.clone()));
         Ok(Self {
             web: Arc::new(web),
             directory: Arc::new(crate::directory::sqlite::SqliteDirectory::new(pool.clone())),
@@ -71,7 +81,8 @@ impl AppState {
                 crate::blobs::files::FileBlobStore::open(pool.clone(), config.data_dir.join("blobs"))
                     .context("opening the blob directory")?,
             ),
-            docs: Arc::new(crate::store::sqlite::SqliteDocStore::new(pool)),
+            reports: Arc::new(crate::reports::Reports::sqlite(pool.clone(), docs.clone())),
+            docs,
             auth: Arc::new(auth),
             config: Arc::new(config),
         })

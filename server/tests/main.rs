@@ -8,6 +8,7 @@ mod blobs;
 mod directory;
 mod openapi;
 mod postgres;
+mod reports;
 mod store;
 mod support;
 mod territory;

@@ -6,10 +6,10 @@
 
 mod access;
 mod bad_requests;
-mod blobs;
 mod converge;
 mod crash;
 mod multiprocess;
+mod report_loop;
 
 use gridsync_core::household::{NewHousehold, Place, Resident, Visit};
 use gridsync_core::sync::{Client, SyncOptions, SyncReport};

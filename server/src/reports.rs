@@ -1,0 +1,438 @@
+//! The issue report read model (事件台账) and its endpoints: one row per
+//! report with where it stands and when handling is due, for the lists
+//! supervisors chase (overdue 超期, nearly due 临期) and the counts of open
+//! reports by category and stage.
+//!
+//! The rows are derived from the documents, never the reverse: a projector
+//! follows the change log from its own cursor (`report_cursor`), loads each
+//! report changed since, folds its workflow events (the core's
+//! [`workflow::status`]) and computes its deadline (the core's
+//! [`issue::deadline`], from the subtype's limit, the clock starting at
+//! dispatch). Every query first catches the projector up, so what it
+//! answers includes every push acknowledged before it; dropping the tables'
+//! rows and resetting the cursor rebuilds them.
+//!
+//! The API other modules (the supervisor web pages) use:
+//! [`Reports::overdue`], [`Reports::nearly_due`],
+//! [`Reports::counts_by_category_stage`], each taking a [`ReportScope`]
+//! (which grids, or which department) built for a principal by
+//! [`ReportScope::of`].
+
+use std::sync::Arc;
+
+use automerge::Automerge;
+use axum::Json;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use gridsync_core::doc;
+use gridsync_core::issue::{self, Issue, Stage, WorkCalendar, workflow};
+use serde::{Deserialize, Serialize};
+
+use crate::db::DbError;
+use crate::error::{ApiError, ApiResult};
+use crate::principal::{Principal, Role};
+use crate::state::AppState;
+use crate::store::DocStore;
+
+mod postgres;
+mod sqlite;
+
+/// Reports projected per step of a catch-up.
+const BATCH: usize = 500;
+
+/// One issue report as the read model holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportRow {
+    /// Document id.
+    pub id: String,
+    /// Grid code (15 digits).
+    pub grid: String,
+    /// Category code.
+    pub category: String,
+    /// Subtype code.
+    pub subtype: String,
+    /// Stage code ([`stage_code`]).
+    pub stage: String,
+    /// Level code (`grid`, `community`, `street`, `department`).
+    pub level: String,
+    /// The department handling it now, if dispatched to one.
+    pub department: Option<String>,
+    /// When it was reported, ms since the epoch.
+    pub created_at: i64,
+    /// When it was last dispatched (the time limit runs from here), ms.
+    pub dispatched_at: Option<i64>,
+    /// When handling is due, ms; set while dispatched.
+    pub deadline: Option<i64>,
+    /// Time of the latest workflow event, ms.
+    pub updated_at: i64,
+}
+
+/// Open reports of one category in one stage (for "open and overdue
+/// reports by category and stage").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryStageCount {
+    /// Category code.
+    pub category: String,
+    /// Stage code.
+    pub stage: String,
+    /// Open reports in it.
+    pub open: i64,
+    /// Of which overdue (dispatched, past the deadline).
+    pub overdue: i64,
+}
+
+/// Which reports a caller may list: those in grids whose codes start with
+/// one of `prefixes` (a grid code, a community or street code, `""` for
+/// all), and those handled now by `department`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportScope {
+    /// Grid code prefixes.
+    pub prefixes: Vec<String>,
+    /// A department code.
+    pub department: Option<String>,
+}
+
+impl ReportScope {
+    /// What `p` may list: a grid worker their grids, a supervisor their
+    /// subtree, a department user what their department handles, an
+    /// administrator everything, a package-holder nothing.
+    pub fn of(p: &Principal) -> Self {
+        match p.role {
+            Role::Admin => Self {
+                prefixes: vec![String::new()],
+                department: None,
+            },
+            Role::GridWorker => Self {
+                prefixes: p.grids.clone(),
+                department: None,
+            },
+            Role::Supervisor => Self {
+                prefixes: p
+                    .subtree
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .cloned()
+                    .collect(),
+                department: None,
+            },
+            Role::Department => Self {
+                prefixes: Vec::new(),
+                department: p.department.clone(),
+            },
+            Role::PackageHolder => Self::default(),
+        }
+    }
+
+    /// Whether nothing is in scope.
+    pub fn is_empty(&self) -> bool {
+        self.prefixes.is_empty() && self.department.is_none()
+    }
+}
+
+/// The stored code of a stage.
+pub fn stage_code(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Reported => "reported",
+        Stage::Accepted => "accepted",
+        Stage::Dispatched => "dispatched",
+        Stage::Handled => "handled",
+        Stage::FedBack => "fed_back",
+        Stage::Verified => "verified",
+        Stage::Closed => "closed",
+        Stage::Rated => "rated",
+        Stage::Withdrawn => "withdrawn",
+    }
+}
+
+fn stage_from_code(code: &str) -> Option<Stage> {
+    [
+        Stage::Reported,
+        Stage::Accepted,
+        Stage::Dispatched,
+        Stage::Handled,
+        Stage::FedBack,
+        Stage::Verified,
+        Stage::Closed,
+        Stage::Rated,
+        Stage::Withdrawn,
+    ]
+    .into_iter()
+    .find(|s| stage_code(*s) == code)
+}
+
+/// The row of a report document, with its deadline under `calendar`.
+pub fn row_of(i: &Issue, calendar: &WorkCalendar) -> ReportRow {
+    let status = workflow::status(&i.events);
+    let deadline = match (i.subtype_entry(), status.dispatched_at) {
+        (Some(sub), Some(start)) if status.stage == Stage::Dispatched => {
+            Some(calendar.deadline(start, sub.limit))
+        }
+        _ => None,
+    };
+    ReportRow {
+        id: i.id.clone(),
+        grid: i.grid.clone(),
+        category: i.category.clone(),
+        subtype: i.subtype.clone(),
+        stage: stage_code(status.stage).to_owned(),
+        level: status.level.code().to_owned(),
+        department: status
+            .assignee
+            .as_deref()
+            .and_then(issue::assignee_department)
+            .map(str::to_owned),
+        created_at: i.created_at,
+        dispatched_at: status.dispatched_at,
+        deadline,
+        updated_at: status.last_at.max(i.created_at),
+    }
+}
+
+enum Backend {
+    Sqlite(deadpool_sqlite::Pool),
+    Postgres(deadpool_postgres::Pool),
+}
+
+/// The read model: its tables, the document store it follows, and the
+/// working calendar deadlines are counted in.
+pub struct Reports {
+    backend: Backend,
+    docs: Arc<dyn DocStore>,
+    calendar: WorkCalendar,
+    /// One catch-up at a time per process (others wait, then find little
+    /// left to do).
+    catching_up: tokio::sync::Mutex<()>,
+}
+
+impl Reports {
+    /// On the embedded SQLite database (already migrated).
+    pub fn sqlite(pool: deadpool_sqlite::Pool, docs: Arc<dyn DocStore>) -> Self {
+        Self::new(Backend::Sqlite(pool), docs)
+    }
+
+    /// On PostgreSQL (already migrated).
+    pub fn postgres(pool: deadpool_postgres::Pool, docs: Arc<dyn DocStore>) -> Self {
+        Self::new(Backend::Postgres(pool), docs)
+    }
+
+    fn new(backend: Backend, docs: Arc<dyn DocStore>) -> Self {
+        Self {
+            backend,
+            docs,
+            calendar: WorkCalendar::default(),
+            catching_up: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Count working days with these holidays and make-up days (the
+    /// default: Monday to Friday). Rows projected earlier keep their
+    /// deadlines until their report changes.
+    pub fn with_calendar(mut self, calendar: WorkCalendar) -> Self {
+        self.calendar = calendar;
+        self
+    }
+
+    /// Project every report changed since the last catch-up; returns how
+    /// many rows were written.
+    pub async fn catch_up(&self) -> Result<usize, DbError> {
+        let _one = self.catching_up.lock().await;
+        let mut written = 0;
+        loop {
+            let (from, ids, upto) = match &self.backend {
+                Backend::Sqlite(p) => sqlite::changed(p, BATCH).await?,
+                Backend::Postgres(p) => postgres::changed(p, BATCH).await?,
+            };
+            if upto <= from {
+                return Ok(written);
+            }
+            let mut rows = Vec::with_capacity(ids.len());
+            for id in ids {
+                let Some(bytes) = self.docs.load(&id).await? else {
+                    continue;
+                };
+                let issue = Automerge::load(&bytes)
+                    .ok()
+                    .and_then(|d| doc::read::<Issue>(&d, None).ok());
+                match issue {
+                    Some(i) if i.kind == issue::KIND => rows.push(row_of(&i, &self.calendar)),
+                    _ => tracing::warn!(doc = %id, "report document unreadable; not projected"),
+                }
+            }
+            written += rows.len();
+            match &self.backend {
+                Backend::Sqlite(p) => sqlite::write(p, rows, upto).await?,
+                Backend::Postgres(p) => postgres::write(p, rows, upto).await?,
+            }
+        }
+    }
+
+    /// Reports in `scope` being handled past their deadline at `now` (ms),
+    /// most overdue first, at most `limit`.
+    pub async fn overdue(
+        &self,
+        scope: &ReportScope,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<ReportRow>, DbError> {
+        self.due(scope, i64::MIN, now - 1, limit).await
+    }
+
+    /// Reports in `scope` being handled whose deadline falls between `now`
+    /// and `now + within_ms` (not yet overdue), soonest first.
+    pub async fn nearly_due(
+        &self,
+        scope: &ReportScope,
+        now: i64,
+        within_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ReportRow>, DbError> {
+        self.due(scope, now, now.saturating_add(within_ms), limit)
+            .await
+    }
+
+    async fn due(
+        &self,
+        scope: &ReportScope,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<ReportRow>, DbError> {
+        if scope.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.catch_up().await?;
+        match &self.backend {
+            Backend::Sqlite(p) => sqlite::due(p, scope.clone(), from, to, limit).await,
+            Backend::Postgres(p) => postgres::due(p, scope, from, to, limit).await,
+        }
+    }
+
+    /// Open reports in grids under `prefix` (`""` for all) by category and
+    /// stage, with how many are overdue at `now`.
+    pub async fn counts_by_category_stage(
+        &self,
+        prefix: &str,
+        now: i64,
+    ) -> Result<Vec<CategoryStageCount>, DbError> {
+        self.catch_up().await?;
+        match &self.backend {
+            Backend::Sqlite(p) => sqlite::counts(p, prefix.to_owned(), now).await,
+            Backend::Postgres(p) => postgres::counts(p, prefix, now).await,
+        }
+    }
+}
+
+/// The open stages' codes, for SQL `IN` lists.
+const OPEN_STAGES: &str =
+    "('reported', 'accepted', 'dispatched', 'handled', 'fed_back', 'verified')";
+
+// -------------------------------------------------------------------- HTTP
+
+/// The report routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/reports/overdue", get(overdue))
+        .route("/v1/reports/nearly-due", get(nearly_due))
+}
+
+/// Query of the list endpoints.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    /// Most rows (default 200, at most 1000).
+    #[serde(default)]
+    limit: Option<usize>,
+    /// Nearly due: within this many hours (default 24, at most 720).
+    #[serde(default)]
+    within_hours: Option<i64>,
+}
+
+/// A report in a list, with names people read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListedReport {
+    /// The row.
+    #[serde(flatten)]
+    pub row: ReportRow,
+    /// Category name (Chinese).
+    pub category_name: String,
+    /// Stage name (Chinese).
+    pub stage_name: String,
+}
+
+/// A list answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportList {
+    /// The server's clock when the list was made, ms.
+    pub now: i64,
+    /// The reports.
+    pub reports: Vec<ListedReport>,
+}
+
+fn listed(rows: Vec<ReportRow>, now: i64) -> ReportList {
+    ReportList {
+        now,
+        reports: rows
+            .into_iter()
+            .map(|row| ListedReport {
+                category_name: issue::catalogue::category(&row.category)
+                    .map(|c| c.name.to_owned())
+                    .unwrap_or_default(),
+                stage_name: stage_from_code(&row.stage)
+                    .map(|s| s.name_zh().to_owned())
+                    .unwrap_or_default(),
+                row,
+            })
+            .collect(),
+    }
+}
+
+fn now_ms() -> i64 {
+    gridsync_core::household::Clock::System.now_ms()
+}
+
+async fn overdue(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<ReportList>> {
+    if q.within_hours.is_some() {
+        return Err(ApiError::invalid(
+            "within_hours",
+            "超期列表不接受 within_hours / within_hours is for the nearly-due list",
+        ));
+    }
+    let now = now_ms();
+    let rows = state
+        .reports
+        .overdue(&ReportScope::of(&p), now, q.limit.unwrap_or(200).min(1000))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(listed(rows, now)))
+}
+
+async fn nearly_due(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<ReportList>> {
+    let hours = q.within_hours.unwrap_or(24);
+    if !(1..=720).contains(&hours) {
+        return Err(ApiError::invalid(
+            "within_hours",
+            "within_hours 应为1到720 / within_hours must be 1 to 720",
+        ));
+    }
+    let now = now_ms();
+    let rows = state
+        .reports
+        .nearly_due(
+            &ReportScope::of(&p),
+            now,
+            hours * 3_600_000,
+            q.limit.unwrap_or(200).min(1000),
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(listed(rows, now)))
+}

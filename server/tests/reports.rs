@@ -1,0 +1,235 @@
+//! The issue report read model on SQLite and PostgreSQL: it follows pushes,
+//! lists overdue and nearly-due reports by scope, and counts open reports
+//! by category and stage.
+
+use std::sync::Arc;
+
+use gridsync_core::household::Clock;
+use gridsync_core::issue::{EventKind, NewIssue, StepInput};
+use gridsync_core::{OpenOptions, Store};
+use gridsync_server::principal::Role;
+use gridsync_server::reports::{ReportScope, Reports};
+use gridsync_server::store::DocStore;
+
+use crate::store::{G1, G2, guard, outbox_after, principal};
+
+/// When the phone's steps are taken.
+const T0: i64 = 1_795_658_400_000;
+const DAY: i64 = 24 * 3600 * 1000;
+
+fn phone() -> Store {
+    let mut s = Store::open_in_memory(OpenOptions {
+        clock: Clock::Fixed(T0),
+        ..OpenOptions::default()
+    })
+    .unwrap();
+    for code in [G1, G2] {
+        s.create_grid(gridsync_core::grid::NewGrid {
+            code: code.into(),
+            name: "网格".into(),
+            community: "社区".into(),
+            street: "街道".into(),
+        })
+        .unwrap();
+    }
+    s
+}
+
+fn report(s: &mut Store, grid: &str, subtype: &str) -> String {
+    s.report_issue(NewIssue {
+        grid: grid.into(),
+        category: "sanitation".into(),
+        subtype: subtype.into(),
+        description: "垃圾堆放".into(),
+        source: "patrol".into(),
+        ..NewIssue::default()
+    })
+    .unwrap()
+}
+
+fn dispatch(s: &mut Store, id: &str, to: &str) {
+    s.append_event(id, EventKind::Accept, StepInput::default())
+        .unwrap();
+    s.append_event(
+        id,
+        EventKind::Dispatch,
+        StepInput {
+            assignee: Some(to.into()),
+            ..StepInput::default()
+        },
+    )
+    .unwrap();
+}
+
+/// Push what `s` did since its outbox held `before` entries, as an admin.
+async fn push(docs: &dyn DocStore, s: &Store, before: usize) {
+    let out = docs
+        .push(
+            outbox_after(s, before),
+            None,
+            None,
+            guard(principal(Role::Admin, &[])),
+        )
+        .await
+        .unwrap();
+    assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+}
+
+fn scope(prefixes: &[&str], department: Option<&str>) -> ReportScope {
+    ReportScope {
+        prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+        department: department.map(str::to_owned),
+    }
+}
+
+async fn ids(reports: &Reports, s: &ReportScope, now: i64) -> Vec<String> {
+    let mut v: Vec<String> = reports
+        .overdue(s, now, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    v.sort();
+    v
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+async fn suite(reports: Reports, docs: Arc<dyn DocStore>) {
+    let mut s = phone();
+    let a = report(&mut s, G1, "garbage");
+    let b = report(&mut s, G1, "sewage");
+    let c = report(&mut s, G1, "garbage");
+    let d = report(&mut s, G2, "garbage");
+    dispatch(&mut s, &a, "dept:chengguan");
+    dispatch(&mut s, &b, "0190d6f0-0000-7000-8000-000000000001");
+    dispatch(&mut s, &d, "dept:zhujian");
+    push(docs.as_ref(), &s, 0).await;
+
+    let later = T0 + 30 * DAY;
+    assert!(ids(&reports, &scope(&[G1], None), T0).await.is_empty());
+    assert_eq!(
+        ids(&reports, &scope(&[G1], None), later).await,
+        sorted(vec![a.clone(), b.clone()])
+    );
+    assert_eq!(
+        ids(&reports, &scope(&[], Some("chengguan")), later).await,
+        vec![a.clone()]
+    );
+    assert_eq!(
+        ids(&reports, &scope(&["110105001"], None), later).await,
+        sorted(vec![a.clone(), b.clone(), d.clone()])
+    );
+    assert!(
+        ids(&reports, &ReportScope::default(), later)
+            .await
+            .is_empty()
+    );
+    assert!(
+        ids(&reports, &scope(&["110105002"], None), later)
+            .await
+            .is_empty()
+    );
+
+    // Most overdue first: sewage (1 working day) before garbage (2).
+    let rows = reports
+        .overdue(&scope(&[""], None), later, 2)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].id, b);
+    assert!(rows[0].deadline <= rows[1].deadline);
+    assert_eq!(rows[0].stage, "dispatched");
+    assert_eq!(rows[0].dispatched_at, Some(T0 + 2));
+
+    let nearly: Vec<String> = reports
+        .nearly_due(&scope(&[""], None), T0, 10 * DAY, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        sorted(nearly),
+        sorted(vec![a.clone(), b.clone(), d.clone()])
+    );
+
+    let counts = reports.counts_by_category_stage("", later).await.unwrap();
+    let open: i64 = counts.iter().map(|c| c.open).sum();
+    let overdue: i64 = counts.iter().map(|c| c.overdue).sum();
+    assert_eq!((open, overdue), (4, 3));
+    let reported = counts
+        .iter()
+        .find(|c| c.stage == "reported")
+        .expect("c is still reported");
+    assert_eq!(
+        (reported.category.as_str(), reported.open),
+        ("sanitation", 1)
+    );
+    let g2 = reports.counts_by_category_stage(G2, later).await.unwrap();
+    assert_eq!(g2.len(), 1);
+    assert_eq!((g2[0].open, g2[0].overdue), (1, 1));
+
+    // The read model follows later pushes: handled is no longer overdue,
+    // withdrawn no longer open.
+    let before = s.outbox(100_000).unwrap().len();
+    s.append_event(&a, EventKind::Handle, StepInput::default())
+        .unwrap();
+    s.append_event(
+        &c,
+        EventKind::Withdraw,
+        StepInput {
+            note: Some("重复上报".into()),
+            ..StepInput::default()
+        },
+    )
+    .unwrap();
+    push(docs.as_ref(), &s, before).await;
+    assert_eq!(
+        ids(&reports, &scope(&[G1], None), later).await,
+        vec![b.clone()]
+    );
+    assert!(
+        ids(&reports, &scope(&[], Some("chengguan")), later)
+            .await
+            .is_empty()
+    );
+    let open: i64 = reports
+        .counts_by_category_stage("", later)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.open)
+        .sum();
+    assert_eq!(open, 3);
+    // Nothing left to project.
+    assert_eq!(reports.catch_up().await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_model_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = gridsync_server::db::open(&dir.path().join("s.sqlite3"))
+        .await
+        .unwrap();
+    let docs: Arc<dyn DocStore> = Arc::new(gridsync_server::store::sqlite::SqliteDocStore::new(
+        pool.clone(),
+    ));
+    suite(Reports::sqlite(pool, docs.clone()), docs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_model_on_postgres() {
+    let Some(db) = crate::postgres::fresh_db().await else {
+        return;
+    };
+    let pool = gridsync_server::pg::open(&db.url).await.unwrap();
+    let docs: Arc<dyn DocStore> = Arc::new(gridsync_server::store::postgres::PgDocStore::new(
+        pool.clone(),
+    ));
+    suite(Reports::postgres(pool, docs.clone()), docs).await;
+}
