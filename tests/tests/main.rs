@@ -6,6 +6,7 @@
 
 mod access;
 mod bad_requests;
+mod blobs;
 mod converge;
 mod crash;
 mod multiprocess;
