@@ -153,8 +153,12 @@ pub struct ReportView {
     pub overdue: bool,
     /// Steps offered: (kind code, label).
     pub steps: Vec<(&'static str, &'static str)>,
-    /// Whether dispatch is offered (with the assignee list).
+    /// Whether dispatch is offered.
     pub dispatch: bool,
+    /// Who it may be dispatched to: the grid workers of its grid.
+    pub assignees: Vec<(String, String)>,
+    /// The grid's name.
+    pub grid_name: String,
 }
 
 /// A person reports may be dispatched to.
@@ -175,7 +179,6 @@ struct ReportsPage {
     code: String,
     done: Option<String>,
     reports: Vec<ReportView>,
-    assignees: Vec<Assignee>,
 }
 
 /// The steps a supervisor may offer at `stage` on the web.
@@ -214,6 +217,25 @@ pub async fn list(
     }
     readmodel::catch_up(&state).await?;
     let now = gridsync_core::household::Clock::System.now_ms();
+    let workers: Vec<Assignee> = state
+        .directory
+        .users()
+        .await?
+        .into_iter()
+        .filter(|u| u.active && u.role == Role::GridWorker)
+        .map(|u| Assignee {
+            label: format!("{}（{}）", u.display_name, u.role.name_zh()),
+            id: u.id,
+            grids: u.grids,
+        })
+        .collect();
+    let grid_names: std::collections::HashMap<String, String> = state
+        .directory
+        .grids(&code)
+        .await?
+        .into_iter()
+        .map(|g| (g.code, g.name))
+        .collect();
     let reports = rows(state.web.model(), &code, false)
         .await?
         .into_iter()
@@ -230,26 +252,17 @@ pub async fn list(
                 overdue: r.open && r.deadline.is_some_and(|d| d < now),
                 steps,
                 dispatch,
+                assignees: workers
+                    .iter()
+                    .filter(|a| a.grids.contains(&r.grid))
+                    .map(|a| (a.id.clone(), a.label.clone()))
+                    .collect(),
+                grid_name: grid_names
+                    .get(&r.grid)
+                    .cloned()
+                    .unwrap_or_else(|| r.grid.clone()),
                 r,
             }
-        })
-        .collect();
-    let assignees = state
-        .directory
-        .users()
-        .await?
-        .into_iter()
-        .filter(|u| {
-            u.active
-                && u.role == Role::GridWorker
-                && u.grids
-                    .iter()
-                    .any(|g| g.starts_with(&code) || code.starts_with(g.as_str()))
-        })
-        .map(|u| Assignee {
-            label: format!("{}（{}）", u.display_name, u.role.name_zh()),
-            id: u.id,
-            grids: u.grids,
         })
         .collect();
     let crumbs = vec![
@@ -274,7 +287,6 @@ pub async fn list(
             _ => "已处理".to_owned(),
         }),
         reports,
-        assignees,
     })
 }
 

@@ -395,7 +395,7 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
         .map(|d| (d.id, d.name))
         .collect();
     let mut seen = readmodel::syncs(model).await?;
-    seen.sort_by(|a, b| b.at.cmp(&a.at));
+    seen.sort_by_key(|s| std::cmp::Reverse(s.at));
     let syncs = seen
         .into_iter()
         .filter_map(|s| {
@@ -656,6 +656,16 @@ fn field_name(f: &str) -> &str {
         "note" => "备注",
         "holder" => "包保责任人",
         "grid" => "网格",
+        "occupants" => "居住人数",
+        "usage" => "房屋用途",
+        "ownership" => "产权",
+        "area_m2" => "面积",
+        "area" => "片区",
+        "compound" => "小区",
+        "building" => "楼栋",
+        "unit" => "单元",
+        "room" => "室号",
+        "merged_into" => "合并到",
         other => other,
     }
 }
@@ -731,7 +741,7 @@ pub async fn household(
             .find(|u| u.id == uid)
             .map(|u| u.display_name.clone())
             .unwrap_or_else(|| {
-                if uid == "server" {
+                if uid == "server" || uid == "local" {
                     "系统".into()
                 } else {
                     "（未登记）".into()
@@ -773,6 +783,13 @@ pub async fn household(
                 .fields
                 .iter()
                 .filter(|f| f.path.first().map(String::as_str) != Some("visits"))
+                .filter(|f| {
+                    let last = f.path.last().map(String::as_str).unwrap_or("");
+                    !matches!(
+                        last,
+                        "kind" | "schema" | "id" | "created_at" | "created_by" | "merged_heads"
+                    ) && !(f.path.len() == 3 && f.path[0] == "residents" && f.value.is_null())
+                })
                 .map(|f| {
                     if f.path.first().map(String::as_str) == Some("residents")
                         && let Some(key) = f.path.get(1)
@@ -787,6 +804,7 @@ pub async fn household(
                         other => other.to_string(),
                     };
                     let value = match last {
+                        "holder" => name_of(&value),
                         "id_number" => mask::shown(Some(&value), revealed, mask::id_number),
                         "phone" => mask::shown(Some(&value), revealed, mask::phone),
                         _ => value,
