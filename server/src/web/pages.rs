@@ -278,7 +278,7 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
             _ => (0, "楼栋", Vec::new()),
         };
     let mut counts = readmodel::counts_by(model, code, group_len, since, now).await?;
-    let children: Vec<ChildRow> = if group_len == 0 {
+    let mut children: Vec<ChildRow> = if group_len == 0 {
         counts
             .iter()
             .map(|(key, c)| {
@@ -316,14 +316,6 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
         totals.visited += r.c.visited;
         totals.open_reports += r.c.open_reports;
         totals.overdue += r.c.overdue;
-    }
-    if group_len == 0 {
-        // Reports are counted per grid, not per building.
-        let grid_counts = readmodel::counts_by(model, code, 15, since, now).await?;
-        if let Some(c) = grid_counts.get(code) {
-            totals.open_reports = c.open_reports;
-            totals.overdue = c.overdue;
-        }
     }
     let chart = chart::coverage(
         &children
@@ -373,16 +365,32 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
         })
         .collect();
 
-    let reports = readmodel::report_counts(model, code, now)
-        .await?
+    // Reports: the report read model's counts (crate::reports), one query
+    // for the whole territory and one per child for the table.
+    let counts_of = |prefix: String| {
+        let reports = state.reports.clone();
+        async move { reports.counts_by_category_stage(&prefix, now).await }
+    };
+    let report_counts = counts_of(code.to_owned()).await?;
+    totals.open_reports = report_counts.iter().map(|c| c.open).sum();
+    totals.overdue = report_counts.iter().map(|c| c.overdue).sum();
+    if group_len > 0 {
+        for child in &mut children {
+            let child_code = child.link.rsplit('/').next().unwrap_or_default().to_owned();
+            let c = counts_of(child_code).await?;
+            child.c.open_reports = c.iter().map(|c| c.open).sum();
+            child.c.overdue = c.iter().map(|c| c.overdue).sum();
+        }
+    }
+    let reports = report_counts
         .into_iter()
-        .map(|(cat, stage, open, overdue)| ReportCount {
-            category: gridsync_core::issue::catalogue::category(&cat)
-                .map(|c| c.name.to_owned())
-                .unwrap_or(cat),
-            stage: readmodel::stage_name(&stage).to_owned(),
-            open,
-            overdue,
+        .map(|c| ReportCount {
+            category: gridsync_core::issue::catalogue::category(&c.category)
+                .map(|k| k.name.to_owned())
+                .unwrap_or(c.category),
+            stage: readmodel::stage_name(&c.stage).to_owned(),
+            open: c.open,
+            overdue: c.overdue,
         })
         .collect();
 

@@ -310,21 +310,18 @@ pub fn project(bytes: &[u8]) -> Option<Projected> {
         }
         gridsync_core::issue::KIND => {
             let issue: Issue = gridsync_core::doc::read(&doc, None).ok()?;
+            // The report read model's rules (stage, level, deadline), so
+            // the lists here and its counts agree.
+            let row = crate::reports::row_of(&issue, &WorkCalendar::default());
             let status = workflow::status(&issue.events);
-            let deadline = match (status.dispatched_at, issue.subtype_entry()) {
-                (Some(at), Some(sub)) if status.stage.is_open() => {
-                    Some(WorkCalendar::default().deadline(at, sub.limit))
-                }
-                _ => None,
-            };
             Some(Projected::Issue(
                 Box::new(IssueRow {
-                    stage: stage_code(status.stage).to_owned(),
                     open: status.stage.is_open(),
-                    level: status.level.code().to_owned(),
+                    stage: row.stage,
+                    level: row.level,
                     assignee: status.assignee.clone(),
-                    deadline,
-                    last_at: status.last_at,
+                    deadline: row.deadline,
+                    last_at: row.updated_at,
                     issue,
                 }),
                 conflicts(),
