@@ -66,7 +66,10 @@ async fn get(state: &AppState, cookie: &str, uri: &str) -> (StatusCode, Vec<u8>)
         .header(header::COOKIE, cookie)
         .body(Body::empty())
         .unwrap();
-    let res = gridsync_server::app(state.clone()).oneshot(req).await.unwrap();
+    let res = gridsync_server::app(state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
     let status = res.status();
     let body = axum::body::to_bytes(res.into_body(), usize::MAX)
         .await
@@ -274,11 +277,27 @@ async fn each_person_opens_only_their_subtree() {
     for (who, uri, status) in [
         (&worker, format!("/web/t/{G1}"), StatusCode::OK),
         (&worker, format!("/web/t/{G2}"), StatusCode::FORBIDDEN),
-        (&worker, format!("/web/t/{COMMUNITY}"), StatusCode::FORBIDDEN),
+        (
+            &worker,
+            format!("/web/t/{COMMUNITY}"),
+            StatusCode::FORBIDDEN,
+        ),
         (&worker, other.clone(), StatusCode::FORBIDDEN),
-        (&worker, format!("/web/g/{G2}/building"), StatusCode::FORBIDDEN),
-        (&worker, format!("/web/export/ledger.csv?code={G2}"), StatusCode::FORBIDDEN),
-        (&worker, format!("/web/export/ledger.csv?code={G1}&full=1"), StatusCode::FORBIDDEN),
+        (
+            &worker,
+            format!("/web/g/{G2}/building"),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &worker,
+            format!("/web/export/ledger.csv?code={G2}"),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &worker,
+            format!("/web/export/ledger.csv?code={G1}&full=1"),
+            StatusCode::FORBIDDEN,
+        ),
         (&worker, "/web/admin/audit".into(), StatusCode::FORBIDDEN),
         (&shequ, format!("/web/t/{COMMUNITY}"), StatusCode::OK),
         (&shequ, other.clone(), StatusCode::OK),
@@ -329,15 +348,24 @@ async fn report_steps_go_through_the_push_path_with_the_phones_rules() {
     // Without the session's token, or as a grid worker: refused.
     let mut forged = form;
     forged[0].1 = "00000000000000000000000000000000";
-    assert_eq!(post(&state, &shequ, &uri, &forged).await, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        post(&state, &shequ, &uri, &forged).await,
+        StatusCode::BAD_REQUEST
+    );
     let wangge = cookie(&state, "wangge1").await;
     let (_, wbody) = get(&state, &wangge, &format!("/web/reports?code={G1}")).await;
     let wtoken = csrf(&String::from_utf8(wbody).unwrap());
     let mut as_worker = form;
     as_worker[0].1 = &wtoken;
-    assert_eq!(post(&state, &wangge, &uri, &as_worker).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        post(&state, &wangge, &uri, &as_worker).await,
+        StatusCode::FORBIDDEN
+    );
     // The supervisor dispatches: the document says so.
-    assert_eq!(post(&state, &shequ, &uri, &form).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        post(&state, &shequ, &uri, &form).await,
+        StatusCode::SEE_OTHER
+    );
     let doc = Automerge::load(&state.docs.load(&id).await.unwrap().unwrap()).unwrap();
     let issue: Issue = gridsync_core::doc::read(&doc, None).unwrap();
     let status = workflow::status(&issue.events);
@@ -345,7 +373,10 @@ async fn report_steps_go_through_the_push_path_with_the_phones_rules() {
     assert_eq!(status.assignee.as_deref(), Some(worker.id.as_str()));
     // Dispatching again is not possible in that stage: refused, nothing stored.
     let seq = state.docs.max_seq().await.unwrap();
-    assert_eq!(post(&state, &shequ, &uri, &form).await, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        post(&state, &shequ, &uri, &form).await,
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(state.docs.max_seq().await.unwrap(), seq);
 }
 
@@ -406,18 +437,37 @@ async fn exports_are_masked_unless_asked_and_always_audited() {
             .any(|f| f.len() == 18 && f[..17].bytes().all(|b| b.is_ascii_digit()))
     };
     assert!(!rows.iter().any(|r| full_id(r)), "masked by default");
-    let (status, body) =
-        get(&state, &shequ, &format!("/web/export/ledger.csv?code={G1}&full=1")).await;
+    let (status, body) = get(
+        &state,
+        &shequ,
+        &format!("/web/export/ledger.csv?code={G1}&full=1"),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(String::from_utf8(body).unwrap().lines().skip(1).all(full_id));
-    let (status, body) = get(&state, &shequ, &format!("/web/export/ledger.xlsx?code={COMMUNITY}")).await;
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .all(full_id)
+    );
+    let (status, body) = get(
+        &state,
+        &shequ,
+        &format!("/web/export/ledger.xlsx?code={COMMUNITY}"),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.starts_with(b"PK"), "an XLSX (zip) file");
     let audit = gridsync_server::web::audit::latest(state.web.main(), 10)
         .await
         .unwrap();
     assert_eq!(audit.len(), 3);
-    assert!(audit.iter().all(|e| e.username == "shequ" && e.action == "export"));
+    assert!(
+        audit
+            .iter()
+            .all(|e| e.username == "shequ" && e.action == "export")
+    );
     assert!(audit.iter().any(|e| e.detail.contains("完整信息")));
 }
 
@@ -474,4 +524,48 @@ async fn fresh_db() -> Option<TestDb> {
         name,
         url,
     })
+}
+
+#[tokio::test]
+async fn merging_a_duplicate_leaves_one_household_with_everyone() {
+    let (state, _dir) = demo_server(None).await;
+    let shequ = cookie(&state, "shequ").await;
+    let (_, body) = get(&state, &shequ, &format!("/web/review?code={COMMUNITY}")).await;
+    let html = String::from_utf8(body).unwrap();
+    let form_at = html.find("value=\"merge\"").unwrap();
+    let field = |name: &str| {
+        let at = html[form_at..]
+            .find(&format!("name=\"{name}\" value=\""))
+            .unwrap()
+            + form_at;
+        let start = at + name.len() + 15;
+        html[start..start + 36].to_owned()
+    };
+    let (a, b) = (field("a"), field("b"));
+    let (before, residents_before, ..) = expected(&state, &[G1]).await;
+    let status = post(
+        &state,
+        &shequ,
+        "/web/review/resolve",
+        &[
+            ("csrf", &csrf(&html)),
+            ("action", "merge"),
+            ("a", &a),
+            ("b", &b),
+            ("back", COMMUNITY),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (after, residents_after, ..) = expected(&state, &[G1]).await;
+    assert_eq!(after, before - 1, "one household left of the two");
+    // The duplicate repeated a resident of the other: they become one.
+    assert_eq!(residents_after, residents_before - 1);
+    let (_, body) = get(&state, &shequ, &format!("/web/t/{G1}")).await;
+    assert_eq!(
+        by_id(&String::from_utf8(body).unwrap(), "kpi-households"),
+        after.to_string()
+    );
+    let (_, body) = get(&state, &shequ, &format!("/web/review?code={COMMUNITY}")).await;
+    assert!(!String::from_utf8(body).unwrap().contains("value=\"merge\""));
 }
