@@ -793,10 +793,13 @@ pub async fn household(
                 .filter(|f| f.path.first().map(String::as_str) != Some("visits"))
                 .filter(|f| {
                     let last = f.path.last().map(String::as_str).unwrap_or("");
-                    !matches!(
+                    let bookkeeping = matches!(
                         last,
                         "kind" | "schema" | "id" | "created_at" | "created_by" | "merged_heads"
-                    ) && !(f.path.len() == 3 && f.path[0] == "residents" && f.value.is_null())
+                    );
+                    let cleared_resident_field =
+                        f.path.len() == 3 && f.path[0] == "residents" && f.value.is_null();
+                    !(bookkeeping || cleared_resident_field)
                 })
                 .map(|f| {
                     if f.path.first().map(String::as_str) == Some("residents")
