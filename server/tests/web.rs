@@ -329,9 +329,15 @@ async fn report_steps_go_through_the_push_path_with_the_phones_rules() {
     let (_, body) = get(&state, &shequ, &format!("/web/reports?code={COMMUNITY}")).await;
     let html = String::from_utf8(body).unwrap();
     let token = csrf(&html);
-    let at = html.find("data-stage=\"accepted\"").unwrap();
-    let id_at = html[..at].rfind("data-id=\"").unwrap() + 9;
-    let id = html[id_at..id_at + 36].to_owned();
+    let accepted_in = |grid: &str| {
+        let at = html
+            .find(&format!("data-grid=\"{grid}\" data-stage=\"accepted\""))
+            .unwrap();
+        let id_at = html[..at].rfind("data-id=\"").unwrap() + 9;
+        html[id_at..id_at + 36].to_owned()
+    };
+    let id = accepted_in(G1);
+    let other = accepted_in(G2);
     let worker = state
         .directory
         .user_by_username("wangge1")
@@ -345,22 +351,46 @@ async fn report_steps_go_through_the_push_path_with_the_phones_rules() {
         ("assignee", worker.id.as_str()),
         ("back", COMMUNITY),
     ];
-    // Without the session's token, or as a grid worker: refused.
+    // Without the session's token: refused.
     let mut forged = form;
     forged[0].1 = "00000000000000000000000000000000";
     assert_eq!(
         post(&state, &shequ, &uri, &forged).await,
         StatusCode::BAD_REQUEST
     );
+    // A grid worker on another grid's report: refused.
     let wangge = cookie(&state, "wangge1").await;
     let (_, wbody) = get(&state, &wangge, &format!("/web/reports?code={G1}")).await;
     let wtoken = csrf(&String::from_utf8(wbody).unwrap());
     let mut as_worker = form;
     as_worker[0].1 = &wtoken;
+    let other_uri = format!("/web/reports/{other}/step");
     assert_eq!(
-        post(&state, &wangge, &uri, &as_worker).await,
+        post(&state, &wangge, &other_uri, &as_worker).await,
         StatusCode::FORBIDDEN
     );
+    // Closing is a supervisor's step (the push path's rule): a grid worker
+    // is refused even on their own grid's report, with the reason.
+    let verified = {
+        let at = html
+            .find(&format!("data-grid=\"{G1}\" data-stage=\"verified\""))
+            .unwrap();
+        let id_at = html[..at].rfind("data-id=\"").unwrap() + 9;
+        html[id_at..id_at + 36].to_owned()
+    };
+    let close = [("csrf", wtoken.as_str()), ("kind", "close"), ("back", G1)];
+    let seq = state.docs.max_seq().await.unwrap();
+    assert_eq!(
+        post(
+            &state,
+            &wangge,
+            &format!("/web/reports/{verified}/step"),
+            &close
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(state.docs.max_seq().await.unwrap(), seq, "nothing stored");
     // The supervisor dispatches: the document says so.
     assert_eq!(
         post(&state, &shequ, &uri, &form).await,

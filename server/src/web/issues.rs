@@ -23,7 +23,7 @@ use super::pages::{Crumb, Nav, territory_link, urlencode, when};
 use super::readmodel::{self, upper};
 use super::session::WebUser;
 use super::{WebError, WebResult, access, render};
-use crate::principal::Role;
+use crate::principal::{Principal, Role};
 use crate::state::AppState;
 use crate::store::IncomingChange;
 
@@ -48,6 +48,8 @@ pub struct ReportLine {
     pub stage: String,
     /// Level, in Chinese.
     pub level: String,
+    /// Level code.
+    pub level_code: String,
     /// Reported, ms.
     pub created_at: i64,
     /// Due, ms.
@@ -119,6 +121,7 @@ pub async fn rows(
                     stage: readmodel::stage_name(&stage).to_owned(),
                     stage_code: stage,
                     level: level_zh(&level).to_owned(),
+                    level_code: level,
                     id,
                     grid,
                     description,
@@ -181,17 +184,43 @@ struct ReportsPage {
     reports: Vec<ReportView>,
 }
 
-/// The steps a supervisor may offer at `stage` on the web.
-fn steps_at(stage: &str) -> (Vec<(&'static str, &'static str)>, bool) {
+/// Whether `p` may act on a report at `level` (accept, dispatch,
+/// escalate, close): the grid's worker at grid level, a supervisor whose
+/// rank reaches the level (community: grid and community; street: all),
+/// an admin. Only decides which buttons to offer: the push path's rules
+/// ([`crate::scope::steps`]) decide, and refuse with their reason.
+fn reaches(p: &Principal, grid: &str, level: &str) -> bool {
+    match p.role {
+        Role::Admin => true,
+        Role::GridWorker => level == "grid" && p.grids.iter().any(|g| g == grid),
+        Role::Supervisor => match p.subtree.as_deref().map(str::len) {
+            Some(12) => matches!(level, "grid" | "community"),
+            Some(9) => true,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The steps offered on a report at `stage` and `level` to `p`.
+fn steps_for(
+    p: &Principal,
+    grid: &str,
+    stage: &str,
+    level: &str,
+) -> (Vec<(&'static str, &'static str)>, bool) {
     let mut steps = Vec::new();
     let mut dispatch = false;
+    if !reaches(p, grid, level) {
+        return (steps, dispatch);
+    }
     match stage {
         "reported" => steps.push(("accept", "受理")),
         "accepted" => dispatch = true,
-        "verified" => steps.push(("close", "结案")),
+        "verified" if p.role != Role::GridWorker => steps.push(("close", "结案")),
         _ => {}
     }
-    if !matches!(stage, "closed" | "rated" | "withdrawn") {
+    if !matches!(stage, "closed" | "rated" | "withdrawn") && level != "department" {
         steps.push(("escalate", "上报上级"));
     }
     (steps, dispatch)
@@ -241,8 +270,8 @@ pub async fn list(
         .into_iter()
         .take(500)
         .map(|r| {
-            let (steps, dispatch) = if r.open && p.role != Role::GridWorker {
-                steps_at(&r.stage_code)
+            let (steps, dispatch) = if r.open {
+                steps_for(p, &r.grid, &r.stage_code, &r.level_code)
             } else {
                 (Vec::new(), false)
             };
@@ -407,9 +436,6 @@ pub async fn step(
     Form(form): Form<StepForm>,
 ) -> WebResult<Response> {
     user.check_csrf(&form.csrf)?;
-    if user.principal().role == Role::GridWorker {
-        return Err(WebError::Forbidden);
-    }
     let kind = match form.kind.as_str() {
         "accept" => EventKind::Accept,
         "dispatch" => EventKind::Dispatch,
