@@ -528,11 +528,21 @@ pub struct DownloadQuery {
     pub thumb: Option<String>,
 }
 
+/// The start of `Range: bytes=N-` (or `bytes=N-M`, read to the end): a
+/// download cut off resumes from the bytes it has.
+fn range_start(headers: &HeaderMap) -> Option<u64> {
+    let v = headers.get(header::RANGE)?.to_str().ok()?;
+    let spec = v.trim().strip_prefix("bytes=")?;
+    let (start, _) = spec.split_once('-')?;
+    start.trim().parse().ok()
+}
+
 async fn download(
     State(state): State<AppState>,
     p: Principal,
     Path(hash): Path<String>,
     Query(q): Query<DownloadQuery>,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     let hash = parse_hash(&hash)?;
     let info = visible(&state, &p, &hash).await?;
@@ -561,8 +571,27 @@ async fn download(
     } else {
         format!("\"{hash}\"")
     };
-    let mut r = bytes.into_response();
+    let size = bytes.len() as u64;
+    let mut r = match range_start(&headers) {
+        Some(start) if start > 0 && start < size => {
+            let mut r = bytes[start as usize..].to_vec().into_response();
+            *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{}/{size}", size - 1)) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            r
+        }
+        Some(start) if start >= size && size > 0 => {
+            let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(r);
+        }
+        _ => bytes.into_response(),
+    };
     let h = r.headers_mut();
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_str(&content_type)

@@ -273,6 +273,22 @@ async fn suite(s: TestServer) {
     assert_eq!(hd["content-type"], "image/jpeg");
     let thumb = image::load_from_memory(&t).unwrap();
     assert_eq!((thumb.width(), thumb.height()), (256, 192));
+    // A download cut off resumes with Range.
+    let (st, hd, b) = req(
+        &s,
+        "GET",
+        &format!("/v1/blobs/{h}"),
+        &sup,
+        &[("range", "bytes=1000-".into())],
+        vec![],
+    )
+    .await;
+    assert_eq!(st, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(b, photo[1000..]);
+    assert_eq!(
+        hd["content-range"],
+        format!("bytes 1000-{}/{}", photo.len() - 1, photo.len())
+    );
     // Another grid's worker does not.
     let (st, _, b) = req(&s, "GET", &format!("/v1/blobs/{h}"), &w9, &[], vec![]).await;
     assert_eq!(st, StatusCode::NOT_FOUND);

@@ -287,6 +287,10 @@ fn sync_inner(
         if !resp.more && !more_to_push {
             // Photos after the documents: the server takes a photo only
             // for a report it has that lists it.
+            if !report.purged.is_empty() {
+                // Photos of reports this user may no longer read go too.
+                store.drop_unreferenced_blobs(true)?;
+            }
             upload_blobs(
                 store,
                 client,

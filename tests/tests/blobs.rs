@@ -208,6 +208,15 @@ fn a_worker_reports_offline_with_two_photos_and_the_supervisor_sees_them() {
     sup.sync();
     assert_eq!(sup.store.issue(&id3).unwrap().photos, vec![h3.clone()]);
     assert_eq!(fetch_blob(&mut sup.store, &sup.client, &h3).unwrap(), p3);
+
+    // A revoked device keeps no photos either.
+    let device = sup.store.device_id().to_string();
+    server.cli(&["admin", "device", "revoke", &device]);
+    let e = sup.try_sync().unwrap_err();
+    assert!(matches!(e, Error::DeviceRevoked), "{e}");
+    for h in [&h1, &h2, &h3] {
+        assert!(sup.store.blob(h).unwrap().is_none(), "photo left behind");
+    }
 }
 
 #[test]

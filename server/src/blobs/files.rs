@@ -148,8 +148,17 @@ impl BlobStore for FileBlobStore {
         let received = if row.complete {
             row.size
         } else {
-            let p = self.partial_path(hash);
-            blocking(move || file_len(&p)).await?
+            // A crash after the rename into place but before the record
+            // said so leaves the whole blob there: received, to be
+            // verified again.
+            let (p, fin, size) = (self.partial_path(hash), self.final_path(hash), row.size);
+            blocking(move || {
+                if !p.exists() && fin.exists() {
+                    return Ok(size);
+                }
+                file_len(&p)
+            })
+            .await?
         };
         Ok(Some(BlobInfo {
             size: row.size,
@@ -234,8 +243,12 @@ impl BlobStore for FileBlobStore {
     async fn partial(&self, hash: &str) -> Result<Option<Vec<u8>>, DbError> {
         match self.row(hash).await? {
             Some(r) if !r.complete => {
-                let p = self.partial_path(hash);
-                blocking(move || read_if_there(&p)).await
+                let (p, fin) = (self.partial_path(hash), self.final_path(hash));
+                blocking(move || match read_if_there(&p)? {
+                    Some(b) => Ok(Some(b)),
+                    None => read_if_there(&fin),
+                })
+                .await
             }
             _ => Ok(None),
         }

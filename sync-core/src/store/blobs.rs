@@ -267,4 +267,43 @@ impl Store {
             ])?;
         Ok(())
     }
+
+    /// Remove the photos no report on this device lists any more (its
+    /// reports were purged: the user lost access). With `keep_unattached`
+    /// a photo stored but not yet listed in a report stays. Returns how
+    /// many were removed.
+    pub fn drop_unreferenced_blobs(&mut self, keep_unattached: bool) -> Result<usize> {
+        let issues: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT id FROM docs WHERE kind = ?1")?
+            .query_map([issue::KIND], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut listed = std::collections::HashSet::new();
+        for id in issues {
+            if let Ok(i) = self.issue(&id) {
+                listed.extend(i.photos.into_iter().map(|p| p.to_ascii_lowercase()));
+            }
+        }
+        let held: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT hash FROM blobs WHERE ?1 = 0
+                 OR hash NOT IN (SELECT hash FROM blob_uploads WHERE doc_id = '')",
+            )?
+            .query_map([keep_unattached as i64], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let gone: Vec<String> = held.into_iter().filter(|h| !listed.contains(h)).collect();
+        self.write(|s| {
+            for h in &gone {
+                s.conn
+                    .prepare_cached("DELETE FROM blob_uploads WHERE hash = ?1")?
+                    .execute([h])?;
+                s.conn
+                    .prepare_cached("DELETE FROM blobs WHERE hash = ?1")?
+                    .execute([h])?;
+            }
+            Ok(())
+        })?;
+        Ok(gone.len())
+    }
 }

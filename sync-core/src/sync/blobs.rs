@@ -323,15 +323,59 @@ fn get(store: &mut Store, client: &Client, path: &str) -> Result<Vec<u8>> {
     }
 }
 
-/// The photo `hash`: from the store if it holds it, else downloaded,
-/// checked against its SHA-256 and kept. Only those who may read a report
-/// listing it get it (the server answers 404 to anyone else).
+/// Download `path` whole: a connection dropped mid-body is picked up
+/// again with `Range` from the bytes already received.
+fn get_resumable(store: &mut Store, client: &Client, path: &str) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut data: Vec<u8> = Vec::new();
+    let mut stalls = 0;
+    loop {
+        let mut h = HeaderMap::new();
+        if !data.is_empty() {
+            h.insert(
+                reqwest::header::RANGE,
+                HeaderValue::from_str(&format!("bytes={}-", data.len()))
+                    .map_err(|e| Error::Shape(e.to_string()))?,
+            );
+        }
+        let mut resp = match request(store, client, Method::GET, path, h, None)? {
+            Answer::Ok(r) => r,
+            Answer::Refused(status, e) => return Err(server_error(status, e)),
+        };
+        if resp.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+            // The whole body (a server that ignores Range, or a first try).
+            data.clear();
+        }
+        let before = data.len();
+        let mut buf = vec![0u8; 64 * 1024];
+        let cut = loop {
+            match resp.read(&mut buf) {
+                Ok(0) => break false,
+                Ok(n) => data.extend_from_slice(&buf[..n]),
+                Err(_) => break true,
+            }
+        };
+        if !cut {
+            return Ok(data);
+        }
+        // Cut off: go on from what arrived, unless nothing does any more.
+        stalls = if data.len() > before { 0 } else { stalls + 1 };
+        if stalls >= client.retry_policy().attempts.max(1) {
+            return Err(Error::Network("connection interrupted".into()));
+        }
+    }
+}
+
+/// The photo `hash`: from the store if it holds it, else downloaded
+/// (resuming after a dropped connection), checked against its SHA-256 and
+/// kept. Only those who may read a report listing it get it (the server
+/// answers 404 to anyone else).
 pub fn fetch_blob(store: &mut Store, client: &Client, hash: &str) -> Result<Vec<u8>> {
     let hash = check_hash(hash)?;
     if let Some(b) = store.blob(&hash)? {
         return Ok(b);
     }
-    let data = get(store, client, &format!("/v1/blobs/{hash}"))?;
+    let data = get_resumable(store, client, &format!("/v1/blobs/{hash}"))?;
     if blob_hash(&data) != hash {
         return Err(Error::Server {
             status: 200,

@@ -343,6 +343,7 @@ fn describe(e: &reqwest::Error) -> String {
 /// The server says this device was revoked: remove what it holds.
 fn revoked(store: &mut Store) -> Error {
     let _ = store.purge_all();
+    let _ = store.drop_unreferenced_blobs(false);
     let _ = store.set_meta(ACCESS, "");
     let _ = store.set_meta(REFRESH, "");
     Error::DeviceRevoked
