@@ -114,6 +114,8 @@ try {
     assert.ok(await num(page, '#kpi-open') > 0, 'open reports are counted');
     assert.ok(await num(page, '#kpi-overdue') > 0, 'overdue reports are counted');
     assert.equal(await page.locator('#chart rect').count(), 6, 'one bar (and its track) per grid');
+    const syncs = await text(page, '#syncs tbody');
+    for (const w of ['第1网格网格员', '第2网格网格员', '第3网格网格员']) assert.ok(syncs.includes(w), w);
   });
 
   await step('the page fits a 1366×768 screen without sideways scrolling', async () => {

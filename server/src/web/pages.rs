@@ -150,12 +150,16 @@ pub struct SyncRow {
     pub who: String,
     /// Role.
     pub role: String,
-    /// Device name, or 网页/服务器.
+    /// Device name, or 网页或服务器.
     pub device: String,
-    /// When.
-    pub when: String,
-    /// Not seen for 3 days or more.
+    /// Last change received from it.
+    pub push: String,
+    /// Last sign-in or token refresh.
+    pub seen: String,
+    /// Neither for 3 days or more.
     pub stale: bool,
+    /// The later of the two, ms (for sorting).
+    pub latest: i64,
 }
 
 #[derive(askama::Template)]
@@ -394,45 +398,59 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
         })
         .collect();
 
-    // The people of this territory: its grid workers, supervisors below
-    // it, and the holders of its households.
-    let devices: HashMap<String, Option<String>> = dir
-        .devices(None)
+    // The people of this territory (its grid workers, supervisors below
+    // it, the holders of its households): each device's last push (the
+    // change log) and last sign-in or token refresh (the directory); a
+    // worker who never synced is listed too.
+    let devices = dir.devices(None).await?;
+    let pushes: HashMap<(String, String), i64> = readmodel::syncs(model)
         .await?
         .into_iter()
-        .map(|d| (d.id, d.name))
+        .map(|s| ((s.user_id, s.device_id), s.at))
         .collect();
-    let mut seen = readmodel::syncs(model).await?;
-    seen.sort_by_key(|s| std::cmp::Reverse(s.at));
-    let syncs = seen
-        .into_iter()
-        .filter_map(|s| {
-            let u = names.get(s.user_id.as_str())?;
-            let ours = match u.role {
-                Role::GridWorker => u.grids.iter().any(|g| g.starts_with(code)),
-                Role::Supervisor => u.subtree.as_deref().is_some_and(|t| t.starts_with(code)),
-                Role::PackageHolder => holder_ids.contains(&u.id),
-                _ => false,
-            };
-            ours.then(|| SyncRow {
+    let mut syncs = Vec::new();
+    for u in &users {
+        let ours = match u.role {
+            Role::GridWorker => u.grids.iter().any(|g| g.starts_with(code)),
+            Role::Supervisor => u.subtree.as_deref().is_some_and(|t| t.starts_with(code)),
+            Role::PackageHolder => holder_ids.contains(&u.id),
+            _ => false,
+        };
+        if !ours || !u.active {
+            continue;
+        }
+        let row = |device: String, push: Option<i64>, seen: Option<i64>| {
+            let latest = push.max(seen);
+            SyncRow {
                 who: u.display_name.clone(),
                 role: u.role.name_zh().to_owned(),
-                device: if s.device_id.is_empty() {
-                    "网页".into()
-                } else {
-                    devices
-                        .get(&s.device_id)
-                        .cloned()
-                        .flatten()
-                        .unwrap_or_else(|| {
-                            format!("设备 {}", &s.device_id[..8.min(s.device_id.len())])
-                        })
-                },
-                when: when(s.at),
-                stale: now - s.at > 3 * DAY_MS,
-            })
-        })
-        .collect();
+                device,
+                push: push.map(when).unwrap_or_else(|| "—".into()),
+                seen: seen.map(when).unwrap_or_else(|| "—".into()),
+                stale: latest.is_none_or(|t| now - t > 3 * DAY_MS),
+                latest: latest.unwrap_or(0),
+            }
+        };
+        let before = syncs.len();
+        for d in devices
+            .iter()
+            .filter(|d| d.user_id == u.id && d.revoked_at.is_none())
+        {
+            let name = d
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("设备 {}", &d.id[..8.min(d.id.len())]));
+            let push = pushes.get(&(u.id.clone(), d.id.clone())).copied();
+            syncs.push(row(name, push, Some(d.last_seen_at * 1000)));
+        }
+        if let Some(at) = pushes.get(&(u.id.clone(), String::new())) {
+            syncs.push(row("网页或服务器".into(), Some(*at), None));
+        }
+        if syncs.len() == before && u.role == Role::GridWorker {
+            syncs.push(row("（从未同步）".into(), None, None));
+        }
+    }
+    syncs.sort_by_key(|r| std::cmp::Reverse(r.latest));
 
     Ok(TerritoryPage {
         nav: Nav::of(user),
