@@ -44,12 +44,10 @@ impl AppState {
                 .await
                 .context("opening the PostgreSQL database")?;
             let auth = crate::auth::Keys::load_or_create(&config).context("loading token keys")?;
-            let web = crate::web::Web::open(
-                &config.data_dir,
-                crate::web::MainDb::Postgres(pool.clone()),
-            )
-            .await
-            .context("opening the web read model")?;
+            let web =
+                crate::web::Web::open(&config.data_dir, crate::web::MainDb::Postgres(pool.clone()))
+                    .await
+                    .context("opening the web read model")?;
             let docs: Arc<dyn DocStore> =
                 Arc::new(crate::store::postgres::PgDocStore::new(pool.clone()));
             return Ok(Self {
@@ -78,8 +76,11 @@ impl AppState {
             web: Arc::new(web),
             directory: Arc::new(crate::directory::sqlite::SqliteDirectory::new(pool.clone())),
             blobs: Arc::new(
-                crate::blobs::files::FileBlobStore::open(pool.clone(), config.data_dir.join("blobs"))
-                    .context("opening the blob directory")?,
+                crate::blobs::files::FileBlobStore::open(
+                    pool.clone(),
+                    config.data_dir.join("blobs"),
+                )
+                .context("opening the blob directory")?,
             ),
             reports: Arc::new(crate::reports::Reports::sqlite(pool.clone(), docs.clone())),
             docs,
