@@ -599,3 +599,48 @@ async fn merging_a_duplicate_leaves_one_household_with_everyone() {
     let (_, body) = get(&state, &shequ, &format!("/web/review?code={COMMUNITY}")).await;
     assert!(!String::from_utf8(body).unwrap().contains("value=\"merge\""));
 }
+
+#[tokio::test]
+async fn a_person_recorded_twice_in_a_household_becomes_one_entry() {
+    let (state, _dir) = demo_server(None).await;
+    let shequ = cookie(&state, "shequ").await;
+    let (_, body) = get(&state, &shequ, &format!("/web/review?code={COMMUNITY}")).await;
+    let html = String::from_utf8(body).unwrap();
+    let form_at = html.find("value=\"merge_residents\"").unwrap();
+    let field = |name: &str| {
+        let at = html[form_at..]
+            .find(&format!("name=\"{name}\" value=\""))
+            .unwrap()
+            + form_at;
+        let start = at + name.len() + 15;
+        html[start..start + 36].to_owned()
+    };
+    let (h, ra, rb) = (field("a"), field("ra"), field("rb"));
+    let residents = |bytes: Vec<u8>| {
+        let h: Household =
+            gridsync_core::doc::read(&Automerge::load(&bytes).unwrap(), None).unwrap();
+        h.current_residents().count()
+    };
+    let before = residents(state.docs.load(&h).await.unwrap().unwrap());
+    let status = post(
+        &state,
+        &shequ,
+        "/web/review/resolve",
+        &[
+            ("csrf", &csrf(&html)),
+            ("action", "merge_residents"),
+            ("a", &h),
+            ("ra", &ra),
+            ("rb", &rb),
+            ("back", COMMUNITY),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        residents(state.docs.load(&h).await.unwrap().unwrap()),
+        before - 1
+    );
+    let (_, body) = get(&state, &shequ, &format!("/web/review?code={COMMUNITY}")).await;
+    assert!(!String::from_utf8(body).unwrap().contains("merge_residents"));
+}

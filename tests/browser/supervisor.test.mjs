@@ -244,6 +244,14 @@ try {
     assert.equal(await page.locator('#duplicates tr.duplicate').count(), before - 1);
   });
 
+  await step('merge a person recorded twice in one household', async () => {
+    const twice = page.locator('#duplicates tr.duplicate:has(button.merge-residents)');
+    assert.equal(await twice.count(), 1, 'the demo has one');
+    await Promise.all([page.waitForLoadState('load'), twice.first().locator('button.merge-residents').click()]);
+    assert.match(await text(page, '#done'), /已合并重复登记的居民/);
+    assert.equal(await page.locator('#duplicates button.merge-residents').count(), 0);
+  });
+
   await step('the overview also works on a tablet (1024×768)', async () => {
     const { page: tablet } = await signIn('jiedao', { width: 1024, height: 768 });
     assert.match(new URL(tablet.url()).pathname, /\/web\/t\/110105001$/);

@@ -1,6 +1,7 @@
 //! Demo data for the supervisor pages: issue reports at every stage a
 //! supervisor acts on (some overdue), a same-field conflict (one phone
-//! edited offline on two phones) and a suspected duplicate household, so a
+//! edited offline on two phones), a suspected duplicate household and a
+//! person recorded twice in one household, so a
 //! newcomer — and the browser tests — find something in the report list
 //! and the review queue. Written by in-memory devices and pushed like any
 //! phone's changes. Nobody in it is real.
@@ -209,6 +210,12 @@ async fn seed_review(
                 device.apply_remote(id, std::slice::from_ref(bytes))?;
             }
             device.update_resident(&a_id, &resident, |r| r.phone = Some(phone.into()))?;
+            if role == "package_holder"
+                && let Some((_, again)) = first.current_residents().nth(1)
+            {
+                // A member of the household recorded a second time.
+                device.add_resident(&a_id, again.clone())?;
+            }
             if role == "grid_worker" {
                 // The same flat recorded again before the first record synced.
                 let head = second

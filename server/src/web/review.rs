@@ -2,7 +2,8 @@
 //! same-field conflicts (a field changed on two phones offline: choose the
 //! value to keep) and suspected duplicates (the same flat recorded twice:
 //! merge or dismiss; the same ID number in two households: dismiss, or
-//! merge the households when they are the same one). Each resolution runs
+//! merge the households when they are the same one; the same person twice
+//! in one household: merge the entries). Each resolution runs
 //! the core's own operation as the supervisor, through [`super::actor`],
 //! so it reaches the phones like any other change.
 
@@ -58,6 +59,8 @@ pub struct DuplicateView {
     pub place: String,
     /// What matched.
     pub detail: String,
+    /// For a person recorded twice in one household: the two entries.
+    pub residents: Option<(String, String)>,
 }
 
 #[derive(askama::Template)]
@@ -126,7 +129,7 @@ pub async fn queue(
     let code = territory_code(p, q.code.as_deref())?;
     readmodel::catch_up(&state).await?;
     let (lo, hi) = (code.clone(), upper(&code));
-    let (conflicts, pairs, people) = state
+    let (conflicts, pairs, people, twice) = state
         .web
         .model()
         .run(move |c| {
@@ -169,7 +172,27 @@ pub async fn queue(
                     Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok((conflicts, pairs, people))
+            let twice = c
+                .prepare(
+                    "SELECT ra.household_id, ra.key, rb.key, ra.id_number,
+                            h.compound || ' ' || h.building || ' ' || h.unit || ' ' || h.room || '室'
+                     FROM residents ra JOIN residents rb
+                       ON ra.household_id = rb.household_id AND ra.id_number = rb.id_number AND ra.key < rb.key
+                     JOIN households h ON h.id = ra.household_id
+                     WHERE ra.grid >= ?1 AND ra.grid < ?2 AND ra.id_number IS NOT NULL
+                     ORDER BY ra.household_id LIMIT 200",
+                )?
+                .query_map(params![lo, hi], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((conflicts, pairs, people, twice))
         })
         .await?;
     let users = state.directory.users().await?;
@@ -224,6 +247,7 @@ pub async fn queue(
             b,
             place,
             detail: "同一网格、同一地址登记了两户".into(),
+            residents: None,
         })
         .collect();
     duplicates.extend(people.into_iter().map(|(a, b, id, place)| DuplicateView {
@@ -232,7 +256,20 @@ pub async fn queue(
         b,
         place,
         detail: format!("身份证号 {} 登记在两户", mask::id_number(&id)),
+        residents: None,
     }));
+    duplicates.extend(
+        twice
+            .into_iter()
+            .map(|(h, ra, rb, id, place)| DuplicateView {
+                kind: "同户重复居民".into(),
+                a: h.clone(),
+                b: h,
+                place,
+                detail: format!("身份证号 {} 在本户登记了两次", mask::id_number(&id)),
+                residents: Some((ra, rb)),
+            }),
+    );
     render(&ReviewPage {
         nav: Nav::of(&user),
         crumbs: vec![
@@ -273,6 +310,11 @@ pub struct ResolveForm {
     a: Option<String>,
     #[serde(default)]
     b: Option<String>,
+    /// merge_residents: the household (`a`) and its two entries.
+    #[serde(default)]
+    ra: Option<String>,
+    #[serde(default)]
+    rb: Option<String>,
 }
 
 async fn check_household(state: &AppState, user: &WebUser, id: &str) -> WebResult<String> {
@@ -329,6 +371,16 @@ pub async fn resolve(
                     .await?;
                 "已确认不是重复"
             }
+        }
+        "merge_residents" => {
+            let h = form.a.ok_or(WebError::Bad("缺少住户".into()))?;
+            let ra = form.ra.ok_or(WebError::Bad("缺少居民".into()))?;
+            let rb = form.rb.ok_or(WebError::Bad("缺少居民".into()))?;
+            check_household(&state, &user, &h).await?;
+            let id = h.clone();
+            super::actor::edit_as(&state, &p, &[h], move |s| s.merge_residents(&id, &ra, &rb))
+                .await?;
+            "已合并重复登记的居民"
         }
         _ => return Err(WebError::Bad("不支持的操作".into())),
     };
