@@ -644,3 +644,46 @@ async fn a_person_recorded_twice_in_a_household_becomes_one_entry() {
     let (_, body) = get(&state, &shequ, &format!("/web/review?code={COMMUNITY}")).await;
     assert!(!String::from_utf8(body).unwrap().contains("merge_residents"));
 }
+
+#[tokio::test]
+async fn a_slower_process_never_overwrites_a_newer_projection() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = readmodel::ReadModel::open(&dir.path().join("rm.sqlite3"))
+        .await
+        .unwrap();
+    let household = |residents: usize| {
+        let h = Household {
+            kind: "household".into(),
+            id: "h1".into(),
+            grid: G1.into(),
+            residents: (0..residents)
+                .map(|i| {
+                    (
+                        format!("r{i}"),
+                        gridsync_core::household::Resident::named("居民"),
+                    )
+                })
+                .collect(),
+            ..Household::default()
+        };
+        vec![(
+            "h1".to_owned(),
+            readmodel::Projected::Household(Box::new(h), Vec::new()),
+        )]
+    };
+    let residents = || async {
+        readmodel::households_in(&model, G1, None, None)
+            .await
+            .unwrap()[0]
+            .residents
+    };
+    // A process that read the log to 10 projects two residents; one that
+    // had read only to 5 (an older state, one resident) commits after it.
+    model.apply(household(2), Vec::new(), 10).await.unwrap();
+    model.apply(household(1), Vec::new(), 5).await.unwrap();
+    assert_eq!(residents().await, 2);
+    assert_eq!(model.projected_seq().await.unwrap(), 10);
+    // A later change is projected again.
+    model.apply(household(3), Vec::new(), 12).await.unwrap();
+    assert_eq!(residents().await, 3);
+}

@@ -14,7 +14,10 @@
 //! The read model is derived data: it lives in its own SQLite file next
 //! to the main database (`web-readmodel.sqlite3`), so projecting never
 //! competes with pushes for the main database's write lock, and it is
-//! dropped and rebuilt from the log whenever its schema changes.
+//! dropped and rebuilt from the log whenever its schema changes. Processes
+//! that share a data directory share the file: each document's rows record
+//! how far in the log the process that wrote them had read, so a slower
+//! process never overwrites a newer projection.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -30,7 +33,7 @@ use crate::db::DbError;
 use crate::state::AppState;
 
 /// Bump when the tables below change: the file is then rebuilt.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Log entries read per projector step.
 const BATCH: i64 = 5000;
@@ -121,6 +124,10 @@ CREATE TABLE conflicts (
     PRIMARY KEY (doc_id, n)
 );
 CREATE INDEX conflicts_grid ON conflicts (grid);
+CREATE TABLE doc_versions (
+    doc_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+);
 CREATE TABLE syncs (
     user_id TEXT NOT NULL,
     device_id TEXT NOT NULL,
@@ -196,7 +203,22 @@ impl ReadModel {
         self.run(move |c| {
             let tx = c.transaction()?;
             for (id, p) in &docs {
+                // Two processes sharing this file may project the same
+                // document; the one that read the log further wins, and a
+                // later change projects it again anyway.
+                let stored: Option<i64> = tx
+                    .prepare_cached("SELECT seq FROM doc_versions WHERE doc_id = ?1")?
+                    .query_row([id], |r| r.get(0))
+                    .optional()?;
+                if stored.is_some_and(|v| v > seq) {
+                    continue;
+                }
                 write_doc(&tx, id, p)?;
+                tx.prepare_cached(
+                    "INSERT INTO doc_versions (doc_id, seq) VALUES (?1, ?2)
+                     ON CONFLICT (doc_id) DO UPDATE SET seq = excluded.seq",
+                )?
+                .execute(params![id, seq])?;
             }
             for s in &syncs {
                 tx.prepare_cached(
