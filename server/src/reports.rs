@@ -40,6 +40,8 @@ mod sqlite;
 
 /// Reports projected per step of a catch-up.
 const BATCH: usize = 500;
+/// Rows written by one catch-up after which table statistics are refreshed.
+const ANALYZE_AFTER: usize = 5_000;
 
 /// One issue report as the read model holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,10 +261,19 @@ impl Reports {
                     _ => tracing::warn!(doc = %id, "report document unreadable; not projected"),
                 }
             }
+            let before = written;
             written += rows.len();
             match &self.backend {
                 Backend::Sqlite(p) => sqlite::write(p, rows, upto).await?,
                 Backend::Postgres(p) => postgres::write(p, rows, upto).await?,
+            }
+            // After a bulk projection (a new server, a rebuild) the
+            // planner's statistics are stale until autovacuum comes by.
+            if before < ANALYZE_AFTER && written >= ANALYZE_AFTER {
+                match &self.backend {
+                    Backend::Sqlite(p) => sqlite::analyze(p).await?,
+                    Backend::Postgres(p) => postgres::analyze(p).await?,
+                }
             }
         }
     }

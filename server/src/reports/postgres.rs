@@ -178,3 +178,9 @@ pub(super) async fn counts(
         })
         .collect())
 }
+
+/// Refresh the planner's statistics of the read model.
+pub(super) async fn analyze(pool: &Pool) -> Result<(), DbError> {
+    let c = pool.get().await.map_err(pool_err)?;
+    c.batch_execute("ANALYZE reports").await.map_err(err)
+}

@@ -173,3 +173,11 @@ pub(super) async fn counts(
     })
     .await
 }
+
+/// Refresh the query planner's statistics of the read model.
+pub(super) async fn analyze(pool: &Pool) -> Result<(), DbError> {
+    db::run(pool, |c: &mut Connection| {
+        c.execute_batch("ANALYZE reports")
+    })
+    .await
+}
