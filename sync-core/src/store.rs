@@ -651,17 +651,39 @@ impl Store {
     pub fn apply_pulled(&mut self, docs: &[PulledDoc]) -> Result<()> {
         let mut careful = Vec::new();
         let mut whole = Vec::new();
+        let mut more = Vec::new();
         for d in docs {
             let id = doc::parse_id("doc_id", &d.id)?;
-            if doc::is_whole_document(&d.data) && !self.contains(&id)? && !self.cache.contains(&id)
-            {
+            let here = self.contains(&id)? || self.cache.contains(&id);
+            if !here && doc::is_whole_document(&d.data) {
                 whole.push((id, d));
+            } else if here && self.may_defer(&id)? {
+                more.push((id, d));
             } else {
                 careful.push((id, d.data.clone()));
             }
         }
         self.write(|s| {
             let now = s.clock.now_ms();
+            // News for documents already here: kept as a chunk, read when
+            // the document is next loaded, listed by the next query.
+            for (id, d) in more {
+                s.conn
+                    .prepare_cached("INSERT INTO chunks (doc_id, data) VALUES (?1, ?2)")?
+                    .execute(params![id, d.data])?;
+                s.conn
+                    .prepare_cached(
+                        "UPDATE docs SET loose = loose + 1, updated_at = ?2 WHERE id = ?1",
+                    )?
+                    .execute(params![id, now])?;
+                s.conn
+                    .prepare_cached("INSERT OR IGNORE INTO p_pending (doc_id) VALUES (?1)")?
+                    .execute([&id])?;
+                s.cache.pop(&id);
+                if let Some(w) = s.write.as_mut() {
+                    w.touched.insert(id.clone());
+                }
+            }
             for (id, d) in whole {
                 let inserted = s
                     .conn
@@ -681,6 +703,22 @@ impl Store {
             }
             s.apply_remote_many(&careful)
         })
+    }
+
+    /// Whether news for document `id` (stored here) may be kept without
+    /// decoding it now: not when it is a merged duplicate, whose late
+    /// edits are forwarded to the survivor as they arrive.
+    fn may_defer(&self, id: &str) -> Result<bool> {
+        let merged: Option<Option<String>> = self
+            .conn
+            .prepare_cached("SELECT merged_into FROM p_households WHERE doc_id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        let pending = self
+            .conn
+            .prepare_cached("SELECT 1 FROM p_pending WHERE doc_id = ?1")?
+            .exists([id])?;
+        Ok(self.contains(id)? && !matches!(merged, Some(Some(_))) && !pending)
     }
 
     /// The whole document as one saved Automerge file.

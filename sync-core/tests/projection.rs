@@ -246,3 +246,46 @@ fn pulled_documents_are_listed_after_lazy_indexing() {
     assert_eq!(third.index_pending(100).unwrap(), 0);
     assert_eq!(third.households(&PlaceFilter::default()).unwrap().len(), 1);
 }
+
+/// News for documents already here is kept as it came and listed by the
+/// next query; many such pieces are folded into a snapshot when indexed,
+/// and the document reads the same throughout.
+#[test]
+fn news_for_known_documents_is_listed_after_lazy_indexing() {
+    let (mut src, ids) = small_grid();
+    let mut dst = store("supervisor");
+    let page = |id: &str, data: Vec<u8>| gridsync_core::PulledDoc {
+        id: id.to_string(),
+        kind: "household".into(),
+        scope: GRID.into(),
+        data,
+    };
+    let whole = src.export_doc(&ids[3]).unwrap();
+    dst.apply_pulled(&[page(&ids[3], whole)]).unwrap();
+    let residents = |s: &Store| {
+        s.households(&PlaceFilter::default())
+            .unwrap()
+            .into_iter()
+            .find(|h| h.id == ids[3])
+            .map(|h| h.residents)
+    };
+    assert_eq!(residents(&dst), Some(1));
+    // Seventy changes arrive one page each, more than a snapshot folds in.
+    for i in 0..70 {
+        let before = src.heads(&ids[3]).unwrap();
+        src.add_resident(&ids[3], resident(&format!("住户{i}"), "19900101", 20 + i))
+            .unwrap();
+        let changes = src.doc_changes(&ids[3]).unwrap();
+        let news = changes[changes.len() - 1].clone();
+        assert_ne!(before, src.heads(&ids[3]).unwrap());
+        dst.apply_pulled(&[page(&ids[3], news)]).unwrap();
+    }
+    assert_eq!(residents(&dst), Some(71));
+    assert_eq!(residents(&dst), residents(&src));
+    assert_eq!(dst.index_pending(10).unwrap(), 0);
+    assert_eq!(
+        dst.household(&ids[3]).unwrap(),
+        src.household(&ids[3]).unwrap()
+    );
+    assert_eq!(dst.heads(&ids[3]).unwrap(), src.heads(&ids[3]).unwrap());
+}

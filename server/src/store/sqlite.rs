@@ -139,6 +139,7 @@ fn push_blocking(
     let mut outcome = PushOutcome::default();
     let mut compact_soon = Vec::new();
     let groups = super::push::group(incoming, &mut outcome.rejected);
+    let t0 = std::time::Instant::now();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut updated: Vec<(String, i64, Automerge)> = Vec::new();
     let now = gridsync_core::household::Clock::System.now_ms();
@@ -170,6 +171,7 @@ fn push_blocking(
         use rayon::prelude::*;
         planned.into_par_iter().map(decide).collect()
     };
+    let t_decided = t0.elapsed();
     // …and store what was accepted, in order.
     for (doc_id, row, d) in decided {
         outcome.duplicates += d.duplicates;
@@ -235,7 +237,14 @@ fn push_blocking(
         }
         updated.push((doc_id, last_seq, working));
     }
+    let t_stored = t0.elapsed();
     tx.commit()?;
+    tracing::debug!(
+        decided_ms = t_decided.as_secs_f64() * 1000.0,
+        stored_ms = (t_stored - t_decided).as_secs_f64() * 1000.0,
+        commit_ms = (t0.elapsed() - t_stored).as_secs_f64() * 1000.0,
+        "push phases"
+    );
     if let Ok(mut c) = cache.lock() {
         for (id, seq, doc) in updated {
             c.put(id, (seq, doc));

@@ -3,7 +3,7 @@
 //! not visited lately, search). Written in the same transaction as the edit
 //! that changed the document; rebuilt from the documents if dropped.
 
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
@@ -143,16 +143,28 @@ impl Store {
         let mut raw = Vec::with_capacity(ids.len());
         for id in ids {
             let bytes = self.doc_bytes(&id)?;
-            raw.push((id, bytes));
+            let loose: i64 = self
+                .conn
+                .prepare_cached("SELECT loose FROM docs WHERE id = ?1")?
+                .query_row([&id], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0);
+            raw.push((id, bytes, loose));
         }
-        let read: Vec<(String, Option<(String, String, Projected)>)> = raw
+        type Read = (String, String, Projected, Option<Vec<u8>>);
+        let read: Vec<(String, Option<Read>)> = raw
             .into_par_iter()
-            .map(|(id, bytes)| {
+            .map(|(id, bytes, loose)| {
+                use automerge::ReadDoc;
                 let read = match automerge::Automerge::load(&bytes) {
                     Ok(d) => Some((
                         doc::kind_of(&d).unwrap_or_default(),
                         doc::scope_of(&d).unwrap_or_default(),
                         Projected::read(&id, &d),
+                        // Many loose chunks: fold them into a snapshot (not
+                        // while changes wait for their dependencies).
+                        (loose >= super::COMPACT_AFTER && d.get_missing_deps(&[]).is_empty())
+                            .then(|| d.save()),
                     )),
                     Err(e) => {
                         tracing::warn!(doc = %id, error = %e, "stored document cannot be decoded; not listed");
@@ -170,11 +182,21 @@ impl Store {
         let written = (|| -> Result<()> {
             for (id, r) in &read {
                 match r {
-                    Some((kind, scope, projected)) => {
+                    Some((kind, scope, projected, snapshot)) => {
                         projected.write(&self.conn, id)?;
                         self.conn
                             .prepare_cached("UPDATE docs SET kind = ?2, scope = ?3 WHERE id = ?1")?
                             .execute(params![id, kind, scope])?;
+                        if let Some(snapshot) = snapshot {
+                            self.conn
+                                .prepare_cached(
+                                    "UPDATE docs SET snapshot = ?2, loose = 0 WHERE id = ?1",
+                                )?
+                                .execute(params![id, snapshot])?;
+                            self.conn
+                                .prepare_cached("DELETE FROM chunks WHERE doc_id = ?1")?
+                                .execute([id])?;
+                        }
                     }
                     None => {
                         self.conn
