@@ -132,6 +132,34 @@ impl ReportScope {
     }
 }
 
+/// The file in the data directory naming the deployment's holidays and
+/// make-up working days (调休), `YYYY-MM-DD`:
+/// `{"holidays": ["2026-10-01", …], "workdays": ["2026-09-28", …]}`.
+pub const CALENDAR_FILE: &str = "work_calendar.json";
+
+/// The working calendar deadlines are counted in: [`CALENDAR_FILE`] in
+/// `data_dir` if present, else Monday to Friday.
+pub fn load_calendar(data_dir: &std::path::Path) -> anyhow::Result<WorkCalendar> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Lists {
+        #[serde(default)]
+        holidays: Vec<String>,
+        #[serde(default)]
+        workdays: Vec<String>,
+    }
+    let path = data_dir.join(CALENDAR_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(WorkCalendar::default()),
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
+    };
+    let lists: Lists =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    WorkCalendar::from_dates(&lists.holidays, &lists.workdays)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 /// The stored code of a stage.
 pub fn stage_code(stage: Stage) -> &'static str {
     match stage {

@@ -33,6 +33,8 @@ impl AppState {
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        let calendar = crate::reports::load_calendar(&config.data_dir)
+            .context("reading the working calendar")?;
         if let Some(url) = config.database_url.as_deref() {
             if !crate::pg::is_postgres_url(url) {
                 anyhow::bail!(
@@ -54,10 +56,10 @@ impl AppState {
                 web: Arc::new(web),
                 directory: Arc::new(crate::directory::postgres::PgDirectory::new(pool.clone())),
                 blobs: Arc::new(crate::blobs::postgres::PgBlobStore::new(pool.clone())),
-                reports: Arc::new(crate::reports::Reports::postgres(
-                    pool.clone(),
-                    docs.clone(),
-                )),
+                reports: Arc::new(
+                    crate::reports::Reports::postgres(pool.clone(), docs.clone())
+                        .with_calendar(calendar),
+                ),
                 docs,
                 auth: Arc::new(auth),
                 config: Arc::new(config),
@@ -82,7 +84,9 @@ impl AppState {
                 )
                 .context("opening the blob directory")?,
             ),
-            reports: Arc::new(crate::reports::Reports::sqlite(pool.clone(), docs.clone())),
+            reports: Arc::new(
+                crate::reports::Reports::sqlite(pool.clone(), docs.clone()).with_calendar(calendar),
+            ),
             docs,
             auth: Arc::new(auth),
             config: Arc::new(config),

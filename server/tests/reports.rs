@@ -233,3 +233,43 @@ async fn read_model_on_postgres() {
     ));
     suite(Reports::postgres(pool, docs.clone()), docs).await;
 }
+
+#[test]
+fn holidays_from_the_data_directory_move_deadlines() {
+    use gridsync_core::issue::WorkCalendar;
+    use gridsync_core::issue::deadline::format_date;
+    use gridsync_server::reports::{CALENDAR_FILE, load_calendar, row_of};
+
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(load_calendar(dir.path()).unwrap(), WorkCalendar::default());
+    // The ten days from the dispatch on are holidays.
+    let first = time::OffsetDateTime::from_unix_timestamp(T0 / 1000)
+        .unwrap()
+        .to_offset(time::macros::offset!(+8))
+        .date();
+    let days: Vec<String> = (0..10)
+        .map(|d| format_date(first + time::Duration::days(d)))
+        .collect();
+    std::fs::write(
+        dir.path().join(CALENDAR_FILE),
+        serde_json::json!({ "holidays": days }).to_string(),
+    )
+    .unwrap();
+    let calendar = load_calendar(dir.path()).unwrap();
+    assert_eq!(calendar.holidays.len(), 10);
+
+    let mut s = phone();
+    let a = report(&mut s, G1, "garbage");
+    dispatch(&mut s, &a, "dept:chengguan");
+    let issue = s.issue(&a).unwrap();
+    let plain = row_of(&issue, &WorkCalendar::default()).deadline.unwrap();
+    let with_holidays = row_of(&issue, &calendar).deadline.unwrap();
+    assert!(with_holidays >= plain + 7 * DAY, "{plain} {with_holidays}");
+
+    std::fs::write(
+        dir.path().join(CALENDAR_FILE),
+        r#"{"holidays": ["2026-13-01"]}"#,
+    )
+    .unwrap();
+    assert!(load_calendar(dir.path()).is_err());
+}
