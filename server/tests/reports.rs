@@ -273,3 +273,53 @@ fn holidays_from_the_data_directory_move_deadlines() {
     .unwrap();
     assert!(load_calendar(dir.path()).is_err());
 }
+
+/// A step the pusher's role may not take is refused with `role_forbids`
+/// and the step's name, and nothing of it is stored: not in the log, not
+/// in the document, not in the read model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_step_is_stored_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = gridsync_server::db::open(&dir.path().join("s.sqlite3"))
+        .await
+        .unwrap();
+    let docs: Arc<dyn DocStore> = Arc::new(gridsync_server::store::sqlite::SqliteDocStore::new(
+        pool.clone(),
+    ));
+    let reports = Reports::sqlite(pool, docs.clone());
+    let mut s = phone();
+    let a = report(&mut s, G1, "garbage");
+    dispatch(&mut s, &a, "dept:chengguan");
+    push(docs.as_ref(), &s, 0).await;
+    let seq = docs.max_seq().await.unwrap();
+    let stored = docs.load(&a).await.unwrap().unwrap();
+
+    // The grid's worker records handling of a report dispatched to 城管.
+    let worker = principal(Role::GridWorker, &[G1]);
+    s.set_author(gridsync_core::doc::Author {
+        user: worker.user_id.clone(),
+        role: worker.role.code().into(),
+    })
+    .unwrap();
+    let before = s.outbox(100_000).unwrap().len();
+    s.append_event(&a, EventKind::Handle, StepInput::default())
+        .unwrap();
+    let out = docs
+        .push(outbox_after(&s, before), None, None, guard(worker))
+        .await
+        .unwrap();
+    assert_eq!(out.stored, 0);
+    assert_eq!(out.rejected.len(), 1);
+    let refusal = &out.rejected[0].refusal;
+    assert_eq!(refusal.code, "role_forbids");
+    assert!(refusal.reason.contains("处置"), "{}", refusal.reason);
+    assert!(refusal.reason.contains("handle"), "{}", refusal.reason);
+    assert_eq!(docs.max_seq().await.unwrap(), seq);
+    assert_eq!(docs.load(&a).await.unwrap().unwrap(), stored);
+    let row = reports
+        .nearly_due(&scope(&[G1], None), T0, 30 * DAY, 10)
+        .await
+        .unwrap();
+    assert_eq!(row.len(), 1);
+    assert_eq!(row[0].stage, "dispatched");
+}
