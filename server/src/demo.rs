@@ -215,6 +215,9 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
         );
     }
     println!("  baobao1-2  包保责任人 / package-holders");
+    for (code, name, login, _) in DEPARTMENTS {
+        println!("  {login:<10} {name} / department user ({code})");
+    }
     Ok(())
 }
 
