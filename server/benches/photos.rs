@@ -1,3 +1,361 @@
-//! Photo upload benchmark (being written).
+//! Photo upload benchmark against the real server binary (release build)
+//! on loopback: a grid worker's phone holds 20 photos of about 2 MB
+//! (real JPEGs) on 10 issue reports and syncs them, once without
+//! interruption and once with the server killed (SIGKILL) when 55 % of the
+//! photo bytes are acknowledged and started again after an outage (1 s,
+//! `GRIDSYNC_BENCH_OUTAGE_MS`); the phone's ordinary retries carry on from
+//! the offset the server reports. Also: the same 20
+//! photos on new reports (deduplicated), and the supervisor downloading
+//! them.
+//!
+//! Run: `cargo build --release -p gridsync-server && cargo bench -p gridsync-server --bench photos`
 
-fn main() {}
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gridsync_core::issue::NewIssue;
+use gridsync_core::sync::blobs::fetch_blob;
+use gridsync_core::sync::{Client, Progress, SyncOptions, SyncReport};
+use gridsync_core::{OpenOptions, Store};
+
+const COMMUNITY: &str = "110105001001";
+const GRID: &str = "110105001001001";
+const PASSWORD: &str = "bench-pass-2026";
+const PHOTOS: usize = 20;
+
+fn server_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = dir.join("gridsync-server");
+    assert!(
+        bin.exists(),
+        "build it first: cargo build --release -p gridsync-server"
+    );
+    bin
+}
+
+struct Server {
+    child: Option<Child>,
+    url: String,
+    data: PathBuf,
+}
+
+impl Server {
+    fn start(data: &Path, addr: &str) -> Server {
+        let mut child = Command::new(server_bin())
+            .arg("--data-dir")
+            .arg(data)
+            .args(["serve", "--addr", addr])
+            .env("GRIDSYNC_LOG", "error")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_string();
+        Server {
+            child: Some(child),
+            url,
+            data: data.to_path_buf(),
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Kill it (SIGKILL), wait `outage`, start it again on the same port.
+    fn restart(&mut self, outage: Duration) {
+        self.kill();
+        std::thread::sleep(outage);
+        let addr = self.url.trim_start_matches("http://").to_string();
+        loop {
+            let s = std::panic::catch_unwind(|| Server::start(&self.data, &addr));
+            if let Ok(mut s) = s {
+                self.child = s.child.take();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn cli(&self, args: &[&str]) {
+        let out = Command::new(server_bin())
+            .arg("--data-dir")
+            .arg(&self.data)
+            .args(args)
+            .env("GRIDSYNC_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A real JPEG of about 2 MB: noise at quality 95 does not compress.
+fn photo(seed: u32) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    let img = image::RgbImage::from_fn(1100, 800, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let b = state.to_le_bytes();
+        image::Rgb([b[0], b[1], b[2]])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95)
+        .encode_image(&img)
+        .unwrap();
+    out
+}
+
+fn phone(dir: &Path, name: &str, url: &str, user: &str) -> (Store, Client) {
+    let mut store =
+        Store::open_with(dir.join(format!("{name}.sqlite3")), OpenOptions::default()).unwrap();
+    let client = Client::new(url).unwrap();
+    client.login(&mut store, user, PASSWORD).unwrap();
+    (store, client)
+}
+
+fn sync(store: &mut Store, client: &Client, progress: &mut dyn FnMut(&Progress)) -> SyncReport {
+    gridsync_core::sync::sync(store, client, &SyncOptions::default(), None, progress).unwrap()
+}
+
+/// 10 reports with 2 photos each, recorded offline.
+fn report_with_photos(store: &mut Store, photos: &[Vec<u8>]) {
+    let subtype = gridsync_core::issue::catalogue::category("safety")
+        .unwrap()
+        .subtypes[0]
+        .code;
+    for pair in photos.chunks(2) {
+        let id = store
+            .report_issue(NewIssue {
+                grid: GRID.into(),
+                category: "safety".into(),
+                subtype: subtype.into(),
+                description: "楼道堆放杂物，堵塞消防通道".into(),
+                source: "patrol".into(),
+                ..NewIssue::default()
+            })
+            .unwrap();
+        for p in pair {
+            store.attach_photo(&id, p).unwrap();
+        }
+    }
+}
+
+/// How long the server stays down: `GRIDSYNC_BENCH_OUTAGE_MS`, 1 s by
+/// default (a phone losing its signal in a stairwell for a moment).
+fn outage() -> Duration {
+    Duration::from_millis(
+        std::env::var("GRIDSYNC_BENCH_OUTAGE_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000),
+    )
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+struct Run {
+    took: Duration,
+    report: SyncReport,
+    down: Option<Duration>,
+}
+
+/// A fresh server and worker phone with the 20 photos; sync them,
+/// killing the server once half the photo bytes are acknowledged when
+/// `interrupt`.
+fn run(photos: &[Vec<u8>], interrupt: bool) -> Run {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("server"), "127.0.0.1:0");
+    let territory = serde_json::json!({"streets": [{"code": "110105001", "name": "建国门街道",
+        "communities": [{"code": COMMUNITY, "name": "幸福社区",
+            "grids": [{"code": GRID, "name": "第一网格"}]}]}]});
+    let tfile = tmp.path().join("territory.json");
+    std::fs::write(&tfile, territory.to_string()).unwrap();
+    server.cli(&["import", tfile.to_str().unwrap()]);
+    for (user, role, extra) in [
+        ("w1", "grid_worker", ["--grids", GRID]),
+        ("sup", "supervisor", ["--subtree", COMMUNITY]),
+    ] {
+        server.cli(&[
+            "admin",
+            "user",
+            "add",
+            "--username",
+            user,
+            "--name",
+            "测试",
+            "--role",
+            role,
+            extra[0],
+            extra[1],
+            "--password",
+            PASSWORD,
+        ]);
+    }
+    let url = server.url.clone();
+    let (mut store, client) = phone(tmp.path(), "worker", &url, "w1");
+    sync(&mut store, &client, &mut |_| {});
+    report_with_photos(&mut store, photos);
+    let total: u64 = photos.iter().map(|p| p.len() as u64).sum();
+
+    let server = Arc::new(Mutex::new(server));
+    let sent = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    // The interruption comes from outside the phone, at whatever instant
+    // (most likely while a chunk is on the wire or being written).
+    let killer = interrupt.then(|| {
+        let (server, sent, done) = (server.clone(), sent.clone(), done.clone());
+        std::thread::spawn(move || {
+            // A little past half, so that it falls inside a photo.
+            while sent.load(Ordering::SeqCst) < total / 100 * 55 {
+                if done.load(Ordering::SeqCst) {
+                    return None;
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            let t = Instant::now();
+            server.lock().unwrap().restart(outage());
+            Some(t.elapsed())
+        })
+    });
+    let t = Instant::now();
+    let report = sync(&mut store, &client, &mut |p| {
+        if p.bytes_total > 0 {
+            sent.store(
+                p.bytes_done
+                    .saturating_sub(p.bytes_total - total.min(p.bytes_total)),
+                Ordering::SeqCst,
+            );
+        }
+    });
+    let took = t.elapsed();
+    done.store(true, Ordering::SeqCst);
+    let down = killer.and_then(|k| k.join().unwrap());
+    assert_eq!(report.blobs_uploaded, PHOTOS as u64);
+    assert_eq!(report.blobs_pending, 0);
+
+    if !interrupt {
+        // The same photos on 10 new reports: deduplicated.
+        report_with_photos(&mut store, photos);
+        let t = Instant::now();
+        let again = sync(&mut store, &client, &mut |_| {});
+        println!(
+            "same 20 photos on 10 new reports: {} ms, {} photo bytes sent",
+            t.elapsed().as_millis(),
+            again.blob_bytes_sent
+        );
+        // The supervisor downloads them.
+        let (mut sup, sup_client) = phone(tmp.path(), "sup", &url, "sup");
+        sync(&mut sup, &sup_client, &mut |_| {});
+        let hashes: Vec<String> = photos
+            .iter()
+            .map(|p| gridsync_core::store::blob_hash(p))
+            .collect();
+        let t = Instant::now();
+        for h in &hashes {
+            fetch_blob(&mut sup, &sup_client, h).unwrap();
+        }
+        let d = t.elapsed();
+        println!(
+            "supervisor downloads the 20 photos (verified, kept): {} ms, {:.1} MB/s",
+            d.as_millis(),
+            mb(total) / d.as_secs_f64()
+        );
+        let t = Instant::now();
+        for h in &hashes {
+            gridsync_core::sync::blobs::fetch_thumbnail(&mut sup, &sup_client, h).unwrap();
+        }
+        println!(
+            "supervisor fetches the 20 thumbnails: {} ms",
+            t.elapsed().as_millis()
+        );
+    }
+    Run { took, report, down }
+}
+
+fn main() {
+    let t = Instant::now();
+    let photos: Vec<Vec<u8>> = (0..PHOTOS as u32).map(photo).collect();
+    let total: u64 = photos.iter().map(|p| p.len() as u64).sum();
+    println!(
+        "{PHOTOS} photos, {:.2} MB in all ({:.2} MB each on average; generated in {} ms)",
+        mb(total),
+        mb(total) / PHOTOS as f64,
+        t.elapsed().as_millis()
+    );
+    let chunk = SyncOptions::default().blob_chunk;
+    println!("chunk: {} KiB", chunk / 1024);
+
+    let runs: usize = std::env::var("GRIDSYNC_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let median = |mut v: Vec<u128>| {
+        v.sort();
+        (v[v.len() / 2], v[0], v[v.len() - 1])
+    };
+    let mut plain = Vec::new();
+    let mut cut = Vec::new();
+    let mut cut_net = Vec::new();
+    for i in 0..runs {
+        let p = run(&photos, false);
+        println!(
+            "run {i} uninterrupted: {} ms, {:.1} MB/s, photo bytes sent {:.2} MB",
+            p.took.as_millis(),
+            mb(total) / p.took.as_secs_f64(),
+            mb(p.report.blob_bytes_sent)
+        );
+        plain.push(p.took.as_millis());
+        let c = run(&photos, true);
+        let down = c.down.unwrap_or_default();
+        println!(
+            "run {i} one interruption (server SIGKILLed at 55 %, restarted): {} ms in all, \
+             server down {} ms, {} ms without the outage; photo bytes sent {:.2} MB ({:.2} MB sent twice)",
+            c.took.as_millis(),
+            down.as_millis(),
+            c.took.saturating_sub(down).as_millis(),
+            mb(c.report.blob_bytes_sent),
+            mb(c.report.blob_bytes_sent.saturating_sub(total)),
+        );
+        cut.push(c.took.as_millis());
+        cut_net.push(c.took.saturating_sub(down).as_millis());
+    }
+    let (p, pmin, pmax) = median(plain);
+    let (c, cmin, cmax) = median(cut);
+    let (n, nmin, nmax) = median(cut_net);
+    println!(
+        "MEDIAN of {runs}: uninterrupted {p} ms ({pmin}-{pmax}), {:.1} MB/s; \
+         with one interruption {c} ms ({cmin}-{cmax}) of which the server was down {} ms; \
+         without the outage {n} ms ({nmin}-{nmax})",
+        mb(total) / (p as f64 / 1000.0),
+        outage().as_millis(),
+    );
+}

@@ -94,7 +94,8 @@ pub struct SyncReport {
     pub rounds: u32,
     /// Photos the server now has for their reports ([`blobs`]).
     pub blobs_uploaded: u64,
-    /// Photo bytes sent.
+    /// Photo bytes sent (every attempt counted, so a chunk sent again
+    /// after a dropped connection counts twice).
     pub blob_bytes_sent: u64,
     /// Photos still waiting to be uploaded.
     pub blobs_pending: u64,

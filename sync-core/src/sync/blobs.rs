@@ -33,7 +33,8 @@ pub struct UploadReport {
     pub uploaded: u64,
     /// Of those, how many the server already had (no bytes sent).
     pub deduplicated: u64,
-    /// Bytes of blob data sent.
+    /// Bytes of blob data sent, counting every attempt: a chunk lost to a
+    /// dropped connection and sent again counts twice.
     pub bytes_sent: u64,
     /// Blobs the server would not take now (report not synced, not
     /// listed, too large, not allowed); they stay queued.
@@ -76,6 +77,21 @@ fn request(
     headers: HeaderMap,
     body: Option<&[u8]>,
 ) -> Result<Answer> {
+    request_counted(store, client, method, path, headers, body, &mut 0)
+}
+
+/// [`request`], adding the body bytes of every attempt that reached the
+/// server to `wire` (a chunk lost to a dropped connection is sent again
+/// and counts twice).
+fn request_counted(
+    store: &mut Store,
+    client: &Client,
+    method: Method,
+    path: &str,
+    headers: HeaderMap,
+    body: Option<&[u8]>,
+    wire: &mut u64,
+) -> Result<Answer> {
     let mut token = Client::access_token(store)?;
     let mut renewed = false;
     let retry = client.retry_policy().clone();
@@ -96,7 +112,14 @@ fn request(
         if let Some(b) = body {
             req = req.body(b.to_vec());
         }
-        let resp = match req.send() {
+        let resp = req.send();
+        // The body went out unless the connection could not be made.
+        if let Some(b) = body
+            && !resp.as_ref().is_err_and(|e| e.is_connect())
+        {
+            *wire += b.len() as u64;
+        }
+        let resp = match resp {
             Ok(r) => r,
             Err(e) => {
                 last = if e.is_timeout() {
@@ -160,7 +183,8 @@ fn json_headers() -> HeaderMap {
 
 /// How one upload ended.
 enum Outcome {
-    /// The server has it complete; `sent` bytes were sent for it now.
+    /// The server has it complete; `sent` bytes were put on the wire for
+    /// it now.
     Done { sent: u64, dedup: bool },
     /// The server would not take it now (kept queued).
     Refused,
@@ -219,10 +243,17 @@ fn upload_one(
             HeaderValue::from_static("application/offset+octet-stream"),
         );
         h.insert("upload-offset", HeaderValue::from(offset));
-        match request(store, client, Method::PATCH, &path, h, Some(&data))? {
+        match request_counted(
+            store,
+            client,
+            Method::PATCH,
+            &path,
+            h,
+            Some(&data),
+            &mut sent,
+        )? {
             Answer::Ok(r) => {
                 let s: UploadState = r.json().map_err(bad_answer)?;
-                sent += data.len() as u64;
                 on_bytes(data.len() as u64);
                 offset = s.offset;
                 complete = s.complete;
