@@ -539,6 +539,62 @@ pub(crate) mod suite {
         assert_eq!(store.max_seq().await.unwrap(), 0);
     }
 
+    /// Eight devices edit the same household at once and push together:
+    /// pushes that decided on a version another push replaced meanwhile
+    /// decide again, so every edit lands and none is lost.
+    pub(crate) async fn concurrent_pushes_to_one_document_all_land(store: Arc<dyn DocStore>) {
+        let (phone, changes) = phone_with(G1, 1, None);
+        let id = changes[0].doc_id.clone();
+        store
+            .push(
+                changes,
+                None,
+                None,
+                guard(principal(Role::GridWorker, &[G1])),
+            )
+            .await
+            .unwrap();
+        let mut whole = phone;
+        let saved = whole.export_doc(&id).unwrap();
+        let mut tasks = Vec::new();
+        let mut edits = Vec::new();
+        for i in 0..8 {
+            let mut fork = Store::open_in_memory(OpenOptions {
+                clock: Clock::Fixed(1_795_658_400_000),
+                ..OpenOptions::default()
+            })
+            .unwrap();
+            fork.apply_remote(&id, std::slice::from_ref(&saved))
+                .unwrap();
+            let before = fork.outbox(10_000).unwrap().len();
+            fork.add_resident(&id, Resident::named(&format!("住户{i}")))
+                .unwrap();
+            let new = outbox_after(&fork, before);
+            assert_eq!(new.len(), 1);
+            edits.push(new);
+        }
+        // All at once, so pushes decide on the same version.
+        let start = Arc::new(tokio::sync::Barrier::new(edits.len()));
+        for new in edits {
+            let (store, start) = (store.clone(), start.clone());
+            tasks.push(tokio::spawn(async move {
+                start.wait().await;
+                store
+                    .push(new, None, None, guard(principal(Role::GridWorker, &[G1])))
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut stored = 0;
+        for t in tasks {
+            stored += t.await.unwrap().stored;
+        }
+        assert_eq!(stored, 8);
+        let doc = automerge::Automerge::load(&store.load(&id).await.unwrap().unwrap()).unwrap();
+        let h: gridsync_core::household::Household = gridsync_core::doc::read(&doc, None).unwrap();
+        assert_eq!(h.current_residents().count(), 2 + 8);
+    }
+
     pub(crate) async fn concurrent_pushes_keep_the_log_whole(store: Arc<dyn DocStore>) {
         let mut tasks = Vec::new();
         let mut total = 0;
@@ -605,6 +661,7 @@ macro_rules! conformance {
             case!(a_cursor_past_the_end_starts_over);
             case!(paged_pull_delivers_whole_documents);
             case!(concurrent_pushes_keep_the_log_whole);
+            case!(concurrent_pushes_to_one_document_all_land);
         }
     };
 }

@@ -25,8 +25,9 @@
 //! changed since.
 //!
 //! Automerge work (applying, checking, saving) runs on the async thread of
-//! the request, as documents are small (one household); the database round
-//! trips are the slow part.
+//! the request, as documents are small (one household), and before the push
+//! lock is taken: under the lock only documents changed meanwhile are
+//! decided again, so pushes serialize on database round trips alone.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -230,6 +231,36 @@ impl PgDocStore {
         }
         let mut compact_soon = Vec::new();
         let mut client = self.pool.get().await.map_err(pool_err)?;
+        // Decide before taking the push lock, so the Automerge work and the
+        // validation of one push run while others commit; under the lock a
+        // document is decided again only if a push changed it meanwhile
+        // (its `last_seq` moved).
+        let mut planned = Vec::with_capacity(groups.len());
+        for (doc_id, changes) in groups {
+            let row = doc_row(&client, &doc_id, false).await.map_err(err)?;
+            let working = match &row {
+                Some(r) => load_doc(&client, &self.cache, &doc_id, r.last_seq).await?,
+                None => Automerge::new(),
+            };
+            planned.push((doc_id, row, working, changes));
+        }
+        type Planned = (
+            String,
+            Option<DocRow>,
+            Automerge,
+            Vec<(usize, automerge::Change)>,
+        );
+        let decide = |(doc_id, row, working, changes): Planned| {
+            let before = row.as_ref().map(|r| r.facts.clone());
+            let d = super::push::decide(&doc_id, working, before.as_ref(), changes.clone(), guard);
+            (doc_id, row.map(|r| r.last_seq), changes, d)
+        };
+        let decided: Vec<_> = if planned.len() < 16 {
+            planned.into_iter().map(decide).collect()
+        } else {
+            use rayon::prelude::*;
+            planned.into_par_iter().map(decide).collect()
+        };
         let tx = client
             .build_transaction()
             .isolation_level(IsolationLevel::ReadCommitted)
@@ -247,14 +278,18 @@ impl PgDocStore {
             + 1;
         let mut updated: Vec<(String, i64, Automerge)> = Vec::new();
         let now = gridsync_core::household::Clock::System.now_ms();
-        for (doc_id, changes) in groups {
+        for (doc_id, seen_seq, changes, early) in decided {
             let row = doc_row(&tx, &doc_id, true).await.map_err(err)?;
-            let working = match &row {
-                Some(r) => load_doc(&tx, &self.cache, &doc_id, r.last_seq).await?,
-                None => Automerge::new(),
-            };
             let before = row.as_ref().map(|r| r.facts.clone());
-            let decision = super::push::decide(&doc_id, working, before.as_ref(), changes, guard);
+            let decision = if row.as_ref().map(|r| r.last_seq) == seen_seq {
+                early
+            } else {
+                let working = match &row {
+                    Some(r) => load_doc(&tx, &self.cache, &doc_id, r.last_seq).await?,
+                    None => Automerge::new(),
+                };
+                super::push::decide(&doc_id, working, before.as_ref(), changes, guard)
+            };
             outcome.duplicates += decision.duplicates;
             outcome.rejected.extend(decision.rejected);
             let (working, accepted, facts) = (decision.working, decision.accepted, decision.facts);
