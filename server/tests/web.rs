@@ -12,7 +12,7 @@ use automerge::Automerge;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use gridsync_core::household::{Clock, Household};
-use gridsync_core::issue::{Issue, workflow};
+use gridsync_core::issue::{EventKind, Issue, Level, StepInput, workflow};
 use gridsync_server::AppState;
 use gridsync_server::config::Config;
 use gridsync_server::demo::DemoArgs;
@@ -78,6 +78,17 @@ async fn get(state: &AppState, cookie: &str, uri: &str) -> (StatusCode, Vec<u8>)
 }
 
 async fn post(state: &AppState, cookie: &str, uri: &str, form: &[(&str, &str)]) -> StatusCode {
+    post_page(state, cookie, uri, form).await.0
+}
+
+/// A form posted, with the page answered (the refusal's reason on an
+/// error page).
+async fn post_page(
+    state: &AppState,
+    cookie: &str,
+    uri: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
     let body = form
         .iter()
         .map(|(k, v)| format!("{k}={}", gridsync_server::web::pages::urlencode(v)))
@@ -88,11 +99,15 @@ async fn post(state: &AppState, cookie: &str, uri: &str, form: &[(&str, &str)]) 
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(body))
         .unwrap();
-    gridsync_server::app(state.clone())
+    let res = gridsync_server::app(state.clone())
         .oneshot(req)
         .await
-        .unwrap()
-        .status()
+        .unwrap();
+    let status = res.status();
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
 /// The text of the element with `id="…"` in `html`.
@@ -408,6 +423,387 @@ async fn report_steps_go_through_the_push_path_with_the_phones_rules() {
         StatusCode::BAD_REQUEST
     );
     assert_eq!(state.docs.max_seq().await.unwrap(), seq);
+}
+
+/// The ids of the reports of `grid` at `stage` on a report list page.
+fn report_ids(html: &str, grid: &str, stage: &str) -> Vec<String> {
+    let marker = format!("data-grid=\"{grid}\" data-stage=\"{stage}\"");
+    html.match_indices(&marker)
+        .map(|(at, _)| {
+            let id_at = html[..at].rfind("data-id=\"").unwrap() + 9;
+            html[id_at..id_at + 36].to_owned()
+        })
+        .collect()
+}
+
+/// The row of report `id` on a report list page, if listed.
+fn report_row<'a>(html: &'a str, id: &str) -> Option<&'a str> {
+    let at = html.find(&format!("data-id=\"{id}\""))?;
+    Some(&html[at..at + html[at..].find("</tr>").unwrap()])
+}
+
+/// Report `id` as stored (not the read model).
+async fn stored_issue(state: &AppState, id: &str) -> Issue {
+    let doc = Automerge::load(&state.docs.load(id).await.unwrap().unwrap()).unwrap();
+    gridsync_core::doc::read(&doc, None).unwrap()
+}
+
+/// A report of `grid` at `stage` on the list page `html` that is still
+/// dealt with at grid level.
+async fn grid_level_report(state: &AppState, html: &str, grid: &str, stage: &str) -> String {
+    for id in report_ids(html, grid, stage) {
+        if workflow::status(&stored_issue(state, &id).await.events).level == Level::Grid {
+            return id;
+        }
+    }
+    panic!("no {stage} report at grid level in {grid}");
+}
+
+/// The one event `after` has that `before` had not.
+fn new_event(before: &Issue, after: &Issue) -> gridsync_core::issue::Event {
+    let added: Vec<_> = after
+        .events
+        .iter()
+        .filter(|(id, _)| !before.events.contains_key(*id))
+        .map(|(_, e)| e.clone())
+        .collect();
+    assert_eq!(added.len(), 1, "one step added");
+    added.into_iter().next().unwrap()
+}
+
+/// Step `kind` on report `id`, taken on `username`'s phone and pushed with
+/// that person's rules, as the phone's sync does. The refusal's reason if
+/// refused.
+async fn phone_step(
+    state: &AppState,
+    username: &str,
+    id: &str,
+    kind: EventKind,
+    input: StepInput,
+) -> Option<String> {
+    let user = state
+        .directory
+        .user_by_username(username)
+        .await
+        .unwrap()
+        .unwrap();
+    let saved = state.docs.load(id).await.unwrap().unwrap();
+    let mut phone = gridsync_core::Store::open_in_memory(Default::default()).unwrap();
+    phone
+        .set_author(gridsync_core::doc::Author {
+            user: user.id.clone(),
+            role: user.role.code().into(),
+        })
+        .unwrap();
+    phone.apply_remote(id, &[saved]).unwrap();
+    phone.append_event(id, kind, input).unwrap();
+    let changes = phone
+        .outbox(100)
+        .unwrap()
+        .into_iter()
+        .map(|e| gridsync_server::store::IncomingChange {
+            doc_id: e.doc_id,
+            data: e.data,
+        })
+        .collect();
+    let guard = gridsync_server::scope::Guard::new(
+        user.principal(Some("phone".into())),
+        gridsync_server::sync::validate::document,
+    );
+    let outcome = state
+        .docs
+        .push(changes, Some(user.id.clone()), None, Box::new(guard))
+        .await
+        .unwrap();
+    outcome.rejected.first().map(|r| r.refusal.reason.clone())
+}
+
+#[tokio::test]
+async fn a_community_supervisor_escalates_a_report_to_the_street() {
+    let (state, _dir) = demo_server(None).await;
+    let shequ_user = state
+        .directory
+        .user_by_username("shequ")
+        .await
+        .unwrap()
+        .unwrap();
+    let shequ = cookie(&state, "shequ").await;
+    let wangge = cookie(&state, "wangge1").await;
+    let (_, body) = get(&state, &wangge, &format!("/web/reports?code={G1}")).await;
+    let html = String::from_utf8(body).unwrap();
+    let wtoken = csrf(&html);
+    let id = grid_level_report(&state, &html, G1, "accepted").await;
+    let uri = format!("/web/reports/{id}/step");
+    // At grid level the grid's worker sends it up: to the community.
+    let form = [
+        ("csrf", wtoken.as_str()),
+        ("kind", "escalate"),
+        ("back", G1),
+    ];
+    assert_eq!(
+        post(&state, &wangge, &uri, &form).await,
+        StatusCode::SEE_OTHER
+    );
+    let at_community = stored_issue(&state, &id).await;
+    let status = workflow::status(&at_community.events);
+    assert_eq!(
+        (status.stage, status.level),
+        (workflow::Stage::Reported, Level::Community)
+    );
+    // From community level on, the grid worker no longer decides: the
+    // push path refuses, the page says why, nothing is stored.
+    let seq = state.docs.max_seq().await.unwrap();
+    let (code, page) = post_page(&state, &wangge, &uri, &form).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        by_id(&page, "error"),
+        "网格员不能上报上级：事件已在社区层级，须由社区或街道管理员办理"
+    );
+    assert_eq!(state.docs.max_seq().await.unwrap(), seq, "nothing stored");
+
+    // The community supervisor sends it on to the street.
+    let (_, body) = get(&state, &shequ, &format!("/web/reports?code={COMMUNITY}")).await;
+    let html = String::from_utf8(body).unwrap();
+    assert!(
+        report_row(&html, &id).unwrap().contains("step-escalate"),
+        "offered to the community supervisor"
+    );
+    let token = csrf(&html);
+    let form = [
+        ("csrf", token.as_str()),
+        ("kind", "escalate"),
+        ("back", COMMUNITY),
+    ];
+    assert_eq!(
+        post(&state, &shequ, &uri, &form).await,
+        StatusCode::SEE_OTHER
+    );
+    let at_street = stored_issue(&state, &id).await;
+    // The step, as that person, made at the level it left.
+    let step = new_event(&at_community, &at_street);
+    assert_eq!(step.kind, EventKind::Escalate.code());
+    assert_eq!(step.actor, shequ_user.id);
+    assert_eq!(step.role, "supervisor");
+    assert_eq!(step.level, Level::Community.code());
+    // The status is what the core's workflow makes of it.
+    let mut expected = workflow::status(&at_community.events);
+    workflow::step(&mut expected, &step).unwrap();
+    let status = workflow::status(&at_street.events);
+    assert_eq!(
+        (status.stage, status.level, &status.assignee),
+        (expected.stage, expected.level, &expected.assignee)
+    );
+    assert_eq!(
+        (status.stage, status.level, status.assignee),
+        (workflow::Stage::Reported, Level::Street, None)
+    );
+    assert!(status.superseded.is_empty());
+    // The change itself is signed by the supervisor, as a phone's would be.
+    let doc = Automerge::load(&state.docs.load(&id).await.unwrap().unwrap()).unwrap();
+    assert!(
+        doc.get_changes(&[]).iter().any(|c| c
+            .message()
+            .is_some_and(|m| m.contains(&shequ_user.id) && m.contains("escalate"))),
+        "a change authored by the supervisor"
+    );
+
+    // Beyond the community's reach now: no steps offered, and refused.
+    let (_, body) = get(&state, &shequ, &format!("/web/reports?code={COMMUNITY}")).await;
+    let html = String::from_utf8(body).unwrap();
+    let row = report_row(&html, &id).unwrap();
+    assert!(row.contains("<td>街道</td>"), "{row}");
+    assert!(!row.contains("step-"), "{row}");
+    let (code, page) = post_page(
+        &state,
+        &shequ,
+        &uri,
+        &[
+            ("csrf", &csrf(&html)),
+            ("kind", "accept"),
+            ("back", COMMUNITY),
+        ],
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        by_id(&page, "error"),
+        "社区/街道管理员不能受理：事件已在街道或部门层级，须由街道管理员办理"
+    );
+
+    // The street supervisor sees it, waiting to be accepted, and accepts.
+    let jiedao = cookie(&state, "jiedao").await;
+    let (status, body) = get(&state, &jiedao, &format!("/web/reports?code={STREET}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = String::from_utf8(body).unwrap();
+    let row = report_row(&html, &id).expect("listed for the street");
+    assert!(row.contains("data-stage=\"reported\""), "{row}");
+    assert!(row.contains("<td>街道</td>"), "{row}");
+    assert!(row.contains("step-accept"), "{row}");
+    assert_eq!(
+        post(
+            &state,
+            &jiedao,
+            &uri,
+            &[("csrf", &csrf(&html)), ("kind", "accept"), ("back", STREET)],
+        )
+        .await,
+        StatusCode::SEE_OTHER
+    );
+    let status = workflow::status(&stored_issue(&state, &id).await.events);
+    assert_eq!(
+        (status.stage, status.level),
+        (workflow::Stage::Accepted, Level::Street)
+    );
+
+    // The worker of another grid sees none of it.
+    let other = cookie(&state, "wangge2").await;
+    assert_eq!(
+        get(&state, &other, &format!("/web/reports?code={G1}"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, body) = get(&state, &other, &format!("/web/reports?code={G2}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = String::from_utf8(body).unwrap();
+    assert!(report_row(&html, &id).is_none());
+    assert_eq!(
+        post(
+            &state,
+            &other,
+            &uri,
+            &[("csrf", &csrf(&html)), ("kind", "escalate"), ("back", G2)],
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn a_report_is_closed_from_the_web_only_after_it_is_verified() {
+    let (state, _dir) = demo_server(None).await;
+    let shequ_user = state
+        .directory
+        .user_by_username("shequ")
+        .await
+        .unwrap()
+        .unwrap();
+    let worker = state
+        .directory
+        .user_by_username("wangge1")
+        .await
+        .unwrap()
+        .unwrap();
+    let shequ = cookie(&state, "shequ").await;
+    let open_reports = || async {
+        let (_, body) = get(&state, &shequ, &format!("/web/t/{COMMUNITY}")).await;
+        by_id(&String::from_utf8(body).unwrap(), "kpi-open")
+            .parse::<usize>()
+            .unwrap()
+    };
+    let open_before = open_reports().await;
+    let (_, body) = get(&state, &shequ, &format!("/web/reports?code={COMMUNITY}")).await;
+    let html = String::from_utf8(body).unwrap();
+    let token = csrf(&html);
+    let id = grid_level_report(&state, &html, G1, "accepted").await;
+    let uri = format!("/web/reports/{id}/step");
+    let close = [
+        ("csrf", token.as_str()),
+        ("kind", "close"),
+        ("back", COMMUNITY),
+    ];
+    // Closing is refused, with the workflow's reason and nothing stored,
+    // until the report is verified.
+    let refused = |why: &'static str| {
+        let (state, shequ, uri, close) = (&state, &shequ, &uri, &close);
+        async move {
+            let seq = state.docs.max_seq().await.unwrap();
+            let (code, page) = post_page(state, shequ, uri, close).await;
+            assert_eq!(code, StatusCode::BAD_REQUEST, "{why}");
+            assert_eq!(by_id(&page, "error"), why);
+            assert_eq!(state.docs.max_seq().await.unwrap(), seq, "nothing stored");
+        }
+    };
+    refused("事件待派遣，不能结案").await;
+    // Dispatched from the web to the grid's worker.
+    assert_eq!(
+        post(
+            &state,
+            &shequ,
+            &uri,
+            &[
+                ("csrf", token.as_str()),
+                ("kind", "dispatch"),
+                ("assignee", worker.id.as_str()),
+                ("back", COMMUNITY),
+            ],
+        )
+        .await,
+        StatusCode::SEE_OTHER
+    );
+    refused("事件处置中，不能结案").await;
+    // Handled and fed back on the worker's phone, pushed with their rules.
+    let note = || StepInput {
+        note: Some("已清理".into()),
+        ..StepInput::default()
+    };
+    assert_eq!(
+        phone_step(&state, "wangge1", &id, EventKind::Handle, note()).await,
+        None
+    );
+    refused("事件待反馈，不能结案").await;
+    assert_eq!(
+        phone_step(&state, "wangge1", &id, EventKind::Feedback, note()).await,
+        None
+    );
+    // Fed back but not yet checked: still refused.
+    refused("事件待核查，不能结案").await;
+    // The community supervisor may not check it (the push path's rule)...
+    let no = phone_step(&state, "shequ", &id, EventKind::VerifyPass, note()).await;
+    assert!(no.is_some_and(|r| r.contains("核查")));
+    // ...the grid's worker does.
+    assert_eq!(
+        phone_step(&state, "wangge1", &id, EventKind::VerifyPass, note()).await,
+        None
+    );
+    let verified = stored_issue(&state, &id).await;
+    assert_eq!(
+        workflow::status(&verified.events).stage,
+        workflow::Stage::Verified
+    );
+    // Now the supervisor closes it from the web.
+    let (_, body) = get(&state, &shequ, &format!("/web/reports?code={COMMUNITY}")).await;
+    let html = String::from_utf8(body).unwrap();
+    assert!(report_row(&html, &id).unwrap().contains("step-close"));
+    assert_eq!(
+        post(&state, &shequ, &uri, &close).await,
+        StatusCode::SEE_OTHER
+    );
+    let closed = stored_issue(&state, &id).await;
+    let step = new_event(&verified, &closed);
+    assert_eq!(step.kind, EventKind::Close.code());
+    assert_eq!(step.actor, shequ_user.id);
+    assert_eq!(step.level, Level::Grid.code());
+    let status = workflow::status(&closed.events);
+    assert_eq!(status.stage, workflow::Stage::Closed);
+    assert_eq!(status.closed_at, Some(step.at));
+    assert_eq!(status.assignee.as_deref(), Some(worker.id.as_str()));
+    assert!(status.superseded.is_empty());
+    // The list and the overview agree.
+    let (_, body) = get(
+        &state,
+        &shequ,
+        &format!("/web/reports?code={COMMUNITY}&done=close"),
+    )
+    .await;
+    let html = String::from_utf8(body).unwrap();
+    assert!(by_id(&html, "done").starts_with("已结案"));
+    let row = report_row(&html, &id).unwrap();
+    assert!(row.contains("data-stage=\"closed\""), "{row}");
+    assert!(!row.contains("step-"), "{row}");
+    assert_eq!(open_reports().await, open_before - 1);
+    // Closed once: closing again is refused.
+    refused("事件已结案，不能再结案").await;
 }
 
 #[tokio::test]
