@@ -567,7 +567,7 @@ pub(crate) mod suite {
             fork.apply_remote(&id, std::slice::from_ref(&saved))
                 .unwrap();
             let before = fork.outbox(10_000).unwrap().len();
-            fork.add_resident(&id, Resident::named(&format!("住户{i}")))
+            fork.add_resident(&id, Resident::named(format!("住户{i}")))
                 .unwrap();
             let new = outbox_after(&fork, before);
             assert_eq!(new.len(), 1);

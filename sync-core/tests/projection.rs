@@ -218,7 +218,9 @@ fn pulled_documents_are_listed_after_lazy_indexing() {
     assert_eq!(all(&dst), all(&src));
     assert_eq!(dst.index_pending(100).unwrap(), 0);
     assert_eq!(
-        dst.residents_with_tag("living_alone_elderly").unwrap().len(),
+        dst.residents_with_tag("living_alone_elderly")
+            .unwrap()
+            .len(),
         2
     );
     assert_eq!(
@@ -230,7 +232,12 @@ fn pulled_documents_are_listed_after_lazy_indexing() {
     other.apply_pulled(&page[..1]).unwrap();
     other.purge(&[ids[0].clone()]).unwrap();
     assert_eq!(other.index_pending(100).unwrap(), 0);
-    assert!(other.households(&PlaceFilter::default()).unwrap().is_empty());
+    assert!(
+        other
+            .households(&PlaceFilter::default())
+            .unwrap()
+            .is_empty()
+    );
     // A document that is not whole on its own (loose changes) is applied
     // and listed at once, not deferred.
     let changes = src.doc_changes(&ids[1]).unwrap().concat();
