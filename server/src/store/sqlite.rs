@@ -36,6 +36,10 @@ type Cache = Arc<Mutex<LruCache<String, (i64, Automerge)>>>;
 pub struct SqliteDocStore {
     pool: Pool,
     cache: Cache,
+    /// Writers queue here, in this process, rather than in SQLite's busy
+    /// handler, which retries with sleeps of up to 100 ms and made the
+    /// slowest pushes of a busy shift end wait seconds.
+    writer: Arc<Mutex<()>>,
 }
 
 impl SqliteDocStore {
@@ -46,6 +50,7 @@ impl SqliteDocStore {
             cache: Arc::new(Mutex::new(LruCache::new(
                 NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN),
             ))),
+            writer: Arc::new(Mutex::new(())),
         }
     }
 }
@@ -131,6 +136,7 @@ struct Planned {
 fn push_blocking(
     conn: &mut Connection,
     cache: &Cache,
+    writer: &Mutex<()>,
     incoming: Vec<IncomingChange>,
     user_id: Option<String>,
     device_id: Option<String>,
@@ -140,30 +146,37 @@ fn push_blocking(
     let mut compact_soon = Vec::new();
     let groups = super::push::group(incoming, &mut outcome.rejected);
     let t0 = std::time::Instant::now();
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut updated: Vec<(String, i64, Automerge)> = Vec::new();
-    let now = gridsync_core::household::Clock::System.now_ms();
-    // Load what each document is now (reads, in order)…
+    // Load what each document is now, from one read snapshot…
     let mut planned = Vec::with_capacity(groups.len());
-    for (doc_id, changes) in groups {
-        let row = doc_row(&tx, &doc_id)?;
-        let working = match &row {
-            Some(r) => load_doc(&tx, cache, &doc_id, r.last_seq)?,
-            None => Automerge::new(),
-        };
-        planned.push(Planned {
-            doc_id,
-            row,
-            working,
-            changes,
-        });
+    {
+        let read = conn.transaction()?;
+        for (doc_id, changes) in groups {
+            let row = doc_row(&read, &doc_id)?;
+            let working = match &row {
+                Some(r) => load_doc(&read, cache, &doc_id, r.last_seq)?,
+                None => Automerge::new(),
+            };
+            planned.push(Planned {
+                doc_id,
+                row,
+                working,
+                changes,
+            });
+        }
+        read.commit()?;
     }
     // …decide on every document in parallel (the Automerge work and the
-    // validation, no database)…
+    // validation, no database), before waiting for the write lock…
     let decide = |p: Planned| {
         let before = p.row.as_ref().map(|r| r.facts.clone());
-        let d = super::push::decide(&p.doc_id, p.working, before.as_ref(), p.changes, guard);
-        (p.doc_id, p.row, d)
+        let d = super::push::decide(
+            &p.doc_id,
+            p.working,
+            before.as_ref(),
+            p.changes.clone(),
+            guard,
+        );
+        (p.doc_id, p.row.map(|r| r.last_seq), p.changes, d)
     };
     let decided: Vec<_> = if planned.len() < 16 {
         planned.into_iter().map(decide).collect()
@@ -172,8 +185,26 @@ fn push_blocking(
         planned.into_par_iter().map(decide).collect()
     };
     let t_decided = t0.elapsed();
-    // …and store what was accepted, in order.
-    for (doc_id, row, d) in decided {
+    // …and under it store what was accepted, in order, deciding again on a
+    // document another push changed meanwhile.
+    let _writing = writer
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut updated: Vec<(String, i64, Automerge)> = Vec::new();
+    let now = gridsync_core::household::Clock::System.now_ms();
+    for (doc_id, seen_seq, changes, early) in decided {
+        let row = doc_row(&tx, &doc_id)?;
+        let d = if row.as_ref().map(|r| r.last_seq) == seen_seq {
+            early
+        } else {
+            let working = match &row {
+                Some(r) => load_doc(&tx, cache, &doc_id, r.last_seq)?,
+                None => Automerge::new(),
+            };
+            let before = row.as_ref().map(|r| r.facts.clone());
+            super::push::decide(&doc_id, working, before.as_ref(), changes, guard)
+        };
         outcome.duplicates += d.duplicates;
         outcome.rejected.extend(d.rejected);
         let (working, accepted, facts) = (d.working, d.accepted, d.facts);
@@ -255,7 +286,12 @@ fn push_blocking(
 
 /// Fold the loose changes of `ids` into fresh snapshots, each in its own
 /// short transaction; a document changed meanwhile is left for later.
-fn compact_blocking(conn: &mut Connection, cache: &Cache, ids: &[String]) -> rusqlite::Result<()> {
+fn compact_blocking(
+    conn: &mut Connection,
+    cache: &Cache,
+    writer: &Mutex<()>,
+    ids: &[String],
+) -> rusqlite::Result<()> {
     for id in ids {
         let Some(row) = doc_row(conn, id)? else {
             continue;
@@ -265,6 +301,9 @@ fn compact_blocking(conn: &mut Connection, cache: &Cache, ids: &[String]) -> rus
         }
         let doc = load_doc(conn, cache, id, row.last_seq)?;
         let saved = doc.save();
+        let _writing = writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         conn.prepare_cached(
             "UPDATE docs SET snapshot = ?2, snapshot_seq = ?3, loose = 0 WHERE id = ?1 AND last_seq = ?3",
         )?
@@ -438,16 +477,27 @@ impl DocStore for SqliteDocStore {
         device_id: Option<String>,
         guard: Box<dyn WriteGuard>,
     ) -> Result<PushOutcome, StoreError> {
-        let cache = self.cache.clone();
+        let (cache, writer) = (self.cache.clone(), self.writer.clone());
         let (outcome, compact) = db::run(&self.pool, move |conn| {
-            push_blocking(conn, &cache, changes, user_id, device_id, guard.as_ref())
+            push_blocking(
+                conn,
+                &cache,
+                &writer,
+                changes,
+                user_id,
+                device_id,
+                guard.as_ref(),
+            )
         })
         .await?;
         if !compact.is_empty() {
-            let (pool, cache) = (self.pool.clone(), self.cache.clone());
+            let (pool, cache, writer) =
+                (self.pool.clone(), self.cache.clone(), self.writer.clone());
             tokio::spawn(async move {
-                if let Err(e) =
-                    db::run(&pool, move |conn| compact_blocking(conn, &cache, &compact)).await
+                if let Err(e) = db::run(&pool, move |conn| {
+                    compact_blocking(conn, &cache, &writer, &compact)
+                })
+                .await
                 {
                     tracing::warn!(error = %e, "background compaction failed; will retry on a later push");
                 }
