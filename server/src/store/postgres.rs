@@ -104,6 +104,39 @@ async fn doc_row<C: GenericClient>(
     }))
 }
 
+/// The rows of many documents in one round trip; `lock` takes their row
+/// locks (in id order, so concurrent pushes cannot deadlock).
+async fn doc_rows<C: GenericClient>(
+    c: &C,
+    ids: &[&str],
+    lock: bool,
+) -> Result<std::collections::HashMap<String, DocRow>, tokio_postgres::Error> {
+    let sql = if lock {
+        "SELECT id, kind, scope, holder, last_seq, loose FROM docs WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+    } else {
+        "SELECT id, kind, scope, holder, last_seq, loose FROM docs WHERE id = ANY($1)"
+    };
+    Ok(query(c, sql, &[&ids])
+        .await?
+        .into_iter()
+        .map(|r| {
+            (
+                r.get(0),
+                DocRow {
+                    facts: DocFacts {
+                        kind: r.get(1),
+                        scope: r.get(2),
+                        holder: r.get(3),
+                        departments: Vec::new(),
+                    },
+                    last_seq: r.get(4),
+                    loose: r.get(5),
+                },
+            )
+        })
+        .collect())
+}
+
 /// Everything stored of a document: snapshot and later changes, concatenated.
 async fn doc_bytes<C: GenericClient>(c: &C, id: &str) -> Result<Vec<u8>, tokio_postgres::Error> {
     let row = query_one(
@@ -236,8 +269,10 @@ impl PgDocStore {
         // document is decided again only if a push changed it meanwhile
         // (its `last_seq` moved).
         let mut planned = Vec::with_capacity(groups.len());
+        let ids: Vec<&str> = groups.iter().map(|(id, _)| id.as_str()).collect();
+        let mut rows = doc_rows(&client, &ids, false).await.map_err(err)?;
         for (doc_id, changes) in groups {
-            let row = doc_row(&client, &doc_id, false).await.map_err(err)?;
+            let row = rows.remove(&doc_id);
             let working = match &row {
                 Some(r) => load_doc(&client, &self.cache, &doc_id, r.last_seq).await?,
                 None => Automerge::new(),
@@ -278,8 +313,10 @@ impl PgDocStore {
             + 1;
         let mut updated: Vec<(String, i64, Automerge)> = Vec::new();
         let now = gridsync_core::household::Clock::System.now_ms();
+        let ids: Vec<&str> = decided.iter().map(|(id, ..)| id.as_str()).collect();
+        let mut rows = doc_rows(&tx, &ids, true).await.map_err(err)?;
         for (doc_id, seen_seq, changes, early) in decided {
-            let row = doc_row(&tx, &doc_id, true).await.map_err(err)?;
+            let row = rows.remove(&doc_id);
             let before = row.as_ref().map(|r| r.facts.clone());
             let decision = if row.as_ref().map(|r| r.last_seq) == seen_seq {
                 early
