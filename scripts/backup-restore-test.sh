@@ -12,12 +12,12 @@
 # everything, an edit made after the restore reaches the other phone, and
 # both hold the same households.
 #
-# Binaries from $GRIDSYNC_BIN_DIR (default target/debug). Servers bind
+# Binaries from $GRIDSYNC_BIN_DIR (default $CARGO_TARGET_DIR/debug, or target/debug). Servers bind
 # 127.0.0.1 on a free port and are stopped on exit.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-BIN=${GRIDSYNC_BIN_DIR:-target/debug}
+BIN=${GRIDSYNC_BIN_DIR:-${CARGO_TARGET_DIR:-target}/debug}
 SERVER=$BIN/gridsync-server
 CLIENT=$BIN/gridsync
 PW=gridsync-demo

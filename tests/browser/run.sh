@@ -26,6 +26,7 @@ echo "==> npm ci (tests/browser)"
 echo "==> building the server and the command-line client"
 cargo build -q -p gridsync-server -p gridsync-core --bin gridsync-server --bin gridsync
 
+target="${CARGO_TARGET_DIR:-$root/target}"
 work="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 server_pid=""
@@ -36,7 +37,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "==> starting gridsync-server --demo on 127.0.0.1:$port"
-GRIDSYNC_LOG=warn target/debug/gridsync-server serve --demo --addr "127.0.0.1:$port" \
+GRIDSYNC_LOG=warn "$target/debug/gridsync-server" serve --demo --addr "127.0.0.1:$port" \
     --data-dir "$work/server" >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 300); do
@@ -48,7 +49,7 @@ curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null
 
 mkdir -p target/browser-artifacts
 GRIDSYNC_URL="http://127.0.0.1:$port" \
-GRIDSYNC_CLI="$root/target/debug/gridsync" \
+GRIDSYNC_CLI="$target/debug/gridsync" \
 GRIDSYNC_WORK="$work" \
 ARTIFACTS="$root/target/browser-artifacts" \
     node "$here/supervisor.test.mjs"
