@@ -437,11 +437,7 @@ impl Store {
                 .map_err(|f| f.error)?
                 .hash;
             let snapshot = doc.save();
-            s.conn
-                .prepare_cached(
-                    "INSERT INTO docs (id, kind, scope, snapshot, loose, updated_at) VALUES (?1, ?2, ?3, ?4, 0, ?5)",
-                )?
-                .execute(params![id, kind, scope, snapshot, s.clock.now_ms()])?;
+            s.insert_snapshot(id, &kind, &scope, &snapshot)?;
             if let Some(hash) = hash {
                 s.push_outbox(&doc, id, hash)?;
             }
@@ -555,11 +551,7 @@ impl Store {
             let now = s.clock.now_ms();
             if !exists && chunks.len() == 1 && !waiting {
                 // A document new here, received whole: keep it as the snapshot.
-                s.conn
-                    .prepare_cached(
-                        "INSERT INTO docs (id, kind, scope, snapshot, loose, updated_at) VALUES (?1, ?2, ?3, ?4, 0, ?5)",
-                    )?
-                    .execute(params![id, kind, scope, chunks[0], now])?;
+                s.insert_snapshot(id, &kind, &scope, &chunks[0])?;
                 return Ok(Applied::Changed);
             }
             s.conn
@@ -615,18 +607,13 @@ impl Store {
             })
             .collect();
         self.write(|s| {
-            let now = s.clock.now_ms();
             for p in prepared {
                 let Some((mut d, kind, scope, projected)) = p.loaded else {
                     // Not a whole document on its own: the careful path.
                     s.apply_remote(&p.id, &[p.data.to_vec()])?;
                     continue;
                 };
-                s.conn
-                    .prepare_cached(
-                        "INSERT INTO docs (id, kind, scope, snapshot, loose, updated_at) VALUES (?1, ?2, ?3, ?4, 0, ?5)",
-                    )?
-                    .execute(params![p.id, kind, scope, p.data, now])?;
+                s.insert_snapshot(&p.id, &kind, &scope, p.data)?;
                 projected.write(&s.conn, &p.id)?;
                 d.set_actor(s.actor.clone());
                 s.cache_put(&p.id, d)?;
@@ -652,14 +639,17 @@ impl Store {
         let mut careful = Vec::new();
         let mut whole = Vec::new();
         let mut more = Vec::new();
+        let mut new_here = std::collections::HashSet::new();
         for d in docs {
             let id = doc::parse_id("doc_id", &d.id)?;
-            let here = self.contains(&id)? || self.cache.contains(&id);
-            if !here && doc::is_whole_document(&d.data) {
+            let stored = self.contains(&id)?;
+            let here = stored || self.cache.contains(&id);
+            if !here && doc::is_whole_document(&d.data) && new_here.insert(id.clone()) {
                 whole.push((id, d));
-            } else if here && self.may_defer(&id)? {
+            } else if stored && self.may_defer(&id)? {
                 more.push((id, d));
             } else {
+                // Everything else, and the same new document twice in a page.
                 careful.push((id, d.data.clone()));
             }
         }
@@ -676,33 +666,36 @@ impl Store {
                         "UPDATE docs SET loose = loose + 1, updated_at = ?2 WHERE id = ?1",
                     )?
                     .execute(params![id, now])?;
-                s.conn
-                    .prepare_cached("INSERT OR IGNORE INTO p_pending (doc_id) VALUES (?1)")?
-                    .execute([&id])?;
+                s.mark_pending(&id)?;
                 s.cache.pop(&id);
                 if let Some(w) = s.write.as_mut() {
                     w.touched.insert(id.clone());
                 }
             }
             for (id, d) in whole {
-                let inserted = s
-                    .conn
-                    .prepare_cached(
-                        "INSERT INTO docs (id, kind, scope, snapshot, loose, updated_at) VALUES (?1, ?2, ?3, ?4, 0, ?5)
-                         ON CONFLICT (id) DO NOTHING",
-                    )?
-                    .execute(params![id, d.kind, d.scope, d.data, now])?;
-                if inserted == 0 {
-                    // The same document twice in one page: merge it.
-                    s.apply_remote(&id, std::slice::from_ref(&d.data))?;
-                    continue;
-                }
-                s.conn
-                    .prepare_cached("INSERT OR IGNORE INTO p_pending (doc_id) VALUES (?1)")?
-                    .execute([&id])?;
+                s.insert_snapshot(&id, &d.kind, &d.scope, &d.data)?;
+                s.mark_pending(&id)?;
             }
             s.apply_remote_many(&careful)
         })
+    }
+
+    /// Store a document new here as its snapshot, with no loose changes.
+    fn insert_snapshot(&self, id: &str, kind: &str, scope: &str, snapshot: &[u8]) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO docs (id, kind, scope, snapshot, loose, updated_at) VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+            )?
+            .execute(params![id, kind, scope, snapshot, self.clock.now_ms()])?;
+        Ok(())
+    }
+
+    /// Mark a document whose list rows are to be built by the next query.
+    fn mark_pending(&self, id: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO p_pending (doc_id) VALUES (?1)")?
+            .execute([id])?;
+        Ok(())
     }
 
     /// Whether news for document `id` (stored here) may be kept without
@@ -718,7 +711,7 @@ impl Store {
             .conn
             .prepare_cached("SELECT 1 FROM p_pending WHERE doc_id = ?1")?
             .exists([id])?;
-        Ok(self.contains(id)? && !matches!(merged, Some(Some(_))) && !pending)
+        Ok(!matches!(merged, Some(Some(_))) && !pending)
     }
 
     /// The whole document as one saved Automerge file.
