@@ -437,7 +437,7 @@ impl Store {
                 .map_err(|f| f.error)?
                 .hash;
             let snapshot = doc.save();
-            s.insert_snapshot(id, &kind, &scope, &snapshot)?;
+            s.insert_snapshot(id, kind, scope, &snapshot)?;
             if let Some(hash) = hash {
                 s.push_outbox(&doc, id, hash)?;
             }

@@ -38,6 +38,7 @@ use deadpool_postgres::{GenericClient, Pool};
 use lru::LruCache;
 use tokio_postgres::IsolationLevel;
 
+use super::push::Planned;
 use super::{
     DocFacts, DocStore, FeedCursor, IncomingChange, Position, PullLimits, PullPage, PulledDoc,
     PushOutcome, StoreError, WriteGuard,
@@ -277,25 +278,15 @@ impl PgDocStore {
                 Some(r) => load_doc(&client, &self.cache, &doc_id, r.last_seq).await?,
                 None => Automerge::new(),
             };
-            planned.push((doc_id, row, working, changes));
+            planned.push(Planned {
+                doc_id,
+                facts: row.as_ref().map(|r| r.facts.clone()),
+                seq: row.map(|r| r.last_seq),
+                working,
+                changes,
+            });
         }
-        type Planned = (
-            String,
-            Option<DocRow>,
-            Automerge,
-            Vec<(usize, automerge::Change)>,
-        );
-        let decide = |(doc_id, row, working, changes): Planned| {
-            let before = row.as_ref().map(|r| r.facts.clone());
-            let d = super::push::decide(&doc_id, working, before.as_ref(), changes.clone(), guard);
-            (doc_id, row.map(|r| r.last_seq), changes, d)
-        };
-        let decided: Vec<_> = if planned.len() < 16 {
-            planned.into_iter().map(decide).collect()
-        } else {
-            use rayon::prelude::*;
-            planned.into_par_iter().map(decide).collect()
-        };
+        let decided = super::push::decide_all(planned, guard);
         let tx = client
             .build_transaction()
             .isolation_level(IsolationLevel::ReadCommitted)
@@ -313,19 +304,21 @@ impl PgDocStore {
             + 1;
         let mut updated: Vec<(String, i64, Automerge)> = Vec::new();
         let now = gridsync_core::household::Clock::System.now_ms();
-        let ids: Vec<&str> = decided.iter().map(|(id, ..)| id.as_str()).collect();
+        let ids: Vec<&str> = decided.iter().map(|e| e.doc_id.as_str()).collect();
         let mut rows = doc_rows(&tx, &ids, true).await.map_err(err)?;
-        for (doc_id, seen_seq, changes, early) in decided {
+        for early in decided {
+            let doc_id = early.doc_id.clone();
             let row = rows.remove(&doc_id);
             let before = row.as_ref().map(|r| r.facts.clone());
-            let decision = if row.as_ref().map(|r| r.last_seq) == seen_seq {
-                early
-            } else {
-                let working = match &row {
-                    Some(r) => load_doc(&tx, &self.cache, &doc_id, r.last_seq).await?,
-                    None => Automerge::new(),
-                };
-                super::push::decide(&doc_id, working, before.as_ref(), changes, guard)
+            let decision = match early.confirm(row.as_ref().map(|r| r.last_seq)) {
+                Ok(d) => d,
+                Err(changes) => {
+                    let working = match &row {
+                        Some(r) => load_doc(&tx, &self.cache, &doc_id, r.last_seq).await?,
+                        None => Automerge::new(),
+                    };
+                    super::push::decide(&doc_id, working, before.as_ref(), changes, guard)
+                }
             };
             outcome.duplicates += decision.duplicates;
             outcome.rejected.extend(decision.rejected);

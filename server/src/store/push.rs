@@ -175,3 +175,62 @@ pub(crate) fn decide(
     decision.working = working;
     decision
 }
+
+/// A pushed document as read before the store's write lock: what it was
+/// then, and the changes pushed to it.
+pub(crate) struct Planned {
+    pub(crate) doc_id: String,
+    /// Its facts then (`None`: new to the server).
+    pub(crate) facts: Option<DocFacts>,
+    /// Its `last_seq` then.
+    pub(crate) seq: Option<i64>,
+    /// The document then.
+    pub(crate) working: Automerge,
+    pub(crate) changes: Vec<(usize, Change)>,
+}
+
+/// A decision made before the write lock, valid while the document is
+/// still at the version it was made on.
+pub(crate) struct Early {
+    pub(crate) doc_id: String,
+    seq: Option<i64>,
+    changes: Vec<(usize, Change)>,
+    decision: Decision,
+}
+
+impl Early {
+    /// The decision, if the document's `last_seq` under the lock is still
+    /// the one decided on; otherwise the changes, to decide again.
+    pub(crate) fn confirm(self, seq_now: Option<i64>) -> Result<Decision, Vec<(usize, Change)>> {
+        if seq_now == self.seq {
+            Ok(self.decision)
+        } else {
+            Err(self.changes)
+        }
+    }
+}
+
+/// Decide on every planned document, on all cores when there are many
+/// (the Automerge work and the validation; no database). Both stores run
+/// this before taking their write lock, so pushes serialize on storing
+/// alone, and confirm each decision under the lock ([`Early::confirm`]).
+pub(crate) fn decide_all(planned: Vec<Planned>, guard: &dyn WriteGuard) -> Vec<Early> {
+    let one = |p: Planned| Early {
+        decision: decide(
+            &p.doc_id,
+            p.working,
+            p.facts.as_ref(),
+            p.changes.clone(),
+            guard,
+        ),
+        doc_id: p.doc_id,
+        seq: p.seq,
+        changes: p.changes,
+    };
+    if planned.len() < 16 {
+        planned.into_iter().map(one).collect()
+    } else {
+        use rayon::prelude::*;
+        planned.into_par_iter().map(one).collect()
+    }
+}

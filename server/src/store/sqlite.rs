@@ -10,11 +10,12 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use automerge::{Automerge, Change};
+use automerge::Automerge;
 use deadpool_sqlite::Pool;
 use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::push::Planned;
 use super::{
     DocFacts, DocStore, FeedCursor, IncomingChange, Position, PullLimits, PullPage, PulledDoc,
     PushOutcome, StoreError, WriteGuard,
@@ -125,14 +126,6 @@ fn load_doc(
     Automerge::load(&bytes).map_err(|e| corrupt(id, e))
 }
 
-/// A pushed document, loaded, before any decision.
-struct Planned {
-    doc_id: String,
-    row: Option<DocRow>,
-    working: Automerge,
-    changes: Vec<(usize, Change)>,
-}
-
 fn push_blocking(
     conn: &mut Connection,
     cache: &Cache,
@@ -158,7 +151,8 @@ fn push_blocking(
             };
             planned.push(Planned {
                 doc_id,
-                row,
+                facts: row.as_ref().map(|r| r.facts.clone()),
+                seq: row.map(|r| r.last_seq),
                 working,
                 changes,
             });
@@ -167,23 +161,7 @@ fn push_blocking(
     }
     // …decide on every document in parallel (the Automerge work and the
     // validation, no database), before waiting for the write lock…
-    let decide = |p: Planned| {
-        let before = p.row.as_ref().map(|r| r.facts.clone());
-        let d = super::push::decide(
-            &p.doc_id,
-            p.working,
-            before.as_ref(),
-            p.changes.clone(),
-            guard,
-        );
-        (p.doc_id, p.row.map(|r| r.last_seq), p.changes, d)
-    };
-    let decided: Vec<_> = if planned.len() < 16 {
-        planned.into_iter().map(decide).collect()
-    } else {
-        use rayon::prelude::*;
-        planned.into_par_iter().map(decide).collect()
-    };
+    let decided = super::push::decide_all(planned, guard);
     let t_decided = t0.elapsed();
     // …and under it store what was accepted, in order, deciding again on a
     // document another push changed meanwhile.
@@ -193,22 +171,23 @@ fn push_blocking(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut updated: Vec<(String, i64, Automerge)> = Vec::new();
     let now = gridsync_core::household::Clock::System.now_ms();
-    for (doc_id, seen_seq, changes, early) in decided {
+    for early in decided {
+        let doc_id = early.doc_id.clone();
         let row = doc_row(&tx, &doc_id)?;
-        let d = if row.as_ref().map(|r| r.last_seq) == seen_seq {
-            early
-        } else {
-            let working = match &row {
-                Some(r) => load_doc(&tx, cache, &doc_id, r.last_seq)?,
-                None => Automerge::new(),
-            };
-            let before = row.as_ref().map(|r| r.facts.clone());
-            super::push::decide(&doc_id, working, before.as_ref(), changes, guard)
+        let before = row.as_ref().map(|r| r.facts.clone());
+        let d = match early.confirm(row.as_ref().map(|r| r.last_seq)) {
+            Ok(d) => d,
+            Err(changes) => {
+                let working = match &row {
+                    Some(r) => load_doc(&tx, cache, &doc_id, r.last_seq)?,
+                    None => Automerge::new(),
+                };
+                super::push::decide(&doc_id, working, before.as_ref(), changes, guard)
+            }
         };
         outcome.duplicates += d.duplicates;
         outcome.rejected.extend(d.rejected);
         let (working, accepted, facts) = (d.working, d.accepted, d.facts);
-        let before = row.as_ref().map(|r| r.facts.clone());
         let Some(facts) = facts else { continue };
         if accepted.is_empty() {
             continue;
