@@ -78,7 +78,28 @@ const browser = await chromium.launch({
     '--disable-dev-shm-usage',
   ],
 });
-const shot = (page, name) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: false });
+// Screenshots are evidence for people, not assertions: headless Chromium on a
+// busy CI machine sometimes answers "Unable to capture screenshot" when no
+// frame is ready yet. Wait for a frame and try again; if it still fails, say
+// so loudly but let the check's own assertions decide whether it passed.
+const shotWarnings = [];
+async function shot(page, name) {
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
+      await page.screenshot({ path: file, fullPage: false, timeout: 15000 });
+      return;
+    } catch (e) {
+      if (attempt >= 4) {
+        shotWarnings.push(`${name}: ${e.message.split('\n')[0]}`);
+        console.warn(`WARN screenshot ${name} not taken: ${e.message.split('\n')[0]}`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+}
 
 async function signIn(username, viewport = { width: 1366, height: 768 }) {
   const context = await browser.newContext({ viewport, acceptDownloads: true, locale: 'zh-CN' });
@@ -286,8 +307,9 @@ try {
     assert.ok(rows.some((r) => r.includes('shequ') && r.includes('查看完整信息')));
     assert.ok(rows.some((r) => r.includes('shequ') && r.includes('导出') && r.includes('ledger.xlsx')));
     await shot(a, '13-audit-log');
-    const { page: s } = await signIn('shequ');
+    const { context: sc, page: s } = await signIn('shequ');
     assert.equal((await s.goto(`${BASE}/web/admin/audit`)).status(), 403, 'supervisors cannot');
+    await sc.close();
   });
 
   await step('signing out ends the session', async () => {
@@ -302,4 +324,5 @@ try {
 }
 
 console.log(`\n${passed} passed, ${failures.length} failed; screenshots in ${ARTIFACTS}`);
+if (shotWarnings.length) console.log(`screenshots not taken (${shotWarnings.length}):\n  ${shotWarnings.join('\n  ')}`);
 if (failures.length) process.exit(1);
