@@ -41,7 +41,7 @@ impl Store {
     where
         D: Serialize + DeserializeOwned,
     {
-        let old_json = self.with_doc(id, |d| Ok(doc::hydrated_json(&d.hydrate(None))))?;
+        let old_json = self.with_doc(id, |d| Ok(doc::to_json(d, None)))?;
         let mut value: D =
             serde_json::from_value(old_json).map_err(|e| Error::Shape(e.to_string()))?;
         // Compare against what the type sees, so fields it does not know

@@ -224,8 +224,8 @@ impl Store {
         let options = self.commit_options("replay_after_refusal");
         let mut new_changes = Vec::new();
         for change in &replay {
-            let before = doc::hydrated_json(&original.hydrate(Some(change.deps())));
-            let after = doc::hydrated_json(&original.hydrate(Some(&[change.hash()])));
+            let before = doc::to_json(&original, Some(change.deps()));
+            let after = doc::to_json(&original, Some(&[change.hash()]));
             let opts = automerge::transaction::CommitOptions {
                 message: options.message.clone(),
                 time: options.time,
