@@ -11,16 +11,16 @@ use automerge::{Automerge, Change, ChangeHash, ReadDoc};
 use super::{DocFacts, IncomingChange, Refusal, Rejected, WriteGuard};
 
 /// The changes of a push grouped by document, in order of first
-/// appearance, and the ones refused before any database work.
+/// appearance, and the ones refused before any database work. Decoding a
+/// change (and checking its hash) is CPU work, done on all cores.
 pub(crate) fn group(
     incoming: Vec<IncomingChange>,
     rejected: &mut Vec<Rejected>,
 ) -> Vec<(String, Vec<(usize, Change)>)> {
-    let mut order: Vec<(String, Vec<(usize, Change)>)> = Vec::new();
-    let mut position: HashMap<String, usize> = HashMap::new();
-    for (index, c) in incoming.into_iter().enumerate() {
+    use rayon::prelude::*;
+    let decode = |(index, c): (usize, IncomingChange)| -> Result<(String, Change), Rejected> {
         let Ok(id) = uuid::Uuid::parse_str(&c.doc_id) else {
-            rejected.push(Rejected {
+            return Err(Rejected {
                 index,
                 doc: String::new(),
                 hash: None,
@@ -29,20 +29,11 @@ pub(crate) fn group(
                     "文档编号不是有效的UUID / doc id is not a UUID",
                 ),
             });
-            continue;
         };
         let doc_id = id.to_string();
         match Change::from_bytes(c.data) {
-            Ok(change) => {
-                let at = *position.entry(doc_id.clone()).or_insert_with(|| {
-                    order.push((doc_id.clone(), Vec::new()));
-                    order.len() - 1
-                });
-                if let Some((_, changes)) = order.get_mut(at) {
-                    changes.push((index, change));
-                }
-            }
-            Err(_) => rejected.push(Rejected {
+            Ok(change) => Ok((doc_id, change)),
+            Err(_) => Err(Rejected {
                 index,
                 doc: doc_id,
                 hash: None,
@@ -51,6 +42,27 @@ pub(crate) fn group(
                     "不是有效的Automerge变更 / not a valid Automerge change",
                 ),
             }),
+        }
+    };
+    let decoded: Vec<Result<(String, Change), Rejected>> = if incoming.len() < 64 {
+        incoming.into_iter().enumerate().map(decode).collect()
+    } else {
+        incoming.into_par_iter().enumerate().map(decode).collect()
+    };
+    let mut order: Vec<(String, Vec<(usize, Change)>)> = Vec::new();
+    let mut position: HashMap<String, usize> = HashMap::new();
+    for (index, d) in decoded.into_iter().enumerate() {
+        match d {
+            Ok((doc_id, change)) => {
+                let at = *position.entry(doc_id.clone()).or_insert_with(|| {
+                    order.push((doc_id, Vec::new()));
+                    order.len() - 1
+                });
+                if let Some((_, changes)) = order.get_mut(at) {
+                    changes.push((index, change));
+                }
+            }
+            Err(r) => rejected.push(r),
         }
     }
     order
