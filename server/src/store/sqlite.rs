@@ -7,6 +7,7 @@
 //! can never serve a stale document.
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -41,6 +42,8 @@ pub struct SqliteDocStore {
     /// handler, which retries with sleeps of up to 100 ms and made the
     /// slowest pushes of a busy shift end wait seconds.
     writer: Arc<Mutex<()>>,
+    /// A background WAL checkpoint is scheduled or running.
+    checkpointing: Arc<AtomicBool>,
 }
 
 impl SqliteDocStore {
@@ -52,6 +55,7 @@ impl SqliteDocStore {
                 NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN),
             ))),
             writer: Arc::new(Mutex::new(())),
+            checkpointing: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -137,8 +141,9 @@ fn push_blocking(
 ) -> rusqlite::Result<(PushOutcome, Vec<String>)> {
     let mut outcome = PushOutcome::default();
     let mut compact_soon = Vec::new();
-    let groups = super::push::group(incoming, &mut outcome.rejected);
     let t0 = std::time::Instant::now();
+    let groups = super::push::group(incoming, &mut outcome.rejected);
+    let t_grouped = t0.elapsed();
     // Load what each document is now, from one read snapshot…
     let mut planned = Vec::with_capacity(groups.len());
     {
@@ -161,6 +166,7 @@ fn push_blocking(
     }
     // …decide on every document in parallel (the Automerge work and the
     // validation, no database), before waiting for the write lock…
+    let t_loaded = t0.elapsed();
     let decided = super::push::decide_all(planned, guard);
     let t_decided = t0.elapsed();
     // …and under it store what was accepted, in order, deciding again on a
@@ -250,7 +256,9 @@ fn push_blocking(
     let t_stored = t0.elapsed();
     tx.commit()?;
     tracing::debug!(
-        decided_ms = t_decided.as_secs_f64() * 1000.0,
+        grouped_ms = t_grouped.as_secs_f64() * 1000.0,
+        loaded_ms = (t_loaded - t_grouped).as_secs_f64() * 1000.0,
+        decided_ms = (t_decided - t_loaded).as_secs_f64() * 1000.0,
         stored_ms = (t_stored - t_decided).as_secs_f64() * 1000.0,
         commit_ms = (t0.elapsed() - t_stored).as_secs_f64() * 1000.0,
         "push phases"
@@ -469,6 +477,21 @@ impl DocStore for SqliteDocStore {
             )
         })
         .await?;
+        if outcome.stored > 0 && !self.checkpointing.swap(true, Ordering::AcqRel) {
+            // Copy the WAL into the database file off the request path
+            // (PASSIVE: never waits for readers or writers).
+            let (pool, flag) = (self.pool.clone(), self.checkpointing.clone());
+            tokio::spawn(async move {
+                let done = db::run(&pool, |conn| {
+                    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                })
+                .await;
+                flag.store(false, Ordering::Release);
+                if let Err(e) = done {
+                    tracing::warn!(error = %e, "background WAL checkpoint failed");
+                }
+            });
+        }
         if !compact.is_empty() {
             let (pool, cache, writer) =
                 (self.pool.clone(), self.cache.clone(), self.writer.clone());
