@@ -193,61 +193,159 @@ async fn load_doc<C: GenericClient>(
     Automerge::load(&bytes).map_err(|e| corrupt(id, e))
 }
 
-/// Keep the feed rows of a document in step with its facts: it enters the
-/// feeds it now belongs to and departs the ones it left.
-async fn update_feeds<C: GenericClient>(
-    tx: &C,
-    doc_id: &str,
-    before: Option<&DocFacts>,
-    after: &DocFacts,
-    first_new_seq: i64,
-    last_seq: i64,
-) -> Result<(), tokio_postgres::Error> {
-    let old: Vec<String> = before.map(DocFacts::feeds).unwrap_or_default();
-    let new = after.feeds();
-    for feed in &old {
-        if !new.contains(feed) {
+/// The rows a push writes, gathered so that the whole push is written in
+/// a handful of statements under the push lock rather than several round
+/// trips per change and per document (which, with the lock held, bounded
+/// the throughput of every process at a shift end).
+#[derive(Default)]
+struct Writes {
+    /// Change log rows: seq, doc, hash, data.
+    seqs: Vec<i64>,
+    change_docs: Vec<String>,
+    hashes: Vec<Vec<u8>>,
+    data: Vec<Vec<u8>>,
+    /// Document rows: id, kind, scope, holder, loose, last_seq.
+    ids: Vec<String>,
+    kinds: Vec<String>,
+    scopes: Vec<String>,
+    holders: Vec<Option<String>>,
+    loose: Vec<i64>,
+    last_seqs: Vec<i64>,
+    /// Feeds a document stays in: (feed, doc, last_seq).
+    stay: (Vec<String>, Vec<String>, Vec<i64>),
+    /// Feeds a document enters: (feed, doc, last_seq, since_seq).
+    enter: (Vec<String>, Vec<String>, Vec<i64>, Vec<i64>),
+    /// Feeds a document leaves: (feed, doc, seq).
+    leave: (Vec<String>, Vec<String>, Vec<i64>),
+}
+
+impl Writes {
+    /// Keep the feed rows of a document in step with its facts: it enters
+    /// the feeds it now belongs to and departs the ones it left.
+    fn feeds(
+        &mut self,
+        doc_id: &str,
+        before: Option<&DocFacts>,
+        after: &DocFacts,
+        first_new_seq: i64,
+        last_seq: i64,
+    ) {
+        let old: Vec<String> = before.map(DocFacts::feeds).unwrap_or_default();
+        let new = after.feeds();
+        for feed in old.iter().filter(|f| !new.contains(f)) {
+            self.leave.0.push(feed.clone());
+            self.leave.1.push(doc_id.to_owned());
+            self.leave.2.push(last_seq);
+        }
+        for feed in new {
+            if old.contains(&feed) {
+                self.stay.0.push(feed);
+                self.stay.1.push(doc_id.to_owned());
+                self.stay.2.push(last_seq);
+            } else {
+                self.enter.0.push(feed);
+                self.enter.1.push(doc_id.to_owned());
+                self.enter.2.push(last_seq);
+                self.enter.3.push(first_new_seq);
+            }
+        }
+    }
+
+    async fn write<C: GenericClient>(
+        &self,
+        tx: &C,
+        user_id: &Option<String>,
+        device_id: &Option<String>,
+        now: i64,
+    ) -> Result<(), tokio_postgres::Error> {
+        if self.seqs.is_empty() {
+            return Ok(());
+        }
+        let hashes: Vec<&[u8]> = self.hashes.iter().map(Vec::as_slice).collect();
+        let data: Vec<&[u8]> = self.data.iter().map(Vec::as_slice).collect();
+        execute(
+            tx,
+            "INSERT INTO changes (seq, doc_id, hash, data, user_id, device_id, received_at)
+             SELECT s, d, h, x, $5, $6, $7
+             FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bytea[]) AS t(s, d, h, x)",
+            &[
+                &self.seqs,
+                &self.change_docs,
+                &hashes,
+                &data,
+                user_id,
+                device_id,
+                &now,
+            ],
+        )
+        .await?;
+        execute(
+            tx,
+            "INSERT INTO docs (id, kind, scope, holder, snapshot, snapshot_seq, loose, last_seq, updated_at)
+             SELECT i, k, s, h, NULL, 0, l, q, $7
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
+                AS t(i, k, s, h, l, q)
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, scope = excluded.scope,
+                holder = excluded.holder, loose = excluded.loose, last_seq = excluded.last_seq,
+                updated_at = excluded.updated_at",
+            &[
+                &self.ids,
+                &self.kinds,
+                &self.scopes,
+                &self.holders,
+                &self.loose,
+                &self.last_seqs,
+                &now,
+            ],
+        )
+        .await?;
+        if !self.leave.0.is_empty() {
             execute(
                 tx,
-                "DELETE FROM feed WHERE feed = $1 AND doc_id = $2",
-                &[feed, &doc_id],
+                "DELETE FROM feed f USING unnest($1::text[], $2::text[]) AS t(feed, doc)
+                 WHERE f.feed = t.feed AND f.doc_id = t.doc",
+                &[&self.leave.0, &self.leave.1],
             )
             .await?;
             execute(
                 tx,
-                "INSERT INTO departures (feed, doc_id, seq) VALUES ($1, $2, $3)
+                "INSERT INTO departures (feed, doc_id, seq)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
                  ON CONFLICT (feed, doc_id) DO UPDATE SET seq = excluded.seq",
-                &[feed, &doc_id, &last_seq],
+                &[&self.leave.0, &self.leave.1, &self.leave.2],
             )
             .await?;
         }
-    }
-    for feed in &new {
-        if old.contains(feed) {
+        if !self.stay.0.is_empty() {
             execute(
                 tx,
-                "UPDATE feed SET last_seq = $3 WHERE feed = $1 AND doc_id = $2",
-                &[feed, &doc_id, &last_seq],
+                "UPDATE feed f SET last_seq = t.last_seq
+                 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(feed, doc, last_seq)
+                 WHERE f.feed = t.feed AND f.doc_id = t.doc",
+                &[&self.stay.0, &self.stay.1, &self.stay.2],
             )
             .await?;
-        } else {
+        }
+        if !self.enter.0.is_empty() {
             execute(
                 tx,
-                "DELETE FROM departures WHERE feed = $1 AND doc_id = $2",
-                &[feed, &doc_id],
+                "DELETE FROM departures d USING unnest($1::text[], $2::text[]) AS t(feed, doc)
+                 WHERE d.feed = t.feed AND d.doc_id = t.doc",
+                &[&self.enter.0, &self.enter.1],
             )
             .await?;
             execute(
                 tx,
-                "INSERT INTO feed (feed, doc_id, last_seq, since_seq) VALUES ($1, $2, $3, $4)
+                "INSERT INTO feed (feed, doc_id, last_seq, since_seq)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
                  ON CONFLICT (feed, doc_id) DO UPDATE SET last_seq = excluded.last_seq,
                     since_seq = excluded.since_seq",
-                &[feed, &doc_id, &last_seq, &first_new_seq],
+                &[&self.enter.0, &self.enter.1, &self.enter.2, &self.enter.3],
             )
             .await?;
         }
+        Ok(())
     }
-    Ok(())
 }
 
 impl PgDocStore {
@@ -306,10 +404,10 @@ impl PgDocStore {
         let now = gridsync_core::household::Clock::System.now_ms();
         let ids: Vec<&str> = decided.iter().map(|e| e.doc_id.as_str()).collect();
         let mut rows = doc_rows(&tx, &ids, true).await.map_err(err)?;
+        let mut decisions = Vec::with_capacity(decided.len());
         for early in decided {
             let doc_id = early.doc_id.clone();
             let row = rows.remove(&doc_id);
-            let before = row.as_ref().map(|r| r.facts.clone());
             let decision = match early.confirm(row.as_ref().map(|r| r.last_seq)) {
                 Ok(d) => d,
                 Err(changes) => {
@@ -317,92 +415,84 @@ impl PgDocStore {
                         Some(r) => load_doc(&tx, &self.cache, &doc_id, r.last_seq).await?,
                         None => Automerge::new(),
                     };
-                    super::push::decide(&doc_id, working, before.as_ref(), changes, guard)
+                    let before = row.as_ref().map(|r| &r.facts);
+                    super::push::decide(&doc_id, working, before, changes, guard)
                 }
             };
+            decisions.push((doc_id, row, decision));
+        }
+        // Changes already in the log (pushed under another document id) are
+        // duplicates, as the per-row ON CONFLICT made them before.
+        let hashes: Vec<Vec<u8>> = decisions
+            .iter()
+            .flat_map(|(_, _, d)| d.accepted.iter().map(|(_, c)| c.hash().as_ref().to_vec()))
+            .collect();
+        let mut known: std::collections::HashSet<Vec<u8>> = if hashes.is_empty() {
+            Default::default()
+        } else {
+            query(
+                &tx,
+                "SELECT hash FROM changes WHERE hash = ANY($1)",
+                &[&hashes],
+            )
+            .await
+            .map_err(err)?
+            .iter()
+            .map(|r| r.get::<_, Vec<u8>>(0))
+            .collect()
+        };
+        let mut w = Writes::default();
+        let mut snapshots: Vec<(String, Vec<u8>, i64)> = Vec::new();
+        for (doc_id, row, decision) in decisions {
             outcome.duplicates += decision.duplicates;
             outcome.rejected.extend(decision.rejected);
             let (working, accepted, facts) = (decision.working, decision.accepted, decision.facts);
             let Some(facts) = facts else { continue };
-            if accepted.is_empty() {
-                continue;
-            }
-
             let mut last_seq = 0;
             let mut first_new_seq = None;
             for (_, change) in &accepted {
-                let hash = change.hash();
-                let hash: &[u8] = hash.as_ref();
-                let inserted = execute(
-                    &tx,
-                    "INSERT INTO changes (seq, doc_id, hash, data, user_id, device_id, received_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (hash) DO NOTHING",
-                    &[
-                        &next_seq,
-                        &doc_id,
-                        &hash,
-                        &change.raw_bytes(),
-                        &user_id,
-                        &device_id,
-                        &now,
-                    ],
-                )
-                .await
-                .map_err(err)?;
-                if inserted == 1 {
-                    last_seq = next_seq;
-                    next_seq += 1;
-                    first_new_seq.get_or_insert(last_seq);
-                    outcome.stored += 1;
-                } else {
+                let hash = change.hash().as_ref().to_vec();
+                if !known.insert(hash.clone()) {
                     outcome.duplicates += 1;
+                    continue;
                 }
+                last_seq = next_seq;
+                next_seq += 1;
+                first_new_seq.get_or_insert(last_seq);
+                outcome.stored += 1;
+                w.seqs.push(last_seq);
+                w.change_docs.push(doc_id.clone());
+                w.hashes.push(hash);
+                w.data.push(change.raw_bytes().to_vec());
             }
             let Some(first_new_seq) = first_new_seq else {
                 continue;
             };
             let loose = row.as_ref().map_or(0, |r| r.loose) + accepted.len() as i64;
-            execute(
-                &tx,
-                "INSERT INTO docs (id, kind, scope, holder, snapshot, snapshot_seq, loose, last_seq, updated_at)
-                 VALUES ($1, $2, $3, $4, NULL, 0, $5, $6, $7)
-                 ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, scope = excluded.scope,
-                    holder = excluded.holder, loose = excluded.loose, last_seq = excluded.last_seq,
-                    updated_at = excluded.updated_at",
-                &[
-                    &doc_id,
-                    &facts.kind,
-                    &facts.scope,
-                    &facts.holder,
-                    &loose,
-                    &last_seq,
-                    &now,
-                ],
-            )
-            .await
-            .map_err(err)?;
-            update_feeds(
-                &tx,
-                &doc_id,
-                before.as_ref(),
-                &facts,
-                first_new_seq,
-                last_seq,
-            )
-            .await
-            .map_err(err)?;
+            let before = row.map(|r| r.facts);
+            w.feeds(&doc_id, before.as_ref(), &facts, first_new_seq, last_seq);
+            w.ids.push(doc_id.clone());
+            w.kinds.push(facts.kind);
+            w.scopes.push(facts.scope);
+            w.holders.push(facts.holder);
+            w.loose.push(loose);
+            w.last_seqs.push(last_seq);
             if loose >= COMPACT_AFTER {
-                execute(
-                    &tx,
-                    "UPDATE docs SET snapshot = $2, snapshot_seq = $3, loose = 0 WHERE id = $1",
-                    &[&doc_id, &working.save(), &last_seq],
-                )
-                .await
-                .map_err(err)?;
+                snapshots.push((doc_id.clone(), working.save(), last_seq));
             } else if loose >= COMPACT_SOON {
                 compact_soon.push(doc_id.clone());
             }
             updated.push((doc_id, last_seq, working));
+        }
+        w.write(&tx, &user_id, &device_id, now).await.map_err(err)?;
+        for (doc_id, snapshot, last_seq) in &snapshots {
+            execute(
+                &tx,
+                "UPDATE docs SET snapshot = $2, snapshot_seq = $3, loose = 0 WHERE id = $1",
+                &[doc_id, snapshot, last_seq],
+            )
+            .await
+            .map_err(err)?;
         }
         tx.commit().await.map_err(err)?;
         if let Ok(mut c) = self.cache.lock() {
