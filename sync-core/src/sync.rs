@@ -120,10 +120,10 @@ pub fn sync(
     let result = sync_inner(store, client, options, cancel, progress);
     let now = store.clock().now_ms().to_string();
     match &result {
-        Ok(_) => {
-            store.set_meta(LAST_SUCCESS, &now)?;
-            store.set_meta(LAST_ERROR, "")?;
-        }
+        Ok(_) => store.batch(|s| {
+            s.set_meta(LAST_SUCCESS, &now)?;
+            s.set_meta(LAST_ERROR, "")
+        })?,
         Err(e) => {
             let _ = store.set_meta(LAST_ERROR, &format!("{now} {e}"));
         }

@@ -137,10 +137,16 @@ impl Store {
                     )?
                     .execute(params![seq, code, reason, now])?;
             }
-            for seq in pushed {
-                s.conn
-                    .prepare_cached("DELETE FROM outbox WHERE seq = ?1")?
-                    .execute([seq])?;
+            // A push settles long runs of consecutive entries: delete them
+            // a run at a time rather than row by row.
+            let mut seqs = pushed.to_vec();
+            seqs.sort_unstable();
+            for run in seqs.chunk_by(|a, b| b - a == 1) {
+                if let (Some(first), Some(last)) = (run.first(), run.last()) {
+                    s.conn
+                        .prepare_cached("DELETE FROM outbox WHERE seq BETWEEN ?1 AND ?2")?
+                        .execute([first, last])?;
+                }
             }
             Ok(())
         })
