@@ -71,10 +71,10 @@ pub(crate) fn group(
 /// Apply `changes` to a copy of `doc`; `None` if some are not causally ready.
 fn applied(
     doc: &Automerge,
-    changes: &[Change],
+    changes: Vec<Change>,
 ) -> Result<Option<Automerge>, automerge::AutomergeError> {
     let mut d = doc.clone();
-    d.apply_changes(changes.iter().cloned())?;
+    d.apply_changes(changes)?;
     if d.get_missing_deps(&[]).is_empty() {
         Ok(Some(d))
     } else {
@@ -130,7 +130,7 @@ pub(crate) fn decide(
     }
     // The common case: all of it is fine.
     let all: Vec<Change> = fresh.iter().map(|(_, c)| c.clone()).collect();
-    if let Ok(Some(candidate)) = applied(&working, &all)
+    if let Ok(Some(candidate)) = applied(&working, all)
         && let Ok(f) = guard.check(doc_id, before, &working, &candidate)
     {
         decision.working = candidate;
@@ -156,7 +156,7 @@ pub(crate) fn decide(
             )));
             continue;
         }
-        match applied(&working, std::slice::from_ref(&change)) {
+        match applied(&working, vec![change.clone()]) {
             Ok(Some(candidate)) => {
                 let current = decision.facts.as_ref().or(before);
                 match guard.check(doc_id, current, &working, &candidate) {
