@@ -4,6 +4,8 @@
 //! server and client, an incremental round, bytes on the wire.
 //!
 //! Run: `cargo build --release -p gridsync-server && cargo bench -p gridsync-server --bench sync`
+//! (on PostgreSQL: `eval "$(bash scripts/postgres.sh)"` first, which sets
+//! GRIDSYNC_TEST_DATABASE_URL).
 
 #![allow(clippy::unwrap_used)]
 
@@ -15,6 +17,9 @@ use std::time::{Duration, Instant};
 use gridsync_core::demo::{GridPlan, populate_households};
 use gridsync_core::sync::{Client, SyncOptions, SyncReport};
 use gridsync_core::{OpenOptions, Store};
+
+#[path = "common/pg.rs"]
+mod pg;
 
 const COMMUNITY: &str = "110105001001";
 const PASSWORD: &str = "bench-pass-2026";
@@ -39,13 +44,17 @@ struct Server {
     child: Child,
     url: String,
     data: PathBuf,
+    database_url: Option<String>,
 }
 
 impl Server {
-    fn start(data: &Path) -> Server {
-        let mut child = Command::new(server_bin())
-            .arg("--data-dir")
-            .arg(data)
+    fn start(data: &Path, database_url: Option<&str>) -> Server {
+        let mut cmd = Command::new(server_bin());
+        cmd.arg("--data-dir").arg(data);
+        if let Some(db) = database_url {
+            cmd.args(["--database-url", db]);
+        }
+        let mut child = cmd
             .args(["serve", "--addr", "127.0.0.1:0"])
             .env(
                 "GRIDSYNC_LOG",
@@ -66,17 +75,17 @@ impl Server {
             child,
             url,
             data: data.to_path_buf(),
+            database_url: database_url.map(String::from),
         }
     }
 
     fn cli(&self, args: &[&str]) {
-        let out = Command::new(server_bin())
-            .arg("--data-dir")
-            .arg(&self.data)
-            .args(args)
-            .env("GRIDSYNC_LOG", "warn")
-            .output()
-            .unwrap();
+        let mut cmd = Command::new(server_bin());
+        cmd.arg("--data-dir").arg(&self.data);
+        if let Some(db) = &self.database_url {
+            cmd.args(["--database-url", db]);
+        }
+        let out = cmd.args(args).env("GRIDSYNC_LOG", "warn").output().unwrap();
         assert!(
             out.status.success(),
             "{}",
@@ -157,7 +166,17 @@ fn main() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("server");
-    let server = Server::start(&data);
+    // On PostgreSQL when GRIDSYNC_TEST_DATABASE_URL is set (a fresh
+    // database, dropped afterwards), else the embedded SQLite default.
+    let pg = std::env::var("GRIDSYNC_TEST_DATABASE_URL")
+        .ok()
+        .map(|url| pg::PgDatabase::create(&url));
+    let db_url = pg.as_ref().map(|p| p.url.as_str());
+    println!(
+        "server storage: {}",
+        if pg.is_some() { "PostgreSQL" } else { "SQLite" }
+    );
+    let server = Server::start(&data, db_url);
 
     // Territory: one community of 20 grids; a worker per grid, a second
     // worker in grid 1, a supervisor for the community.
@@ -283,7 +302,7 @@ fn main() {
     let push_median = pushes[pushes.len() / 2];
     // Restart the server so its peak memory is the pull's alone.
     drop(server);
-    let server = Server::start(&data);
+    let server = Server::start(&data, db_url);
     let out = Command::new(std::env::current_exe().unwrap())
         .env(CHILD, format!("{}|{}", server.url, tmp.path().display()))
         .output()
