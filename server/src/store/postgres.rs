@@ -557,6 +557,91 @@ impl PgDocStore {
     }
 }
 
+/// Documents read per chunk of a pull page.
+const PULL_CHUNK: usize = 250;
+
+/// A document of a feed a pull may send.
+struct Candidate {
+    doc_id: String,
+    last_seq: i64,
+    since_seq: i64,
+    kind: String,
+    scope: String,
+}
+
+/// What a device lacks of each document of `chunk`: everything after
+/// `base` (the whole document if it entered the feed after `base`, see
+/// `Position`), for the documents with at least one such change from
+/// another device; the others are left out.
+async fn chunk_data<C: GenericClient>(
+    tx: &C,
+    chunk: &[Candidate],
+    base: i64,
+    device: &Option<String>,
+) -> Result<std::collections::HashMap<String, Vec<u8>>, tokio_postgres::Error> {
+    let whole = |c: &Candidate| c.since_seq > base;
+    let ids: Vec<&str> = chunk.iter().map(|c| c.doc_id.as_str()).collect();
+    let afters: Vec<i64> = chunk
+        .iter()
+        .map(|c| if whole(c) { 0 } else { base })
+        .collect();
+    let wanted: std::collections::HashSet<String> = query(
+        tx,
+        "SELECT t.id FROM unnest($1::text[], $2::bigint[]) AS t(id, after)
+         WHERE EXISTS (SELECT 1 FROM changes c WHERE c.doc_id = t.id AND c.seq > t.after
+            AND (c.device_id IS NULL OR c.device_id IS DISTINCT FROM $3))",
+        &[&ids, &afters, device],
+    )
+    .await?
+    .into_iter()
+    .map(|r| r.get(0))
+    .collect();
+    let mut out: std::collections::HashMap<String, Vec<u8>> = Default::default();
+    let mut from: std::collections::HashMap<String, i64> = Default::default();
+    let whole_ids: Vec<&str> = chunk
+        .iter()
+        .filter(|c| whole(c) && wanted.contains(&c.doc_id))
+        .map(|c| c.doc_id.as_str())
+        .collect();
+    if !whole_ids.is_empty() {
+        for r in query(
+            tx,
+            "SELECT id, snapshot, snapshot_seq FROM docs WHERE id = ANY($1)",
+            &[&whole_ids],
+        )
+        .await?
+        {
+            let id: String = r.get(0);
+            from.insert(id.clone(), r.get(2));
+            out.insert(id, r.get::<_, Option<Vec<u8>>>(1).unwrap_or_default());
+        }
+    }
+    for c in chunk
+        .iter()
+        .filter(|c| !whole(c) && wanted.contains(&c.doc_id))
+    {
+        from.insert(c.doc_id.clone(), base);
+        out.insert(c.doc_id.clone(), Vec::new());
+    }
+    let (ids, afters): (Vec<&str>, Vec<i64>) = from.iter().map(|(k, v)| (k.as_str(), *v)).unzip();
+    if !ids.is_empty() {
+        for r in query(
+            tx,
+            "SELECT c.doc_id, c.data FROM unnest($1::text[], $2::bigint[]) AS t(id, after)
+             JOIN changes c ON c.doc_id = t.id AND c.seq > t.after
+             ORDER BY c.doc_id, c.seq",
+            &[&ids, &afters],
+        )
+        .await?
+        {
+            if let Some(d) = out.get_mut(r.get::<_, &str>(0)) {
+                d.extend_from_slice(r.get::<_, &[u8]>(1));
+            }
+        }
+    }
+    Ok(out)
+}
+
 async fn pull_in<C: GenericClient>(
     tx: &C,
     feeds: Vec<FeedCursor>,
@@ -594,44 +679,45 @@ async fn pull_in<C: GenericClient>(
             )
             .await?;
             exhausted = rows.len() <= room;
-            for (i, row) in rows.into_iter().enumerate() {
-                if i == room || (bytes >= limits.max_bytes && !page.docs.is_empty()) {
+            let candidates: Vec<Candidate> = rows
+                .iter()
+                .take(room)
+                .map(|r| Candidate {
+                    doc_id: r.get(0),
+                    last_seq: r.get(1),
+                    since_seq: r.get(2),
+                    kind: r.get(3),
+                    scope: r.get(4),
+                })
+                .collect();
+            // A few statements per chunk of documents rather than three
+            // round trips per document (a supervisor's first pull of 20
+            // grids is 10,000 documents); chunks keep what is read beyond
+            // a page's byte limit small.
+            'page: for chunk in candidates.chunks(PULL_CHUNK) {
+                if bytes >= limits.max_bytes && !page.docs.is_empty() {
                     exhausted = false;
                     break;
                 }
-                let doc_id: String = row.get(0);
-                let last_seq: i64 = row.get(1);
-                let since_seq: i64 = row.get(2);
-                new_cursor = last_seq;
-                // The device's own changes are not echoed back: if every
-                // change it lacks from this document is its own, skip it.
-                let after = if since_seq > base { 0 } else { base };
-                let from_others: bool = query_one(
-                    tx,
-                    "SELECT EXISTS (SELECT 1 FROM changes WHERE doc_id = $1 AND seq > $2
-                        AND (device_id IS NULL OR device_id IS DISTINCT FROM $3))",
-                    &[&doc_id, &after, &device],
-                )
-                .await?
-                .get(0);
-                if !from_others {
-                    continue;
+                let mut data = chunk_data(tx, chunk, base, &device).await?;
+                for c in chunk {
+                    if bytes >= limits.max_bytes && !page.docs.is_empty() {
+                        exhausted = false;
+                        break 'page;
+                    }
+                    new_cursor = c.last_seq;
+                    // The device's own changes are not echoed back.
+                    let Some(d) = data.remove(&c.doc_id) else {
+                        continue;
+                    };
+                    bytes += d.len();
+                    page.docs.push(PulledDoc {
+                        id: c.doc_id.clone(),
+                        kind: c.kind.clone(),
+                        scope: c.scope.clone(),
+                        data: d,
+                    });
                 }
-                // Everything after `base` (see `Position`).
-                let data = if since_seq > base {
-                    doc_bytes(tx, &doc_id).await?
-                } else {
-                    let mut d = Vec::new();
-                    append_changes_after(tx, &doc_id, base, &mut d).await?;
-                    d
-                };
-                bytes += data.len();
-                page.docs.push(PulledDoc {
-                    id: doc_id,
-                    kind: row.get(3),
-                    scope: row.get(4),
-                    data,
-                });
             }
             if exhausted {
                 new_cursor = max.max(cursor);
