@@ -51,6 +51,7 @@ pub async fn open(path: &Path) -> Result<Pool, DbError> {
                     // one large push wait ~15 ms more. This is the safety
                     // net should the background ones fall behind.
                     c.pragma_update(None, "wal_autocheckpoint", 16384)?;
+                    c.pragma_update(None, "cache_size", -32768)?;
                     c.pragma_update(None, "foreign_keys", "ON")?;
                     Ok::<_, rusqlite::Error>(())
                 })

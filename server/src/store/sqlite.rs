@@ -28,6 +28,10 @@ const COMPACT_AFTER: i64 = 32;
 /// After a push, documents with at least this many loose changes are
 /// compacted in the background, so the next pull ships a small snapshot.
 const COMPACT_SOON: i64 = 4;
+/// Background WAL checkpoints after a push: attempts, and the pause
+/// between them.
+const CHECKPOINT_TRIES: usize = 40;
+const CHECKPOINT_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
 /// Documents kept loaded.
 const CACHE_DOCS: usize = 1024;
 
@@ -455,6 +459,31 @@ fn pull_blocking(
     Ok(page)
 }
 
+/// Copy the WAL into the database file, off the request path (PASSIVE:
+/// never waits for readers or writers). The next writer starts the WAL
+/// over only once a checkpoint got through every frame; until then it
+/// keeps growing, and commits with it, so try again while other writers
+/// are still adding frames. (Inside a commit, SQLite's own checkpoint at
+/// 1,000 pages made whichever push crossed it wait ~15 ms more.)
+async fn checkpoint_wal(pool: &Pool) {
+    for _ in 0..CHECKPOINT_TRIES {
+        let done = db::run(pool, |conn| {
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok(r.get::<_, i64>(2)? >= r.get::<_, i64>(1)?)
+            })
+        })
+        .await;
+        match done {
+            Ok(true) => return,
+            Ok(false) => tokio::time::sleep(CHECKPOINT_RETRY).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "background WAL checkpoint failed");
+                return;
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl DocStore for SqliteDocStore {
     async fn push(
@@ -477,31 +506,28 @@ impl DocStore for SqliteDocStore {
             )
         })
         .await?;
-        if outcome.stored > 0 && !self.checkpointing.swap(true, Ordering::AcqRel) {
-            // Copy the WAL into the database file off the request path
-            // (PASSIVE: never waits for readers or writers).
-            let (pool, flag) = (self.pool.clone(), self.checkpointing.clone());
+        // After the response: compaction of the documents this push left
+        // with many loose changes, then a WAL checkpoint.
+        let checkpoint = outcome.stored > 0;
+        if checkpoint || !compact.is_empty() {
+            let (pool, cache, writer, flag) = (
+                self.pool.clone(),
+                self.cache.clone(),
+                self.writer.clone(),
+                self.checkpointing.clone(),
+            );
             tokio::spawn(async move {
-                let done = db::run(&pool, |conn| {
-                    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                })
-                .await;
-                flag.store(false, Ordering::Release);
-                if let Err(e) = done {
-                    tracing::warn!(error = %e, "background WAL checkpoint failed");
-                }
-            });
-        }
-        if !compact.is_empty() {
-            let (pool, cache, writer) =
-                (self.pool.clone(), self.cache.clone(), self.writer.clone());
-            tokio::spawn(async move {
-                if let Err(e) = db::run(&pool, move |conn| {
-                    compact_blocking(conn, &cache, &writer, &compact)
-                })
-                .await
+                if !compact.is_empty()
+                    && let Err(e) = db::run(&pool, move |conn| {
+                        compact_blocking(conn, &cache, &writer, &compact)
+                    })
+                    .await
                 {
                     tracing::warn!(error = %e, "background compaction failed; will retry on a later push");
+                }
+                if checkpoint && !flag.swap(true, Ordering::AcqRel) {
+                    checkpoint_wal(&pool).await;
+                    flag.store(false, Ordering::Release);
                 }
             });
         }
