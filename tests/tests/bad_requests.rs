@@ -20,7 +20,7 @@ fn post(
     server: &gridsync_tests::TestServer,
     token: Option<&str>,
     body: Vec<u8>,
-    gzip_header: bool,
+    encoding: Option<&str>,
 ) -> (u16, serde_json::Value) {
     let mut req = reqwest::blocking::Client::new()
         .post(format!("{}/v1/sync", server.url))
@@ -28,8 +28,8 @@ fn post(
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
-    if gzip_header {
-        req = req.header("content-encoding", "gzip");
+    if let Some(e) = encoding {
+        req = req.header("content-encoding", e);
     }
     let resp = req.body(body).send().unwrap();
     let status = resp.status().as_u16();
@@ -71,44 +71,51 @@ fn bad_bodies_get_clear_4xx_and_change_nothing() {
     });
     let valid_bytes = serde_json::to_vec(&valid).unwrap();
 
-    // (name, token, body, claims gzip, expected status)
-    type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, bool, u16);
+    // (name, token, body, claimed content encoding, expected status)
+    type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, Option<&'a str>, u16);
     let cases: Vec<Case<'_>> = vec![
-        ("no token", None, valid_bytes.clone(), false, 401),
+        ("no token", None, valid_bytes.clone(), None, 401),
         (
             "garbage",
             Some(&t),
             b"\x00\x01garbage{{".to_vec(),
-            false,
+            None,
             400,
         ),
-        ("empty", Some(&t), Vec::new(), false, 400),
+        ("empty", Some(&t), Vec::new(), None, 400),
         (
             "truncated",
             Some(&t),
             valid_bytes[..valid_bytes.len() / 2].to_vec(),
-            false,
+            None,
             400,
         ),
         (
             "says gzip, is not",
             Some(&t),
             valid_bytes.clone(),
-            true,
+            Some("gzip"),
+            400,
+        ),
+        (
+            "says zstd, is not",
+            Some(&t),
+            valid_bytes.clone(),
+            Some("zstd"),
             400,
         ),
         (
             "unknown field",
             Some(&t),
             br#"{"cursors":{},"surprise":1}"#.to_vec(),
-            false,
+            None,
             400,
         ),
         (
             "bad base64",
             Some(&t),
             br#"{"push":[{"doc":"x","change":"***"}]}"#.to_vec(),
-            false,
+            None,
             400,
         ),
     ];
@@ -129,11 +136,11 @@ fn bad_bodies_get_clear_4xx_and_change_nothing() {
     assert_eq!(snapshot(&mut sup), before, "nothing changed");
 
     // A valid push, then the same body replayed: stored once.
-    let (status, first) = post(&server, Some(&t), valid_bytes.clone(), false);
+    let (status, first) = post(&server, Some(&t), valid_bytes.clone(), None);
     assert_eq!(status, 200, "{first}");
     assert_eq!(first["stored"].as_u64().unwrap() as usize, pending.len());
     let after_first = snapshot(&mut sup);
-    let (status, replay) = post(&server, Some(&t), valid_bytes.clone(), false);
+    let (status, replay) = post(&server, Some(&t), valid_bytes.clone(), None);
     assert_eq!(status, 200);
     assert_eq!(replay["stored"], 0);
     assert_eq!(
@@ -145,8 +152,13 @@ fn bad_bodies_get_clear_4xx_and_change_nothing() {
     // Properly gzip-compressed bodies are accepted.
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(&valid_bytes).unwrap();
-    let (status, _) = post(&server, Some(&t), enc.finish().unwrap(), true);
+    let (status, _) = post(&server, Some(&t), enc.finish().unwrap(), Some("gzip"));
     assert_eq!(status, 200);
+    // And zstd-compressed ones, which the client sends.
+    let body = zstd::bulk::compress(&valid_bytes, 1).unwrap();
+    let (status, json) = post(&server, Some(&t), body, Some("zstd"));
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["duplicates"], pending.len(), "{json}");
 }
 
 fn b64(data: &[u8]) -> String {
