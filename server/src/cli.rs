@@ -53,6 +53,20 @@ pub struct ServeArgs {
     /// PEM public key of an external identity provider whose JWTs are accepted.
     #[arg(long, env = "GRIDSYNC_EXTERNAL_JWT_KEY")]
     pub external_jwt_key: Option<PathBuf>,
+    /// The `iss` the external provider's tokens must carry.
+    #[arg(
+        long,
+        env = "GRIDSYNC_EXTERNAL_JWT_ISSUER",
+        requires = "external_jwt_key"
+    )]
+    pub external_jwt_issuer: Option<String>,
+    /// An `aud` the external provider's tokens must carry.
+    #[arg(
+        long,
+        env = "GRIDSYNC_EXTERNAL_JWT_AUDIENCE",
+        requires = "external_jwt_key"
+    )]
+    pub external_jwt_audience: Option<String>,
     /// Seed the demo community first if the database is empty.
     #[arg(long)]
     pub demo: bool,
@@ -82,6 +96,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Serve(args) => {
                 config.addr = args.addr;
                 config.external_jwt_public_key = args.external_jwt_key;
+                config.external_jwt_issuer = args.external_jwt_issuer;
+                config.external_jwt_audience = args.external_jwt_audience;
                 config.max_blob_bytes = args.max_blob_bytes;
                 let state = AppState::open(config).await?;
                 crate::sync::publish_grids(&state).await?;

@@ -15,6 +15,12 @@ pub struct Config {
     pub database_url: Option<String>,
     /// PEM public key of an external identity provider whose tokens are accepted.
     pub external_jwt_public_key: Option<PathBuf>,
+    /// The `iss` the external provider's tokens must carry, if set.
+    pub external_jwt_issuer: Option<String>,
+    /// An `aud` the external provider's tokens must carry, if set (a
+    /// provider serving several applications should always have one, or a
+    /// token it issued for another application is accepted here too).
+    pub external_jwt_audience: Option<String>,
     /// Lifetime of access tokens, seconds.
     pub access_token_ttl: u64,
     /// Lifetime of refresh tokens, seconds.
@@ -33,6 +39,8 @@ impl Config {
             data_dir: data_dir.into(),
             database_url: None,
             external_jwt_public_key: None,
+            external_jwt_issuer: None,
+            external_jwt_audience: None,
             access_token_ttl: 15 * 60,
             refresh_token_ttl: 30 * 24 * 3600,
             max_body_bytes: 32 * 1024 * 1024,

@@ -644,6 +644,54 @@ async fn external_idp_es256_tokens_are_accepted_with_directory_roles() {
 }
 
 #[tokio::test]
+async fn external_idp_tokens_must_name_the_configured_issuer_and_audience() {
+    let s = TestServer::with(|c| {
+        c.external_jwt_public_key = Some(fixture("idp-rs256-public.pem"));
+        c.external_jwt_issuer = Some("https://idp.example".into());
+        c.external_jwt_audience = Some("gridsync".into());
+    })
+    .await;
+    s.add_user("wang", Role::GridWorker, &[G1], None).await;
+    let token = |claims: Value| idp_token(Algorithm::RS256, "idp-rs256-private.pem", &claims);
+    let exp = now() + 600;
+    let ok =
+        token(json!({"sub": "wang", "exp": exp, "iss": "https://idp.example", "aud": "gridsync"}));
+    assert_eq!(s.me(&ok).await.0, StatusCode::OK);
+    let listed = token(
+        json!({"sub": "wang", "exp": exp, "iss": "https://idp.example", "aud": ["other", "gridsync"]}),
+    );
+    assert_eq!(
+        s.me(&listed).await.0,
+        StatusCode::OK,
+        "one of several audiences"
+    );
+    for (claims, why) in [
+        (
+            json!({"sub": "wang", "exp": exp, "iss": "https://evil.example", "aud": "gridsync"}),
+            "another issuer",
+        ),
+        (
+            json!({"sub": "wang", "exp": exp, "aud": "gridsync"}),
+            "no issuer",
+        ),
+        (
+            json!({"sub": "wang", "exp": exp, "iss": "https://idp.example", "aud": "payroll"}),
+            "issued for another application",
+        ),
+        (
+            json!({"sub": "wang", "exp": exp, "iss": "https://idp.example"}),
+            "no audience",
+        ),
+    ] {
+        assert_eq!(
+            s.me(&token(claims)).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{why}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn without_an_external_key_foreign_tokens_are_refused() {
     let s = TestServer::new().await;
     s.add_user("wang", Role::GridWorker, &[G1], None).await;

@@ -6,8 +6,9 @@
 //!   id), `sid` (session), `dev` (device), `role`, `iat`, `exp`, `jti`,
 //!   `typ` = `"access"`.
 //! - An external identity provider's tokens (RS256 or ES256, public key in
-//!   PEM) are accepted when configured; only their `sub` (a username) and
-//!   `exp` are used.
+//!   PEM) are accepted when configured; their `sub` (a username) and `exp`
+//!   are used, and their `iss` and `aud` must match when an issuer and an
+//!   audience are configured.
 //!
 //! Verification picks the key by the header's `alg` and then pins that one
 //! algorithm: `none` does not parse, HS256 is only ever checked with our
@@ -88,6 +89,8 @@ pub enum VerifiedToken {
 struct ExternalKey {
     key: DecodingKey,
     algorithm: Algorithm,
+    issuer: Option<String>,
+    audience: Option<String>,
 }
 
 /// Signing and verification keys, and token lifetimes.
@@ -130,6 +133,10 @@ impl Keys {
                     path.display()
                 )
             })?;
+            keys = keys.with_external_claims(
+                config.external_jwt_issuer.clone(),
+                config.external_jwt_audience.clone(),
+            );
         }
         Ok(keys)
     }
@@ -160,17 +167,35 @@ impl Keys {
             ExternalKey {
                 key,
                 algorithm: Algorithm::RS256,
+                issuer: None,
+                audience: None,
             }
         } else if let Ok(key) = DecodingKey::from_ec_pem(pem) {
             ExternalKey {
                 key,
                 algorithm: Algorithm::ES256,
+                issuer: None,
+                audience: None,
             }
         } else {
             anyhow::bail!("not a PEM RSA or EC public key (expected -----BEGIN PUBLIC KEY-----)");
         };
         self.external = Some(external);
         Ok(self)
+    }
+
+    /// Require the external provider's tokens to carry this `iss` and/or
+    /// this `aud` (after [`Keys::with_external_pem`]).
+    pub fn with_external_claims(
+        mut self,
+        issuer: Option<String>,
+        audience: Option<String>,
+    ) -> Keys {
+        if let Some(ext) = &mut self.external {
+            ext.issuer = issuer;
+            ext.audience = audience;
+        }
+        self
     }
 
     /// Lifetime of access tokens, seconds.
@@ -236,8 +261,19 @@ impl Keys {
             Some(ext) if header.alg == ext.algorithm => {
                 let mut v = Validation::new(ext.algorithm);
                 v.leeway = LEEWAY;
-                v.set_required_spec_claims(&["exp", "sub"]);
-                v.validate_aud = false;
+                let mut required = vec!["exp", "sub"];
+                if let Some(iss) = &ext.issuer {
+                    v.set_issuer(&[iss]);
+                    required.push("iss");
+                }
+                match &ext.audience {
+                    Some(aud) => {
+                        v.set_audience(&[aud]);
+                        required.push("aud");
+                    }
+                    None => v.validate_aud = false,
+                }
+                v.set_required_spec_claims(&required);
                 let data = jsonwebtoken::decode::<ExternalClaims>(token, &ext.key, &v)
                     .map_err(map_jwt_error)?;
                 Ok(VerifiedToken::External(data.claims))
