@@ -40,9 +40,6 @@ use std::collections::{HashMap, HashSet};
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -53,7 +50,10 @@ use gridsync_core::{OpenOptions, Store};
 
 #[path = "common/pg.rs"]
 mod pg;
+#[path = "common/server.rs"]
+mod server;
 use pg::PgDatabase;
+use server::Server;
 
 const COMMUNITY: &str = "110105001001";
 const PASSWORD: &str = "load-pass-2026";
@@ -109,82 +109,7 @@ impl Settings {
     }
 }
 
-fn server_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = dir.join("gridsync-server");
-    assert!(
-        bin.exists(),
-        "build it first: cargo build --release -p gridsync-server"
-    );
-    bin
-}
-
-struct Server {
-    child: Child,
-    url: String,
-    data: PathBuf,
-    database_url: Option<String>,
-}
-
 impl Server {
-    fn start(data: &Path, database_url: Option<&str>) -> Server {
-        // GRIDSYNC_LOAD_WRAP runs the server under a tool, e.g. "heaptrack".
-        let wrap = std::env::var("GRIDSYNC_LOAD_WRAP").unwrap_or_default();
-        let mut cmd = match wrap.split_whitespace().collect::<Vec<_>>().split_first() {
-            Some((tool, args)) => {
-                let mut c = Command::new(tool);
-                c.args(args).arg(server_bin());
-                c
-            }
-            None => Command::new(server_bin()),
-        };
-        cmd.arg("--data-dir").arg(data);
-        if let Some(db) = database_url {
-            cmd.args(["--database-url", db]);
-        }
-        let mut child = cmd
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .env("GRIDSYNC_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        // A wrapping tool may print first: the server's line is the one.
-        while reader.read_line(&mut line).unwrap() > 0 && !line.starts_with("listening on ") {
-            line.clear();
-        }
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("server did not start: {line:?}"))
-            .to_string();
-        // Keep reading what the wrapper prints, so it never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-        Server {
-            child,
-            url,
-            data: data.to_path_buf(),
-            database_url: database_url.map(String::from),
-        }
-    }
-
-    fn cli(&self, args: &[&str]) {
-        let mut cmd = Command::new(server_bin());
-        cmd.arg("--data-dir").arg(&self.data);
-        if let Some(db) = &self.database_url {
-            cmd.args(["--database-url", db]);
-        }
-        let out = cmd.args(args).env("GRIDSYNC_LOG", "warn").output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
     fn add_user(&self, username: &str, role: &str, grids: Option<&str>, subtree: Option<&str>) {
         let mut args = vec![
             "admin",
@@ -206,32 +131,6 @@ impl Server {
             args.extend(["--subtree", s]);
         }
         self.cli(&args);
-    }
-
-    fn status(&self) -> String {
-        format!("/proc/{}/status", self.child.id())
-    }
-
-    /// Peak resident memory so far, MB.
-    fn peak_mb(&self) -> f64 {
-        std::fs::read_to_string(self.status())
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    }
-
-    /// Reset the peak to the current resident size (Linux `clear_refs` 5).
-    fn reset_peak(&self) {
-        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -368,13 +267,22 @@ fn main() {
     // Servers: the first one migrates the database and generates the token
     // secret; the second gets a copy of that secret so sessions are shared.
     let first_data = tmp.path().join("server-1");
-    let first = Server::start(&first_data, db_url);
+    // GRIDSYNC_LOAD_WRAP runs the servers under a tool, e.g. "heaptrack".
+    let wrap = std::env::var("GRIDSYNC_LOAD_WRAP")
+        .ok()
+        .filter(|w| !w.trim().is_empty());
+    let first = Server::start_with(&first_data, db_url, "127.0.0.1:0", wrap.as_deref());
     let mut servers = vec![first];
     if s.processes == 2 {
         let data = tmp.path().join("server-2");
         std::fs::create_dir_all(&data).unwrap();
         std::fs::copy(first_data.join("jwt-secret"), data.join("jwt-secret")).unwrap();
-        servers.push(Server::start(&data, db_url));
+        servers.push(Server::start_with(
+            &data,
+            db_url,
+            "127.0.0.1:0",
+            wrap.as_deref(),
+        ));
     }
     let admin = &servers[0];
     let grids = s.grids();

@@ -12,9 +12,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,96 +22,14 @@ use gridsync_core::sync::blobs::fetch_blob;
 use gridsync_core::sync::{Client, Progress, SyncOptions, SyncReport};
 use gridsync_core::{OpenOptions, Store};
 
+#[path = "common/server.rs"]
+mod server;
+use server::Server;
+
 const COMMUNITY: &str = "110105001001";
 const GRID: &str = "110105001001001";
 const PASSWORD: &str = "bench-pass-2026";
 const PHOTOS: usize = 20;
-
-fn server_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = dir.join("gridsync-server");
-    assert!(
-        bin.exists(),
-        "build it first: cargo build --release -p gridsync-server"
-    );
-    bin
-}
-
-struct Server {
-    child: Option<Child>,
-    url: String,
-    data: PathBuf,
-}
-
-impl Server {
-    fn start(data: &Path, addr: &str) -> Server {
-        let mut child = Command::new(server_bin())
-            .arg("--data-dir")
-            .arg(data)
-            .args(["serve", "--addr", addr])
-            .env("GRIDSYNC_LOG", "error")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_string();
-        Server {
-            child: Some(child),
-            url,
-            data: data.to_path_buf(),
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Kill it (SIGKILL), wait `outage`, start it again on the same port.
-    fn restart(&mut self, outage: Duration) {
-        self.kill();
-        std::thread::sleep(outage);
-        let addr = self.url.trim_start_matches("http://").to_string();
-        loop {
-            let s = std::panic::catch_unwind(|| Server::start(&self.data, &addr));
-            if let Ok(mut s) = s {
-                self.child = s.child.take();
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn cli(&self, args: &[&str]) {
-        let out = Command::new(server_bin())
-            .arg("--data-dir")
-            .arg(&self.data)
-            .args(args)
-            .env("GRIDSYNC_LOG", "warn")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// A real JPEG of about 2 MB: noise at quality 95 does not compress.
 fn photo(seed: u32) -> Vec<u8> {
@@ -193,7 +109,7 @@ struct Run {
 /// `interrupt`.
 fn run(photos: &[Vec<u8>], interrupt: bool) -> Run {
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(&tmp.path().join("server"), "127.0.0.1:0");
+    let server = Server::start(&tmp.path().join("server"), None);
     let territory = serde_json::json!({"streets": [{"code": "110105001", "name": "建国门街道",
         "communities": [{"code": COMMUNITY, "name": "幸福社区",
             "grids": [{"code": GRID, "name": "第一网格"}]}]}]});

@@ -9,9 +9,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use gridsync_core::demo::{GridPlan, populate_households};
@@ -20,6 +19,9 @@ use gridsync_core::{OpenOptions, Store};
 
 #[path = "common/pg.rs"]
 mod pg;
+#[path = "common/server.rs"]
+mod server;
+use server::{Server, peak_mb_of};
 
 const COMMUNITY: &str = "110105001001";
 const PASSWORD: &str = "bench-pass-2026";
@@ -27,92 +29,6 @@ const CHILD: &str = "GRIDSYNC_BENCH_CHILD";
 
 fn grid(i: usize) -> String {
     format!("{COMMUNITY}{:03}", i + 1)
-}
-
-fn server_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = dir.join("gridsync-server");
-    assert!(
-        bin.exists(),
-        "build it first: cargo build --release -p gridsync-server"
-    );
-    bin
-}
-
-struct Server {
-    child: Child,
-    url: String,
-    data: PathBuf,
-    database_url: Option<String>,
-}
-
-impl Server {
-    fn start(data: &Path, database_url: Option<&str>) -> Server {
-        let mut cmd = Command::new(server_bin());
-        cmd.arg("--data-dir").arg(data);
-        if let Some(db) = database_url {
-            cmd.args(["--database-url", db]);
-        }
-        let mut child = cmd
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .env(
-                "GRIDSYNC_LOG",
-                std::env::var("GRIDSYNC_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_string();
-        Server {
-            child,
-            url,
-            data: data.to_path_buf(),
-            database_url: database_url.map(String::from),
-        }
-    }
-
-    fn cli(&self, args: &[&str]) {
-        let mut cmd = Command::new(server_bin());
-        cmd.arg("--data-dir").arg(&self.data);
-        if let Some(db) = &self.database_url {
-            cmd.args(["--database-url", db]);
-        }
-        let out = cmd.args(args).env("GRIDSYNC_LOG", "warn").output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Peak resident memory of the server process so far, MB.
-    fn peak_mb(&self) -> f64 {
-        peak_mb_of(&format!("/proc/{}/status", self.child.id()))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn peak_mb_of(status: &str) -> f64 {
-    std::fs::read_to_string(status)
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn phone(dir: &Path, name: &str, url: &str, user: &str) -> (Store, Client) {
