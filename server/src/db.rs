@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/sqlite/0003_blobs.sql")),
     (4, include_str!("../migrations/sqlite/0004_departments.sql")),
     (5, include_str!("../migrations/sqlite/0005_web.sql")),
+    (6, include_str!("../migrations/sqlite/0006_writer.sql")),
 ];
 
 /// Open (creating if needed) the database at `path` and migrate it.
@@ -111,4 +112,84 @@ where
         .await
         .map_err(|e| DbError::Task(e.to_string()))?
         .map_err(DbError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// id, scope, holder, snapshot, snapshot_seq, loose, last_seq, writer_after.
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        Option<Vec<u8>>,
+        i64,
+        i64,
+        i64,
+        i64,
+    );
+
+    /// A database written before migration 6 keeps every document, and
+    /// its snapshot, through the rebuild of `docs`.
+    #[test]
+    fn the_docs_rebuild_keeps_every_row() -> rusqlite::Result<()> {
+        let mut conn = rusqlite::Connection::open_in_memory()?;
+        conn.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY) STRICT")?;
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v < 6) {
+            conn.execute_batch(sql)?;
+            conn.execute("INSERT INTO schema_migrations VALUES (?1)", [version])?;
+        }
+        conn.execute(
+            "INSERT INTO docs (id, kind, scope, holder, snapshot, snapshot_seq, loose, last_seq, updated_at)
+             VALUES ('a', 'household', '110105001001001', NULL, x'00ff', 7, 2, 9, 100),
+                    ('b', 'issue', '110105001001002', 'u1', NULL, 0, 1, 3, 200)",
+            [],
+        )?;
+        migrate(&mut conn)?;
+        let rows: Vec<Row> = conn
+            .prepare(
+                "SELECT id, scope, holder, snapshot, snapshot_seq, loose, last_seq, writer_after
+                 FROM docs WHERE writer IS NULL ORDER BY id",
+            )?
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "a".into(),
+                    "110105001001001".into(),
+                    None,
+                    Some(vec![0, 255]),
+                    7,
+                    2,
+                    9,
+                    0
+                ),
+                (
+                    "b".into(),
+                    "110105001001002".into(),
+                    Some("u1".into()),
+                    None,
+                    0,
+                    1,
+                    3,
+                    0
+                ),
+            ]
+        );
+        Ok(())
+    }
 }

@@ -54,6 +54,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0005_web",
         include_str!("../migrations/postgres/0005_web.sql"),
     ),
+    (
+        6,
+        "0006_writer",
+        include_str!("../migrations/postgres/0006_writer.sql"),
+    ),
 ];
 
 /// Whether `url` names a PostgreSQL database (`postgres://`, `postgresql://`).

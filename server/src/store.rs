@@ -17,6 +17,28 @@ pub mod postgres;
 mod push;
 pub mod sqlite;
 
+/// Recently used documents as loaded, by id, with the `last_seq` they are
+/// at: a store's bounded cache (memory does not grow with the documents held).
+pub(crate) type DocCache =
+    std::sync::Arc<std::sync::Mutex<lru::LruCache<String, (i64, Automerge)>>>;
+
+/// Keep the documents a push left in the cache. The ones they push out are
+/// freed on another thread: dropping an Automerge document costs ~10 µs,
+/// and a grid's push evicts hundreds, all on the pusher's response time.
+pub(crate) fn cache_docs(cache: &DocCache, docs: Vec<(String, i64, Automerge)>) {
+    let mut evicted = Vec::new();
+    if let Ok(mut c) = cache.lock() {
+        for (id, seq, doc) in docs {
+            if let Some(old) = c.push(id, (seq, doc)) {
+                evicted.push(old);
+            }
+        }
+    }
+    if !evicted.is_empty() {
+        rayon::spawn(move || drop(evicted));
+    }
+}
+
 /// Errors of a store implementation.
 pub type StoreError = crate::db::DbError;
 

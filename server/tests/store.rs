@@ -436,6 +436,67 @@ pub(crate) mod suite {
         assert_eq!(other.docs.len(), 3);
     }
 
+    /// The echo check follows who wrote what, whatever the order: a device
+    /// gets a document back exactly when a change it lacks is not its own.
+    pub(crate) async fn echo_follows_interleaved_writers(store: Arc<dyn DocStore>) {
+        let (mut a, first) = phone_with(G1, 1, None);
+        let id = a.households(&Default::default()).unwrap()[0].id.clone();
+        let worker = || guard(principal(Role::GridWorker, &[G1]));
+        let push = |changes, device: Option<&str>| {
+            let store = store.clone();
+            let device = device.map(String::from);
+            async move {
+                store.push(changes, None, device, worker()).await.unwrap();
+                store.max_seq().await.unwrap()
+            }
+        };
+        let edit = |a: &mut gridsync_core::store::Store| {
+            let before = a.outbox(10_000).unwrap().len();
+            a.add_resident(&id, Resident::named("后来")).unwrap();
+            outbox_after(a, before)
+        };
+        let by_d1 = push(first, Some("d1")).await;
+        let by_d2 = push(edit(&mut a), Some("d2")).await;
+        let by_d1_again = push(edit(&mut a), Some("d1")).await;
+        let docs_for = |device: &'static str, cursor: i64| {
+            let store = store.clone();
+            async move {
+                store
+                    .pull(
+                        vec![feed(&format!("g:{G1}"), cursor)],
+                        PullLimits::default(),
+                        Some(device.into()),
+                    )
+                    .await
+                    .unwrap()
+                    .docs
+                    .len()
+            }
+        };
+        assert_eq!(docs_for("d1", 0).await, 1, "d2's change is news to d1");
+        assert_eq!(docs_for("d1", by_d1).await, 1, "d2's change is news to d1");
+        assert_eq!(
+            docs_for("d1", by_d2).await,
+            0,
+            "only d1's own change is left"
+        );
+        assert_eq!(docs_for("d1", by_d1_again).await, 0, "nothing new");
+        assert_eq!(
+            docs_for("d2", by_d2).await,
+            1,
+            "d1's last change is news to d2"
+        );
+        assert_eq!(
+            docs_for("d3", by_d1_again - 1).await,
+            1,
+            "everything is news to d3"
+        );
+        // A change the server writes (no device) is news to every device.
+        push(edit(&mut a), None).await;
+        assert_eq!(docs_for("d1", by_d1_again).await, 1);
+        assert_eq!(docs_for("d2", by_d1_again).await, 1);
+    }
+
     pub(crate) async fn paged_pull_delivers_whole_documents(store: Arc<dyn DocStore>) {
         // Documents recorded by two phones, interleaved in the log, so a
         // document's latest change comes after others' earlier pages.
@@ -658,6 +719,7 @@ macro_rules! conformance {
             case!(supervisor_moves_household_worker_cannot);
             case!(garbage_changes_are_refused);
             case!(own_changes_are_not_echoed);
+            case!(echo_follows_interleaved_writers);
             case!(a_cursor_past_the_end_starts_over);
             case!(paged_pull_delivers_whole_documents);
             case!(concurrent_pushes_keep_the_log_whole);

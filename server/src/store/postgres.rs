@@ -56,7 +56,7 @@ const COMPACT_CHUNK: usize = 100;
 /// Documents kept loaded.
 const CACHE_DOCS: usize = 1024;
 
-type Cache = Arc<Mutex<LruCache<String, (i64, Automerge)>>>;
+type Cache = super::DocCache;
 
 /// Documents and the change log in a PostgreSQL database.
 #[derive(Clone)]
@@ -283,13 +283,16 @@ impl Writes {
         .await?;
         execute(
             tx,
-            "INSERT INTO docs (id, kind, scope, holder, snapshot, snapshot_seq, loose, last_seq, updated_at)
-             SELECT i, k, s, h, NULL, 0, l, q, $7
+            "INSERT INTO docs (id, kind, scope, holder, snapshot, snapshot_seq, loose, last_seq,
+                updated_at, writer, writer_after)
+             SELECT i, k, s, h, NULL, 0, l, q, $7, $8, 0
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
                 AS t(i, k, s, h, l, q)
              ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, scope = excluded.scope,
                 holder = excluded.holder, loose = excluded.loose, last_seq = excluded.last_seq,
-                updated_at = excluded.updated_at",
+                updated_at = excluded.updated_at, writer = excluded.writer,
+                writer_after = CASE WHEN docs.writer IS NOT DISTINCT FROM excluded.writer
+                    THEN docs.writer_after ELSE docs.last_seq END",
             &[
                 &self.ids,
                 &self.kinds,
@@ -298,6 +301,7 @@ impl Writes {
                 &self.loose,
                 &self.last_seqs,
                 &now,
+                device_id,
             ],
         )
         .await?;
@@ -497,11 +501,7 @@ impl PgDocStore {
             .map_err(err)?;
         }
         tx.commit().await.map_err(err)?;
-        if let Ok(mut c) = self.cache.lock() {
-            for (id, seq, doc) in updated {
-                c.put(id, (seq, doc));
-            }
-        }
+        super::cache_docs(&self.cache, updated);
         Ok((outcome, compact_soon))
     }
 
@@ -612,7 +612,9 @@ async fn chunk_data<C: GenericClient>(
     let wanted: std::collections::HashSet<String> = query(
         tx,
         "SELECT t.id FROM unnest($1::text[], $2::bigint[]) AS t(id, after)
-         WHERE EXISTS (SELECT 1 FROM changes c WHERE c.doc_id = t.id AND c.seq > t.after
+         JOIN docs d ON d.id = t.id
+         WHERE NOT coalesce(d.writer = $3 AND d.writer_after <= t.after, false)
+           AND EXISTS (SELECT 1 FROM changes c WHERE c.doc_id = t.id AND c.seq > t.after
             AND (c.device_id IS NULL OR c.device_id IS DISTINCT FROM $3))",
         &[&ids, &afters, device],
     )

@@ -35,7 +35,7 @@ const CHECKPOINT_RETRY: std::time::Duration = std::time::Duration::from_millis(5
 /// Documents kept loaded.
 const CACHE_DOCS: usize = 1024;
 
-type Cache = Arc<Mutex<LruCache<String, (i64, Automerge)>>>;
+type Cache = super::DocCache;
 
 /// Documents and the change log in the embedded SQLite database.
 #[derive(Clone)]
@@ -232,13 +232,25 @@ fn push_blocking(
         };
         let loose = row.as_ref().map_or(0, |r| r.loose) + accepted.len() as i64;
         tx.prepare_cached(
-            "INSERT INTO docs (id, kind, scope, holder, snapshot, snapshot_seq, loose, last_seq, updated_at)
-             VALUES (?1, ?2, ?3, ?4, NULL, 0, ?5, ?6, ?7)
+            "INSERT INTO docs (id, kind, scope, holder, snapshot, snapshot_seq, loose, last_seq,
+                updated_at, writer, writer_after)
+             VALUES (?1, ?2, ?3, ?4, NULL, 0, ?5, ?6, ?7, ?8, 0)
              ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, scope = excluded.scope,
                 holder = excluded.holder, loose = excluded.loose, last_seq = excluded.last_seq,
-                updated_at = excluded.updated_at",
+                updated_at = excluded.updated_at, writer = excluded.writer,
+                writer_after = CASE WHEN docs.writer IS excluded.writer
+                    THEN docs.writer_after ELSE docs.last_seq END",
         )?
-        .execute(params![doc_id, facts.kind, facts.scope, facts.holder, loose, last_seq, now])?;
+        .execute(params![
+            doc_id,
+            facts.kind,
+            facts.scope,
+            facts.holder,
+            loose,
+            last_seq,
+            now,
+            device_id
+        ])?;
         update_feeds(
             &tx,
             &doc_id,
@@ -267,11 +279,7 @@ fn push_blocking(
         commit_ms = (t0.elapsed() - t_stored).as_secs_f64() * 1000.0,
         "push phases"
     );
-    if let Ok(mut c) = cache.lock() {
-        for (id, seq, doc) in updated {
-            c.put(id, (seq, doc));
-        }
-    }
+    super::cache_docs(cache, updated);
     Ok((outcome, compact_soon))
 }
 
@@ -381,34 +389,41 @@ fn pull_blocking(
         let mut new_base = base;
         let mut exhausted = false;
         if !full {
-            let rows: Vec<(String, i64, i64, String, String)> = tx
+            // The device's own changes are not echoed back: a document
+            // whose every change the device lacks is its own is skipped
+            // (`from_others`). Right after a push that is every document of
+            // the page: the docs row's writer says so without reading the log.
+            let rows: Vec<(String, i64, i64, String, String, bool)> = tx
                 .prepare_cached(
-                    "SELECT f.doc_id, f.last_seq, f.since_seq, d.kind, d.scope FROM feed f
-                     JOIN docs d ON d.id = f.doc_id
+                    "SELECT f.doc_id, f.last_seq, f.since_seq, d.kind, d.scope,
+                        CASE WHEN d.writer = ?4
+                            AND d.writer_after <= CASE WHEN f.since_seq > ?2 THEN 0 ELSE ?2 END
+                        THEN 0 ELSE EXISTS (SELECT 1 FROM changes c WHERE c.doc_id = f.doc_id
+                            AND c.seq > CASE WHEN f.since_seq > ?2 THEN 0 ELSE ?2 END
+                            AND (c.device_id IS NULL OR c.device_id IS NOT ?4)) END
+                     FROM feed f JOIN docs d ON d.id = f.doc_id
                      WHERE f.feed = ?1 AND f.last_seq > ?2 ORDER BY f.last_seq LIMIT ?3",
                 )?
-                .query_map(params![feed, cursor, (room + 1) as i64], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                .query_map(params![feed, cursor, (room + 1) as i64, device], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             exhausted = rows.len() <= room;
-            for (i, (doc_id, last_seq, since_seq, kind, scope)) in rows.into_iter().enumerate() {
+            for (i, (doc_id, last_seq, since_seq, kind, scope, from_others)) in
+                rows.into_iter().enumerate()
+            {
                 if i == room || (bytes >= limits.max_bytes && !page.docs.is_empty()) {
                     exhausted = false;
                     break;
                 }
                 new_cursor = last_seq;
-                // The device's own changes are not echoed back: if every
-                // change it lacks from this document is its own, skip it.
-                let from_others: bool = tx
-                    .prepare_cached(
-                        "SELECT EXISTS (SELECT 1 FROM changes WHERE doc_id = ?1 AND seq > ?2
-                            AND (device_id IS NULL OR device_id IS NOT ?3))",
-                    )?
-                    .query_row(
-                        params![doc_id, if since_seq > cursor { 0 } else { cursor }, device],
-                        |r| r.get(0),
-                    )?;
                 if !from_others {
                     continue;
                 }
