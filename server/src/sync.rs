@@ -183,19 +183,25 @@ async fn sync(
             "一次最多推送{MAX_PUSH}条修改 / at most {MAX_PUSH} changes per request"
         )));
     }
-    let mut incoming = Vec::with_capacity(req.push.len());
-    for (i, p) in req.push.into_iter().enumerate() {
-        let data = B64.decode(p.change.as_bytes()).map_err(|_| {
-            ApiError::invalid(
-                format!("push[{i}].change"),
-                "不是有效的base64 / not valid base64",
-            )
-        })?;
-        incoming.push(IncomingChange {
+    // A grid's push is megabytes of base64: decoded on all cores.
+    let decode = |(i, p): (usize, PushedChange)| match B64.decode(p.change.as_bytes()) {
+        Ok(data) => Ok(IncomingChange {
             doc_id: p.doc,
             data,
-        });
-    }
+        }),
+        Err(_) => Err(ApiError::invalid(
+            format!("push[{i}].change"),
+            "不是有效的base64 / not valid base64",
+        )),
+    };
+    let decoded: Vec<ApiResult<IncomingChange>> = if req.push.len() < 256 {
+        req.push.into_iter().enumerate().map(decode).collect()
+    } else {
+        use rayon::prelude::*;
+        req.push.into_par_iter().enumerate().map(decode).collect()
+    };
+    // The first bad change is the one named, as when decoding in order.
+    let incoming = decoded.into_iter().collect::<ApiResult<Vec<_>>>()?;
 
     let started = std::time::Instant::now();
     let pushed = incoming.len();

@@ -68,15 +68,19 @@ pub(crate) fn group(
     order
 }
 
-/// Apply `changes` to a copy of `doc`; `None` if some are not causally ready.
+thread_local! {
+    /// What a document new to the server was before the push.
+    static EMPTY: Automerge = Automerge::new();
+}
+
+/// Apply `changes` to `doc`; `None` if some are not causally ready.
 fn applied(
-    doc: &Automerge,
+    mut doc: Automerge,
     changes: Vec<Change>,
 ) -> Result<Option<Automerge>, automerge::AutomergeError> {
-    let mut d = doc.clone();
-    d.apply_changes(changes)?;
-    if d.get_missing_deps(&[]).is_empty() {
-        Ok(Some(d))
+    doc.apply_changes(changes)?;
+    if doc.get_missing_deps(&[]).is_empty() {
+        Ok(Some(doc))
     } else {
         Ok(None)
     }
@@ -100,45 +104,72 @@ pub(crate) struct Decision {
 /// (with facts `before`, `None` if new to the server).
 pub(crate) fn decide(
     doc_id: &str,
-    mut working: Automerge,
+    working: Automerge,
     before: Option<&DocFacts>,
     changes: Vec<(usize, Change)>,
     guard: &dyn WriteGuard,
 ) -> Decision {
-    let mut decision = Decision {
-        working: Automerge::new(),
-        accepted: Vec::new(),
-        facts: None,
-        rejected: Vec::new(),
-        duplicates: 0,
-    };
     // Drop changes already stored (an earlier push was interrupted after
     // storing them) and repeats within this push.
+    let mut duplicates = 0;
     let mut seen: HashSet<ChangeHash> = HashSet::new();
     let mut fresh: Vec<(usize, Change)> = Vec::new();
     for (index, change) in changes {
         let hash = change.hash();
         if working.get_change_meta_by_hash(&hash).is_some() || !seen.insert(hash) {
-            decision.duplicates += 1;
+            duplicates += 1;
         } else {
             fresh.push((index, change));
         }
     }
     if fresh.is_empty() {
-        decision.working = working;
-        return decision;
+        return Decision {
+            working,
+            accepted: Vec::new(),
+            facts: None,
+            rejected: Vec::new(),
+            duplicates,
+        };
     }
-    // The common case: all of it is fine.
+    // The common case: all of it is fine. A document new to the server is
+    // empty: the changes are applied to it rather than to a copy.
     let all: Vec<Change> = fresh.iter().map(|(_, c)| c.clone()).collect();
-    if let Ok(Some(candidate)) = applied(&working, all)
-        && let Ok(f) = guard.check(doc_id, before, &working, &candidate)
-    {
-        decision.working = candidate;
-        decision.facts = Some(f);
-        decision.accepted = fresh;
-        return decision;
+    let mut kept = Some(working);
+    let outcome = match kept.take_if(|w| before.is_none() && w.get_heads().is_empty()) {
+        Some(empty) => applied(empty, all).map(|candidate| {
+            candidate.map(|c| {
+                let check = EMPTY.with(|empty| guard.check(doc_id, before, empty, &c));
+                (c, check)
+            })
+        }),
+        None => match &kept {
+            Some(w) => applied(w.clone(), all).map(|candidate| {
+                candidate.map(|c| {
+                    let check = guard.check(doc_id, before, w, &c);
+                    (c, check)
+                })
+            }),
+            None => Ok(None),
+        },
+    };
+    if let Ok(Some((candidate, Ok(f)))) = outcome {
+        return Decision {
+            working: candidate,
+            accepted: fresh,
+            facts: Some(f),
+            rejected: Vec::new(),
+            duplicates,
+        };
     }
+    let mut working = kept.unwrap_or_else(Automerge::new);
     // Find which changes are at fault, one by one.
+    let mut decision = Decision {
+        working: Automerge::new(),
+        accepted: Vec::new(),
+        facts: None,
+        rejected: Vec::new(),
+        duplicates,
+    };
     let mut refused: HashSet<ChangeHash> = HashSet::new();
     for (index, change) in fresh {
         let hash = change.hash();
@@ -156,7 +187,7 @@ pub(crate) fn decide(
             )));
             continue;
         }
-        match applied(&working, vec![change.clone()]) {
+        match applied(working.clone(), vec![change.clone()]) {
             Ok(Some(candidate)) => {
                 let current = decision.facts.as_ref().or(before);
                 match guard.check(doc_id, current, &working, &candidate) {
@@ -211,6 +242,11 @@ pub(crate) struct Early {
 }
 
 impl Early {
+    /// Whether the document was new to the server when decided on.
+    pub(crate) fn was_new(&self) -> bool {
+        self.seq.is_none()
+    }
+
     /// The decision, if the document's `last_seq` under the lock is still
     /// the one decided on; otherwise the changes, to decide again.
     pub(crate) fn confirm(self, seq_now: Option<i64>) -> Result<Decision, Vec<(usize, Change)>> {

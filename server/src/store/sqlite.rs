@@ -150,8 +150,12 @@ fn push_blocking(
     let t_grouped = t0.elapsed();
     // Load what each document is now, from one read snapshot…
     let mut planned = Vec::with_capacity(groups.len());
+    let log_end: i64;
     {
         let read = conn.transaction()?;
+        log_end = read.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
+            r.get(0)
+        })?;
         for (doc_id, changes) in groups {
             let row = doc_row(&read, &doc_id)?;
             let working = match &row {
@@ -181,9 +185,19 @@ fn push_blocking(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut updated: Vec<(String, i64, Automerge)> = Vec::new();
     let now = gridsync_core::household::Clock::System.now_ms();
+    // Nothing was stored since the documents were read: a document new then
+    // is new now (a docs row is only ever written with a change), so its
+    // row need not be looked up again.
+    let log_unchanged = tx.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
+        r.get::<_, i64>(0)
+    })? == log_end;
     for early in decided {
         let doc_id = early.doc_id.clone();
-        let row = doc_row(&tx, &doc_id)?;
+        let row = if log_unchanged && early.was_new() {
+            None
+        } else {
+            doc_row(&tx, &doc_id)?
+        };
         let before = row.as_ref().map(|r| r.facts.clone());
         let d = match early.confirm(row.as_ref().map(|r| r.last_seq)) {
             Ok(d) => d,
