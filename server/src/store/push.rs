@@ -161,7 +161,7 @@ pub(crate) fn decide(
             duplicates,
         };
     }
-    let mut working = kept.unwrap_or_else(Automerge::new);
+    let mut working = kept.unwrap_or_default();
     // Find which changes are at fault, one by one.
     let mut decision = Decision {
         working: Automerge::new(),
