@@ -16,9 +16,10 @@ pub mod extract;
 pub mod keys;
 pub mod password;
 pub mod session;
+pub mod throttle;
 
 use axum::Router;
-use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -90,6 +91,15 @@ pub enum AuthError {
     /// The caller is not an administrator.
     #[error("需要系统管理员权限 / administrator role required")]
     NotAdmin,
+    /// Too many wrong passwords in a row for this username.
+    #[error(
+        "密码错误次数过多，请{}分钟后再试 / too many wrong passwords, try again in {retry_after} s",
+        retry_after.div_ceil(60)
+    )]
+    TooManyAttempts {
+        /// Seconds until the username may try again.
+        retry_after: u64,
+    },
     /// A field of the request was refused.
     #[error("invalid {field}: {reason}")]
     Invalid {
@@ -125,6 +135,9 @@ impl AuthError {
             AuthError::UnknownExternalUser => (StatusCode::UNAUTHORIZED, "unknown_user"),
             AuthError::DeviceOfAnotherUser => (StatusCode::FORBIDDEN, "device_of_another_user"),
             AuthError::NotAdmin => (StatusCode::FORBIDDEN, "admin_required"),
+            AuthError::TooManyAttempts { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+            }
             AuthError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
             AuthError::Directory(_) | AuthError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -166,6 +179,11 @@ impl IntoResponse for AuthError {
             response
                 .headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let AuthError::TooManyAttempts { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after));
         }
         response
     }

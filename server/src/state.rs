@@ -25,6 +25,8 @@ pub struct AppState {
     pub blobs: Arc<dyn crate::blobs::BlobStore>,
     /// The supervisor web pages: read model, audit log.
     pub web: Arc<crate::web::Web>,
+    /// Wrong passwords by username, to lock out guessing.
+    pub logins: Arc<crate::auth::throttle::LoginThrottle>,
 }
 
 impl AppState {
@@ -63,6 +65,7 @@ impl AppState {
                 docs,
                 auth: Arc::new(auth),
                 config: Arc::new(config),
+                logins: Arc::default(),
             });
         }
         let pool = crate::db::open(&config.sqlite_path())
@@ -90,6 +93,7 @@ impl AppState {
             docs,
             auth: Arc::new(auth),
             config: Arc::new(config),
+            logins: Arc::default(),
         })
     }
 }

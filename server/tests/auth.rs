@@ -714,3 +714,71 @@ async fn issue_tokens_signs_in_without_a_password() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["user_id"], user.id.as_str());
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_username_for_a_while() {
+    use tower::ServiceExt;
+    let s = TestServer::new().await;
+    s.add_user("wang", Role::GridWorker, &[G1], None).await;
+    s.add_user("li", Role::GridWorker, &[G1], None).await;
+    let attempt = |username: &str, password: &str| json!({"username": username, "password": password, "device_id": device()});
+    // A right password in between starts the count over.
+    for _ in 0..4 {
+        let (status, _) = s
+            .call(
+                "POST",
+                "/v1/auth/login",
+                None,
+                Some(attempt("wang", "guess")),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(s.login("wang", &device()).await.0, StatusCode::OK);
+    for _ in 0..5 {
+        let (status, body) = s
+            .call(
+                "POST",
+                "/v1/auth/login",
+                None,
+                Some(attempt("WANG", "guess")),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    }
+    // Locked now: even the right password is refused, with how long to wait.
+    let (status, body) = s.login("wang", &device()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"], "too_many_attempts");
+    assert!(message(&body).contains("请5分钟后再试"), "{body}");
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri("/v1/auth/login")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            attempt("wang", PASSWORD).to_string(),
+        ))
+        .expect("request");
+    let res = gridsync_server::app(s.state.clone())
+        .oneshot(req)
+        .await
+        .expect("response");
+    let retry_after: u64 = res.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=300).contains(&retry_after), "{retry_after}");
+    // The web login says so too, and other users are not locked.
+    let (status, _) = s
+        .call_raw(
+            "POST",
+            "/web/login",
+            None,
+            "application/x-www-form-urlencoded",
+            Some(format!("username=wang&password={PASSWORD}").into_bytes()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(s.login("li", &device()).await.0, StatusCode::OK);
+}

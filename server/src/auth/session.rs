@@ -173,6 +173,10 @@ pub async fn check_credentials(
     username: &str,
     password: &str,
 ) -> Result<User, AuthError> {
+    // A locked username is refused before any password work.
+    if let Err(retry_after) = state.logins.check(username) {
+        return Err(AuthError::TooManyAttempts { retry_after });
+    }
     let user = state.directory.user_by_username(username).await?;
     let hash = match &user {
         Some(u) => state.directory.password_hash(&u.id).await?,
@@ -180,12 +184,23 @@ pub async fn check_credentials(
     };
     let ok = super::password::verify_password_async(password.to_owned(), hash).await?;
     match user {
-        Some(u) if ok && u.active => Ok(u),
+        Some(u) if ok && u.active => {
+            state.logins.succeeded(username);
+            Ok(u)
+        }
         Some(u) if ok => {
             tracing::info!(user_id = %u.id, "login refused: user deactivated");
             Err(AuthError::AccountDisabled)
         }
-        _ => Err(AuthError::BadCredentials),
+        user => {
+            state.logins.failed(username);
+            if let Some(u) = user
+                && state.logins.check(username).is_err()
+            {
+                tracing::warn!(user_id = %u.id, "logins locked after repeated wrong passwords");
+            }
+            Err(AuthError::BadCredentials)
+        }
     }
 }
 

@@ -143,16 +143,26 @@ pub async fn login_submit(
             Err(AuthError::Directory(d)) => return Err(WebError::Internal(d.to_string())),
             Err(AuthError::Internal(d)) => return Err(WebError::Internal(d)),
             Err(e) => {
-                let message = match e {
-                    AuthError::AccountDisabled => "账号已停用，请联系管理员",
-                    _ => "用户名或密码错误",
+                let (message, status) = match e {
+                    AuthError::AccountDisabled => (
+                        "账号已停用，请联系管理员".to_owned(),
+                        axum::http::StatusCode::UNAUTHORIZED,
+                    ),
+                    AuthError::TooManyAttempts { retry_after } => (
+                        format!("密码错误次数过多，请{}分钟后再试", retry_after.div_ceil(60)),
+                        axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    ),
+                    _ => (
+                        "用户名或密码错误".to_owned(),
+                        axum::http::StatusCode::UNAUTHORIZED,
+                    ),
                 };
                 let page = LoginPage {
-                    error: Some(message.into()),
+                    error: Some(message),
                     username,
                 };
                 let mut response = super::render(&page)?;
-                *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+                *response.status_mut() = status;
                 return Ok(response);
             }
         };

@@ -315,6 +315,16 @@ impl Client {
             if status == reqwest::StatusCode::UNAUTHORIZED {
                 return Err(Failure::Unauthorized(err));
             }
+            // A login locked after wrong passwords is no busy server: say
+            // why (the message says how long to wait) instead of retrying.
+            if status == reqwest::StatusCode::TOO_MANY_REQUESTS && err.error == "too_many_attempts"
+            {
+                return Err(Failure::Final(Error::Server {
+                    status: status.as_u16(),
+                    code: err.error,
+                    message: err.message,
+                }));
+            }
             if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
                 last = format!("server answered {status}");
                 continue;
