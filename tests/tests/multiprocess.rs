@@ -10,8 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -20,6 +19,11 @@ use gridsync_core::sync::{RetryPolicy, SyncOptions};
 use gridsync_tests::server_bin;
 
 use crate::*;
+
+// The same throwaway-database helper as the benchmarks'.
+#[path = "../../server/benches/common/pg.rs"]
+mod pg;
+use pg::PgDatabase as Database;
 
 /// The admin URL of the test PostgreSQL, or `None` (with a notice) when
 /// none is configured and none is required.
@@ -41,74 +45,6 @@ fn postgres_url() -> Option<String> {
             None
         }
     }
-}
-
-fn psql() -> PathBuf {
-    let on_path = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("psql"))
-            .find(|f| f.exists())
-    });
-    on_path
-        .or_else(|| {
-            let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-                .ok()?
-                .filter_map(|e| e.ok().map(|e| e.path().join("bin/psql")))
-                .filter(|p| p.exists())
-                .collect();
-            found.sort();
-            found.pop()
-        })
-        .expect("psql not found (it comes with PostgreSQL)")
-}
-
-fn psql_run(url: &str, sql: &str) -> Output {
-    Command::new(psql())
-        .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
-        .output()
-        .expect("run psql")
-}
-
-/// A fresh database, dropped afterwards.
-struct Database {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    fn create(admin_url: &str) -> Database {
-        let name = format!("gs_mp_{}", uuid_simple());
-        let out = psql_run(admin_url, &format!("CREATE DATABASE {name}"));
-        assert!(
-            out.status.success(),
-            "create database: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let (scheme, rest) = admin_url.split_once("://").expect("a postgres:// URL");
-        let (authority, tail) = rest.split_once('/').unwrap_or((rest, ""));
-        let query = tail.find('?').map_or("", |i| &tail[i..]);
-        Database {
-            admin_url: admin_url.to_string(),
-            url: format!("{scheme}://{authority}/{name}{query}"),
-            name,
-        }
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = psql_run(
-            &self.admin_url,
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
-    }
-}
-
-/// A unique lowercase name part (a new device's id is a UUID).
-fn uuid_simple() -> String {
-    let store = Store::open_in_memory(OpenOptions::default()).unwrap();
-    store.device_id().replace('-', "")
 }
 
 /// One server process on the shared database, with its own data directory.

@@ -1,5 +1,6 @@
-//! A throwaway PostgreSQL database for the benchmarks that run the server
-//! on PostgreSQL (GRIDSYNC_TEST_DATABASE_URL, e.g. from scripts/postgres.sh).
+//! A throwaway PostgreSQL database for the benchmarks and tests that run the
+//! server on PostgreSQL (GRIDSYNC_TEST_DATABASE_URL, e.g. from
+//! scripts/postgres.sh); tests/tests/multiprocess.rs includes this file too.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -53,7 +54,7 @@ fn with_database(url: &str, db: &str) -> String {
 
 impl PgDatabase {
     pub(crate) fn create(admin_url: &str) -> PgDatabase {
-        let name = format!("gs_bench_{}", uuid::Uuid::new_v4().simple());
+        let name = format!("gs_test_{}", uuid::Uuid::new_v4().simple());
         run_psql(admin_url, &format!("CREATE DATABASE {name}"));
         PgDatabase {
             admin_url: admin_url.to_string(),

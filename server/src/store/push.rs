@@ -134,32 +134,25 @@ pub(crate) fn decide(
     // The common case: all of it is fine. A document new to the server is
     // empty: the changes are applied to it rather than to a copy.
     let all: Vec<Change> = fresh.iter().map(|(_, c)| c.clone()).collect();
-    let mut kept = Some(working);
-    let outcome = match kept.take_if(|w| before.is_none() && w.get_heads().is_empty()) {
-        Some(empty) => applied(empty, all).map(|candidate| {
-            candidate.map(|c| {
-                let check = EMPTY.with(|empty| guard.check(doc_id, before, empty, &c));
-                (c, check)
-            })
-        }),
-        None => match &kept {
-            Some(w) => applied(w.clone(), all).map(|candidate| {
-                candidate.map(|c| {
-                    let check = guard.check(doc_id, before, w, &c);
-                    (c, check)
-                })
-            }),
-            None => Ok(None),
-        },
+    let (base, kept) = if before.is_none() && working.get_heads().is_empty() {
+        (working, None)
+    } else {
+        (working.clone(), Some(working))
     };
-    if let Ok(Some((candidate, Ok(f)))) = outcome {
-        return Decision {
-            working: candidate,
-            accepted: fresh,
-            facts: Some(f),
-            rejected: Vec::new(),
-            duplicates,
+    if let Ok(Some(candidate)) = applied(base, all) {
+        let check = match &kept {
+            Some(w) => guard.check(doc_id, before, w, &candidate),
+            None => EMPTY.with(|empty| guard.check(doc_id, before, empty, &candidate)),
         };
+        if let Ok(f) = check {
+            return Decision {
+                working: candidate,
+                accepted: fresh,
+                facts: Some(f),
+                rejected: Vec::new(),
+                duplicates,
+            };
+        }
     }
     let mut working = kept.unwrap_or_default();
     // Find which changes are at fault, one by one.

@@ -87,6 +87,12 @@ fn doc_row(conn: &Connection, id: &str) -> rusqlite::Result<Option<DocRow>> {
         .optional()
 }
 
+/// The seq of the newest change in the log (0 when empty).
+fn log_end_of(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT coalesce(max(seq), 0) FROM changes")?
+        .query_row([], |r| r.get(0))
+}
+
 /// Everything stored of a document: snapshot and later changes, concatenated.
 fn doc_bytes(conn: &Connection, id: &str) -> rusqlite::Result<Vec<u8>> {
     let (snapshot, snapshot_seq): (Option<Vec<u8>>, i64) = conn
@@ -153,9 +159,7 @@ fn push_blocking(
     let log_end: i64;
     {
         let read = conn.transaction()?;
-        log_end = read.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
-            r.get(0)
-        })?;
+        log_end = log_end_of(&read)?;
         for (doc_id, changes) in groups {
             let row = doc_row(&read, &doc_id)?;
             let working = match &row {
@@ -188,9 +192,7 @@ fn push_blocking(
     // Nothing was stored since the documents were read: a document new then
     // is new now (a docs row is only ever written with a change), so its
     // row need not be looked up again.
-    let log_unchanged = tx.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
-        r.get::<_, i64>(0)
-    })? == log_end;
+    let log_unchanged = log_end_of(&tx)? == log_end;
     for early in decided {
         let doc_id = early.doc_id.clone();
         let row = if log_unchanged && early.was_new() {
@@ -382,9 +384,7 @@ fn pull_blocking(
 ) -> rusqlite::Result<PullPage> {
     // One read transaction: every feed is read from the same snapshot.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-    let max: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
-        r.get(0)
-    })?;
+    let max = log_end_of(&tx)?;
     let mut page = PullPage::default();
     let mut bytes = 0usize;
     for FeedCursor { feed, at } in feeds {
@@ -596,11 +596,6 @@ impl DocStore for SqliteDocStore {
     }
 
     async fn max_seq(&self) -> Result<i64, StoreError> {
-        db::run(&self.pool, |conn| {
-            conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
-                r.get(0)
-            })
-        })
-        .await
+        db::run(&self.pool, |conn| log_end_of(conn)).await
     }
 }

@@ -315,17 +315,12 @@ impl Client {
             if status == reqwest::StatusCode::UNAUTHORIZED {
                 return Err(Failure::Unauthorized(err));
             }
-            // A login locked after wrong passwords is no busy server: say
-            // why (the message says how long to wait) instead of retrying.
-            if status == reqwest::StatusCode::TOO_MANY_REQUESTS && err.error == "too_many_attempts"
-            {
-                return Err(Failure::Final(Error::Server {
-                    status: status.as_u16(),
-                    code: err.error,
-                    message: err.message,
-                }));
-            }
-            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            // A busy server is tried again; a login locked after wrong
+            // passwords is not busy: its message says how long to wait.
+            let busy = status.is_server_error()
+                || (status == reqwest::StatusCode::TOO_MANY_REQUESTS
+                    && err.error != "too_many_attempts");
+            if busy {
                 last = format!("server answered {status}");
                 continue;
             }
