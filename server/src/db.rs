@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/sqlite/0004_departments.sql")),
     (5, include_str!("../migrations/sqlite/0005_web.sql")),
     (6, include_str!("../migrations/sqlite/0006_writer.sql")),
+    (7, include_str!("../migrations/sqlite/0007_change_key.sql")),
 ];
 
 /// Open (creating if needed) the database at `path` and migrate it.
@@ -190,6 +191,62 @@ mod tests {
                 ),
             ]
         );
+        Ok(())
+    }
+
+    /// A database written before migration 7 keeps every change through
+    /// the rebuild of `changes`, and a change is then unique within its
+    /// document only.
+    #[test]
+    fn the_changes_rebuild_keeps_every_row() -> rusqlite::Result<()> {
+        let mut conn = rusqlite::Connection::open_in_memory()?;
+        conn.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY) STRICT")?;
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v < 7) {
+            conn.execute_batch(sql)?;
+            conn.execute("INSERT INTO schema_migrations VALUES (?1)", [version])?;
+        }
+        conn.execute(
+            "INSERT INTO changes (seq, doc_id, hash, data, user_id, device_id, received_at)
+             VALUES (3, 'a', x'01', x'aa', 'u1', 'd1', 100), (8, 'b', x'02', x'bb', NULL, NULL, 200)",
+            [],
+        )?;
+        migrate(&mut conn)?;
+        let rows: Vec<(i64, String, Vec<u8>, Vec<u8>, Option<String>, i64)> = conn
+            .prepare(
+                "SELECT seq, doc_id, hash, data, user_id, received_at FROM changes ORDER BY seq",
+            )?
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        assert_eq!(
+            rows,
+            vec![
+                (3, "a".into(), vec![1], vec![0xaa], Some("u1".into()), 100),
+                (8, "b".into(), vec![2], vec![0xbb], None, 200),
+            ]
+        );
+        let insert = "INSERT OR IGNORE INTO changes (doc_id, hash, data, received_at) VALUES (?1, x'01', x'aa', 300)";
+        assert_eq!(
+            conn.execute(insert, ["a"])?,
+            0,
+            "same document, same change"
+        );
+        assert_eq!(
+            conn.execute(insert, ["c"])?,
+            1,
+            "another document, same change"
+        );
+        // New rows still continue the log.
+        let seq: i64 = conn.query_row("SELECT max(seq) FROM changes", [], |r| r.get(0))?;
+        assert_eq!(seq, 9);
         Ok(())
     }
 }

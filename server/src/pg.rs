@@ -59,6 +59,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0006_writer",
         include_str!("../migrations/postgres/0006_writer.sql"),
     ),
+    (
+        7,
+        "0007_change_key",
+        include_str!("../migrations/postgres/0007_change_key.sql"),
+    ),
 ];
 
 /// Whether `url` names a PostgreSQL database (`postgres://`, `postgresql://`).

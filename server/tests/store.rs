@@ -199,6 +199,69 @@ pub(crate) mod suite {
         assert_eq!(store.max_seq().await.unwrap(), max);
     }
 
+    /// A document forked from another shares its first changes: each
+    /// document's log holds them (a pull of the fork alone is whole).
+    pub(crate) async fn changes_shared_by_two_documents_are_kept_for_each(
+        store: Arc<dyn DocStore>,
+    ) {
+        use automerge::ReadDoc;
+        use automerge::transaction::Transactable;
+        let (mut phone, changes) = phone_with(G1, 1, None);
+        let original = changes[0].doc_id.clone();
+        let first = store
+            .push(
+                changes.clone(),
+                None,
+                None,
+                guard(principal(Role::GridWorker, &[G1])),
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.stored, changes.len());
+        let fork_id = uuid::Uuid::now_v7().to_string();
+        let mut fork = automerge::Automerge::load(&phone.export_doc(&original).unwrap()).unwrap();
+        fork.transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put(automerge::ROOT, "id", fork_id.as_str())?;
+            Ok(())
+        })
+        .unwrap();
+        let pushed: Vec<IncomingChange> = fork
+            .get_changes(&[])
+            .iter()
+            .map(|c| IncomingChange {
+                doc_id: fork_id.clone(),
+                data: c.raw_bytes().to_vec(),
+            })
+            .collect();
+        let second = store
+            .push(
+                pushed.clone(),
+                None,
+                None,
+                guard(principal(Role::GridWorker, &[G1])),
+            )
+            .await
+            .unwrap();
+        assert!(second.rejected.is_empty(), "{:?}", second.rejected);
+        assert_eq!(second.stored, pushed.len());
+        assert_eq!(second.duplicates, 0);
+        let page = store
+            .pull(
+                vec![feed(&format!("g:{G1}"), 0)],
+                PullLimits::default(),
+                None,
+            )
+            .await
+            .unwrap();
+        let pulled = page.docs.iter().find(|d| d.id == fork_id).unwrap();
+        let doc = automerge::Automerge::load(&pulled.data).unwrap();
+        assert!(doc.get_missing_deps(&[]).is_empty());
+        assert_eq!(doc.get_heads(), fork.get_heads());
+        let h: gridsync_core::household::Household = gridsync_core::doc::read(&doc, None).unwrap();
+        assert_eq!(h.id, fork_id);
+        assert_eq!(h.residents.len(), 2);
+    }
+
     pub(crate) async fn refused_changes_are_stored_nowhere(store: Arc<dyn DocStore>) {
         let (_, changes) = phone_with(G2, 2, None);
         let out = store
@@ -712,6 +775,7 @@ macro_rules! conformance {
             }
             case!(push_then_pull_roundtrip);
             case!(pushing_twice_stores_once);
+            case!(changes_shared_by_two_documents_are_kept_for_each);
             case!(refused_changes_are_stored_nowhere);
             case!(pages_are_bounded_and_resumable);
             case!(incremental_pull_sends_changes_after_cursor);

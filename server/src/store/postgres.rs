@@ -427,24 +427,28 @@ impl PgDocStore {
             };
             decisions.push((doc_id, row, decision));
         }
-        // Changes already in the log (pushed under another document id) are
-        // duplicates, as the per-row ON CONFLICT made them before.
-        let hashes: Vec<Vec<u8>> = decisions
-            .iter()
-            .flat_map(|(_, _, d)| d.accepted.iter().map(|(_, c)| c.hash().as_ref().to_vec()))
-            .collect();
-        let mut known: std::collections::HashSet<Vec<u8>> = if hashes.is_empty() {
+        // Changes of a document already in its log are duplicates (a
+        // concurrent push of the same changes stored them first).
+        let mut keys: (Vec<String>, Vec<Vec<u8>>) = (Vec::new(), Vec::new());
+        for (doc_id, _, d) in &decisions {
+            for (_, c) in &d.accepted {
+                keys.0.push(doc_id.clone());
+                keys.1.push(c.hash().as_ref().to_vec());
+            }
+        }
+        let mut known: std::collections::HashSet<(String, Vec<u8>)> = if keys.0.is_empty() {
             Default::default()
         } else {
             query(
                 &tx,
-                "SELECT hash FROM changes WHERE hash = ANY($1)",
-                &[&hashes],
+                "SELECT c.doc_id, c.hash FROM changes c
+                 JOIN unnest($1::text[], $2::bytea[]) AS k(d, h) ON c.doc_id = k.d AND c.hash = k.h",
+                &[&keys.0, &keys.1],
             )
             .await
             .map_err(err)?
             .iter()
-            .map(|r| r.get::<_, Vec<u8>>(0))
+            .map(|r| (r.get::<_, String>(0), r.get::<_, Vec<u8>>(1)))
             .collect()
         };
         let mut w = Writes::default();
@@ -458,7 +462,7 @@ impl PgDocStore {
             let mut first_new_seq = None;
             for (_, change) in &accepted {
                 let hash = change.hash().as_ref().to_vec();
-                if !known.insert(hash.clone()) {
+                if !known.insert((doc_id.clone(), hash.clone())) {
                     outcome.duplicates += 1;
                     continue;
                 }
