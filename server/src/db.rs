@@ -194,6 +194,9 @@ mod tests {
         Ok(())
     }
 
+    /// seq, doc_id, hash, data, user_id, received_at.
+    type ChangeRow = (i64, String, Vec<u8>, Vec<u8>, Option<String>, i64);
+
     /// A database written before migration 7 keeps every change through
     /// the rebuild of `changes`, and a change is then unique within its
     /// document only.
@@ -211,7 +214,7 @@ mod tests {
             [],
         )?;
         migrate(&mut conn)?;
-        let rows: Vec<(i64, String, Vec<u8>, Vec<u8>, Option<String>, i64)> = conn
+        let rows: Vec<ChangeRow> = conn
             .prepare(
                 "SELECT seq, doc_id, hash, data, user_id, received_at FROM changes ORDER BY seq",
             )?
