@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/sqlite/0005_web.sql")),
     (6, include_str!("../migrations/sqlite/0006_writer.sql")),
     (7, include_str!("../migrations/sqlite/0007_change_key.sql")),
+    (8, include_str!("../migrations/sqlite/0008_docs_rowid.sql")),
 ];
 
 /// Open (creating if needed) the database at `path` and migrate it.
@@ -250,6 +251,54 @@ mod tests {
         // New rows still continue the log.
         let seq: i64 = conn.query_row("SELECT max(seq) FROM changes", [], |r| r.get(0))?;
         assert_eq!(seq, 9);
+        Ok(())
+    }
+
+    /// Migration 8 makes `docs` a rowid table and keeps every column of
+    /// every row.
+    #[test]
+    fn the_docs_table_gets_rowids_and_keeps_its_rows() -> rusqlite::Result<()> {
+        let mut conn = rusqlite::Connection::open_in_memory()?;
+        conn.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY) STRICT")?;
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v < 8) {
+            conn.execute_batch(sql)?;
+            conn.execute("INSERT INTO schema_migrations VALUES (?1)", [version])?;
+        }
+        assert!(
+            conn.prepare("SELECT rowid FROM docs").is_err(),
+            "WITHOUT ROWID before"
+        );
+        conn.execute(
+            "INSERT INTO docs (id, kind, scope, holder, snapshot, snapshot_seq, loose, last_seq,
+                updated_at, writer, writer_after)
+             VALUES ('b', 'issue', '110105001001002', 'u1', NULL, 0, 1, 3, 200, 'd1', 2),
+                    ('a', 'household', '110105001001001', NULL, x'00ff', 7, 2, 9, 100, NULL, 0)",
+            [],
+        )?;
+        let all = "SELECT id, kind, scope, holder, snapshot, snapshot_seq, loose, last_seq,
+                updated_at, writer, writer_after FROM docs ORDER BY id";
+        let read = |conn: &rusqlite::Connection| -> rusqlite::Result<Vec<String>> {
+            conn.prepare(all)?
+                .query_map([], |r| {
+                    let mut cols = Vec::new();
+                    for i in 0..11 {
+                        cols.push(format!("{:?}", r.get::<_, rusqlite::types::Value>(i)?));
+                    }
+                    Ok(cols.join("|"))
+                })?
+                .collect()
+        };
+        let before = read(&conn)?;
+        migrate(&mut conn)?;
+        assert_eq!(read(&conn)?, before);
+        let rowids: i64 = conn.query_row("SELECT count(rowid) FROM docs", [], |r| r.get(0))?;
+        assert_eq!(rowids, 2);
+        // The id is still the key.
+        let dup = conn.execute(
+            "INSERT INTO docs (id, kind, scope, last_seq, updated_at) VALUES ('a', 'x', 'y', 1, 1)",
+            [],
+        );
+        assert!(dup.is_err());
         Ok(())
     }
 }
