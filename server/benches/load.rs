@@ -251,6 +251,14 @@ fn percentiles(mut v: Vec<Duration>) -> String {
 }
 
 fn main() {
+    // A thousand phones in one process share one rayon pool: a worker
+    // blocked in a join runs other phones' jobs on its stack, and these
+    // nest far deeper than on any one phone (the default 2 MiB overflowed
+    // in Automerge's document load).
+    rayon::ThreadPoolBuilder::new()
+        .stack_size(32 << 20)
+        .build_global()
+        .unwrap();
     let s = Settings::read();
     let tmp = tempfile::tempdir().unwrap();
     let pg = std::env::var("GRIDSYNC_TEST_DATABASE_URL")

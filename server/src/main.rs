@@ -8,7 +8,21 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// Stack of each worker of the CPU pool (decoding and deciding pushes).
+/// A worker blocked in a join runs other pushes' jobs on its own stack, so
+/// under many concurrent pushes jobs nest; loading an Automerge document
+/// takes some 20 KB of stack in an optimised build. Reserved address
+/// space only: pages are used as touched.
+const WORKER_STACK: usize = 16 << 20;
+
 fn main() {
+    if let Err(e) = rayon::ThreadPoolBuilder::new()
+        .stack_size(WORKER_STACK)
+        .build_global()
+    {
+        eprintln!("错误 / error: CPU worker pool: {e}");
+        std::process::exit(1);
+    }
     let cli = gridsync_server::cli::Cli::parse();
     if let Err(e) = gridsync_server::cli::run(cli) {
         // Print the error chain once (the ripgrep way), no backtrace.
