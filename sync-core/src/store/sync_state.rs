@@ -301,43 +301,41 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use crate::grid::NewGrid;
-    use crate::{OpenOptions, Store};
+    use crate::{OpenOptions, Result, Store};
 
-    fn seqs(s: &Store) -> Vec<i64> {
-        s.outbox(100).unwrap().iter().map(|e| e.seq).collect()
+    fn seqs(s: &Store) -> Result<Vec<i64>> {
+        Ok(s.outbox(100)?.iter().map(|e| e.seq).collect())
     }
 
     /// Settling removes exactly the settled entries: the whole outbox at
     /// once only when nothing else is in it.
     #[test]
-    fn settling_keeps_every_entry_not_settled() {
-        let mut s = Store::open_in_memory(OpenOptions::default()).unwrap();
+    fn settling_keeps_every_entry_not_settled() -> Result<()> {
+        let mut s = Store::open_in_memory(OpenOptions::default())?;
         s.create_grid(NewGrid {
             code: "110105001001001".into(),
             name: "网格".into(),
             community: "社区".into(),
             street: "街道".into(),
-        })
-        .unwrap();
+        })?;
         for b in ["1号楼", "2号楼", "3号楼"] {
-            s.add_place("110105001001001", "", "小区", b, "1单元")
-                .unwrap();
+            s.add_place("110105001001001", "", "小区", b, "1单元")?;
         }
-        let all = seqs(&s);
+        let all = seqs(&s)?;
         assert_eq!(all.len(), 4);
         let (a, b, c, d) = (all[0], all[1], all[2], all[3]);
         // A run in the middle: the entries around it stay.
-        s.settle_push(&[b, c], &[]).unwrap();
-        assert_eq!(seqs(&s), vec![a, d]);
+        s.settle_push(&[b, c], &[])?;
+        assert_eq!(seqs(&s)?, vec![a, d]);
         // A run with an entry after it (held back, say): that one stays.
-        s.settle_push(&[a], &[]).unwrap();
-        assert_eq!(seqs(&s), vec![d]);
+        s.settle_push(&[a], &[])?;
+        assert_eq!(seqs(&s)?, vec![d]);
         // All that is left: the outbox is emptied.
-        s.settle_push(&[d], &[]).unwrap();
-        assert!(seqs(&s).is_empty());
+        s.settle_push(&[d], &[])?;
+        assert!(seqs(&s)?.is_empty());
         // Numbering goes on after an emptied outbox.
-        s.add_place("110105001001001", "", "小区", "4号楼", "1单元")
-            .unwrap();
-        assert!(seqs(&s)[0] > d);
+        s.add_place("110105001001001", "", "小区", "4号楼", "1单元")?;
+        assert!(seqs(&s)?[0] > d);
+        Ok(())
     }
 }
