@@ -132,16 +132,22 @@ mod tests {
         i64,
     );
 
+    /// A database with every migration before `version` applied.
+    fn migrated_before(version: i64) -> rusqlite::Result<rusqlite::Connection> {
+        let conn = rusqlite::Connection::open_in_memory()?;
+        conn.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY) STRICT")?;
+        for (n, sql) in MIGRATIONS.iter().filter(|(n, _)| *n < version) {
+            conn.execute_batch(sql)?;
+            conn.execute("INSERT INTO schema_migrations VALUES (?1)", [n])?;
+        }
+        Ok(conn)
+    }
+
     /// A database written before migration 6 keeps every document, and
     /// its snapshot, through the rebuild of `docs`.
     #[test]
     fn the_docs_rebuild_keeps_every_row() -> rusqlite::Result<()> {
-        let mut conn = rusqlite::Connection::open_in_memory()?;
-        conn.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY) STRICT")?;
-        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v < 6) {
-            conn.execute_batch(sql)?;
-            conn.execute("INSERT INTO schema_migrations VALUES (?1)", [version])?;
-        }
+        let mut conn = migrated_before(6)?;
         conn.execute(
             "INSERT INTO docs (id, kind, scope, holder, snapshot, snapshot_seq, loose, last_seq, updated_at)
              VALUES ('a', 'household', '110105001001001', NULL, x'00ff', 7, 2, 9, 100),
@@ -203,12 +209,7 @@ mod tests {
     /// document only.
     #[test]
     fn the_changes_rebuild_keeps_every_row() -> rusqlite::Result<()> {
-        let mut conn = rusqlite::Connection::open_in_memory()?;
-        conn.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY) STRICT")?;
-        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v < 7) {
-            conn.execute_batch(sql)?;
-            conn.execute("INSERT INTO schema_migrations VALUES (?1)", [version])?;
-        }
+        let mut conn = migrated_before(7)?;
         conn.execute(
             "INSERT INTO changes (seq, doc_id, hash, data, user_id, device_id, received_at)
              VALUES (3, 'a', x'01', x'aa', 'u1', 'd1', 100), (8, 'b', x'02', x'bb', NULL, NULL, 200)",
@@ -258,12 +259,7 @@ mod tests {
     /// every row.
     #[test]
     fn the_docs_table_gets_rowids_and_keeps_its_rows() -> rusqlite::Result<()> {
-        let mut conn = rusqlite::Connection::open_in_memory()?;
-        conn.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY) STRICT")?;
-        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v < 8) {
-            conn.execute_batch(sql)?;
-            conn.execute("INSERT INTO schema_migrations VALUES (?1)", [version])?;
-        }
+        let mut conn = migrated_before(8)?;
         assert!(
             conn.prepare("SELECT rowid FROM docs").is_err(),
             "WITHOUT ROWID before"
