@@ -416,13 +416,13 @@ impl PgDocStore {
             let row = rows.remove(&doc_id);
             let decision = match early.confirm(row.as_ref().map(|r| r.last_seq)) {
                 Ok(d) => d,
-                Err(changes) => {
+                Err(redo) => {
                     let working = match &row {
                         Some(r) => load_doc(&tx, &self.cache, &doc_id, r.last_seq).await?,
                         None => Automerge::new(),
                     };
                     let before = row.as_ref().map(|r| &r.facts);
-                    super::push::decide(&doc_id, working, before, changes, guard)
+                    redo.decide(&doc_id, working, before, guard)
                 }
             };
             decisions.push((doc_id, row, decision));
@@ -431,9 +431,9 @@ impl PgDocStore {
         // concurrent push of the same changes stored them first).
         let mut keys: (Vec<String>, Vec<Vec<u8>>) = (Vec::new(), Vec::new());
         for (doc_id, _, d) in &decisions {
-            for (_, c) in &d.accepted {
+            for c in &d.accepted {
                 keys.0.push(doc_id.clone());
-                keys.1.push(c.hash().as_ref().to_vec());
+                keys.1.push(c.hash.as_ref().to_vec());
             }
         }
         let mut known: std::collections::HashSet<(String, Vec<u8>)> = if keys.0.is_empty() {
@@ -460,8 +460,9 @@ impl PgDocStore {
             let Some(facts) = facts else { continue };
             let mut last_seq = 0;
             let mut first_new_seq = None;
-            for (_, change) in &accepted {
-                let hash = change.hash().as_ref().to_vec();
+            let count = accepted.len() as i64;
+            for change in accepted {
+                let hash = change.hash.as_ref().to_vec();
                 if !known.insert((doc_id.clone(), hash.clone())) {
                     outcome.duplicates += 1;
                     continue;
@@ -473,12 +474,12 @@ impl PgDocStore {
                 w.seqs.push(last_seq);
                 w.change_docs.push(doc_id.clone());
                 w.hashes.push(hash);
-                w.data.push(change.raw_bytes().to_vec());
+                w.data.push(change.data);
             }
             let Some(first_new_seq) = first_new_seq else {
                 continue;
             };
-            let loose = row.as_ref().map_or(0, |r| r.loose) + accepted.len() as i64;
+            let loose = row.as_ref().map_or(0, |r| r.loose) + count;
             let before = row.map(|r| r.facts);
             w.feeds(&doc_id, before.as_ref(), &facts, first_new_seq, last_seq);
             w.ids.push(doc_id.clone());
@@ -506,6 +507,8 @@ impl PgDocStore {
         }
         tx.commit().await.map_err(err)?;
         super::cache_docs(&self.cache, updated);
+        // Refusals in push order, however they were found.
+        outcome.rejected.sort_by_key(|r| r.index);
         Ok((outcome, compact_soon))
     }
 

@@ -10,32 +10,64 @@ use automerge::{Automerge, Change, ChangeHash, ReadDoc};
 
 use super::{DocFacts, IncomingChange, Refusal, Rejected, WriteGuard};
 
+/// A pushed change not yet decoded: its position in the push and its bytes.
+pub(crate) type Raw = (usize, Vec<u8>);
+
 /// The changes of a push grouped by document, in order of first
-/// appearance, and the ones refused before any database work. Decoding a
-/// change (and checking its hash) is CPU work, done on all cores.
+/// appearance, and the ones refused before any database work (a document
+/// id that is not a UUID). The changes stay undecoded: each document's are
+/// decoded where it is decided ([`decide_all`]), on all cores, next to the
+/// Automerge work that reads them.
 pub(crate) fn group(
     incoming: Vec<IncomingChange>,
     rejected: &mut Vec<Rejected>,
-) -> Vec<(String, Vec<(usize, Change)>)> {
-    use rayon::prelude::*;
-    let decode = |(index, c): (usize, IncomingChange)| -> Result<(String, Change), Rejected> {
-        let Ok(id) = uuid::Uuid::parse_str(&c.doc_id) else {
-            return Err(Rejected {
-                index,
-                doc: String::new(),
-                hash: None,
-                refusal: Refusal::new(
-                    "invalid_change",
-                    "文档编号不是有效的UUID / doc id is not a UUID",
-                ),
-            });
+) -> Vec<(String, Vec<Raw>)> {
+    let mut order: Vec<(String, Vec<Raw>)> = Vec::new();
+    let mut position: HashMap<String, usize> = HashMap::new();
+    for (index, c) in incoming.into_iter().enumerate() {
+        // Phones send ids in canonical form: the common case allocates
+        // nothing new.
+        let doc_id = match uuid::Uuid::parse_str(&c.doc_id) {
+            Ok(id) if id.hyphenated().to_string() == c.doc_id => c.doc_id,
+            Ok(id) => id.to_string(),
+            Err(_) => {
+                rejected.push(Rejected {
+                    index,
+                    doc: String::new(),
+                    hash: None,
+                    refusal: Refusal::new(
+                        "invalid_change",
+                        "文档编号不是有效的UUID / doc id is not a UUID",
+                    ),
+                });
+                continue;
+            }
         };
-        let doc_id = id.to_string();
-        match Change::from_bytes(c.data) {
-            Ok(change) => Ok((doc_id, change)),
-            Err(_) => Err(Rejected {
-                index,
-                doc: doc_id,
+        let at = match position.get(&doc_id) {
+            Some(at) => *at,
+            None => {
+                position.insert(doc_id.clone(), order.len());
+                order.push((doc_id, Vec::new()));
+                order.len() - 1
+            }
+        };
+        if let Some((_, changes)) = order.get_mut(at) {
+            changes.push((index, c.data));
+        }
+    }
+    order
+}
+
+/// Decode one document's pushed changes (checking each one's hash); the
+/// ones that are not Automerge changes are refused.
+fn decode(doc_id: &str, raw: &[Raw], rejected: &mut Vec<Rejected>) -> Vec<(usize, Change)> {
+    let mut out = Vec::with_capacity(raw.len());
+    for (index, data) in raw {
+        match Change::try_from(data.as_slice()) {
+            Ok(change) => out.push((*index, change)),
+            Err(_) => rejected.push(Rejected {
+                index: *index,
+                doc: doc_id.to_owned(),
                 hash: None,
                 refusal: Refusal::new(
                     "invalid_change",
@@ -43,29 +75,25 @@ pub(crate) fn group(
                 ),
             }),
         }
-    };
-    let decoded: Vec<Result<(String, Change), Rejected>> = if incoming.len() < 64 {
-        incoming.into_iter().enumerate().map(decode).collect()
-    } else {
-        incoming.into_par_iter().enumerate().map(decode).collect()
-    };
-    let mut order: Vec<(String, Vec<(usize, Change)>)> = Vec::new();
-    let mut position: HashMap<String, usize> = HashMap::new();
-    for (index, d) in decoded.into_iter().enumerate() {
-        match d {
-            Ok((doc_id, change)) => {
-                let at = *position.entry(doc_id.clone()).or_insert_with(|| {
-                    order.push((doc_id, Vec::new()));
-                    order.len() - 1
-                });
-                if let Some((_, changes)) = order.get_mut(at) {
-                    changes.push((index, change));
-                }
-            }
-            Err(r) => rejected.push(r),
+    }
+    out
+}
+
+/// A change to store: its position in the push, its hash and its bytes.
+pub(crate) struct Accepted {
+    pub(crate) index: usize,
+    pub(crate) hash: ChangeHash,
+    pub(crate) data: Vec<u8>,
+}
+
+impl Accepted {
+    fn of(index: usize, change: &Change) -> Self {
+        Accepted {
+            index,
+            hash: change.hash(),
+            data: change.raw_bytes().to_vec(),
         }
     }
-    order
 }
 
 thread_local! {
@@ -90,8 +118,8 @@ fn applied(
 pub(crate) struct Decision {
     /// The document after the accepted changes.
     pub(crate) working: Automerge,
-    /// Changes to store, with their position in the push.
-    pub(crate) accepted: Vec<(usize, Change)>,
+    /// Changes to store, in push order.
+    pub(crate) accepted: Vec<Accepted>,
     /// The document's facts after them (`None` if nothing passed).
     pub(crate) facts: Option<DocFacts>,
     /// Changes refused.
@@ -132,8 +160,11 @@ pub(crate) fn decide(
         };
     }
     // The common case: all of it is fine. A document new to the server is
-    // empty: the changes are applied to it rather than to a copy.
-    let all: Vec<Change> = fresh.iter().map(|(_, c)| c.clone()).collect();
+    // empty: the changes are applied to it rather than to a copy. The
+    // changes themselves go into Automerge; what is stored of them is kept
+    // aside (cheaper than cloning them).
+    let accepted: Vec<Accepted> = fresh.iter().map(|(i, c)| Accepted::of(*i, c)).collect();
+    let all: Vec<Change> = fresh.into_iter().map(|(_, c)| c).collect();
     let (base, kept) = if before.is_none() && working.get_heads().is_empty() {
         (working, None)
     } else {
@@ -147,15 +178,24 @@ pub(crate) fn decide(
         if let Ok(f) = check {
             return Decision {
                 working: candidate,
-                accepted: fresh,
+                accepted,
                 facts: Some(f),
                 rejected: Vec::new(),
                 duplicates,
             };
         }
     }
+    // Some change is at fault: decode them again (they were valid) and
+    // find which, one by one.
+    let fresh: Vec<(usize, Change)> = accepted
+        .into_iter()
+        .filter_map(|a| {
+            Change::try_from(a.data.as_slice())
+                .ok()
+                .map(|c| (a.index, c))
+        })
+        .collect();
     let mut working = kept.unwrap_or_default();
-    // Find which changes are at fault, one by one.
     let mut decision = Decision {
         working: Automerge::new(),
         accepted: Vec::new(),
@@ -187,7 +227,7 @@ pub(crate) fn decide(
                     Ok(f) => {
                         working = candidate;
                         decision.facts = Some(f);
-                        decision.accepted.push((index, change));
+                        decision.accepted.push(Accepted::of(index, &change));
                     }
                     Err(refusal) => {
                         refused.insert(hash);
@@ -222,7 +262,8 @@ pub(crate) struct Planned {
     pub(crate) seq: Option<i64>,
     /// The document then.
     pub(crate) working: Automerge,
-    pub(crate) changes: Vec<(usize, Change)>,
+    /// The changes pushed to it, undecoded.
+    pub(crate) changes: Vec<Raw>,
 }
 
 /// A decision made before the write lock, valid while the document is
@@ -230,8 +271,28 @@ pub(crate) struct Planned {
 pub(crate) struct Early {
     pub(crate) doc_id: String,
     seq: Option<i64>,
-    changes: Vec<(usize, Change)>,
     decision: Decision,
+    redo: Redo,
+}
+
+/// What is needed to decide on a document again: its pushed changes.
+pub(crate) struct Redo(Vec<Raw>);
+
+impl Redo {
+    /// Decide again on the document, now `working` with facts `before`.
+    pub(crate) fn decide(
+        self,
+        doc_id: &str,
+        working: Automerge,
+        before: Option<&DocFacts>,
+        guard: &dyn WriteGuard,
+    ) -> Decision {
+        let mut undecodable = Vec::new();
+        let changes = decode(doc_id, &self.0, &mut undecodable);
+        let mut d = decide(doc_id, working, before, changes, guard);
+        d.rejected.extend(undecodable);
+        d
+    }
 }
 
 impl Early {
@@ -241,12 +302,12 @@ impl Early {
     }
 
     /// The decision, if the document's `last_seq` under the lock is still
-    /// the one decided on; otherwise the changes, to decide again.
-    pub(crate) fn confirm(self, seq_now: Option<i64>) -> Result<Decision, Vec<(usize, Change)>> {
+    /// the one decided on; otherwise what is needed to decide again.
+    pub(crate) fn confirm(self, seq_now: Option<i64>) -> Result<Decision, Redo> {
         if seq_now == self.seq {
             Ok(self.decision)
         } else {
-            Err(self.changes)
+            Err(self.redo)
         }
     }
 }
@@ -256,17 +317,17 @@ impl Early {
 /// this before taking their write lock, so pushes serialize on storing
 /// alone, and confirm each decision under the lock ([`Early::confirm`]).
 pub(crate) fn decide_all(planned: Vec<Planned>, guard: &dyn WriteGuard) -> Vec<Early> {
-    let one = |p: Planned| Early {
-        decision: decide(
-            &p.doc_id,
-            p.working,
-            p.facts.as_ref(),
-            p.changes.clone(),
-            guard,
-        ),
-        doc_id: p.doc_id,
-        seq: p.seq,
-        changes: p.changes,
+    let one = |p: Planned| {
+        let mut undecodable = Vec::new();
+        let changes = decode(&p.doc_id, &p.changes, &mut undecodable);
+        let mut decision = decide(&p.doc_id, p.working, p.facts.as_ref(), changes, guard);
+        decision.rejected.extend(undecodable);
+        Early {
+            decision,
+            doc_id: p.doc_id,
+            seq: p.seq,
+            redo: Redo(p.changes),
+        }
     };
     if planned.len() < 16 {
         planned.into_iter().map(one).collect()

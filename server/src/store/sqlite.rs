@@ -203,12 +203,12 @@ fn push_blocking(
         let before = row.as_ref().map(|r| r.facts.clone());
         let d = match early.confirm(row.as_ref().map(|r| r.last_seq)) {
             Ok(d) => d,
-            Err(changes) => {
+            Err(redo) => {
                 let working = match &row {
                     Some(r) => load_doc(&tx, cache, &doc_id, r.last_seq)?,
                     None => Automerge::new(),
                 };
-                super::push::decide(&doc_id, working, before.as_ref(), changes, guard)
+                redo.decide(&doc_id, working, before.as_ref(), guard)
             }
         };
         outcome.duplicates += d.duplicates;
@@ -221,7 +221,7 @@ fn push_blocking(
 
         let mut last_seq = 0;
         let mut first_new_seq = None;
-        for (_, change) in &accepted {
+        for change in &accepted {
             let inserted = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO changes (doc_id, hash, data, user_id, device_id, received_at)
@@ -229,8 +229,8 @@ fn push_blocking(
                 )?
                 .execute(params![
                     doc_id,
-                    change.hash().as_ref(),
-                    change.raw_bytes(),
+                    change.hash.as_ref(),
+                    change.data,
                     user_id,
                     device_id,
                     now
@@ -296,6 +296,8 @@ fn push_blocking(
         "push phases"
     );
     super::cache_docs(cache, updated);
+    // Refusals in push order, however they were found.
+    outcome.rejected.sort_by_key(|r| r.index);
     Ok((outcome, compact_soon))
 }
 
@@ -362,8 +364,13 @@ fn update_feeds(
                     .execute(params![feed, doc_id, last_seq])?;
             }
             Some(since) => {
-                tx.prepare_cached("DELETE FROM departures WHERE feed = ?1 AND doc_id = ?2")?
-                    .execute(params![feed, doc_id])?;
+                // A document new to the server never departed anything
+                // (docs rows are never deleted): a grid's push skips 500
+                // statements.
+                if before.is_some() {
+                    tx.prepare_cached("DELETE FROM departures WHERE feed = ?1 AND doc_id = ?2")?
+                        .execute(params![feed, doc_id])?;
+                }
                 tx.prepare_cached(
                     "INSERT INTO feed (feed, doc_id, last_seq, since_seq) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (feed, doc_id) DO UPDATE SET last_seq = excluded.last_seq,
