@@ -269,7 +269,7 @@ fn main() {
         ms(incremental)
     );
     println!(
-        "| bytes: push of one grid (JSON request bodies, before compression) | {:.2} MB | |",
+        "| bytes: push of one grid (request bodies, before compression) | {:.2} MB | |",
         push_report.bytes_sent as f64 / 1e6
     );
     println!(

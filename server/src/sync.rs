@@ -27,10 +27,12 @@ pub mod validate;
 /// Most changes one request may push.
 pub const MAX_PUSH: usize = 20_000;
 
-/// A sync request.
+/// A sync request. As JSON (`application/json`) each pushed change is
+/// [`PushedChange`], base64 inside; as a binary request
+/// ([`BINARY`]) this is the header line and each is a [`PushedSize`].
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SyncRequest {
+pub struct SyncRequest<P = PushedChange> {
     /// The device syncing; must be the one the token was issued to.
     #[serde(default)]
     pub device_id: Option<String>,
@@ -39,8 +41,8 @@ pub struct SyncRequest {
     #[serde(default)]
     pub cursors: BTreeMap<String, WireCursor>,
     /// Changes to store, oldest first.
-    #[serde(default)]
-    pub push: Vec<PushedChange>,
+    #[serde(default = "Vec::new")]
+    pub push: Vec<P>,
     /// Most documents to return (default 1000).
     #[serde(default)]
     pub max_docs: Option<usize>,
@@ -48,6 +50,12 @@ pub struct SyncRequest {
     #[serde(default)]
     pub max_bytes: Option<usize>,
 }
+
+/// The media type of a binary sync request: one line of JSON (a
+/// [`SyncRequest`] whose `push` entries give each change's `doc` and
+/// `size`), a newline, then the changes' bytes one after another. It spares
+/// a grid's push the base64 and the JSON around 2 MB of changes.
+pub const BINARY: &str = "application/vnd.gridsync.sync";
 
 /// A cursor as a device sends it.
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -79,6 +87,46 @@ pub struct PushedChange {
     pub doc: String,
     /// The Automerge binary change, base64.
     pub change: String,
+}
+
+/// One pushed change of a binary request: its bytes follow the header.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushedSize {
+    /// Document id.
+    pub doc: String,
+    /// Length of the Automerge binary change, bytes.
+    pub size: usize,
+}
+
+/// A request as read, whichever its encoding.
+struct Parsed {
+    device_id: Option<String>,
+    cursors: BTreeMap<String, WireCursor>,
+    max_docs: Option<usize>,
+    max_bytes: Option<usize>,
+    incoming: Vec<IncomingChange>,
+}
+
+impl<P> SyncRequest<P> {
+    fn with(self, incoming: Vec<IncomingChange>) -> Parsed {
+        Parsed {
+            device_id: self.device_id,
+            cursors: self.cursors,
+            max_docs: self.max_docs,
+            max_bytes: self.max_bytes,
+            incoming,
+        }
+    }
+
+    fn check_count(&self) -> ApiResult<()> {
+        if self.push.len() > MAX_PUSH {
+            return Err(ApiError::TooLarge(format!(
+                "一次最多推送{MAX_PUSH}条修改 / at most {MAX_PUSH} changes per request"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A document in the answer.
@@ -137,7 +185,7 @@ fn body_error(e: axum::extract::rejection::BytesRejection) -> ApiError {
     }
 }
 
-fn parse_request(body: &[u8]) -> ApiResult<SyncRequest> {
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "empty_body",
@@ -164,26 +212,13 @@ fn parse_request(body: &[u8]) -> ApiResult<SyncRequest> {
     })
 }
 
-async fn sync(
-    State(state): State<AppState>,
-    principal: Principal,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> ApiResult<Json<SyncResponse>> {
-    let body = body.map_err(body_error)?;
-    let req = parse_request(&body)?;
-    if let (Some(claimed), Some(token_device)) = (&req.device_id, &principal.device_id)
-        && claimed != token_device
-    {
-        return Err(ApiError::Forbidden(
-            "设备与登录凭证不符 / device_id does not match the token's device".into(),
-        ));
-    }
-    if req.push.len() > MAX_PUSH {
-        return Err(ApiError::TooLarge(format!(
-            "一次最多推送{MAX_PUSH}条修改 / at most {MAX_PUSH} changes per request"
-        )));
-    }
-    // A grid's push is megabytes of base64: decoded on all cores.
+/// A JSON request: its changes are base64, decoded on all cores (a grid's
+/// push is megabytes of it).
+fn parse_request(body: &[u8]) -> ApiResult<Parsed> {
+    let req: SyncRequest = parse_json(body)?;
+    req.check_count()?;
+    let mut req = req;
+    let push = std::mem::take(&mut req.push);
     let decode = |(i, p): (usize, PushedChange)| match B64.decode(p.change.as_bytes()) {
         Ok(data) => Ok(IncomingChange {
             doc_id: p.doc,
@@ -194,14 +229,103 @@ async fn sync(
             "不是有效的base64 / not valid base64",
         )),
     };
-    let decoded: Vec<ApiResult<IncomingChange>> = if req.push.len() < 256 {
-        req.push.into_iter().enumerate().map(decode).collect()
+    let decoded: Vec<ApiResult<IncomingChange>> = if push.len() < 256 {
+        push.into_iter().enumerate().map(decode).collect()
     } else {
         use rayon::prelude::*;
-        req.push.into_par_iter().enumerate().map(decode).collect()
+        push.into_par_iter().enumerate().map(decode).collect()
     };
     // The first bad change is the one named, as when decoding in order.
     let incoming = decoded.into_iter().collect::<ApiResult<Vec<_>>>()?;
+    Ok(req.with(incoming))
+}
+
+/// A binary request ([`BINARY`]): the header line, then the changes.
+fn parse_binary(body: &[u8]) -> ApiResult<Parsed> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_body",
+            "请求体为空 / empty request body",
+        ));
+    }
+    let Some(end) = body.iter().position(|b| *b == b'\n') else {
+        return Err(ApiError::bad_request(
+            "malformed_request",
+            "二进制请求缺少头部行（JSON加换行） / binary sync request: no header line \
+             (a line of JSON ending in a newline)",
+        ));
+    };
+    let (header, data) = (&body[..end], &body[end + 1..]);
+    let mut req: SyncRequest<PushedSize> = parse_json(header)?;
+    req.check_count()?;
+    if let Some(i) = req.push.iter().position(|p| p.size == 0) {
+        return Err(ApiError::invalid(
+            format!("push[{i}].size"),
+            "修改的长度不能为0 / a change is at least one byte",
+        ));
+    }
+    let total = req
+        .push
+        .iter()
+        .try_fold(0usize, |t, p| t.checked_add(p.size))
+        .unwrap_or(usize::MAX);
+    if total != data.len() {
+        return Err(ApiError::invalid(
+            "push",
+            format!(
+                "各修改长度之和为{total}字节，头部之后却有{}字节（请求被截断或长度有误） / \
+                 the changes' sizes add up to {total} bytes but {} bytes follow the header \
+                 (a cut-off body or wrong sizes)",
+                data.len(),
+                data.len()
+            ),
+        ));
+    }
+    let mut at = 0;
+    let incoming = std::mem::take(&mut req.push)
+        .into_iter()
+        .map(|p| {
+            let change = IncomingChange {
+                doc_id: p.doc,
+                data: data[at..at + p.size].to_vec(),
+            };
+            at += p.size;
+            change
+        })
+        .collect();
+    Ok(req.with(incoming))
+}
+
+/// Whether the request says its body is [`BINARY`].
+fn is_binary(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(BINARY))
+}
+
+async fn sync(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: axum::http::HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<SyncResponse>> {
+    let body = body.map_err(body_error)?;
+    let req = if is_binary(&headers) {
+        parse_binary(&body)?
+    } else {
+        parse_request(&body)?
+    };
+    drop(body);
+    if let (Some(claimed), Some(token_device)) = (&req.device_id, &principal.device_id)
+        && claimed != token_device
+    {
+        return Err(ApiError::Forbidden(
+            "设备与登录凭证不符 / device_id does not match the token's device".into(),
+        ));
+    }
+    let incoming = req.incoming;
 
     let started = std::time::Instant::now();
     let pushed = incoming.len();

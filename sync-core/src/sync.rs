@@ -212,8 +212,8 @@ fn sync_inner(
             push: outbox
                 .iter()
                 .map(|e| wire::PushedChange {
-                    doc: e.doc_id.clone(),
-                    change: B64.encode(&e.data),
+                    doc: &e.doc_id,
+                    data: &e.data,
                 })
                 .collect(),
             max_docs: Some(options.max_docs),

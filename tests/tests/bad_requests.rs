@@ -22,9 +22,19 @@ fn post(
     body: Vec<u8>,
     encoding: Option<&str>,
 ) -> (u16, serde_json::Value) {
+    post_as(server, "application/json", token, body, encoding)
+}
+
+fn post_as(
+    server: &gridsync_tests::TestServer,
+    content_type: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+    encoding: Option<&str>,
+) -> (u16, serde_json::Value) {
     let mut req = reqwest::blocking::Client::new()
         .post(format!("{}/v1/sync", server.url))
-        .header("content-type", "application/json");
+        .header("content-type", content_type);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -159,6 +169,139 @@ fn bad_bodies_get_clear_4xx_and_change_nothing() {
     let (status, json) = post(&server, Some(&t), body, Some("zstd"));
     assert_eq!(status, 200, "{json}");
     assert_eq!(json["duplicates"], pending.len(), "{json}");
+}
+
+const BINARY: &str = "application/vnd.gridsync.sync";
+
+/// A binary sync body: the header line, then the bytes.
+fn binary(header: &serde_json::Value, data: &[&[u8]]) -> Vec<u8> {
+    let mut out = serde_json::to_vec(header).unwrap();
+    out.push(b'\n');
+    for d in data {
+        out.extend_from_slice(d);
+    }
+    out
+}
+
+#[test]
+fn bad_binary_bodies_get_clear_4xx_and_change_nothing() {
+    let server = community();
+    let mut w = Phone::login(&server, "worker1");
+    w.sync();
+    w.add_places(G1);
+    let h = w.household(G1, "102", None);
+    w.store.add_visit(&h, visit("二进制")).unwrap();
+    let pending: Vec<_> = w.store.outbox(100).unwrap();
+    assert!(pending.len() >= 2, "a household and a visit");
+    let mut sup = Phone::login(&server, "supervisor");
+    let before = snapshot(&mut sup);
+
+    let device = gridsync_core::doc::new_id();
+    let t = token(&server, "worker1", &device);
+    let header = |sizes: &[usize]| {
+        serde_json::json!({
+            "device_id": device,
+            "cursors": {},
+            "push": pending.iter().zip(sizes).map(|(e, s)| serde_json::json!({"doc": e.doc_id, "size": s})).collect::<Vec<_>>()
+        })
+    };
+    let sizes: Vec<usize> = pending.iter().map(|e| e.data.len()).collect();
+    let datas: Vec<&[u8]> = pending.iter().map(|e| e.data.as_slice()).collect();
+    let valid = binary(&header(&sizes), &datas);
+
+    let mut zero = sizes.clone();
+    zero[1] = 0;
+    let mut long = valid.clone();
+    long.extend_from_slice(b"extra");
+    // (name, body, expected status, expected field)
+    let cases: Vec<(&str, Vec<u8>, u16, Option<&str>)> = vec![
+        ("empty", Vec::new(), 400, None),
+        ("no header line", br#"{"push":[]}"#.to_vec(), 400, None),
+        (
+            "header not JSON",
+            b"\x00garbage\n\x01\x02".to_vec(),
+            400,
+            None,
+        ),
+        (
+            "header with an unknown field",
+            b"{\"surprise\":1}\n".to_vec(),
+            400,
+            None,
+        ),
+        (
+            "cut off",
+            valid[..valid.len() - 3].to_vec(),
+            400,
+            Some("push"),
+        ),
+        ("bytes beyond the sizes", long, 400, Some("push")),
+        (
+            "a change of size zero",
+            binary(&header(&zero), &datas),
+            400,
+            Some("push[1].size"),
+        ),
+        (
+            "a size beyond the body",
+            binary(&header(&[usize::MAX, 1]), &datas),
+            400,
+            Some("push"),
+        ),
+        ("says zstd, is not", valid.clone(), 400, None),
+    ];
+    for (name, body, expected, field) in cases {
+        let encoding = name.starts_with("says zstd").then_some("zstd");
+        let (status, json) = post_as(&server, BINARY, Some(&t), body, encoding);
+        assert_eq!(status, expected, "{name}: {json}");
+        let message = json["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{name}: a clear message: {json}");
+        if let Some(f) = field {
+            assert_eq!(json["field"], f, "{name}: names the field: {json}");
+        }
+    }
+    // Sizes that fit but bytes that are not Automerge changes: each is
+    // refused by position, nothing stored.
+    let junk = vec![0xAB_u8; sizes[0]];
+    let junk_body = binary(&header(&sizes[..1]), &[&junk]);
+    let (status, json) = post_as(&server, BINARY, Some(&t), junk_body, None);
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["stored"], 0, "{json}");
+    assert_eq!(json["rejected"][0]["index"], 0, "{json}");
+    assert_eq!(json["rejected"][0]["code"], "invalid_change", "{json}");
+    assert_eq!(snapshot(&mut sup), before, "nothing changed");
+
+    // The valid body, compressed as the client sends it: stored; the same
+    // changes again as JSON: duplicates, the encodings are one protocol.
+    let (status, first) = post_as(
+        &server,
+        BINARY,
+        Some(&t),
+        zstd::bulk::compress(&valid, 1).unwrap(),
+        Some("zstd"),
+    );
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["stored"].as_u64().unwrap() as usize, pending.len());
+    let after_first = snapshot(&mut sup);
+    assert_ne!(after_first, before);
+    let as_json = serde_json::json!({
+        "device_id": device,
+        "cursors": {},
+        "push": pending.iter().map(|e| serde_json::json!({"doc": e.doc_id, "change": b64(&e.data)})).collect::<Vec<_>>()
+    });
+    let (status, replay) = post(
+        &server,
+        Some(&t),
+        serde_json::to_vec(&as_json).unwrap(),
+        None,
+    );
+    assert_eq!(status, 200, "{replay}");
+    assert_eq!(replay["stored"], 0);
+    assert_eq!(
+        replay["duplicates"].as_u64().unwrap() as usize,
+        pending.len()
+    );
+    assert_eq!(snapshot(&mut sup), after_first, "a replay changes nothing");
 }
 
 fn b64(data: &[u8]) -> String {

@@ -8,11 +8,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::wire::{
-    ErrorBody, LoginRequest, RefreshRequest, SyncRequest, SyncResponse, Tokens, User,
+    BINARY, ErrorBody, LoginRequest, RefreshRequest, SyncRequest, SyncResponse, Tokens, User,
 };
 use crate::store::Store;
 use crate::{Error, Result};
 
+const JSON: &str = "application/json";
 const ACCESS: &str = "auth.access_token";
 const REFRESH: &str = "auth.refresh_token";
 const USER: &str = "auth.user";
@@ -134,11 +135,11 @@ impl Client {
     pub(crate) fn sync(
         &self,
         store: &mut Store,
-        req: &SyncRequest,
+        req: &SyncRequest<'_>,
     ) -> Result<(SyncResponse, usize)> {
-        let body = serde_json::to_vec(req).map_err(|e| Error::Shape(e.to_string()))?;
+        let body = req.to_binary()?;
         let sent = body.len();
-        let resp = self.call_raw(store, "/v1/sync", body)?;
+        let resp = self.call_raw(store, "/v1/sync", body, BINARY)?;
         Ok((resp, sent))
     }
 
@@ -149,7 +150,7 @@ impl Client {
         body: &B,
     ) -> Result<T> {
         let body = serde_json::to_vec(body).map_err(|e| Error::Shape(e.to_string()))?;
-        self.call_raw(store, path, body)
+        self.call_raw(store, path, body, JSON)
     }
 
     /// POST with the stored access token; on 401 refresh once and retry.
@@ -158,17 +159,18 @@ impl Client {
         store: &mut Store,
         path: &str,
         body: Vec<u8>,
+        content_type: &str,
     ) -> Result<T> {
         let token = store.meta(ACCESS)?.filter(|t| !t.is_empty());
         let Some(token) = token else {
             return Err(Error::Unauthorized("未登录 / not signed in".into()));
         };
-        match self.send_bytes(path, &body, Some(&token)) {
+        match self.send_bytes(path, &body, content_type, Some(&token)) {
             Ok(v) => Ok(v),
             Err(Failure::Unauthorized(b)) if b.error == "device_revoked" => Err(revoked(store)),
             Err(Failure::Unauthorized(_)) => {
                 let token = self.refresh(store)?;
-                match self.send_bytes(path, &body, Some(&token)) {
+                match self.send_bytes(path, &body, content_type, Some(&token)) {
                     Ok(v) => Ok(v),
                     Err(Failure::Unauthorized(b)) if b.error == "device_revoked" => {
                         Err(revoked(store))
@@ -245,7 +247,7 @@ impl Client {
     ) -> Result<T, Failure> {
         let bytes =
             serde_json::to_vec(body).map_err(|e| Failure::Final(Error::Shape(e.to_string())))?;
-        self.send_bytes(path, &bytes, token)
+        self.send_bytes(path, &bytes, JSON, token)
     }
 
     /// POST `body` (zstd-compressed when large), retrying transient failures.
@@ -256,6 +258,7 @@ impl Client {
         &self,
         path: &str,
         body: &[u8],
+        content_type: &str,
         token: Option<&str>,
     ) -> Result<T, Failure> {
         let compressed = if body.len() > 4096 {
@@ -276,7 +279,7 @@ impl Client {
             let mut req = self
                 .http
                 .post(format!("{}{path}", self.base))
-                .header(reqwest::header::CONTENT_TYPE, "application/json");
+                .header(reqwest::header::CONTENT_TYPE, content_type);
             if let Some(t) = token {
                 req = req.bearer_auth(t);
             }

@@ -1,34 +1,83 @@
-//! The JSON shapes of `POST /v1/sync` as the client sees them
+//! The shapes of `POST /v1/sync` as the client sees them
 //! (docs/protocol.md is the reference).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// A sync request.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SyncRequest {
+/// The media type of a binary sync request (docs/protocol.md): a line of
+/// JSON, then the pushed changes' bytes one after another.
+pub const BINARY: &str = "application/vnd.gridsync.sync";
+
+/// A sync request, borrowing the changes it pushes.
+#[derive(Debug, Clone, Default)]
+pub struct SyncRequest<'a> {
     /// This device.
     pub device_id: String,
     /// Feed → position, exactly as the last answer gave it (opaque here).
     pub cursors: BTreeMap<String, serde_json::Value>,
     /// Changes to store, oldest first.
-    pub push: Vec<PushedChange>,
+    pub push: Vec<PushedChange<'a>>,
     /// Most documents per page.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_docs: Option<usize>,
     /// Most bytes per page.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_bytes: Option<usize>,
 }
 
 /// One pushed change.
-#[derive(Debug, Clone, Serialize)]
-pub struct PushedChange {
+#[derive(Debug, Clone, Copy)]
+pub struct PushedChange<'a> {
     /// Document id.
-    pub doc: String,
-    /// Automerge binary change, base64.
-    pub change: String,
+    pub doc: &'a str,
+    /// Automerge binary change.
+    pub data: &'a [u8],
+}
+
+/// The header line of a binary request.
+#[derive(Serialize)]
+struct Header<'a> {
+    device_id: &'a str,
+    cursors: &'a BTreeMap<String, serde_json::Value>,
+    push: Vec<PushedSize<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_docs: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_bytes: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct PushedSize<'a> {
+    doc: &'a str,
+    size: usize,
+}
+
+impl SyncRequest<'_> {
+    /// The request as a [`BINARY`] body: the header line (JSON, no raw
+    /// newline in it), then each change's bytes in push order.
+    pub fn to_binary(&self) -> crate::Result<Vec<u8>> {
+        let header = Header {
+            device_id: &self.device_id,
+            cursors: &self.cursors,
+            push: self
+                .push
+                .iter()
+                .map(|p| PushedSize {
+                    doc: p.doc,
+                    size: p.data.len(),
+                })
+                .collect(),
+            max_docs: self.max_docs,
+            max_bytes: self.max_bytes,
+        };
+        let data: usize = self.push.iter().map(|p| p.data.len()).sum();
+        let mut out = Vec::with_capacity(data + 64 * self.push.len() + 256);
+        serde_json::to_writer(&mut out, &header).map_err(|e| crate::Error::Shape(e.to_string()))?;
+        out.push(b'\n');
+        for p in &self.push {
+            out.extend_from_slice(p.data);
+        }
+        Ok(out)
+    }
 }
 
 /// A refused change.
