@@ -397,3 +397,84 @@ async fn app_state_opens_postgres_for_a_postgres_url() {
     config.database_url = Some("mysql://localhost/x".into());
     assert!(gridsync_server::AppState::open(config).await.is_err());
 }
+
+/// The per-document lookups over arrays stay index lookups on a change log
+/// without statistics, as bulk pushes leave it until autovacuum analyses
+/// it. Written as plain joins they were planned as hash joins over a
+/// sequential scan of the whole log, for every 250 documents of a pull.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn array_lookups_use_the_indexes_before_the_log_has_statistics() {
+    use gridsync_server::store::postgres::lookups;
+    let Some(db) = fresh_db().await else { return };
+    let pool = gridsync_server::pg::open(&db.url).await.expect("open");
+    let client = pool.get().await.expect("connection");
+    // 6,000 documents of 10 changes each, never analysed.
+    client
+        .batch_execute(
+            "INSERT INTO docs (id, kind, scope, snapshot_seq, loose, last_seq, updated_at, writer)
+               SELECT 'doc' || g, 'household', '110105001001001', 0, 10, g * 10 + 10, 0, 'phone'
+               FROM generate_series(0, 5999) g;
+             INSERT INTO changes (seq, doc_id, hash, data, device_id, received_at)
+               SELECT g, 'doc' || ((g - 1) / 10), sha256(g::text::bytea), repeat('x', 300)::bytea,
+                      'phone', 0
+               FROM generate_series(1, 60000) g;",
+        )
+        .await
+        .expect("fill the log");
+    let ids = format!(
+        "{{{}}}",
+        (100..350)
+            .map(|i| format!("doc{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let zeros = format!("{{{}}}", vec!["0"; 250].join(","));
+    let hashes = format!("{{{}}}", vec!["\\\\x00"; 250].join(","));
+    let cases = [
+        (
+            "KNOWN",
+            lookups::KNOWN,
+            "text[], bytea[]",
+            format!("'{ids}', '{hashes}'"),
+        ),
+        (
+            "WANTED",
+            lookups::WANTED,
+            "text[], bigint[], text",
+            format!("'{ids}', '{zeros}', 'supervisor'"),
+        ),
+        (
+            "CHANGES_AFTER",
+            lookups::CHANGES_AFTER,
+            "text[], bigint[]",
+            format!("'{ids}', '{zeros}'"),
+        ),
+    ];
+    for (name, sql, types, args) in cases {
+        // The plan a server process reuses after a few executions.
+        let script = format!(
+            "SET plan_cache_mode = force_generic_plan;
+             PREPARE q_{name}({types}) AS {sql};
+             EXPLAIN EXECUTE q_{name}({args});"
+        );
+        let plan: Vec<String> = client
+            .simple_query(&script)
+            .await
+            .expect("explain")
+            .into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+                _ => None,
+            })
+            .collect();
+        let plan = plan.join("\n");
+        assert!(
+            !plan.contains("Seq Scan on changes"),
+            "{name} scans the whole log:\n{plan}"
+        );
+        assert!(
+            plan.contains("Index") && plan.contains("on changes"),
+            "{name} looks changes up by index:\n{plan}"
+        );
+    }
+}
