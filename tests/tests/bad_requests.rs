@@ -60,26 +60,62 @@ fn snapshot(sup: &mut Phone) -> Vec<(String, Vec<String>)> {
     out
 }
 
-#[test]
-fn bad_bodies_get_clear_4xx_and_change_nothing() {
+/// A worker's changes not yet pushed (a household and a visit), the
+/// supervisor's phone with what it sees before, and a token for a new
+/// device of the worker.
+struct Setup {
+    server: gridsync_tests::TestServer,
+    pending: Vec<gridsync_core::store::OutboxEntry>,
+    sup: Phone,
+    before: Vec<(String, Vec<String>)>,
+    device: String,
+    token: String,
+}
+
+fn setup(room: &str) -> Setup {
     let server = community();
     let mut w = Phone::login(&server, "worker1");
     w.sync();
     w.add_places(G1);
-    let h = w.household(G1, "101", None);
+    let h = w.household(G1, room, None);
     w.store.add_visit(&h, visit("正常")).unwrap();
-    let pending: Vec<_> = w.store.outbox(100).unwrap();
+    let pending = w.store.outbox(100).unwrap();
+    assert!(pending.len() >= 2, "a household and a visit");
     let mut sup = Phone::login(&server, "supervisor");
     let before = snapshot(&mut sup);
-
     let device = gridsync_core::doc::new_id();
-    let t = token(&server, "worker1", &device);
-    let valid = serde_json::json!({
+    let token = token(&server, "worker1", &device);
+    Setup {
+        server,
+        pending,
+        sup,
+        before,
+        device,
+        token,
+    }
+}
+
+/// The JSON body pushing `pending` from `device`.
+fn json_body(device: &str, pending: &[gridsync_core::store::OutboxEntry]) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
         "device_id": device,
         "cursors": {},
         "push": pending.iter().map(|e| serde_json::json!({"doc": e.doc_id, "change": b64(&e.data)})).collect::<Vec<_>>()
-    });
-    let valid_bytes = serde_json::to_vec(&valid).unwrap();
+    }))
+    .unwrap()
+}
+
+#[test]
+fn bad_bodies_get_clear_4xx_and_change_nothing() {
+    let Setup {
+        server,
+        pending,
+        mut sup,
+        before,
+        device,
+        token: t,
+    } = setup("101");
+    let valid_bytes = json_body(&device, &pending);
 
     // (name, token, body, claimed content encoding, expected status)
     type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, Option<&'a str>, u16);
@@ -185,19 +221,14 @@ fn binary(header: &serde_json::Value, data: &[&[u8]]) -> Vec<u8> {
 
 #[test]
 fn bad_binary_bodies_get_clear_4xx_and_change_nothing() {
-    let server = community();
-    let mut w = Phone::login(&server, "worker1");
-    w.sync();
-    w.add_places(G1);
-    let h = w.household(G1, "102", None);
-    w.store.add_visit(&h, visit("二进制")).unwrap();
-    let pending: Vec<_> = w.store.outbox(100).unwrap();
-    assert!(pending.len() >= 2, "a household and a visit");
-    let mut sup = Phone::login(&server, "supervisor");
-    let before = snapshot(&mut sup);
-
-    let device = gridsync_core::doc::new_id();
-    let t = token(&server, "worker1", &device);
+    let Setup {
+        server,
+        pending,
+        mut sup,
+        before,
+        device,
+        token: t,
+    } = setup("102");
     let header = |sizes: &[usize]| {
         serde_json::json!({
             "device_id": device,
@@ -284,17 +315,7 @@ fn bad_binary_bodies_get_clear_4xx_and_change_nothing() {
     assert_eq!(first["stored"].as_u64().unwrap() as usize, pending.len());
     let after_first = snapshot(&mut sup);
     assert_ne!(after_first, before);
-    let as_json = serde_json::json!({
-        "device_id": device,
-        "cursors": {},
-        "push": pending.iter().map(|e| serde_json::json!({"doc": e.doc_id, "change": b64(&e.data)})).collect::<Vec<_>>()
-    });
-    let (status, replay) = post(
-        &server,
-        Some(&t),
-        serde_json::to_vec(&as_json).unwrap(),
-        None,
-    );
+    let (status, replay) = post(&server, Some(&t), json_body(&device, &pending), None);
     assert_eq!(status, 200, "{replay}");
     assert_eq!(replay["stored"], 0);
     assert_eq!(
