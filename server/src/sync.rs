@@ -215,9 +215,8 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
 /// A JSON request: its changes are base64, decoded on all cores (a grid's
 /// push is megabytes of it).
 fn parse_request(body: &[u8]) -> ApiResult<Parsed> {
-    let req: SyncRequest = parse_json(body)?;
+    let mut req: SyncRequest = parse_json(body)?;
     req.check_count()?;
-    let mut req = req;
     let push = std::mem::take(&mut req.push);
     let decode = |(i, p): (usize, PushedChange)| match B64.decode(p.change.as_bytes()) {
         Ok(data) => Ok(IncomingChange {
