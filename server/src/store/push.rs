@@ -25,10 +25,10 @@ pub(crate) fn group(
     let mut order: Vec<(String, Vec<Raw>)> = Vec::new();
     let mut position: HashMap<String, usize> = HashMap::new();
     for (index, c) in incoming.into_iter().enumerate() {
-        // Phones send ids in canonical form: the common case allocates
-        // nothing new.
+        // Phones send ids in canonical form: the common case keeps the
+        // string it was given.
         let doc_id = match uuid::Uuid::parse_str(&c.doc_id) {
-            Ok(id) if id.hyphenated().to_string() == c.doc_id => c.doc_id,
+            Ok(id) if is_canonical(&id, &c.doc_id) => c.doc_id,
             Ok(id) => id.to_string(),
             Err(_) => {
                 rejected.push(Rejected {
@@ -56,6 +56,14 @@ pub(crate) fn group(
         }
     }
     order
+}
+
+/// Whether `s` is how `id` is written canonically (compared through a
+/// stack buffer, nothing allocated).
+fn is_canonical(id: &uuid::Uuid, s: &str) -> bool {
+    id.hyphenated()
+        .encode_lower(&mut uuid::Uuid::encode_buffer())
+        == s
 }
 
 /// Decode one document's pushed changes (checking each one's hash); the
