@@ -598,6 +598,7 @@ impl From<Visit> for core_hh::Visit {
             follow_up: v.follow_up,
             lat: v.lat,
             lon: v.lon,
+            corrects: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! numbers, and visits. Deterministic for a given seed. Never real people.
 
 use crate::Result;
+use crate::doc::Author;
 use crate::grid::NewGrid;
 use crate::household::{HouseFacts, NewHousehold, Place, Resident, Visit};
 use crate::id_number::with_check_character;
@@ -49,6 +50,10 @@ pub struct GridPlan {
     pub buildings: usize,
     /// Units per building.
     pub units: usize,
+    /// Whether the package-holders' own visits are recorded too (each as
+    /// made on its holder's phone); without them only the worker's are,
+    /// for a phone that pushes as the worker alone.
+    pub holder_visits: bool,
 }
 
 impl Default for GridPlan {
@@ -60,6 +65,7 @@ impl Default for GridPlan {
             visits_per_household: 10,
             buildings: 10,
             units: 3,
+            holder_visits: true,
         }
     }
 }
@@ -142,6 +148,7 @@ impl Generator {
             follow_up: self.rng.u8(..10) == 0,
             lat: None,
             lon: None,
+            corrects: None,
         }
     }
 
@@ -234,13 +241,20 @@ pub fn populate_households(
                 tags: TagSet::default(),
                 residents,
             })?;
+            // Each visit as recorded on its visitor's own phone.
             for k in 0..plan.visits_per_household {
                 let at = now_ms - (g.below(90 * 24) as i64 + 1) * 3_600_000;
-                let visit = match (&holder, k % 3) {
-                    (Some(h), 0) => g.visit(h, "package_holder", at),
-                    _ => g.visit(worker, "grid_worker", at),
+                let (visit, role) = match (&holder, k % 3) {
+                    (Some(h), 0) if plan.holder_visits => {
+                        (g.visit(h, "package_holder", at), "package_holder")
+                    }
+                    _ => (g.visit(worker, "grid_worker", at), "grid_worker"),
                 };
-                s.add_visit(&id, visit)?;
+                let author = Author {
+                    user: visit.visitor.clone(),
+                    role: role.into(),
+                };
+                s.with_author(author, |s| s.add_visit(&id, visit))?;
             }
             ids.push(id);
         }

@@ -19,6 +19,7 @@ use crate::codes::{
     AttentionTag, Ethnicity, HouseUse, Relation, ResidenceStatus, Sex, VisitMethod, VisitorRole,
 };
 use crate::id_number::{IdNumber, validate_phone};
+use crate::shape;
 use crate::tagset::TagSet;
 use crate::{Error, Reason, Result};
 
@@ -130,6 +131,11 @@ pub struct Visit {
     pub lat: Option<f64>,
     /// Longitude, WGS-84.
     pub lon: Option<f64>,
+    /// The visit this entry corrects (its key in the same household). A
+    /// recorded visit is never edited or removed: a correction is a new
+    /// entry that refers to it, so the log reads like an account book.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrects: Option<String>,
 }
 
 /// A household document.
@@ -248,10 +254,12 @@ impl Resident {
         if name.is_empty() {
             return Err(Reason::new("姓名不能为空", "name must not be empty").on(f("name")));
         }
-        if name.chars().count() > 50 {
-            return Err(
-                Reason::new("姓名过长（最多50字）", "name longer than 50 characters").on(f("name")),
-            );
+        if name.chars().count() > shape::NAME_CHARS {
+            return Err(Reason::new(
+                format!("姓名过长（最多{}字）", shape::NAME_CHARS),
+                format!("name longer than {} characters", shape::NAME_CHARS),
+            )
+            .on(f("name")));
         }
         let id = match &self.id_number {
             Some(s) => Some(IdNumber::parse(s).map_err(|r| r.on(f("id_number")))?),
@@ -318,11 +326,23 @@ impl Resident {
                 );
             }
         }
-        if self.note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
-            return Err(
-                Reason::new("备注过长（最多2000字）", "note longer than 2000 characters")
-                    .on(f("note")),
-            );
+        if self
+            .note
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > shape::NOTE_CHARS)
+        {
+            return Err(Reason::new(
+                format!("备注过长（最多{}字）", shape::NOTE_CHARS),
+                format!("note longer than {} characters", shape::NOTE_CHARS),
+            )
+            .on(f("note")));
+        }
+        if self.tags.0.len() > shape::TAGS {
+            return Err(Reason::new(
+                format!("标签过多（最多{}个）", shape::TAGS),
+                format!("more than {} tags", shape::TAGS),
+            )
+            .on(f("tags")));
         }
         Ok(())
     }
@@ -377,10 +397,10 @@ impl Visit {
             );
         }
         for (name, text) in [("findings", &self.findings), ("needs", &self.needs)] {
-            if text.chars().count() > 5000 {
+            if text.chars().count() > shape::TEXT_CHARS {
                 return Err(Reason::new(
-                    "内容过长（最多5000字）",
-                    "text longer than 5000 characters",
+                    format!("内容过长（最多{}字）", shape::TEXT_CHARS),
+                    format!("text longer than {} characters", shape::TEXT_CHARS),
                 )
                 .on(name));
             }

@@ -18,6 +18,7 @@ pub mod grid;
 pub mod household;
 pub mod id_number;
 pub mod issue;
+pub mod shape;
 pub mod store;
 pub mod sync;
 pub mod tagset;

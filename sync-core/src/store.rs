@@ -238,6 +238,20 @@ impl Store {
         Ok(())
     }
 
+    /// Run `f` with edits attributed to `author`, then restore the signed-in
+    /// author (not kept in the store). For made-up data that stands for
+    /// several people's phones (demos, benchmarks); an app signs in instead.
+    pub fn with_author<T>(
+        &mut self,
+        author: Author,
+        f: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        let saved = std::mem::replace(&mut self.author, author);
+        let out = f(self);
+        self.author = saved;
+        out
+    }
+
     /// The store's clock.
     pub fn clock(&self) -> &Clock {
         &self.clock

@@ -1,6 +1,5 @@
 //! The lists the app shows, derived from the documents.
 
-use gridsync_core::household::Visit;
 use gridsync_core::store::PlaceFilter;
 use gridsync_core::tagset::TagSet;
 
@@ -47,19 +46,19 @@ fn small_grid() -> (Store, Vec<String>) {
         .unwrap();
     // Visits: 101 by its holder 2 days ago; 102 by the worker 10 days ago;
     // 103 by its holder 45 days ago; 1-2-101 never; 2-1-101 by the worker today.
-    let by = |who: &str, role: &str, at: i64| Visit {
-        visitor: who.into(),
-        role: role.into(),
-        ..visit(at)
+    // Each visit recorded on the phone of whoever made it.
+    let mut by = |h: &str, who: &str, role: &str, at: i64| {
+        s.set_author(gridsync_core::doc::Author {
+            user: who.into(),
+            role: role.into(),
+        })
+        .unwrap();
+        s.add_visit(h, visit(at)).unwrap();
     };
-    s.add_visit(&ids[0], by("holder-1", "package_holder", NOW - 2 * DAY))
-        .unwrap();
-    s.add_visit(&ids[1], by("worker-1", "grid_worker", NOW - 10 * DAY))
-        .unwrap();
-    s.add_visit(&ids[2], by("holder-1", "package_holder", NOW - 45 * DAY))
-        .unwrap();
-    s.add_visit(&ids[4], by("worker-1", "grid_worker", NOW - 60_000))
-        .unwrap();
+    by(&ids[0], "holder-1", "package_holder", NOW - 2 * DAY);
+    by(&ids[1], "worker-1", "grid_worker", NOW - 10 * DAY);
+    by(&ids[2], "holder-1", "package_holder", NOW - 45 * DAY);
+    by(&ids[4], "worker-1", "grid_worker", NOW - 60_000);
     (s, ids)
 }
 

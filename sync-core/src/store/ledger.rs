@@ -13,6 +13,7 @@ use crate::codes::VisitorRole;
 use crate::doc::{self, DocId};
 use crate::grid::{self, Grid, NewGrid};
 use crate::household::{self, HouseFacts, Household, NewHousehold, Place, Resident, Visit};
+use crate::shape;
 use crate::tagset::TagSet;
 use crate::{Error, Reason, Result};
 
@@ -50,6 +51,11 @@ impl Store {
         let out = f(&mut value)?;
         let new = to_json(&value)?;
         if old != new {
+            // The same closed shape and limits the server holds documents
+            // to: refused here, before anything is recorded.
+            if let Some(kind) = new.get("kind").and_then(serde_json::Value::as_str) {
+                shape::check(kind, &new)?;
+            }
             self.edit_doc(id, op, |tx| {
                 doc::write_diff(tx, &automerge::ROOT, &old, &new)
             })?;
@@ -157,6 +163,7 @@ impl Store {
             merged_heads: Vec::new(),
             distinct_from: TagSet::default(),
         };
+        shape::check(household::KIND, &to_json(&h)?)?;
         self.create_doc(&id, household::KIND, &new.grid, "create_household", |tx| {
             doc::write_new(tx, &automerge::ROOT, &h)
         })?;
@@ -240,12 +247,20 @@ impl Store {
         r.normalise();
         r.validate("", &self.clock)?;
         let rid = doc::new_id();
-        self.add_entry(household_id, "add_resident", "residents", &rid, &r)?;
+        self.add_entry(
+            household_id,
+            "add_resident",
+            "residents",
+            &rid,
+            &r,
+            |tx, residents| below_limit(tx, residents, shape::RESIDENTS_PER_HOUSEHOLD, "residents"),
+        )?;
         Ok(rid)
     }
 
     /// Add `value` under a new key of the household's map `map`, without
     /// reading the rest of the document (the hot path of recording visits).
+    /// `check` sees the map before the entry is added.
     fn add_entry<V: Serialize>(
         &mut self,
         household_id: &str,
@@ -253,10 +268,12 @@ impl Store {
         map: &str,
         key: &str,
         value: &V,
+        check: impl FnOnce(&Transaction<'_>, &ObjId) -> Result<()>,
     ) -> Result<()> {
         self.edit_doc(household_id, op, |tx| {
             ensure_household_tx(tx)?;
             let obj = map_obj(tx, &automerge::ROOT, map)?;
+            check(tx, &obj)?;
             let child = tx.put_object(&obj, key, ObjType::Map)?;
             doc::write_new(tx, &child, value)
         })
@@ -337,24 +354,73 @@ impl Store {
         self.update_resident(household_id, resident_id, |r| r.removed = false)
     }
 
-    /// Record a visit (or call, or message). An empty `visitor` or `role` is
-    /// filled with the signed-in author. Returns the visit's id.
+    /// Record a visit (or call, or message), always as the signed-in
+    /// author: an empty `visitor` or `role` is filled with theirs, another
+    /// person's is refused (the server refuses it too, so 包保 coverage
+    /// cannot be recorded under someone else's name). A visit is never
+    /// edited: to correct one, record a new visit with `corrects` naming
+    /// it. Returns the visit's id.
     pub fn add_visit(&mut self, household_id: &str, visit: Visit) -> Result<String> {
         let mut v = visit;
+        let own_role = match VisitorRole::from_code(&self.author.role) {
+            Ok(r) => r.code().to_string(),
+            Err(_) => VisitorRole::Other.code().to_string(),
+        };
         if v.visitor.trim().is_empty() {
             v.visitor = self.author.user.clone();
         }
         if v.role.trim().is_empty() {
-            v.role = match VisitorRole::from_code(&self.author.role) {
-                Ok(r) => r.code().to_string(),
-                Err(_) => VisitorRole::Other.code().to_string(),
-            };
+            v.role = own_role.clone();
+        }
+        if v.visitor != self.author.user {
+            return Err(Reason::new(
+                "走访人须为当前登录的本人",
+                "visitor must be the signed-in user",
+            )
+            .on("visitor"));
+        }
+        if v.role != own_role {
+            return Err(Reason::new(
+                "走访人身份须与当前登录的角色一致",
+                "visitor role must be the signed-in user's role",
+            )
+            .on("role"));
         }
         v.validate(&self.clock)?;
         let vid = doc::new_id();
-        self.add_entry(household_id, "add_visit", "visits", &vid, &v)?;
+        let corrects = v.corrects.clone();
+        self.add_entry(
+            household_id,
+            "add_visit",
+            "visits",
+            &vid,
+            &v,
+            |tx, visits| {
+                below_limit(tx, visits, shape::VISITS_PER_HOUSEHOLD, "visits")?;
+                match corrects {
+                    Some(c) if tx.get(visits, c.as_str())?.is_none() => Err(Reason::new(
+                        "要更正的走访记录不在该户",
+                        "the visit to correct is not in this household",
+                    )
+                    .on("corrects")),
+                    _ => Ok(()),
+                }
+            },
+        )?;
         Ok(vid)
     }
+}
+
+/// Refuse a new entry in `map` once it holds `max`.
+fn below_limit(tx: &Transaction<'_>, map: &ObjId, max: usize, field: &str) -> Result<()> {
+    if tx.length(map) >= max {
+        return Err(Reason::new(
+            format!("条目已达上限（最多{max}条）"),
+            format!("already {max} entries, the most allowed"),
+        )
+        .on(field));
+    }
+    Ok(())
 }
 
 fn to_json<V: Serialize>(v: &V) -> Result<serde_json::Value> {

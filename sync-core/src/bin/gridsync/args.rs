@@ -463,6 +463,10 @@ pub(crate) struct VisitAdd {
     /// 经度 / longitude (WGS-84)
     #[arg(long, allow_negative_numbers = true, requires = "lat")]
     pub(crate) lon: Option<f64>,
+    /// 更正的走访记录编号（走访记录不可修改，更正另记一条） / the visit this
+    /// one corrects (a recorded visit is never edited: a correction is a new entry)
+    #[arg(long)]
+    pub(crate) corrects: Option<String>,
 }
 
 /// A code table `gridsync codes` can print.

@@ -409,6 +409,7 @@ fn visit_add(store: &mut Store, v: VisitAdd) -> anyhow::Result<Output> {
         follow_up: v.follow_up,
         lat: v.lat,
         lon: v.lon,
+        corrects: v.corrects,
     };
     let vid = store.add_visit(&v.household_id, visit)?;
     Output::new(
