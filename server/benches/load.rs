@@ -333,6 +333,9 @@ fn main() {
         visits_per_household: 2,
         buildings: 2,
         units: 1,
+        // The seeding phone pushes as the worker: the holders' visits are
+        // theirs to record.
+        holder_visits: false,
     };
     let mut seeders: Vec<usize> = (0..grids).collect();
     pool(&mut seeders, 8, None, |_, g| {
@@ -342,11 +345,12 @@ fn main() {
             .get(*g)
             .map(|h| vec![h.clone()])
             .unwrap_or_default();
+        let worker = p.store.author().user.clone();
         populate_households(
             &mut p.store,
             &grid(*g),
             &plan,
-            &format!("w{g}"),
+            &worker,
             &held,
             now,
             1000 + *g as u64,

@@ -79,6 +79,7 @@ fn grid_rows(i: usize, now: i64, holders: &[String]) -> Vec<(String, Projected)>
         visits_per_household: VISITS,
         buildings: HOUSEHOLDS / 40,
         units: 2,
+        holder_visits: true,
     };
     let mut g = Generator::new(7 + i as u64);
     let mut out = Vec::with_capacity(HOUSEHOLDS);
@@ -406,6 +407,7 @@ async fn main() {
             visits_per_household: VISITS,
             buildings: HOUSEHOLDS / 40,
             units: 2,
+            holder_visits: true,
         };
         populate_grid(&mut phone, &code, &plan, "worker", now, 11).unwrap();
         phone

@@ -152,16 +152,9 @@ fn main() {
 
     let now = gridsync_core::household::Clock::System.now_ms();
     let record_grid = |store: &mut Store, i: usize| {
-        populate_households(
-            store,
-            &grid(i),
-            &plan(),
-            &format!("w{i}"),
-            &[],
-            now,
-            100 + i as u64,
-        )
-        .unwrap();
+        // The visits are the signed-in worker's own.
+        let worker = store.author().user.clone();
+        populate_households(store, &grid(i), &plan(), &worker, &[], now, 100 + i as u64).unwrap();
     };
 
     // 1. A phone pushes one grid it recorded offline.

@@ -165,6 +165,7 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
                     visits_per_household: 4,
                     buildings: households.div_ceil(40).max(1),
                     units: 2,
+                    holder_visits: true,
                 };
                 populate_households(
                     &mut device,

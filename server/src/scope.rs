@@ -17,14 +17,16 @@
 //! the result validated. Which role may take which step of an issue
 //! report's closed loop is decided in [`steps`].
 
-use automerge::Automerge;
-use gridsync_core::doc;
+use automerge::{Automerge, Change};
 use gridsync_core::issue::{self, Issue};
+use gridsync_core::{doc, shape};
 
 use crate::directory::Directory;
 use crate::principal::{Principal, Role};
 use crate::store::{DocFacts, Refusal, WriteGuard, department_feed, grid_feed, holder_feed};
+use crate::sync::validate::{Record, Validated, read_record};
 
+pub mod rules;
 pub mod steps;
 
 /// The feeds a principal may read.
@@ -81,15 +83,16 @@ fn under_subtree(p: &Principal, scope: &str) -> bool {
 /// Judges pushed documents for one principal.
 pub struct Guard {
     principal: Principal,
-    validate: fn(&str, &Automerge) -> Result<DocFacts, Refusal>,
+    validate: Validate,
 }
+
+/// How a guard validates a document after a push (the server's is
+/// [`crate::sync::validate::document`]).
+pub type Validate = fn(&str, &Automerge) -> Result<Validated, Refusal>;
 
 impl Guard {
     /// A guard for `principal`, validating documents with `validate`.
-    pub fn new(
-        principal: Principal,
-        validate: fn(&str, &Automerge) -> Result<DocFacts, Refusal>,
-    ) -> Self {
+    pub fn new(principal: Principal, validate: Validate) -> Self {
         Self {
             principal,
             validate,
@@ -105,30 +108,78 @@ fn out_of_scope() -> Refusal {
 }
 
 impl WriteGuard for Guard {
+    fn admit(&self, change: &Change) -> Result<String, Refusal> {
+        if change.raw_bytes().len() > shape::CHANGE_BYTES || change.len() > shape::CHANGE_OPS {
+            return Err(Refusal::new(
+                "change_too_large",
+                format!(
+                    "修改过大（最多{} KiB、{}个操作） / the change is larger than {} KiB or {} operations",
+                    shape::CHANGE_BYTES / 1024,
+                    shape::CHANGE_OPS,
+                    shape::CHANGE_BYTES / 1024,
+                    shape::CHANGE_OPS
+                ),
+            ));
+        }
+        let Some(note) = doc::ChangeNote::parse(change.message()) else {
+            return Err(Refusal::new(
+                "invalid_change",
+                "修改缺少作者说明 / the change message must be {\"by\": <user id>, \"op\": <what>}",
+            )
+            .at("message"));
+        };
+        if note.by != self.principal.user_id && !rules::is_server(&self.principal) {
+            return Err(Refusal::new(
+                "not_author",
+                "修改的作者须为当前登录的本人 / the change's author (message `by`) must be the signed-in user",
+            )
+            .at("message.by"));
+        }
+        Ok(note.op)
+    }
+
     fn check(
         &self,
         doc_id: &str,
         before: Option<&DocFacts>,
         before_doc: &Automerge,
         after_doc: &Automerge,
+        ops: &[String],
     ) -> Result<DocFacts, Refusal> {
-        let after = (self.validate)(doc_id, after_doc)?;
+        let Validated {
+            facts: after,
+            record,
+        } = (self.validate)(doc_id, after_doc)?;
         if let Some(b) = before
             && b.kind != after.kind
         {
             return Err(Refusal::new(
                 "invalid_document",
                 "记录类型不能更改 / a record's kind cannot change",
-            ));
+            )
+            .at("kind"));
         }
         let p = &self.principal;
         let moved = before.is_some_and(|b| b.scope != after.scope);
+        let old = match before {
+            Some(_) => Some(read_record(before_doc)?),
+            None => None,
+        };
+        rules::check(
+            p,
+            old.as_ref().map(|r| (r, before_doc)),
+            (&record, after_doc),
+            ops,
+        )?;
         if p.role == Role::Department {
-            if after.kind != issue::KIND {
+            let Record::Issue(new) = &record else {
                 return Err(out_of_scope());
-            }
-            let (old, new) = issues(before.is_some(), before_doc, after_doc)?;
-            return department_write(p, old.as_ref(), &new, after);
+            };
+            let old = match &old {
+                Some(Record::Issue(i)) => Some(i.as_ref()),
+                _ => None,
+            };
+            return department_write(p, old, new, after);
         }
         let facts = match p.role {
             Role::Admin => Ok(after),
@@ -148,16 +199,11 @@ impl WriteGuard for Guard {
                     return Err(Refusal::new(
                         "role_forbids",
                         "只有社区或街道管理员可以把住户迁到其他网格 / only a supervisor may move a household to another grid",
-                    ));
+                    )
+                    .at("grid"));
                 }
                 if !inside(&after) {
                     return Err(out_of_scope());
-                }
-                if before.is_none() && after.kind == "grid" {
-                    return Err(Refusal::new(
-                        "role_forbids",
-                        "网格由管理员创建 / grids are created by administrators",
-                    ));
                 }
                 Ok(after)
             }
@@ -178,7 +224,8 @@ impl WriteGuard for Guard {
                     return Err(Refusal::new(
                         "role_forbids",
                         "包保责任人不能更改住户的网格或包保人 / package-holders cannot change a household's grid or holder",
-                    ));
+                    )
+                    .at(if moved { "grid" } else { "holder" }));
                 }
                 Ok(after)
             }
@@ -186,33 +233,15 @@ impl WriteGuard for Guard {
         }?;
         // Inside the person's scope: now, whether their role may take the
         // workflow steps they added.
-        if facts.kind == issue::KIND {
-            let (old, new) = issues(before.is_some(), before_doc, after_doc)?;
-            steps::check(p, old.as_ref(), &new)?;
+        if let Record::Issue(new) = &record {
+            let old = match &old {
+                Some(Record::Issue(i)) => Some(i.as_ref()),
+                _ => None,
+            };
+            steps::check(p, old, new)?;
         }
         Ok(facts)
     }
-}
-
-/// The issue before (if stored) and after a push.
-fn issues(
-    stored: bool,
-    before_doc: &Automerge,
-    after_doc: &Automerge,
-) -> Result<(Option<Issue>, Issue), Refusal> {
-    let unreadable = || {
-        Refusal::new(
-            "invalid_document",
-            "记录内容无效 / invalid record: not an issue report",
-        )
-    };
-    let old = if stored {
-        Some(doc::read::<Issue>(before_doc, None).map_err(|_| unreadable())?)
-    } else {
-        None
-    };
-    let new = doc::read::<Issue>(after_doc, None).map_err(|_| unreadable())?;
-    Ok((old, new))
 }
 
 /// A department user's push to an issue report: only to a report

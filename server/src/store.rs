@@ -61,6 +61,10 @@ pub struct Refusal {
     pub code: &'static str,
     /// What is wrong.
     pub reason: String,
+    /// The field at fault, as a dotted path in the document
+    /// (`residents.<id>.name`), when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl Refusal {
@@ -69,7 +73,14 @@ impl Refusal {
         Self {
             code,
             reason: reason.into(),
+            field: None,
         }
+    }
+
+    /// The same refusal, naming the field at fault.
+    pub fn at(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
     }
 }
 
@@ -144,16 +155,21 @@ pub fn holder_feed(user_id: &str) -> String {
 /// inside the store's write transaction, once per document (and once per
 /// change when a batch is refused, to find which change is at fault).
 pub trait WriteGuard: Send + Sync {
+    /// Judge one pushed change on its own, before it is applied: its size
+    /// and its author. Returns what the change says it does (its `op`).
+    fn admit(&self, change: &automerge::Change) -> Result<String, Refusal>;
+
     /// `before` is `None` for a document new to the server; `before_doc`
     /// is the document as stored (empty when new), `after` what the push
-    /// makes of it. Returns the facts of the document after the change, or
-    /// why it is refused.
+    /// makes of it, by changes whose `op`s are `ops`. Returns the facts of
+    /// the document after the change, or why it is refused.
     fn check(
         &self,
         doc_id: &str,
         before: Option<&DocFacts>,
         before_doc: &Automerge,
         after: &Automerge,
+        ops: &[String],
     ) -> Result<DocFacts, Refusal>;
 }
 

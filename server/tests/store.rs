@@ -25,6 +25,14 @@ pub(crate) fn principal(role: Role, grids: &[&str]) -> Principal {
     }
 }
 
+/// A phone's author signed in as `principal(role, …)`.
+pub(crate) fn signed_in(role: Role) -> gridsync_core::doc::Author {
+    gridsync_core::doc::Author {
+        user: principal(role, &[]).user_id,
+        role: role.code().into(),
+    }
+}
+
 pub(crate) fn guard(p: Principal) -> Box<Guard> {
     Box::new(Guard::new(p, validate::document))
 }
@@ -41,6 +49,8 @@ pub(crate) fn phone_with(
         ..OpenOptions::default()
     })
     .unwrap();
+    // The phone is signed in as the grid worker who pushes its changes.
+    s.set_author(signed_in(Role::GridWorker)).unwrap();
     for code in [G1, G2] {
         s.create_grid(gridsync_core::grid::NewGrid {
             code: code.into(),
@@ -220,10 +230,16 @@ pub(crate) mod suite {
         assert_eq!(first.stored, changes.len());
         let fork_id = uuid::Uuid::now_v7().to_string();
         let mut fork = automerge::Automerge::load(&phone.export_doc(&original).unwrap()).unwrap();
-        fork.transact::<_, _, automerge::AutomergeError>(|tx| {
-            tx.put(automerge::ROOT, "id", fork_id.as_str())?;
-            Ok(())
-        })
+        fork.transact_with::<_, _, automerge::AutomergeError, _>(
+            |_| {
+                automerge::transaction::CommitOptions::default()
+                    .with_message(r#"{"by":"user-grid_worker","op":"fork"}"#)
+            },
+            |tx| {
+                tx.put(automerge::ROOT, "id", fork_id.as_str())?;
+                Ok(())
+            },
+        )
         .unwrap();
         let pushed: Vec<IncomingChange> = fork
             .get_changes(&[])
@@ -431,7 +447,9 @@ pub(crate) mod suite {
             .await
             .unwrap();
         let h = phone.households(&Default::default()).unwrap()[0].id.clone();
-        // Moving the household: change its grid field directly in the document.
+        // Moving the household, once on a grid worker's phone, once on a
+        // supervisor's.
+        let saved = phone.export_doc(&h).unwrap();
         let before = phone.outbox(10_000).unwrap().len();
         phone.move_household(&h, G2).unwrap();
         let new = outbox_after(&phone, before);
@@ -446,6 +464,21 @@ pub(crate) mod suite {
             .unwrap();
         assert_eq!(refused.rejected.len(), 1);
         assert_eq!(refused.rejected[0].refusal.code, "role_forbids");
+        let mut office = Store::open_in_memory(OpenOptions {
+            clock: Clock::Fixed(1_795_658_400_000),
+            ..OpenOptions::default()
+        })
+        .unwrap();
+        office.set_author(signed_in(Role::Supervisor)).unwrap();
+        for code in [G1, G2] {
+            let grid = phone.grid(code).unwrap().id;
+            let bytes = phone.export_doc(&grid).unwrap();
+            office.apply_remote(&grid, &[bytes]).unwrap();
+        }
+        office.apply_remote(&h, &[saved]).unwrap();
+        let before = office.outbox(10_000).unwrap().len();
+        office.move_household(&h, G2).unwrap();
+        let new = outbox_after(&office, before);
         let ok = store
             .push(new, None, None, guard(principal(Role::Supervisor, &[])))
             .await
@@ -688,6 +721,7 @@ pub(crate) mod suite {
                 ..OpenOptions::default()
             })
             .unwrap();
+            fork.set_author(signed_in(Role::GridWorker)).unwrap();
             fork.apply_remote(&id, std::slice::from_ref(&saved))
                 .unwrap();
             let before = fork.outbox(10_000).unwrap().len();

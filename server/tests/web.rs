@@ -245,6 +245,7 @@ async fn a_push_shows_on_the_next_page_view() {
                     visits_per_household: 0,
                     buildings: 1,
                     units: 2,
+                    holder_visits: true,
                 },
                 29,
             ),

@@ -167,6 +167,10 @@ pub(crate) fn decide(
             duplicates,
         };
     }
+    // Each change on its own first (its size and author), before any is
+    // applied.
+    let admitted: Vec<Result<String, Refusal>> =
+        fresh.iter().map(|(_, c)| guard.admit(c)).collect();
     // The common case: all of it is fine. A document new to the server is
     // empty: the changes are applied to it rather than to a copy. The
     // changes themselves go into Automerge; what is stored of them is kept
@@ -178,10 +182,13 @@ pub(crate) fn decide(
     } else {
         (working.clone(), Some(working))
     };
-    if let Ok(Some(candidate)) = applied(base, all) {
+    let ops: Option<Vec<String>> = admitted.iter().map(|a| a.as_ref().ok().cloned()).collect();
+    if let Some(ops) = ops
+        && let Ok(Some(candidate)) = applied(base, all)
+    {
         let check = match &kept {
-            Some(w) => guard.check(doc_id, before, w, &candidate),
-            None => EMPTY.with(|empty| guard.check(doc_id, before, empty, &candidate)),
+            Some(w) => guard.check(doc_id, before, w, &candidate, &ops),
+            None => EMPTY.with(|empty| guard.check(doc_id, before, empty, &candidate, &ops)),
         };
         if let Ok(f) = check {
             return Decision {
@@ -195,12 +202,13 @@ pub(crate) fn decide(
     }
     // Some change is at fault: decode them again (they were valid) and
     // find which, one by one.
-    let fresh: Vec<(usize, Change)> = accepted
+    let fresh: Vec<(usize, Change, Result<String, Refusal>)> = accepted
         .into_iter()
-        .filter_map(|a| {
+        .zip(admitted)
+        .filter_map(|(a, admit)| {
             Change::try_from(a.data.as_slice())
                 .ok()
-                .map(|c| (a.index, c))
+                .map(|c| (a.index, c, admit))
         })
         .collect();
     let mut working = kept.unwrap_or_default();
@@ -212,7 +220,7 @@ pub(crate) fn decide(
         duplicates,
     };
     let mut refused: HashSet<ChangeHash> = HashSet::new();
-    for (index, change) in fresh {
+    for (index, change, admit) in fresh {
         let hash = change.hash();
         let reject = |refusal: Refusal| Rejected {
             index,
@@ -228,10 +236,18 @@ pub(crate) fn decide(
             )));
             continue;
         }
+        let op = match admit {
+            Ok(op) => op,
+            Err(refusal) => {
+                refused.insert(hash);
+                decision.rejected.push(reject(refusal));
+                continue;
+            }
+        };
         match applied(working.clone(), vec![change.clone()]) {
             Ok(Some(candidate)) => {
                 let current = decision.facts.as_ref().or(before);
-                match guard.check(doc_id, current, &working, &candidate) {
+                match guard.check(doc_id, current, &working, &candidate, &[op]) {
                     Ok(f) => {
                         working = candidate;
                         decision.facts = Some(f);

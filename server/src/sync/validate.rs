@@ -1,6 +1,9 @@
 //! Server-side document rules: after a push is applied to a copy of a
-//! document, the result must still be a well-formed record of a known kind
-//! with valid fields. A document that fails is refused, with the reason.
+//! document, the result must still be a well-formed record of a known kind:
+//! the closed shape of its kind with every limit ([`gridsync_core::shape`]),
+//! and valid fields. A document that fails is refused, with the field and
+//! the reason. What a change may do to a document that was already stored
+//! (compared with before) is judged in [`crate::scope::rules`].
 
 use automerge::Automerge;
 use gridsync_core::codes::GridCode;
@@ -8,6 +11,7 @@ use gridsync_core::doc;
 use gridsync_core::grid::{self, Grid};
 use gridsync_core::household::{self, Clock, Household};
 use gridsync_core::issue::{self, Issue};
+use gridsync_core::shape;
 
 use crate::store::{DocFacts, Refusal};
 
@@ -20,6 +24,72 @@ fn invalid(reason: impl std::fmt::Display) -> Refusal {
         "invalid_document",
         format!("记录内容无效 / invalid record: {reason}"),
     )
+}
+
+/// A refusal naming `field`, from a core validation error or a shape
+/// misfit.
+fn invalid_at(field: &str, zh: &str, en: &str) -> Refusal {
+    invalid(format!("{field}: {zh} ({en})")).at(field)
+}
+
+impl From<gridsync_core::Error> for Refusal {
+    fn from(e: gridsync_core::Error) -> Self {
+        match e {
+            gridsync_core::Error::Invalid { field, reason } => {
+                invalid_at(&field, &reason.zh, &reason.en)
+            }
+            other => invalid(other),
+        }
+    }
+}
+
+impl From<shape::Misfit> for Refusal {
+    fn from(m: shape::Misfit) -> Self {
+        invalid_at(&m.field, &m.reason.zh, &m.reason.en)
+    }
+}
+
+/// A document read as the record of its kind.
+#[derive(Debug, Clone)]
+pub enum Record {
+    /// A household (户).
+    Household(Box<Household>),
+    /// A grid (网格) and its places.
+    Grid(Grid),
+    /// An issue report (事件).
+    Issue(Box<Issue>),
+}
+
+/// A document that passed validation: what access control needs of it and
+/// the record itself, for the rules on what a change may do.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    /// Kind, scope, holder, departments.
+    pub facts: DocFacts,
+    /// The record.
+    pub record: Record,
+}
+
+/// Read a stored document as its record, leniently (no shape check): the
+/// "before" side of a push.
+pub fn read_record(d: &Automerge) -> Result<Record, Refusal> {
+    let kind = doc::kind_of(d).ok_or_else(|| invalid_at("kind", "缺少记录类型", "kind missing"))?;
+    let json = doc::to_json(d, None);
+    parse(&kind, json)
+}
+
+fn parse(kind: &str, json: serde_json::Value) -> Result<Record, Refusal> {
+    let shape_of = |what: &str| invalid(format!("not {what}"));
+    Ok(match kind {
+        household::KIND => Record::Household(Box::new(
+            serde_json::from_value(json).map_err(|_| shape_of("a household"))?,
+        )),
+        grid::KIND => Record::Grid(serde_json::from_value(json).map_err(|_| shape_of("a grid"))?),
+        issue::KIND => Record::Issue(Box::new(
+            serde_json::from_value(json).map_err(|_| shape_of("an issue report"))?,
+        )),
+        _ => return Err(invalid_at("kind", "未知的记录类型", "unknown kind")),
+    })
 }
 
 /// The departments an issue is dispatched to: those named by dispatches
@@ -42,64 +112,126 @@ pub fn departments_of(i: &Issue) -> Vec<String> {
     out
 }
 
-/// Validate a document and return its facts.
-pub fn document(doc_id: &str, d: &Automerge) -> Result<DocFacts, Refusal> {
-    let kind = doc::kind_of(d).ok_or_else(|| invalid("kind missing"))?;
+fn grid_code(grid: &str) -> Result<(), Refusal> {
+    GridCode::parse(grid)
+        .map(|_| ())
+        .map_err(|r| invalid_at("grid", &r.zh, &r.en))
+}
+
+fn id_matches(id: &str, doc_id: &str) -> Result<(), Refusal> {
+    if id != doc_id {
+        return Err(invalid_at(
+            "id",
+            "编号与文档不符",
+            "id does not match the document",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuse a time later than now (with the phones' allowed drift): for the
+/// creation time of a new record (a stored one's never changes).
+pub fn not_future(field: &str, at: i64) -> Result<(), Refusal> {
+    if at > Clock::System.now_ms() + SKEW_MS {
+        return Err(invalid_at(
+            field,
+            "时间不能晚于现在",
+            "time is in the future",
+        ));
+    }
+    Ok(())
+}
+
+/// Validate a document: its closed shape and limits, then its fields.
+pub fn document(doc_id: &str, d: &Automerge) -> Result<Validated, Refusal> {
+    let kind = doc::kind_of(d).ok_or_else(|| invalid_at("kind", "缺少记录类型", "kind missing"))?;
     let clock = Clock::Fixed(Clock::System.now_ms() + SKEW_MS);
-    match kind.as_str() {
-        household::KIND => {
-            let h: Household = doc::read(d, None).map_err(|_| invalid("not a household"))?;
-            if h.id != doc_id {
-                return Err(invalid("id does not match the document"));
+    let json = doc::to_json(d, None);
+    shape::check(&kind, &json)?;
+    let record = parse(&kind, json)?;
+    let facts = match &record {
+        Record::Household(h) => {
+            id_matches(&h.id, doc_id)?;
+            grid_code(&h.grid)?;
+            if h.place.building.trim().is_empty() {
+                return Err(invalid_at(
+                    "place.building",
+                    "楼栋不能为空",
+                    "building must not be empty",
+                ));
             }
-            GridCode::parse(&h.grid).map_err(|r| invalid(format!("grid: {}", r.en)))?;
-            h.house.validate().map_err(invalid)?;
+            if h.place.room.trim().is_empty() {
+                return Err(invalid_at(
+                    "place.room",
+                    "房号不能为空",
+                    "room must not be empty",
+                ));
+            }
+            if h.created_by.trim().is_empty() {
+                return Err(invalid_at(
+                    "created_by",
+                    "缺少创建人",
+                    "created_by is empty",
+                ));
+            }
+            h.house.validate()?;
             for (key, r) in &h.residents {
                 if r.removed || r.merged_into.is_some() {
                     continue;
                 }
-                r.validate(&format!("residents.{key}."), &clock)
-                    .map_err(invalid)?;
+                r.validate(&format!("residents.{key}."), &clock)?;
             }
-            for v in h.visits.values() {
-                v.validate(&clock).map_err(invalid)?;
+            for (key, v) in &h.visits {
+                v.validate(&clock).map_err(|e| match e {
+                    gridsync_core::Error::Invalid { field, reason } => {
+                        Refusal::from(reason.on(format!("visits.{key}.{field}")))
+                    }
+                    other => Refusal::from(other),
+                })?;
+                if let Some(c) = &v.corrects
+                    && !h.visits.contains_key(c)
+                {
+                    return Err(invalid_at(
+                        &format!("visits.{key}.corrects"),
+                        "要更正的走访记录不在该户",
+                        "the visit it corrects is not in this household",
+                    ));
+                }
             }
-            Ok(DocFacts {
+            DocFacts {
                 kind,
-                scope: h.grid,
-                holder: h.holder,
+                scope: h.grid.clone(),
+                holder: h.holder.clone(),
                 departments: Vec::new(),
-            })
-        }
-        grid::KIND => {
-            let g: Grid = doc::read(d, None).map_err(|_| invalid("not a grid"))?;
-            if g.id != doc_id {
-                return Err(invalid("id does not match the document"));
             }
-            GridCode::parse(&g.grid).map_err(|r| invalid(format!("grid: {}", r.en)))?;
-            Ok(DocFacts {
+        }
+        Record::Grid(g) => {
+            id_matches(&g.id, doc_id)?;
+            grid_code(&g.grid)?;
+            DocFacts {
                 kind,
-                scope: g.grid,
+                scope: g.grid.clone(),
                 holder: None,
                 departments: Vec::new(),
-            })
-        }
-        issue::KIND => {
-            let i: Issue = doc::read(d, None).map_err(|_| invalid("not an issue report"))?;
-            if i.id != doc_id {
-                return Err(invalid("id does not match the document"));
             }
-            GridCode::parse(&i.grid).map_err(|r| invalid(format!("grid: {}", r.en)))?;
+        }
+        Record::Issue(i) => {
+            id_matches(&i.id, doc_id)?;
+            grid_code(&i.grid)?;
             if i.description.trim().is_empty() {
-                return Err(invalid("description is empty"));
+                return Err(invalid_at(
+                    "description",
+                    "描述不能为空",
+                    "description is empty",
+                ));
             }
-            Ok(DocFacts {
-                departments: departments_of(&i),
+            DocFacts {
+                departments: departments_of(i),
                 kind,
-                scope: i.grid,
+                scope: i.grid.clone(),
                 holder: None,
-            })
+            }
         }
-        _ => Err(invalid("unknown kind")),
-    }
+    };
+    Ok(Validated { facts, record })
 }
