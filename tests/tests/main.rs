@@ -9,6 +9,7 @@ mod bad_requests;
 mod blobs;
 mod converge;
 mod crash;
+mod guard;
 mod multiprocess;
 mod report_loop;
 
