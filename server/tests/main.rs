@@ -9,6 +9,7 @@ mod directory;
 mod openapi;
 mod postgres;
 mod reports;
+mod rules;
 mod store;
 mod support;
 mod territory;
