@@ -334,3 +334,108 @@ fn a_full_data_disk_answers_storage_full_and_recovers() {
     assert_eq!(health["storage"]["status"], "ok", "{health}");
     drop(server);
 }
+
+/// A photo whose upload meets a full data disk: the chunk is answered 507
+/// `storage_full` (`ENOSPC` writing the blob file), counted by `/healthz`;
+/// the phone keeps the photo and uploads the rest once space is back.
+#[test]
+fn a_photo_meeting_a_full_disk_waits_for_space() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mnt) = Tmpfs::mount(&dir.path().join("mnt"), "24m") else {
+        eprintln!("skipped: mounting a tmpfs is not allowed here (needs root)");
+        return;
+    };
+    let data = mnt.0.join("data");
+    Server::seed(&data);
+    let server = Server::start(
+        &data,
+        Stdio::inherit(),
+        "warn",
+        &["--min-free-disk-mb", "1"],
+    );
+    let phones = tempfile::tempdir().unwrap();
+    let (mut store, client) = phone(&server.url, "worker1", phones.path());
+    sync(&mut store, &client).unwrap();
+    let issue = store
+        .report_issue(gridsync_core::issue::NewIssue {
+            grid: G1.into(),
+            category: "safety".into(),
+            subtype: gridsync_core::issue::catalogue::category("safety")
+                .unwrap()
+                .subtypes[0]
+                .code
+                .into(),
+            description: "楼道堆放杂物".into(),
+            source: "patrol".into(),
+            ..gridsync_core::issue::NewIssue::default()
+        })
+        .unwrap();
+    // Noise does not compress: a photo of some MiB.
+    let mut state = 12_345u32;
+    let img = image::RgbImage::from_fn(1400, 1000, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let b = state.to_le_bytes();
+        image::Rgb([b[0], b[1], b[2]])
+    });
+    let mut photo = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut photo, 95)
+        .encode_image(&img)
+        .unwrap();
+    let size = photo.len() as u64;
+    let hash = store.attach_photo(&issue, &photo).unwrap();
+
+    // The report reaches the server; its photo only half.
+    let cancel = AtomicBool::new(false);
+    let result = gridsync_core::sync::sync(
+        &mut store,
+        &client,
+        &SyncOptions::default(),
+        Some(&cancel),
+        &mut |p| {
+            let left = p.bytes_total.saturating_sub(p.bytes_done);
+            if left > 0 && left <= size / 2 {
+                cancel.store(true, Ordering::SeqCst);
+            }
+        },
+    );
+    assert!(
+        matches!(result, Err(gridsync_core::Error::Cancelled)),
+        "{result:?}"
+    );
+
+    let filler = mnt.0.join("filler");
+    fill(&filler);
+    let before = server.health()["storage"]["full_errors"].as_u64().unwrap();
+    let result = sync(&mut store, &client);
+    match &result {
+        // The photo waits; the rest of the sync went through.
+        Ok(report) => assert_eq!(report.blobs_pending, 1, "{report:?}"),
+        // Or something else of the sync needed space first.
+        Err(gridsync_core::Error::Server { status: 507, .. }) => {}
+        Err(e) => panic!("expected storage_full, got {e:?}"),
+    }
+    let health = server.health();
+    assert!(
+        health["storage"]["full_errors"].as_u64().unwrap() > before,
+        "{health}"
+    );
+    assert_eq!(health["storage"]["status"], "full", "{health}");
+    assert!(store.blob(&hash).unwrap().is_some(), "the phone keeps it");
+
+    std::fs::remove_file(&filler).unwrap();
+    let report = sync(&mut store, &client).unwrap();
+    assert_eq!(report.blobs_pending, 0, "{report:?}");
+    let head = reqwest::blocking::Client::new()
+        .head(format!("{}/v1/blobs/{hash}", server.url))
+        .bearer_auth(store.meta("auth.access_token").unwrap().unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        head.headers()["upload-offset"].to_str().unwrap(),
+        size.to_string()
+    );
+}
