@@ -32,7 +32,7 @@ pub use keys::{AccessClaims, Keys};
 pub use password::{generate_password, hash_password, hash_password_async, verify_password};
 pub use session::{
     Authenticated, LoginRequest, LoginResponse, RefreshRequest, TokenPair, UserView, authenticate,
-    issue_tokens,
+    authenticate_web, issue_tokens,
 };
 
 use crate::directory::DirectoryError;
@@ -60,6 +60,12 @@ pub enum AuthError {
     /// Forged, tampered, malformed, wrong algorithm or wrong type.
     #[error("登录凭证无效，请重新登录 / invalid token")]
     InvalidToken,
+    /// The token of a web session (the web pages' cookie) was sent as a
+    /// bearer token: it signs in to the web pages only.
+    #[error(
+        "网页登录凭证不能用于接口，请在手机应用中登录 / a web session token is not an API token; sign in through the API"
+    )]
+    WebSessionToken,
     /// The session ended: logout, password changed, deactivation, or a
     /// reused refresh token.
     #[error("登录已失效（已退出或密码已修改），请重新登录 / session ended, sign in again")]
@@ -127,6 +133,7 @@ impl AuthError {
             AuthError::MissingToken => (StatusCode::UNAUTHORIZED, "missing_token"),
             AuthError::Expired => (StatusCode::UNAUTHORIZED, "token_expired"),
             AuthError::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
+            AuthError::WebSessionToken => (StatusCode::UNAUTHORIZED, "web_session_token"),
             AuthError::SessionEnded => (StatusCode::UNAUTHORIZED, "session_ended"),
             AuthError::DeviceRevoked => (StatusCode::UNAUTHORIZED, "device_revoked"),
             AuthError::RefreshInvalid => (StatusCode::UNAUTHORIZED, "refresh_invalid"),

@@ -73,6 +73,15 @@ pub struct ServeArgs {
     /// Largest photo or attachment accepted, bytes.
     #[arg(long, env = "GRIDSYNC_MAX_BLOB_BYTES", default_value_t = crate::blobs::DEFAULT_MAX_BLOB_BYTES)]
     pub max_blob_bytes: u64,
+    /// Always mark the web session cookie `Secure`: the pages are served
+    /// over HTTPS by a proxy that does not send `X-Forwarded-Proto: https`
+    /// (with the header, the cookie is `Secure` anyway).
+    #[arg(long, env = "GRIDSYNC_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// `/healthz` reports storage as degraded below this much free space on
+    /// the data directory's disk, MiB.
+    #[arg(long, env = "GRIDSYNC_MIN_FREE_DISK_MB", default_value_t = crate::config::DEFAULT_MIN_FREE_DISK_MB)]
+    pub min_free_disk_mb: u64,
 }
 
 impl Cli {
@@ -85,12 +94,14 @@ impl Cli {
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    private_files();
     init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let mut config = cli.config();
+    private_data_dir(&config.data_dir)?;
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => {
@@ -99,6 +110,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 config.external_jwt_issuer = args.external_jwt_issuer;
                 config.external_jwt_audience = args.external_jwt_audience;
                 config.max_blob_bytes = args.max_blob_bytes;
+                config.secure_cookies = args.secure_cookies;
+                config.min_free_disk_bytes = args.min_free_disk_mb.saturating_mul(1024 * 1024);
                 let state = AppState::open(config).await?;
                 crate::sync::publish_grids(&state).await?;
                 if args.demo {
@@ -129,13 +142,62 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     })
 }
 
+/// Files this process creates are its user's only (0600, directories
+/// 0700): the database, its WAL and shared-memory files, the web read
+/// model, blobs and the token secret hold personal data or keys. Set
+/// before any thread starts (the umask is the process's).
+fn private_files() {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
+/// Create the data directory 0700, or narrow an existing one to 0700: what
+/// is in it stays private whatever mode older versions gave its files.
+pub fn private_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        builder
+            .create(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
+        let mode = std::fs::metadata(dir)
+            .with_context(|| format!("reading data directory {}", dir.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            match std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+                Ok(()) => tracing::warn!(
+                    path = %dir.display(),
+                    "data directory was open to other users; set it to mode 0700"
+                ),
+                Err(e) => tracing::warn!(
+                    path = %dir.display(),
+                    error = %e,
+                    "data directory is open to other users and could not be set to mode 0700"
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    builder
+        .create(dir)
+        .with_context(|| format!("creating data directory {}", dir.display()))?;
+    Ok(())
+}
+
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("GRIDSYNC_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    // A log line that cannot be written is skipped and counted (`/healthz`),
+    // never a panic: with the log's disk full, requests are still answered.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::health::LogWriter)
+        .log_internal_errors(false)
         .try_init();
 }
 
@@ -147,8 +209,13 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
     tracing::info!(%local, data_dir = %state.config.data_dir.display(), "gridsync-server listening");
-    // Tests and scripts read this line to learn the port.
-    println!("listening on http://{local}");
+    // Tests and scripts read this line to learn the port. Not println!:
+    // with standard output gone that would panic.
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on http://{local}").and_then(|()| out.flush());
+    }
     axum::serve(listener, crate::app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -4,6 +4,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// Default of `--min-free-disk-mb`: below it `/healthz` says degraded.
+pub const DEFAULT_MIN_FREE_DISK_MB: u64 = 256;
+
 /// How the server is configured.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -29,6 +32,12 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Largest photo or attachment accepted, bytes (see [`crate::blobs`]).
     pub max_blob_bytes: u64,
+    /// Always mark the web session cookie `Secure` (the pages are served
+    /// over HTTPS by a proxy that does not send `X-Forwarded-Proto`).
+    pub secure_cookies: bool,
+    /// Below this much free space on the data directory's disk `/healthz`
+    /// reports storage as degraded, bytes.
+    pub min_free_disk_bytes: u64,
 }
 
 impl Config {
@@ -45,6 +54,8 @@ impl Config {
             refresh_token_ttl: 30 * 24 * 3600,
             max_body_bytes: 32 * 1024 * 1024,
             max_blob_bytes: crate::blobs::DEFAULT_MAX_BLOB_BYTES,
+            secure_cookies: false,
+            min_free_disk_bytes: DEFAULT_MIN_FREE_DISK_MB * 1024 * 1024,
         }
     }
 

@@ -1,6 +1,13 @@
 //! `ApiError`: every error an HTTP handler returns. 4xx answers carry a
 //! stable code and a message a person can act on (Chinese first); 5xx are
 //! logged and answer a generic body. No personal data in either.
+//!
+//! A full data disk is not a generic 500: whatever failed for want of
+//! space (SQLite's `SQLITE_FULL`, `ENOSPC` or `EDQUOT` writing a blob,
+//! PostgreSQL's `could not extend file`) answers 507 `storage_full`, which
+//! a phone shows as such instead of a network failure, and is counted for
+//! `/healthz`. The errors arrive as text through the stores' error types,
+//! so they are recognised by the messages those sources always give.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -39,6 +46,28 @@ pub enum ApiError {
     /// 500: something broke on our side; details are logged, not answered.
     #[error("internal error: {0}")]
     Internal(String),
+    /// 507: the data disk is full; details are logged, not answered.
+    #[error("storage full: {0}")]
+    StorageFull(String),
+}
+
+/// What a person reads when the server's disk is full.
+pub const STORAGE_FULL_MESSAGE: &str =
+    "服务器存储空间不足，请联系管理员 / the server's storage is full; tell the administrator";
+
+/// Whether an error's text says a write failed for want of space.
+pub fn is_storage_full(detail: &str) -> bool {
+    const SIGNS: [&str; 5] = [
+        // SQLITE_FULL
+        "database or disk is full",
+        // ENOSPC, EDQUOT (std::io::Error's text)
+        "No space left on device",
+        "os error 28",
+        "Disk quota exceeded",
+        // PostgreSQL: "could not extend file …: No space left on device"
+        "could not extend file",
+    ];
+    SIGNS.iter().any(|s| detail.contains(s))
 }
 
 #[derive(Serialize)]
@@ -68,9 +97,15 @@ impl ApiError {
         }
     }
 
-    /// A 500 from any error (logged when answered).
+    /// A 500 from any error (logged when answered); a 507 if it says the
+    /// disk is full.
     pub fn internal(e: impl std::fmt::Display) -> Self {
-        ApiError::Internal(e.to_string())
+        let detail = e.to_string();
+        if is_storage_full(&detail) {
+            ApiError::StorageFull(detail)
+        } else {
+            ApiError::Internal(detail)
+        }
     }
 
     /// The HTTP status.
@@ -82,7 +117,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(d) if is_storage_full(d) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
         }
     }
 }
@@ -101,6 +138,8 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(m) => ("not_found", m.clone(), None),
             ApiError::Conflict(m) => ("conflict", m.clone(), None),
             ApiError::TooLarge(m) => ("too_large", m.clone(), None),
+            ApiError::StorageFull(detail) => storage_full(detail),
+            ApiError::Internal(detail) if is_storage_full(detail) => storage_full(detail),
             ApiError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 (
@@ -120,6 +159,18 @@ impl IntoResponse for ApiError {
         )
             .into_response()
     }
+}
+
+/// Log and count a write refused for want of space (for `/healthz`).
+pub fn note_storage_full(detail: &str) {
+    tracing::error!(error = %detail, "storage full");
+    crate::health::storage_full_answered();
+}
+
+/// The answer's parts for a write refused for want of space.
+fn storage_full(detail: &str) -> (&'static str, String, Option<&'static str>) {
+    note_storage_full(detail);
+    ("storage_full", STORAGE_FULL_MESSAGE.to_owned(), None)
 }
 
 impl From<gridsync_core::Error> for ApiError {

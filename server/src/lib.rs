@@ -11,7 +11,8 @@
 //! - [`sync`]: the sync protocol (`POST /v1/sync`);
 //! - [`reports`]: the issue report read model (`/v1/reports/overdue`, `/v1/reports/nearly-due`);
 //! - [`blobs`]: photos and attachments (`/v1/blobs/{sha256}`);
-//! - [`web`]: the supervisors' web pages (一屏统览), exports, audit log.
+//! - [`web`]: the supervisors' web pages (一屏统览), exports, audit log;
+//! - [`health`]: `/healthz`: storage and log faults, counted.
 
 pub mod admin;
 pub mod app;
@@ -23,6 +24,7 @@ pub mod db;
 pub mod demo;
 pub mod directory;
 pub mod error;
+pub mod health;
 pub mod openapi;
 pub mod pg;
 pub mod principal;

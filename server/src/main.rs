@@ -20,13 +20,19 @@ fn main() {
         .stack_size(WORKER_STACK)
         .build_global()
     {
-        eprintln!("错误 / error: CPU worker pool: {e}");
-        std::process::exit(1);
+        fail(&format!("CPU worker pool: {e}"));
     }
     let cli = gridsync_server::cli::Cli::parse();
     if let Err(e) = gridsync_server::cli::run(cli) {
         // Print the error chain once (the ripgrep way), no backtrace.
-        eprintln!("错误 / error: {e:#}");
-        std::process::exit(1);
+        fail(&format!("{e:#}"));
     }
+}
+
+/// Say why on standard error (if it can be written: eprintln! would
+/// panic) and exit 1.
+fn fail(why: &str) -> ! {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "错误 / error: {why}");
+    std::process::exit(1);
 }

@@ -139,6 +139,11 @@ impl IntoResponse for WebError {
             WebError::Forbidden => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::Bad(_) => StatusCode::BAD_REQUEST,
+            // Logged and counted like the API's 507 `storage_full`.
+            WebError::Internal(detail) if crate::error::is_storage_full(detail) => {
+                crate::error::note_storage_full(detail);
+                StatusCode::INSUFFICIENT_STORAGE
+            }
             WebError::Internal(detail) => {
                 tracing::error!(error = %detail, "web page failed");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -151,7 +156,11 @@ impl IntoResponse for WebError {
                 StatusCode::BAD_REQUEST => "请求有误",
                 _ => "出错了",
             },
-            message: self.to_string(),
+            message: if status == StatusCode::INSUFFICIENT_STORAGE {
+                "服务器存储空间不足，请联系管理员".to_owned()
+            } else {
+                self.to_string()
+            },
         };
         match askama::Template::render(&page) {
             Ok(body) => (status, Html(body)).into_response(),

@@ -782,3 +782,83 @@ async fn repeated_wrong_passwords_lock_the_username_for_a_while() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(s.login("li", &device()).await.0, StatusCode::OK);
 }
+
+/// A web page answer for `cookie` (its status and `Location`).
+async fn web_page(s: &TestServer, token: &str) -> (StatusCode, Option<String>) {
+    use tower::ServiceExt;
+    let req = axum::http::Request::get(format!("/web/t/{COMMUNITY}"))
+        .header("cookie", format!("gridsync_web={token}"))
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let res = gridsync_server::app(s.state.clone())
+        .oneshot(req)
+        .await
+        .expect("response");
+    let location = res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (res.status(), location)
+}
+
+/// A web session's token (`typ: web`, no device) opens the pages and
+/// nothing of the API: `/v1/me`, `/v1/sync` and the rest answer 401
+/// `web_session_token`; so does a web session token of the old shape
+/// (`typ: access` without a device). A phone's token, even retyped
+/// `web` with our secret, opens no page.
+#[tokio::test]
+async fn web_session_tokens_are_web_only() {
+    let s = TestServer::new().await;
+    let sup = s
+        .add_user("zhao", Role::Supervisor, &[], Some(COMMUNITY))
+        .await;
+    let web = gridsync_server::web::session::start_session(&s.state, &sup)
+        .await
+        .expect("web session");
+    let claims = claims_of(&web);
+    assert_eq!(claims["typ"], "web");
+    assert_eq!(claims["dev"], Value::Null);
+    assert_eq!(web_page(&s, &web).await.0, StatusCode::OK);
+
+    let secret = s.secret();
+    let header = json!({"alg": "HS256", "typ": "JWT"});
+    let mut legacy = claims.clone();
+    legacy["typ"] = json!("access");
+    let legacy = sign_hs256(&header, &legacy, &secret);
+    for token in [&web, &legacy] {
+        let (status, body) = s.me(token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(body["error"], "web_session_token", "{body}");
+        let (status, body) = s
+            .call(
+                "POST",
+                "/v1/sync",
+                Some(token),
+                Some(json!({"device_id": device(), "cursors": {}, "push": []})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(body["error"], "web_session_token", "{body}");
+        let (status, _) = s
+            .call("GET", "/v1/reports/overdue", Some(token), None)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The old shape is no cookie either: its holder signs in again.
+    assert_eq!(web_page(&s, &legacy).await.1.as_deref(), Some("/web/login"));
+
+    let (status, body) = s.login("zhao", &device()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let access = str_of(&body, "access_token");
+    assert_eq!(s.me(&access).await.0, StatusCode::OK);
+    assert_eq!(web_page(&s, &access).await.1.as_deref(), Some("/web/login"));
+    let mut retyped = claims_of(&access);
+    retyped["typ"] = json!("web");
+    let retyped = sign_hs256(&header, &retyped, &secret);
+    assert_eq!(
+        web_page(&s, &retyped).await.1.as_deref(),
+        Some("/web/login"),
+        "a device's session is no web session"
+    );
+}

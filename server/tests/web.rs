@@ -1084,3 +1084,77 @@ async fn a_slower_process_never_overwrites_a_newer_projection() {
     model.apply(household(3), Vec::new(), 12).await.unwrap();
     assert_eq!(residents().await, 3);
 }
+
+/// Every page keeps to its Content-Security-Policy (no script, no style
+/// attribute or element: the stylesheet only) and carries the framing,
+/// sniffing and referrer rules.
+#[tokio::test]
+async fn every_page_keeps_to_its_security_policy() {
+    let (state, _dir) = demo_server(None).await;
+    let admin = cookie(&state, "admin").await;
+    let households = readmodel::households_in(state.web.model(), G1, None, None)
+        .await
+        .unwrap();
+    let (_, grid_page) = get(&state, &admin, &format!("/web/t/{G1}")).await;
+    let grid_page = String::from_utf8(grid_page).unwrap();
+    let building = grid_page
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .find(|href| href.starts_with("/web/g/"))
+        .expect("a building link")
+        .replace("&amp;", "&");
+    let pages = [
+        "/web/login".to_owned(),
+        "/web/t/all".to_owned(),
+        format!("/web/t/{STREET}"),
+        format!("/web/t/{G1}"),
+        building,
+        format!("/web/h/{}", households[0].id),
+        "/web/reports".to_owned(),
+        "/web/review".to_owned(),
+        "/web/admin/audit".to_owned(),
+    ];
+    for uri in pages {
+        let req = Request::get(&uri)
+            .header(header::COOKIE, &admin)
+            .body(Body::empty())
+            .unwrap();
+        let res = gridsync_server::app(state.clone())
+            .oneshot(req)
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{uri}");
+        let h = res.headers().clone();
+        assert_eq!(
+            h[header::CONTENT_SECURITY_POLICY],
+            gridsync_server::app::WEB_CSP,
+            "{uri}"
+        );
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY", "{uri}");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{uri}");
+        assert_eq!(h[header::REFERRER_POLICY], "same-origin", "{uri}");
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let html = String::from_utf8(body.to_vec()).unwrap();
+        for forbidden in ["<script", "style=", "<style", "javascript:", " on"] {
+            let found = if forbidden == " on" {
+                // Event handler attributes (onclick=…).
+                html.match_indices(" on").any(|(i, _)| {
+                    html[i + 3..]
+                        .chars()
+                        .take_while(char::is_ascii_alphabetic)
+                        .count()
+                        > 0
+                        && html[i + 3..]
+                            .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                            .starts_with('=')
+                })
+            } else {
+                html.contains(forbidden)
+            };
+            assert!(!found, "{uri}: {forbidden}");
+        }
+    }
+}

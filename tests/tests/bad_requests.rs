@@ -353,3 +353,76 @@ fn announce_oversized(server: &gridsync_tests::TestServer, token: &str) -> (u16,
         .unwrap_or(0);
     (status, text)
 }
+
+/// POST `path` with a chunked body (no length announced) of 40 MiB, more
+/// than the 32 MiB limit, written while the answer is read: the status
+/// and text of the answer.
+fn chunked_oversized(
+    server: &gridsync_tests::TestServer,
+    path: &str,
+    token: &str,
+    content_type: &str,
+) -> (u16, String) {
+    use std::io::Read;
+    let addr = server.url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: {content_type}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut writer = s.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        // A JSON string that never ends: only the size can stop it.
+        let chunk = vec![b'a'; 1 << 20];
+        let _ = write!(writer, "2\r\n[\"\r\n");
+        for _ in 0..40 {
+            if write!(writer, "{:x}\r\n", chunk.len())
+                .and_then(|()| writer.write_all(&chunk))
+                .and_then(|()| writer.write_all(b"\r\n"))
+                .is_err()
+            {
+                return;
+            }
+        }
+        let _ = writer.write_all(b"0\r\n\r\n");
+    });
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let _ = sender.join();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// A body sent chunked, with no length to refuse it by, is cut off at the
+/// limit and answered 413 `too_large` as documented (before: 400
+/// `unreadable_body`), on the sync route and on a JSON route; nothing is
+/// stored.
+#[test]
+fn a_chunked_body_over_the_limit_gets_413() {
+    let Setup {
+        server,
+        mut sup,
+        before,
+        token: t,
+        ..
+    } = setup("101");
+    for (path, content_type) in [
+        ("/v1/sync", "application/json"),
+        ("/v1/sync", BINARY),
+        ("/v1/auth/login", "application/json"),
+    ] {
+        let (status, text) = chunked_oversized(&server, path, &t, content_type);
+        assert_eq!(status, 413, "{path} {content_type}: {text}");
+        assert!(text.contains("\"too_large\""), "{path}: {text}");
+    }
+    assert_eq!(snapshot(&mut sup), before, "nothing changed");
+}

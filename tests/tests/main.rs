@@ -9,6 +9,8 @@ mod bad_requests;
 mod blobs;
 mod converge;
 mod crash;
+mod edge;
+mod faults;
 mod guard;
 mod multiprocess;
 mod report_loop;

@@ -114,6 +114,9 @@ where
 
 fn json_rejection(rejection: &axum::extract::rejection::JsonRejection) -> ApiError {
     use axum::extract::rejection::JsonRejection;
+    if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::TooLarge("请求体过大 / request body too large".into());
+    }
     match rejection {
         JsonRejection::MissingJsonContentType(_) => ApiError::bad_request(
             "invalid_json",

@@ -5,6 +5,11 @@
 //!   0600) and reused afterwards. Claims: `iss` = [`ISSUER`], `sub` (user
 //!   id), `sid` (session), `dev` (device), `role`, `iat`, `exp`, `jti`,
 //!   `typ` = `"access"`.
+//! - The web pages' session cookie holds a token of the same shape with
+//!   `typ` = `"web"` and no `dev`: a web session only. [`Keys::verify`]
+//!   (bearer tokens) refuses it and [`Keys::verify_web`] (the cookie)
+//!   accepts nothing else, so a cookie copied out of a browser is no API
+//!   token and a phone's token is no cookie.
 //! - An external identity provider's tokens (RS256 or ES256, public key in
 //!   PEM) are accepted when configured; their `sub` (a username) and `exp`
 //!   are used, and their `iss` and `aud` must match when an issuer and an
@@ -31,8 +36,10 @@ use crate::principal::Role;
 
 /// `iss` of the tokens this server issues.
 pub const ISSUER: &str = "gridsync";
-/// `typ` of access tokens.
+/// `typ` of access tokens (bearer tokens of the API).
 pub const ACCESS_TYP: &str = "access";
+/// `typ` of web session tokens (the web pages' cookie only).
+pub const WEB_TYP: &str = "web";
 /// File name of the HS256 secret in the data directory.
 pub const SECRET_FILE: &str = "jwt-secret";
 /// Bytes of a generated secret.
@@ -63,7 +70,7 @@ pub struct AccessClaims {
     pub exp: u64,
     /// Token id (UUID).
     pub jti: String,
-    /// Always [`ACCESS_TYP`].
+    /// [`ACCESS_TYP`], or [`WEB_TYP`] for a web session's cookie.
     pub typ: String,
 }
 
@@ -241,21 +248,71 @@ impl Keys {
         })
     }
 
+    /// A web session's token (the cookie of the web pages), valid from
+    /// `now` for `ttl` seconds. No device: a browser is not a registered
+    /// device.
+    pub fn web_token(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        role: Role,
+        now: u64,
+        ttl: u64,
+    ) -> Result<String, AuthError> {
+        self.sign(&AccessClaims {
+            iss: ISSUER.to_owned(),
+            sub: user_id.to_owned(),
+            sid: session_id.to_owned(),
+            dev: None,
+            role,
+            iat: now,
+            exp: now + ttl,
+            jti: uuid::Uuid::new_v4().to_string(),
+            typ: WEB_TYP.to_owned(),
+        })
+    }
+
+    /// Check one of our tokens: signature, algorithm, expiry, issuer.
+    fn verify_own(&self, token: &str) -> Result<AccessClaims, AuthError> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.leeway = LEEWAY;
+        v.set_issuer(&[ISSUER]);
+        v.set_required_spec_claims(&["exp", "iss", "sub"]);
+        v.validate_aud = false;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &v)
+            .map_err(map_jwt_error)?;
+        Ok(data.claims)
+    }
+
+    /// Check the token of a web session cookie: ours, and of type
+    /// [`WEB_TYP`]. A bearer token of the API is refused.
+    pub fn verify_web(&self, token: &str) -> Result<AccessClaims, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken)?;
+        if header.alg != Algorithm::HS256 {
+            return Err(AuthError::InvalidToken);
+        }
+        let claims = self.verify_own(token)?;
+        if claims.typ != WEB_TYP {
+            return Err(AuthError::InvalidToken);
+        }
+        Ok(claims)
+    }
+
     /// Check a bearer token's signature, algorithm, expiry, issuer and type.
+    /// A web session's token is refused ([`AuthError::WebSessionToken`]).
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken)?;
         if header.alg == Algorithm::HS256 {
-            let mut v = Validation::new(Algorithm::HS256);
-            v.leeway = LEEWAY;
-            v.set_issuer(&[ISSUER]);
-            v.set_required_spec_claims(&["exp", "iss", "sub"]);
-            v.validate_aud = false;
-            let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &v)
-                .map_err(map_jwt_error)?;
-            if data.claims.typ != ACCESS_TYP {
+            let claims = self.verify_own(token)?;
+            // Web sessions have no device; so had their tokens before
+            // they got a type of their own (`typ: access`, no `dev`).
+            if claims.typ == WEB_TYP || (claims.typ == ACCESS_TYP && claims.dev.is_none()) {
+                return Err(AuthError::WebSessionToken);
+            }
+            if claims.typ != ACCESS_TYP {
                 return Err(AuthError::InvalidToken);
             }
-            return Ok(VerifiedToken::Own(data.claims));
+            return Ok(VerifiedToken::Own(claims));
         }
         match &self.external {
             Some(ext) if header.alg == ext.algorithm => {

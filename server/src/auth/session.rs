@@ -402,39 +402,11 @@ pub async fn logout(state: &AppState, caller: &Authenticated) -> Result<(), Auth
 
 /// Verify a bearer token and check, in the directory, that its session is
 /// live, its device not revoked and its user active. The principal is built
-/// from the directory, never from the token's claims.
+/// from the directory, never from the token's claims. A web session's token
+/// is refused here ([`AuthError::WebSessionToken`]).
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Authenticated, AuthError> {
     match state.auth.verify(token)? {
-        VerifiedToken::Own(claims) => {
-            let session = state
-                .directory
-                .session(&claims.sid)
-                .await?
-                .ok_or(AuthError::InvalidToken)?;
-            if session.user_id != claims.sub || session.device_id != claims.dev {
-                return Err(AuthError::InvalidToken);
-            }
-            if session.device_revoked {
-                return Err(AuthError::DeviceRevoked);
-            }
-            let user = state
-                .directory
-                .user(&claims.sub)
-                .await?
-                .ok_or(AuthError::InvalidToken)?;
-            // The most useful reason first: a deactivation also ends sessions.
-            if !user.active {
-                return Err(AuthError::AccountDisabled);
-            }
-            if session.ended_at.is_some() {
-                return Err(AuthError::SessionEnded);
-            }
-            Ok(Authenticated {
-                principal: user.principal(session.device_id),
-                display_name: user.display_name,
-                session_id: Some(session.id),
-            })
-        }
+        VerifiedToken::Own(claims) => check_session(state, claims).await,
         VerifiedToken::External(claims) => {
             let user = state
                 .directory
@@ -449,4 +421,50 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Authenticated
             })
         }
     }
+}
+
+/// Like [`authenticate`], for the token of a web session cookie: only a
+/// web session's token is accepted ([`super::keys::WEB_TYP`]).
+pub async fn authenticate_web(state: &AppState, token: &str) -> Result<Authenticated, AuthError> {
+    let claims = state.auth.verify_web(token)?;
+    if claims.dev.is_some() {
+        return Err(AuthError::InvalidToken);
+    }
+    check_session(state, claims).await
+}
+
+/// The session, device and user of one of our tokens, read from the
+/// directory.
+async fn check_session(
+    state: &AppState,
+    claims: super::keys::AccessClaims,
+) -> Result<Authenticated, AuthError> {
+    let session = state
+        .directory
+        .session(&claims.sid)
+        .await?
+        .ok_or(AuthError::InvalidToken)?;
+    if session.user_id != claims.sub || session.device_id != claims.dev {
+        return Err(AuthError::InvalidToken);
+    }
+    if session.device_revoked {
+        return Err(AuthError::DeviceRevoked);
+    }
+    let user = state
+        .directory
+        .user(&claims.sub)
+        .await?
+        .ok_or(AuthError::InvalidToken)?;
+    // The most useful reason first: a deactivation also ends sessions.
+    if !user.active {
+        return Err(AuthError::AccountDisabled);
+    }
+    if session.ended_at.is_some() {
+        return Err(AuthError::SessionEnded);
+    }
+    Ok(Authenticated {
+        principal: user.principal(session.device_id),
+        display_name: user.display_name,
+        session_id: Some(session.id),
+    })
 }

@@ -7,7 +7,10 @@
 //! after an fsync, so a blob file is either whole or absent) and
 //! `<hh>/<hash>.thumb.jpg` for its thumbnail (written to a temporary file,
 //! fsynced, renamed). One server process owns the directory; appends to
-//! one blob are serialised by an in-process lock.
+//! one blob are serialised by an in-process lock. Files are created 0600
+//! and directories 0700: photos show people and their homes. A write
+//! refused for want of space (`ENOSPC`) keeps its text, so it is answered
+//! 507 `storage_full` ([`crate::error`]).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -73,6 +76,23 @@ fn read_if_there(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     }
 }
 
+/// Create `dir` and its missing parents, 0700.
+fn private_dir_all(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Options that create a file 0600.
+fn private_file() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
 /// Make a directory entry durable (a rename or a new file in it).
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
@@ -88,7 +108,7 @@ struct Row {
 impl FileBlobStore {
     /// Blob files under `dir` (created if needed), their records in `pool`.
     pub fn open(pool: Pool, dir: PathBuf) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir.join("partial"))?;
+        private_dir_all(&dir.join("partial"))?;
         Ok(Self {
             pool,
             dir,
@@ -227,10 +247,7 @@ impl BlobStore for FileBlobStore {
             if at + data.len() as u64 > size {
                 return Ok(Appended::TooLong);
             }
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)?;
+            let mut f = private_file().create(true).append(true).open(&path)?;
             f.write_all(&data)?;
             // Acknowledged bytes are on disk: the offset a client is told
             // survives a crash.
@@ -270,10 +287,14 @@ impl BlobStore for FileBlobStore {
         let has_thumb = thumb.is_some();
         blocking(move || {
             let dir = fin.parent().map(Path::to_path_buf).unwrap_or_default();
-            std::fs::create_dir_all(&dir)?;
+            private_dir_all(&dir)?;
             if let Some(t) = thumb {
                 let tmp = thumb_path.with_extension("tmp");
-                let mut f = std::fs::File::create(&tmp)?;
+                let mut f = private_file()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&tmp)?;
                 f.write_all(&t)?;
                 f.sync_all()?;
                 std::fs::rename(&tmp, &thumb_path)?;

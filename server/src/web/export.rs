@@ -6,6 +6,11 @@
 //! log. XLSX files of the ledger also carry a summary sheet per grid
 //! (district-style: households, residents, attention groups, coverage,
 //! open and overdue reports).
+//!
+//! A CSV cell a spreadsheet would run as a formula (text beginning with
+//! `=`, `+`, `-`, `@`, a tab or a carriage return: OWASP's CSV injection)
+//! is written with a leading `'`, which spreadsheets show as text and do
+//! not run. XLSX cells are typed strings already and are written as they are.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -108,6 +113,16 @@ pub fn xlsx(tables: &[Table]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     wb.save_to_buffer()
 }
 
+/// The text of a CSV cell that no spreadsheet runs as a formula: text
+/// beginning with a formula character gets a leading `'`. Numbers we
+/// wrote as numbers (a negative one begins with `-`) stay numbers.
+pub fn csv_cell(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
+        other => other.text(),
+    }
+}
+
 /// The first table as CSV, UTF-8 with a byte-order mark.
 pub fn csv(table: &Table) -> Result<Vec<u8>, csv::Error> {
     let mut out = b"\xEF\xBB\xBF".to_vec();
@@ -115,7 +130,7 @@ pub fn csv(table: &Table) -> Result<Vec<u8>, csv::Error> {
         let mut w = csv::Writer::from_writer(&mut out);
         w.write_record(&table.headers)?;
         for row in &table.rows {
-            w.write_record(row.iter().map(Cell::text))?;
+            w.write_record(row.iter().map(csv_cell))?;
         }
         w.flush()?;
     }
@@ -545,4 +560,45 @@ pub async fn download(
         body,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cells a spreadsheet would run are written as text; the others, and
+    /// numbers, as they are.
+    #[test]
+    fn csv_cells_never_run_as_formulas() -> Result<(), csv::Error> {
+        let table = Table {
+            sheet: "台账".into(),
+            headers: vec!["姓名", "备注"],
+            rows: vec![
+                vec![t("=HYPERLINK(\"http://x\",\"点我\")"), t("+1+1")],
+                vec![t("-2+3"), t("@SUM(A1:A2)")],
+                vec![t("\t=1"), t("\r=1")],
+                vec![t("张三"), Cell::Num(-4.0)],
+                vec![t("a=1"), t("")],
+            ],
+        };
+        let bytes = csv(&table)?;
+        let text = String::from_utf8_lossy(&bytes[3..]).to_string();
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<Vec<String>> = r
+            .records()
+            .map(|rec| rec.map(|rec| rec.iter().map(str::to_owned).collect()))
+            .collect::<Result<_, _>>()?;
+        let expected: Vec<Vec<String>> = [
+            ["'=HYPERLINK(\"http://x\",\"点我\")", "'+1+1"],
+            ["'-2+3", "'@SUM(A1:A2)"],
+            ["'\t=1", "'\r=1"],
+            ["张三", "-4"],
+            ["a=1", ""],
+        ]
+        .iter()
+        .map(|row| row.iter().map(|c| (*c).to_owned()).collect())
+        .collect();
+        assert_eq!(rows, expected);
+        Ok(())
+    }
 }

@@ -154,8 +154,11 @@ impl ReadModel {
                         c.busy_timeout(std::time::Duration::from_secs(10))?;
                         c.pragma_update(None, "journal_mode", "WAL")?;
                         // Derived data: a crash loses at most what the
-                        // projector re-reads from the log.
-                        c.pragma_update(None, "synchronous", "OFF")?;
+                        // projector re-reads from the log. NORMAL, not OFF:
+                        // in WAL mode OFF may leave the file corrupt after
+                        // a power loss, NORMAL only loses the last commits
+                        // (and their cursor with them).
+                        c.pragma_update(None, "synchronous", "NORMAL")?;
                         c.pragma_update(None, "cache_size", -32_000)?;
                         Ok::<_, rusqlite::Error>(())
                     })

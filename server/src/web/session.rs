@@ -3,10 +3,13 @@
 //!
 //! Signing in checks the password with the same code as the phones
 //! ([`crate::auth::session::check_credentials`]) and starts a directory
-//! session without a device; the cookie holds an access token of that
-//! session (HttpOnly, SameSite=Strict, a working day long). Every request
-//! goes through [`crate::auth::authenticate`], so a logout, a deactivation
-//! or a password change ends web sessions the same way as a phone's.
+//! session without a device; the cookie holds a token of that session
+//! (HttpOnly, SameSite=Strict, a working day long, `Secure` when the page
+//! was served over HTTPS). The token is a web session's only (`typ: web`):
+//! the API refuses it as a bearer token, and the cookie accepts no phone's
+//! token. Every request goes through [`crate::auth::authenticate_web`], so
+//! a logout, a deactivation or a password change ends web sessions the
+//! same way as a phone's.
 //!
 //! Forms carry a per-session token (a hash of the cookie, which scripts of
 //! other sites can neither read nor send, thanks to SameSite=Strict); a POST
@@ -21,7 +24,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::{WebError, WebResult};
-use crate::auth::{AccessClaims, AuthError, Authenticated};
+use crate::auth::{AuthError, Authenticated};
 use crate::directory::{EndReason, NewRefreshToken, Session};
 use crate::principal::{Principal, Role};
 use crate::state::AppState;
@@ -84,7 +87,7 @@ impl FromRequestParts<AppState> for WebUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> WebResult<Self> {
         let token = cookie_token(&parts.headers).ok_or(WebError::SignIn)?;
-        let auth = crate::auth::authenticate(state, &token)
+        let auth = crate::auth::authenticate_web(state, &token)
             .await
             .map_err(|e| match e {
                 AuthError::Directory(d) => WebError::Internal(d.to_string()),
@@ -123,10 +126,46 @@ pub struct LoginForm {
     password: String,
 }
 
-fn cookie(value: &str, max_age: u64) -> HeaderValue {
+/// Whether the browser reached us over HTTPS: the server itself speaks
+/// plain HTTP, so that is a TLS-terminating proxy saying so
+/// (`X-Forwarded-Proto: https` or `Forwarded: proto=https`), or the
+/// configuration saying it always is (`--secure-cookies`). The headers are
+/// honoured from anyone: they can only add `Secure`, and a browser that
+/// fakes them only keeps its own cookie off plain HTTP.
+pub fn served_over_https(headers: &HeaderMap, config: &crate::config::Config) -> bool {
+    if config.secure_cookies {
+        return true;
+    }
+    let forwarded_proto = headers
+        .get_all("x-forwarded-proto")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        // The first hop is the browser's.
+        .flat_map(|v| v.split(','))
+        .next()
+        .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+    let forwarded = headers
+        .get_all("forwarded")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next()
+        .is_some_and(|hop| {
+            hop.split(';').any(|kv| {
+                kv.trim().split_once('=').is_some_and(|(k, v)| {
+                    k.trim().eq_ignore_ascii_case("proto")
+                        && v.trim().trim_matches('"').eq_ignore_ascii_case("https")
+                })
+            })
+        });
+    forwarded_proto || forwarded
+}
+
+fn cookie(value: &str, max_age: u64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
     // Invariant: the token is base64url and dots, the rest ASCII: a valid header.
     HeaderValue::from_str(&format!(
-        "{COOKIE_NAME}={value}; Path=/web; HttpOnly; SameSite=Strict; Max-Age={max_age}"
+        "{COOKIE_NAME}={value}; Path=/web; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("gridsync_web=; Path=/web; Max-Age=0"))
 }
@@ -134,6 +173,7 @@ fn cookie(value: &str, max_age: u64) -> HeaderValue {
 /// `POST /web/login`: check the password, start a session, set the cookie.
 pub async fn login_submit(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> WebResult<Response> {
     let username = form.username.trim().to_owned();
@@ -178,9 +218,10 @@ pub async fn login_submit(
     let token = start_session(&state, &user).await?;
     tracing::info!(user_id = %user.id, "web sign-in");
     let mut response = Redirect::to("/web").into_response();
+    let secure = served_over_https(&headers, &state.config);
     response
         .headers_mut()
-        .insert(SET_COOKIE, cookie(&token, SESSION_SECS));
+        .insert(SET_COOKIE, cookie(&token, SESSION_SECS, secure));
     Ok(response)
 }
 
@@ -210,21 +251,15 @@ pub async fn start_session(state: &AppState, user: &crate::directory::User) -> W
             },
         )
         .await?;
-    let now = u64::try_from(now).unwrap_or(0);
-    let claims = AccessClaims {
-        iss: crate::auth::keys::ISSUER.into(),
-        sub: user.id.clone(),
-        sid: session.id,
-        dev: None,
-        role: user.role,
-        iat: now,
-        exp: now + SESSION_SECS,
-        jti: uuid::Uuid::new_v4().to_string(),
-        typ: crate::auth::keys::ACCESS_TYP.into(),
-    };
     state
         .auth
-        .sign(&claims)
+        .web_token(
+            &user.id,
+            &session.id,
+            user.role,
+            u64::try_from(now).unwrap_or(0),
+            SESSION_SECS,
+        )
         .map_err(|e| WebError::Internal(e.to_string()))
 }
 
@@ -237,6 +272,7 @@ pub struct CsrfForm {
 /// `POST /web/logout`: end the session, clear the cookie.
 pub async fn logout(
     State(state): State<AppState>,
+    headers: HeaderMap,
     user: WebUser,
     Form(form): Form<CsrfForm>,
 ) -> WebResult<Response> {
@@ -248,6 +284,9 @@ pub async fn logout(
             .await?;
     }
     let mut response = Redirect::to("/web/login").into_response();
-    response.headers_mut().insert(SET_COOKIE, cookie("", 0));
+    let secure = served_over_https(&headers, &state.config);
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, cookie("", 0, secure));
     Ok(response)
 }

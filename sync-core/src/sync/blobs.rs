@@ -136,7 +136,10 @@ fn request_counted(
         if status.is_success() {
             return Ok(Answer::Ok(resp));
         }
-        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        // A full disk (507) is answered at once, not retried as busy.
+        if (status.is_server_error() && status != reqwest::StatusCode::INSUFFICIENT_STORAGE)
+            || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+        {
             last = format!("server answered {status}");
             continue;
         }

@@ -318,6 +318,11 @@ impl Client {
             if status == reqwest::StatusCode::UNAUTHORIZED {
                 return Err(Failure::Unauthorized(err));
             }
+            // A full disk on the server is no busy server: trying again in
+            // a second does not help, and the worker must hear why.
+            if status == reqwest::StatusCode::INSUFFICIENT_STORAGE {
+                return Err(Failure::Final(storage_full(err)));
+            }
             // A busy server is tried again; a login locked after wrong
             // passwords is not busy: its message says how long to wait.
             let busy = status.is_server_error()
@@ -334,6 +339,24 @@ impl Client {
             }));
         }
         Err(Failure::Transient(last))
+    }
+}
+
+/// The server's disk is full (507 `storage_full`): what it said, or the
+/// same in our words if it said nothing.
+pub(crate) fn storage_full(err: ErrorBody) -> Error {
+    Error::Server {
+        status: 507,
+        code: if err.error.is_empty() {
+            "storage_full".into()
+        } else {
+            err.error
+        },
+        message: if err.message.trim().is_empty() {
+            "服务器存储空间不足，请联系管理员 / the server's storage is full".into()
+        } else {
+            err.message
+        },
     }
 }
 
