@@ -105,6 +105,7 @@ fn out_of_scope() -> Refusal {
         "out_of_scope",
         "无权修改该记录：不在您负责的范围内 / the record is outside your grids or households",
     )
+    .at("grid")
 }
 
 impl WriteGuard for Guard {

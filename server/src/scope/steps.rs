@@ -209,7 +209,8 @@ pub fn check(p: &Principal, before: Option<&Issue>, after: &Issue) -> Result<(),
                 return Err(Refusal::new(
                     "invalid_document",
                     "流程记录只能追加，不能修改或删除 / workflow events can only be added, never changed or removed",
-                ));
+                )
+                .at(format!("events.{id}")));
             }
         }
         if after.events.len() == b.events.len() {
@@ -242,12 +243,13 @@ pub fn check(p: &Principal, before: Option<&Issue>, after: &Issue) -> Result<(),
         if !is_new(id) {
             continue;
         }
+        let at = |r: Refusal| r.at(format!("events.{id}"));
         if effective {
             let met: Vec<&str> = assignee.as_deref().into_iter().collect();
-            judge(p, after, before.is_none(), e, level, &met)?;
+            judge(p, after, before.is_none(), e, level, &met).map_err(at)?;
         } else {
             let recorded = Level::from_code(&e.level).unwrap_or(level);
-            judge(p, after, before.is_none(), e, recorded, &ever_assigned)?;
+            judge(p, after, before.is_none(), e, recorded, &ever_assigned).map_err(at)?;
         }
     }
     Ok(())
