@@ -9,6 +9,7 @@ mod bad_requests;
 mod blobs;
 mod converge;
 mod crash;
+mod heal;
 mod multiprocess;
 mod report_loop;
 
@@ -71,6 +72,11 @@ impl Phone {
             user_id: me.id,
             _dir: dir,
         }
+    }
+
+    /// The store file (for the command-line client).
+    pub(crate) fn store_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("phone.sqlite3")
     }
 
     pub(crate) fn sync(&mut self) -> SyncReport {
