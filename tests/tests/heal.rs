@@ -274,15 +274,17 @@ fn after_a_restore_from_an_older_backup_every_phone_heals() {
 
     restore(&mut server, saved.path());
 
-    // The offline phone comes back first and pushes past the old log's end;
-    // the second phone of worker2 edits an old household.
-    let r = sync(&mut offline);
-    assert!(r.complete, "{r:?}");
+    // The second phone of worker2 edits an old household first: its change
+    // lands below where the others had read the old log. Then the offline
+    // phone comes back and pushes past the old log's end, so a sequence
+    // number alone no longer tells that the log was replaced.
     before_only
         .store
         .add_visit(&h1, visit("恢复后的走访"))
         .unwrap();
     sync(&mut before_only);
+    let r = sync(&mut offline);
+    assert!(r.complete, "{r:?}");
 
     // Everyone syncs as usual, twice (a phone's own change that builds on
     // someone else's goes once that one is back).

@@ -631,6 +631,7 @@ fn only_changed(
 #[cfg(test)]
 mod tests {
     use crate::grid::NewGrid;
+    use crate::household::{NewHousehold, Place, Resident, Visit};
     use crate::{OpenOptions, Result, Store};
 
     fn seqs(s: &Store) -> Result<Vec<i64>> {
@@ -666,6 +667,79 @@ mod tests {
         // Numbering goes on after an emptied outbox.
         s.add_place("110105001001001", "", "小区", "4号楼", "1单元")?;
         assert!(seqs(&s)?[0] > d);
+        Ok(())
+    }
+
+    /// A refused visit set aside takes nothing else with it: the resident
+    /// added after it is made again (without the visit) and waits in the
+    /// outbox; the visit is listed until discarded.
+    #[test]
+    fn setting_a_refused_change_aside_keeps_the_edits_after_it() -> Result<()> {
+        let mut s = Store::open_in_memory(OpenOptions::default())?;
+        s.create_grid(NewGrid {
+            code: "110105001001001".into(),
+            name: "网格".into(),
+            community: "社区".into(),
+            street: "街道".into(),
+        })?;
+        s.add_place("110105001001001", "", "小区", "1号楼", "1单元")?;
+        let h = s.create_household(NewHousehold {
+            grid: "110105001001001".into(),
+            place: Place {
+                compound: "小区".into(),
+                building: "1号楼".into(),
+                unit: "1单元".into(),
+                room: "101".into(),
+                ..Place::default()
+            },
+            residents: vec![Resident::named("张三")],
+            ..NewHousehold::default()
+        })?;
+        s.settle_push(&seqs(&s)?, &[])?;
+        s.add_visit(
+            &h,
+            Visit {
+                at: s.clock().now_ms() - 60_000,
+                method: "in_person".into(),
+                findings: "被拒绝的走访".into(),
+                ..Visit::default()
+            },
+        )?;
+        s.add_resident(&h, Resident::named("李四"))?;
+        let outbox = s.outbox(10)?;
+        assert_eq!(outbox.len(), 2);
+        // The server refuses the visit; the resident depends on it.
+        s.settle_push(
+            &[outbox[0].seq, outbox[1].seq],
+            &[
+                (outbox[0].seq, "invalid_document".into(), "日期".into()),
+                (outbox[1].seq, "depends_on_refused".into(), "依赖".into()),
+            ],
+        )?;
+        assert_eq!(s.set_aside_refused(&h)?, 1);
+        let doc = s.household(&h)?;
+        assert!(
+            doc.visits.is_empty(),
+            "the refused visit is not written again"
+        );
+        assert!(doc.residents.values().any(|r| r.name == "李四"));
+        let again = s.outbox(10)?;
+        assert_eq!(again.len(), 1, "the resident, made again");
+        assert_ne!(again[0].hash, outbox[1].hash);
+        let listed = s.rejected_changes()?;
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].op, "add_visit");
+        // Setting aside again changes nothing; discarding unlists it.
+        assert_eq!(s.set_aside_refused(&h)?, 0);
+        assert_eq!(s.discard_rejected(&h)?, 1);
+        assert!(s.rejected_changes()?.is_empty());
+        assert_eq!(s.outbox(10)?.len(), 1);
+        assert!(
+            s.household(&h)?
+                .residents
+                .values()
+                .any(|r| r.name == "李四")
+        );
         Ok(())
     }
 }
