@@ -385,8 +385,11 @@ fn sync_inner(
         store.settle_push(&[stored.clone(), refused_seqs].concat(), &refused)?;
         report.pushed += stored.len() as u64;
         for (doc, hashes) in &acked {
-            report.repushed += hashes.len() as u64;
-            store.settle_by_hash(doc, hashes)?;
+            // Those still in the outbox were never pushed: pushed, not
+            // pushed again.
+            let from_outbox = store.settle_by_hash(doc, hashes)?;
+            report.pushed += from_outbox as u64;
+            report.repushed += (hashes.len() - from_outbox) as u64;
         }
         for doc in &healing {
             if !missing.contains(doc) {

@@ -153,10 +153,59 @@ fn a_refused_change_does_not_hold_back_later_edits() {
     assert!(text.contains("同步未完成"), "{text}");
     let out = cli(&w1, &["rejected"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("重新录入"));
+    let status = gridsync_core::sync::status(&w1.store).unwrap();
+    assert!(status.oldest_unsynced_age_ms.is_some(), "{status:?}");
     w1.store.discard_rejected(&h).unwrap();
     let r = sync(&mut w1);
     assert!(r.complete, "{r:?}");
+    let status = gridsync_core::sync::status(&w1.store).unwrap();
+    assert_eq!(status.oldest_unsynced_age_ms, None, "{status:?}");
     assert_eq!(cli(&w1, &["sync"]).status.code(), Some(0));
+}
+
+/// A change built on one the server lacks (here: a worker's second phone
+/// was handed the document with a visit the first phone never pushed) is
+/// refused as missing_dependencies with the server's heads; the phone then
+/// sends what the server lacks from the document itself, in the same sync.
+#[test]
+fn a_change_built_on_one_the_server_lacks_brings_it_along() {
+    let server = community();
+    let mut first = Phone::login(&server, "worker1");
+    let mut second = Phone::login(&server, "worker1");
+    let mut other = Phone::login(&server, "worker2");
+    sync(&mut first);
+    first.add_places(G1);
+    let h = first.household(G1, "101", None);
+    sync(&mut first);
+    sync(&mut second);
+    // A visit on the first phone, never pushed; its document reaches the
+    // second phone, which builds on it.
+    first
+        .store
+        .add_visit(&h, visit("第一台手机的走访"))
+        .unwrap();
+    let bytes = first.store.export_doc(&h).unwrap();
+    second.store.apply_remote(&h, &[bytes]).unwrap();
+    second
+        .store
+        .add_resident(&h, Resident::named("赵六"))
+        .unwrap();
+    let r = sync(&mut second);
+    assert!(r.complete, "{r:?}");
+    assert_eq!(r.repushed, 1, "the visit, from the document: {r:?}");
+    sync(&mut other);
+    let on_server = other.store.household(&h).unwrap();
+    assert!(on_server.residents.values().any(|r| r.name == "赵六"));
+    assert!(
+        on_server
+            .visits
+            .values()
+            .any(|v| v.findings == "第一台手机的走访")
+    );
+    // The first phone's own push of it is a duplicate, not an error.
+    let r = sync(&mut first);
+    assert!(r.complete, "{r:?}");
+    assert_eq!(ledger(&mut first, G1), ledger(&mut other, G1));
 }
 
 /// The command-line client on this phone's store.

@@ -530,17 +530,20 @@ impl Store {
     }
 
     /// Changes of `doc_id` the server has now (pushed back from the
-    /// document): any of them still in the outbox is settled too.
-    pub(crate) fn settle_by_hash(&mut self, doc_id: &str, hashes: &[String]) -> Result<()> {
+    /// document): any of them still in the outbox is settled too. Returns
+    /// how many were.
+    pub(crate) fn settle_by_hash(&mut self, doc_id: &str, hashes: &[String]) -> Result<usize> {
         self.write(|s| {
+            let mut n = 0;
             for h in hashes {
                 if let Ok(bytes) = hex::decode(h) {
-                    s.conn
+                    n += s
+                        .conn
                         .prepare_cached("DELETE FROM outbox WHERE doc_id = ?1 AND hash = ?2")?
                         .execute(params![doc_id, bytes])?;
                 }
             }
-            Ok(())
+            Ok(n)
         })
     }
 
