@@ -298,6 +298,31 @@ pub struct LogMark {
     pub tip: String,
 }
 
+/// The heads (hex) of the server's copy of each document a change of which
+/// was refused as `missing_dependencies` (empty when it has none of it):
+/// the device sends what it has after them.
+pub async fn heads_for_missing(
+    store: &dyn DocStore,
+    rejected: &[Rejected],
+) -> Result<std::collections::BTreeMap<String, Vec<String>>, StoreError> {
+    let mut heads = std::collections::BTreeMap::new();
+    for r in rejected {
+        if r.refusal.code != "missing_dependencies" || heads.contains_key(&r.doc) {
+            continue;
+        }
+        let have = match store.load(&r.doc).await? {
+            Some(bytes) => Automerge::load(&bytes)
+                .map(|d| gridsync_core::doc::heads_hex(&d.get_heads()))
+                .map_err(|e| {
+                    StoreError::Task(format!("stored document {} cannot be loaded: {e}", r.doc))
+                })?,
+            None => Vec::new(),
+        };
+        heads.insert(r.doc.clone(), have);
+    }
+    Ok(heads)
+}
+
 /// A new random generation id (32 hex digits).
 pub(crate) fn new_generation() -> String {
     hex::encode(rand::random::<[u8; 16]>())

@@ -425,21 +425,9 @@ async fn sync(
             purge.push(doc_id.clone());
         }
     }
-    // What the server has of documents whose changes came before their
-    // dependencies: the device sends what it has after these heads.
-    let mut heads = BTreeMap::new();
-    for r in &outcome.rejected {
-        if r.refusal.code != "missing_dependencies" || heads.contains_key(&r.doc) {
-            continue;
-        }
-        let have = match state.docs.load(&r.doc).await.map_err(ApiError::internal)? {
-            Some(bytes) => automerge::Automerge::load(&bytes)
-                .map(|d| gridsync_core::doc::heads_hex(&d.get_heads()))
-                .map_err(ApiError::internal)?,
-            None => Vec::new(),
-        };
-        heads.insert(r.doc.clone(), have);
-    }
+    let heads = crate::store::heads_for_missing(state.docs.as_ref(), &outcome.rejected)
+        .await
+        .map_err(ApiError::internal)?;
     let log = state.docs.log_mark().await.map_err(ApiError::internal)?;
     Ok(Json(SyncResponse {
         stored: outcome.stored,
