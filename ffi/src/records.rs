@@ -349,8 +349,8 @@ pub struct SyncReport {
     pub bytes_received: i64,
     /// Round trips.
     pub rounds: i64,
-    /// Changes pushed back from this device's documents because the
-    /// server lacked them (after a restore of the server).
+    /// Changes sent again from this device's documents because the server
+    /// might lack them (after a restore of the server), now on it.
     pub repushed: i64,
     /// Local changes still not on the server: it lacks changes they build
     /// on (tried again at the next sync).

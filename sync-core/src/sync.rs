@@ -107,9 +107,11 @@ pub struct SyncReport {
     pub blob_bytes_sent: u64,
     /// Photos still waiting to be uploaded.
     pub blobs_pending: u64,
-    /// Changes pushed back from this device's documents because the
-    /// server lacked them (after a restore, or refused for missing
-    /// dependencies), and now on the server.
+    /// Changes sent again from this device's documents because the server
+    /// might lack them (after a restore, or a change refused for missing
+    /// dependencies), and now on the server (some may have been there
+    /// already: a device that does not know sends its latest change of a
+    /// document to find out).
     pub repushed: u64,
     /// Local changes still not on the server after this sync: the server
     /// lacks changes they build on (tried again at the next sync).
@@ -526,12 +528,20 @@ pub fn warnings(report: &SyncReport) -> Vec<String> {
             report.refused_waiting, report.refused_waiting
         ));
     }
-    if report.held_back > 0 || report.docs_to_heal > 0 {
-        let n = report.held_back.max(report.docs_to_heal);
+    if report.held_back > 0 {
+        let n = report.held_back;
         out.push(format!(
             "有{n}条修改暂未上传：服务器还缺少它们所依赖的修改（通常是其他人的修改），下次同步会自动重试 / \
              {n} changes are not on the server yet: it lacks changes they build on (usually someone \
              else's); the next sync tries again"
+        ));
+    }
+    if report.docs_to_heal > 0 {
+        let n = report.docs_to_heal;
+        out.push(format!(
+            "有{n}条记录中本机的修改服务器还没有（服务器丢失过数据，它们依赖的其他人的修改尚未补回），下次同步会自动补传 / \
+             the server still lacks this phone's changes of {n} records (it lost data, and changes \
+             by others they build on are not back yet); the next sync sends them again"
         ));
     }
     if report.log_lost {

@@ -336,16 +336,28 @@ fn after_a_restore_from_an_older_backup_every_phone_heals() {
     assert!(r.complete, "{r:?}");
 
     // Everyone syncs as usual, twice (a phone's own change that builds on
-    // someone else's goes once that one is back).
-    for _ in 0..2 {
-        for p in [
-            &mut supervisor,
-            &mut pulled_after,
-            &mut pushed_after,
-            &mut before_only,
-            &mut offline,
+    // someone else's goes once that one is back). The figures go to the
+    // test's output (`--nocapture`).
+    for round in 1..=2 {
+        for (name, p) in [
+            ("supervisor", &mut supervisor),
+            ("pulled_after", &mut pulled_after),
+            ("pushed_after", &mut pushed_after),
+            ("before_only", &mut before_only),
+            ("offline", &mut offline),
         ] {
-            let _ = sync(p);
+            let r = sync(p);
+            eprintln!(
+                "restore round {round} {name}: log_lost {} received {} pushed {} pushed back {} \
+                 held back {} docs to heal {} complete {}",
+                r.log_lost,
+                r.docs_received,
+                r.pushed,
+                r.repushed,
+                r.held_back,
+                r.docs_to_heal,
+                r.complete
+            );
         }
     }
     let mut reports = Vec::new();

@@ -3700,8 +3700,8 @@ public struct SyncReport: Equatable, Hashable {
      */
     public var rounds: Int64
     /**
-     * Changes pushed back from this device's documents because the
-     * server lacked them (after a restore of the server).
+     * Changes sent again from this device's documents because the server
+     * might lack them (after a restore of the server), now on it.
      */
     public var repushed: Int64
     /**
@@ -3766,8 +3766,8 @@ public struct SyncReport: Equatable, Hashable {
          * Round trips.
          */rounds: Int64, 
         /**
-         * Changes pushed back from this device's documents because the
-         * server lacked them (after a restore of the server).
+         * Changes sent again from this device's documents because the server
+         * might lack them (after a restore of the server), now on it.
          */repushed: Int64, 
         /**
          * Local changes still not on the server: it lacks changes they build

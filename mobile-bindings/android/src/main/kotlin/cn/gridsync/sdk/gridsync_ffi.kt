@@ -4393,8 +4393,8 @@ data class SyncReport (
     var `rounds`: kotlin.Long
     , 
     /**
-     * Changes pushed back from this device's documents because the
-     * server lacked them (after a restore of the server).
+     * Changes sent again from this device's documents because the server
+     * might lack them (after a restore of the server), now on it.
      */
     var `repushed`: kotlin.Long
     , 
