@@ -458,6 +458,8 @@ pub struct RejectedChange {
     pub at: i64,
     /// What the change did (`add_visit`, …), empty if unknown.
     pub op: String,
+    /// The same for the worker, in Chinese (`新增走访记录`, …).
+    pub what: String,
     /// What the worker can do about it, in Chinese (then English).
     pub advice: String,
 }
@@ -891,6 +893,7 @@ impl From<core_store::RejectedChange> for RejectedChange {
             reason: r.reason,
             at: r.at,
             op: r.op,
+            what: r.what,
             advice: r.advice,
         }
     }

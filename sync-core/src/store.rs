@@ -33,7 +33,7 @@ mod sync_state;
 pub use blobs::{BlobInfo, MAX_BLOB_BYTES, PendingBlob, blob_hash, is_blob_hash};
 pub use duplicate::{DuplicateKind, DuplicateSuspect};
 pub use projection::{HouseholdRow, PlaceFilter, ResidentRow};
-pub use sync_state::{RejectedChange, refusal_advice};
+pub use sync_state::{RejectedChange, op_name, refusal_advice};
 
 /// A document as a pull page brings it.
 #[derive(Debug, Clone, PartialEq, Eq)]

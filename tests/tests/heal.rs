@@ -131,6 +131,7 @@ fn a_refused_change_does_not_hold_back_later_edits() {
     let refused = w1.store.rejected_changes().unwrap();
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0].op, "add_visit");
+    assert_eq!(refused[0].what, "新增走访记录");
     assert!(
         refused[0].advice.contains("重新录入"),
         "{}",
@@ -152,7 +153,11 @@ fn a_refused_change_does_not_hold_back_later_edits() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("同步未完成"), "{text}");
     let out = cli(&w1, &["rejected"]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("重新录入"));
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("重新录入") && listed.contains("新增走访记录"),
+        "{listed}"
+    );
     let status = gridsync_core::sync::status(&w1.store).unwrap();
     assert!(status.oldest_unsynced_age_ms.is_some(), "{status:?}");
     w1.store.discard_rejected(&h).unwrap();

@@ -32,8 +32,40 @@ pub struct RejectedChange {
     /// What the change did (`add_visit`, `edit_household`, …), from its
     /// note; empty if it has none.
     pub op: String,
+    /// What the change did, for the worker, in Chinese ([`op_name`]).
+    pub what: String,
     /// What the worker can do about it, in Chinese then English.
     pub advice: String,
+}
+
+/// What a change with note `op` did, in Chinese, for the worker; the
+/// code itself when unknown.
+pub fn op_name(op: &str) -> String {
+    let name = match op {
+        "add_visit" => "新增走访记录",
+        "add_resident" => "新增居民",
+        "update_resident" => "修改居民信息",
+        "create_household" => "新增住户",
+        "edit_household" => "修改住户信息",
+        "move_household" => "住户移到其他网格",
+        "merge_households" | "merge_residents" | "dismiss_duplicate" => "合并或排除重复",
+        "resolve_conflict" => "选定冲突的值",
+        "add_place" => "新增楼栋单元",
+        "create_grid" => "新增网格",
+        "report_issue" | "report" => "上报事件",
+        "attach_photo" => "添加照片",
+        "accept" => "受理事件",
+        "dispatch" => "派遣事件",
+        "escalate" => "事件上报上级",
+        "handle" => "处置事件",
+        "feedback" => "反馈处置结果",
+        "verify_pass" | "verify_fail" => "核查事件",
+        "close" => "事件结案",
+        "rate" => "评价事件",
+        "withdraw" => "撤回事件",
+        _ => return op.to_string(),
+    };
+    name.to_string()
 }
 
 /// What a worker can do about a change refused with `code`.
@@ -222,6 +254,7 @@ impl Store {
                     hash: hex::encode(r.get::<_, Vec<u8>>(0)?),
                     doc_id: r.get(1)?,
                     advice: refusal_advice(&code).to_string(),
+                    what: op_name(&op),
                     code,
                     reason: r.get(3)?,
                     at: r.get(4)?,

@@ -3071,6 +3071,10 @@ public struct RejectedChange: Equatable, Hashable {
      */
     public var op: String
     /**
+     * The same for the worker, in Chinese (`新增走访记录`, …).
+     */
+    public var what: String
+    /**
      * What the worker can do about it, in Chinese (then English).
      */
     public var advice: String
@@ -3097,6 +3101,9 @@ public struct RejectedChange: Equatable, Hashable {
          * What the change did (`add_visit`, …), empty if unknown.
          */op: String, 
         /**
+         * The same for the worker, in Chinese (`新增走访记录`, …).
+         */what: String, 
+        /**
          * What the worker can do about it, in Chinese (then English).
          */advice: String) {
         self.hash = hash
@@ -3105,6 +3112,7 @@ public struct RejectedChange: Equatable, Hashable {
         self.reason = reason
         self.at = at
         self.op = op
+        self.what = what
         self.advice = advice
     }
 
@@ -3130,6 +3138,7 @@ public struct FfiConverterTypeRejectedChange: FfiConverterRustBuffer {
                 reason: FfiConverterString.read(from: &buf), 
                 at: FfiConverterInt64.read(from: &buf), 
                 op: FfiConverterString.read(from: &buf), 
+                what: FfiConverterString.read(from: &buf), 
                 advice: FfiConverterString.read(from: &buf)
         )
     }
@@ -3141,6 +3150,7 @@ public struct FfiConverterTypeRejectedChange: FfiConverterRustBuffer {
         FfiConverterString.write(value.reason, into: &buf)
         FfiConverterInt64.write(value.at, into: &buf)
         FfiConverterString.write(value.op, into: &buf)
+        FfiConverterString.write(value.what, into: &buf)
         FfiConverterString.write(value.advice, into: &buf)
     }
 }

@@ -237,7 +237,7 @@ pub(crate) fn rejected(store: &Store) -> anyhow::Result<Output> {
         t.row(vec![
             time_cn(r.at),
             r.doc_id.clone(),
-            r.op.clone(),
+            r.what.clone(),
             r.code.clone(),
             r.reason.clone(),
             r.advice.clone(),

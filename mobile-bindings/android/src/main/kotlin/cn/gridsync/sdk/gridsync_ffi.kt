@@ -3929,6 +3929,11 @@ data class RejectedChange (
     var `op`: kotlin.String
     , 
     /**
+     * The same for the worker, in Chinese (`新增走访记录`, …).
+     */
+    var `what`: kotlin.String
+    , 
+    /**
      * What the worker can do about it, in Chinese (then English).
      */
     var `advice`: kotlin.String
@@ -3955,6 +3960,7 @@ public object FfiConverterTypeRejectedChange: FfiConverterRustBuffer<RejectedCha
             FfiConverterLong.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
         )
     }
 
@@ -3965,6 +3971,7 @@ public object FfiConverterTypeRejectedChange: FfiConverterRustBuffer<RejectedCha
             FfiConverterString.allocationSize(value.`reason`) +
             FfiConverterLong.allocationSize(value.`at`) +
             FfiConverterString.allocationSize(value.`op`) +
+            FfiConverterString.allocationSize(value.`what`) +
             FfiConverterString.allocationSize(value.`advice`)
     )
 
@@ -3975,6 +3982,7 @@ public object FfiConverterTypeRejectedChange: FfiConverterRustBuffer<RejectedCha
             FfiConverterString.write(value.`reason`, buf)
             FfiConverterLong.write(value.`at`, buf)
             FfiConverterString.write(value.`op`, buf)
+            FfiConverterString.write(value.`what`, buf)
             FfiConverterString.write(value.`advice`, buf)
     }
 }
