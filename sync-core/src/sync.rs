@@ -278,6 +278,7 @@ fn sync_inner(
         let mut bytes = 0usize;
         let mut items: Vec<Item> = Vec::new();
         let mut healing: Vec<String> = Vec::new();
+        let mut nothing_to_send: Vec<String> = Vec::new();
         for (doc, heads) in store.heal_docs()? {
             if heal_tried.get(&doc) == Some(&heads) {
                 continue;
@@ -288,7 +289,8 @@ fn sync_inner(
             let changes = store.heal_changes(&doc, heads.as_deref(), &me)?;
             heal_tried.insert(doc.clone(), heads);
             if changes.is_empty() {
-                store.clear_heal(&doc)?;
+                // Nothing of this user's to send: settled with the push.
+                nothing_to_send.push(doc);
                 continue;
             }
             healing.push(doc.clone());
@@ -349,6 +351,7 @@ fn sync_inner(
         let mut refused_idx = HashSet::new();
         let mut missing: HashSet<String> = HashSet::new();
         let mut set_aside: HashSet<String> = HashSet::new();
+        let mut refused_back = Vec::new();
         for r in &resp.rejected {
             let Some(item) = items.get(r.index) else {
                 continue;
@@ -367,9 +370,7 @@ fn sync_inner(
             }
             match item.seq {
                 Some(seq) => refused.push((seq, r.code.clone(), r.reason.clone())),
-                None => {
-                    store.record_refusal(&item.doc, &item.hash, &item.data, &r.code, &r.reason)?
-                }
+                None => refused_back.push((item, r)),
             }
         }
         let mut stored = Vec::new();
@@ -384,23 +385,31 @@ fn sync_inner(
             }
         }
         let refused_seqs: Vec<i64> = refused.iter().map(|r| r.0).collect();
-        store.settle_push(&[stored.clone(), refused_seqs].concat(), &refused)?;
-        report.pushed += stored.len() as u64;
-        for (doc, hashes) in &acked {
-            // Those still in the outbox were never pushed: pushed, not
-            // pushed again.
-            let from_outbox = store.settle_by_hash(doc, hashes)?;
-            report.pushed += from_outbox as u64;
-            report.repushed += (hashes.len() - from_outbox) as u64;
-        }
-        for doc in &healing {
-            if !missing.contains(doc) {
-                store.clear_heal(doc)?;
+        // One write for the whole settlement: after a restore a device may
+        // send back thousands of documents' changes in one round.
+        store.batch(|s| {
+            s.settle_push(&[stored.clone(), refused_seqs].concat(), &refused)?;
+            report.pushed += stored.len() as u64;
+            for (item, r) in &refused_back {
+                s.record_refusal(&item.doc, &item.hash, &item.data, &r.code, &r.reason)?;
             }
-        }
-        for doc in &missing {
-            store.set_heal(doc, resp.heads.get(doc).map(Vec::as_slice))?;
-        }
+            for (doc, hashes) in &acked {
+                // Those still in the outbox were never pushed: pushed, not
+                // pushed again.
+                let from_outbox = s.settle_by_hash(doc, hashes)?;
+                report.pushed += from_outbox as u64;
+                report.repushed += (hashes.len() - from_outbox) as u64;
+            }
+            for doc in healing.iter().chain(&nothing_to_send) {
+                if !missing.contains(doc) {
+                    s.clear_heal(doc)?;
+                }
+            }
+            for doc in &missing {
+                s.set_heal(doc, resp.heads.get(doc).map(Vec::as_slice))?;
+            }
+            Ok(())
+        })?;
         // A refused change blocks nothing: it goes aside, and the valid
         // edits made after it are made again, to go with the next round.
         for doc in &set_aside {
