@@ -7,10 +7,12 @@
 # directory wiped, the backup and the token secret put back. PostgreSQL too
 # when GRIDSYNC_TEST_DATABASE_URL is set (e.g. eval "$(bash scripts/postgres.sh)"):
 # `pg_dump -Fc` of a fresh database, the database dropped and created
-# again, `pg_restore`. In both cases, after the restore: a phone signed in
-# before the backup syncs with its old session, a new phone pulls
-# everything, an edit made after the restore reaches the other phone, and
-# both hold the same households.
+# again, `pg_restore`. In both cases the backup is older than the last
+# changes: a phone pushes a visit after the backup and another pulls it.
+# After the restore: the phone signed in before the backup syncs with its
+# old session, notices the restore and pushes the lost visit back, a new
+# phone pulls everything (the lost visit too), an edit made after the
+# restore reaches the others, and all hold the same households.
 #
 # Binaries from $GRIDSYNC_BIN_DIR (default $CARGO_TARGET_DIR/debug, or target/debug). Servers bind
 # 127.0.0.1 on a free port and are stopped on exit.
@@ -79,7 +81,7 @@ households() { phone "$1" household list --json; }
 check() {
     local backend=$1 data=$2 backup=$3 wipe=$4 restore=$5
     shift 5
-    rm -f "$WORK"/a.sqlite3* "$WORK"/b.sqlite3*
+    rm -f "$WORK"/a.sqlite3* "$WORK"/b.sqlite3* "$WORK"/c.sqlite3*
     ADDR=127.0.0.1:0
     GRIDSYNC_LOG=warn "$SERVER" --data-dir "$data" "$@" demo >/dev/null
     start_server "$data" "$@"
@@ -89,7 +91,21 @@ check() {
     before=$(households a)
     [[ $(grep -o '"id"' <<<"$before" | wc -l) -gt 0 ]] || { log "$backend: no households after seeding"; exit 1; }
 
+    local h h2
+    # sed reads all its input: no SIGPIPE under pipefail, unlike head.
+    h=$(grep -o '"id": *"[^"]*"' <<<"$before" | sed -n '1s/.*"\([^"]*\)"$/\1/p')
+    h2=$(grep -o '"id": *"[^"]*"' <<<"$before" | sed -n '2s/.*"\([^"]*\)"$/\1/p')
+
     "$backup"          # online, while the server runs
+    # After the backup: a visit pushed by a, pulled by c. The restore
+    # loses it on the server; the phones still hold it.
+    phone a visit add "$h2" --method in_person --findings "备份后走访 / after the backup" >/dev/null
+    sync a
+    login c wangge1
+    sync c
+    local pushed
+    pushed=$(households a)
+    [[ $pushed != "$before" ]] || { log "$backend: the visit after the backup changed nothing"; exit 1; }
     stop_server
     "$wipe"
     "$restore"
@@ -98,17 +114,17 @@ check() {
     sync a             # the session issued before the backup still works
     login b wangge1
     sync b
-    [[ $(households b) == "$before" ]] || { log "$backend: restored data differs"; exit 1; }
-    local h
-    # sed reads all its input: no SIGPIPE under pipefail, unlike head.
-    h=$(grep -o '"id": *"[^"]*"' <<<"$before" | sed -n '1s/.*"\([^"]*\)"$/\1/p')
+    [[ $(households b) == "$pushed" ]] || { log "$backend: the visit pushed after the backup was not pushed back"; exit 1; }
     phone a visit add "$h" --method in_person --findings "恢复后走访 / after the restore" >/dev/null
     sync a
     sync b
-    local after_a after_b
+    login c wangge1    # its session was issued after the backup: sign in again
+    sync c
+    local after_a after_b after_c
     after_a=$(households a)
     after_b=$(households b)
-    [[ $after_a == "$after_b" && $after_a != "$before" ]] || { log "$backend: phones did not converge after the restore"; exit 1; }
+    after_c=$(households c)
+    [[ $after_a == "$after_b" && $after_a == "$after_c" && $after_a != "$pushed" ]] || { log "$backend: phones did not converge after the restore"; exit 1; }
     stop_server
     log "$backend: backup, wipe, restore, sync and converge: ok"
 }

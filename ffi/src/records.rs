@@ -349,6 +349,29 @@ pub struct SyncReport {
     pub bytes_received: i64,
     /// Round trips.
     pub rounds: i64,
+    /// Changes sent again from this device's documents because the server
+    /// might lack them (after a restore of the server), now on it.
+    pub repushed: i64,
+    /// Local changes still not on the server: it lacks changes they build
+    /// on (tried again at the next sync).
+    pub held_back: i64,
+    /// Refused changes waiting for the worker (all of them).
+    pub refused_waiting: i64,
+    /// Documents the server may still lack this user's changes of.
+    pub docs_to_heal: i64,
+    /// The server had been restored from an older backup: everything was
+    /// received again and this device's changes pushed back.
+    pub log_lost: bool,
+    /// The server's clock minus this device's, ms, if the server said.
+    pub clock_offset_ms: Option<i64>,
+    /// This device's clock is more than 5 minutes off the server's: ask
+    /// the worker to set it right.
+    pub clock_warning: bool,
+    /// Everything typed on this device is on the server. When false the
+    /// sync did what it could: show `warnings`.
+    pub complete: bool,
+    /// What the worker should know, in Chinese (then English).
+    pub warnings: Vec<String>,
 }
 
 /// Where this device stands with the server.
@@ -366,6 +389,14 @@ pub struct SyncStatus {
     pub server: Option<String>,
     /// The signed-in user, if any.
     pub user: Option<User>,
+    /// How old the oldest edit not on the server is, ms, if any.
+    pub oldest_unsynced_age_ms: Option<i64>,
+    /// Documents the server may lack this user's changes of.
+    pub docs_to_heal: i64,
+    /// The server's clock minus this device's at the last sync, ms.
+    pub clock_offset_ms: Option<i64>,
+    /// This device's clock is more than 5 minutes off the server's.
+    pub clock_warning: bool,
 }
 
 /// One of the values standing in a conflict.
@@ -425,6 +456,12 @@ pub struct RejectedChange {
     pub reason: String,
     /// When it was refused, ms.
     pub at: i64,
+    /// What the change did (`add_visit`, …), empty if unknown.
+    pub op: String,
+    /// The same for the worker, in Chinese (`新增走访记录`, …).
+    pub what: String,
+    /// What the worker can do about it, in Chinese (then English).
+    pub advice: String,
 }
 
 /// One field written by one change.
@@ -782,6 +819,15 @@ impl From<core_sync::SyncReport> for SyncReport {
             bytes_sent: count(r.bytes_sent),
             bytes_received: count(r.bytes_received),
             rounds: i64::from(r.rounds),
+            repushed: count(r.repushed),
+            held_back: count(r.held_back),
+            refused_waiting: count(r.refused_waiting),
+            docs_to_heal: count(r.docs_to_heal),
+            log_lost: r.log_lost,
+            clock_offset_ms: r.clock_offset_ms,
+            clock_warning: r.clock_warning,
+            complete: r.complete,
+            warnings: r.warnings,
         }
     }
 }
@@ -795,6 +841,10 @@ impl From<core_sync::Status> for SyncStatus {
             rejected_changes: count(s.rejected_changes),
             server: s.server.filter(|s| !s.is_empty()),
             user: s.user.map(Into::into),
+            oldest_unsynced_age_ms: s.oldest_unsynced_age_ms,
+            docs_to_heal: count(s.docs_to_heal),
+            clock_offset_ms: s.clock_offset_ms,
+            clock_warning: s.clock_warning,
         }
     }
 }
@@ -843,6 +893,9 @@ impl From<core_store::RejectedChange> for RejectedChange {
             code: r.code,
             reason: r.reason,
             at: r.at,
+            op: r.op,
+            what: r.what,
+            advice: r.advice,
         }
     }
 }

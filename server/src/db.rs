@@ -40,6 +40,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/sqlite/0006_writer.sql")),
     (7, include_str!("../migrations/sqlite/0007_change_key.sql")),
     (8, include_str!("../migrations/sqlite/0008_docs_rowid.sql")),
+    (
+        18,
+        include_str!("../migrations/sqlite/0018_log_generation.sql"),
+    ),
 ];
 
 /// `PRAGMA synchronous` of every connection: FULL (2).

@@ -64,6 +64,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0007_change_key",
         include_str!("../migrations/postgres/0007_change_key.sql"),
     ),
+    (
+        18,
+        "0018_log_generation",
+        include_str!("../migrations/postgres/0018_log_generation.sql"),
+    ),
 ];
 
 /// Whether `url` names a PostgreSQL database (`postgres://`, `postgresql://`).

@@ -287,4 +287,90 @@ pub trait DocStore: Send + Sync + 'static {
 
     /// The highest sequence number in the log.
     async fn max_seq(&self) -> Result<i64, StoreError>;
+
+    /// Where the log stands now: its generation, its end and the change
+    /// there.
+    async fn log_mark(&self) -> Result<LogMark, StoreError>;
+
+    /// The hash (hex) of the change at `seq`, if the log has one there.
+    async fn change_at(&self, seq: i64) -> Result<Option<String>, StoreError>;
+
+    /// Give the log a new generation, unless it is no longer `old` (another
+    /// request renewed it first). Returns the generation now.
+    async fn renew_generation(&self, old: &str) -> Result<String, StoreError>;
+}
+
+/// Where the change log stood when a device last heard from it: sent back
+/// by the device with its next sync, so the server can tell whether the log
+/// lost changes since (docs/protocol.md, "Restores").
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LogMark {
+    /// The log's generation: a random id, renewed when the log is found
+    /// to have lost changes.
+    pub generation: String,
+    /// The last sequence number (0: an empty log).
+    pub end: i64,
+    /// The hash (hex) of the change at `end` ("" for an empty log).
+    pub tip: String,
+}
+
+/// The heads (hex) of the server's copy of each document a change of which
+/// was refused as `missing_dependencies` (empty when it has none of it):
+/// the device sends what it has after them.
+pub async fn heads_for_missing(
+    store: &dyn DocStore,
+    rejected: &[Rejected],
+) -> Result<std::collections::BTreeMap<String, Vec<String>>, StoreError> {
+    let mut heads = std::collections::BTreeMap::new();
+    for r in rejected {
+        if r.refusal.code != "missing_dependencies" || heads.contains_key(&r.doc) {
+            continue;
+        }
+        let have = match store.load(&r.doc).await? {
+            Some(bytes) => Automerge::load(&bytes)
+                .map(|d| gridsync_core::doc::heads_hex(&d.get_heads()))
+                .map_err(|e| {
+                    StoreError::Task(format!("stored document {} cannot be loaded: {e}", r.doc))
+                })?,
+            None => Vec::new(),
+        };
+        heads.insert(r.doc.clone(), have);
+    }
+    Ok(heads)
+}
+
+/// A new random generation id (32 hex digits).
+pub(crate) fn new_generation() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// Whether the log lost changes a device saw (`seen`, what it last heard):
+/// another generation, or no longer the same change at the end it saw
+/// (the database was restored from an older backup, or a commit was lost).
+/// The first device to show a loss renews the generation, so every device
+/// that heard from the old log learns of it, also one whose mark a
+/// restored log has since grown past. A device that never synced, or
+/// synced before generations existed (no generation), has nothing to lose.
+pub async fn log_lost(store: &dyn DocStore, seen: &LogMark) -> Result<bool, StoreError> {
+    if seen.generation.is_empty() {
+        return Ok(false);
+    }
+    let now = store.log_mark().await?;
+    if seen.generation != now.generation {
+        return Ok(true);
+    }
+    if seen.end <= 0 {
+        return Ok(false);
+    }
+    let there = store.change_at(seen.end).await?;
+    if there.as_deref() == Some(seen.tip.as_str()) {
+        return Ok(false);
+    }
+    tracing::warn!(
+        seen_end = seen.end,
+        log_end = now.end,
+        "a device saw changes the log no longer has (restored from a backup?): new log generation"
+    );
+    store.renew_generation(&now.generation).await?;
+    Ok(true)
 }

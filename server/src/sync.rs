@@ -20,7 +20,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::principal::Principal;
 use crate::scope;
 use crate::state::AppState;
-use crate::store::{FeedCursor, IncomingChange, Position, PullLimits, Rejected};
+use crate::store::{FeedCursor, IncomingChange, LogMark, Position, PullLimits, Rejected};
 
 pub mod validate;
 
@@ -49,6 +49,10 @@ pub struct SyncRequest<P = PushedChange> {
     /// Most bytes of document data to return (default 8 MiB).
     #[serde(default)]
     pub max_bytes: Option<usize>,
+    /// Where the log stood in the last answer (`log`), as given: if the
+    /// log has lost changes since, the answer says `log_lost`.
+    #[serde(default)]
+    pub log: Option<LogMark>,
 }
 
 /// The media type of a binary sync request: one line of JSON (a
@@ -105,6 +109,7 @@ struct Parsed {
     cursors: BTreeMap<String, WireCursor>,
     max_docs: Option<usize>,
     max_bytes: Option<usize>,
+    log: Option<LogMark>,
     incoming: Vec<IncomingChange>,
 }
 
@@ -115,6 +120,7 @@ impl<P> SyncRequest<P> {
             cursors: self.cursors,
             max_docs: self.max_docs,
             max_bytes: self.max_bytes,
+            log: self.log,
             incoming,
         }
     }
@@ -165,6 +171,21 @@ pub struct SyncResponse {
     pub more: bool,
     /// Documents still to come (for a progress bar).
     pub remaining: u64,
+    /// For each document a pushed change of which was refused as
+    /// `missing_dependencies`: the heads of the server's copy (hex; empty
+    /// when the server has none of it). The device sends the changes it
+    /// has after them.
+    pub heads: BTreeMap<String, Vec<String>>,
+    /// Where the log stands now: send it back with the next sync.
+    pub log: LogMark,
+    /// The log lost changes this device saw (a restore from an older
+    /// backup, a lost commit): this page was read from the start of every
+    /// feed, whatever the cursors; the device should push back what the
+    /// server lacks of its documents.
+    pub log_lost: bool,
+    /// The server's clock, milliseconds since the Unix epoch: the device
+    /// compares its own with it.
+    pub now: i64,
 }
 
 /// The sync route.
@@ -325,6 +346,14 @@ async fn sync(
         ));
     }
     let incoming = req.incoming;
+    // Before the push: a device that saw changes the log no longer has
+    // reads every feed again from the start.
+    let log_lost = match &req.log {
+        Some(seen) => crate::store::log_lost(state.docs.as_ref(), seen)
+            .await
+            .map_err(ApiError::internal)?,
+        None => false,
+    };
 
     let started = std::time::Instant::now();
     let pushed = incoming.len();
@@ -358,10 +387,10 @@ async fn sync(
         .iter()
         .map(|f| FeedCursor {
             feed: f.clone(),
-            at: req
-                .cursors
-                .get(f)
-                .map_or(Position::default(), |c| c.position()),
+            at: match req.cursors.get(f) {
+                Some(c) if !log_lost => c.position(),
+                _ => Position::default(),
+            },
         })
         .collect();
     let limits = PullLimits {
@@ -396,6 +425,10 @@ async fn sync(
             purge.push(doc_id.clone());
         }
     }
+    let heads = crate::store::heads_for_missing(state.docs.as_ref(), &outcome.rejected)
+        .await
+        .map_err(ApiError::internal)?;
+    let log = state.docs.log_mark().await.map_err(ApiError::internal)?;
     Ok(Json(SyncResponse {
         stored: outcome.stored,
         duplicates: outcome.duplicates,
@@ -415,6 +448,11 @@ async fn sync(
         cursors: page.cursors.into_iter().map(|c| (c.feed, c.at)).collect(),
         more: page.more,
         remaining: page.remaining,
+        heads,
+        log,
+        log_lost,
+        now: i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+            .unwrap_or(i64::MAX),
     }))
 }
 

@@ -696,6 +696,60 @@ pub(crate) mod suite {
         assert_eq!(store.max_seq().await.unwrap(), 0);
     }
 
+    /// The log's mark: where it ends and the change there, under a
+    /// generation. A device that shows a mark the log no longer holds (a
+    /// restore from an older backup) renews the generation once; every
+    /// device that heard from the old one is then told too.
+    pub(crate) async fn a_log_that_lost_changes_is_told_by_its_mark(store: Arc<dyn DocStore>) {
+        use gridsync_server::store::{LogMark, log_lost};
+        let empty = store.log_mark().await.unwrap();
+        assert_eq!((empty.end, empty.tip.as_str()), (0, ""));
+        assert_eq!(empty.generation.len(), 32);
+        let (_phone, changes) = phone_with(G1, 2, None);
+        store
+            .push(
+                changes,
+                None,
+                None,
+                guard(principal(Role::GridWorker, &[G1])),
+            )
+            .await
+            .unwrap();
+        let mark = store.log_mark().await.unwrap();
+        assert_eq!(mark.generation, empty.generation);
+        assert_eq!(mark.end, store.max_seq().await.unwrap());
+        assert_eq!(
+            store.change_at(mark.end).await.unwrap(),
+            Some(mark.tip.clone())
+        );
+        assert_eq!(store.change_at(mark.end + 1).await.unwrap(), None);
+        assert!(!log_lost(store.as_ref(), &mark).await.unwrap());
+        assert!(!log_lost(store.as_ref(), &empty).await.unwrap());
+        // No generation: a device from before generations, nothing known.
+        assert!(!log_lost(store.as_ref(), &LogMark::default()).await.unwrap());
+        // A mark past the end, or another change at it: changes were lost.
+        let ahead = LogMark {
+            end: mark.end + 3,
+            ..mark.clone()
+        };
+        assert!(log_lost(store.as_ref(), &ahead).await.unwrap());
+        let renewed = store.log_mark().await.unwrap().generation;
+        assert_ne!(renewed, mark.generation);
+        // Every device of the old generation is told, with no new renewal.
+        assert!(log_lost(store.as_ref(), &mark).await.unwrap());
+        let other = LogMark {
+            tip: "00".repeat(32),
+            ..mark.clone()
+        };
+        assert!(log_lost(store.as_ref(), &other).await.unwrap());
+        assert_eq!(store.log_mark().await.unwrap().generation, renewed);
+        // Renewing from a stale generation changes nothing.
+        assert_eq!(
+            store.renew_generation(&mark.generation).await.unwrap(),
+            renewed
+        );
+    }
+
     /// Eight devices edit the same household at once and push together:
     /// pushes that decided on a version another push replaced meanwhile
     /// decide again, so every edit lands and none is lost.
@@ -822,6 +876,7 @@ macro_rules! conformance {
             case!(paged_pull_delivers_whole_documents);
             case!(concurrent_pushes_keep_the_log_whole);
             case!(concurrent_pushes_to_one_document_all_land);
+            case!(a_log_that_lost_changes_is_told_by_its_mark);
         }
     };
 }

@@ -54,6 +54,12 @@ pub struct ChangeNote {
     pub by: String,
     /// What the change did, e.g. `add_visit`.
     pub op: String,
+    /// How far the device's clock was behind the server's when the change
+    /// was made, milliseconds (server minus device), when it was known to
+    /// be off by more than a minute: times the change records can be
+    /// corrected or flagged with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset_ms: Option<i64>,
 }
 
 impl ChangeNote {

@@ -33,7 +33,7 @@ mod sync_state;
 pub use blobs::{BlobInfo, MAX_BLOB_BYTES, PendingBlob, blob_hash, is_blob_hash};
 pub use duplicate::{DuplicateKind, DuplicateSuspect};
 pub use projection::{HouseholdRow, PlaceFilter, ResidentRow};
-pub use sync_state::RejectedChange;
+pub use sync_state::{RejectedChange, op_name, refusal_advice};
 
 /// A document as a pull page brings it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +126,8 @@ pub struct Store {
     device_id: String,
     author: Author,
     clock: Clock,
+    /// Server clock minus this device's, ms, as the last sync measured it.
+    clock_offset_ms: Option<i64>,
     write: Option<WriteState>,
 }
 
@@ -209,6 +211,8 @@ impl Store {
             None => Author::default(),
         };
         let cap = NonZeroUsize::new(options.cache_docs.max(1)).unwrap_or(NonZeroUsize::MIN);
+        let clock_offset_ms =
+            meta_get(&conn, sync_state::CLOCK_OFFSET)?.and_then(|v| v.parse().ok());
         Ok(Self {
             conn,
             cache: LruCache::new(cap),
@@ -216,6 +220,7 @@ impl Store {
             device_id,
             author,
             clock: options.clock,
+            clock_offset_ms,
             write: None,
         })
     }
@@ -428,6 +433,7 @@ impl Store {
         let note = ChangeNote {
             by: self.author.user.clone(),
             op: op.to_string(),
+            clock_offset_ms: self.clock_offset_ms.filter(|o| o.abs() > 60_000),
         };
         CommitOptions::default()
             .with_message(serde_json::to_string(&note).unwrap_or_default())

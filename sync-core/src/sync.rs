@@ -5,6 +5,7 @@
 //! server acknowledged, and a pulled page is stored together with its new
 //! cursors in one transaction, so the next sync simply carries on.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine;
@@ -106,7 +107,40 @@ pub struct SyncReport {
     pub blob_bytes_sent: u64,
     /// Photos still waiting to be uploaded.
     pub blobs_pending: u64,
+    /// Changes sent again from this device's documents because the server
+    /// might lack them (after a restore, or a change refused for missing
+    /// dependencies), and now on the server (some may have been there
+    /// already: a device that does not know sends its latest change of a
+    /// document to find out).
+    pub repushed: u64,
+    /// Local changes still not on the server after this sync: the server
+    /// lacks changes they build on (tried again at the next sync).
+    pub held_back: u64,
+    /// Refused changes waiting for a person (all of them, not only this
+    /// sync's): see `Store::rejected_changes`.
+    pub refused_waiting: u64,
+    /// Documents the server may still lack this user's changes of.
+    pub docs_to_heal: u64,
+    /// The server's log had lost changes this device saw (restored from an
+    /// older backup): everything was received again, and this device's
+    /// changes the server lacked were pushed back.
+    pub log_lost: bool,
+    /// The server's clock minus this device's, ms (`None`: the server did
+    /// not say).
+    pub clock_offset_ms: Option<i64>,
+    /// This device's clock is off by more than [`CLOCK_TOLERANCE_MS`].
+    pub clock_warning: bool,
+    /// Everything typed on this device is on the server: nothing held
+    /// back, refused or left to push back. A sync that is not complete
+    /// succeeded as far as it could; the worker should read `warnings`.
+    pub complete: bool,
+    /// What the worker should know, Chinese first ([`warnings`]).
+    pub warnings: Vec<String>,
 }
+
+/// A device clock further than this from the server's (5 minutes) is
+/// reported to the worker.
+pub const CLOCK_TOLERANCE_MS: i64 = 5 * 60 * 1000;
 
 /// Sync `store` with the server until both are caught up. The outcome is
 /// remembered for [`status`].
@@ -149,11 +183,24 @@ pub struct Status {
     pub server: Option<String>,
     /// The signed-in user, if any.
     pub user: Option<wire::User>,
+    /// When the oldest edit made here that is not on the server was made
+    /// (ms, this device's clock), if any.
+    pub oldest_unsynced: Option<i64>,
+    /// How old that edit is, ms.
+    pub oldest_unsynced_age_ms: Option<i64>,
+    /// Documents the server may lack this user's changes of (pushed back
+    /// at the next sync).
+    pub docs_to_heal: u64,
+    /// The server's clock minus this device's at the last sync, ms.
+    pub clock_offset_ms: Option<i64>,
+    /// This device's clock is off by more than [`CLOCK_TOLERANCE_MS`].
+    pub clock_warning: bool,
 }
 
 /// Where this device stands with the server.
 pub fn status(store: &Store) -> Result<Status> {
     let last_error = store.meta(LAST_ERROR)?.filter(|e| !e.is_empty());
+    let oldest_unsynced = store.oldest_unsynced_ms()?;
     Ok(Status {
         last_success: store.meta(LAST_SUCCESS)?.and_then(|s| s.parse().ok()),
         last_error: last_error.map(|e| e.split_once(' ').map(|(_, m)| m.to_string()).unwrap_or(e)),
@@ -161,7 +208,23 @@ pub fn status(store: &Store) -> Result<Status> {
         rejected_changes: store.rejected_changes()?.len() as u64,
         server: store.meta("auth.server")?,
         user: Client::user(store)?,
+        oldest_unsynced,
+        oldest_unsynced_age_ms: oldest_unsynced.map(|t| (store.clock().now_ms() - t).max(0)),
+        docs_to_heal: store.heal_docs()?.len() as u64,
+        clock_offset_ms: store.clock_offset_ms(),
+        clock_warning: store
+            .clock_offset_ms()
+            .is_some_and(|o| o.abs() > CLOCK_TOLERANCE_MS),
     })
+}
+
+/// One change of a push: from the outbox (`seq`), or pushed back from a
+/// document the server may lack changes of (`seq` is `None`).
+struct Item {
+    doc: String,
+    hash: String,
+    data: Vec<u8>,
+    seq: Option<i64>,
 }
 
 fn sync_inner(
@@ -172,6 +235,21 @@ fn sync_inner(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<SyncReport> {
     let mut report = SyncReport::default();
+    // Refused changes still in their documents (refused before this
+    // version set them aside at once) go aside first, so the valid edits
+    // made after them are pushed now.
+    let refused_docs: HashSet<String> = store
+        .rejected_changes()?
+        .into_iter()
+        .map(|r| r.doc_id)
+        .collect();
+    for doc in &refused_docs {
+        store.set_aside_refused(doc)?;
+    }
+    let me = Client::user(store)?
+        .map(|u| u.id)
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| store.author().user.clone());
     let total_push = store.pending_changes()?;
     let mut p = Progress {
         phase: if total_push > 0 {
@@ -189,65 +267,155 @@ fn sync_inner(
     progress(&p);
     // Changes the server could not take yet (dependencies missing) are
     // left for the next sync rather than sent again and again.
-    let mut held_back: std::collections::HashSet<i64> = Default::default();
+    let mut held_back: HashSet<i64> = Default::default();
+    // Documents pushed back from, with the server heads they were pushed
+    // after: once per sync for each (unless the heads change).
+    let mut heal_tried: HashMap<String, Option<Vec<String>>> = HashMap::new();
     loop {
         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             return Err(Error::Cancelled);
         }
         let mut bytes = 0usize;
+        let mut items: Vec<Item> = Vec::new();
+        let mut healing: Vec<String> = Vec::new();
+        let mut nothing_to_send: Vec<String> = Vec::new();
+        for (doc, heads) in store.heal_docs()? {
+            if heal_tried.get(&doc) == Some(&heads) {
+                continue;
+            }
+            if bytes >= options.push_bytes || items.len() >= options.push_batch {
+                break;
+            }
+            let changes = store.heal_changes(&doc, heads.as_deref(), &me)?;
+            heal_tried.insert(doc.clone(), heads);
+            if changes.is_empty() {
+                // Nothing of this user's to send: settled with the push.
+                nothing_to_send.push(doc);
+                continue;
+            }
+            healing.push(doc.clone());
+            for (hash, data) in changes {
+                bytes += data.len();
+                items.push(Item {
+                    doc: doc.clone(),
+                    hash,
+                    data,
+                    seq: None,
+                });
+            }
+        }
+        let in_items: HashSet<String> = items.iter().map(|i| i.hash.clone()).collect();
+        let room = options.push_batch.saturating_sub(items.len());
         let outbox: Vec<_> = store
-            .outbox(options.push_batch + held_back.len())?
+            .outbox(room + held_back.len())?
             .into_iter()
-            .filter(|e| !held_back.contains(&e.seq))
-            .take(options.push_batch)
+            .filter(|e| !held_back.contains(&e.seq) && !in_items.contains(&e.hash))
+            .take(room)
             .take_while(|e| {
                 let first = bytes == 0;
                 bytes += e.data.len();
                 first || bytes <= options.push_bytes
             })
             .collect();
+        items.extend(outbox.into_iter().map(|e| Item {
+            doc: e.doc_id,
+            hash: e.hash,
+            data: e.data,
+            seq: Some(e.seq),
+        }));
         let req = wire::SyncRequest {
             device_id: store.device_id().to_string(),
             cursors: store.cursors()?,
-            push: outbox
+            push: items
                 .iter()
-                .map(|e| wire::PushedChange {
-                    doc: &e.doc_id,
-                    data: &e.data,
+                .map(|i| wire::PushedChange {
+                    doc: &i.doc,
+                    data: &i.data,
                 })
                 .collect(),
             max_docs: Some(options.max_docs),
             max_bytes: Some(options.max_bytes),
+            log: store.log_mark()?,
         };
         let (resp, sent) = client.sync(store, &req)?;
         report.rounds += 1;
         report.bytes_sent += sent as u64;
+        if let Some(now) = resp.now {
+            let offset = now - store.clock().now_ms();
+            store.set_clock_offset(offset)?;
+            report.clock_offset_ms = Some(offset);
+        }
 
         // Settle the push.
         let mut refused = Vec::new();
-        let mut refused_idx = std::collections::HashSet::new();
+        let mut refused_idx = HashSet::new();
+        let mut missing: HashSet<String> = HashSet::new();
+        let mut set_aside: HashSet<String> = HashSet::new();
+        let mut refused_back = Vec::new();
         for r in &resp.rejected {
-            let Some(entry) = outbox.get(r.index) else {
+            let Some(item) = items.get(r.index) else {
                 continue;
             };
             refused_idx.insert(r.index);
             if r.code == "missing_dependencies" {
-                held_back.insert(entry.seq);
-            } else {
-                refused.push((entry.seq, r.code.clone(), r.reason.clone()));
+                if let Some(seq) = item.seq {
+                    held_back.insert(seq);
+                }
+                missing.insert(item.doc.clone());
+                continue;
+            }
+            set_aside.insert(item.doc.clone());
+            if r.code != "depends_on_refused" {
+                report.rejected += 1;
+            }
+            match item.seq {
+                Some(seq) => refused.push((seq, r.code.clone(), r.reason.clone())),
+                None => refused_back.push((item, r)),
             }
         }
-        let stored: Vec<i64> = outbox
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !refused_idx.contains(i))
-            .map(|(_, e)| e.seq)
-            .collect();
+        let mut stored = Vec::new();
+        let mut acked: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (i, item) in items.iter().enumerate() {
+            if refused_idx.contains(&i) {
+                continue;
+            }
+            match item.seq {
+                Some(seq) => stored.push(seq),
+                None => acked.entry(&item.doc).or_default().push(item.hash.clone()),
+            }
+        }
         let refused_seqs: Vec<i64> = refused.iter().map(|r| r.0).collect();
-        store.settle_push(&[stored.clone(), refused_seqs].concat(), &refused)?;
-        report.pushed += stored.len() as u64;
-        report.rejected += refused.len() as u64;
-        p.changes_sent += outbox.len() as u64;
+        // One write for the whole settlement: after a restore a device may
+        // send back thousands of documents' changes in one round.
+        store.batch(|s| {
+            s.settle_push(&[stored.clone(), refused_seqs].concat(), &refused)?;
+            report.pushed += stored.len() as u64;
+            for (item, r) in &refused_back {
+                s.record_refusal(&item.doc, &item.hash, &item.data, &r.code, &r.reason)?;
+            }
+            for (doc, hashes) in &acked {
+                // Those still in the outbox were never pushed: pushed, not
+                // pushed again.
+                let from_outbox = s.settle_by_hash(doc, hashes)?;
+                report.pushed += from_outbox as u64;
+                report.repushed += (hashes.len() - from_outbox) as u64;
+            }
+            for doc in healing.iter().chain(&nothing_to_send) {
+                if !missing.contains(doc) {
+                    s.clear_heal(doc)?;
+                }
+            }
+            for doc in &missing {
+                s.set_heal(doc, resp.heads.get(doc).map(Vec::as_slice))?;
+            }
+            Ok(())
+        })?;
+        // A refused change blocks nothing: it goes aside, and the valid
+        // edits made after it are made again, to go with the next round.
+        for doc in &set_aside {
+            store.set_aside_refused(doc)?;
+        }
+        p.changes_sent += items.len() as u64;
 
         // Store the page and its cursors together.
         let mut page_bytes = 0u64;
@@ -272,8 +440,21 @@ fn sync_inner(
             s.apply_pulled(&decoded)?;
             s.purge(&purge)?;
             s.set_cursors(&cursors)?;
+            if let Some(log) = &resp.log {
+                s.set_log_mark(log)?;
+            }
+            if resp.log_lost {
+                // The server lost changes: it may lack any of this
+                // device's documents. This page came from the start of
+                // every feed; the rest follows.
+                s.heal_all()?;
+            }
             Ok(())
         })?;
+        if resp.log_lost {
+            report.log_lost = true;
+            heal_tried.clear();
+        }
         report.purged.extend(purge);
         if !resp.dropped_feeds.is_empty() {
             let feeds: Vec<String> = resp.cursors.keys().cloned().collect();
@@ -292,7 +473,15 @@ fn sync_inner(
             .checked_div(p.docs_received)
             .unwrap_or(0);
         p.bytes_total = p.bytes_done + per_doc * resp.remaining;
-        let more_to_push = store.pending_changes()? > held_back.len() as u64;
+        // Among any held_back.len() + 1 entries one is not held back.
+        let more_to_push = store
+            .outbox(held_back.len() + 1)?
+            .iter()
+            .any(|e| !held_back.contains(&e.seq))
+            || store
+                .heal_docs()?
+                .into_iter()
+                .any(|(d, h)| heal_tried.get(&d) != Some(&h));
         p.phase = if more_to_push {
             Phase::Push
         } else {
@@ -314,12 +503,80 @@ fn sync_inner(
                 progress,
                 &mut report,
             )?;
+            finish(store, &mut report)?;
             p.phase = Phase::Done;
             progress(&p);
             return Ok(report);
         }
         progress(&p);
     }
+}
+
+/// Count what is still not on the server and say what needs doing.
+fn finish(store: &Store, report: &mut SyncReport) -> Result<()> {
+    report.held_back = store.pending_changes()?;
+    report.refused_waiting = store.rejected_changes()?.len() as u64;
+    report.docs_to_heal = store.heal_docs()?.len() as u64;
+    report.clock_warning = report
+        .clock_offset_ms
+        .is_some_and(|o| o.abs() > CLOCK_TOLERANCE_MS);
+    report.complete =
+        report.held_back == 0 && report.refused_waiting == 0 && report.docs_to_heal == 0;
+    report.warnings = warnings(report);
+    Ok(())
+}
+
+/// What a worker should know after a sync, Chinese first: what is not on
+/// the server yet and why, and a phone clock that is off.
+pub fn warnings(report: &SyncReport) -> Vec<String> {
+    let mut out = Vec::new();
+    if report.refused_waiting > 0 {
+        out.push(format!(
+            "有{}条修改被服务器拒绝，没有上传：运行 gridsync rejected 查看原因和处理办法（改正后重新录入，或放弃） / \
+             {} changes were refused and are not on the server: see `gridsync rejected` for why and what to do",
+            report.refused_waiting, report.refused_waiting
+        ));
+    }
+    if report.held_back > 0 {
+        let n = report.held_back;
+        out.push(format!(
+            "有{n}条修改暂未上传：服务器还缺少它们所依赖的修改（通常是其他人的修改），下次同步会自动重试 / \
+             {n} changes are not on the server yet: it lacks changes they build on (usually someone \
+             else's); the next sync tries again"
+        ));
+    }
+    if report.docs_to_heal > 0 {
+        let n = report.docs_to_heal;
+        out.push(format!(
+            "有{n}条记录中本机的修改服务器还没有（服务器丢失过数据，它们依赖的其他人的修改尚未补回），下次同步会自动补传 / \
+             the server still lacks this phone's changes of {n} records (it lost data, and changes \
+             by others they build on are not back yet); the next sync sends them again"
+        ));
+    }
+    if report.log_lost {
+        out.push(
+            "服务器数据曾恢复到较早的备份：已重新接收全部记录，并补传了本机的修改 / \
+             the server was restored from an older backup: every record was received again and \
+             this phone's changes were sent again"
+                .to_string(),
+        );
+    }
+    if report.clock_warning
+        && let Some(offset) = report.clock_offset_ms
+    {
+        let minutes = offset.abs() / 60_000;
+        let (zh, en) = if offset > 0 {
+            ("慢", "behind")
+        } else {
+            ("快", "ahead of")
+        };
+        out.push(format!(
+            "手机时间比服务器{zh}约{minutes}分钟，请校准手机时间：录入的日期和时间可能不准，晚于今天的日期会被拒绝 / \
+             the phone's clock is about {minutes} minutes {en} the server's: set it right, or the \
+             dates and times recorded will be wrong (dates after today are refused)"
+        ));
+    }
+    out
 }
 
 /// Upload the queued photos, reporting bytes through `progress`.

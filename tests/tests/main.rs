@@ -12,6 +12,7 @@ mod crash;
 mod edge;
 mod faults;
 mod guard;
+mod heal;
 mod multiprocess;
 mod report_loop;
 
@@ -74,6 +75,11 @@ impl Phone {
             user_id: me.id,
             _dir: dir,
         }
+    }
+
+    /// The store file (for the command-line client).
+    pub(crate) fn store_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("phone.sqlite3")
     }
 
     pub(crate) fn sync(&mut self) -> SyncReport {

@@ -170,8 +170,11 @@ fun main() {
             check(rec.seen.isNotEmpty()) { "progress reported" }
             check(rec.seen.last().phase == SyncPhase.DONE) { "last report is DONE: ${rec.seen.last()}" }
             check(rec.seen.first().changesTotal >= 3) { "first report counts the changes to send" }
+            check(report.complete && report.heldBack == 0L && report.refusedWaiting == 0L) { "everything typed is on the server: $report" }
+            check(report.clockOffsetMs != null && !report.clockWarning && report.warnings.isEmpty()) { "the clocks agree: $report" }
             val st = phoneA.status()
             check(st.pendingChanges == 0L && st.lastSuccess != null && st.lastError == null) { "status after sync: $st" }
+            check(st.oldestUnsyncedAgeMs == null) { "nothing unsynced: $st" }
         }
 
         tests["sees an edit made by a second device"] = {

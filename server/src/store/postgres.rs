@@ -49,8 +49,8 @@ use tokio_postgres::IsolationLevel;
 
 use super::push::Planned;
 use super::{
-    DocFacts, DocStore, FeedCursor, IncomingChange, Position, PullLimits, PullPage, PulledDoc,
-    PushOutcome, StoreError, WriteGuard,
+    DocFacts, DocStore, FeedCursor, IncomingChange, LogMark, Position, PullLimits, PullPage,
+    PulledDoc, PushOutcome, StoreError, WriteGuard,
 };
 use crate::db::DbError;
 use crate::pg::{self, err, execute, pool_err, query, query_one, query_opt};
@@ -869,5 +869,62 @@ impl DocStore for PgDocStore {
                 .map_err(err)?
                 .get(0),
         )
+    }
+
+    async fn log_mark(&self) -> Result<LogMark, StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        let generation: String = query_one(
+            &client,
+            "SELECT generation FROM log_generation WHERE id = 1",
+            &[],
+        )
+        .await
+        .map_err(err)?
+        .get(0);
+        let tip = query_opt(
+            &client,
+            "SELECT seq, hash FROM changes ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .map_err(err)?;
+        let (end, tip) = tip.map_or((0, String::new()), |r| {
+            (r.get::<_, i64>(0), hex::encode(r.get::<_, Vec<u8>>(1)))
+        });
+        Ok(LogMark {
+            generation,
+            end,
+            tip,
+        })
+    }
+
+    async fn change_at(&self, seq: i64) -> Result<Option<String>, StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        Ok(
+            query_opt(&client, "SELECT hash FROM changes WHERE seq = $1", &[&seq])
+                .await
+                .map_err(err)?
+                .map(|r| hex::encode(r.get::<_, Vec<u8>>(0))),
+        )
+    }
+
+    async fn renew_generation(&self, old: &str) -> Result<String, StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        let new = super::new_generation();
+        execute(
+            &client,
+            "UPDATE log_generation SET generation = $2 WHERE id = 1 AND generation = $1",
+            &[&old, &new],
+        )
+        .await
+        .map_err(err)?;
+        Ok(query_one(
+            &client,
+            "SELECT generation FROM log_generation WHERE id = 1",
+            &[],
+        )
+        .await
+        .map_err(err)?
+        .get(0))
     }
 }

@@ -18,8 +18,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::push::Planned;
 use super::{
-    DocFacts, DocStore, FeedCursor, IncomingChange, Position, PullLimits, PullPage, PulledDoc,
-    PushOutcome, StoreError, WriteGuard,
+    DocFacts, DocStore, FeedCursor, IncomingChange, LogMark, Position, PullLimits, PullPage,
+    PulledDoc, PushOutcome, StoreError, WriteGuard,
 };
 use crate::db;
 
@@ -604,5 +604,52 @@ impl DocStore for SqliteDocStore {
 
     async fn max_seq(&self) -> Result<i64, StoreError> {
         db::run(&self.pool, |conn| log_end_of(conn)).await
+    }
+
+    async fn log_mark(&self) -> Result<LogMark, StoreError> {
+        db::run(&self.pool, |conn| {
+            let generation: String = conn
+                .prepare_cached("SELECT generation FROM log_generation WHERE id = 1")?
+                .query_row([], |r| r.get(0))?;
+            let tip: Option<(i64, Vec<u8>)> = conn
+                .prepare_cached("SELECT seq, hash FROM changes ORDER BY seq DESC LIMIT 1")?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let (end, tip) = tip.map_or((0, String::new()), |(s, h)| (s, hex::encode(h)));
+            Ok(LogMark {
+                generation,
+                end,
+                tip,
+            })
+        })
+        .await
+    }
+
+    async fn change_at(&self, seq: i64) -> Result<Option<String>, StoreError> {
+        db::run(&self.pool, move |conn| {
+            Ok(conn
+                .prepare_cached("SELECT hash FROM changes WHERE seq = ?1")?
+                .query_row([seq], |r| r.get::<_, Vec<u8>>(0))
+                .optional()?
+                .map(hex::encode))
+        })
+        .await
+    }
+
+    async fn renew_generation(&self, old: &str) -> Result<String, StoreError> {
+        let (old, new) = (old.to_string(), super::new_generation());
+        let writer = self.writer.clone();
+        db::run(&self.pool, move |conn| {
+            let _writing = writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            conn.prepare_cached(
+                "UPDATE log_generation SET generation = ?2 WHERE id = 1 AND generation = ?1",
+            )?
+            .execute(params![old, new])?;
+            conn.prepare_cached("SELECT generation FROM log_generation WHERE id = 1")?
+                .query_row([], |r| r.get(0))
+        })
+        .await
     }
 }

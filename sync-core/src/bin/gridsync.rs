@@ -34,7 +34,8 @@ fn main() -> ExitCode {
     // A usage mistake exits here with clap's own message.
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(output::INCOMPLETE),
         Err(e) => {
             output::print_error(&e);
             ExitCode::FAILURE
@@ -42,9 +43,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs the command; `false` when a sync left something the worker typed
+/// off the server.
+fn run(cli: Cli) -> anyhow::Result<bool> {
     if let Command::Codes { table } = cli.command {
-        return ledger::codes(table)?.print(cli.json);
+        ledger::codes(table)?.print(cli.json)?;
+        return Ok(true);
     }
     let mut store = Store::open(&cli.store).with_context(|| {
         format!(
@@ -85,5 +89,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Show { doc_id } => review::show(s, &doc_id)?,
         Command::Codes { table } => ledger::codes(table)?,
     };
-    out.print(cli.json)
+    out.print(cli.json)?;
+    Ok(!out.incomplete)
 }

@@ -22,6 +22,8 @@ pub struct SyncRequest<'a> {
     pub max_docs: Option<usize>,
     /// Most bytes per page.
     pub max_bytes: Option<usize>,
+    /// Where the log stood in the last answer, as given (opaque here).
+    pub log: Option<serde_json::Value>,
 }
 
 /// One pushed change.
@@ -43,6 +45,8 @@ struct Header<'a> {
     max_docs: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log: Option<&'a serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -68,6 +72,7 @@ impl SyncRequest<'_> {
                 .collect(),
             max_docs: self.max_docs,
             max_bytes: self.max_bytes,
+            log: self.log.as_ref(),
         };
         let data: usize = self.push.iter().map(|p| p.data.len()).sum();
         let mut out = Vec::with_capacity(data + 64 * self.push.len() + 256);
@@ -135,6 +140,20 @@ pub struct SyncResponse {
     /// Documents still to come.
     #[serde(default)]
     pub remaining: u64,
+    /// The server's heads of documents whose pushed changes it could not
+    /// take for missing dependencies.
+    #[serde(default)]
+    pub heads: BTreeMap<String, Vec<String>>,
+    /// Where the log stands: sent back with the next sync.
+    #[serde(default)]
+    pub log: Option<serde_json::Value>,
+    /// The log lost changes this device saw (a restore): this page was
+    /// read from the start; push back what the server lacks.
+    #[serde(default)]
+    pub log_lost: bool,
+    /// The server's clock (ms since the Unix epoch).
+    #[serde(default)]
+    pub now: Option<i64>,
 }
 
 /// An error body from the server.

@@ -3066,6 +3066,18 @@ public struct RejectedChange: Equatable, Hashable {
      * When it was refused, ms.
      */
     public var at: Int64
+    /**
+     * What the change did (`add_visit`, …), empty if unknown.
+     */
+    public var op: String
+    /**
+     * The same for the worker, in Chinese (`新增走访记录`, …).
+     */
+    public var what: String
+    /**
+     * What the worker can do about it, in Chinese (then English).
+     */
+    public var advice: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3084,12 +3096,24 @@ public struct RejectedChange: Equatable, Hashable {
          */reason: String, 
         /**
          * When it was refused, ms.
-         */at: Int64) {
+         */at: Int64, 
+        /**
+         * What the change did (`add_visit`, …), empty if unknown.
+         */op: String, 
+        /**
+         * The same for the worker, in Chinese (`新增走访记录`, …).
+         */what: String, 
+        /**
+         * What the worker can do about it, in Chinese (then English).
+         */advice: String) {
         self.hash = hash
         self.docId = docId
         self.code = code
         self.reason = reason
         self.at = at
+        self.op = op
+        self.what = what
+        self.advice = advice
     }
 
     
@@ -3112,7 +3136,10 @@ public struct FfiConverterTypeRejectedChange: FfiConverterRustBuffer {
                 docId: FfiConverterString.read(from: &buf), 
                 code: FfiConverterString.read(from: &buf), 
                 reason: FfiConverterString.read(from: &buf), 
-                at: FfiConverterInt64.read(from: &buf)
+                at: FfiConverterInt64.read(from: &buf), 
+                op: FfiConverterString.read(from: &buf), 
+                what: FfiConverterString.read(from: &buf), 
+                advice: FfiConverterString.read(from: &buf)
         )
     }
 
@@ -3122,6 +3149,9 @@ public struct FfiConverterTypeRejectedChange: FfiConverterRustBuffer {
         FfiConverterString.write(value.code, into: &buf)
         FfiConverterString.write(value.reason, into: &buf)
         FfiConverterInt64.write(value.at, into: &buf)
+        FfiConverterString.write(value.op, into: &buf)
+        FfiConverterString.write(value.what, into: &buf)
+        FfiConverterString.write(value.advice, into: &buf)
     }
 }
 
@@ -3679,6 +3709,47 @@ public struct SyncReport: Equatable, Hashable {
      * Round trips.
      */
     public var rounds: Int64
+    /**
+     * Changes sent again from this device's documents because the server
+     * might lack them (after a restore of the server), now on it.
+     */
+    public var repushed: Int64
+    /**
+     * Local changes still not on the server: it lacks changes they build
+     * on (tried again at the next sync).
+     */
+    public var heldBack: Int64
+    /**
+     * Refused changes waiting for the worker (all of them).
+     */
+    public var refusedWaiting: Int64
+    /**
+     * Documents the server may still lack this user's changes of.
+     */
+    public var docsToHeal: Int64
+    /**
+     * The server had been restored from an older backup: everything was
+     * received again and this device's changes pushed back.
+     */
+    public var logLost: Bool
+    /**
+     * The server's clock minus this device's, ms, if the server said.
+     */
+    public var clockOffsetMs: Int64?
+    /**
+     * This device's clock is more than 5 minutes off the server's: ask
+     * the worker to set it right.
+     */
+    public var clockWarning: Bool
+    /**
+     * Everything typed on this device is on the server. When false the
+     * sync did what it could: show `warnings`.
+     */
+    public var complete: Bool
+    /**
+     * What the worker should know, in Chinese (then English).
+     */
+    public var warnings: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3703,7 +3774,39 @@ public struct SyncReport: Equatable, Hashable {
          */bytesReceived: Int64, 
         /**
          * Round trips.
-         */rounds: Int64) {
+         */rounds: Int64, 
+        /**
+         * Changes sent again from this device's documents because the server
+         * might lack them (after a restore of the server), now on it.
+         */repushed: Int64, 
+        /**
+         * Local changes still not on the server: it lacks changes they build
+         * on (tried again at the next sync).
+         */heldBack: Int64, 
+        /**
+         * Refused changes waiting for the worker (all of them).
+         */refusedWaiting: Int64, 
+        /**
+         * Documents the server may still lack this user's changes of.
+         */docsToHeal: Int64, 
+        /**
+         * The server had been restored from an older backup: everything was
+         * received again and this device's changes pushed back.
+         */logLost: Bool, 
+        /**
+         * The server's clock minus this device's, ms, if the server said.
+         */clockOffsetMs: Int64?, 
+        /**
+         * This device's clock is more than 5 minutes off the server's: ask
+         * the worker to set it right.
+         */clockWarning: Bool, 
+        /**
+         * Everything typed on this device is on the server. When false the
+         * sync did what it could: show `warnings`.
+         */complete: Bool, 
+        /**
+         * What the worker should know, in Chinese (then English).
+         */warnings: [String]) {
         self.pushed = pushed
         self.rejected = rejected
         self.docsReceived = docsReceived
@@ -3711,6 +3814,15 @@ public struct SyncReport: Equatable, Hashable {
         self.bytesSent = bytesSent
         self.bytesReceived = bytesReceived
         self.rounds = rounds
+        self.repushed = repushed
+        self.heldBack = heldBack
+        self.refusedWaiting = refusedWaiting
+        self.docsToHeal = docsToHeal
+        self.logLost = logLost
+        self.clockOffsetMs = clockOffsetMs
+        self.clockWarning = clockWarning
+        self.complete = complete
+        self.warnings = warnings
     }
 
     
@@ -3735,7 +3847,16 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
                 purged: FfiConverterSequenceString.read(from: &buf), 
                 bytesSent: FfiConverterInt64.read(from: &buf), 
                 bytesReceived: FfiConverterInt64.read(from: &buf), 
-                rounds: FfiConverterInt64.read(from: &buf)
+                rounds: FfiConverterInt64.read(from: &buf), 
+                repushed: FfiConverterInt64.read(from: &buf), 
+                heldBack: FfiConverterInt64.read(from: &buf), 
+                refusedWaiting: FfiConverterInt64.read(from: &buf), 
+                docsToHeal: FfiConverterInt64.read(from: &buf), 
+                logLost: FfiConverterBool.read(from: &buf), 
+                clockOffsetMs: FfiConverterOptionInt64.read(from: &buf), 
+                clockWarning: FfiConverterBool.read(from: &buf), 
+                complete: FfiConverterBool.read(from: &buf), 
+                warnings: FfiConverterSequenceString.read(from: &buf)
         )
     }
 
@@ -3747,6 +3868,15 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.bytesSent, into: &buf)
         FfiConverterInt64.write(value.bytesReceived, into: &buf)
         FfiConverterInt64.write(value.rounds, into: &buf)
+        FfiConverterInt64.write(value.repushed, into: &buf)
+        FfiConverterInt64.write(value.heldBack, into: &buf)
+        FfiConverterInt64.write(value.refusedWaiting, into: &buf)
+        FfiConverterInt64.write(value.docsToHeal, into: &buf)
+        FfiConverterBool.write(value.logLost, into: &buf)
+        FfiConverterOptionInt64.write(value.clockOffsetMs, into: &buf)
+        FfiConverterBool.write(value.clockWarning, into: &buf)
+        FfiConverterBool.write(value.complete, into: &buf)
+        FfiConverterSequenceString.write(value.warnings, into: &buf)
     }
 }
 
@@ -3794,6 +3924,22 @@ public struct SyncStatus: Equatable, Hashable {
      * The signed-in user, if any.
      */
     public var user: User?
+    /**
+     * How old the oldest edit not on the server is, ms, if any.
+     */
+    public var oldestUnsyncedAgeMs: Int64?
+    /**
+     * Documents the server may lack this user's changes of.
+     */
+    public var docsToHeal: Int64
+    /**
+     * The server's clock minus this device's at the last sync, ms.
+     */
+    public var clockOffsetMs: Int64?
+    /**
+     * This device's clock is more than 5 minutes off the server's.
+     */
+    public var clockWarning: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3815,13 +3961,29 @@ public struct SyncStatus: Equatable, Hashable {
          */server: String?, 
         /**
          * The signed-in user, if any.
-         */user: User?) {
+         */user: User?, 
+        /**
+         * How old the oldest edit not on the server is, ms, if any.
+         */oldestUnsyncedAgeMs: Int64?, 
+        /**
+         * Documents the server may lack this user's changes of.
+         */docsToHeal: Int64, 
+        /**
+         * The server's clock minus this device's at the last sync, ms.
+         */clockOffsetMs: Int64?, 
+        /**
+         * This device's clock is more than 5 minutes off the server's.
+         */clockWarning: Bool) {
         self.lastSuccess = lastSuccess
         self.lastError = lastError
         self.pendingChanges = pendingChanges
         self.rejectedChanges = rejectedChanges
         self.server = server
         self.user = user
+        self.oldestUnsyncedAgeMs = oldestUnsyncedAgeMs
+        self.docsToHeal = docsToHeal
+        self.clockOffsetMs = clockOffsetMs
+        self.clockWarning = clockWarning
     }
 
     
@@ -3845,7 +4007,11 @@ public struct FfiConverterTypeSyncStatus: FfiConverterRustBuffer {
                 pendingChanges: FfiConverterInt64.read(from: &buf), 
                 rejectedChanges: FfiConverterInt64.read(from: &buf), 
                 server: FfiConverterOptionString.read(from: &buf), 
-                user: FfiConverterOptionTypeUser.read(from: &buf)
+                user: FfiConverterOptionTypeUser.read(from: &buf), 
+                oldestUnsyncedAgeMs: FfiConverterOptionInt64.read(from: &buf), 
+                docsToHeal: FfiConverterInt64.read(from: &buf), 
+                clockOffsetMs: FfiConverterOptionInt64.read(from: &buf), 
+                clockWarning: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -3856,6 +4022,10 @@ public struct FfiConverterTypeSyncStatus: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.rejectedChanges, into: &buf)
         FfiConverterOptionString.write(value.server, into: &buf)
         FfiConverterOptionTypeUser.write(value.user, into: &buf)
+        FfiConverterOptionInt64.write(value.oldestUnsyncedAgeMs, into: &buf)
+        FfiConverterInt64.write(value.docsToHeal, into: &buf)
+        FfiConverterOptionInt64.write(value.clockOffsetMs, into: &buf)
+        FfiConverterBool.write(value.clockWarning, into: &buf)
     }
 }
 

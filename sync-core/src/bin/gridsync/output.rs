@@ -16,7 +16,14 @@ use unicode_width::UnicodeWidthStr;
 pub(crate) struct Output {
     json: serde_json::Value,
     human: String,
+    /// Something the worker typed is not on the server: exit with
+    /// [`INCOMPLETE`].
+    pub(crate) incomplete: bool,
 }
+
+/// The exit status of a `sync` that left something the worker typed off
+/// the server (held back or refused): not 0, so scripts notice.
+pub(crate) const INCOMPLETE: u8 = 3;
 
 impl Output {
     /// `json` for `--json`, `human` otherwise.
@@ -24,6 +31,7 @@ impl Output {
         Ok(Self {
             json: serde_json::to_value(json)?,
             human: human.into(),
+            incomplete: false,
         })
     }
 
@@ -31,7 +39,11 @@ impl Output {
     pub(crate) fn json(json: impl Serialize) -> anyhow::Result<Self> {
         let json = serde_json::to_value(json)?;
         let human = serde_json::to_string_pretty(&json)?;
-        Ok(Self { json, human })
+        Ok(Self {
+            json,
+            human,
+            incomplete: false,
+        })
     }
 
     /// Write to standard output. A closed pipe (`gridsync … | head`) is not

@@ -168,18 +168,38 @@ pub(crate) fn sync(store: &mut Store) -> anyhow::Result<Output> {
     let report = result?;
 
     let duplicates = store.duplicate_suspects()?.len();
-    let mut human = key_values(&[
+    let mut pairs = vec![
         ("已推送修改 / pushed", report.pushed.to_string()),
         ("被拒绝修改 / refused", report.rejected.to_string()),
         ("已接收记录 / received", report.docs_received.to_string()),
         ("已清除记录 / purged", report.purged.len().to_string()),
-    ]);
-    human.insert_str(0, "同步完成 / sync done\n");
-    if report.rejected > 0 {
-        human.push_str(
-            "有修改被服务器拒绝，运行 gridsync rejected 查看原因 / \
-             some changes were refused: see `gridsync rejected`\n",
-        );
+        ("暂未上传 / held back", report.held_back.to_string()),
+        (
+            "待处理的被拒修改 / refused, waiting",
+            report.refused_waiting.to_string(),
+        ),
+    ];
+    if report.repushed > 0 {
+        pairs.push(("补传修改 / pushed again", report.repushed.to_string()));
+    }
+    if let Some(offset) = report.clock_offset_ms {
+        pairs.push((
+            "与服务器时差 / clock offset",
+            format!("{} s", offset / 1000),
+        ));
+    }
+    let mut human = key_values(&pairs);
+    human.insert_str(
+        0,
+        if report.complete {
+            "同步完成 / sync done\n"
+        } else {
+            "同步未完成：有修改还不在服务器上 / sync incomplete: some changes are not on the server\n"
+        },
+    );
+    for w in &report.warnings {
+        human.push_str(w);
+        human.push('\n');
     }
     if duplicates > 0 {
         human.push_str(&format!(
@@ -187,7 +207,21 @@ pub(crate) fn sync(store: &mut Store) -> anyhow::Result<Output> {
              {duplicates} suspected duplicates: see `gridsync duplicates`\n"
         ));
     }
-    Output::new(&report, human)
+    let mut out = Output::new(&report, human)?;
+    out.incomplete = !report.complete;
+    Ok(out)
+}
+
+/// An age as days, hours or minutes, Chinese then English.
+fn age_text(ms: i64) -> String {
+    let minutes = ms / 60_000;
+    if minutes >= 24 * 60 {
+        format!("{}天 / {} days", minutes / (24 * 60), minutes / (24 * 60))
+    } else if minutes >= 60 {
+        format!("{}小时 / {} hours", minutes / 60, minutes / 60)
+    } else {
+        format!("{minutes}分钟 / {minutes} minutes")
+    }
 }
 
 fn show_progress(bar: &ProgressBar, p: &Progress) {
@@ -247,11 +281,30 @@ pub(crate) fn status(store: &mut Store) -> anyhow::Result<Output> {
     pairs.extend([
         ("待推送修改 / pending", s.pending_changes.to_string()),
         ("被拒绝修改 / refused", s.rejected_changes.to_string()),
+        (
+            "最早未上传的修改 / oldest unsynced edit",
+            s.oldest_unsynced_age_ms.map_or_else(
+                || "无 / none".to_string(),
+                |age| format!("{} 前 / ago", age_text(age)),
+            ),
+        ),
         ("字段冲突 / conflicts", out.conflicts.to_string()),
         ("疑似重复 / duplicates", out.duplicate_suspects.to_string()),
         ("本机编号 / device", out.device_id.clone()),
     ]);
+    if let Some(offset) = s.clock_offset_ms {
+        pairs.push((
+            "与服务器时差 / clock offset",
+            format!("{} s", offset / 1000),
+        ));
+    }
     let mut human = key_values(&pairs);
+    if s.clock_warning {
+        human.push_str(
+            "手机时间与服务器相差超过5分钟，请校准手机时间 / \
+             this device's clock is more than 5 minutes off the server's: set it right\n",
+        );
+    }
     if s.last_success.is_some() {
         human.push_str("（时间为北京时间 / times are China Standard Time, UTC+8）\n");
     }

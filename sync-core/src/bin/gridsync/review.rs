@@ -228,15 +228,19 @@ pub(crate) fn rejected(store: &Store) -> anyhow::Result<Output> {
     let mut t = Table::new(&[
         "时间 / at",
         "记录编号 / document",
+        "操作 / edit",
         "代码 / code",
         "原因 / reason",
+        "怎么办 / what to do",
     ]);
     for r in &rows {
         t.row(vec![
             time_cn(r.at),
             r.doc_id.clone(),
+            r.what.clone(),
             r.code.clone(),
             r.reason.clone(),
+            r.advice.clone(),
         ]);
     }
     let mut human = t.render();
@@ -247,7 +251,9 @@ pub(crate) fn rejected(store: &Store) -> anyhow::Result<Output> {
     ));
     if !rows.is_empty() {
         human.push_str(
-            "撤销某记录被拒绝的修改 / to undo them on this device: gridsync discard DOC_ID\n",
+            "被拒绝的修改已从记录中移出，之后的修改照常上传；放弃某记录被拒绝的修改 / \
+             refused changes are set aside (later edits are sent as usual); to discard them: \
+             gridsync discard DOC_ID\n",
         );
     }
     Output::new(&rows, human)

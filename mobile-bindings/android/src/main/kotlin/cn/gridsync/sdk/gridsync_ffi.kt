@@ -3922,6 +3922,21 @@ data class RejectedChange (
      * When it was refused, ms.
      */
     var `at`: kotlin.Long
+    , 
+    /**
+     * What the change did (`add_visit`, …), empty if unknown.
+     */
+    var `op`: kotlin.String
+    , 
+    /**
+     * The same for the worker, in Chinese (`新增走访记录`, …).
+     */
+    var `what`: kotlin.String
+    , 
+    /**
+     * What the worker can do about it, in Chinese (then English).
+     */
+    var `advice`: kotlin.String
     
 ){
     
@@ -3943,6 +3958,9 @@ public object FfiConverterTypeRejectedChange: FfiConverterRustBuffer<RejectedCha
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
         )
     }
 
@@ -3951,7 +3969,10 @@ public object FfiConverterTypeRejectedChange: FfiConverterRustBuffer<RejectedCha
             FfiConverterString.allocationSize(value.`docId`) +
             FfiConverterString.allocationSize(value.`code`) +
             FfiConverterString.allocationSize(value.`reason`) +
-            FfiConverterLong.allocationSize(value.`at`)
+            FfiConverterLong.allocationSize(value.`at`) +
+            FfiConverterString.allocationSize(value.`op`) +
+            FfiConverterString.allocationSize(value.`what`) +
+            FfiConverterString.allocationSize(value.`advice`)
     )
 
     override fun write(value: RejectedChange, buf: ByteBuffer) {
@@ -3960,6 +3981,9 @@ public object FfiConverterTypeRejectedChange: FfiConverterRustBuffer<RejectedCha
             FfiConverterString.write(value.`code`, buf)
             FfiConverterString.write(value.`reason`, buf)
             FfiConverterLong.write(value.`at`, buf)
+            FfiConverterString.write(value.`op`, buf)
+            FfiConverterString.write(value.`what`, buf)
+            FfiConverterString.write(value.`advice`, buf)
     }
 }
 
@@ -4375,6 +4399,56 @@ data class SyncReport (
      * Round trips.
      */
     var `rounds`: kotlin.Long
+    , 
+    /**
+     * Changes sent again from this device's documents because the server
+     * might lack them (after a restore of the server), now on it.
+     */
+    var `repushed`: kotlin.Long
+    , 
+    /**
+     * Local changes still not on the server: it lacks changes they build
+     * on (tried again at the next sync).
+     */
+    var `heldBack`: kotlin.Long
+    , 
+    /**
+     * Refused changes waiting for the worker (all of them).
+     */
+    var `refusedWaiting`: kotlin.Long
+    , 
+    /**
+     * Documents the server may still lack this user's changes of.
+     */
+    var `docsToHeal`: kotlin.Long
+    , 
+    /**
+     * The server had been restored from an older backup: everything was
+     * received again and this device's changes pushed back.
+     */
+    var `logLost`: kotlin.Boolean
+    , 
+    /**
+     * The server's clock minus this device's, ms, if the server said.
+     */
+    var `clockOffsetMs`: kotlin.Long?
+    , 
+    /**
+     * This device's clock is more than 5 minutes off the server's: ask
+     * the worker to set it right.
+     */
+    var `clockWarning`: kotlin.Boolean
+    , 
+    /**
+     * Everything typed on this device is on the server. When false the
+     * sync did what it could: show `warnings`.
+     */
+    var `complete`: kotlin.Boolean
+    , 
+    /**
+     * What the worker should know, in Chinese (then English).
+     */
+    var `warnings`: List<kotlin.String>
     
 ){
     
@@ -4398,6 +4472,15 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceString.read(buf),
         )
     }
 
@@ -4408,7 +4491,16 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterSequenceString.allocationSize(value.`purged`) +
             FfiConverterLong.allocationSize(value.`bytesSent`) +
             FfiConverterLong.allocationSize(value.`bytesReceived`) +
-            FfiConverterLong.allocationSize(value.`rounds`)
+            FfiConverterLong.allocationSize(value.`rounds`) +
+            FfiConverterLong.allocationSize(value.`repushed`) +
+            FfiConverterLong.allocationSize(value.`heldBack`) +
+            FfiConverterLong.allocationSize(value.`refusedWaiting`) +
+            FfiConverterLong.allocationSize(value.`docsToHeal`) +
+            FfiConverterBoolean.allocationSize(value.`logLost`) +
+            FfiConverterOptionalLong.allocationSize(value.`clockOffsetMs`) +
+            FfiConverterBoolean.allocationSize(value.`clockWarning`) +
+            FfiConverterBoolean.allocationSize(value.`complete`) +
+            FfiConverterSequenceString.allocationSize(value.`warnings`)
     )
 
     override fun write(value: SyncReport, buf: ByteBuffer) {
@@ -4419,6 +4511,15 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterLong.write(value.`bytesSent`, buf)
             FfiConverterLong.write(value.`bytesReceived`, buf)
             FfiConverterLong.write(value.`rounds`, buf)
+            FfiConverterLong.write(value.`repushed`, buf)
+            FfiConverterLong.write(value.`heldBack`, buf)
+            FfiConverterLong.write(value.`refusedWaiting`, buf)
+            FfiConverterLong.write(value.`docsToHeal`, buf)
+            FfiConverterBoolean.write(value.`logLost`, buf)
+            FfiConverterOptionalLong.write(value.`clockOffsetMs`, buf)
+            FfiConverterBoolean.write(value.`clockWarning`, buf)
+            FfiConverterBoolean.write(value.`complete`, buf)
+            FfiConverterSequenceString.write(value.`warnings`, buf)
     }
 }
 
@@ -4457,6 +4558,26 @@ data class SyncStatus (
      * The signed-in user, if any.
      */
     var `user`: User?
+    , 
+    /**
+     * How old the oldest edit not on the server is, ms, if any.
+     */
+    var `oldestUnsyncedAgeMs`: kotlin.Long?
+    , 
+    /**
+     * Documents the server may lack this user's changes of.
+     */
+    var `docsToHeal`: kotlin.Long
+    , 
+    /**
+     * The server's clock minus this device's at the last sync, ms.
+     */
+    var `clockOffsetMs`: kotlin.Long?
+    , 
+    /**
+     * This device's clock is more than 5 minutes off the server's.
+     */
+    var `clockWarning`: kotlin.Boolean
     
 ){
     
@@ -4479,6 +4600,10 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
             FfiConverterLong.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalTypeUser.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -4488,7 +4613,11 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
             FfiConverterLong.allocationSize(value.`pendingChanges`) +
             FfiConverterLong.allocationSize(value.`rejectedChanges`) +
             FfiConverterOptionalString.allocationSize(value.`server`) +
-            FfiConverterOptionalTypeUser.allocationSize(value.`user`)
+            FfiConverterOptionalTypeUser.allocationSize(value.`user`) +
+            FfiConverterOptionalLong.allocationSize(value.`oldestUnsyncedAgeMs`) +
+            FfiConverterLong.allocationSize(value.`docsToHeal`) +
+            FfiConverterOptionalLong.allocationSize(value.`clockOffsetMs`) +
+            FfiConverterBoolean.allocationSize(value.`clockWarning`)
     )
 
     override fun write(value: SyncStatus, buf: ByteBuffer) {
@@ -4498,6 +4627,10 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
             FfiConverterLong.write(value.`rejectedChanges`, buf)
             FfiConverterOptionalString.write(value.`server`, buf)
             FfiConverterOptionalTypeUser.write(value.`user`, buf)
+            FfiConverterOptionalLong.write(value.`oldestUnsyncedAgeMs`, buf)
+            FfiConverterLong.write(value.`docsToHeal`, buf)
+            FfiConverterOptionalLong.write(value.`clockOffsetMs`, buf)
+            FfiConverterBoolean.write(value.`clockWarning`, buf)
     }
 }
 
