@@ -119,7 +119,10 @@ fn grid_rows(i: usize, now: i64, holders: &[String]) -> Vec<(String, Projected)>
             visits,
             ..Household::default()
         };
-        out.push((id, Projected::Household(Box::new(household), Vec::new())));
+        out.push((
+            id,
+            Projected::Household(Box::new(household), Vec::new(), None),
+        ));
     }
     out
 }

@@ -1065,7 +1065,7 @@ async fn a_slower_process_never_overwrites_a_newer_projection() {
         };
         vec![(
             "h1".to_owned(),
-            readmodel::Projected::Household(Box::new(h), Vec::new()),
+            readmodel::Projected::Household(Box::new(h), Vec::new(), None),
         )]
     };
     let residents = || async {
@@ -1157,4 +1157,86 @@ async fn every_page_keeps_to_its_security_policy() {
             assert!(!found, "{uri}: {forbidden}");
         }
     }
+}
+
+#[tokio::test]
+async fn records_made_with_a_phone_clock_off_are_flagged_for_review() {
+    let (state, _dir) = demo_server(None).await;
+    let shequ = cookie(&state, "shequ").await;
+    let (_, body) = get(&state, &shequ, &format!("/web/review?code={COMMUNITY}")).await;
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("没有时钟有误的记录"),
+        "nothing flagged in the demo"
+    );
+    // A phone whose clock is a year behind records a household; its change
+    // carries the offset the last sync measured (docs/protocol.md).
+    let grid_doc = gridsync_server::sync::grid_doc_id(G1);
+    let saved = state.docs.load(&grid_doc).await.unwrap().unwrap();
+    let mut phone = gridsync_core::Store::open_in_memory(Default::default()).unwrap();
+    phone.apply_remote(&grid_doc, &[saved]).unwrap();
+    let id = phone
+        .create_household(gridsync_core::household::NewHousehold {
+            grid: G1.into(),
+            place: gridsync_core::demo::place_of(
+                &gridsync_core::demo::GridPlan {
+                    households: 30,
+                    residents_per_household: 1,
+                    visits_per_household: 0,
+                    buildings: 1,
+                    units: 2,
+                    holder_visits: true,
+                },
+                28,
+            ),
+            residents: vec![gridsync_core::household::Resident::named("新住户")],
+            ..Default::default()
+        })
+        .unwrap();
+    let mut doc = automerge::Automerge::load(&phone.export_doc(&id).unwrap()).unwrap();
+    let year: i64 = 365 * 24 * 3600 * 1000;
+    let note = serde_json::json!({"by": "local", "op": "edit_household", "clock_offset_ms": year});
+    doc.transact_with::<_, _, automerge::AutomergeError, _>(
+        |_| automerge::transaction::CommitOptions::default().with_message(note.to_string()),
+        |tx| {
+            use automerge::transaction::Transactable;
+            let house = match automerge::ReadDoc::get(tx, automerge::ROOT, "house")? {
+                Some((_, id)) => id,
+                None => panic!("house missing"),
+            };
+            tx.put(&house, "occupants", 2_u64)
+        },
+    )
+    .unwrap();
+    let changes = doc
+        .get_changes(&[])
+        .into_iter()
+        .map(|c| gridsync_server::store::IncomingChange {
+            doc_id: id.clone(),
+            data: c.raw_bytes().to_vec(),
+        })
+        .collect();
+    let guard = gridsync_server::scope::Guard::new(
+        gridsync_server::sync::server_principal(),
+        gridsync_server::sync::validate::document,
+    );
+    let outcome = state
+        .docs
+        .push(changes, Some("w".into()), None, Box::new(guard))
+        .await
+        .unwrap();
+    assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
+    let (status, body) = get(&state, &shequ, &format!("/web/review?code={COMMUNITY}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = String::from_utf8(body).unwrap();
+    assert!(
+        page.contains(&format!("/web/h/{id}")),
+        "the household is listed"
+    );
+    assert!(page.contains("手机时钟慢了 365 天"), "how far off");
+    assert!(
+        page.contains("实际时间应加 365 天"),
+        "how to read its times"
+    );
 }

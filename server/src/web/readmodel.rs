@@ -33,7 +33,7 @@ use crate::db::DbError;
 use crate::state::AppState;
 
 /// Bump when the tables below change: the file is then rebuilt.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Log entries read per projector step.
 const BATCH: i64 = 5000;
@@ -124,6 +124,14 @@ CREATE TABLE conflicts (
     PRIMARY KEY (doc_id, n)
 );
 CREATE INDEX conflicts_grid ON conflicts (grid);
+CREATE TABLE clock_flags (
+    doc_id TEXT PRIMARY KEY,
+    grid TEXT NOT NULL,
+    author TEXT,
+    offset_ms INTEGER NOT NULL,
+    changes INTEGER NOT NULL
+);
+CREATE INDEX clock_flags_grid ON clock_flags (grid);
 CREATE TABLE doc_versions (
     doc_id TEXT PRIMARY KEY,
     seq INTEGER NOT NULL
@@ -274,12 +282,55 @@ pub struct SyncSeen {
 /// What a document contributes to the read model.
 #[derive(Debug, Clone)]
 pub enum Projected {
-    /// A household (its residents, tags and visits with it).
-    Household(Box<Household>, Vec<ConflictRow>),
+    /// A household (its residents, tags and visits with it), and whether
+    /// it was recorded on a phone whose clock was off.
+    Household(Box<Household>, Vec<ConflictRow>, Option<ClockFlag>),
     /// An issue report.
     Issue(Box<IssueRow>, Vec<ConflictRow>),
     /// Anything else (grid documents, merged-away households): no rows.
     Nothing,
+}
+
+/// Changes of a record made on a phone whose clock was off (by the offset
+/// their notes carry, docs/protocol.md): the times they record are that
+/// far from the truth, so a supervisor sees them in the review queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClockFlag {
+    /// Who made the change with the largest offset.
+    pub author: Option<String>,
+    /// The largest offset, server minus phone, ms (positive: the phone's
+    /// clock was behind, the times are too early).
+    pub offset_ms: i64,
+    /// How many changes were made with the clock off.
+    pub changes: i64,
+}
+
+/// A phone clock off by more than this is flagged (the phone warns its
+/// user from 5 minutes; an hour is past any time-zone-free drift).
+pub const CLOCK_FLAG_MS: i64 = 3_600_000;
+
+/// The clock flag of a document, from its changes' notes.
+pub fn clock_flag(doc: &Automerge) -> Option<ClockFlag> {
+    let mut flag: Option<ClockFlag> = None;
+    for meta in doc.get_changes_meta(&[]) {
+        let Some(note) = gridsync_core::doc::ChangeNote::parse(meta.message.as_deref()) else {
+            continue;
+        };
+        let Some(offset) = note.clock_offset_ms.filter(|o| o.abs() >= CLOCK_FLAG_MS) else {
+            continue;
+        };
+        let f = flag.get_or_insert(ClockFlag {
+            author: None,
+            offset_ms: 0,
+            changes: 0,
+        });
+        f.changes += 1;
+        if offset.abs() > f.offset_ms.abs() {
+            f.offset_ms = offset;
+            f.author = Some(note.by);
+        }
+    }
+    flag
 }
 
 /// A same-field conflict, ready to store.
@@ -331,7 +382,11 @@ pub fn project(bytes: &[u8]) -> Option<Projected> {
             if h.merged_into.is_some() {
                 return Some(Projected::Nothing);
             }
-            Some(Projected::Household(Box::new(h), conflicts()))
+            Some(Projected::Household(
+                Box::new(h),
+                conflicts(),
+                clock_flag(&doc),
+            ))
         }
         gridsync_core::issue::KIND => {
             let issue: Issue = gridsync_core::doc::read(&doc, None).ok()?;
@@ -398,6 +453,7 @@ fn delete_doc(tx: &rusqlite::Transaction<'_>, id: &str) -> rusqlite::Result<()> 
         "DELETE FROM visits WHERE household_id = ?1",
         "DELETE FROM issues WHERE id = ?1",
         "DELETE FROM conflicts WHERE doc_id = ?1",
+        "DELETE FROM clock_flags WHERE doc_id = ?1",
     ] {
         tx.prepare_cached(sql)?.execute([id])?;
     }
@@ -424,8 +480,15 @@ fn write_doc(tx: &rusqlite::Transaction<'_>, id: &str, p: &Projected) -> rusqlit
     delete_doc(tx, id)?;
     match p {
         Projected::Nothing => Ok(()),
-        Projected::Household(h, conflicts) => {
+        Projected::Household(h, conflicts, clock) => {
             write_household(tx, id, h)?;
+            if let Some(f) = clock {
+                tx.prepare_cached(
+                    "INSERT INTO clock_flags (doc_id, grid, author, offset_ms, changes)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![id, h.grid, f.author, f.offset_ms, f.changes])?;
+            }
             write_conflicts(tx, id, &h.grid, "household", conflicts)
         }
         Projected::Issue(row, conflicts) => {

@@ -3,7 +3,9 @@
 //! value to keep) and suspected duplicates (the same flat recorded twice:
 //! merge or dismiss; the same ID number in two households: dismiss, or
 //! merge the households when they are the same one; the same person twice
-//! in one household: merge the entries). Each resolution runs
+//! in one household: merge the entries), and households recorded on a
+//! phone whose clock was off (their times need correcting: shown, not
+//! changed). Each resolution runs
 //! the core's own operation as the supervisor, through [`super::actor`],
 //! so it reaches the phones like any other change.
 
@@ -63,6 +65,22 @@ pub struct DuplicateView {
     pub residents: Option<(String, String)>,
 }
 
+/// A household recorded on a phone whose clock was off.
+pub struct ClockView {
+    /// The household.
+    pub doc_id: String,
+    /// Its address.
+    pub place: String,
+    /// Who recorded with the clock off.
+    pub by: String,
+    /// How far off, in words (手机时钟慢了 365 天).
+    pub offset: String,
+    /// What to do with the times it shows.
+    pub correction: String,
+    /// How many changes.
+    pub changes: i64,
+}
+
 #[derive(askama::Template)]
 #[template(path = "review.html")]
 struct ReviewPage {
@@ -72,6 +90,33 @@ struct ReviewPage {
     done: Option<String>,
     conflicts: Vec<ConflictView>,
     duplicates: Vec<DuplicateView>,
+    clocks: Vec<ClockView>,
+}
+
+/// A duration in days or hours, in words.
+fn span_zh(ms: i64) -> String {
+    let ms = ms.abs();
+    if ms >= 86_400_000 {
+        format!("{} 天", ms / 86_400_000)
+    } else {
+        format!("{} 小时", (ms / 3_600_000).max(1))
+    }
+}
+
+/// How a clock offset (server minus phone) reads to a supervisor.
+fn clock_words(offset_ms: i64) -> (String, String) {
+    let span = span_zh(offset_ms);
+    if offset_ms > 0 {
+        (
+            format!("手机时钟慢了 {span}"),
+            format!("所记时间比实际早，实际时间应加 {span}"),
+        )
+    } else {
+        (
+            format!("手机时钟快了 {span}"),
+            format!("所记时间比实际晚，实际时间应减 {span}"),
+        )
+    }
 }
 
 /// `?code=` of the queue.
@@ -129,7 +174,7 @@ pub async fn queue(
     let code = territory_code(p, q.code.as_deref())?;
     readmodel::catch_up(&state).await?;
     let (lo, hi) = (code.clone(), upper(&code));
-    let (conflicts, pairs, people, twice) = state
+    let (conflicts, pairs, people, twice, clocks) = state
         .web
         .model()
         .run(move |c| {
@@ -192,7 +237,25 @@ pub async fn queue(
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok((conflicts, pairs, people, twice))
+            let clocks = c
+                .prepare(
+                    "SELECT f.doc_id, f.author, f.offset_ms, f.changes,
+                            h.compound || ' ' || h.building || ' ' || h.unit || ' ' || h.room || '室'
+                     FROM clock_flags f JOIN households h ON h.id = f.doc_id
+                     WHERE f.grid >= ?1 AND f.grid < ?2
+                     ORDER BY abs(f.offset_ms) DESC, f.doc_id LIMIT 200",
+                )?
+                .query_map(params![lo, hi], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((conflicts, pairs, people, twice, clocks))
         })
         .await?;
     let users = state.directory.users().await?;
@@ -270,6 +333,20 @@ pub async fn queue(
                 residents: Some((ra, rb)),
             }),
     );
+    let clocks = clocks
+        .into_iter()
+        .map(|(doc_id, author, offset_ms, changes, place)| {
+            let (offset, correction) = clock_words(offset_ms);
+            ClockView {
+                doc_id,
+                place,
+                by: name_of(&author),
+                offset,
+                correction,
+                changes,
+            }
+        })
+        .collect();
     render(&ReviewPage {
         nav: Nav::of(&user),
         crumbs: vec![
@@ -286,6 +363,7 @@ pub async fn queue(
         done: q.done,
         conflicts,
         duplicates,
+        clocks,
     })
 }
 
