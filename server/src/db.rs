@@ -41,8 +41,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/sqlite/0007_change_key.sql")),
     (8, include_str!("../migrations/sqlite/0008_docs_rowid.sql")),
     (
-        18,
-        include_str!("../migrations/sqlite/0018_log_generation.sql"),
+        9,
+        include_str!("../migrations/sqlite/0009_log_generation.sql"),
     ),
 ];
 

@@ -65,9 +65,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/postgres/0007_change_key.sql"),
     ),
     (
-        18,
-        "0018_log_generation",
-        include_str!("../migrations/postgres/0018_log_generation.sql"),
+        8,
+        "0008_log_generation",
+        include_str!("../migrations/postgres/0008_log_generation.sql"),
     ),
 ];
 

@@ -1,4 +1,4 @@
--- The change log's generation; the same table as migrations/sqlite/0018.
+-- The change log's generation; the same table as migrations/sqlite/0009.
 -- A random id made with the log, and made anew when a device shows that
 -- the log lost changes it once held (a restore from an older backup).
 CREATE TABLE log_generation (
