@@ -292,6 +292,10 @@ pub trait DocStore: Send + Sync + 'static {
     /// there.
     async fn log_mark(&self) -> Result<LogMark, StoreError>;
 
+    /// Who pushed each stored change of a document, as the server
+    /// recorded it from the token: (change hash in hex, user id).
+    async fn pushers(&self, doc_id: &str) -> Result<Vec<(String, String)>, StoreError>;
+
     /// The hash (hex) of the change at `seq`, if the log has one there.
     async fn change_at(&self, seq: i64) -> Result<Option<String>, StoreError>;
 

@@ -700,6 +700,36 @@ pub(crate) mod suite {
     /// generation. A device that shows a mark the log no longer holds (a
     /// restore from an older backup) renews the generation once; every
     /// device that heard from the old one is then told too.
+    pub(crate) async fn the_pusher_of_each_change_is_recorded(store: Arc<dyn DocStore>) {
+        let (_, changes) = phone_with(G1, 1, None);
+        let doc = changes[0].doc_id.clone();
+        let hashes: std::collections::BTreeSet<String> = changes
+            .iter()
+            .map(|c| {
+                automerge::Change::from_bytes(c.data.clone())
+                    .unwrap()
+                    .hash()
+                    .to_string()
+            })
+            .collect();
+        let outcome = store
+            .push(
+                changes,
+                Some("user-grid_worker".into()),
+                Some("dev".into()),
+                guard(principal(Role::GridWorker, &[G1])),
+            )
+            .await
+            .unwrap();
+        assert!(outcome.rejected.is_empty());
+        let pushers = store.pushers(&doc).await.unwrap();
+        let got: std::collections::BTreeSet<String> =
+            pushers.iter().map(|(h, _)| h.clone()).collect();
+        assert_eq!(got, hashes);
+        assert!(pushers.iter().all(|(_, u)| u == "user-grid_worker"));
+        assert!(store.pushers("no-such-doc").await.unwrap().is_empty());
+    }
+
     pub(crate) async fn a_log_that_lost_changes_is_told_by_its_mark(store: Arc<dyn DocStore>) {
         use gridsync_server::store::{LogMark, log_lost};
         let empty = store.log_mark().await.unwrap();
@@ -877,6 +907,7 @@ macro_rules! conformance {
             case!(concurrent_pushes_keep_the_log_whole);
             case!(concurrent_pushes_to_one_document_all_land);
             case!(a_log_that_lost_changes_is_told_by_its_mark);
+            case!(the_pusher_of_each_change_is_recorded);
         }
     };
 }

@@ -1240,3 +1240,69 @@ async fn records_made_with_a_phone_clock_off_are_flagged_for_review() {
         "how to read its times"
     );
 }
+
+#[tokio::test]
+async fn history_names_the_person_who_pushed_not_the_name_a_change_gives() {
+    let (state, _dir) = demo_server(None).await;
+    let shequ = cookie(&state, "shequ").await;
+    let worker = state
+        .directory
+        .user_by_username("wangge1")
+        .await
+        .unwrap()
+        .unwrap();
+    // A change whose message names nobody the server knows ("local"),
+    // stored as pushed by wangge1 (as a change from before the server
+    // checked authors would be).
+    let grid_doc = gridsync_server::sync::grid_doc_id(G1);
+    let saved = state.docs.load(&grid_doc).await.unwrap().unwrap();
+    let mut phone = gridsync_core::Store::open_in_memory(Default::default()).unwrap();
+    phone.apply_remote(&grid_doc, &[saved]).unwrap();
+    let before = phone.outbox(100).unwrap().len();
+    let id = phone
+        .create_household(gridsync_core::household::NewHousehold {
+            grid: G1.into(),
+            place: gridsync_core::demo::place_of(
+                &gridsync_core::demo::GridPlan {
+                    households: 30,
+                    residents_per_household: 1,
+                    visits_per_household: 0,
+                    buildings: 1,
+                    units: 2,
+                    holder_visits: true,
+                },
+                27,
+            ),
+            residents: vec![gridsync_core::household::Resident::named("新住户")],
+            ..Default::default()
+        })
+        .unwrap();
+    let changes = phone
+        .outbox(100)
+        .unwrap()
+        .into_iter()
+        .skip(before)
+        .map(|e| gridsync_server::store::IncomingChange {
+            doc_id: e.doc_id,
+            data: e.data,
+        })
+        .collect();
+    let guard = gridsync_server::scope::Guard::new(
+        gridsync_server::sync::server_principal(),
+        gridsync_server::sync::validate::document,
+    );
+    let outcome = state
+        .docs
+        .push(changes, Some(worker.id.clone()), None, Box::new(guard))
+        .await
+        .unwrap();
+    assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
+    let (status, body) = get(&state, &shequ, &format!("/web/h/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = String::from_utf8(body).unwrap();
+    let history = &page[page.find("id=\"history\"").expect("history section")..];
+    assert!(
+        history.contains(&worker.display_name),
+        "the pusher is named in the history"
+    );
+}

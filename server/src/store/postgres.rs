@@ -871,6 +871,21 @@ impl DocStore for PgDocStore {
         )
     }
 
+    async fn pushers(&self, doc_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        let rows = crate::pg::query(
+            &client,
+            "SELECT hash, user_id FROM changes WHERE doc_id = $1 AND user_id IS NOT NULL",
+            &[&doc_id],
+        )
+        .await
+        .map_err(err)?;
+        Ok(rows
+            .iter()
+            .map(|r| (hex::encode(r.get::<_, Vec<u8>>(0)), r.get::<_, String>(1)))
+            .collect())
+    }
+
     async fn log_mark(&self) -> Result<LogMark, StoreError> {
         let client = self.pool.get().await.map_err(pool_err)?;
         let generation: String = query_one(

@@ -606,6 +606,20 @@ impl DocStore for SqliteDocStore {
         db::run(&self.pool, |conn| log_end_of(conn)).await
     }
 
+    async fn pushers(&self, doc_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let id = doc_id.to_string();
+        db::run(&self.pool, move |conn| {
+            conn.prepare_cached(
+                "SELECT hash, user_id FROM changes WHERE doc_id = ?1 AND user_id IS NOT NULL",
+            )?
+            .query_map([id], |r| {
+                Ok((hex::encode(r.get::<_, Vec<u8>>(0)?), r.get::<_, String>(1)?))
+            })?
+            .collect()
+        })
+        .await
+    }
+
     async fn log_mark(&self) -> Result<LogMark, StoreError> {
         db::run(&self.pool, |conn| {
             let generation: String = conn

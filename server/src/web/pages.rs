@@ -800,6 +800,16 @@ pub async fn household(
         })
         .collect();
     visits.truncate(50);
+    // Who made each change: the person the server recorded from the token
+    // that pushed it, not the name a change's message gives (the server
+    // itself, seeding demo data, pushes under the names it gives).
+    let pushers: std::collections::HashMap<String, String> = state
+        .docs
+        .pushers(&id)
+        .await?
+        .into_iter()
+        .filter(|(_, user)| user != &crate::sync::server_principal().user_id)
+        .collect();
     let history = history
         .into_iter()
         .rev()
@@ -845,7 +855,12 @@ pub async fn household(
                 .join("；");
             HistoryLine {
                 when: when(e.at),
-                who: e.by.as_deref().map(name_of).unwrap_or_else(|| "—".into()),
+                who: pushers
+                    .get(&e.hash)
+                    .map(String::as_str)
+                    .or(e.by.as_deref())
+                    .map(name_of)
+                    .unwrap_or_else(|| "—".into()),
                 op: e.op.as_deref().map(op_name).unwrap_or_default(),
                 resident,
                 fields,
