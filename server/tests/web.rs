@@ -222,20 +222,14 @@ async fn the_overview_matches_the_documents_on_postgres() {
     assert_eq!(audit.len(), 1);
 }
 
-#[tokio::test]
-async fn a_push_shows_on_the_next_page_view() {
-    let (state, _dir) = demo_server(None).await;
-    let shequ = cookie(&state, "shequ").await;
-    let (_, body) = get(&state, &shequ, &format!("/web/t/{COMMUNITY}")).await;
-    let before: usize = by_id(&String::from_utf8(body).unwrap(), "kpi-households")
-        .parse()
-        .unwrap();
-    // A phone records one more household in grid 1.
+/// A phone holding grid 1's document that records one new household at
+/// the demo plan's free room `room` (27–29); returns the phone and its id.
+async fn phone_with_household(state: &AppState, room: usize) -> (gridsync_core::Store, String) {
     let grid_doc = gridsync_server::sync::grid_doc_id(G1);
     let saved = state.docs.load(&grid_doc).await.unwrap().unwrap();
     let mut phone = gridsync_core::Store::open_in_memory(Default::default()).unwrap();
     phone.apply_remote(&grid_doc, &[saved]).unwrap();
-    phone
+    let id = phone
         .create_household(gridsync_core::household::NewHousehold {
             grid: G1.into(),
             place: gridsync_core::demo::place_of(
@@ -247,19 +241,23 @@ async fn a_push_shows_on_the_next_page_view() {
                     units: 2,
                     holder_visits: true,
                 },
-                29,
+                room,
             ),
             residents: vec![gridsync_core::household::Resident::named("新住户")],
             ..Default::default()
         })
         .unwrap();
-    let changes = phone
-        .outbox(100)
-        .unwrap()
+    (phone, id)
+}
+
+/// Store `changes` of document `id` as the server would from a push by
+/// `user` (judged as the server's own, which may carry any author).
+async fn store_as(state: &AppState, id: &str, changes: Vec<Vec<u8>>, user: &str) {
+    let changes = changes
         .into_iter()
-        .map(|e| gridsync_server::store::IncomingChange {
-            doc_id: e.doc_id,
-            data: e.data,
+        .map(|data| gridsync_server::store::IncomingChange {
+            doc_id: id.to_string(),
+            data,
         })
         .collect();
     let guard = gridsync_server::scope::Guard::new(
@@ -268,10 +266,34 @@ async fn a_push_shows_on_the_next_page_view() {
     );
     let outcome = state
         .docs
-        .push(changes, Some("w".into()), None, Box::new(guard))
+        .push(changes, Some(user.into()), None, Box::new(guard))
         .await
         .unwrap();
-    assert!(outcome.rejected.is_empty());
+    assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
+}
+
+/// What `phone` has in its outbox for `id`.
+fn outbox_of(phone: &gridsync_core::Store, id: &str) -> Vec<Vec<u8>> {
+    phone
+        .outbox(100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.doc_id == id)
+        .map(|e| e.data)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_push_shows_on_the_next_page_view() {
+    let (state, _dir) = demo_server(None).await;
+    let shequ = cookie(&state, "shequ").await;
+    let (_, body) = get(&state, &shequ, &format!("/web/t/{COMMUNITY}")).await;
+    let before: usize = by_id(&String::from_utf8(body).unwrap(), "kpi-households")
+        .parse()
+        .unwrap();
+    // A phone records one more household in grid 1.
+    let (phone, id) = phone_with_household(&state, 29).await;
+    store_as(&state, &id, outbox_of(&phone, &id), "w").await;
     let (_, body) = get(&state, &shequ, &format!("/web/t/{COMMUNITY}")).await;
     let after: usize = by_id(&String::from_utf8(body).unwrap(), "kpi-households")
         .parse()
@@ -1172,28 +1194,7 @@ async fn records_made_with_a_phone_clock_off_are_flagged_for_review() {
     );
     // A phone whose clock is a year behind records a household; its change
     // carries the offset the last sync measured (docs/protocol.md).
-    let grid_doc = gridsync_server::sync::grid_doc_id(G1);
-    let saved = state.docs.load(&grid_doc).await.unwrap().unwrap();
-    let mut phone = gridsync_core::Store::open_in_memory(Default::default()).unwrap();
-    phone.apply_remote(&grid_doc, &[saved]).unwrap();
-    let id = phone
-        .create_household(gridsync_core::household::NewHousehold {
-            grid: G1.into(),
-            place: gridsync_core::demo::place_of(
-                &gridsync_core::demo::GridPlan {
-                    households: 30,
-                    residents_per_household: 1,
-                    visits_per_household: 0,
-                    buildings: 1,
-                    units: 2,
-                    holder_visits: true,
-                },
-                28,
-            ),
-            residents: vec![gridsync_core::household::Resident::named("新住户")],
-            ..Default::default()
-        })
-        .unwrap();
+    let (mut phone, id) = phone_with_household(&state, 28).await;
     let mut doc = automerge::Automerge::load(&phone.export_doc(&id).unwrap()).unwrap();
     let year: i64 = 365 * 24 * 3600 * 1000;
     let note = serde_json::json!({"by": "local", "op": "edit_household", "clock_offset_ms": year});
@@ -1212,21 +1213,9 @@ async fn records_made_with_a_phone_clock_off_are_flagged_for_review() {
     let changes = doc
         .get_changes(&[])
         .into_iter()
-        .map(|c| gridsync_server::store::IncomingChange {
-            doc_id: id.clone(),
-            data: c.raw_bytes().to_vec(),
-        })
+        .map(|c| c.raw_bytes().to_vec())
         .collect();
-    let guard = gridsync_server::scope::Guard::new(
-        gridsync_server::sync::server_principal(),
-        gridsync_server::sync::validate::document,
-    );
-    let outcome = state
-        .docs
-        .push(changes, Some("w".into()), None, Box::new(guard))
-        .await
-        .unwrap();
-    assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
+    store_as(&state, &id, changes, "w").await;
     let (status, body) = get(&state, &shequ, &format!("/web/review?code={COMMUNITY}")).await;
     assert_eq!(status, StatusCode::OK);
     let page = String::from_utf8(body).unwrap();
@@ -1254,49 +1243,8 @@ async fn history_names_the_person_who_pushed_not_the_name_a_change_gives() {
     // A change whose message names nobody the server knows ("local"),
     // stored as pushed by wangge1 (as a change from before the server
     // checked authors would be).
-    let grid_doc = gridsync_server::sync::grid_doc_id(G1);
-    let saved = state.docs.load(&grid_doc).await.unwrap().unwrap();
-    let mut phone = gridsync_core::Store::open_in_memory(Default::default()).unwrap();
-    phone.apply_remote(&grid_doc, &[saved]).unwrap();
-    let before = phone.outbox(100).unwrap().len();
-    let id = phone
-        .create_household(gridsync_core::household::NewHousehold {
-            grid: G1.into(),
-            place: gridsync_core::demo::place_of(
-                &gridsync_core::demo::GridPlan {
-                    households: 30,
-                    residents_per_household: 1,
-                    visits_per_household: 0,
-                    buildings: 1,
-                    units: 2,
-                    holder_visits: true,
-                },
-                27,
-            ),
-            residents: vec![gridsync_core::household::Resident::named("新住户")],
-            ..Default::default()
-        })
-        .unwrap();
-    let changes = phone
-        .outbox(100)
-        .unwrap()
-        .into_iter()
-        .skip(before)
-        .map(|e| gridsync_server::store::IncomingChange {
-            doc_id: e.doc_id,
-            data: e.data,
-        })
-        .collect();
-    let guard = gridsync_server::scope::Guard::new(
-        gridsync_server::sync::server_principal(),
-        gridsync_server::sync::validate::document,
-    );
-    let outcome = state
-        .docs
-        .push(changes, Some(worker.id.clone()), None, Box::new(guard))
-        .await
-        .unwrap();
-    assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
+    let (phone, id) = phone_with_household(&state, 27).await;
+    store_as(&state, &id, outbox_of(&phone, &id), &worker.id).await;
     let (status, body) = get(&state, &shequ, &format!("/web/h/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     let page = String::from_utf8(body).unwrap();
