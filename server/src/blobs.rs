@@ -238,6 +238,38 @@ async fn visible(state: &AppState, p: &Principal, hash: &str) -> ApiResult<BlobI
     Ok(info)
 }
 
+/// A photo for the web pages (signed in with a web session, not a bearer
+/// token): `None` when it is absent, incomplete, or not `p`'s to see, under
+/// the same rule as `GET /v1/blobs/{sha256}`. With its content type.
+pub(crate) async fn read_for(
+    state: &AppState,
+    p: &Principal,
+    hash: &str,
+    thumb: bool,
+) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+    let Ok(hash) = parse_hash(hash) else {
+        return Ok(None);
+    };
+    let info = match visible(state, p, &hash).await {
+        Ok(info) if info.complete => info,
+        Ok(_) | Err(ApiError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(StoreError::Task(e.to_string())),
+    };
+    Ok(if thumb {
+        state
+            .blobs
+            .thumb(&hash)
+            .await?
+            .map(|t| (t, "image/jpeg".to_owned()))
+    } else {
+        state
+            .blobs
+            .read(&hash)
+            .await?
+            .map(|b| (b, info.content_type))
+    })
+}
+
 /// `PUT` body: the report the blob belongs to and its size.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -608,12 +608,15 @@ async fn a_community_supervisor_escalates_a_report_to_the_street() {
         "a change authored by the supervisor"
     );
 
-    // Beyond the community's reach now: no steps offered, and refused.
+    // Beyond the community's reach now: no level steps offered, and
+    // refused (withdrawing stays open to a supervisor over the grid).
     let (_, body) = get(&state, &shequ, &format!("/web/reports?code={COMMUNITY}")).await;
     let html = String::from_utf8(body).unwrap();
     let row = report_row(&html, &id).unwrap();
     assert!(row.contains("<td>街道</td>"), "{row}");
-    assert!(!row.contains("step-"), "{row}");
+    for step in ["accept", "dispatch", "escalate", "close"] {
+        assert!(!row.contains(&format!("step-{step}")), "{row}");
+    }
     let (code, page) = post_page(
         &state,
         &shequ,

@@ -33,7 +33,7 @@ use crate::db::DbError;
 use crate::state::AppState;
 
 /// Bump when the tables below change: the file is then rebuilt.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Log entries read per projector step.
 const BATCH: i64 = 5000;
@@ -114,6 +114,7 @@ CREATE TABLE issues (
     last_at INTEGER NOT NULL
 );
 CREATE INDEX issues_grid ON issues (grid, open);
+CREATE INDEX issues_assignee ON issues (assignee, open);
 CREATE TABLE conflicts (
     doc_id TEXT NOT NULL,
     n INTEGER NOT NULL,
@@ -304,7 +305,8 @@ pub struct IssueRow {
     pub level: String,
     /// Who handles it.
     pub assignee: Option<String>,
-    /// When handling is due, ms.
+    /// When the current stage is due (acceptance while 待受理, handling
+    /// while 处置中), ms.
     pub deadline: Option<i64>,
     /// Time of the latest event, ms.
     pub last_at: i64,
@@ -335,17 +337,19 @@ pub fn project(bytes: &[u8]) -> Option<Projected> {
         }
         gridsync_core::issue::KIND => {
             let issue: Issue = gridsync_core::doc::read(&doc, None).ok()?;
-            // The report read model's rules (stage, level, deadline), so
-            // the lists here and its counts agree.
+            // The report read model's rules (stage, level), so the lists
+            // here and its counts agree; the deadline is the current
+            // stage's: 待受理 has its own limit, 处置中 the subtype's.
             let row = crate::reports::row_of(&issue, &WorkCalendar::default());
             let status = workflow::status(&issue.events);
+            let deadline = issue.due(&status, &WorkCalendar::default());
             Some(Projected::Issue(
                 Box::new(IssueRow {
                     open: status.stage.is_open(),
                     stage: row.stage,
                     level: row.level,
                     assignee: status.assignee.clone(),
-                    deadline: row.deadline,
+                    deadline,
                     last_at: row.updated_at,
                     issue,
                 }),
