@@ -207,13 +207,40 @@ async fn doc_lists(state: &AppState, doc_id: &str, hash: &str) -> ApiResult<bool
 
 /// Whether `p` may read `doc_id` and it lists `hash`.
 async fn doc_grants(state: &AppState, p: &Principal, doc_id: &str, hash: &str) -> ApiResult<bool> {
-    let Some(facts) = state.docs.facts(doc_id).await.map_err(db)? else {
+    let Some(facts) = facts_for(state, p, doc_id).await.map_err(db)? else {
         return Ok(false);
     };
     if !scope::may_read(p, &facts) {
         return Ok(false);
     }
     doc_lists(state, doc_id, hash).await
+}
+
+/// The facts of `doc_id` as [`scope::may_read`] needs them for `p`: the
+/// store keeps kind, scope and holder; the departments an issue report was
+/// dispatched to are derived from its events, so for a department user
+/// they are read from the document itself.
+pub(crate) async fn facts_for(
+    state: &AppState,
+    p: &Principal,
+    doc_id: &str,
+) -> Result<Option<crate::store::DocFacts>, StoreError> {
+    let Some(mut facts) = state.docs.facts(doc_id).await? else {
+        return Ok(None);
+    };
+    if p.role == crate::principal::Role::Department
+        && facts.kind == gridsync_core::issue::KIND
+        && facts.departments.is_empty()
+        && let Some(bytes) = state.docs.load(doc_id).await?
+    {
+        let issue = automerge::Automerge::load(&bytes)
+            .ok()
+            .and_then(|d| gridsync_core::doc::read::<gridsync_core::issue::Issue>(&d, None).ok());
+        if let Some(issue) = issue {
+            facts.departments = crate::sync::validate::departments_of(&issue);
+        }
+    }
+    Ok(Some(facts))
 }
 
 /// Whether `p` may read the blob `hash`: through any document it was

@@ -141,11 +141,11 @@ pub async fn seed(state: &AppState, community: &str) -> anyhow::Result<()> {
                 })?;
                 // 吹哨报到: a report usually handled by a department is
                 // dispatched to it (the 城管 queue has work in the demo).
-                let assignee = match catalogue::subtype(category, subtype).and_then(|s| s.department)
-                {
-                    Some(d) if *category == "illegal_building" => department_assignee(d),
-                    _ => worker_id.clone(),
-                };
+                let assignee =
+                    match catalogue::subtype(category, subtype).and_then(|s| s.department) {
+                        Some(d) if *category == "illegal_building" => department_assignee(d),
+                        _ => worker_id.clone(),
+                    };
                 for step in *steps {
                     let input = StepInput {
                         assignee: (*step == EventKind::Dispatch).then(|| assignee.clone()),

@@ -90,7 +90,8 @@ fn level_zh(code: &str) -> &'static str {
     }
 }
 
-const LINE_COLUMNS: &str = "id, grid, category, subtype, description, coalesce(building, ''), stage, level,
+const LINE_COLUMNS: &str =
+    "id, grid, category, subtype, description, coalesce(building, ''), stage, level,
     created_at, deadline, open, assignee";
 
 type RawLine = ([String; 8], i64, Option<i64>, bool, Option<String>);
@@ -115,7 +116,13 @@ fn raw_line(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawLine> {
 }
 
 fn line_of(
-    ([id, grid, cat, sub, description, building, stage, level], created_at, deadline, open, assignee): RawLine,
+    (
+        [id, grid, cat, sub, description, building, stage, level],
+        created_at,
+        deadline,
+        open,
+        assignee,
+    ): RawLine,
 ) -> ReportLine {
     let category = catalogue::category(&cat);
     let codes = (cat.clone(), sub.clone());
@@ -339,7 +346,11 @@ impl Action {
 
     /// The label of the note field.
     pub fn note_label(&self) -> &'static str {
-        if self.reason { "原因（必填）" } else { "说明" }
+        if self.reason {
+            "原因（必填）"
+        } else {
+            "说明"
+        }
     }
 }
 
@@ -530,12 +541,19 @@ impl Names {
                 Some(code.as_str()) == usual,
             ));
         }
-        for w in self.workers.iter().filter(|w| w.grids.iter().any(|g| g == grid)) {
+        for w in self
+            .workers
+            .iter()
+            .filter(|w| w.grids.iter().any(|g| g == grid))
+        {
             out.push((w.id.clone(), w.label.clone(), false));
         }
         if usual.is_none() || !out.iter().any(|o| o.2) {
             // Nothing usual: a grid worker first if there is one.
-            if let Some(i) = out.iter().position(|o| !o.0.starts_with(core_issue::DEPARTMENT_ASSIGNEE)) {
+            if let Some(i) = out
+                .iter()
+                .position(|o| !o.0.starts_with(core_issue::DEPARTMENT_ASSIGNEE))
+            {
                 let w = out.remove(i);
                 out.insert(0, w);
             }
@@ -585,9 +603,15 @@ pub async fn list(
         .map(|g| (g.code, g.name))
         .collect();
     let filter = Filter {
-        stage: code_of(q.stage).chars().filter(|c| c.is_ascii_lowercase() || *c == '_').collect(),
+        stage: code_of(q.stage)
+            .chars()
+            .filter(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect(),
         category: code_of(q.category),
-        grid: code_of(q.grid).chars().filter(char::is_ascii_digit).collect(),
+        grid: code_of(q.grid)
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect(),
         department: code_of(q.dept),
         overdue_at: q.overdue.as_deref().filter(|o| *o == "1").map(|_| now),
     };
@@ -632,7 +656,11 @@ pub async fn list(
     let link = |n: usize| {
         let mut l = format!(
             "/web/reports?code={}",
-            if code.is_empty() { "all".into() } else { urlencode(&code) }
+            if code.is_empty() {
+                "all".into()
+            } else {
+                urlencode(&code)
+            }
         );
         for (k, v) in [
             ("stage", &filter.stage),
@@ -673,7 +701,13 @@ pub async fn list(
             .collect(),
         categories: catalogue::CATALOGUE
             .iter()
-            .map(|c| (c.code.to_owned(), c.name.to_owned(), c.code == filter.category))
+            .map(|c| {
+                (
+                    c.code.to_owned(),
+                    c.name.to_owned(),
+                    c.code == filter.category,
+                )
+            })
             .collect(),
         grids,
         departments: names
@@ -793,7 +827,9 @@ struct ReportPage {
 
 /// The report `id` if `p` may read it, with its computed status.
 async fn readable(state: &AppState, p: &Principal, id: &str) -> WebResult<(Issue, Vec<u8>)> {
-    let facts = state.docs.facts(id).await?.ok_or(WebError::NotFound)?;
+    let facts = crate::blobs::facts_for(state, p, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
     if facts.kind != core_issue::KIND {
         return Err(WebError::NotFound);
     }
@@ -992,7 +1028,10 @@ pub async fn queue(
                 .find(|d| d.code == code)
                 .map(|d| d.name)
                 .unwrap_or_else(|| code.to_owned());
-            (core_issue::department_assignee(code), format!("{name} · 部门工单"))
+            (
+                core_issue::department_assignee(code),
+                format!("{name} · 部门工单"),
+            )
         }
         (Role::GridWorker, _) => (p.user_id.clone(), "派给我的事件".to_owned()),
         _ => return Err(WebError::Forbidden),
@@ -1203,7 +1242,10 @@ pub async fn take_step(
         return Err(WebError::Bad(format!("请填写{}的原因", kind.name_zh())));
     }
     let assignee = details.assignee.filter(|a| !a.trim().is_empty());
-    if let Some(code) = assignee.as_deref().and_then(core_issue::assignee_department) {
+    if let Some(code) = assignee
+        .as_deref()
+        .and_then(core_issue::assignee_department)
+    {
         let known = state.directory.departments().await?;
         if !known.iter().any(|d| d.code == code) {
             return Err(WebError::Bad("派遣的职能部门不存在".into()));
