@@ -297,6 +297,34 @@ pub(crate) async fn read_for(
     })
 }
 
+/// Store a whole photo `data` (named `hash`) sent with a web form for
+/// report `doc`, which must already list it: the same records, verification
+/// and thumbnail as a phone's upload through `PUT`/`PATCH`, in one piece.
+pub(crate) async fn store_whole(
+    state: &AppState,
+    hash: &str,
+    data: &[u8],
+    doc: &str,
+    user_id: &str,
+) -> Result<(), StoreError> {
+    let size = data.len() as u64;
+    let info = state.blobs.begin(hash, size, doc, user_id).await?;
+    if info.complete {
+        return Ok(());
+    }
+    let from = usize::try_from(info.received).unwrap_or(0).min(data.len());
+    if from < data.len() {
+        state
+            .blobs
+            .append(hash, info.received, Bytes::copy_from_slice(&data[from..]))
+            .await?;
+    }
+    finish(state, hash)
+        .await
+        .map(|_| ())
+        .map_err(|r| StoreError::Task(format!("photo not stored: {}", r.status())))
+}
+
 /// `PUT` body: the report the blob belongs to and its size.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -14,6 +14,7 @@
 //! - [`issues`]: report handling from the web: the filtered, paged list,
 //!   one report's page with its timeline and photos, every step with a
 //!   note and a confirmation, a department's queue (吹哨报到);
+//! - [`multipart`]: the form of a step that carries a photo;
 //! - [`review`]: the review queue (same-field conflicts, suspected duplicates);
 //! - [`chart`]: the overview's bar chart, as inline SVG data;
 //! - [`actor`]: the server editing documents on a person's behalf, through
@@ -28,6 +29,7 @@ pub mod demo;
 pub mod export;
 pub mod issues;
 pub mod mask;
+pub mod multipart;
 pub mod pages;
 pub mod readmodel;
 pub mod review;

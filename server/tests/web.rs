@@ -1762,3 +1762,183 @@ async fn the_report_list_pages_past_500_and_filters() {
     assert!(stale.contains("受理 "));
     assert!(!stale.contains("第1件"));
 }
+
+/// A small real JPEG, its pattern seeded by `seed`.
+fn jpeg(seed: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(400, 300, |x, y| {
+        image::Rgb([
+            (x as u8).wrapping_add(seed),
+            (y as u8).wrapping_mul(3),
+            seed,
+        ])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&img)
+        .unwrap();
+    out
+}
+
+/// A step's form posted as `multipart/form-data` with `photos`, as a
+/// browser sends the confirmation page's form; the status and `Location`.
+async fn post_with_photos(
+    state: &AppState,
+    cookie: &str,
+    uri: &str,
+    fields: &[(&str, &str)],
+    photos: &[Vec<u8>],
+) -> (StatusCode, String, String) {
+    let b = "----gridsyncTestBoundary7MA4YWxk";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (n, data) in photos.iter().enumerate() {
+        body.extend_from_slice(
+            format!(
+                "--{b}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"p{n}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{b}--\r\n").as_bytes());
+    let req = Request::post(uri)
+        .header(header::COOKIE, cookie)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={b}"),
+        )
+        .body(Body::from(body))
+        .unwrap();
+    let res = gridsync_server::app(state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    let status = res.status();
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        location,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_department_handles_with_photos_shown_as_thumbnails_on_the_report_page() {
+    let (state, _dir) = demo_server(None).await;
+    let id = reports_assigned(&state, G1, "dispatched", "dept:chengguan")
+        .await
+        .remove(0);
+    let cg = cookie(&state, "chengguan").await;
+    let report = page(&state, &cg, &format!("/web/reports/{id}")).await;
+    let token = csrf(&report);
+    // The confirmation of 处置 asks for photos (a file field, multipart).
+    let (code, confirm) = post_page(
+        &state,
+        &cg,
+        &format!("/web/reports/{id}/confirm"),
+        &[("csrf", &token), ("kind", "handle"), ("back", "report")],
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(confirm.contains("enctype=\"multipart/form-data\""));
+    assert!(confirm.contains("type=\"file\" name=\"photo\""));
+
+    let step = format!("/web/reports/{id}/step");
+    // Not a photo: refused, nothing stored.
+    let seq = state.docs.max_seq().await.unwrap();
+    let (code, _, page_body) = post_with_photos(
+        &state,
+        &cg,
+        &step,
+        &[("csrf", &token), ("kind", "handle"), ("back", "report")],
+        &[b"MZ not an image".to_vec()],
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(by_id(&page_body, "error"), "只能上传照片（JPEG或PNG）");
+    assert_eq!(state.docs.max_seq().await.unwrap(), seq);
+
+    let photos = [jpeg(1), jpeg(2)];
+    let (code, to, why) = post_with_photos(
+        &state,
+        &cg,
+        &step,
+        &[
+            ("csrf", &token),
+            ("kind", "handle"),
+            ("note", "已清理，附现场照片"),
+            ("back", "report"),
+        ],
+        &photos,
+    )
+    .await;
+    assert_eq!(code, StatusCode::SEE_OTHER, "{why}");
+    assert_eq!(to, format!("/web/reports/{id}?done=handle"));
+    let issue = stored_issue(&state, &id).await;
+    let hashes: Vec<String> = photos
+        .iter()
+        .map(|p| gridsync_server::blobs::sha256_hex(p))
+        .collect();
+    assert_eq!(issue.photos, hashes, "the report lists them");
+    let (_, e) = issue.events_in_order().pop().unwrap();
+    assert_eq!(
+        (e.kind.as_str(), e.note.as_deref()),
+        ("handle", Some("已清理，附现场照片"))
+    );
+    // On the page as thumbnails; each thumbnail and photo served to who may
+    // read the report, as the blob API would.
+    let report = page(&state, &cg, &to).await;
+    for h in &hashes {
+        assert!(report.contains(&format!("src=\"/web/photo/{h}?thumb=1\"")));
+    }
+    let wangge = cookie(&state, "wangge1").await;
+    for who in [&cg, &wangge] {
+        let (code, thumb) = get(&state, who, &format!("/web/photo/{}?thumb=1", hashes[0])).await;
+        assert_eq!(code, StatusCode::OK);
+        assert!(thumb.starts_with(&[0xFF, 0xD8]), "a JPEG thumbnail");
+        assert!(thumb.len() < photos[0].len());
+        let (code, full) = get(&state, who, &format!("/web/photo/{}", hashes[1])).await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(full, photos[1]);
+    }
+    // Not to another department, nor another grid's worker.
+    for other in ["zhujian", "wangge2"] {
+        let c = cookie(&state, other).await;
+        assert_eq!(
+            get(&state, &c, &format!("/web/photo/{}?thumb=1", hashes[0]))
+                .await
+                .0,
+            StatusCode::NOT_FOUND,
+            "{other}"
+        );
+    }
+    // A photo with a step that takes none is refused.
+    let (code, _, page_body) = post_with_photos(
+        &state,
+        &cg,
+        &step,
+        &[
+            ("csrf", &token),
+            ("kind", "withdraw"),
+            ("note", "x"),
+            ("back", "report"),
+        ],
+        &[jpeg(3)],
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(by_id(&page_body, "error"), "撤销不能附照片");
+}

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, Automerge, ObjType, ReadDoc, Value};
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use gridsync_core::issue::{
@@ -1103,6 +1103,8 @@ struct ConfirmPage {
     /// The 1–5 choices, the one chosen on the report page selected.
     ratings: Vec<(u8, bool)>,
     rate: bool,
+    /// Photos may be sent with it.
+    photo: bool,
     note: String,
     back: String,
     cancel: String,
@@ -1164,6 +1166,7 @@ pub async fn confirm(
                 .collect()
         },
         rate: kind == EventKind::Rate,
+        photo: takes_photos(kind),
         note: form.note.unwrap_or_default(),
         cancel: match back.as_str() {
             "queue" => "/web/queue".to_owned(),
@@ -1175,9 +1178,15 @@ pub async fn confirm(
     })
 }
 
-/// The Automerge change adding `event` to the report `bytes`, authored by
+/// The Automerge change adding `event` to the report `bytes` (and the
+/// photos `photos`, SHA-256 hex, to its list unless there), authored by
 /// `by`.
-pub fn event_change(bytes: &[u8], event: &Event, by: &str) -> Result<Vec<u8>, String> {
+pub fn event_change(
+    bytes: &[u8],
+    event: &Event,
+    photos: &[String],
+    by: &str,
+) -> Result<Vec<u8>, String> {
     let mut doc = Automerge::load(bytes).map_err(|e| e.to_string())?;
     doc.set_actor(ActorId::random());
     let eid = gridsync_core::doc::new_id();
@@ -1200,7 +1209,31 @@ pub fn event_change(bytes: &[u8], event: &Event, by: &str) -> Result<Vec<u8>, St
             let child = tx
                 .put_object(&events, eid.as_str(), ObjType::Map)
                 .map_err(|e| e.to_string())?;
-            gridsync_core::doc::write_new(tx, &child, event).map_err(|e| e.to_string())
+            gridsync_core::doc::write_new(tx, &child, event).map_err(|e| e.to_string())?;
+            if photos.is_empty() {
+                return Ok(());
+            }
+            let list = match tx
+                .get(&automerge::ROOT, "photos")
+                .map_err(|e| e.to_string())?
+            {
+                Some((Value::Object(ObjType::List), obj)) => obj,
+                _ => tx
+                    .put_object(&automerge::ROOT, "photos", ObjType::List)
+                    .map_err(|e| e.to_string())?,
+            };
+            for hash in photos {
+                let len = tx.length(&list);
+                let listed = (0..len).any(|i| {
+                    matches!(tx.get(&list, i), Ok(Some((Value::Scalar(v), _)))
+                        if v.as_str() == Some(hash.as_str()))
+                });
+                if !listed {
+                    tx.insert(&list, len, hash.as_str())
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(())
         },
     )
     .map_err(|f| f.error)?;
@@ -1218,6 +1251,16 @@ pub struct StepDetails {
     pub note: Option<String>,
     /// 1–5 (评价).
     pub rating: Option<u8>,
+    /// Photos taken with it (处置, 反馈, 核查), their bytes.
+    pub photos: Vec<Vec<u8>>,
+}
+
+/// The steps a photo may be taken with from the web.
+pub fn takes_photos(kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Handle | EventKind::Feedback | EventKind::VerifyPass | EventKind::VerifyFail
+    )
 }
 
 /// Take workflow step `kind` on report `id` as `user`, through the push
@@ -1251,6 +1294,22 @@ pub async fn take_step(
             return Err(WebError::Bad("派遣的职能部门不存在".into()));
         }
     }
+    let mut photos: Vec<(String, Vec<u8>)> = Vec::new();
+    for data in details.photos.into_iter().filter(|d| !d.is_empty()) {
+        if !takes_photos(kind) {
+            return Err(WebError::Bad(format!("{}不能附照片", kind.name_zh())));
+        }
+        if data.len() as u64 > state.config.max_blob_bytes {
+            return Err(WebError::Bad("照片过大".into()));
+        }
+        if !matches!(
+            crate::blobs::thumb::content_type(&data),
+            "image/jpeg" | "image/png"
+        ) {
+            return Err(WebError::Bad("只能上传照片（JPEG或PNG）".into()));
+        }
+        photos.push((crate::blobs::sha256_hex(&data), data));
+    }
     let mut status = issue.status.clone();
     let event = Event {
         kind: kind.code().into(),
@@ -1266,7 +1325,8 @@ pub async fn take_step(
     };
     workflow::step(&mut status, &event).map_err(|r| WebError::Bad(r.zh))?;
     let by = p.user_id.clone();
-    let change = tokio::task::spawn_blocking(move || event_change(&bytes, &event, &by))
+    let hashes: Vec<String> = photos.iter().map(|(h, _)| h.clone()).collect();
+    let change = tokio::task::spawn_blocking(move || event_change(&bytes, &event, &hashes, &by))
         .await
         .map_err(|e| WebError::Internal(e.to_string()))?
         .map_err(WebError::Internal)?;
@@ -1287,6 +1347,10 @@ pub async fn take_step(
         let zh = r.refusal.reason.split(" / ").next().unwrap_or("操作被拒绝");
         return Err(WebError::Bad(zh.to_owned()));
     }
+    // The report lists them now: store them, as a phone's upload would.
+    for (hash, data) in photos {
+        crate::blobs::store_whole(state, &hash, &data, id, &p.user_id).await?;
+    }
     Ok(())
 }
 
@@ -1296,8 +1360,9 @@ pub async fn step(
     State(state): State<AppState>,
     user: WebUser,
     Path(id): Path<String>,
-    Form(form): Form<StepForm>,
+    request: Request,
 ) -> WebResult<Response> {
+    let (form, photos) = step_form(&state, request).await?;
     user.check_csrf(&form.csrf)?;
     let kind = step_kind(&form.kind)?;
     let rating = match form.rating.as_deref().map(str::trim) {
@@ -1318,6 +1383,7 @@ pub async fn step(
             assignee: form.assignee,
             note: form.note,
             rating,
+            photos,
         },
     )
     .await?;
@@ -1336,6 +1402,47 @@ pub async fn step(
         ),
     };
     Ok(Redirect::to(&to).into_response())
+}
+
+/// The step form, URL-encoded or (with a photo) `multipart/form-data`,
+/// and the photos' bytes.
+async fn step_form(state: &AppState, request: Request) -> WebResult<(StepForm, Vec<Vec<u8>>)> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let Some(boundary) = super::multipart::boundary(&content_type) else {
+        let Form(form) = Form::<StepForm>::from_request(request, state)
+            .await
+            .map_err(|_| WebError::Bad("表单格式错误".into()))?;
+        return Ok((form, Vec::new()));
+    };
+    let body = axum::body::to_bytes(request.into_body(), usize::MAX)
+        .await
+        .map_err(|_| WebError::Bad("表单过大或未传完".into()))?;
+    let parts = super::multipart::parse(&body, &boundary).map_err(|e| WebError::Bad(e.into()))?;
+    let text = |name: &str| {
+        parts
+            .iter()
+            .find(|p| p.name == name && p.filename.is_none())
+            .map(|p| String::from_utf8_lossy(&p.data).into_owned())
+    };
+    let form = StepForm {
+        csrf: text("csrf").unwrap_or_default(),
+        kind: text("kind").unwrap_or_default(),
+        assignee: text("assignee"),
+        note: text("note"),
+        rating: text("rating"),
+        back: text("back"),
+    };
+    let photos = parts
+        .into_iter()
+        .filter(|p| p.name == "photo" && p.filename.is_some() && !p.data.is_empty())
+        .map(|p| p.data)
+        .collect();
+    Ok((form, photos))
 }
 
 /// `?thumb=1` for the thumbnail.
