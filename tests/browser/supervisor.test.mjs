@@ -8,7 +8,8 @@
 // visited in 30 days from its own store.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import zlib from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
@@ -22,6 +23,49 @@ const PASSWORD = 'gridsync-demo';
 const COMMUNITY = '110105001001';
 const GRID1 = '110105001001001';
 const GRID2 = '110105001001002';
+
+// A real photo for the department's 处置: a 160×120 PNG with a gradient,
+// written with node's zlib (no image library needed).
+function png(w, h) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const o = y * (w * 3 + 1) + 1 + x * 3;
+      raw[o] = (x * 255) / w;
+      raw[o + 1] = (y * 255) / h;
+      raw[o + 2] = 120;
+    }
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
 
 let passed = 0;
 const failures = [];
@@ -274,7 +318,7 @@ try {
     for (const d of ['区城管执法局', '区住房和城乡建设委员会', '区消防救援支队']) {
       assert.ok(options.some((o) => o.includes(d)), d);
     }
-    await shot(page, 'report-page');
+    await shot(page, 'report-page-accepted');
   });
 
   await step('the report list filters by department and overdue, and pages', async () => {
@@ -303,6 +347,9 @@ try {
     await row.locator('input[name=note]').fill('已到场劝离占道摊贩');
     await Promise.all([d.waitForLoadState('load'), row.locator('button.step-handle').click()]);
     assert.match(await text(d, 'h1'), /确认处置/);
+    const photo = path.join(WORK, 'handled.png');
+    writeFileSync(photo, png(160, 120));
+    await d.setInputFiles('input[type=file][name=photo]', photo);
     await Promise.all([d.waitForLoadState('load'), d.click('#confirm-step')]);
     assert.match(await text(d, '#done'), /已处置/);
     const handled = d.locator(`#queue tr[data-id="${id}"]`);
@@ -314,6 +361,11 @@ try {
     await d.goto(`${BASE}/web/reports/${id}`);
     assert.match(await text(d, '#timeline'), /已到场劝离占道摊贩/);
     assert.match(await text(d, '#timeline'), /城管执法队员（职能部门）/);
+    // The photo, as a thumbnail the browser could load under the CSP.
+    const thumb = d.locator('#photos img').first();
+    await thumb.waitFor();
+    assert.ok(await thumb.evaluate((img) => img.complete && img.naturalWidth > 0), 'the thumbnail loaded');
+    await shot(d, 'report-page');
     // An out-of-role step (checking its own work) is refused with the
     // reason, in Chinese.
     const csrf = await d.locator('input[name=csrf]').first().getAttribute('value');
