@@ -263,6 +263,12 @@ impl Reports {
         self
     }
 
+    /// The working calendar deadlines are counted in (the web pages count
+    /// theirs in it too).
+    pub fn calendar(&self) -> &WorkCalendar {
+        &self.calendar
+    }
+
     /// Project every report changed since the last catch-up; returns how
     /// many rows were written.
     pub async fn catch_up(&self) -> Result<usize, DbError> {

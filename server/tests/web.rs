@@ -1942,3 +1942,45 @@ async fn a_department_handles_with_photos_shown_as_thumbnails_on_the_report_page
     assert_eq!(code, StatusCode::BAD_REQUEST);
     assert_eq!(by_id(&page_body, "error"), "撤销不能附照片");
 }
+
+#[tokio::test]
+async fn web_deadlines_count_the_configured_working_calendar() {
+    // Holidays from nine days ago to three days ahead: the demo's reports,
+    // waiting since eight days to be accepted, are not overdue.
+    let dir = tempfile::tempdir().unwrap();
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(time::macros::offset!(+8))
+        .date();
+    let days: Vec<String> = (-9..=3)
+        .map(|d| gridsync_core::issue::deadline::format_date(today + time::Duration::days(d)))
+        .collect();
+    std::fs::write(
+        dir.path().join(gridsync_server::reports::CALENDAR_FILE),
+        serde_json::json!({ "holidays": days }).to_string(),
+    )
+    .unwrap();
+    let state = AppState::open(Config::with_data_dir(dir.path()))
+        .await
+        .unwrap();
+    gridsync_server::demo::seed_if_empty(
+        &state,
+        &DemoArgs {
+            grids: 2,
+            households: 5,
+        },
+    )
+    .await
+    .unwrap();
+    let shequ = cookie(&state, "shequ").await;
+    let waiting = page(
+        &state,
+        &shequ,
+        &format!("/web/reports?code={COMMUNITY}&stage=reported"),
+    )
+    .await;
+    assert!(!all_ids(&waiting).is_empty());
+    assert!(!waiting.contains("（超期）"), "holidays do not count");
+    let id = all_ids(&waiting).remove(0);
+    let report = page(&state, &shequ, &format!("/web/reports/{id}")).await;
+    assert!(!by_id(&report, "report-due").contains("超期"));
+}

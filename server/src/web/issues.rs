@@ -25,8 +25,7 @@ use axum::extract::{Form, FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use gridsync_core::issue::{
-    self as core_issue, Event, EventKind, Issue, Source, Stage, Urgency, WorkCalendar, catalogue,
-    workflow,
+    self as core_issue, Event, EventKind, Issue, Source, Stage, Urgency, catalogue, workflow,
 };
 use rusqlite::params;
 use serde::Deserialize;
@@ -924,7 +923,7 @@ pub async fn show(
             ready,
         });
     }
-    let deadline = issue.due(status, &WorkCalendar::default());
+    let deadline = issue.due(status, state.reports.calendar());
     let entry = issue.subtype_entry();
     let grid_name = state
         .directory

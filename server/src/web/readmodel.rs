@@ -314,7 +314,7 @@ pub struct IssueRow {
 
 /// What a stored document projects to; `None` when it cannot be read
 /// (counted, never fatal: one bad document must not stop the pages).
-pub fn project(bytes: &[u8]) -> Option<Projected> {
+pub fn project(bytes: &[u8], calendar: &WorkCalendar) -> Option<Projected> {
     let doc = Automerge::load(bytes).ok()?;
     let kind = gridsync_core::doc::kind_of(&doc)?;
     let conflicts = || -> Vec<ConflictRow> {
@@ -340,9 +340,9 @@ pub fn project(bytes: &[u8]) -> Option<Projected> {
             // The report read model's rules (stage, level), so the lists
             // here and its counts agree; the deadline is the current
             // stage's: 待受理 has its own limit, 处置中 the subtype's.
-            let row = crate::reports::row_of(&issue, &WorkCalendar::default());
+            let row = crate::reports::row_of(&issue, calendar);
             let status = workflow::status(&issue.events);
-            let deadline = issue.due(&status, &WorkCalendar::default());
+            let deadline = issue.due(&status, calendar);
             Some(Projected::Issue(
                 Box::new(IssueRow {
                     open: status.stage.is_open(),
@@ -628,11 +628,12 @@ pub async fn catch_up(state: &AppState) -> WebResult<()> {
                 loaded.push((id, bytes));
             }
         }
+        let calendar = state.reports.calendar().clone();
         let projected = tokio::task::spawn_blocking(move || {
             use rayon::prelude::*;
             loaded
                 .into_par_iter()
-                .filter_map(|(id, bytes)| match project(&bytes) {
+                .filter_map(|(id, bytes)| match project(&bytes, &calendar) {
                     Some(p) => Some((id, p)),
                     None => {
                         tracing::warn!(doc_id = %id, "web read model: document not readable; skipped");
