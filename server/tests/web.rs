@@ -1925,6 +1925,54 @@ async fn a_department_handles_with_photos_shown_as_thumbnails_on_the_report_page
             "{other}"
         );
     }
+    // Photos are only ever added: a department removing one is refused.
+    let cg_user = state
+        .directory
+        .user_by_username("chengguan")
+        .await
+        .unwrap()
+        .unwrap();
+    let removal = {
+        use automerge::ReadDoc;
+        use automerge::transaction::Transactable;
+        let mut doc = Automerge::load(&state.docs.load(&id).await.unwrap().unwrap()).unwrap();
+        doc.set_actor(automerge::ActorId::random());
+        let (_, list) = doc.get(&automerge::ROOT, "photos").unwrap().unwrap();
+        let mut tx = doc.transaction();
+        tx.delete(&list, 0).unwrap();
+        tx.commit_with(
+            automerge::transaction::CommitOptions::default().with_message(
+                serde_json::json!({ "by": cg_user.id, "op": "remove_photo" }).to_string(),
+            ),
+        );
+        doc.get_last_local_change().unwrap().raw_bytes().to_vec()
+    };
+    let outcome = state
+        .docs
+        .push(
+            vec![gridsync_server::store::IncomingChange {
+                doc_id: id.clone(),
+                data: removal,
+            }],
+            Some(cg_user.id.clone()),
+            None,
+            Box::new(gridsync_server::scope::Guard::new(
+                cg_user.principal(Some("phone".into())),
+                gridsync_server::sync::validate::document,
+            )),
+        )
+        .await
+        .unwrap();
+    let refused = outcome.rejected.first().expect("refused");
+    assert!(
+        refused
+            .refusal
+            .reason
+            .starts_with("职能部门只能记录处置和反馈"),
+        "{}",
+        refused.refusal.reason
+    );
+    assert_eq!(stored_issue(&state, &id).await.photos, hashes);
     // A photo with a step that takes none is refused.
     let (code, _, page_body) = post_with_photos(
         &state,
