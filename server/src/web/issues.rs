@@ -698,7 +698,7 @@ pub async fn list(
                 )
             })
             .collect(),
-        categories: catalogue::CATALOGUE
+        categories: catalogue::all()
             .iter()
             .map(|c| {
                 (

@@ -3,9 +3,16 @@
 //! handles it. Urgent safety subtypes (燃气隐患, 消防隐患, 可疑人员, 占用消防通道)
 //! count natural hours, day and night; the others working days or hours
 //! ([`Limit`]). Data, not code: a city with its own catalogue replaces
-//! this table.
+//! this seed with a JSON file ([`parse`], [`install`]; the format is
+//! [`to_json`]'s), which every lookup ([`all`], [`category`], [`subtype`])
+//! then answers from.
+
+use std::sync::RwLock;
+
+use serde::{Deserialize, Serialize};
 
 use super::deadline::Limit;
+use crate::{Error, Reason};
 
 /// A subtype of issue, with its time limit and the department that
 /// usually handles it.
@@ -235,9 +242,17 @@ pub const CATALOGUE: &[Category] = &[
     },
 ];
 
+/// The catalogue installed by [`install`], if any.
+static INSTALLED: RwLock<Option<&'static [Category]>> = RwLock::new(None);
+
+/// The catalogue in use: the one [`install`]ed, else the seed [`CATALOGUE`].
+pub fn all() -> &'static [Category] {
+    INSTALLED.read().ok().and_then(|g| *g).unwrap_or(CATALOGUE)
+}
+
 /// The category with this code.
 pub fn category(code: &str) -> Option<&'static Category> {
-    CATALOGUE.iter().find(|c| c.code == code)
+    all().iter().find(|c| c.code == code)
 }
 
 /// The subtype `subtype` of category `category`.
@@ -245,9 +260,247 @@ pub fn subtype(category_code: &str, subtype: &str) -> Option<&'static Subtype> {
     category(category_code).and_then(|c| c.subtype(subtype))
 }
 
+/// A limit as the file writes it: `{"working_days": 3}`,
+/// `{"working_hours": 4}` or `{"natural_hours": 2}`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum FileLimit {
+    WorkingDays(u32),
+    WorkingHours(u32),
+    NaturalHours(u32),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSubtype {
+    code: String,
+    name: String,
+    limit: FileLimit,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    department: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCategory {
+    code: String,
+    name: String,
+    subtypes: Vec<FileSubtype>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCatalogue {
+    categories: Vec<FileCategory>,
+}
+
+/// `cats` as a catalogue file: `{"categories": [{"code", "name",
+/// "subtypes": [{"code", "name", "limit": {"working_days": 3},
+/// "department"?}]}]}`. `to_json(CATALOGUE)` is the seed, a city's
+/// starting point.
+pub fn to_json(cats: &[Category]) -> String {
+    let file = FileCatalogue {
+        categories: cats
+            .iter()
+            .map(|c| FileCategory {
+                code: c.code.into(),
+                name: c.name.into(),
+                subtypes: c
+                    .subtypes
+                    .iter()
+                    .map(|s| FileSubtype {
+                        code: s.code.into(),
+                        name: s.name.into(),
+                        limit: match s.limit {
+                            Limit::WorkingDays(n) => FileLimit::WorkingDays(n),
+                            Limit::WorkingHours(n) => FileLimit::WorkingHours(n),
+                            Limit::NaturalHours(n) => FileLimit::NaturalHours(n),
+                        },
+                        department: s.department.map(Into::into),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    serde_json::to_string_pretty(&file).unwrap_or_default()
+}
+
+fn code_ok(code: &str) -> bool {
+    (1..=32).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn name_ok(name: &str) -> bool {
+    let n = name.trim().chars().count();
+    (1..=32).contains(&n) && !name.chars().any(char::is_control)
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// Read and check a catalogue file; the error names the field, e.g.
+/// `categories[2].subtypes[0].limit`. The catalogue lives as long as the
+/// process (it is loaded once, at start).
+pub fn parse(json: &str) -> crate::Result<&'static [Category]> {
+    let file: FileCatalogue = serde_json::from_str(json).map_err(|e| {
+        Reason::new(
+            format!("事件分类文件格式错误（第{}行）", e.line()),
+            format!("the catalogue file is not valid: {e}"),
+        )
+        .on("catalogue")
+    })?;
+    if file.categories.is_empty() {
+        return Err(Reason::new("事件分类不能为空", "no categories").on("categories"));
+    }
+    let mut cats = Vec::with_capacity(file.categories.len());
+    for (i, c) in file.categories.into_iter().enumerate() {
+        let at = format!("categories[{i}]");
+        if !code_ok(&c.code) {
+            return Err(Reason::new(
+                "分类编码应为1到32个小写字母、数字或下划线",
+                "a code is 1 to 32 lowercase letters, digits or _",
+            )
+            .on(format!("{at}.code")));
+        }
+        if cats.iter().any(|k: &Category| k.code == c.code) {
+            return Err(
+                Reason::new("分类编码重复", "duplicate category code").on(format!("{at}.code"))
+            );
+        }
+        if !name_ok(&c.name) {
+            return Err(
+                Reason::new("名称应为1到32个字符", "a name is 1 to 32 characters")
+                    .on(format!("{at}.name")),
+            );
+        }
+        if c.subtypes.is_empty() {
+            return Err(
+                Reason::new("每个分类至少要有一个小类", "a category needs a subtype")
+                    .on(format!("{at}.subtypes")),
+            );
+        }
+        let mut subs: Vec<Subtype> = Vec::with_capacity(c.subtypes.len());
+        for (j, st) in c.subtypes.into_iter().enumerate() {
+            let at = format!("{at}.subtypes[{j}]");
+            if !code_ok(&st.code) {
+                return Err(Reason::new(
+                    "小类编码应为1到32个小写字母、数字或下划线",
+                    "a code is 1 to 32 lowercase letters, digits or _",
+                )
+                .on(format!("{at}.code")));
+            }
+            if subs.iter().any(|k| k.code == st.code) {
+                return Err(
+                    Reason::new("小类编码重复", "duplicate subtype code").on(format!("{at}.code"))
+                );
+            }
+            if !name_ok(&st.name) {
+                return Err(
+                    Reason::new("名称应为1到32个字符", "a name is 1 to 32 characters")
+                        .on(format!("{at}.name")),
+                );
+            }
+            let limit = match st.limit {
+                FileLimit::WorkingDays(n) => Limit::WorkingDays(n),
+                FileLimit::WorkingHours(n) => Limit::WorkingHours(n),
+                FileLimit::NaturalHours(n) => Limit::NaturalHours(n),
+            };
+            let max = match limit {
+                Limit::WorkingDays(_) => 365,
+                _ => 24 * 365,
+            };
+            if !(1..=max).contains(&limit.amount()) {
+                return Err(Reason::new(
+                    format!("办理时限应为1到{max}"),
+                    format!("a limit is 1 to {max}"),
+                )
+                .on(format!("{at}.limit")));
+            }
+            if st.department.as_deref().is_some_and(|d| !code_ok(d)) {
+                return Err(Reason::new(
+                    "部门编码应为小写字母、数字或下划线",
+                    "a department code is lowercase letters, digits or _",
+                )
+                .on(format!("{at}.department")));
+            }
+            subs.push(Subtype {
+                code: leak(st.code),
+                name: leak(st.name.trim().to_owned()),
+                limit,
+                department: st.department.map(leak),
+            });
+        }
+        cats.push(Category {
+            code: leak(c.code),
+            name: leak(c.name.trim().to_owned()),
+            subtypes: Box::leak(subs.into_boxed_slice()),
+        });
+    }
+    Ok(Box::leak(cats.into_boxed_slice()))
+}
+
+/// Use the catalogue file `json` from now on, in this process, instead of
+/// the seed (or of the one installed before).
+pub fn install(json: &str) -> crate::Result<()> {
+    let cats = parse(json)?;
+    let mut g = INSTALLED
+        .write()
+        .map_err(|_| Error::Shape("catalogue lock poisoned".into()))?;
+    *g = Some(cats);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_seed_reads_back_from_its_file_and_bad_files_name_the_field() {
+        let cats = parse(&to_json(CATALOGUE)).unwrap_or_default();
+        assert_eq!(cats, CATALOGUE);
+        let bad = |json: &str| match parse(json) {
+            Err(Error::Invalid { field, .. }) => field,
+            other => format!("{other:?}"),
+        };
+        assert_eq!(bad("{"), "catalogue");
+        assert_eq!(bad(r#"{"categories": []}"#), "categories");
+        let one = |sub: &str| {
+            format!(r#"{{"categories": [{{"code": "a", "name": "甲", "subtypes": [{sub}]}}]}}"#)
+        };
+        assert_eq!(
+            bad(&one(
+                r#"{"code": "x", "name": "乙", "limit": {"working_days": 0}}"#
+            )),
+            "categories[0].subtypes[0].limit"
+        );
+        assert_eq!(
+            bad(&one(
+                r#"{"code": "X y", "name": "乙", "limit": {"natural_hours": 2}}"#
+            )),
+            "categories[0].subtypes[0].code"
+        );
+        assert_eq!(
+            bad(&one(
+                r#"{"code": "x", "name": "乙", "limit": {"working_hours": 2}}, {"code": "x", "name": "丙", "limit": {"working_hours": 2}}"#
+            )),
+            "categories[0].subtypes[1].code"
+        );
+        assert!(
+            parse(&one(
+                r#"{"code": "x", "name": "乙", "limit": {"weeks": 2}}"#
+            ))
+            .is_err()
+        );
+        let ok = parse(&one(
+            r#"{"code": "x", "name": "乙", "limit": {"natural_hours": 3}, "department": "chengguan"}"#,
+        ))
+        .unwrap_or_default();
+        assert_eq!(ok[0].subtypes[0].limit, Limit::NaturalHours(3));
+        assert_eq!(ok[0].subtypes[0].department, Some("chengguan"));
+    }
 
     #[test]
     fn codes_are_unique_and_limits_positive() {
