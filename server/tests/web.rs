@@ -1620,6 +1620,31 @@ async fn a_department_user_signs_in_and_works_its_queue_and_sees_nothing_else() 
     );
     // Closed: gone from the queue.
     assert!(!page(&state, &cg, "/web/queue").await.contains(&id));
+    // A grid worker's queue: what is dispatched to them in person; a
+    // supervisor has none.
+    let mine = page(&state, &wangge, "/web/queue").await;
+    assert!(mine.contains("派给我的事件"));
+    let theirs = reports_assigned(
+        &state,
+        G1,
+        "dispatched",
+        &state
+            .directory
+            .user_by_username("wangge1")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+    )
+    .await;
+    for id in &theirs {
+        assert!(mine.contains(&format!("data-id=\"{id}\"")));
+    }
+    assert!(!theirs.is_empty());
+    assert_eq!(
+        get(&state, &shequ, "/web/queue").await.0,
+        StatusCode::FORBIDDEN
+    );
 }
 
 /// `n` new reports in `grid`, `petitions` of them 信访, reported now by

@@ -1418,7 +1418,8 @@ async fn step_form(state: &AppState, request: Request) -> WebResult<(StepForm, V
             .map_err(|_| WebError::Bad("表单格式错误".into()))?;
         return Ok((form, Vec::new()));
     };
-    let body = axum::body::to_bytes(request.into_body(), usize::MAX)
+    // Read under the server's body limit, like every other extractor.
+    let body = axum::body::Bytes::from_request(request, state)
         .await
         .map_err(|_| WebError::Bad("表单过大或未传完".into()))?;
     let parts = super::multipart::parse(&body, &boundary).map_err(|e| WebError::Bad(e.into()))?;
