@@ -140,7 +140,7 @@ fn reports_of(code: &str, grid_doc: &str, saved: Vec<u8>, now: i64) -> Vec<Incom
     let kinds = [
         ("dispute", "neighbour"),
         ("sanitation", "garbage"),
-        ("illegal_building", "parking"),
+        ("parking", "car"),
         ("public_order", "noise"),
         ("illegal_building", "structure"),
     ];

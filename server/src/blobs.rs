@@ -207,13 +207,40 @@ async fn doc_lists(state: &AppState, doc_id: &str, hash: &str) -> ApiResult<bool
 
 /// Whether `p` may read `doc_id` and it lists `hash`.
 async fn doc_grants(state: &AppState, p: &Principal, doc_id: &str, hash: &str) -> ApiResult<bool> {
-    let Some(facts) = state.docs.facts(doc_id).await.map_err(db)? else {
+    let Some(facts) = facts_for(state, p, doc_id).await.map_err(db)? else {
         return Ok(false);
     };
     if !scope::may_read(p, &facts) {
         return Ok(false);
     }
     doc_lists(state, doc_id, hash).await
+}
+
+/// The facts of `doc_id` as [`scope::may_read`] needs them for `p`: the
+/// store keeps kind, scope and holder; the departments an issue report was
+/// dispatched to are derived from its events, so for a department user
+/// they are read from the document itself.
+pub(crate) async fn facts_for(
+    state: &AppState,
+    p: &Principal,
+    doc_id: &str,
+) -> Result<Option<crate::store::DocFacts>, StoreError> {
+    let Some(mut facts) = state.docs.facts(doc_id).await? else {
+        return Ok(None);
+    };
+    if p.role == crate::principal::Role::Department
+        && facts.kind == gridsync_core::issue::KIND
+        && facts.departments.is_empty()
+        && let Some(bytes) = state.docs.load(doc_id).await?
+    {
+        let issue = automerge::Automerge::load(&bytes)
+            .ok()
+            .and_then(|d| gridsync_core::doc::read::<gridsync_core::issue::Issue>(&d, None).ok());
+        if let Some(issue) = issue {
+            facts.departments = crate::sync::validate::departments_of(&issue);
+        }
+    }
+    Ok(Some(facts))
 }
 
 /// Whether `p` may read the blob `hash`: through any document it was
@@ -236,6 +263,66 @@ async fn visible(state: &AppState, p: &Principal, hash: &str) -> ApiResult<BlobI
         return Err(not_found());
     }
     Ok(info)
+}
+
+/// A photo for the web pages (signed in with a web session, not a bearer
+/// token): `None` when it is absent, incomplete, or not `p`'s to see, under
+/// the same rule as `GET /v1/blobs/{sha256}`. With its content type.
+pub(crate) async fn read_for(
+    state: &AppState,
+    p: &Principal,
+    hash: &str,
+    thumb: bool,
+) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+    let Ok(hash) = parse_hash(hash) else {
+        return Ok(None);
+    };
+    let info = match visible(state, p, &hash).await {
+        Ok(info) if info.complete => info,
+        Ok(_) | Err(ApiError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(StoreError::Task(e.to_string())),
+    };
+    Ok(if thumb {
+        state
+            .blobs
+            .thumb(&hash)
+            .await?
+            .map(|t| (t, "image/jpeg".to_owned()))
+    } else {
+        state
+            .blobs
+            .read(&hash)
+            .await?
+            .map(|b| (b, info.content_type))
+    })
+}
+
+/// Store a whole photo `data` (named `hash`) sent with a web form for
+/// report `doc`, which must already list it: the same records, verification
+/// and thumbnail as a phone's upload through `PUT`/`PATCH`, in one piece.
+pub(crate) async fn store_whole(
+    state: &AppState,
+    hash: &str,
+    data: &[u8],
+    doc: &str,
+    user_id: &str,
+) -> Result<(), StoreError> {
+    let size = data.len() as u64;
+    let info = state.blobs.begin(hash, size, doc, user_id).await?;
+    if info.complete {
+        return Ok(());
+    }
+    let from = usize::try_from(info.received).unwrap_or(0).min(data.len());
+    if from < data.len() {
+        state
+            .blobs
+            .append(hash, info.received, Bytes::copy_from_slice(&data[from..]))
+            .await?;
+    }
+    finish(state, hash)
+        .await
+        .map(|_| ())
+        .map_err(|r| StoreError::Task(format!("photo not stored: {}", r.status())))
 }
 
 /// `PUT` body: the report the blob belongs to and its size.

@@ -160,6 +160,26 @@ pub fn load_calendar(data_dir: &std::path::Path) -> anyhow::Result<WorkCalendar>
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
+/// The issue catalogue a city uses instead of the seed (categories,
+/// subtypes, time limits, usual departments), in the data directory; its
+/// format is [`issue::catalogue::to_json`]'s (docs/catalogue.md).
+pub const CATALOGUE_FILE: &str = "catalogue.json";
+
+/// Install [`CATALOGUE_FILE`] from `data_dir` as the catalogue every lookup
+/// in this process uses; without the file, the seed stays. A file that is
+/// not valid is an error naming the field (the server does not start).
+/// Whether a file was installed.
+pub fn load_catalogue(data_dir: &std::path::Path) -> anyhow::Result<bool> {
+    let path = data_dir.join(CATALOGUE_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
+    };
+    issue::catalogue::install(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(true)
+}
+
 /// The stored code of a stage.
 pub fn stage_code(stage: Stage) -> &'static str {
     match stage {
@@ -261,6 +281,12 @@ impl Reports {
     pub fn with_calendar(mut self, calendar: WorkCalendar) -> Self {
         self.calendar = calendar;
         self
+    }
+
+    /// The working calendar deadlines are counted in (the web pages count
+    /// theirs in it too).
+    pub fn calendar(&self) -> &WorkCalendar {
+        &self.calendar
     }
 
     /// Project every report changed since the last catch-up; returns how

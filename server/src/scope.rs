@@ -246,7 +246,8 @@ impl WriteGuard for Guard {
 }
 
 /// A department user's push to an issue report: only to a report
-/// dispatched to their department, only adding the steps that are theirs.
+/// dispatched to their department, only adding the steps that are theirs
+/// and photos (of the handling) to its list.
 fn department_write(
     p: &Principal,
     old: Option<&Issue>,
@@ -267,11 +268,13 @@ fn department_write(
     if !mine(old) || old.grid != new.grid {
         return Err(out_of_scope());
     }
+    // Photos of the handling may be added (never removed or reordered).
     let strip = |i: &Issue| Issue {
         events: Default::default(),
+        photos: Vec::new(),
         ..i.clone()
     };
-    if strip(old) != strip(new) {
+    if strip(old) != strip(new) || !new.photos.starts_with(&old.photos) {
         return Err(Refusal::new(
             "role_forbids",
             "职能部门只能记录处置和反馈，不能修改事件内容 / departments may only record handling and feedback, not change the report",

@@ -37,6 +37,7 @@ impl AppState {
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let calendar = crate::reports::load_calendar(&config.data_dir)
             .context("reading the working calendar")?;
+        crate::reports::load_catalogue(&config.data_dir).context("reading the issue catalogue")?;
         if let Some(url) = config.database_url.as_deref() {
             if !crate::pg::is_postgres_url(url) {
                 anyhow::bail!(

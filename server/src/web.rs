@@ -11,7 +11,10 @@
 //! - [`mask`]: ID numbers and phones masked unless unmasking is allowed;
 //! - [`audit`]: the audit log of unmasked views and exports;
 //! - [`export`]: ledgers, visit logs and report lists as XLSX and CSV;
-//! - [`issues`]: report handling from the web (accept, dispatch, escalate, close);
+//! - [`issues`]: report handling from the web: the filtered, paged list,
+//!   one report's page with its timeline and photos, every step with a
+//!   note and a confirmation, a department's queue (吹哨报到);
+//! - [`multipart`]: the form of a step that carries a photo;
 //! - [`review`]: the review queue (same-field conflicts, suspected duplicates);
 //! - [`chart`]: the overview's bar chart, as inline SVG data;
 //! - [`actor`]: the server editing documents on a person's behalf, through
@@ -26,6 +29,7 @@ pub mod demo;
 pub mod export;
 pub mod issues;
 pub mod mask;
+pub mod multipart;
 pub mod pages;
 pub mod readmodel;
 pub mod review;
@@ -208,7 +212,11 @@ pub fn routes() -> Router<AppState> {
         .route("/web/g/{grid}/building", get(pages::building))
         .route("/web/h/{id}", get(pages::household))
         .route("/web/reports", get(issues::list))
+        .route("/web/reports/{id}", get(issues::show))
+        .route("/web/reports/{id}/confirm", post(issues::confirm))
         .route("/web/reports/{id}/step", post(issues::step))
+        .route("/web/queue", get(issues::queue))
+        .route("/web/photo/{hash}", get(issues::photo))
         .route("/web/review", get(review::queue))
         .route("/web/review/resolve", post(review::resolve))
         .route("/web/export/{file}", get(export::download))

@@ -325,3 +325,50 @@ async fn a_forbidden_step_is_stored_nowhere() {
     assert_eq!(row.len(), 1);
     assert_eq!(row[0].stage, "dispatched");
 }
+
+#[tokio::test]
+async fn a_city_catalogue_from_the_data_directory_replaces_the_seed() {
+    use gridsync_core::issue::catalogue;
+    use gridsync_server::reports::CATALOGUE_FILE;
+
+    // Not valid: the server does not start, and says which field.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(CATALOGUE_FILE),
+        r#"{"categories": [{"code": "a", "name": "甲", "subtypes": [
+            {"code": "x", "name": "乙", "limit": {"working_days": 0}}]}]}"#,
+    )
+    .unwrap();
+    let err =
+        gridsync_server::AppState::open(gridsync_server::config::Config::with_data_dir(dir.path()))
+            .await
+            .err()
+            .expect("refused");
+    let text = format!("{err:#}");
+    assert!(text.contains(CATALOGUE_FILE), "{text}");
+    assert!(text.contains("categories[0].subtypes[0].limit"), "{text}");
+    assert!(catalogue::category("a").is_none(), "nothing installed");
+
+    // The seed plus a city's own category (so that other tests in this
+    // process, which use the seed's codes, are unaffected).
+    let mut file: serde_json::Value =
+        serde_json::from_str(&catalogue::to_json(catalogue::CATALOGUE)).unwrap();
+    file["categories"].as_array_mut().unwrap().push(serde_json::json!({
+        "code": "city_heat", "name": "高温防暑",
+        "subtypes": [{ "code": "outdoor", "name": "户外作业防暑", "limit": { "natural_hours": 6 },
+                       "department": "renshe" }]
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(CATALOGUE_FILE), file.to_string()).unwrap();
+    gridsync_server::AppState::open(gridsync_server::config::Config::with_data_dir(dir.path()))
+        .await
+        .unwrap();
+    let heat = catalogue::subtype("city_heat", "outdoor").expect("installed");
+    assert_eq!(heat.limit, gridsync_core::issue::Limit::NaturalHours(6));
+    assert_eq!(heat.department, Some("renshe"));
+    assert_eq!(catalogue::category("city_heat").unwrap().name, "高温防暑");
+    assert!(
+        catalogue::subtype("safety", "gas").is_some(),
+        "the seed's kept"
+    );
+}

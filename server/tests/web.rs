@@ -630,12 +630,15 @@ async fn a_community_supervisor_escalates_a_report_to_the_street() {
         "a change authored by the supervisor"
     );
 
-    // Beyond the community's reach now: no steps offered, and refused.
+    // Beyond the community's reach now: no level steps offered, and
+    // refused (withdrawing stays open to a supervisor over the grid).
     let (_, body) = get(&state, &shequ, &format!("/web/reports?code={COMMUNITY}")).await;
     let html = String::from_utf8(body).unwrap();
     let row = report_row(&html, &id).unwrap();
     assert!(row.contains("<td>街道</td>"), "{row}");
-    assert!(!row.contains("step-"), "{row}");
+    for step in ["accept", "dispatch", "escalate", "close"] {
+        assert!(!row.contains(&format!("step-{step}")), "{row}");
+    }
     let (code, page) = post_page(
         &state,
         &shequ,
@@ -1137,9 +1140,17 @@ async fn every_page_keeps_to_its_security_policy() {
         "/web/review".to_owned(),
         "/web/admin/audit".to_owned(),
     ];
-    for uri in pages {
+    // One report's page, and the queue as a department user.
+    let reports = page(&state, &admin, &format!("/web/reports?code={G1}")).await;
+    let report = format!("/web/reports/{}", all_ids(&reports)[0]);
+    let department = cookie(&state, "chengguan").await;
+    let pages = pages.into_iter().map(|u| (admin.clone(), u)).chain([
+        (admin.clone(), report),
+        (department, "/web/queue".to_owned()),
+    ]);
+    for (who, uri) in pages {
         let req = Request::get(&uri)
-            .header(header::COOKIE, &admin)
+            .header(header::COOKIE, &who)
             .body(Body::empty())
             .unwrap();
         let res = gridsync_server::app(state.clone())
@@ -1253,4 +1264,892 @@ async fn history_names_the_person_who_pushed_not_the_name_a_change_gives() {
         history.contains(&worker.display_name),
         "the pusher is named in the history"
     );
+}
+
+// ------------------------------------------------ the report loop on the web
+
+/// A form posted; the status and where it sends the browser.
+async fn post_to(
+    state: &AppState,
+    cookie: &str,
+    uri: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let body = form
+        .iter()
+        .map(|(k, v)| format!("{k}={}", gridsync_server::web::pages::urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let req = Request::post(uri)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    let res = gridsync_server::app(state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (res.status(), location)
+}
+
+async fn page(state: &AppState, cookie: &str, uri: &str) -> String {
+    let (status, body) = get(state, cookie, uri).await;
+    assert_eq!(status, StatusCode::OK, "{uri}");
+    String::from_utf8(body).unwrap()
+}
+
+/// The reports of `grid` at `stage` dispatched to `assignee` now.
+async fn reports_assigned(
+    state: &AppState,
+    grid: &str,
+    stage: &str,
+    assignee: &str,
+) -> Vec<String> {
+    let shequ = cookie(state, "shequ").await;
+    let html = page(state, &shequ, &format!("/web/reports?code={COMMUNITY}")).await;
+    let mut out = Vec::new();
+    for id in report_ids(&html, grid, stage) {
+        let s = workflow::status(&stored_issue(state, &id).await.events);
+        if s.assignee.as_deref() == Some(assignee) {
+            out.push(id);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_report_page_shows_the_timeline_and_each_step_is_confirmed_with_a_note() {
+    let (state, _dir) = demo_server(None).await;
+    let shequ_user = state
+        .directory
+        .user_by_username("shequ")
+        .await
+        .unwrap()
+        .unwrap();
+    let shequ = cookie(&state, "shequ").await;
+    let html = page(&state, &shequ, &format!("/web/reports?code={COMMUNITY}")).await;
+    let token = csrf(&html);
+    let id = grid_level_report(&state, &html, G1, "reported").await;
+
+    // The page: what, where, source, urgency, who reported, the deadline
+    // of acceptance (the demo report waits since eight days: overdue).
+    let report = page(&state, &shequ, &format!("/web/reports/{id}")).await;
+    assert_eq!(by_id(&report, "report-source"), "巡查");
+    assert_eq!(by_id(&report, "report-urgency"), "一般");
+    assert!(report.contains("受理期限"), "acceptance has its own limit");
+    assert!(by_id(&report, "report-due").ends_with("（超期）"));
+    assert!(report.contains("data-kind=\"report\""));
+    assert!(
+        report.contains("第1网格网格员（网格员）"),
+        "who reported, by name"
+    );
+    for step in ["accept", "escalate", "withdraw"] {
+        assert!(report.contains(&format!("step-{step}")), "{step} offered");
+    }
+
+    // Asking for a step shows a confirmation and changes nothing.
+    let seq = state.docs.max_seq().await.unwrap();
+    let confirm_uri = format!("/web/reports/{id}/confirm");
+    let (code, confirm) = post_page(
+        &state,
+        &shequ,
+        &confirm_uri,
+        &[
+            ("csrf", &token),
+            ("kind", "accept"),
+            ("note", "已电话联系双方"),
+            ("back", "report"),
+        ],
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(confirm.contains("确认受理"));
+    assert!(
+        confirm.contains("已电话联系双方</textarea>"),
+        "the note carried over"
+    );
+    assert!(confirm.contains(&format!("action=\"/web/reports/{id}/step\"")));
+    assert_eq!(
+        state.docs.max_seq().await.unwrap(),
+        seq,
+        "nothing stored yet"
+    );
+
+    // Confirmed: taken as that person, with the note; back to the report.
+    let step_uri = format!("/web/reports/{id}/step");
+    let (code, to) = post_to(
+        &state,
+        &shequ,
+        &step_uri,
+        &[
+            ("csrf", &token),
+            ("kind", "accept"),
+            ("note", "已电话联系双方"),
+            ("back", "report"),
+        ],
+    )
+    .await;
+    assert_eq!(code, StatusCode::SEE_OTHER);
+    assert_eq!(to, format!("/web/reports/{id}?done=accept"));
+    let accepted = stored_issue(&state, &id).await;
+    let mut events = accepted.events_in_order();
+    let (_, last) = events.pop().unwrap();
+    assert_eq!(
+        (
+            last.kind.as_str(),
+            last.actor.as_str(),
+            last.note.as_deref()
+        ),
+        ("accept", shequ_user.id.as_str(), Some("已电话联系双方"))
+    );
+    let report = page(&state, &shequ, &to).await;
+    assert!(by_id(&report, "done").starts_with("已受理"));
+    assert!(
+        report.contains("已电话联系双方"),
+        "the note on the timeline"
+    );
+    assert!(
+        report.contains("社区管理员（社区/街道管理员）") || report.contains("（社区/街道管理员）")
+    );
+
+    // 吹哨报到: the dispatch list offers the departments, 城管 among them.
+    let report = page(&state, &shequ, &format!("/web/reports/{id}")).await;
+    assert!(report.contains("value=\"dept:chengguan\""), "城管 offered");
+    assert!(report.contains("区城管执法局（职能部门）"));
+    assert!(report.contains("value=\"dept:zhujian\""), "住建 offered");
+    // A department nobody knows: refused, nothing stored.
+    let seq = state.docs.max_seq().await.unwrap();
+    let (code, refused) = post_page(
+        &state,
+        &shequ,
+        &step_uri,
+        &[
+            ("csrf", &token),
+            ("kind", "dispatch"),
+            ("assignee", "dept:nosuch"),
+            ("back", "report"),
+        ],
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(by_id(&refused, "error"), "派遣的职能部门不存在");
+    // Withdrawing needs a reason.
+    let (code, refused) = post_page(
+        &state,
+        &shequ,
+        &step_uri,
+        &[("csrf", &token), ("kind", "withdraw"), ("back", "report")],
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(by_id(&refused, "error"), "请填写撤销的原因");
+    assert_eq!(state.docs.max_seq().await.unwrap(), seq, "nothing stored");
+    // Dispatched to 城管 with a note.
+    let (code, _) = post_to(
+        &state,
+        &shequ,
+        &step_uri,
+        &[
+            ("csrf", &token),
+            ("kind", "dispatch"),
+            ("assignee", "dept:chengguan"),
+            ("note", "请城管到场处置"),
+            ("back", "report"),
+        ],
+    )
+    .await;
+    assert_eq!(code, StatusCode::SEE_OTHER);
+    let status = workflow::status(&stored_issue(&state, &id).await.events);
+    assert_eq!(status.stage, workflow::Stage::Dispatched);
+    assert_eq!(status.assignee.as_deref(), Some("dept:chengguan"));
+    let report = page(&state, &shequ, &format!("/web/reports/{id}")).await;
+    assert_eq!(by_id(&report, "report-department"), "区城管执法局");
+    assert!(report.contains("处置期限"));
+    // The supervisor may not handle what is dispatched to 城管: the push
+    // path's rule, in Chinese.
+    let (code, refused) = post_page(
+        &state,
+        &shequ,
+        &step_uri,
+        &[("csrf", &token), ("kind", "handle"), ("back", "report")],
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        by_id(&refused, "error"),
+        "社区/街道管理员不能处置：只有被派遣的处置人或部门可以处置和反馈"
+    );
+}
+
+#[tokio::test]
+async fn a_department_user_signs_in_and_works_its_queue_and_sees_nothing_else() {
+    let (state, _dir) = demo_server(None).await;
+    // The login form lets the department user in (it answered 403 before).
+    let (code, to) = post_to(
+        &state,
+        "",
+        "/web/login",
+        &[
+            ("username", "chengguan"),
+            ("password", gridsync_server::demo::PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(code, StatusCode::SEE_OTHER, "signed in");
+    assert_eq!(to, "/web");
+    let cg = cookie(&state, "chengguan").await;
+    let (code, _) = get(&state, &cg, "/web").await;
+    assert_eq!(code, StatusCode::SEE_OTHER);
+
+    // The queue: what the demo dispatched to 城管, one per grid.
+    let queue = page(&state, &cg, "/web/queue").await;
+    let mine = reports_assigned(&state, G1, "dispatched", "dept:chengguan").await;
+    assert_eq!(
+        mine.len(),
+        1,
+        "the demo dispatches one report per grid to 城管"
+    );
+    let id = mine[0].clone();
+    assert!(queue.contains(&format!("data-id=\"{id}\" data-stage=\"dispatched\"")));
+    assert_eq!(
+        queue.matches("<tr data-id=").count(),
+        2,
+        "two grids, one each"
+    );
+    assert!(queue.contains("step-handle"));
+    assert!(queue.contains("区城管执法局 · 部门工单"));
+
+    // Nothing else: territory pages, the list, households, review, exports,
+    // and reports not dispatched to 城管.
+    let other = reports_assigned(
+        &state,
+        G1,
+        "dispatched",
+        &state
+            .directory
+            .user_by_username("wangge1")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+    )
+    .await;
+    let household = readmodel::households_in(state.web.model(), G1, None, None)
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    for uri in [
+        format!("/web/t/{COMMUNITY}"),
+        format!("/web/t/{G1}"),
+        "/web/t/all".to_owned(),
+        format!("/web/h/{household}"),
+        format!("/web/review?code={G1}"),
+        format!("/web/export/ledger.xlsx?code={G1}"),
+        format!("/web/reports/{}", other[0]),
+        "/web/admin/audit".to_owned(),
+    ] {
+        assert_eq!(
+            get(&state, &cg, &uri).await.0,
+            StatusCode::FORBIDDEN,
+            "{uri}"
+        );
+    }
+    let (code, _) = get(&state, &cg, &format!("/web/reports?code={G1}")).await;
+    assert_eq!(
+        code,
+        StatusCode::SEE_OTHER,
+        "the list sends a department to its queue"
+    );
+    // Another department sees an empty queue and cannot open 城管's report.
+    let zj = cookie(&state, "zhujian").await;
+    assert!(
+        page(&state, &zj, "/web/queue")
+            .await
+            .contains("暂无派往本部门的事件")
+    );
+    assert_eq!(
+        get(&state, &zj, &format!("/web/reports/{id}")).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Its own report: the page, and out-of-role steps refused in Chinese.
+    let report = page(&state, &cg, &format!("/web/reports/{id}")).await;
+    let token = csrf(&report);
+    assert!(report.contains("step-handle"));
+    assert!(!report.contains("step-escalate") && !report.contains("step-withdraw"));
+    let step_uri = format!("/web/reports/{id}/step");
+    let seq = state.docs.max_seq().await.unwrap();
+    for (kind, why) in [
+        (
+            "escalate",
+            "职能部门不能上报上级：事件已在街道或部门层级，须由街道管理员办理",
+        ),
+        ("withdraw", "职能部门不能撤销：不在您的职责范围内"),
+    ] {
+        let (code, refused) = post_page(
+            &state,
+            &cg,
+            &step_uri,
+            &[
+                ("csrf", &token),
+                ("kind", kind),
+                ("note", "试试"),
+                ("back", "queue"),
+            ],
+        )
+        .await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{kind}");
+        let got = by_id(&refused, "error");
+        assert!(
+            got == why || (kind == "escalate" && got.starts_with("职能部门不能上报上级：")),
+            "{kind}: {got}"
+        );
+    }
+    assert_eq!(state.docs.max_seq().await.unwrap(), seq, "nothing stored");
+
+    // 处置 and 反馈 with notes, from the queue, as the department's user.
+    let cg_user = state
+        .directory
+        .user_by_username("chengguan")
+        .await
+        .unwrap()
+        .unwrap();
+    for (kind, note) in [
+        ("handle", "已劝离摊贩，恢复通行"),
+        ("feedback", "处置完毕，请核查"),
+    ] {
+        let (code, to) = post_to(
+            &state,
+            &cg,
+            &step_uri,
+            &[
+                ("csrf", &token),
+                ("kind", kind),
+                ("note", note),
+                ("back", "queue"),
+            ],
+        )
+        .await;
+        assert_eq!(code, StatusCode::SEE_OTHER, "{kind}");
+        assert_eq!(to, format!("/web/queue?done={kind}"));
+        let issue = stored_issue(&state, &id).await;
+        let (_, e) = issue.events_in_order().pop().unwrap();
+        assert_eq!(
+            (
+                e.kind.as_str(),
+                e.actor.as_str(),
+                e.role.as_str(),
+                e.note.as_deref()
+            ),
+            (kind, cg_user.id.as_str(), "department", Some(note))
+        );
+    }
+    let queue = page(&state, &cg, "/web/queue?done=feedback").await;
+    assert!(by_id(&queue, "done").starts_with("已反馈"));
+    assert!(queue.contains(&format!("data-id=\"{id}\" data-stage=\"fed_back\"")));
+
+    // The grid worker checks it on the web, the supervisor closes it.
+    let wangge = cookie(&state, "wangge1").await;
+    let report = page(&state, &wangge, &format!("/web/reports/{id}")).await;
+    assert!(report.contains("step-verify_pass") && report.contains("step-verify_fail"));
+    assert!(
+        report.contains("已劝离摊贩，恢复通行"),
+        "the department's note"
+    );
+    assert!(
+        report.contains("城管执法队员（职能部门）"),
+        "who handled, by name"
+    );
+    let (code, _) = post_to(
+        &state,
+        &wangge,
+        &step_uri,
+        &[
+            ("csrf", &csrf(&report)),
+            ("kind", "verify_pass"),
+            ("back", "report"),
+        ],
+    )
+    .await;
+    assert_eq!(code, StatusCode::SEE_OTHER);
+    let shequ = cookie(&state, "shequ").await;
+    let report = page(&state, &shequ, &format!("/web/reports/{id}")).await;
+    assert!(report.contains("step-close"));
+    let (code, _) = post_to(
+        &state,
+        &shequ,
+        &step_uri,
+        &[
+            ("csrf", &csrf(&report)),
+            ("kind", "close"),
+            ("note", "结案"),
+            ("back", "report"),
+        ],
+    )
+    .await;
+    assert_eq!(code, StatusCode::SEE_OTHER);
+    let report = page(&state, &shequ, &format!("/web/reports/{id}")).await;
+    assert!(report.contains("step-rate"), "rating after closing");
+    let (code, _) = post_to(
+        &state,
+        &shequ,
+        &step_uri,
+        &[
+            ("csrf", &csrf(&report)),
+            ("kind", "rate"),
+            ("rating", "5"),
+            ("back", "report"),
+        ],
+    )
+    .await;
+    assert_eq!(code, StatusCode::SEE_OTHER);
+    let status = workflow::status(&stored_issue(&state, &id).await.events);
+    assert_eq!(
+        (status.stage, status.rating),
+        (workflow::Stage::Rated, Some(5))
+    );
+    // Closed: gone from the queue.
+    assert!(!page(&state, &cg, "/web/queue").await.contains(&id));
+    // A grid worker's queue: what is dispatched to them in person; a
+    // supervisor has none.
+    let mine = page(&state, &wangge, "/web/queue").await;
+    assert!(mine.contains("派给我的事件"));
+    let theirs = reports_assigned(
+        &state,
+        G1,
+        "dispatched",
+        &state
+            .directory
+            .user_by_username("wangge1")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+    )
+    .await;
+    for id in &theirs {
+        assert!(mine.contains(&format!("data-id=\"{id}\"")));
+    }
+    assert!(!theirs.is_empty());
+    assert_eq!(
+        get(&state, &shequ, "/web/queue").await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+/// `n` new reports in `grid`, `petitions` of them 信访, reported now by
+/// the grid's worker and pushed like a phone's.
+async fn many_reports(state: &AppState, grid: &str, n: usize, petitions: usize) {
+    let worker = state
+        .directory
+        .user_by_username("wangge1")
+        .await
+        .unwrap()
+        .unwrap();
+    let grid_doc = gridsync_server::sync::grid_doc_id(grid);
+    let saved = state.docs.load(&grid_doc).await.unwrap().unwrap();
+    let (grid, worker_id) = (grid.to_owned(), worker.id.clone());
+    let changes = tokio::task::spawn_blocking(move || {
+        let mut device = gridsync_core::Store::open_in_memory(Default::default()).unwrap();
+        device
+            .set_author(gridsync_core::doc::Author {
+                user: worker_id,
+                role: "grid_worker".into(),
+            })
+            .unwrap();
+        device.apply_remote(&grid_doc, &[saved]).unwrap();
+        for i in 0..n {
+            let (category, subtype) = if i < petitions {
+                ("petition", "appeal")
+            } else {
+                ("sanitation", "garbage")
+            };
+            device
+                .report_issue(gridsync_core::issue::NewIssue {
+                    grid: grid.clone(),
+                    category: category.into(),
+                    subtype: subtype.into(),
+                    description: format!("第{i}件"),
+                    source: "patrol".into(),
+                    urgency: "normal".into(),
+                    ..Default::default()
+                })
+                .unwrap();
+        }
+        device
+            .outbox(usize::MAX >> 1)
+            .unwrap()
+            .into_iter()
+            .map(|e| gridsync_server::store::IncomingChange {
+                doc_id: e.doc_id,
+                data: e.data,
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let guard = gridsync_server::scope::Guard::new(
+        worker.principal(Some("phone".into())),
+        gridsync_server::sync::validate::document,
+    );
+    let outcome = state
+        .docs
+        .push(changes, Some(worker.id.clone()), None, Box::new(guard))
+        .await
+        .unwrap();
+    assert!(outcome.rejected.is_empty());
+}
+
+/// Every `data-id` on a list page.
+fn all_ids(html: &str) -> Vec<String> {
+    html.match_indices("<tr data-id=\"")
+        .map(|(at, m)| html[at + m.len()..at + m.len() + 36].to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_report_list_pages_past_500_and_filters() {
+    let (state, _dir) = demo_server(None).await;
+    let shequ = cookie(&state, "shequ").await;
+    let before =
+        all_ids(&page(&state, &shequ, &format!("/web/reports?code={COMMUNITY}")).await).len();
+    many_reports(&state, G1, 520, 7).await;
+    let total = before + 520;
+
+    // Every report, once, over the pages.
+    let first = page(&state, &shequ, &format!("/web/reports?code={COMMUNITY}")).await;
+    assert_eq!(by_id(&first, "total"), total.to_string());
+    let mut seen = BTreeSet::new();
+    let mut next = Some(format!("/web/reports?code={COMMUNITY}"));
+    let mut pages = 0;
+    while let Some(uri) = next.take() {
+        let html = page(
+            &state,
+            &shequ,
+            &uri.replace("&#38;", "&").replace("&amp;", "&"),
+        )
+        .await;
+        let ids = all_ids(&html);
+        assert!(ids.len() <= gridsync_server::web::issues::PAGE);
+        for id in ids {
+            assert!(seen.insert(id), "listed twice: {uri}");
+        }
+        pages += 1;
+        if let Some(at) = html.find("id=\"next\" href=\"") {
+            let start = at + 16;
+            next = Some(html[start..start + html[start..].find('"').unwrap()].to_owned());
+        }
+    }
+    assert_eq!(seen.len(), total, "past 500, all of them");
+    assert_eq!(pages, total.div_ceil(gridsync_server::web::issues::PAGE));
+
+    // Filters.
+    let list = |q: String| {
+        let (state, shequ) = (&state, &shequ);
+        async move { page(state, shequ, &format!("/web/reports?code={COMMUNITY}&{q}")).await }
+    };
+    let petitions = list("category=petition".into()).await;
+    assert_eq!(all_ids(&petitions).len(), 7);
+    assert!(petitions.contains("信访 · 信访诉求"));
+    let g2 = list(format!("grid={G2}")).await;
+    assert!(!all_ids(&g2).is_empty());
+    assert_eq!(
+        g2.matches("data-grid=").count(),
+        g2.matches(&format!("data-grid=\"{G2}\"")).count()
+    );
+    let accepted = list("stage=accepted".into()).await;
+    assert!(!all_ids(&accepted).is_empty());
+    assert_eq!(
+        accepted.matches("data-stage=").count(),
+        accepted.matches("data-stage=\"accepted\"").count()
+    );
+    let cg = list("dept=chengguan".into()).await;
+    assert_eq!(all_ids(&cg).len(), 2, "one per grid dispatched to 城管");
+    assert!(cg.contains("区城管执法局"));
+    // Overdue: the demo's reports waited eight days (to be accepted, or
+    // handled); the 520 new ones are not overdue.
+    let overdue = list("overdue=1".into()).await;
+    let ids = all_ids(&overdue);
+    assert!(!ids.is_empty() && ids.len() < before);
+    assert_eq!(overdue.matches("（超期）").count(), ids.len());
+    let stale = list("overdue=1&stage=reported".into()).await;
+    assert!(!all_ids(&stale).is_empty(), "待受理 past its own limit");
+    assert!(stale.contains("受理 "));
+    assert!(!stale.contains("第1件"));
+}
+
+/// A small real JPEG, its pattern seeded by `seed`.
+fn jpeg(seed: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(400, 300, |x, y| {
+        image::Rgb([
+            (x as u8).wrapping_add(seed),
+            (y as u8).wrapping_mul(3),
+            seed,
+        ])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&img)
+        .unwrap();
+    out
+}
+
+/// A step's form posted as `multipart/form-data` with `photos`, as a
+/// browser sends the confirmation page's form; the status and `Location`.
+async fn post_with_photos(
+    state: &AppState,
+    cookie: &str,
+    uri: &str,
+    fields: &[(&str, &str)],
+    photos: &[Vec<u8>],
+) -> (StatusCode, String, String) {
+    let b = "----gridsyncTestBoundary7MA4YWxk";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (n, data) in photos.iter().enumerate() {
+        body.extend_from_slice(
+            format!(
+                "--{b}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"p{n}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{b}--\r\n").as_bytes());
+    let req = Request::post(uri)
+        .header(header::COOKIE, cookie)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={b}"),
+        )
+        .body(Body::from(body))
+        .unwrap();
+    let res = gridsync_server::app(state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    let status = res.status();
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        location,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_department_handles_with_photos_shown_as_thumbnails_on_the_report_page() {
+    let (state, _dir) = demo_server(None).await;
+    let id = reports_assigned(&state, G1, "dispatched", "dept:chengguan")
+        .await
+        .remove(0);
+    let cg = cookie(&state, "chengguan").await;
+    let report = page(&state, &cg, &format!("/web/reports/{id}")).await;
+    let token = csrf(&report);
+    // The confirmation of 处置 asks for photos (a file field, multipart).
+    let (code, confirm) = post_page(
+        &state,
+        &cg,
+        &format!("/web/reports/{id}/confirm"),
+        &[("csrf", &token), ("kind", "handle"), ("back", "report")],
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(confirm.contains("enctype=\"multipart/form-data\""));
+    assert!(confirm.contains("type=\"file\" name=\"photo\""));
+
+    let step = format!("/web/reports/{id}/step");
+    // Not a photo: refused, nothing stored.
+    let seq = state.docs.max_seq().await.unwrap();
+    let (code, _, page_body) = post_with_photos(
+        &state,
+        &cg,
+        &step,
+        &[("csrf", &token), ("kind", "handle"), ("back", "report")],
+        &[b"MZ not an image".to_vec()],
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(by_id(&page_body, "error"), "只能上传照片（JPEG或PNG）");
+    assert_eq!(state.docs.max_seq().await.unwrap(), seq);
+
+    let photos = [jpeg(1), jpeg(2)];
+    let (code, to, why) = post_with_photos(
+        &state,
+        &cg,
+        &step,
+        &[
+            ("csrf", &token),
+            ("kind", "handle"),
+            ("note", "已清理，附现场照片"),
+            ("back", "report"),
+        ],
+        &photos,
+    )
+    .await;
+    assert_eq!(code, StatusCode::SEE_OTHER, "{why}");
+    assert_eq!(to, format!("/web/reports/{id}?done=handle"));
+    let issue = stored_issue(&state, &id).await;
+    let hashes: Vec<String> = photos
+        .iter()
+        .map(|p| gridsync_server::blobs::sha256_hex(p))
+        .collect();
+    assert_eq!(issue.photos, hashes, "the report lists them");
+    let (_, e) = issue.events_in_order().pop().unwrap();
+    assert_eq!(
+        (e.kind.as_str(), e.note.as_deref()),
+        ("handle", Some("已清理，附现场照片"))
+    );
+    // On the page as thumbnails; each thumbnail and photo served to who may
+    // read the report, as the blob API would.
+    let report = page(&state, &cg, &to).await;
+    for h in &hashes {
+        assert!(report.contains(&format!("src=\"/web/photo/{h}?thumb=1\"")));
+    }
+    let wangge = cookie(&state, "wangge1").await;
+    for who in [&cg, &wangge] {
+        let (code, thumb) = get(&state, who, &format!("/web/photo/{}?thumb=1", hashes[0])).await;
+        assert_eq!(code, StatusCode::OK);
+        assert!(thumb.starts_with(&[0xFF, 0xD8]), "a JPEG thumbnail");
+        assert!(thumb.len() < photos[0].len());
+        let (code, full) = get(&state, who, &format!("/web/photo/{}", hashes[1])).await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(full, photos[1]);
+    }
+    // Not to another department, nor another grid's worker.
+    for other in ["zhujian", "wangge2"] {
+        let c = cookie(&state, other).await;
+        assert_eq!(
+            get(&state, &c, &format!("/web/photo/{}?thumb=1", hashes[0]))
+                .await
+                .0,
+            StatusCode::NOT_FOUND,
+            "{other}"
+        );
+    }
+    // Photos are only ever added: a department removing one is refused.
+    let cg_user = state
+        .directory
+        .user_by_username("chengguan")
+        .await
+        .unwrap()
+        .unwrap();
+    let removal = {
+        use automerge::ReadDoc;
+        use automerge::transaction::Transactable;
+        let mut doc = Automerge::load(&state.docs.load(&id).await.unwrap().unwrap()).unwrap();
+        doc.set_actor(automerge::ActorId::random());
+        let (_, list) = doc.get(&automerge::ROOT, "photos").unwrap().unwrap();
+        let mut tx = doc.transaction();
+        tx.delete(&list, 0).unwrap();
+        tx.commit_with(
+            automerge::transaction::CommitOptions::default().with_message(
+                serde_json::json!({ "by": cg_user.id, "op": "remove_photo" }).to_string(),
+            ),
+        );
+        doc.get_last_local_change().unwrap().raw_bytes().to_vec()
+    };
+    let outcome = state
+        .docs
+        .push(
+            vec![gridsync_server::store::IncomingChange {
+                doc_id: id.clone(),
+                data: removal,
+            }],
+            Some(cg_user.id.clone()),
+            None,
+            Box::new(gridsync_server::scope::Guard::new(
+                cg_user.principal(Some("phone".into())),
+                gridsync_server::sync::validate::document,
+            )),
+        )
+        .await
+        .unwrap();
+    let refused = outcome.rejected.first().expect("refused");
+    assert!(
+        refused
+            .refusal
+            .reason
+            .starts_with("职能部门只能记录处置和反馈"),
+        "{}",
+        refused.refusal.reason
+    );
+    assert_eq!(stored_issue(&state, &id).await.photos, hashes);
+    // A photo with a step that takes none is refused.
+    let (code, _, page_body) = post_with_photos(
+        &state,
+        &cg,
+        &step,
+        &[
+            ("csrf", &token),
+            ("kind", "withdraw"),
+            ("note", "x"),
+            ("back", "report"),
+        ],
+        &[jpeg(3)],
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(by_id(&page_body, "error"), "撤销不能附照片");
+}
+
+#[tokio::test]
+async fn web_deadlines_count_the_configured_working_calendar() {
+    // Holidays from nine days ago to three days ahead: the demo's reports,
+    // waiting since eight days to be accepted, are not overdue.
+    let dir = tempfile::tempdir().unwrap();
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(time::macros::offset!(+8))
+        .date();
+    let days: Vec<String> = (-9..=3)
+        .map(|d| gridsync_core::issue::deadline::format_date(today + time::Duration::days(d)))
+        .collect();
+    std::fs::write(
+        dir.path().join(gridsync_server::reports::CALENDAR_FILE),
+        serde_json::json!({ "holidays": days }).to_string(),
+    )
+    .unwrap();
+    let state = AppState::open(Config::with_data_dir(dir.path()))
+        .await
+        .unwrap();
+    gridsync_server::demo::seed_if_empty(
+        &state,
+        &DemoArgs {
+            grids: 2,
+            households: 5,
+        },
+    )
+    .await
+    .unwrap();
+    let shequ = cookie(&state, "shequ").await;
+    let waiting = page(
+        &state,
+        &shequ,
+        &format!("/web/reports?code={COMMUNITY}&stage=reported"),
+    )
+    .await;
+    assert!(!all_ids(&waiting).is_empty());
+    assert!(!waiting.contains("（超期）"), "holidays do not count");
+    let id = all_ids(&waiting).remove(0);
+    let report = page(&state, &shequ, &format!("/web/reports/{id}")).await;
+    assert!(!by_id(&report, "report-due").contains("超期"));
 }

@@ -166,6 +166,34 @@ impl Issue {
     pub fn events_in_order(&self) -> Vec<(&str, &Event)> {
         workflow::in_order(&self.events)
     }
+
+    /// When the report must leave the stage `status` has it in (ms), if
+    /// that stage has a time limit: 待受理 must be accepted within the
+    /// subtype's accept limit (one working day; one natural hour for
+    /// urgent subtypes), counted from the report or the latest
+    /// escalation; 处置中 must be handled within the subtype's limit,
+    /// counted from dispatch. `None` in other stages, and for handling
+    /// when the subtype is unknown to this app.
+    pub fn due(&self, status: &Status, calendar: &WorkCalendar) -> Option<i64> {
+        match status.stage {
+            Stage::Reported => {
+                let since = if status.stage_since > 0 {
+                    status.stage_since
+                } else {
+                    self.created_at
+                };
+                let limit = self
+                    .subtype_entry()
+                    .map_or(catalogue::ACCEPT_LIMIT, Subtype::accept_limit);
+                Some(calendar.deadline(since, limit))
+            }
+            Stage::Dispatched => {
+                let start = status.dispatched_at?;
+                Some(calendar.deadline(start, self.subtype_entry()?.limit))
+            }
+            _ => None,
+        }
+    }
 }
 
 macro_rules! code_enum {

@@ -288,8 +288,8 @@ fn working_hour_deadlines_count_office_hours_only() {
     s.set_clock(Clock::Fixed(at(1, 16, 0))); // Friday 16:00
     let id = s
         .report_issue(NewIssue {
-            category: "safety".into(),
-            subtype: "gas".into(), // 2 working hours
+            category: "livelihood".into(),
+            subtype: "water_power".into(), // 4 working hours
             ..new_issue()
         })
         .unwrap();
@@ -298,15 +298,31 @@ fn working_hour_deadlines_count_office_hours_only() {
     // Steps taken on one phone are 1 ms apart when its clock stands still:
     // dispatched at Friday 16:00 + 2 ms.
     assert_eq!(i.status.dispatched_at, Some(at(1, 16, 0) + 2));
-    // One hour on Friday, one on Monday from 09:00.
-    assert_eq!(s.issue_deadline(&i).unwrap(), Some(at(4, 10, 0) + 2));
+    // One hour on Friday, three on Monday from 09:00.
+    assert_eq!(s.issue_deadline(&i).unwrap(), Some(at(4, 12, 0) + 2));
     s.set_work_calendar(&WorkCalendar::from_dates(&[] as &[&str], &["2026-11-28"]).unwrap())
         .unwrap();
     assert_eq!(
         s.issue_deadline(&i).unwrap(),
-        Some(at(2, 10, 0) + 2),
+        Some(at(2, 12, 0) + 2),
         "a make-up Saturday counts"
     );
+}
+
+#[test]
+fn a_gas_leak_reported_friday_4pm_is_due_friday_6pm() {
+    let mut s = store("worker-a");
+    s.set_clock(Clock::Fixed(at(1, 16, 0))); // Friday 16:00
+    let id = s
+        .report_issue(NewIssue {
+            category: "safety".into(),
+            subtype: "gas".into(), // 2 natural hours, day and night
+            ..new_issue()
+        })
+        .unwrap();
+    walk(&mut s, &id, &[K::Accept, K::Dispatch]);
+    let i = s.issue(&id).unwrap();
+    assert_eq!(s.issue_deadline(&i).unwrap(), Some(at(1, 18, 0) + 2));
 }
 
 #[test]

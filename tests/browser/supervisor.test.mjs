@@ -8,7 +8,8 @@
 // visited in 30 days from its own store.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import zlib from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
@@ -22,6 +23,49 @@ const PASSWORD = 'gridsync-demo';
 const COMMUNITY = '110105001001';
 const GRID1 = '110105001001001';
 const GRID2 = '110105001001002';
+
+// A real photo for the department's 处置: a 160×120 PNG with a gradient,
+// written with node's zlib (no image library needed).
+function png(w, h) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const o = y * (w * 3 + 1) + 1 + x * 3;
+      raw[o] = (x * 255) / w;
+      raw[o + 1] = (y * 255) / h;
+      raw[o + 2] = 120;
+    }
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
 
 let passed = 0;
 const failures = [];
@@ -211,6 +255,10 @@ try {
     const id = await row.getAttribute('data-id');
     await row.locator('select[name=assignee]').selectOption({ index: 0 });
     await Promise.all([page.waitForLoadState('load'), row.locator('button.step-dispatch').click()]);
+    // Every step asks for confirmation first (a second page, no JavaScript).
+    assert.match(await text(page, 'h1'), /确认派遣/);
+    await page.fill('textarea[name=note]', '请尽快处置');
+    await Promise.all([page.waitForLoadState('load'), page.click('#confirm-step')]);
     assert.match(await text(page, '#done'), /已派遣/);
     const after = page.locator(`#report-list tr[data-id="${id}"]`);
     assert.equal(await after.getAttribute('data-stage'), 'dispatched');
@@ -225,7 +273,8 @@ try {
   await step('accepting a report twice is refused with the workflow rule, in Chinese', async () => {
     const row = page.locator('#report-list tr[data-stage="reported"]').first();
     const form = row.locator('form:has(button.step-accept)');
-    const action = await form.getAttribute('action');
+    // The form opens the confirmation; the confirmation's form takes the step.
+    const action = (await form.getAttribute('action')).replace(/\/confirm$/, '/step');
     const csrf = await form.locator('input[name=csrf]').getAttribute('value');
     const body = new URLSearchParams({ csrf, kind: 'accept', back: COMMUNITY });
     const first = await page.request.post(`${BASE}${action}`, { form: Object.fromEntries(body), maxRedirects: 0 });
@@ -237,6 +286,98 @@ try {
       form: { csrf: 'forged', kind: 'accept', back: COMMUNITY }, maxRedirects: 0,
     });
     assert.equal(forged.status(), 400, 'a form without the session token is refused');
+  });
+
+  await step('the report page: timeline, deadline, source, urgency; 受理 with a note and a confirmation', async () => {
+    await page.goto(`${BASE}/web/reports?code=${COMMUNITY}&stage=reported`);
+    const rows = page.locator('#report-list tbody tr[data-stage]');
+    assert.ok(await rows.count() > 0, 'reports waiting to be accepted');
+    for (const s of await rows.evaluateAll((trs) => trs.map((t) => t.dataset.stage))) assert.equal(s, 'reported');
+    // 待受理 has its own time limit: the demo's reports waited eight days.
+    assert.match(await rows.first().locator('td.due').textContent(), /受理.*（超期）/);
+    const id = await rows.first().getAttribute('data-id');
+    await Promise.all([page.waitForLoadState('load'), rows.first().locator('a.open-report').click()]);
+    assert.equal(new URL(page.url()).pathname, `/web/reports/${id}`);
+    assert.equal(await text(page, '#report-source'), '巡查');
+    assert.equal(await text(page, '#report-urgency'), '一般');
+    assert.match(await text(page, '#report-due'), /（超期）/);
+    assert.ok(await page.locator('#timeline tr[data-kind="report"]').count() === 1, 'the report on the timeline');
+    const form = page.locator('form.step-form:has(button.step-accept)');
+    await form.locator('input[name=note]').fill('已电话联系上报人');
+    await Promise.all([page.waitForLoadState('load'), form.locator('button.step-accept').click()]);
+    assert.match(await text(page, 'h1'), /确认受理/);
+    assert.equal(await page.inputValue('textarea[name=note]'), '已电话联系上报人');
+    await Promise.all([page.waitForLoadState('load'), page.click('#confirm-step')]);
+    assert.match(await text(page, '#done'), /已受理/);
+    const accept = page.locator('#timeline tr[data-kind="accept"]');
+    assert.equal(await accept.count(), 1);
+    assert.match(await accept.locator('td.note').textContent(), /已电话联系上报人/);
+    assert.match(await accept.locator('td.who').textContent(), /社区\/街道管理员/);
+    // 吹哨报到: the dispatch list offers the departments.
+    const options = await page.$$eval('form.step-form select[name=assignee] option', (os) => os.map((o) => o.textContent));
+    for (const d of ['区城管执法局', '区住房和城乡建设委员会', '区消防救援支队']) {
+      assert.ok(options.some((o) => o.includes(d)), d);
+    }
+    await shot(page, 'report-page-accepted');
+  });
+
+  await step('the report list filters by department and overdue, and pages', async () => {
+    await page.goto(`${BASE}/web/reports?code=${COMMUNITY}`);
+    await page.selectOption('#filters select[name=dept]', 'chengguan');
+    await Promise.all([page.waitForLoadState('load'), page.click('#filters button')]);
+    const cg = await page.$$eval('#report-list td.assignee', (tds) => tds.map((t) => t.textContent.trim()));
+    assert.ok(cg.length > 0);
+    for (const a of cg) assert.equal(a, '区城管执法局');
+    await page.goto(`${BASE}/web/reports?code=${COMMUNITY}&overdue=1`);
+    const due = await page.$$eval('#report-list td.due', (tds) => tds.map((t) => t.textContent));
+    assert.ok(due.length > 0);
+    for (const d of due) assert.match(d, /（超期）/);
+    assert.match(await text(page, '#paging'), /共 \d+ 件/);
+  });
+
+  await step('the 城管 user signs in to the web, works its queue (处置, 反馈) and sees nothing else', async () => {
+    const { context, page: d } = await signIn('chengguan');
+    assert.equal(new URL(d.url()).pathname, '/web/queue', 'a department lands on its queue');
+    assert.match(await text(d, 'h1'), /区城管执法局/);
+    const rows = d.locator('#queue tbody tr[data-id]');
+    assert.ok(await rows.count() > 0, 'reports dispatched to 城管');
+    await shot(d, 'department-queue');
+    const row = d.locator('#queue tbody tr[data-stage="dispatched"]').first();
+    const id = await row.getAttribute('data-id');
+    await row.locator('input[name=note]').fill('已到场劝离占道摊贩');
+    await Promise.all([d.waitForLoadState('load'), row.locator('button.step-handle').click()]);
+    assert.match(await text(d, 'h1'), /确认处置/);
+    const photo = path.join(WORK, 'handled.png');
+    writeFileSync(photo, png(160, 120));
+    await d.setInputFiles('input[type=file][name=photo]', photo);
+    await Promise.all([d.waitForLoadState('load'), d.click('#confirm-step')]);
+    assert.match(await text(d, '#done'), /已处置/);
+    const handled = d.locator(`#queue tr[data-id="${id}"]`);
+    assert.equal(await handled.getAttribute('data-stage'), 'handled');
+    await handled.locator('input[name=note]').fill('通道已恢复畅通');
+    await Promise.all([d.waitForLoadState('load'), handled.locator('button.step-feedback').click()]);
+    await Promise.all([d.waitForLoadState('load'), d.click('#confirm-step')]);
+    assert.match(await text(d, '#done'), /已反馈/);
+    await d.goto(`${BASE}/web/reports/${id}`);
+    assert.match(await text(d, '#timeline'), /已到场劝离占道摊贩/);
+    assert.match(await text(d, '#timeline'), /城管执法队员（职能部门）/);
+    // The photo, as a thumbnail the browser could load under the CSP.
+    const thumb = d.locator('#photos img').first();
+    await thumb.waitFor();
+    assert.ok(await thumb.evaluate((img) => img.complete && img.naturalWidth > 0), 'the thumbnail loaded');
+    await shot(d, 'report-page');
+    // An out-of-role step (checking its own work) is refused with the
+    // reason, in Chinese.
+    const csrf = await d.locator('input[name=csrf]').first().getAttribute('value');
+    const refused = await d.request.post(`${BASE}/web/reports/${id}/step`, {
+      form: { csrf, kind: 'verify_pass', back: 'queue' }, maxRedirects: 0,
+    });
+    assert.equal(refused.status(), 400);
+    assert.match(await refused.text(), /职能部门不能核查通过：须由本网格网格员或上报人核查/);
+    for (const url of [`/web/t/${COMMUNITY}`, `/web/t/${GRID1}`, '/web/review', `/web/export/ledger.xlsx?code=${GRID1}`]) {
+      assert.equal((await d.goto(`${BASE}${url}`)).status(), 403, url);
+    }
+    await context.close();
   });
 
   await step('resolve a same-field conflict in the review queue; the choice reaches the phone', async () => {

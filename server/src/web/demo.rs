@@ -1,5 +1,6 @@
 //! Demo data for the supervisor pages: issue reports at every stage a
-//! supervisor acts on (some overdue), a same-field conflict (one phone
+//! supervisor acts on (some overdue, one dispatched to 城管 for the
+//! department's queue), a same-field conflict (one phone
 //! edited offline on two phones), a suspected duplicate household and a
 //! person recorded twice in one household, so a
 //! newcomer — and the browser tests — find something in the report list
@@ -9,7 +10,9 @@
 use anyhow::Context;
 use gridsync_core::doc::Author;
 use gridsync_core::household::{Clock, Household, NewHousehold, Resident};
-use gridsync_core::issue::{EventKind, IssuePlace, NewIssue, StepInput};
+use gridsync_core::issue::{
+    EventKind, IssuePlace, NewIssue, StepInput, catalogue, department_assignee,
+};
 use gridsync_core::{OpenOptions, Store};
 
 use crate::principal::Role;
@@ -36,10 +39,17 @@ const REPORTS: &[(&str, &str, &str, &str, &[EventKind])] = &[
         &[EventKind::Accept],
     ),
     (
-        "illegal_building",
         "parking",
+        "fire_lane",
         "消防通道有车辆长期停放",
         "2号楼北侧",
+        &[EventKind::Accept, EventKind::Dispatch],
+    ),
+    (
+        "illegal_building",
+        "occupation",
+        "小区南门流动摊贩占道经营",
+        "南门",
         &[EventKind::Accept, EventKind::Dispatch],
     ),
     (
@@ -129,9 +139,16 @@ pub async fn seed(state: &AppState, community: &str) -> anyhow::Result<()> {
                     urgency: "normal".into(),
                     ..NewIssue::default()
                 })?;
+                // 吹哨报到: a report usually handled by a department is
+                // dispatched to it (the 城管 queue has work in the demo).
+                let assignee =
+                    match catalogue::subtype(category, subtype).and_then(|s| s.department) {
+                        Some(d) if *category == "illegal_building" => department_assignee(d),
+                        _ => worker_id.clone(),
+                    };
                 for step in *steps {
                     let input = StepInput {
-                        assignee: (*step == EventKind::Dispatch).then(|| worker_id.clone()),
+                        assignee: (*step == EventKind::Dispatch).then(|| assignee.clone()),
                         ..StepInput::default()
                     };
                     device.append_event(&id, *step, input)?;

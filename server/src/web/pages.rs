@@ -36,6 +36,11 @@ pub struct Nav {
     pub home: String,
     /// Whether they are an admin (audit log link).
     pub admin: bool,
+    /// Whether they work a queue of what is dispatched to them (department
+    /// users: only that; grid workers: besides their grid).
+    pub queue: bool,
+    /// Whether they are a department user (no territory pages).
+    pub department: bool,
 }
 
 impl Nav {
@@ -48,9 +53,12 @@ impl Nav {
             csrf: user.csrf.clone(),
             home: match access::home_code(p) {
                 Some(code) => territory_link(&code),
+                None if p.role == Role::Department => "/web/queue".into(),
                 None => "/web/login".into(),
             },
             admin: p.role == Role::Admin,
+            queue: matches!(p.role, Role::Department | Role::GridWorker),
+            department: p.role == Role::Department,
         }
     }
 }

@@ -114,6 +114,7 @@ CREATE TABLE issues (
     last_at INTEGER NOT NULL
 );
 CREATE INDEX issues_grid ON issues (grid, open);
+CREATE INDEX issues_assignee ON issues (assignee, open);
 CREATE TABLE conflicts (
     doc_id TEXT NOT NULL,
     n INTEGER NOT NULL,
@@ -355,7 +356,8 @@ pub struct IssueRow {
     pub level: String,
     /// Who handles it.
     pub assignee: Option<String>,
-    /// When handling is due, ms.
+    /// When the current stage is due (acceptance while 待受理, handling
+    /// while 处置中), ms.
     pub deadline: Option<i64>,
     /// Time of the latest event, ms.
     pub last_at: i64,
@@ -363,7 +365,7 @@ pub struct IssueRow {
 
 /// What a stored document projects to; `None` when it cannot be read
 /// (counted, never fatal: one bad document must not stop the pages).
-pub fn project(bytes: &[u8]) -> Option<Projected> {
+pub fn project(bytes: &[u8], calendar: &WorkCalendar) -> Option<Projected> {
     let doc = Automerge::load(bytes).ok()?;
     let kind = gridsync_core::doc::kind_of(&doc)?;
     let conflicts = || -> Vec<ConflictRow> {
@@ -390,17 +392,19 @@ pub fn project(bytes: &[u8]) -> Option<Projected> {
         }
         gridsync_core::issue::KIND => {
             let issue: Issue = gridsync_core::doc::read(&doc, None).ok()?;
-            // The report read model's rules (stage, level, deadline), so
-            // the lists here and its counts agree.
-            let row = crate::reports::row_of(&issue, &WorkCalendar::default());
+            // The report read model's rules (stage, level), so the lists
+            // here and its counts agree; the deadline is the current
+            // stage's: 待受理 has its own limit, 处置中 the subtype's.
+            let row = crate::reports::row_of(&issue, calendar);
             let status = workflow::status(&issue.events);
+            let deadline = issue.due(&status, calendar);
             Some(Projected::Issue(
                 Box::new(IssueRow {
                     open: status.stage.is_open(),
                     stage: row.stage,
                     level: row.level,
                     assignee: status.assignee.clone(),
-                    deadline: row.deadline,
+                    deadline,
                     last_at: row.updated_at,
                     issue,
                 }),
@@ -687,11 +691,12 @@ pub async fn catch_up(state: &AppState) -> WebResult<()> {
                 loaded.push((id, bytes));
             }
         }
+        let calendar = state.reports.calendar().clone();
         let projected = tokio::task::spawn_blocking(move || {
             use rayon::prelude::*;
             loaded
                 .into_par_iter()
-                .filter_map(|(id, bytes)| match project(&bytes) {
+                .filter_map(|(id, bytes)| match project(&bytes, &calendar) {
                     Some(p) => Some((id, p)),
                     None => {
                         tracing::warn!(doc_id = %id, "web read model: document not readable; skipped");

@@ -94,7 +94,9 @@ impl FromRequestParts<AppState> for WebUser {
                 AuthError::Internal(d) => WebError::Internal(d),
                 _ => WebError::SignIn,
             })?;
-        if auth.principal.role == Role::PackageHolder || auth.principal.role == Role::Department {
+        // Package holders use the phone only; department users see their
+        // queue and the reports dispatched to them (each page decides).
+        if auth.principal.role == Role::PackageHolder {
             return Err(WebError::Forbidden);
         }
         Ok(WebUser {
@@ -206,9 +208,11 @@ pub async fn login_submit(
                 return Ok(response);
             }
         };
-    if matches!(user.role, Role::PackageHolder | Role::Department) {
+    if user.role == Role::PackageHolder {
         let page = LoginPage {
-            error: Some("网页端供网格员、社区和街道管理人员使用；包保责任人请使用手机应用".into()),
+            error: Some(
+                "网页端供网格员、社区和街道管理人员及职能部门使用；包保责任人请使用手机应用".into(),
+            ),
             username,
         };
         let mut response = super::render(&page)?;

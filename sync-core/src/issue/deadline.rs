@@ -7,7 +7,9 @@
 //! working days. A limit of N working days ends at midnight closing the Nth
 //! working day after the day of dispatch; a limit of N working hours counts
 //! only time inside working hours, starting at dispatch (or at the next
-//! opening if dispatched outside them).
+//! opening if dispatched outside them). A limit of N natural hours (urgent
+//! safety subtypes: a gas leak does not wait for Monday) counts every hour,
+//! day and night, weekends and holidays included.
 
 use std::collections::BTreeSet;
 
@@ -30,6 +32,26 @@ pub enum Limit {
     WorkingHours(u32),
     /// N working days (工作日).
     WorkingDays(u32),
+    /// N natural hours (自然时), day and night: urgent safety subtypes.
+    NaturalHours(u32),
+}
+
+impl Limit {
+    /// How many units, whatever they are.
+    pub fn amount(self) -> u32 {
+        match self {
+            Limit::WorkingHours(n) | Limit::WorkingDays(n) | Limit::NaturalHours(n) => n,
+        }
+    }
+
+    /// The limit in Chinese, e.g. `2个工作日`, `2小时（全天候）`.
+    pub fn name_zh(self) -> String {
+        match self {
+            Limit::WorkingHours(n) => format!("{n}个工作小时"),
+            Limit::WorkingDays(n) => format!("{n}个工作日"),
+            Limit::NaturalHours(n) => format!("{n}小时（全天候）"),
+        }
+    }
 }
 
 /// Which days are worked.
@@ -102,6 +124,7 @@ impl WorkCalendar {
         match limit {
             Limit::WorkingDays(n) => self.add_days(start, n),
             Limit::WorkingHours(n) => self.add_hours(start, n),
+            Limit::NaturalHours(n) => start.saturating_add(i64::from(n) * HOUR_MS),
         }
     }
 
@@ -174,6 +197,30 @@ mod tests {
         assert_eq!(
             cal.deadline(thu, Limit::WorkingDays(2)),
             at("2026-12-02", 0, 0)
+        );
+    }
+
+    #[test]
+    fn a_gas_leak_reported_friday_4pm_is_due_friday_6pm() {
+        // Urgent safety subtypes count natural hours, day and night.
+        let cal = WorkCalendar::default();
+        let fri_4pm = at("2026-11-27", 16, 0);
+        let gas = crate::issue::catalogue::subtype("safety", "gas").map(|s| s.limit);
+        assert_eq!(gas, Some(Limit::NaturalHours(2)));
+        assert_eq!(
+            cal.deadline(fri_4pm, Limit::NaturalHours(2)),
+            at("2026-11-27", 18, 0)
+        );
+        // Over midnight into a weekend, and on a holiday: still natural hours.
+        let fri_11pm = at("2026-11-27", 23, 0);
+        assert_eq!(
+            cal.deadline(fri_11pm, Limit::NaturalHours(4)),
+            at("2026-11-28", 3, 0)
+        );
+        let holiday = WorkCalendar::from_dates::<&str>(&["2026-11-27"], &[]).unwrap_or_default();
+        assert_eq!(
+            holiday.deadline(fri_4pm, Limit::NaturalHours(2)),
+            at("2026-11-27", 18, 0)
         );
     }
 

@@ -224,6 +224,9 @@ pub struct Status {
     pub reworks: u32,
     /// Time of the latest event (applied or not), ms.
     pub last_at: i64,
+    /// When the current stage began (ms): the report, or the latest event
+    /// that took effect (an escalation restarts 待受理). 0 before any.
+    pub stage_since: i64,
     /// Ids of the events that took effect, in order.
     pub applied: Vec<String>,
     /// Events that had no effect, in order.
@@ -252,7 +255,10 @@ pub fn status(events: &BTreeMap<String, Event>) -> Status {
             step(&mut s, e)
         };
         match outcome {
-            Ok(()) => s.applied.push(id.to_string()),
+            Ok(()) => {
+                s.stage_since = e.at;
+                s.applied.push(id.to_string());
+            }
             Err(reason) => s.superseded.push(Superseded {
                 id: id.to_string(),
                 reason,
