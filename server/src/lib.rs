@@ -23,6 +23,8 @@ pub mod db;
 pub mod demo;
 pub mod directory;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod openapi;
 pub mod pg;
 pub mod principal;

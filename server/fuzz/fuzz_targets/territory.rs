@@ -1,0 +1,11 @@
+//! Fuzz target: A territory import, JSON or CSV.
+//! The checks live in `gridsync_server::fuzzing::territory`, which the corpus
+//! regression test (server/tests/fuzz_corpus.rs) calls too.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Err(violation) = gridsync_server::fuzzing::territory(data) {
+        panic!("{violation}");
+    }
+});
