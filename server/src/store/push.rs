@@ -110,16 +110,23 @@ thread_local! {
 }
 
 /// Apply `changes` to `doc`; `None` if some are not causally ready.
+///
+/// Automerge 0.12 panics on some malformed changes instead of answering an
+/// error (a change naming an actor it never registered: `lookup_actor(..)
+/// .unwrap()` in `op_set2/change/batch.rs`, found by the `push` fuzz
+/// target); such a change is refused like any invalid one, not a 500. The
+/// document it panicked on is dropped: callers pass a copy, or an empty
+/// document they do not keep.
 fn applied(
     mut doc: Automerge,
     changes: Vec<Change>,
 ) -> Result<Option<Automerge>, automerge::AutomergeError> {
-    doc.apply_changes(changes)?;
-    if doc.get_missing_deps(&[]).is_empty() {
-        Ok(Some(doc))
-    } else {
-        Ok(None)
-    }
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        doc.apply_changes(changes)?;
+        let ready = doc.get_missing_deps(&[]).is_empty();
+        Ok::<_, automerge::AutomergeError>(ready.then_some(doc))
+    }));
+    outcome.unwrap_or(Err(automerge::AutomergeError::Fail))
 }
 
 /// The decision on one pushed document.
