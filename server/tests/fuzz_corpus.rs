@@ -64,6 +64,43 @@ fn ledger_import() {
     replay("ledger_import", fuzzing::ledger_import);
 }
 
+/// The first crash the push target found, through the real handler: a
+/// household change with one byte flipped made Automerge panic and
+/// `/v1/sync` answer 500; it is refused like any invalid change, and the
+/// valid change pushed with it is stored.
+#[tokio::test]
+async fn a_change_automerge_panics_on_is_refused_through_sync() {
+    use axum::http::StatusCode;
+    use base64::Engine;
+    use gridsync_server::principal::Role;
+
+    use crate::support::{COMMUNITY, TestServer, device};
+
+    let data = std::fs::read(corpus("push").join("crash-automerge-unknown-actor")).unwrap();
+    let (role, stored, changes) = fuzzing::split_changes(&data).unwrap();
+    assert_eq!((role % 5, stored), (2, 1), "a supervisor's push onto one stored change");
+    // The household of the seeds (its creating change is changes[0]).
+    let doc = "01a241de-9af8-776d-8e08-179ae25d3692";
+    let s = TestServer::new().await;
+    s.add_user("shequ", Role::Supervisor, &[], Some(COMMUNITY)).await;
+    let (token, _) = s.tokens("shequ", &device()).await;
+    let push = |changes: &[Vec<u8>]| {
+        serde_json::json!({"push": changes.iter().map(|c| serde_json::json!({
+            "doc": doc,
+            "change": base64::engine::general_purpose::STANDARD.encode(c),
+        })).collect::<Vec<_>>()})
+    };
+    let (status, body) = s
+        .call("POST", "/v1/sync", Some(&token), Some(push(&changes[..1])))
+        .await;
+    assert_eq!((status, body["stored"].as_u64()), (StatusCode::OK, Some(1)), "{body}");
+    let (status, body) = s
+        .call("POST", "/v1/sync", Some(&token), Some(push(&changes[1..2])))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rejected"][0]["code"], "invalid_change", "{body}");
+}
+
 /// Write the seeds: real changes and saved documents of each kind, pushed
 /// by each role, and the requests and files that carry them.
 #[test]
