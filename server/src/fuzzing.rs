@@ -174,9 +174,7 @@ pub fn push(data: &[u8]) -> Result<(), Violation> {
     let stored = stored.min(changes.len());
     let (base, pushed) = changes.split_at(stored);
     let decoded = |raw: &[Vec<u8>]| -> Vec<Change> {
-        raw.iter()
-            .filter_map(|c| Change::try_from(c.as_slice()).ok())
-            .collect()
+        raw.iter().filter_map(|c| push::decode_change(c)).collect()
     };
     // What was stored got there through the same path (Automerge panics on
     // some malformed changes: see push.rs `applied`).
@@ -207,9 +205,9 @@ pub fn push(data: &[u8]) -> Result<(), Violation> {
     let mut undecodable: Vec<Rejected> = Vec::new();
     let mut ready = Vec::new();
     for (i, c) in pushed.iter().enumerate() {
-        match Change::try_from(c.as_slice()) {
-            Ok(change) => ready.push((i, change)),
-            Err(_) => undecodable.push(Rejected {
+        match push::decode_change(c) {
+            Some(change) => ready.push((i, change)),
+            None => undecodable.push(Rejected {
                 index: i,
                 doc: doc_id.clone(),
                 hash: None,

@@ -66,14 +66,25 @@ fn is_canonical(id: &uuid::Uuid, s: &str) -> bool {
         == s
 }
 
+/// One pushed change decoded (its hash checked), `None` if it is not an
+/// Automerge change. Automerge 0.12 panics on some malformed ones instead
+/// of answering an error (an out-of-range integer: `try_into().unwrap()`
+/// in `types.rs`, found by the `push` fuzz target): those are not changes
+/// either, not a 500.
+pub(crate) fn decode_change(data: &[u8]) -> Option<Change> {
+    std::panic::catch_unwind(|| Change::try_from(data).ok())
+        .ok()
+        .flatten()
+}
+
 /// Decode one document's pushed changes (checking each one's hash); the
 /// ones that are not Automerge changes are refused.
 fn decode(doc_id: &str, raw: &[Raw], rejected: &mut Vec<Rejected>) -> Vec<(usize, Change)> {
     let mut out = Vec::with_capacity(raw.len());
     for (index, data) in raw {
-        match Change::try_from(data.as_slice()) {
-            Ok(change) => out.push((*index, change)),
-            Err(_) => rejected.push(Rejected {
+        match decode_change(data) {
+            Some(change) => out.push((*index, change)),
+            None => rejected.push(Rejected {
                 index: *index,
                 doc: doc_id.to_owned(),
                 hash: None,
