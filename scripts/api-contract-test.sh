@@ -39,7 +39,9 @@ trap cleanup EXIT
 
 [[ -x $SERVER ]] || { log "$SERVER not found: cargo build -p gridsync-server --bin gridsync-server"; exit 1; }
 
-if ! command -v st >/dev/null || [[ $(st --version 2>/dev/null) != *"$SCHEMATHESIS_VERSION"* ]]; then
+# Run as a module: a console script installed just now may have no pyenv shim yet.
+st() { python3 -m schemathesis.cli "$@"; }
+if [[ $(st --version 2>/dev/null) != *"$SCHEMATHESIS_VERSION"* ]]; then
     log "installing schemathesis $SCHEMATHESIS_VERSION"
     python3 -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
