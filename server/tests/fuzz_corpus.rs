@@ -78,11 +78,16 @@ async fn a_change_automerge_panics_on_is_refused_through_sync() {
 
     let data = std::fs::read(corpus("push").join("crash-automerge-unknown-actor")).unwrap();
     let (role, stored, changes) = fuzzing::split_changes(&data).unwrap();
-    assert_eq!((role % 5, stored), (2, 1), "a supervisor's push onto one stored change");
+    assert_eq!(
+        (role % 5, stored),
+        (2, 1),
+        "a supervisor's push onto one stored change"
+    );
     // The household of the seeds (its creating change is changes[0]).
     let doc = "01a241de-9af8-776d-8e08-179ae25d3692";
     let s = TestServer::new().await;
-    s.add_user("shequ", Role::Supervisor, &[], Some(COMMUNITY)).await;
+    s.add_user("shequ", Role::Supervisor, &[], Some(COMMUNITY))
+        .await;
     let (token, _) = s.tokens("shequ", &device()).await;
     let push = |changes: &[Vec<u8>]| {
         serde_json::json!({"push": changes.iter().map(|c| serde_json::json!({
@@ -93,7 +98,11 @@ async fn a_change_automerge_panics_on_is_refused_through_sync() {
     let (status, body) = s
         .call("POST", "/v1/sync", Some(&token), Some(push(&changes[..1])))
         .await;
-    assert_eq!((status, body["stored"].as_u64()), (StatusCode::OK, Some(1)), "{body}");
+    assert_eq!(
+        (status, body["stored"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{body}"
+    );
     let (status, body) = s
         .call("POST", "/v1/sync", Some(&token), Some(push(&changes[1..2])))
         .await;

@@ -123,9 +123,10 @@ thread_local! {
 /// Apply `changes` to `doc`; `None` if some are not causally ready.
 ///
 /// Automerge 0.12 panics on some malformed changes instead of answering an
-/// error (a change naming an actor it never registered: `lookup_actor(..)
-/// .unwrap()` in `op_set2/change/batch.rs`, found by the `push` fuzz
-/// target); such a change is refused like any invalid one, not a 500. The
+/// error (the `push` fuzz target found six places in `op_set2/change/
+/// batch.rs` and `change_graph.rs`, e.g. a change naming an actor it never
+/// registered: `lookup_actor(..).unwrap()`); such a change is refused like
+/// any invalid one, not a 500. The
 /// document it panicked on is dropped: callers pass a copy, or an empty
 /// document they do not keep.
 fn applied(
