@@ -24,6 +24,8 @@ pub mod db;
 pub mod demo;
 pub mod directory;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod openapi;
 pub mod pg;

@@ -402,15 +402,64 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Query of the list endpoints.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 struct ListQuery {
-    /// Most rows (default 200, at most 1000).
-    #[serde(default)]
+    /// Most rows (default 200, 1 to 1000).
     limit: Option<usize>,
-    /// Nearly due: within this many hours (default 24, at most 720).
-    #[serde(default)]
+    /// Nearly due: within this many hours (default 24, 1 to 720).
     within_hours: Option<i64>,
+}
+
+/// The query as sent: each parameter at most once, known, and a number in
+/// its range, or a 400 naming it (as JSON, like every API error; axum's
+/// own rejection is plain text).
+fn list_query(
+    q: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<ListQuery> {
+    let Ok(Query(pairs)) = q else {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "查询参数无法解析 / the query string could not be read",
+        ));
+    };
+    fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+        field: &'static str,
+        value: &str,
+        min: T,
+        max: T,
+    ) -> ApiResult<T> {
+        match value.trim().parse::<T>() {
+            Ok(n) if n >= min && n <= max => Ok(n),
+            _ => Err(ApiError::invalid(
+                field,
+                format!(
+                    "{field} 应为{min}到{max}的整数 / {field} must be a whole number from {min} to {max}"
+                ),
+            )),
+        }
+    }
+    let mut q = ListQuery::default();
+    for (key, value) in pairs {
+        let twice = || {
+            ApiError::invalid(
+                key.clone(),
+                "参数重复 / the parameter is given more than once",
+            )
+        };
+        match key.as_str() {
+            "limit" if q.limit.is_some() => return Err(twice()),
+            "limit" => q.limit = Some(number("limit", &value, 1, 1000)?),
+            "within_hours" if q.within_hours.is_some() => return Err(twice()),
+            "within_hours" => q.within_hours = Some(number("within_hours", &value, 1, 720)?),
+            _ => {
+                return Err(ApiError::invalid(
+                    key.chars().take(64).collect::<String>(),
+                    "未知的查询参数 / unknown query parameter",
+                ));
+            }
+        }
+    }
+    Ok(q)
 }
 
 /// A report in a list, with names people read.
@@ -459,8 +508,9 @@ fn now_ms() -> i64 {
 async fn overdue(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<ListQuery>,
+    q: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<ReportList>> {
+    let q = list_query(q)?;
     if q.within_hours.is_some() {
         return Err(ApiError::invalid(
             "within_hours",
@@ -470,7 +520,7 @@ async fn overdue(
     let now = now_ms();
     let rows = state
         .reports
-        .overdue(&ReportScope::of(&p), now, q.limit.unwrap_or(200).min(1000))
+        .overdue(&ReportScope::of(&p), now, q.limit.unwrap_or(200))
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(listed(rows, now)))
@@ -479,15 +529,10 @@ async fn overdue(
 async fn nearly_due(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<ListQuery>,
+    q: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<ReportList>> {
+    let q = list_query(q)?;
     let hours = q.within_hours.unwrap_or(24);
-    if !(1..=720).contains(&hours) {
-        return Err(ApiError::invalid(
-            "within_hours",
-            "within_hours 应为1到720 / within_hours must be 1 to 720",
-        ));
-    }
     let now = now_ms();
     let rows = state
         .reports
@@ -495,7 +540,7 @@ async fn nearly_due(
             &ReportScope::of(&p),
             now,
             hours * 3_600_000,
-            q.limit.unwrap_or(200).min(1000),
+            q.limit.unwrap_or(200),
         )
         .await
         .map_err(ApiError::internal)?;

@@ -14,7 +14,7 @@ use automerge::Automerge;
 use serde::Serialize;
 
 pub mod postgres;
-mod push;
+pub(crate) mod push;
 pub mod sqlite;
 
 /// Recently used documents as loaded, by id, with the `last_seq` they are

@@ -72,7 +72,7 @@ pub enum WireCursor {
 }
 
 impl WireCursor {
-    fn position(self) -> Position {
+    pub(crate) fn position(self) -> Position {
         match self {
             WireCursor::Seq(n) => Position::at(n.max(0)),
             WireCursor::Position(p) => Position {
@@ -104,13 +104,13 @@ pub struct PushedSize {
 }
 
 /// A request as read, whichever its encoding.
-struct Parsed {
+pub(crate) struct Parsed {
     device_id: Option<String>,
-    cursors: BTreeMap<String, WireCursor>,
+    pub(crate) cursors: BTreeMap<String, WireCursor>,
     max_docs: Option<usize>,
     max_bytes: Option<usize>,
     log: Option<LogMark>,
-    incoming: Vec<IncomingChange>,
+    pub(crate) incoming: Vec<IncomingChange>,
 }
 
 impl<P> SyncRequest<P> {
@@ -235,7 +235,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
 
 /// A JSON request: its changes are base64, decoded on all cores (a grid's
 /// push is megabytes of it).
-fn parse_request(body: &[u8]) -> ApiResult<Parsed> {
+pub(crate) fn parse_request(body: &[u8]) -> ApiResult<Parsed> {
     let mut req: SyncRequest = parse_json(body)?;
     req.check_count()?;
     let push = std::mem::take(&mut req.push);
@@ -261,7 +261,7 @@ fn parse_request(body: &[u8]) -> ApiResult<Parsed> {
 }
 
 /// A binary request ([`BINARY`]): the header line, then the changes.
-fn parse_binary(body: &[u8]) -> ApiResult<Parsed> {
+pub(crate) fn parse_binary(body: &[u8]) -> ApiResult<Parsed> {
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "empty_body",

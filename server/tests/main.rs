@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod blobs;
 mod directory;
+mod fuzz_corpus;
 mod openapi;
 mod postgres;
 mod reports;

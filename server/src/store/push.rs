@@ -66,14 +66,25 @@ fn is_canonical(id: &uuid::Uuid, s: &str) -> bool {
         == s
 }
 
+/// One pushed change decoded (its hash checked), `None` if it is not an
+/// Automerge change. Automerge 0.12 panics on some malformed ones instead
+/// of answering an error (an out-of-range integer: `try_into().unwrap()`
+/// in `types.rs`, found by the `push` fuzz target): those are not changes
+/// either, not a 500.
+pub(crate) fn decode_change(data: &[u8]) -> Option<Change> {
+    std::panic::catch_unwind(|| Change::try_from(data).ok())
+        .ok()
+        .flatten()
+}
+
 /// Decode one document's pushed changes (checking each one's hash); the
 /// ones that are not Automerge changes are refused.
 fn decode(doc_id: &str, raw: &[Raw], rejected: &mut Vec<Rejected>) -> Vec<(usize, Change)> {
     let mut out = Vec::with_capacity(raw.len());
     for (index, data) in raw {
-        match Change::try_from(data.as_slice()) {
-            Ok(change) => out.push((*index, change)),
-            Err(_) => rejected.push(Rejected {
+        match decode_change(data) {
+            Some(change) => out.push((*index, change)),
+            None => rejected.push(Rejected {
                 index: *index,
                 doc: doc_id.to_owned(),
                 hash: None,
@@ -110,16 +121,24 @@ thread_local! {
 }
 
 /// Apply `changes` to `doc`; `None` if some are not causally ready.
+///
+/// Automerge 0.12 panics on some malformed changes instead of answering an
+/// error (the `push` fuzz target found six places in `op_set2/change/
+/// batch.rs` and `change_graph.rs`, e.g. a change naming an actor it never
+/// registered: `lookup_actor(..).unwrap()`); such a change is refused like
+/// any invalid one, not a 500. The
+/// document it panicked on is dropped: callers pass a copy, or an empty
+/// document they do not keep.
 fn applied(
     mut doc: Automerge,
     changes: Vec<Change>,
 ) -> Result<Option<Automerge>, automerge::AutomergeError> {
-    doc.apply_changes(changes)?;
-    if doc.get_missing_deps(&[]).is_empty() {
-        Ok(Some(doc))
-    } else {
-        Ok(None)
-    }
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        doc.apply_changes(changes)?;
+        let ready = doc.get_missing_deps(&[]).is_empty();
+        Ok::<_, automerge::AutomergeError>(ready.then_some(doc))
+    }));
+    outcome.unwrap_or(Err(automerge::AutomergeError::Fail))
 }
 
 /// The decision on one pushed document.
