@@ -86,8 +86,19 @@ async fn a_change_automerge_panics_on_is_refused_through_sync() {
     // The household of the seeds (its creating change is changes[0]).
     let doc = "01a241de-9af8-776d-8e08-179ae25d3692";
     let s = TestServer::new().await;
-    s.add_user("shequ", Role::Supervisor, &[], Some(COMMUNITY))
+    let user = s
+        .add_user("shequ", Role::Supervisor, &[], Some(COMMUNITY))
         .await;
+    // The seeds' changes name their author (the server refuses a change
+    // pushed by anyone else): the supervisor is given that id, so the
+    // changes reach the code that decodes and applies them.
+    rusqlite::Connection::open(s.dir.path().join("gridsync.sqlite3"))
+        .unwrap()
+        .execute(
+            "UPDATE users SET id = ?1 WHERE id = ?2",
+            ["0193b3c2-0000-7000-8000-000000000000", user.id.as_str()],
+        )
+        .unwrap();
     let (token, _) = s.tokens("shequ", &device()).await;
     let push = |changes: &[Vec<u8>]| {
         serde_json::json!({"push": changes.iter().map(|c| serde_json::json!({
