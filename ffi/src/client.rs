@@ -79,13 +79,15 @@ impl Gridsync {
                 "the encryption key must not be empty",
             ));
         }
-        let store = Store::open_with(
+        let mut store = Store::open_with(
             &path,
             OpenOptions {
                 key: Some(key),
                 ..OpenOptions::default()
             },
         )?;
+        // Nothing is recorded while nobody is signed in (`Unauthorized`).
+        store.require_sign_in(true);
         Ok(Arc::new(Self {
             store: Mutex::new(store),
             server_url: Mutex::new(server_url.filter(|u| !u.trim().is_empty())),

@@ -355,6 +355,10 @@ pub struct SyncReport {
     /// Local changes still not on the server: it lacks changes they build
     /// on (tried again at the next sync).
     pub held_back: i64,
+    /// Local changes recorded here under another person's sign-in: never
+    /// sent under the current one (they wait until that person signs in
+    /// here again; see `warnings`).
+    pub held_other_user: i64,
     /// Refused changes waiting for the worker (all of them).
     pub refused_waiting: i64,
     /// Documents the server may still lack this user's changes of.
@@ -821,6 +825,7 @@ impl From<core_sync::SyncReport> for SyncReport {
             rounds: i64::from(r.rounds),
             repushed: count(r.repushed),
             held_back: count(r.held_back),
+            held_other_user: count(r.held_other_user),
             refused_waiting: count(r.refused_waiting),
             docs_to_heal: count(r.docs_to_heal),
             log_lost: r.log_lost,

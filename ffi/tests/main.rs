@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use gridsync_core::doc::Author;
 use gridsync_core::grid::NewGrid;
 use gridsync_core::{OpenOptions, Store};
 use gridsync_ffi::{
@@ -15,6 +16,7 @@ use gridsync_ffi::{
 };
 
 const GRID: &str = "110105001001001";
+const WORKER: &str = "0190a0b0-0000-7000-8000-0000000000aa";
 const KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 fn id_number(yyyymmdd: &str, seq: u32) -> String {
@@ -43,6 +45,13 @@ fn phone(dir: &Path) -> (Arc<Gridsync>, PathBuf) {
         .unwrap();
         s.add_place(GRID, "东片区", "幸福小区", "1号楼", "1单元")
             .unwrap();
+        // Signed in, as a login would leave it (the SDK records nothing
+        // while nobody is).
+        s.set_author(Author {
+            user: WORKER.into(),
+            role: "grid_worker".into(),
+        })
+        .unwrap();
     }
     let g = Gridsync::open(path.to_string_lossy().into(), KEY.into(), None).unwrap();
     (g, path)
@@ -223,6 +232,60 @@ fn not_found_and_missing_server_are_typed() {
         matches!(err, GridsyncError::Invalid { ref field, .. } if field == "server_url"),
         "{err:?}"
     );
+}
+
+#[test]
+fn nothing_is_recorded_while_nobody_is_signed_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, path) = phone(dir.path());
+    let h = g
+        .create_household(NewHousehold {
+            grid: GRID.into(),
+            place: place("103"),
+            ..NewHousehold::default()
+        })
+        .unwrap();
+    drop(g);
+    // As after a sign-out: nobody is the author.
+    {
+        let mut s = Store::open_with(
+            &path,
+            OpenOptions {
+                key: Some(KEY.into()),
+                ..OpenOptions::default()
+            },
+        )
+        .unwrap();
+        s.set_author(Author::default()).unwrap();
+    }
+    let g = Gridsync::open(path.to_string_lossy().into(), KEY.into(), None).unwrap();
+    let pending = g.status().unwrap().pending_changes;
+    let err = g
+        .add_visit(
+            h.clone(),
+            Visit {
+                at: 1_700_000_000_000,
+                method: "in_person".into(),
+                findings: "未登录".into(),
+                ..Visit::default()
+            },
+        )
+        .unwrap_err();
+    let GridsyncError::Unauthorized { text } = &err else {
+        panic!("expected Unauthorized, got {err:?}");
+    };
+    assert!(text.starts_with("请先登录"), "{text}");
+    let err = g
+        .create_household(NewHousehold {
+            grid: GRID.into(),
+            place: place("104"),
+            ..NewHousehold::default()
+        })
+        .unwrap_err();
+    assert!(matches!(err, GridsyncError::Unauthorized { .. }), "{err:?}");
+    // Nothing was written; reading still works.
+    assert_eq!(g.status().unwrap().pending_changes, pending);
+    assert!(g.household(h).unwrap().visits.is_empty());
 }
 
 #[test]

@@ -184,7 +184,9 @@ fn hard_deletes_and_replacements_are_refused() {
         ),
         (
             "change when it was created",
-            change(&base, &me, |tx| tx.put(automerge::ROOT, "created_at", 1_i64)),
+            change(&base, &me, |tx| {
+                tx.put(automerge::ROOT, "created_at", 1_i64)
+            }),
             "invalid_document",
             "created_at".into(),
         ),
@@ -225,7 +227,11 @@ fn hard_deletes_and_replacements_are_refused() {
     let now = phone.store.household(&h).unwrap();
     assert_eq!(now.residents.len(), 2);
     assert_eq!(now.visits.len(), 2);
-    assert!(now.visits.values().any(|v| v.corrects.as_deref() == Some(&v1)));
+    assert!(
+        now.visits
+            .values()
+            .any(|v| v.corrects.as_deref() == Some(&v1))
+    );
 }
 
 #[test]
@@ -249,18 +255,28 @@ fn the_grid_document_is_published_not_edited_in_the_field() {
             "places",
         ),
         (
-            change(&base, &me, |tx| tx.put(automerge::ROOT, "community", "别的社区")),
+            change(&base, &me, |tx| {
+                tx.put(automerge::ROOT, "community", "别的社区")
+            }),
             "community",
         ),
         (
-            change(&base, &me, |tx| tx.put(automerge::ROOT, "street", "别的街道")),
+            change(&base, &me, |tx| {
+                tx.put(automerge::ROOT, "street", "别的街道")
+            }),
             "street",
         ),
     ] {
-        refused(&mallory.push(&[(grid.id.clone(), data)]), "role_forbids", field);
+        refused(
+            &mallory.push(&[(grid.id.clone(), data)]),
+            "role_forbids",
+            field,
+        );
     }
     // Adding a building is what grid workers do.
-    let add = change(&base, &me, |tx| tx.put(&places, "/幸福小区/9号楼/1单元", true));
+    let add = change(&base, &me, |tx| {
+        tx.put(&places, "/幸福小区/9号楼/1单元", true)
+    });
     accepted(&mallory.push(&[(grid.id.clone(), add)]));
     // And households can still be recorded in the grid.
     let h = phone.household(G1, "901", None);
@@ -310,7 +326,11 @@ fn unknown_fields_and_oversized_changes_are_refused_before_they_spread() {
     );
     // One small unknown field.
     let extra = change(&base, &me, |tx| tx.put(automerge::ROOT, "nickname", "x"));
-    refused(&mallory.push(&[(h.clone(), extra)]), "invalid_document", "nickname");
+    refused(
+        &mallory.push(&[(h.clone(), extra)]),
+        "invalid_document",
+        "nickname",
+    );
     // A note longer than the limit.
     let note = change(&base, &me, |tx| {
         let r = obj(&*tx, &residents, &r1);
@@ -370,22 +390,42 @@ fn authorship_comes_from_the_token() {
     };
     // A change whose message names another person.
     let forged = change(&base, "someone-else", add_visit(&me, "grid_worker"));
-    refused(&mallory.push(&[(h.clone(), forged)]), "not_author", "message");
+    refused(
+        &mallory.push(&[(h.clone(), forged)]),
+        "not_author",
+        "message",
+    );
     // Worker2 pushing worker1's change.
     let theirs = change(&base, &me, add_visit(&me, "grid_worker"));
-    refused(&worker2.push(&[(h.clone(), theirs)]), "not_author", "message");
+    refused(
+        &worker2.push(&[(h.clone(), theirs)]),
+        "not_author",
+        "message",
+    );
     // A visit recorded as the package-holder's, to fake 包保 coverage.
     let fake = change(&base, &me, add_visit(&holder_id, "package_holder"));
-    refused(&mallory.push(&[(h.clone(), fake)]), "role_forbids", "visits.");
+    refused(
+        &mallory.push(&[(h.clone(), fake)]),
+        "role_forbids",
+        "visits.",
+    );
     // Under the right name but another role.
     let role = change(&base, &me, add_visit(&me, "package_holder"));
-    refused(&mallory.push(&[(h.clone(), role)]), "role_forbids", "visits.");
+    refused(
+        &mallory.push(&[(h.clone(), role)]),
+        "role_forbids",
+        "visits.",
+    );
     // A change with no author at all.
     let mut doc = Automerge::load(&base).unwrap();
     doc.transact::<_, _, automerge::AutomergeError>(|tx| add_visit(&me, "grid_worker")(tx))
         .unwrap();
     let anonymous = doc.get_last_local_change().unwrap().raw_bytes().to_vec();
-    refused(&mallory.push(&[(h.clone(), anonymous)]), "invalid_change", "message");
+    refused(
+        &mallory.push(&[(h.clone(), anonymous)]),
+        "invalid_change",
+        "message",
+    );
     // The worker's own visit, under their own name, is stored.
     let own = change(&base, &me, add_visit(&me, "grid_worker"));
     accepted(&mallory.push(&[(h.clone(), own)]));
@@ -422,9 +462,17 @@ fn new_records_are_the_pushers_and_not_in_the_future() {
     };
     let future = gridsync_core::household::Clock::System.now_ms() + 3 * 24 * 3600 * 1000;
     let ahead = new_with(&|tx| tx.put(automerge::ROOT, "created_at", future));
-    refused(&mallory.push(&[(h.clone(), ahead)]), "invalid_document", "created_at");
+    refused(
+        &mallory.push(&[(h.clone(), ahead)]),
+        "invalid_document",
+        "created_at",
+    );
     let other = new_with(&|tx| tx.put(automerge::ROOT, "created_by", "someone-else"));
-    refused(&mallory.push(&[(h.clone(), other)]), "role_forbids", "created_by");
+    refused(
+        &mallory.push(&[(h.clone(), other)]),
+        "role_forbids",
+        "created_by",
+    );
     // As it was made, it is taken.
     accepted(&mallory.push(&[(h.clone(), new_with(&|_| Ok(())))]));
 }

@@ -13,6 +13,7 @@ mod edge;
 mod faults;
 mod guard;
 mod heal;
+mod identity;
 mod multiprocess;
 mod report_loop;
 

@@ -3720,6 +3720,12 @@ public struct SyncReport: Equatable, Hashable {
      */
     public var heldBack: Int64
     /**
+     * Local changes recorded here under another person's sign-in: never
+     * sent under the current one (they wait until that person signs in
+     * here again; see `warnings`).
+     */
+    public var heldOtherUser: Int64
+    /**
      * Refused changes waiting for the worker (all of them).
      */
     public var refusedWaiting: Int64
@@ -3784,6 +3790,11 @@ public struct SyncReport: Equatable, Hashable {
          * on (tried again at the next sync).
          */heldBack: Int64, 
         /**
+         * Local changes recorded here under another person's sign-in: never
+         * sent under the current one (they wait until that person signs in
+         * here again; see `warnings`).
+         */heldOtherUser: Int64, 
+        /**
          * Refused changes waiting for the worker (all of them).
          */refusedWaiting: Int64, 
         /**
@@ -3816,6 +3827,7 @@ public struct SyncReport: Equatable, Hashable {
         self.rounds = rounds
         self.repushed = repushed
         self.heldBack = heldBack
+        self.heldOtherUser = heldOtherUser
         self.refusedWaiting = refusedWaiting
         self.docsToHeal = docsToHeal
         self.logLost = logLost
@@ -3850,6 +3862,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
                 rounds: FfiConverterInt64.read(from: &buf), 
                 repushed: FfiConverterInt64.read(from: &buf), 
                 heldBack: FfiConverterInt64.read(from: &buf), 
+                heldOtherUser: FfiConverterInt64.read(from: &buf), 
                 refusedWaiting: FfiConverterInt64.read(from: &buf), 
                 docsToHeal: FfiConverterInt64.read(from: &buf), 
                 logLost: FfiConverterBool.read(from: &buf), 
@@ -3870,6 +3883,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.rounds, into: &buf)
         FfiConverterInt64.write(value.repushed, into: &buf)
         FfiConverterInt64.write(value.heldBack, into: &buf)
+        FfiConverterInt64.write(value.heldOtherUser, into: &buf)
         FfiConverterInt64.write(value.refusedWaiting, into: &buf)
         FfiConverterInt64.write(value.docsToHeal, into: &buf)
         FfiConverterBool.write(value.logLost, into: &buf)

@@ -4413,6 +4413,13 @@ data class SyncReport (
     var `heldBack`: kotlin.Long
     , 
     /**
+     * Local changes recorded here under another person's sign-in: never
+     * sent under the current one (they wait until that person signs in
+     * here again; see `warnings`).
+     */
+    var `heldOtherUser`: kotlin.Long
+    , 
+    /**
      * Refused changes waiting for the worker (all of them).
      */
     var `refusedWaiting`: kotlin.Long
@@ -4476,6 +4483,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalLong.read(buf),
             FfiConverterBoolean.read(buf),
@@ -4494,6 +4502,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterLong.allocationSize(value.`rounds`) +
             FfiConverterLong.allocationSize(value.`repushed`) +
             FfiConverterLong.allocationSize(value.`heldBack`) +
+            FfiConverterLong.allocationSize(value.`heldOtherUser`) +
             FfiConverterLong.allocationSize(value.`refusedWaiting`) +
             FfiConverterLong.allocationSize(value.`docsToHeal`) +
             FfiConverterBoolean.allocationSize(value.`logLost`) +
@@ -4513,6 +4522,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterLong.write(value.`rounds`, buf)
             FfiConverterLong.write(value.`repushed`, buf)
             FfiConverterLong.write(value.`heldBack`, buf)
+            FfiConverterLong.write(value.`heldOtherUser`, buf)
             FfiConverterLong.write(value.`refusedWaiting`, buf)
             FfiConverterLong.write(value.`docsToHeal`, buf)
             FfiConverterBoolean.write(value.`logLost`, buf)
