@@ -33,7 +33,7 @@ pub trait SyncListener: Send + Sync {
 /// Swift a detached `Task` or a background queue), never the main thread.
 #[derive(uniffi::Object)]
 pub struct Gridsync {
-    store: Mutex<Store>,
+    pub(crate) store: Mutex<Store>,
     server_url: Mutex<Option<String>>,
     /// The running sync's cancel flag, if a sync runs.
     cancel: Mutex<Option<Arc<AtomicBool>>>,
@@ -47,7 +47,7 @@ impl std::fmt::Debug for Gridsync {
 
 /// Lock a mutex; a panic in an earlier call (a bug) does not make the
 /// object unusable: the store's own transactions keep the file consistent.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -376,7 +376,7 @@ impl Gridsync {
 
 impl Gridsync {
     /// A client for the configured server, or the one last signed in to.
-    fn client(&self, store: &Store) -> Result<Client> {
+    pub(crate) fn client(&self, store: &Store) -> Result<Client> {
         let configured = lock(&self.server_url).clone();
         let url = match configured {
             Some(u) => u,

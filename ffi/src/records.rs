@@ -326,7 +326,7 @@ pub struct SyncProgress {
     pub docs_received: i64,
     /// Documents to receive in all (grows if others keep editing).
     pub docs_total: i64,
-    /// Bytes sent and received so far.
+    /// Bytes sent and received so far (photo uploads included).
     pub bytes_done: i64,
     /// Bytes expected in all (an estimate while pulling).
     pub bytes_total: i64,
@@ -359,6 +359,13 @@ pub struct SyncReport {
     /// sent under the current one (they wait until that person signs in
     /// here again; see `warnings`).
     pub held_other_user: i64,
+    /// Photos the server now has for their reports.
+    pub blobs_uploaded: i64,
+    /// Photo bytes sent (a chunk sent again after a dropped connection
+    /// counts twice).
+    pub blob_bytes_sent: i64,
+    /// Photos still waiting to be uploaded (the next sync resumes them).
+    pub blobs_pending: i64,
     /// Refused changes waiting for the worker (all of them).
     pub refused_waiting: i64,
     /// Documents the server may still lack this user's changes of.
@@ -826,6 +833,9 @@ impl From<core_sync::SyncReport> for SyncReport {
             repushed: count(r.repushed),
             held_back: count(r.held_back),
             held_other_user: count(r.held_other_user),
+            blobs_uploaded: count(r.blobs_uploaded),
+            blob_bytes_sent: count(r.blob_bytes_sent),
+            blobs_pending: count(r.blobs_pending),
             refused_waiting: count(r.refused_waiting),
             docs_to_heal: count(r.docs_to_heal),
             log_lost: r.log_lost,

@@ -12,7 +12,8 @@ use gridsync_core::doc::Author;
 use gridsync_core::grid::NewGrid;
 use gridsync_core::{OpenOptions, Store};
 use gridsync_ffi::{
-    CodeTable, Gridsync, GridsyncError, NewHousehold, Place, PlaceFilter, Resident, Visit, codes,
+    CodeTable, Gridsync, GridsyncError, NewHousehold, NewReport, Place, PlaceFilter, ReportStage,
+    Resident, Step, StepKind, Visit, codes,
 };
 
 const GRID: &str = "110105001001001";
@@ -286,6 +287,124 @@ fn nothing_is_recorded_while_nobody_is_signed_in() {
     // Nothing was written; reading still works.
     assert_eq!(g.status().unwrap().pending_changes, pending);
     assert!(g.household(h).unwrap().visits.is_empty());
+}
+
+fn step(kind: StepKind) -> Step {
+    Step {
+        kind,
+        note: None,
+        assignee: None,
+        rating: None,
+        photo_paths: Vec::new(),
+    }
+}
+
+#[test]
+fn reports_an_issue_offline_with_photos_and_takes_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, _) = phone(dir.path());
+    let cat = g.issue_catalogue();
+    let sanitation = cat.iter().find(|c| c.code == "sanitation").unwrap();
+    assert_eq!(sanitation.name, "环境卫生");
+    assert!(sanitation.subtypes.iter().any(|s| s.name == "垃圾堆放"));
+    let sources = codes(CodeTable::IssueSource);
+    assert!(
+        sources
+            .iter()
+            .any(|c| c.code == "hotline" && c.name == "12345热线")
+    );
+
+    let report = NewReport {
+        grid: GRID.into(),
+        category: "sanitation".into(),
+        subtype: "garbage".into(),
+        description: "3号楼东侧垃圾堆放".into(),
+        source: "patrol".into(),
+        urgency: String::new(),
+        household: None,
+        building: Some("3号楼东侧".into()),
+        lat: Some(39.9),
+        lon: Some(116.4),
+        households: Vec::new(),
+    };
+    let err = g
+        .report_issue(NewReport {
+            subtype: "nope".into(),
+            ..report.clone()
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, GridsyncError::Invalid { ref field, ref reason, .. }
+            if field == "subtype" && reason.starts_with("事件子类")),
+        "{err:?}"
+    );
+    let before = g.status().unwrap().pending_changes;
+    let id = g.report_issue(report).unwrap();
+    let photo = dir.path().join("photo.jpg");
+    std::fs::write(&photo, b"\xff\xd8\xff\xe0 a photo").unwrap();
+    let hash = g
+        .attach_photo(id.clone(), photo.to_string_lossy().into())
+        .unwrap();
+    let err = g
+        .attach_photo(
+            id.clone(),
+            dir.path().join("none.jpg").to_string_lossy().into(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, GridsyncError::Invalid { ref field, .. } if field == "path"));
+
+    let mine = g.my_reports().unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].stage, ReportStage::Reported);
+    assert_eq!(mine[0].stage_name, "待受理");
+    assert_eq!(g.open_reports(None).unwrap().len(), 1);
+
+    // Closing a report nobody accepted is refused at once, in Chinese.
+    let err = g.take_step(id.clone(), step(StepKind::Close)).unwrap_err();
+    let GridsyncError::Invalid { field, reason, .. } = &err else {
+        panic!("expected Invalid, got {err:?}");
+    };
+    assert_eq!(field, "kind");
+    assert!(reason.contains("不能结案"), "{reason}");
+    let err = g
+        .take_step(id.clone(), step(StepKind::Dispatch))
+        .unwrap_err();
+    assert!(matches!(err, GridsyncError::Invalid { ref field, .. } if field == "assignee"));
+
+    g.take_step(
+        id.clone(),
+        Step {
+            note: Some("已受理".into()),
+            ..step(StepKind::Accept)
+        },
+    )
+    .unwrap();
+    let second = dir.path().join("after.png");
+    std::fs::write(&second, b"\x89PNG\r\n\x1a\n after").unwrap();
+    g.take_step(
+        id.clone(),
+        Step {
+            assignee: Some("dept:chengguan".into()),
+            photo_paths: vec![second.to_string_lossy().into()],
+            ..step(StepKind::Dispatch)
+        },
+    )
+    .unwrap();
+    let r = g.report(id.clone()).unwrap();
+    assert_eq!(r.row.stage, ReportStage::Dispatched);
+    assert_eq!(r.row.assignee.as_deref(), Some("dept:chengguan"));
+    assert!(r.row.deadline.is_some(), "due once dispatched");
+    assert_eq!(r.source_name, "巡查");
+    assert_eq!(r.urgency_name, "一般");
+    assert_eq!(r.photos.len(), 2);
+    assert_eq!(r.photos[0], hash);
+    let names: Vec<&str> = r.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["上报", "受理", "派遣"]);
+    assert_eq!(r.steps[1].note.as_deref(), Some("已受理"));
+    assert_eq!(r.steps[0].actor, WORKER);
+    // The report, its steps and the two photos' listing wait for the
+    // next sync.
+    assert_eq!(g.status().unwrap().pending_changes, before + 5);
 }
 
 #[test]

@@ -439,6 +439,61 @@ void uniffi_gridsync_ffi_fn_method_gridsync_update_household(uint64_t ptr, RustB
 void uniffi_gridsync_ffi_fn_method_gridsync_update_resident(uint64_t ptr, RustBuffer household_id, RustBuffer resident_id, RustBuffer resident, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_ATTACH_PHOTO
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_ATTACH_PHOTO
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_attach_photo(uint64_t ptr, RustBuffer report_id, RustBuffer path, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_ISSUE_CATALOGUE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_ISSUE_CATALOGUE
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_issue_catalogue(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_MY_REPORTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_MY_REPORTS
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_my_reports(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_OPEN_REPORTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_OPEN_REPORTS
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_open_reports(uint64_t ptr, RustBuffer grid, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_OVERDUE_REPORTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_OVERDUE_REPORTS
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_overdue_reports(uint64_t ptr, RustBuffer grid, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_PHOTO
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_PHOTO
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_photo(uint64_t ptr, RustBuffer hash, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_REPORT
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_report(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_REPORT_ISSUE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_REPORT_ISSUE
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_report_issue(uint64_t ptr, RustBuffer report, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_REPORTS_NEARLY_DUE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_REPORTS_NEARLY_DUE
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_reports_nearly_due(uint64_t ptr, RustBuffer grid, int32_t hours, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_TAKE_STEP
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_TAKE_STEP
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_take_step(uint64_t ptr, RustBuffer report_id, RustBuffer step, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_THUMBNAIL
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_THUMBNAIL
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_thumbnail(uint64_t ptr, RustBuffer hash, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_CLONE_SYNCLISTENER
 #define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_CLONE_SYNCLISTENER
 uint64_t uniffi_gridsync_ffi_fn_clone_synclistener(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -930,6 +985,72 @@ uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_update_household(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_UPDATE_RESIDENT
 #define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_UPDATE_RESIDENT
 uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_update_resident(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_ATTACH_PHOTO
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_ATTACH_PHOTO
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_attach_photo(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_ISSUE_CATALOGUE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_ISSUE_CATALOGUE
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_issue_catalogue(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_MY_REPORTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_MY_REPORTS
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_my_reports(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_OPEN_REPORTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_OPEN_REPORTS
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_open_reports(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_OVERDUE_REPORTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_OVERDUE_REPORTS
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_overdue_reports(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_PHOTO
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_PHOTO
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_photo(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_REPORT
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_report(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_REPORT_ISSUE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_REPORT_ISSUE
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_report_issue(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_REPORTS_NEARLY_DUE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_REPORTS_NEARLY_DUE
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_reports_nearly_due(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_TAKE_STEP
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_TAKE_STEP
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_take_step(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_THUMBNAIL
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_THUMBNAIL
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_thumbnail(void
     
 );
 #endif

@@ -4,7 +4,10 @@
 // run ends with "N passed, M failed" and exits non-zero on any failure.
 
 import cn.gridsync.sdk.*
+import java.awt.Color
+import java.awt.image.BufferedImage
 import java.io.File
+import javax.imageio.ImageIO
 import java.nio.file.Files
 import java.util.Collections
 import java.util.concurrent.TimeUnit
@@ -102,6 +105,16 @@ class Suite(val server: Server) {
         val p = grid.places.first()
         return Place(area = p.area, compound = p.compound, building = p.building, unit = p.unit, room = room)
     }
+}
+
+/** A real JPEG photo of `w`×`h` pixels (noise, so it does not compress away), written to a file in `dir`. */
+fun jpeg(dir: File, name: String, w: Int, h: Int, seed: Int): String {
+    val img = BufferedImage(w, h, BufferedImage.TYPE_INT_RGB)
+    val rnd = java.util.Random(seed.toLong())
+    for (y in 0 until h) for (x in 0 until w) img.setRGB(x, y, Color(rnd.nextInt(256), rnd.nextInt(256), rnd.nextInt(256)).rgb)
+    val f = File(dir, name)
+    check(ImageIO.write(img, "jpg", f)) { "no JPEG writer" }
+    return f.path
 }
 
 fun main() {
@@ -281,6 +294,97 @@ fun main() {
             check(after == before + 24) { "every visit recorded: $before → $after" }
             phoneA.sync(null)
             check(phoneA.status().pendingChanges == 0L) { "all pushed" }
+        }
+
+        tests["nothing is recorded while nobody is signed in"] = {
+            val g = s.phone()
+            val h = g.households(PlaceFilter(grid = GRID)).first().id
+            g.logout()
+            val e = expectThrows<GridsyncException.Unauthorized> {
+                g.addVisit(h, Visit(at = System.currentTimeMillis() - 1000, method = "phone", findings = "未登录"))
+            }
+            check(e.message!!.startsWith("请先登录")) { "Chinese reason first: ${e.message}" }
+            check(g.status().pendingChanges == 0L) { "nothing written" }
+            g.close()
+        }
+
+        tests["the report loop: a worker reports offline with two photos; supervisor, 城管 and worker take every step"] = {
+            val worker = s.phone()
+            val cat = worker.issueCatalogue()
+            val sanitation = cat.first { it.code == "sanitation" }
+            check(sanitation.name == "环境卫生" && sanitation.subtypes.any { it.code == "garbage" && it.name == "垃圾堆放" }) { "catalogue: $sanitation" }
+            check(codes(CodeTable.ISSUE_SOURCE).any { it.code == "patrol" && it.name == "巡查" }) { "sources" }
+            // Offline from here until the sync.
+            val id = worker.reportIssue(NewReport(grid = GRID, category = "sanitation", subtype = "garbage",
+                description = "3号楼东侧垃圾堆放，影响通行", source = "patrol", urgency = "urgent",
+                building = "3号楼东侧", lat = 39.9075, lon = 116.3972))
+            val p1 = worker.attachPhoto(id, jpeg(s.dir, "p1.jpg", 400, 300, 1))
+            val p2 = worker.attachPhoto(id, jpeg(s.dir, "p2.jpg", 300, 400, 2))
+            val bad = expectThrows<GridsyncException.Invalid> {
+                worker.reportIssue(NewReport(grid = GRID, category = "sanitation", subtype = "garbage", description = " ", source = "patrol"))
+            }
+            check(bad.field == "description" && bad.reason.startsWith("事件描述")) { "typed refusal: ${bad.field} ${bad.reason}" }
+            val mine = worker.myReports()
+            check(mine.any { it.id == id && it.stage == ReportStage.REPORTED && it.stageName == "待受理" }) { "my reports: $mine" }
+            val rec = Recorder()
+            val r = worker.sync(rec)
+            check(r.complete && r.blobsUploaded == 2L && r.blobsPending == 0L) { "report and photos on the server: $r" }
+            val photoBytes = File(s.dir, "p1.jpg").length() + File(s.dir, "p2.jpg").length()
+            check(r.blobBytesSent >= photoBytes) { "photo bytes sent: ${r.blobBytesSent} of $photoBytes" }
+            check(rec.seen.any { it.bytesDone >= photoBytes }) { "photo bytes in the progress" }
+
+            // The community supervisor's phone sees it, with its photos.
+            val sup = Gridsync.open(s.path(), KEY, server.url)
+            sup.login("shequ", PASSWORD)
+            sup.sync(null)
+            val seen = sup.report(id)
+            check(seen.photos == listOf(p1, p2) && seen.sourceName == "巡查" && seen.urgencyName == "紧急") { "supervisor sees the report: $seen" }
+            check(seen.row.description.startsWith("3号楼东侧")) { "description" }
+            check(sup.thumbnail(p1).isNotEmpty() && sup.photo(p2).size.toLong() == File(s.dir, "p2.jpg").length()) { "photos on demand" }
+            // Out of stage: refused at once, in Chinese.
+            val early = expectThrows<GridsyncException.Invalid> { sup.takeStep(id, Step(kind = StepKind.CLOSE)) }
+            check(early.field == "kind" && early.reason.contains("不能结案")) { "refused: ${early.reason}" }
+            sup.takeStep(id, Step(kind = StepKind.ACCEPT, note = "已受理"))
+            sup.takeStep(id, Step(kind = StepKind.DISPATCH, assignee = "dept:chengguan", note = "请城管处理"))
+            check(sup.sync(null).complete) { "supervisor's steps on the server" }
+
+            // The 城管 user's phone handles, with a photo, and feeds back.
+            val cg = Gridsync.open(s.path(), KEY, server.url)
+            cg.login("chengguan", PASSWORD)
+            cg.sync(null)
+            check(cg.openReports(null).any { it.id == id && it.stage == ReportStage.DISPATCHED && it.deadline != null }) { "dispatched to 城管, with a deadline" }
+            // (The server lets a department add steps only, not photos.)
+            cg.takeStep(id, Step(kind = StepKind.HANDLE, note = "已清运"))
+            cg.takeStep(id, Step(kind = StepKind.FEEDBACK, note = "垃圾已清运完毕"))
+            val cgSync = cg.sync(null)
+            check(cgSync.complete) { "城管's steps on the server: $cgSync" }
+
+            // The worker verifies; a close by the worker is refused by the server with the reason.
+            worker.sync(null)
+            check(worker.report(id).row.stage == ReportStage.FED_BACK) { "the worker sees 待核查" }
+            worker.takeStep(id, Step(kind = StepKind.VERIFY_PASS, note = "现场已核实", photoPaths = listOf(jpeg(s.dir, "after.jpg", 200, 200, 3))))
+            worker.takeStep(id, Step(kind = StepKind.CLOSE))
+            val refused = worker.sync(null)
+            check(refused.rejected == 1L && !refused.complete && refused.blobsUploaded == 1L) { "the worker's close refused, the check's photo uploaded: $refused" }
+            val why = worker.rejectedChanges().single()
+            check(why.docId == id && why.reason.startsWith("网格员不能结案")) { "Chinese reason: ${why.reason}" }
+            worker.discardRejected(id)
+            check(worker.report(id).row.stage == ReportStage.VERIFIED) { "the close is undone on the phone" }
+
+            // The supervisor closes; the worker records the resident's rating.
+            sup.sync(null)
+            sup.takeStep(id, Step(kind = StepKind.CLOSE, note = "结案"))
+            check(sup.sync(null).complete) { "closed on the server" }
+            worker.sync(null)
+            worker.takeStep(id, Step(kind = StepKind.RATE, rating = 5))
+            check(worker.sync(null).complete) { "rated on the server" }
+            sup.sync(null)
+            val done = sup.report(id)
+            check(done.row.stage == ReportStage.RATED && done.rating == 5) { "the loop is complete: ${done.row}" }
+            check(done.steps.map { it.name } == listOf("上报", "受理", "派遣", "处置", "反馈", "核查通过", "结案", "评价")) { "steps: ${done.steps.map { it.name }}" }
+            check(done.steps.first { it.kind == "handle" }.note == "已清运" && done.photos.size == 3) { "notes and the check's photo: ${done.photos}" }
+            check(worker.myReports().none { it.id == id }) { "no longer open" }
+            listOf(worker, sup, cg).forEach { it.close() }
         }
 
         tests["code tables for the pickers"] = {

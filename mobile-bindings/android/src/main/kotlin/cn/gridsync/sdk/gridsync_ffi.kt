@@ -765,6 +765,28 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_update_resident(
     ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_attach_photo(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_issue_catalogue(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_my_reports(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_open_reports(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_overdue_reports(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_photo(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_report(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_report_issue(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_reports_nearly_due(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_take_step(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_thumbnail(
+    ): Int
     external fun uniffi_gridsync_ffi_checksum_method_synclistener_on_progress(
     ): Int
     external fun uniffi_gridsync_ffi_checksum_constructor_gridsync_open(
@@ -862,6 +884,28 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_gridsync_ffi_fn_method_gridsync_update_resident(`ptr`: Long,`householdId`: RustBuffer.ByValue,`residentId`: RustBuffer.ByValue,`resident`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_attach_photo(`ptr`: Long,`reportId`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_issue_catalogue(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_my_reports(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_open_reports(`ptr`: Long,`grid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_overdue_reports(`ptr`: Long,`grid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_photo(`ptr`: Long,`hash`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_report(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_report_issue(`ptr`: Long,`report`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_reports_nearly_due(`ptr`: Long,`grid`: RustBuffer.ByValue,`hours`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_take_step(`ptr`: Long,`reportId`: RustBuffer.ByValue,`step`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_thumbnail(`ptr`: Long,`hash`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_gridsync_ffi_fn_clone_synclistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_gridsync_ffi_fn_free_synclistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1093,6 +1137,39 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_update_resident() and 0xFFFF) != 8638) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_attach_photo() and 0xFFFF) != 30750) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_issue_catalogue() and 0xFFFF) != 24236) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_my_reports() and 0xFFFF) != 53359) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_open_reports() and 0xFFFF) != 9731) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_overdue_reports() and 0xFFFF) != 48221) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_photo() and 0xFFFF) != 839) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_report() and 0xFFFF) != 33452) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_report_issue() and 0xFFFF) != 25528) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_reports_nearly_due() and 0xFFFF) != 56641) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_take_step() and 0xFFFF) != 3440) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_thumbnail() and 0xFFFF) != 53344) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gridsync_ffi_checksum_method_synclistener_on_progress() and 0xFFFF) != 808) {
@@ -1438,6 +1515,25 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
     }
 }
 
+/**
+ * @suppress
+ */
+public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
+    override fun read(buf: ByteBuffer): ByteArray {
+        val len = buf.getInt()
+        val byteArr = ByteArray(len)
+        buf.get(byteArr)
+        return byteArr
+    }
+    override fun allocationSize(value: ByteArray): ULong {
+        return 4UL + value.size.toULong()
+    }
+    override fun write(value: ByteArray, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        buf.put(value)
+    }
+}
+
 
 // This template implements a class for working with a Rust struct via a handle
 // to the live Rust struct on the other side of the FFI.
@@ -1736,6 +1832,81 @@ public interface GridsyncInterface {
      * written, so edits of other fields on other phones are kept.
      */
     fun `updateResident`(`householdId`: kotlin.String, `residentId`: kotlin.String, `resident`: Resident)
+    
+    /**
+     * Attach the photo in file `path` (JPEG, PNG, …, at most 10 MB) to
+     * report `report_id`: kept on the device once however often attached,
+     * listed in the report, uploaded by the next `sync` after the report
+     * (bytes counted in the progress; an upload cut off resumes where the
+     * server stands). Returns the photo's name (SHA-256, hex).
+     */
+    fun `attachPhoto`(`reportId`: kotlin.String, `path`: kotlin.String): kotlin.String
+    
+    /**
+     * The issue catalogue: categories and subtypes with their Chinese
+     * names, for the report form's pickers.
+     */
+    fun `issueCatalogue`(): List<IssueCategory>
+    
+    /**
+     * Open reports the signed-in user reported or is to handle.
+     */
+    fun `myReports`(): List<ReportRow>
+    
+    /**
+     * Open reports (not closed, rated or withdrawn) of `grid`, or of every
+     * grid on this device; oldest first.
+     */
+    fun `openReports`(`grid`: kotlin.String?): List<ReportRow>
+    
+    /**
+     * Reports being handled past their deadline (of `grid`, or all).
+     */
+    fun `overdueReports`(`grid`: kotlin.String?): List<ReportRow>
+    
+    /**
+     * The photo `hash` of a report: from the device if it is here, else
+     * downloaded (resuming after a dropped connection), checked and kept
+     * for next time. Throws `NotFound` for a photo of a report this user
+     * may not read, `Network` offline.
+     */
+    fun `photo`(`hash`: kotlin.String): kotlin.ByteArray
+    
+    /**
+     * One report with its steps and deadline.
+     */
+    fun `report`(`id`: kotlin.String): Report
+    
+    /**
+     * Report an issue, offline; returns its id. The signed-in user is the
+     * reporter. Throws `Invalid` naming the field (`category`, `subtype`,
+     * `description`, `source`, `urgency`, `place.lat`, …).
+     */
+    fun `reportIssue`(`report`: NewReport): kotlin.String
+    
+    /**
+     * Reports being handled whose deadline falls within `hours` hours
+     * (not yet overdue), of `grid` or all.
+     */
+    fun `reportsNearlyDue`(`grid`: kotlin.String?, `hours`: kotlin.Int): List<ReportRow>
+    
+    /**
+     * Take a step of report `report_id` as the signed-in user, offline;
+     * returns the step's id. Photos in `step.photoPaths` are attached to
+     * the report after it. Throws `Invalid` with field `kind` and the
+     * Chinese reason when the step is not possible in the report's stage
+     * (e.g. 事件处置中，不能结案), `note` / `assignee` / `rating` when one is
+     * missing or not allowed. Whether the user's role may take it is
+     * decided by the server at the next sync: a refused step is listed by
+     * `rejectedChanges()` with the reason (e.g. 网格员不能结案：…).
+     */
+    fun `takeStep`(`reportId`: kotlin.String, `step`: Step): kotlin.String
+    
+    /**
+     * The thumbnail (JPEG, at most 256 pixels a side) of photo `hash`, for
+     * lists: downloaded once, then kept on the device.
+     */
+    fun `thumbnail`(`hash`: kotlin.String): kotlin.ByteArray
     
     companion object
 }
@@ -2468,6 +2639,224 @@ open class Gridsync: Disposable, AutoCloseable, GridsyncInterface
 }
     }
     
+    
+
+    
+    /**
+     * Attach the photo in file `path` (JPEG, PNG, …, at most 10 MB) to
+     * report `report_id`: kept on the device once however often attached,
+     * listed in the report, uploaded by the next `sync` after the report
+     * (bytes counted in the progress; an upload cut off resumes where the
+     * server stands). Returns the photo's name (SHA-256, hex).
+     */
+    @Throws(GridsyncException::class)override fun `attachPhoto`(`reportId`: kotlin.String, `path`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_attach_photo(
+        it,
+        
+        FfiConverterString.lower(`reportId`),
+        FfiConverterString.lower(`path`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The issue catalogue: categories and subtypes with their Chinese
+     * names, for the report form's pickers.
+     */override fun `issueCatalogue`(): List<IssueCategory> {
+            return FfiConverterSequenceTypeIssueCategory.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_issue_catalogue(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Open reports the signed-in user reported or is to handle.
+     */
+    @Throws(GridsyncException::class)override fun `myReports`(): List<ReportRow> {
+            return FfiConverterSequenceTypeReportRow.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_my_reports(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Open reports (not closed, rated or withdrawn) of `grid`, or of every
+     * grid on this device; oldest first.
+     */
+    @Throws(GridsyncException::class)override fun `openReports`(`grid`: kotlin.String?): List<ReportRow> {
+            return FfiConverterSequenceTypeReportRow.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_open_reports(
+        it,
+        
+        FfiConverterOptionalString.lower(`grid`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Reports being handled past their deadline (of `grid`, or all).
+     */
+    @Throws(GridsyncException::class)override fun `overdueReports`(`grid`: kotlin.String?): List<ReportRow> {
+            return FfiConverterSequenceTypeReportRow.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_overdue_reports(
+        it,
+        
+        FfiConverterOptionalString.lower(`grid`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The photo `hash` of a report: from the device if it is here, else
+     * downloaded (resuming after a dropped connection), checked and kept
+     * for next time. Throws `NotFound` for a photo of a report this user
+     * may not read, `Network` offline.
+     */
+    @Throws(GridsyncException::class)override fun `photo`(`hash`: kotlin.String): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_photo(
+        it,
+        
+        FfiConverterString.lower(`hash`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * One report with its steps and deadline.
+     */
+    @Throws(GridsyncException::class)override fun `report`(`id`: kotlin.String): Report {
+            return FfiConverterTypeReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_report(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Report an issue, offline; returns its id. The signed-in user is the
+     * reporter. Throws `Invalid` naming the field (`category`, `subtype`,
+     * `description`, `source`, `urgency`, `place.lat`, …).
+     */
+    @Throws(GridsyncException::class)override fun `reportIssue`(`report`: NewReport): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_report_issue(
+        it,
+        
+        FfiConverterTypeNewReport.lower(`report`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Reports being handled whose deadline falls within `hours` hours
+     * (not yet overdue), of `grid` or all.
+     */
+    @Throws(GridsyncException::class)override fun `reportsNearlyDue`(`grid`: kotlin.String?, `hours`: kotlin.Int): List<ReportRow> {
+            return FfiConverterSequenceTypeReportRow.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_reports_nearly_due(
+        it,
+        
+        FfiConverterOptionalString.lower(`grid`),
+        FfiConverterInt.lower(`hours`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Take a step of report `report_id` as the signed-in user, offline;
+     * returns the step's id. Photos in `step.photoPaths` are attached to
+     * the report after it. Throws `Invalid` with field `kind` and the
+     * Chinese reason when the step is not possible in the report's stage
+     * (e.g. 事件处置中，不能结案), `note` / `assignee` / `rating` when one is
+     * missing or not allowed. Whether the user's role may take it is
+     * decided by the server at the next sync: a refused step is listed by
+     * `rejectedChanges()` with the reason (e.g. 网格员不能结案：…).
+     */
+    @Throws(GridsyncException::class)override fun `takeStep`(`reportId`: kotlin.String, `step`: Step): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_take_step(
+        it,
+        
+        FfiConverterString.lower(`reportId`),
+        FfiConverterTypeStep.lower(`step`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The thumbnail (JPEG, at most 256 pixels a side) of photo `hash`, for
+     * lists: downloaded once, then kept on the device.
+     */
+    @Throws(GridsyncException::class)override fun `thumbnail`(`hash`: kotlin.String): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_thumbnail(
+        it,
+        
+        FfiConverterString.lower(`hash`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -3674,6 +4063,108 @@ public object FfiConverterTypeHouseholdRow: FfiConverterRustBuffer<HouseholdRow>
 
 
 /**
+ * A category of the issue catalogue (事件分类), with its subtypes.
+ */
+data class IssueCategory (
+    /**
+     * Code stored in reports, e.g. `sanitation`.
+     */
+    var `code`: kotlin.String
+    , 
+    /**
+     * Chinese name, e.g. 环境卫生.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * Its subtypes.
+     */
+    var `subtypes`: List<IssueSubtype>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIssueCategory: FfiConverterRustBuffer<IssueCategory> {
+    override fun read(buf: ByteBuffer): IssueCategory {
+        return IssueCategory(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeIssueSubtype.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: IssueCategory) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterSequenceTypeIssueSubtype.allocationSize(value.`subtypes`)
+    )
+
+    override fun write(value: IssueCategory, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterSequenceTypeIssueSubtype.write(value.`subtypes`, buf)
+    }
+}
+
+
+
+/**
+ * A subtype of a category, e.g. `garbage` 垃圾堆放.
+ */
+data class IssueSubtype (
+    /**
+     * Code stored in reports, unique within its category.
+     */
+    var `code`: kotlin.String
+    , 
+    /**
+     * Chinese name.
+     */
+    var `name`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIssueSubtype: FfiConverterRustBuffer<IssueSubtype> {
+    override fun read(buf: ByteBuffer): IssueSubtype {
+        return IssueSubtype(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: IssueSubtype) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`name`)
+    )
+
+    override fun write(value: IssueSubtype, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`name`, buf)
+    }
+}
+
+
+
+/**
  * What the app gives to create a household.
  */
 data class NewHousehold (
@@ -3747,6 +4238,128 @@ public object FfiConverterTypeNewHousehold: FfiConverterRustBuffer<NewHousehold>
             FfiConverterOptionalString.write(value.`holder`, buf)
             FfiConverterSequenceString.write(value.`tags`, buf)
             FfiConverterSequenceTypeResident.write(value.`residents`, buf)
+    }
+}
+
+
+
+/**
+ * What a worker reports. Codes come from `issueCatalogue()` and
+ * `codes(CodeTable.ISSUE_SOURCE / ISSUE_URGENCY)`.
+ */
+data class NewReport (
+    /**
+     * Grid code; the grid must be on this device.
+     */
+    var `grid`: kotlin.String
+    , 
+    /**
+     * Category code.
+     */
+    var `category`: kotlin.String
+    , 
+    /**
+     * Subtype code within the category.
+     */
+    var `subtype`: kotlin.String
+    , 
+    /**
+     * What was found (required, at most 5000 characters).
+     */
+    var `description`: kotlin.String
+    , 
+    /**
+     * How it came to light: `patrol` 巡查, `visit` 走访, `resident`
+     * 群众反映, `hotline` 12345热线.
+     */
+    var `source`: kotlin.String
+    , 
+    /**
+     * `normal` 一般 (when empty), `urgent` 紧急, `critical` 特急.
+     */
+    var `urgency`: kotlin.String = "" 
+    , 
+    /**
+     * The household concerned (its id), if any.
+     */
+    var `household`: kotlin.String? = null 
+    , 
+    /**
+     * Building or landmark, free text (e.g. 3号楼东侧), at most 100
+     * characters.
+     */
+    var `building`: kotlin.String? = null 
+    , 
+    /**
+     * Latitude, WGS-84 (with `lon`).
+     */
+    var `lat`: kotlin.Double? = null 
+    , 
+    /**
+     * Longitude, WGS-84 (with `lat`).
+     */
+    var `lon`: kotlin.Double? = null 
+    , 
+    /**
+     * Other households concerned (ids).
+     */
+    var `households`: List<kotlin.String> = listOf() 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNewReport: FfiConverterRustBuffer<NewReport> {
+    override fun read(buf: ByteBuffer): NewReport {
+        return NewReport(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NewReport) = (
+            FfiConverterString.allocationSize(value.`grid`) +
+            FfiConverterString.allocationSize(value.`category`) +
+            FfiConverterString.allocationSize(value.`subtype`) +
+            FfiConverterString.allocationSize(value.`description`) +
+            FfiConverterString.allocationSize(value.`source`) +
+            FfiConverterString.allocationSize(value.`urgency`) +
+            FfiConverterOptionalString.allocationSize(value.`household`) +
+            FfiConverterOptionalString.allocationSize(value.`building`) +
+            FfiConverterOptionalDouble.allocationSize(value.`lat`) +
+            FfiConverterOptionalDouble.allocationSize(value.`lon`) +
+            FfiConverterSequenceString.allocationSize(value.`households`)
+    )
+
+    override fun write(value: NewReport, buf: ByteBuffer) {
+            FfiConverterString.write(value.`grid`, buf)
+            FfiConverterString.write(value.`category`, buf)
+            FfiConverterString.write(value.`subtype`, buf)
+            FfiConverterString.write(value.`description`, buf)
+            FfiConverterString.write(value.`source`, buf)
+            FfiConverterString.write(value.`urgency`, buf)
+            FfiConverterOptionalString.write(value.`household`, buf)
+            FfiConverterOptionalString.write(value.`building`, buf)
+            FfiConverterOptionalDouble.write(value.`lat`, buf)
+            FfiConverterOptionalDouble.write(value.`lon`, buf)
+            FfiConverterSequenceString.write(value.`households`, buf)
     }
 }
 
@@ -3984,6 +4597,382 @@ public object FfiConverterTypeRejectedChange: FfiConverterRustBuffer<RejectedCha
             FfiConverterString.write(value.`op`, buf)
             FfiConverterString.write(value.`what`, buf)
             FfiConverterString.write(value.`advice`, buf)
+    }
+}
+
+
+
+/**
+ * One report with its steps, oldest first.
+ */
+data class Report (
+    /**
+     * The report as listed (stage, deadline, …).
+     */
+    var `row`: ReportRow
+    , 
+    /**
+     * Source code and Chinese name (巡查, 走访, 群众反映, 12345热线).
+     */
+    var `source`: kotlin.String
+    , 
+    var `sourceName`: kotlin.String
+    , 
+    /**
+     * Urgency code and Chinese name.
+     */
+    var `urgency`: kotlin.String
+    , 
+    var `urgencyName`: kotlin.String
+    , 
+    /**
+     * The household concerned, building or landmark, coordinates.
+     */
+    var `household`: kotlin.String?
+    , 
+    var `building`: kotlin.String?
+    , 
+    var `lat`: kotlin.Double?
+    , 
+    var `lon`: kotlin.Double?
+    , 
+    /**
+     * Other households concerned.
+     */
+    var `households`: List<kotlin.String>
+    , 
+    /**
+     * Photos (their SHA-256, hex): `photo(hash)` / `thumbnail(hash)`.
+     */
+    var `photos`: List<kotlin.String>
+    , 
+    /**
+     * The resident's rating, once rated.
+     */
+    var `rating`: kotlin.Int?
+    , 
+    /**
+     * Times it was sent back after a failed check.
+     */
+    var `reworks`: kotlin.Int
+    , 
+    /**
+     * Every step, in the order they count.
+     */
+    var `steps`: List<ReportStep>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReport: FfiConverterRustBuffer<Report> {
+    override fun read(buf: ByteBuffer): Report {
+        return Report(
+            FfiConverterTypeReportRow.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterSequenceTypeReportStep.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Report) = (
+            FfiConverterTypeReportRow.allocationSize(value.`row`) +
+            FfiConverterString.allocationSize(value.`source`) +
+            FfiConverterString.allocationSize(value.`sourceName`) +
+            FfiConverterString.allocationSize(value.`urgency`) +
+            FfiConverterString.allocationSize(value.`urgencyName`) +
+            FfiConverterOptionalString.allocationSize(value.`household`) +
+            FfiConverterOptionalString.allocationSize(value.`building`) +
+            FfiConverterOptionalDouble.allocationSize(value.`lat`) +
+            FfiConverterOptionalDouble.allocationSize(value.`lon`) +
+            FfiConverterSequenceString.allocationSize(value.`households`) +
+            FfiConverterSequenceString.allocationSize(value.`photos`) +
+            FfiConverterOptionalInt.allocationSize(value.`rating`) +
+            FfiConverterInt.allocationSize(value.`reworks`) +
+            FfiConverterSequenceTypeReportStep.allocationSize(value.`steps`)
+    )
+
+    override fun write(value: Report, buf: ByteBuffer) {
+            FfiConverterTypeReportRow.write(value.`row`, buf)
+            FfiConverterString.write(value.`source`, buf)
+            FfiConverterString.write(value.`sourceName`, buf)
+            FfiConverterString.write(value.`urgency`, buf)
+            FfiConverterString.write(value.`urgencyName`, buf)
+            FfiConverterOptionalString.write(value.`household`, buf)
+            FfiConverterOptionalString.write(value.`building`, buf)
+            FfiConverterOptionalDouble.write(value.`lat`, buf)
+            FfiConverterOptionalDouble.write(value.`lon`, buf)
+            FfiConverterSequenceString.write(value.`households`, buf)
+            FfiConverterSequenceString.write(value.`photos`, buf)
+            FfiConverterOptionalInt.write(value.`rating`, buf)
+            FfiConverterInt.write(value.`reworks`, buf)
+            FfiConverterSequenceTypeReportStep.write(value.`steps`, buf)
+    }
+}
+
+
+
+/**
+ * A report in a list.
+ */
+data class ReportRow (
+    /**
+     * Its id.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * Grid code.
+     */
+    var `grid`: kotlin.String
+    , 
+    /**
+     * Category code and Chinese name.
+     */
+    var `category`: kotlin.String
+    , 
+    var `categoryName`: kotlin.String
+    , 
+    /**
+     * Subtype code and Chinese name.
+     */
+    var `subtype`: kotlin.String
+    , 
+    var `subtypeName`: kotlin.String
+    , 
+    /**
+     * What was found.
+     */
+    var `description`: kotlin.String
+    , 
+    /**
+     * Where it stands, and the stage's Chinese name (待受理, 处置中, …).
+     */
+    var `stage`: ReportStage
+    , 
+    var `stageName`: kotlin.String
+    , 
+    /**
+     * The level it is dealt with at.
+     */
+    var `level`: ReportLevel
+    , 
+    /**
+     * Who handles it (user id or `dept:<code>`), once dispatched.
+     */
+    var `assignee`: kotlin.String?
+    , 
+    /**
+     * User id of the reporter.
+     */
+    var `reporter`: kotlin.String
+    , 
+    /**
+     * When it was reported, ms since the Unix epoch.
+     */
+    var `createdAt`: kotlin.Long
+    , 
+    /**
+     * When handling is due, ms, once dispatched.
+     */
+    var `deadline`: kotlin.Long?
+    , 
+    /**
+     * Being handled past its deadline.
+     */
+    var `overdue`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReportRow: FfiConverterRustBuffer<ReportRow> {
+    override fun read(buf: ByteBuffer): ReportRow {
+        return ReportRow(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeReportStage.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeReportLevel.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReportRow) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`grid`) +
+            FfiConverterString.allocationSize(value.`category`) +
+            FfiConverterString.allocationSize(value.`categoryName`) +
+            FfiConverterString.allocationSize(value.`subtype`) +
+            FfiConverterString.allocationSize(value.`subtypeName`) +
+            FfiConverterString.allocationSize(value.`description`) +
+            FfiConverterTypeReportStage.allocationSize(value.`stage`) +
+            FfiConverterString.allocationSize(value.`stageName`) +
+            FfiConverterTypeReportLevel.allocationSize(value.`level`) +
+            FfiConverterOptionalString.allocationSize(value.`assignee`) +
+            FfiConverterString.allocationSize(value.`reporter`) +
+            FfiConverterLong.allocationSize(value.`createdAt`) +
+            FfiConverterOptionalLong.allocationSize(value.`deadline`) +
+            FfiConverterBoolean.allocationSize(value.`overdue`)
+    )
+
+    override fun write(value: ReportRow, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`grid`, buf)
+            FfiConverterString.write(value.`category`, buf)
+            FfiConverterString.write(value.`categoryName`, buf)
+            FfiConverterString.write(value.`subtype`, buf)
+            FfiConverterString.write(value.`subtypeName`, buf)
+            FfiConverterString.write(value.`description`, buf)
+            FfiConverterTypeReportStage.write(value.`stage`, buf)
+            FfiConverterString.write(value.`stageName`, buf)
+            FfiConverterTypeReportLevel.write(value.`level`, buf)
+            FfiConverterOptionalString.write(value.`assignee`, buf)
+            FfiConverterString.write(value.`reporter`, buf)
+            FfiConverterLong.write(value.`createdAt`, buf)
+            FfiConverterOptionalLong.write(value.`deadline`, buf)
+            FfiConverterBoolean.write(value.`overdue`, buf)
+    }
+}
+
+
+
+/**
+ * One step of a report, as recorded.
+ */
+data class ReportStep (
+    /**
+     * The step's id.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * Its code (`report`, `accept`, `dispatch`, …) and Chinese name.
+     */
+    var `kind`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    , 
+    /**
+     * User id of whoever took it, and their role code.
+     */
+    var `actor`: kotlin.String
+    , 
+    var `role`: kotlin.String
+    , 
+    /**
+     * When, ms since the Unix epoch.
+     */
+    var `at`: kotlin.Long
+    , 
+    /**
+     * Who it was dispatched to (dispatch).
+     */
+    var `assignee`: kotlin.String?
+    , 
+    /**
+     * The note given with it.
+     */
+    var `note`: kotlin.String?
+    , 
+    /**
+     * The rating (rate).
+     */
+    var `rating`: kotlin.Int?
+    , 
+    /**
+     * Why it had no effect (it raced another step taken offline), in
+     * Chinese; `None` when it took effect.
+     */
+    var `superseded`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReportStep: FfiConverterRustBuffer<ReportStep> {
+    override fun read(buf: ByteBuffer): ReportStep {
+        return ReportStep(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReportStep) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`actor`) +
+            FfiConverterString.allocationSize(value.`role`) +
+            FfiConverterLong.allocationSize(value.`at`) +
+            FfiConverterOptionalString.allocationSize(value.`assignee`) +
+            FfiConverterOptionalString.allocationSize(value.`note`) +
+            FfiConverterOptionalInt.allocationSize(value.`rating`) +
+            FfiConverterOptionalString.allocationSize(value.`superseded`)
+    )
+
+    override fun write(value: ReportStep, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`kind`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`actor`, buf)
+            FfiConverterString.write(value.`role`, buf)
+            FfiConverterLong.write(value.`at`, buf)
+            FfiConverterOptionalString.write(value.`assignee`, buf)
+            FfiConverterOptionalString.write(value.`note`, buf)
+            FfiConverterOptionalInt.write(value.`rating`, buf)
+            FfiConverterOptionalString.write(value.`superseded`, buf)
     }
 }
 
@@ -4275,6 +5264,81 @@ public object FfiConverterTypeResidentRow: FfiConverterRustBuffer<ResidentRow> {
 
 
 /**
+ * A step to take, with what it needs.
+ */
+data class Step (
+    /**
+     * Which step.
+     */
+    var `kind`: StepKind
+    , 
+    /**
+     * What was done, why it goes back, why it is withdrawn (required for
+     * `VerifyFail` and `Withdraw`; at most 2000 characters).
+     */
+    var `note`: kotlin.String? = null 
+    , 
+    /**
+     * Who is to handle it (`Dispatch` only): a user id or `dept:<code>`.
+     */
+    var `assignee`: kotlin.String? = null 
+    , 
+    /**
+     * The resident's rating, 1–5 (`Rate` only).
+     */
+    var `rating`: kotlin.Int? = null 
+    , 
+    /**
+     * Photos to attach to the report with this step (files, e.g. of the
+     * place after handling), read before anything is recorded. (The
+     * server lets a department user add steps only: their photos are
+     * refused at the sync.)
+     */
+    var `photoPaths`: List<kotlin.String> = listOf() 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStep: FfiConverterRustBuffer<Step> {
+    override fun read(buf: ByteBuffer): Step {
+        return Step(
+            FfiConverterTypeStepKind.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Step) = (
+            FfiConverterTypeStepKind.allocationSize(value.`kind`) +
+            FfiConverterOptionalString.allocationSize(value.`note`) +
+            FfiConverterOptionalString.allocationSize(value.`assignee`) +
+            FfiConverterOptionalInt.allocationSize(value.`rating`) +
+            FfiConverterSequenceString.allocationSize(value.`photoPaths`)
+    )
+
+    override fun write(value: Step, buf: ByteBuffer) {
+            FfiConverterTypeStepKind.write(value.`kind`, buf)
+            FfiConverterOptionalString.write(value.`note`, buf)
+            FfiConverterOptionalString.write(value.`assignee`, buf)
+            FfiConverterOptionalInt.write(value.`rating`, buf)
+            FfiConverterSequenceString.write(value.`photoPaths`, buf)
+    }
+}
+
+
+
+/**
  * Progress of a sync, for a progress bar.
  */
 data class SyncProgress (
@@ -4304,7 +5368,7 @@ data class SyncProgress (
     var `docsTotal`: kotlin.Long
     , 
     /**
-     * Bytes sent and received so far.
+     * Bytes sent and received so far (photo uploads included).
      */
     var `bytesDone`: kotlin.Long
     , 
@@ -4420,6 +5484,22 @@ data class SyncReport (
     var `heldOtherUser`: kotlin.Long
     , 
     /**
+     * Photos the server now has for their reports.
+     */
+    var `blobsUploaded`: kotlin.Long
+    , 
+    /**
+     * Photo bytes sent (a chunk sent again after a dropped connection
+     * counts twice).
+     */
+    var `blobBytesSent`: kotlin.Long
+    , 
+    /**
+     * Photos still waiting to be uploaded (the next sync resumes them).
+     */
+    var `blobsPending`: kotlin.Long
+    , 
+    /**
      * Refused changes waiting for the worker (all of them).
      */
     var `refusedWaiting`: kotlin.Long
@@ -4484,6 +5564,9 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalLong.read(buf),
             FfiConverterBoolean.read(buf),
@@ -4503,6 +5586,9 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterLong.allocationSize(value.`repushed`) +
             FfiConverterLong.allocationSize(value.`heldBack`) +
             FfiConverterLong.allocationSize(value.`heldOtherUser`) +
+            FfiConverterLong.allocationSize(value.`blobsUploaded`) +
+            FfiConverterLong.allocationSize(value.`blobBytesSent`) +
+            FfiConverterLong.allocationSize(value.`blobsPending`) +
             FfiConverterLong.allocationSize(value.`refusedWaiting`) +
             FfiConverterLong.allocationSize(value.`docsToHeal`) +
             FfiConverterBoolean.allocationSize(value.`logLost`) +
@@ -4523,6 +5609,9 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterLong.write(value.`repushed`, buf)
             FfiConverterLong.write(value.`heldBack`, buf)
             FfiConverterLong.write(value.`heldOtherUser`, buf)
+            FfiConverterLong.write(value.`blobsUploaded`, buf)
+            FfiConverterLong.write(value.`blobBytesSent`, buf)
+            FfiConverterLong.write(value.`blobsPending`, buf)
             FfiConverterLong.write(value.`refusedWaiting`, buf)
             FfiConverterLong.write(value.`docsToHeal`, buf)
             FfiConverterBoolean.write(value.`logLost`, buf)
@@ -4896,7 +5985,15 @@ enum class CodeTable {
     /**
      * 房屋用途.
      */
-    HOUSE_USE;
+    HOUSE_USE,
+    /**
+     * 事件来源 (巡查, 走访, 群众反映, 12345热线).
+     */
+    ISSUE_SOURCE,
+    /**
+     * 紧急程度 (一般, 紧急, 特急).
+     */
+    ISSUE_URGENCY;
 
     
 
@@ -5372,6 +6469,204 @@ public object FfiConverterTypeGridsyncError : FfiConverterRustBuffer<GridsyncExc
 
 
 /**
+ * The level a report is dealt with at.
+ */
+
+enum class ReportLevel {
+    
+    /**
+     * 网格.
+     */
+    GRID,
+    /**
+     * 社区.
+     */
+    COMMUNITY,
+    /**
+     * 街道.
+     */
+    STREET,
+    /**
+     * 职能部门.
+     */
+    DEPARTMENT;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReportLevel: FfiConverterRustBuffer<ReportLevel> {
+    override fun read(buf: ByteBuffer) = try {
+        ReportLevel.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ReportLevel) = 4UL
+
+    override fun write(value: ReportLevel, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Where a report stands in the loop.
+ */
+
+enum class ReportStage {
+    
+    /**
+     * 待受理: reported (or escalated), waiting to be accepted.
+     */
+    REPORTED,
+    /**
+     * 待派遣: accepted, waiting to be dispatched.
+     */
+    ACCEPTED,
+    /**
+     * 处置中: dispatched to the assignee (also after a failed check).
+     */
+    DISPATCHED,
+    /**
+     * 待反馈: handled, waiting for feedback.
+     */
+    HANDLED,
+    /**
+     * 待核查: fed back, waiting to be checked.
+     */
+    FED_BACK,
+    /**
+     * 待结案: checked, waiting to be closed.
+     */
+    VERIFIED,
+    /**
+     * 已结案: closed, waiting for the resident's rating.
+     */
+    CLOSED,
+    /**
+     * 已评价: rated; the loop is complete.
+     */
+    RATED,
+    /**
+     * 已撤销: withdrawn.
+     */
+    WITHDRAWN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReportStage: FfiConverterRustBuffer<ReportStage> {
+    override fun read(buf: ByteBuffer) = try {
+        ReportStage.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ReportStage) = 4UL
+
+    override fun write(value: ReportStage, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * A step of the loop a person takes (上报 is the report itself).
+ */
+
+enum class StepKind {
+    
+    /**
+     * 受理.
+     */
+    ACCEPT,
+    /**
+     * 派遣 (needs `assignee`: a user id, or `dept:<code>` for a
+     * department, 吹哨报到).
+     */
+    DISPATCH,
+    /**
+     * 处置.
+     */
+    HANDLE,
+    /**
+     * 反馈.
+     */
+    FEEDBACK,
+    /**
+     * 核查通过.
+     */
+    VERIFY_PASS,
+    /**
+     * 核查不通过 (needs a note: why).
+     */
+    VERIFY_FAIL,
+    /**
+     * 结案.
+     */
+    CLOSE,
+    /**
+     * 评价 (needs `rating`, 1–5).
+     */
+    RATE,
+    /**
+     * 上报上级.
+     */
+    ESCALATE,
+    /**
+     * 撤销 (needs a note: why).
+     */
+    WITHDRAW;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStepKind: FfiConverterRustBuffer<StepKind> {
+    override fun read(buf: ByteBuffer) = try {
+        StepKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: StepKind) = 4UL
+
+    override fun write(value: StepKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * What a sync is doing.
  */
 
@@ -5415,6 +6710,38 @@ public object FfiConverterTypeSyncPhase: FfiConverterRustBuffer<SyncPhase> {
 }
 
 
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalInt: FfiConverterRustBuffer<kotlin.Int?> {
+    override fun read(buf: ByteBuffer): kotlin.Int? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterInt.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Int?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterInt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Int?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterInt.write(value, buf)
+        }
+    }
+}
 
 
 
@@ -5894,6 +7221,62 @@ public object FfiConverterSequenceTypeHouseholdRow: FfiConverterRustBuffer<List<
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeIssueCategory: FfiConverterRustBuffer<List<IssueCategory>> {
+    override fun read(buf: ByteBuffer): List<IssueCategory> {
+        val len = buf.getInt()
+        return List<IssueCategory>(len) {
+            FfiConverterTypeIssueCategory.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<IssueCategory>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeIssueCategory.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<IssueCategory>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeIssueCategory.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeIssueSubtype: FfiConverterRustBuffer<List<IssueSubtype>> {
+    override fun read(buf: ByteBuffer): List<IssueSubtype> {
+        val len = buf.getInt()
+        return List<IssueSubtype>(len) {
+            FfiConverterTypeIssueSubtype.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<IssueSubtype>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeIssueSubtype.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<IssueSubtype>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeIssueSubtype.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeRejectedChange: FfiConverterRustBuffer<List<RejectedChange>> {
     override fun read(buf: ByteBuffer): List<RejectedChange> {
         val len = buf.getInt()
@@ -5912,6 +7295,62 @@ public object FfiConverterSequenceTypeRejectedChange: FfiConverterRustBuffer<Lis
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeRejectedChange.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeReportRow: FfiConverterRustBuffer<List<ReportRow>> {
+    override fun read(buf: ByteBuffer): List<ReportRow> {
+        val len = buf.getInt()
+        return List<ReportRow>(len) {
+            FfiConverterTypeReportRow.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReportRow>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReportRow.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReportRow>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReportRow.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeReportStep: FfiConverterRustBuffer<List<ReportStep>> {
+    override fun read(buf: ByteBuffer): List<ReportStep> {
+        val len = buf.getInt()
+        return List<ReportStep>(len) {
+            FfiConverterTypeReportStep.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReportStep>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReportStep.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReportStep>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReportStep.write(it, buf)
         }
     }
 }
