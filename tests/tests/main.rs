@@ -7,6 +7,7 @@
 mod access;
 mod bad_requests;
 mod blobs;
+mod cli_loop;
 mod converge;
 mod crash;
 mod edge;
