@@ -34,6 +34,10 @@ pub trait SyncListener: Send + Sync {
 #[derive(uniffi::Object)]
 pub struct Gridsync {
     pub(crate) store: Mutex<Store>,
+    /// Where the store file is and its key: a hand-over replaces the file
+    /// with a new, empty one.
+    path: String,
+    key: String,
     server_url: Mutex<Option<String>>,
     /// The running sync's cancel flag, if a sync runs.
     cancel: Mutex<Option<Arc<AtomicBool>>>,
@@ -79,17 +83,11 @@ impl Gridsync {
                 "the encryption key must not be empty",
             ));
         }
-        let mut store = Store::open_with(
-            &path,
-            OpenOptions {
-                key: Some(key),
-                ..OpenOptions::default()
-            },
-        )?;
-        // Nothing is recorded while nobody is signed in (`Unauthorized`).
-        store.require_sign_in(true);
+        let store = open_store(&path, &key)?;
         Ok(Arc::new(Self {
             store: Mutex::new(store),
+            path,
+            key,
             server_url: Mutex::new(server_url.filter(|u| !u.trim().is_empty())),
             cancel: Mutex::new(None),
         }))
@@ -121,6 +119,69 @@ impl Gridsync {
         let mut store = lock(&self.store);
         let client = self.client(&store)?;
         Ok(client.logout(&mut store)?)
+    }
+
+    /// Hand this phone over to another worker: sync, and only when
+    /// everything typed here is on the server (no change held back or
+    /// refused, no photo left to upload) sign out and remove the old
+    /// user's data: the store file is replaced by a new, empty one (a new
+    /// device id, so the next worker signs in as a new device). Returns
+    /// the final sync's report. Throws `Unsynced` (nothing removed) when
+    /// something is not on the server, `Network` offline, `Unauthorized`
+    /// when nobody is signed in.
+    pub fn hand_over(&self) -> Result<SyncReport> {
+        let mut store = lock(&self.store);
+        if !store.author().is_signed_in() {
+            return Err(GridsyncError::Unauthorized {
+                text: "请先登录：交接前须由原用户登录并同步 / sign in first: the current user must sync before handing over".into(),
+            });
+        }
+        let client = self.client(&store)?;
+        let report = core_sync::sync(
+            &mut store,
+            &client,
+            &SyncOptions::default(),
+            None,
+            &mut |_| {},
+        )?;
+        if !report.complete || report.blobs_pending > 0 {
+            let mut why = report.warnings.join("；");
+            if report.blobs_pending > 0 {
+                why = format!(
+                    "{why}有{}张照片尚未上传 / {} photos are not uploaded",
+                    report.blobs_pending, report.blobs_pending
+                );
+            }
+            return Err(GridsyncError::Unsynced {
+                text: format!(
+                    "本机还有未上传到服务器的内容，不能交接，未删除任何数据 / something typed here is not on the server: nothing was removed. {why}"
+                ),
+            });
+        }
+        // The next worker signs in to the same server.
+        if lock(&self.server_url).is_none() {
+            *lock(&self.server_url) = store.meta("auth.server")?.filter(|u| !u.is_empty());
+        }
+        client.logout(&mut store)?;
+        // Close the file before removing it.
+        let old = std::mem::replace(&mut *store, Store::open_in_memory(OpenOptions::default())?);
+        drop(old);
+        let mut failed = None;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let f = format!("{}{suffix}", self.path);
+            if let Err(e) = std::fs::remove_file(&f)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                failed = Some(e);
+            }
+        }
+        *store = open_store(&self.path, &self.key)?;
+        if let Some(e) = failed {
+            return Err(GridsyncError::Storage {
+                text: format!("无法删除本机数据 / cannot remove the local store: {e}"),
+            });
+        }
+        Ok(report.into())
     }
 
     /// The signed-in user, if any.
@@ -372,6 +433,20 @@ impl Gridsync {
         let rows = lock(&self.store).history(&doc_id)?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
+}
+
+/// Open the encrypted store at `path`; nothing is recorded in it while
+/// nobody is signed in (`Unauthorized`).
+fn open_store(path: &str, key: &str) -> Result<Store> {
+    let mut store = Store::open_with(
+        path,
+        OpenOptions {
+            key: Some(key.to_string()),
+            ..OpenOptions::default()
+        },
+    )?;
+    store.require_sign_in(true);
+    Ok(store)
 }
 
 impl Gridsync {

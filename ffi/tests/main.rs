@@ -286,7 +286,11 @@ fn nothing_is_recorded_while_nobody_is_signed_in() {
     assert!(matches!(err, GridsyncError::Unauthorized { .. }), "{err:?}");
     // Nothing was written; reading still works.
     assert_eq!(g.status().unwrap().pending_changes, pending);
-    assert!(g.household(h).unwrap().visits.is_empty());
+    assert!(g.household(h.clone()).unwrap().visits.is_empty());
+    // Nobody to hand the phone over from: nothing removed.
+    let err = g.hand_over().unwrap_err();
+    assert!(matches!(err, GridsyncError::Unauthorized { .. }), "{err:?}");
+    assert!(g.household(h).is_ok());
 }
 
 fn step(kind: StepKind) -> Step {

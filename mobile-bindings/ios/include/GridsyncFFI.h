@@ -334,6 +334,11 @@ RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_duplicate_suspects(uint64_t pt
 RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_grids(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_HAND_OVER
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_HAND_OVER
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_hand_over(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_HISTORY
 #define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_HISTORY
 RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_history(uint64_t ptr, RustBuffer doc_id, RustCallStatus *_Nonnull out_status
@@ -859,6 +864,12 @@ uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_duplicate_suspects(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_GRIDS
 #define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_GRIDS
 uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_grids(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_HAND_OVER
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_HAND_OVER
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_hand_over(void
     
 );
 #endif

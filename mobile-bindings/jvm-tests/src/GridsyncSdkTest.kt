@@ -387,6 +387,35 @@ fun main() {
             listOf(worker, sup, cg).forEach { it.close() }
         }
 
+        tests["a phone handed over to another worker: everything synced first, then the old user's data removed"] = {
+            val path = s.path()
+            val g = s.phone(path)
+            val before = g.deviceId()
+            val h = g.households(PlaceFilter(grid = GRID)).first().id
+            g.addVisit(h, Visit(at = System.currentTimeMillis() - 1000, method = "phone", findings = "交接前录入"))
+            // A step the server refuses (a grid worker may not accept at community level): no hand-over.
+            val id = g.reportIssue(NewReport(grid = GRID, category = "sanitation", subtype = "garbage", description = "交接测试", source = "patrol"))
+            g.takeStep(id, Step(kind = StepKind.ESCALATE))
+            g.takeStep(id, Step(kind = StepKind.ACCEPT))
+            val e = expectThrows<GridsyncException.Unsynced> { g.handOver() }
+            check(e.message!!.startsWith("本机还有未上传")) { "Chinese reason first: ${e.message}" }
+            check(g.currentUser()?.username == USER && g.deviceId() == before && g.report(id).row.stage == ReportStage.REPORTED) { "nothing removed" }
+            g.discardRejected(id)
+            val r = g.handOver()
+            check(r.complete) { "the final sync was complete: $r" }
+            check(g.currentUser() == null && g.grids().isEmpty() && g.openReports(null).isEmpty()) { "the old user's data is gone" }
+            check(g.deviceId() != before) { "a new device for the next worker" }
+            expectThrows<GridsyncException.Unauthorized> { g.addVisit(h, Visit(at = System.currentTimeMillis() - 1000, method = "phone", findings = "x")) }
+            // What was typed reached the server; the next worker signs in on the same phone.
+            val other = s.phone()
+            check(other.household(h).visits.any { it.visit.findings == "交接前录入" }) { "the visit is on the server" }
+            other.close()
+            g.login("shequ", PASSWORD)
+            g.sync(null)
+            check(g.currentUser()?.username == "shequ" && g.grids().any { it.code == GRID }) { "the next worker's data arrived" }
+            g.close()
+        }
+
         tests["code tables for the pickers"] = {
             val tags = codes(CodeTable.ATTENTION_TAG)
             check(tags.any { it.code == "living_alone_elderly" && it.name == "独居老人" }) { "attention tags: $tags" }

@@ -689,6 +689,18 @@ public protocol GridsyncProtocol: AnyObject, Sendable {
     func grids() throws  -> [Grid]
     
     /**
+     * Hand this phone over to another worker: sync, and only when
+     * everything typed here is on the server (no change held back or
+     * refused, no photo left to upload) sign out and remove the old
+     * user's data: the store file is replaced by a new, empty one (a new
+     * device id, so the next worker signs in as a new device). Returns
+     * the final sync's report. Throws `Unsynced` (nothing removed) when
+     * something is not on the server, `Network` offline, `Unauthorized`
+     * when nobody is signed in.
+     */
+    func handOver() throws  -> SyncReport
+    
+    /**
      * Who changed what in a record, and when; oldest first.
      */
     func history(docId: String) throws  -> [HistoryEntry]
@@ -1128,6 +1140,25 @@ open func grids()throws  -> [Grid]  {
     return try  FfiConverterSequenceTypeGrid.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
         uniffiCallStatus in
     uniffi_gridsync_ffi_fn_method_gridsync_grids(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Hand this phone over to another worker: sync, and only when
+     * everything typed here is on the server (no change held back or
+     * refused, no photo left to upload) sign out and remove the old
+     * user's data: the store file is replaced by a new, empty one (a new
+     * device id, so the next worker signs in as a new device). Returns
+     * the final sync's report. Throws `Unsynced` (nothing removed) when
+     * something is not on the server, `Network` offline, `Unauthorized`
+     * when nobody is signed in.
+     */
+open func handOver()throws  -> SyncReport  {
+    return try  FfiConverterTypeSyncReport_lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_hand_over(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -5860,6 +5891,13 @@ enum GridsyncError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     case Cancelled(text: String
     )
     /**
+     * Something typed on this device is not on the server yet (held
+     * back, refused, photos not uploaded): a hand-over stops before
+     * removing anything. `text` says what, and what to do.
+     */
+    case Unsynced(text: String
+    )
+    /**
      * A bug or damaged data: report it.
      */
     case Internal(text: String
@@ -5945,7 +5983,10 @@ public struct FfiConverterTypeGridsyncError: FfiConverterRustBuffer {
         case 12: return .Cancelled(
             text: try FfiConverterString.read(from: &buf)
             )
-        case 13: return .Internal(
+        case 13: return .Unsynced(
+            text: try FfiConverterString.read(from: &buf)
+            )
+        case 14: return .Internal(
             text: try FfiConverterString.read(from: &buf)
             )
 
@@ -6025,8 +6066,13 @@ public struct FfiConverterTypeGridsyncError: FfiConverterRustBuffer {
             FfiConverterString.write(text, into: &buf)
             
         
-        case let .Internal(text):
+        case let .Unsynced(text):
             writeInt(&buf, Int32(13))
+            FfiConverterString.write(text, into: &buf)
+            
+        
+        case let .Internal(text):
+            writeInt(&buf, Int32(14))
             FfiConverterString.write(text, into: &buf)
             
         }
@@ -7235,6 +7281,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridsync_ffi_checksum_method_gridsync_grids() != 3657) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_hand_over() != 13291) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridsync_ffi_checksum_method_gridsync_history() != 47837) {

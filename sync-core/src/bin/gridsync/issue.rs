@@ -298,7 +298,7 @@ fn show(store: &mut Store, id: &str) -> anyhow::Result<Output> {
     ]);
     human.push('\n');
     human.push_str(&t.render());
-    Ok(Output::new(j, human)?)
+    Output::new(j, human)
 }
 
 fn step(store: &mut Store, s: IssueStep) -> anyhow::Result<Output> {

@@ -723,6 +723,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_grids(
     ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_hand_over(
+    ): Int
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_history(
     ): Int
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_household(
@@ -841,6 +843,8 @@ internal object UniffiLib {
     external fun uniffi_gridsync_ffi_fn_method_gridsync_duplicate_suspects(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_gridsync_ffi_fn_method_gridsync_grids(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_hand_over(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_gridsync_ffi_fn_method_gridsync_history(`ptr`: Long,`docId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1074,6 +1078,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_grids() and 0xFFFF) != 3657) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_hand_over() and 0xFFFF) != 13291) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_history() and 0xFFFF) != 47837) {
@@ -1712,6 +1719,18 @@ public interface GridsyncInterface {
     fun `grids`(): List<Grid>
     
     /**
+     * Hand this phone over to another worker: sync, and only when
+     * everything typed here is on the server (no change held back or
+     * refused, no photo left to upload) sign out and remove the old
+     * user's data: the store file is replaced by a new, empty one (a new
+     * device id, so the next worker signs in as a new device). Returns
+     * the final sync's report. Throws `Unsynced` (nothing removed) when
+     * something is not on the server, `Network` offline, `Unauthorized`
+     * when nobody is signed in.
+     */
+    fun `handOver`(): SyncReport
+    
+    /**
      * Who changed what in a record, and when; oldest first.
      */
     fun `history`(`docId`: kotlin.String): List<HistoryEntry>
@@ -2236,6 +2255,30 @@ open class Gridsync: Disposable, AutoCloseable, GridsyncInterface
     callWithHandle {
     uniffiRustCallWithError(GridsyncException) { _status ->
     UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_grids(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Hand this phone over to another worker: sync, and only when
+     * everything typed here is on the server (no change held back or
+     * refused, no photo left to upload) sign out and remove the old
+     * user's data: the store file is replaced by a new, empty one (a new
+     * device id, so the next worker signs in as a new device). Returns
+     * the final sync's report. Throws `Unsynced` (nothing removed) when
+     * something is not on the server, `Network` offline, `Unauthorized`
+     * when nobody is signed in.
+     */
+    @Throws(GridsyncException::class)override fun `handOver`(): SyncReport {
+            return FfiConverterTypeSyncReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_hand_over(
         it,
         _status)
 }
@@ -6228,6 +6271,19 @@ sealed class GridsyncException: kotlin.Exception() {
     }
     
     /**
+     * Something typed on this device is not on the server yet (held
+     * back, refused, photos not uploaded): a hand-over stops before
+     * removing anything. `text` says what, and what to do.
+     */
+    class Unsynced(
+        
+        val `text`: kotlin.String
+        ) : GridsyncException() {
+        override val message
+            get() = `text`
+    }
+    
+    /**
      * A bug or damaged data: report it.
      */
     class Internal(
@@ -6307,7 +6363,10 @@ public object FfiConverterTypeGridsyncError : FfiConverterRustBuffer<GridsyncExc
             12 -> GridsyncException.Cancelled(
                 FfiConverterString.read(buf),
                 )
-            13 -> GridsyncException.Internal(
+            13 -> GridsyncException.Unsynced(
+                FfiConverterString.read(buf),
+                )
+            14 -> GridsyncException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -6377,6 +6436,11 @@ public object FfiConverterTypeGridsyncError : FfiConverterRustBuffer<GridsyncExc
                 + FfiConverterString.allocationSize(value.`text`)
             )
             is GridsyncException.Cancelled -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`text`)
+            )
+            is GridsyncException.Unsynced -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`text`)
@@ -6456,8 +6520,13 @@ public object FfiConverterTypeGridsyncError : FfiConverterRustBuffer<GridsyncExc
                 FfiConverterString.write(value.`text`, buf)
                 Unit
             }
-            is GridsyncException.Internal -> {
+            is GridsyncException.Unsynced -> {
                 buf.putInt(13)
+                FfiConverterString.write(value.`text`, buf)
+                Unit
+            }
+            is GridsyncException.Internal -> {
+                buf.putInt(14)
                 FfiConverterString.write(value.`text`, buf)
                 Unit
             }
