@@ -110,6 +110,24 @@ fn the_report_loop_through_the_command_line() {
 
     // The community supervisor accepts and dispatches to 城管 (吹哨报到).
     sup.ok(&["sync"]);
+    let shown = sup.json(&["issue", "show", &id]);
+    let hash = shown["photos"][0].as_str().unwrap().to_string();
+    let got = dir.path().join("got.jpg");
+    sup.ok(&["issue", "photo", &hash, "--out", got.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&got).unwrap(), std::fs::read(&photo).unwrap());
+    let thumb = dir.path().join("thumb.jpg");
+    sup.ok(&[
+        "issue",
+        "photo",
+        &hash,
+        "--thumbnail",
+        "--out",
+        thumb.to_str().unwrap(),
+    ]);
+    assert!(
+        std::fs::read(&thumb).unwrap().starts_with(b"\xff\xd8"),
+        "a JPEG thumbnail"
+    );
     let open = sup.json(&["issue", "list"]);
     assert!(
         open.as_array()

@@ -535,6 +535,18 @@ pub(crate) enum IssueCommand {
     /// 办理一步（受理、派遣、处置、反馈、核查、结案、评价、上报上级、撤销） /
     /// take a step of the loop
     Step(IssueStep),
+    /// 取一张照片或其缩略图（本机没有则下载并保存） / fetch a photo or its
+    /// thumbnail (downloaded and kept when not on this device)
+    Photo {
+        /// 照片编号（SHA-256） / the photo's SHA-256
+        hash: String,
+        /// 写入的文件 / the file to write
+        #[arg(long)]
+        out: PathBuf,
+        /// 只取缩略图 / the thumbnail (JPEG, at most 256 px a side)
+        #[arg(long)]
+        thumbnail: bool,
+    },
     /// 添加照片 / attach photos
     Attach {
         /// 事件编号 / issue id

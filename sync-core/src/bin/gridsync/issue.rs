@@ -1,7 +1,7 @@
 //! `gridsync issue`: issue reports (事件) from the command line, so the
 //! whole closed loop can be scripted: report (with photos), list (open,
 //! mine, overdue, nearly due), show one with its steps and deadline, take
-//! a step, attach photos. Thin calls of the core's `Store` issue functions.
+//! a step, attach photos, fetch a photo or its thumbnail. Thin calls of the core's `Store` issue functions.
 
 use std::path::Path;
 
@@ -10,6 +10,7 @@ use gridsync_core::Store;
 use gridsync_core::issue::{
     self, EventKind, IssuePlace, IssueRow, NewIssue, Source, Stage, StepInput, Urgency,
 };
+use gridsync_core::sync::{Client, blobs};
 use serde_json::json;
 
 use crate::args::{IssueCommand, IssueList, IssueReport, IssueStep};
@@ -23,6 +24,11 @@ pub(crate) fn issue(store: &mut Store, cmd: IssueCommand) -> anyhow::Result<Outp
         IssueCommand::Show { id } => show(store, &id),
         IssueCommand::Step(s) => step(store, s),
         IssueCommand::Attach { id, photos } => attach(store, &id, &photos),
+        IssueCommand::Photo {
+            hash,
+            out,
+            thumbnail,
+        } => photo(store, &hash, &out, thumbnail),
     }
 }
 
@@ -342,6 +348,26 @@ fn step(store: &mut Store, s: IssueStep) -> anyhow::Result<Output> {
             kind.code(),
             stage.name_zh(),
             stage_code(stage)
+        ),
+    )
+}
+
+fn photo(store: &mut Store, hash: &str, out: &Path, thumbnail: bool) -> anyhow::Result<Output> {
+    let client = Client::new(&crate::remote::server(store)?)?;
+    let data = if thumbnail {
+        blobs::fetch_thumbnail(store, &client, hash)?
+    } else {
+        blobs::fetch_blob(store, &client, hash)?
+    };
+    std::fs::write(out, &data)
+        .with_context(|| format!("无法写入文件 / cannot write {}", out.display()))?;
+    Output::new(
+        json!({ "hash": hash, "bytes": data.len(), "out": out }),
+        format!(
+            "已保存 {} 字节到 / {} bytes written to {}",
+            data.len(),
+            data.len(),
+            out.display()
         ),
     )
 }
