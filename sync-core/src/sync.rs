@@ -583,9 +583,10 @@ pub fn warnings(report: &SyncReport) -> Vec<String> {
     if report.held_other_user > 0 {
         let n = report.held_other_user;
         out.push(format!(
-            "有{n}条修改是其他用户在本机登录时录入的，不会以当前用户的名义上传：请该用户在本机登录并同步 / \
-             {n} changes were recorded on this phone under another person's sign-in and are not sent \
-             under the current one: that person should sign in here and sync"
+            "有{n}条修改是在本机以其他用户身份（或未登录时）录入的，不会以当前用户的名义上传：请录入人在本机登录并同步 / \
+             {n} changes were recorded on this phone under another person's sign-in (or while nobody \
+             was signed in) and are not sent under the current one: whoever typed them should sign \
+             in here and sync"
         ));
     }
     if report.docs_to_heal > 0 {

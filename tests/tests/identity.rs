@@ -33,7 +33,7 @@ fn changes_written_signed_out_are_held_back_not_pushed_under_the_sign_in() {
     assert!(
         r.warnings
             .iter()
-            .any(|w| w.starts_with("有1条修改是其他用户在本机登录时录入的")),
+            .any(|w| w.starts_with("有1条修改是在本机以其他用户身份（或未登录时）录入的")),
         "{:?}",
         r.warnings
     );
