@@ -195,9 +195,7 @@ pub struct Step {
     #[uniffi(default)]
     pub rating: Option<i32>,
     /// Photos to attach to the report with this step (files, e.g. of the
-    /// place after handling), read before anything is recorded. (The
-    /// server lets a department user add steps only: their photos are
-    /// refused at the sync.)
+    /// place after handling), read before anything is recorded.
     #[uniffi(default)]
     pub photo_paths: Vec<String>,
 }

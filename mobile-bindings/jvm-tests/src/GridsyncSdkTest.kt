@@ -353,7 +353,6 @@ fun main() {
             cg.login("chengguan", PASSWORD)
             cg.sync(null)
             check(cg.openReports(null).any { it.id == id && it.stage == ReportStage.DISPATCHED && it.deadline != null }) { "dispatched to 城管, with a deadline" }
-            // (The server lets a department add steps only, not photos.)
             cg.takeStep(id, Step(kind = StepKind.HANDLE, note = "已清运"))
             cg.takeStep(id, Step(kind = StepKind.FEEDBACK, note = "垃圾已清运完毕"))
             val cgSync = cg.sync(null)

@@ -4660,9 +4660,7 @@ public struct Step: Equatable, Hashable {
     public var rating: Int32?
     /**
      * Photos to attach to the report with this step (files, e.g. of the
-     * place after handling), read before anything is recorded. (The
-     * server lets a department user add steps only: their photos are
-     * refused at the sync.)
+     * place after handling), read before anything is recorded.
      */
     public var photoPaths: [String]
 
@@ -4684,9 +4682,7 @@ public struct Step: Equatable, Hashable {
          */rating: Int32? = nil, 
         /**
          * Photos to attach to the report with this step (files, e.g. of the
-         * place after handling), read before anything is recorded. (The
-         * server lets a department user add steps only: their photos are
-         * refused at the sync.)
+         * place after handling), read before anything is recorded.
          */photoPaths: [String] = []) {
         self.kind = kind
         self.note = note

@@ -5333,9 +5333,7 @@ data class Step (
     , 
     /**
      * Photos to attach to the report with this step (files, e.g. of the
-     * place after handling), read before anything is recorded. (The
-     * server lets a department user add steps only: their photos are
-     * refused at the sync.)
+     * place after handling), read before anything is recorded.
      */
     var `photoPaths`: List<kotlin.String> = listOf() 
     
