@@ -386,7 +386,8 @@ impl Gridsync {
             photos: Vec::new(),
             households: report.households,
         };
-        Ok(lock(&self.store).report_issue(new)?)
+        let r = lock(&self.store).report_issue(new);
+        self.edited(r)
     }
 
     /// Attach the photo in file `path` (JPEG, PNG, …, at most 10 MB) to
@@ -398,7 +399,8 @@ impl Gridsync {
         let data = std::fs::read(&path).map_err(|_| {
             GridsyncError::invalid("path", "无法读取照片文件", "cannot read the photo file")
         })?;
-        Ok(lock(&self.store).attach_photo(&report_id, &data)?)
+        let r = lock(&self.store).attach_photo(&report_id, &data);
+        self.edited(r)
     }
 
     /// One report with its steps and deadline.
@@ -523,20 +525,26 @@ impl Gridsync {
             })?),
         };
         let photos = read_photos(&step.photo_paths)?;
-        let mut store = lock(&self.store);
-        let id = store.append_event(
-            &report_id,
-            step.kind.into(),
-            StepInput {
-                assignee: step.assignee,
-                note: step.note,
-                rating,
-            },
-        )?;
-        for data in &photos {
-            store.attach_photo(&report_id, data)?;
-        }
-        Ok(id)
+        let taken = {
+            let mut store = lock(&self.store);
+            store
+                .append_event(
+                    &report_id,
+                    step.kind.into(),
+                    StepInput {
+                        assignee: step.assignee,
+                        note: step.note,
+                        rating,
+                    },
+                )
+                .and_then(|id| {
+                    for data in &photos {
+                        store.attach_photo(&report_id, data)?;
+                    }
+                    Ok(id)
+                })
+        };
+        self.edited(taken)
     }
 
     /// The photo `hash` of a report: from the device if it is here, else

@@ -21,7 +21,7 @@ mod error;
 mod issues;
 mod records;
 
-pub use client::{Gridsync, SyncListener};
+pub use client::{ChangeListener, Gridsync, SyncListener};
 pub use codes::{Code, CodeTable, codes};
 pub use error::GridsyncError;
 pub use issues::*;

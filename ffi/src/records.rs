@@ -934,3 +934,43 @@ impl From<doc::HistoryEntry> for HistoryEntry {
         }
     }
 }
+
+/// What a local edit or a sync changed on this device, for
+/// `ChangeListener`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ChangeSet {
+    /// Ids of the documents changed (households, grids, reports), sorted.
+    pub docs: Vec<String>,
+    /// Ids of the documents removed from this device (no longer readable).
+    pub removed: Vec<String>,
+    /// Households changed or removed: refresh household lists, coverage
+    /// (not visited, not contacted), tag lists and searches.
+    pub households: bool,
+    /// Grids changed: refresh the place pickers (`grids()`).
+    pub grids: bool,
+    /// Issue reports changed or removed: refresh the report lists and an
+    /// open `report(id)`.
+    pub reports: bool,
+    /// Made by a sync (else a local edit on this device).
+    pub from_sync: bool,
+}
+
+impl ChangeSet {
+    /// From the store's changed documents (id, kind; no kind: gone).
+    pub(crate) fn new(
+        changed: Vec<(String, Option<String>)>,
+        removed: Vec<String>,
+        from_sync: bool,
+    ) -> Self {
+        let gone = !removed.is_empty() || changed.iter().any(|(_, k)| k.is_none());
+        let any = |kind: &str| gone || changed.iter().any(|(_, k)| k.as_deref() == Some(kind));
+        Self {
+            households: any(gridsync_core::household::KIND),
+            grids: any(gridsync_core::grid::KIND),
+            reports: any(gridsync_core::issue::KIND),
+            docs: changed.into_iter().map(|(id, _)| id).collect(),
+            removed,
+            from_sync,
+        }
+    }
+}

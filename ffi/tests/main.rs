@@ -12,8 +12,8 @@ use gridsync_core::doc::Author;
 use gridsync_core::grid::NewGrid;
 use gridsync_core::{OpenOptions, Store};
 use gridsync_ffi::{
-    CodeTable, Gridsync, GridsyncError, NewHousehold, NewReport, Place, PlaceFilter, ReportStage,
-    Resident, Step, StepKind, Visit, codes,
+    ChangeListener, ChangeSet, CodeTable, Gridsync, GridsyncError, NewHousehold, NewReport, Place,
+    PlaceFilter, ReportStage, Resident, Step, StepKind, Visit, codes,
 };
 
 const GRID: &str = "110105001001001";
@@ -409,6 +409,69 @@ fn reports_an_issue_offline_with_photos_and_takes_steps() {
     // The report, its steps and the two photos' listing wait for the
     // next sync.
     assert_eq!(g.status().unwrap().pending_changes, before + 5);
+}
+
+/// Keeps every change set, and reads the report list from inside the
+/// callback (a listener may call back into the SDK).
+struct Changes {
+    g: std::sync::Mutex<Option<Arc<Gridsync>>>,
+    seen: std::sync::Mutex<Vec<(ChangeSet, usize)>>,
+}
+
+impl ChangeListener for Changes {
+    fn on_change(&self, change: ChangeSet) {
+        let g = self.g.lock().unwrap().clone().unwrap();
+        let open = g.open_reports(None).unwrap().len();
+        self.seen.lock().unwrap().push((change, open));
+    }
+}
+
+#[test]
+fn the_app_is_told_what_each_edit_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, _) = phone(dir.path());
+    let listener = Arc::new(Changes {
+        g: std::sync::Mutex::new(Some(g.clone())),
+        seen: Default::default(),
+    });
+    g.set_change_listener(Some(listener.clone()));
+    let h = g
+        .create_household(NewHousehold {
+            grid: GRID.into(),
+            place: place("105"),
+            ..NewHousehold::default()
+        })
+        .unwrap();
+    let id = g
+        .report_issue(NewReport {
+            grid: GRID.into(),
+            category: "sanitation".into(),
+            subtype: "garbage".into(),
+            description: "垃圾".into(),
+            source: "patrol".into(),
+            urgency: String::new(),
+            household: None,
+            building: None,
+            lat: None,
+            lon: None,
+            households: Vec::new(),
+        })
+        .unwrap();
+    // A refused edit changes nothing and tells nothing.
+    assert!(g.take_step(id.clone(), step(StepKind::Close)).is_err());
+    g.take_step(id.clone(), step(StepKind::Accept)).unwrap();
+    let seen = std::mem::take(&mut *listener.seen.lock().unwrap());
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    let (first, _) = &seen[0];
+    assert_eq!(first.docs, [h]);
+    assert!(first.households && !first.reports && !first.grids && !first.from_sync);
+    let (second, open) = &seen[1];
+    assert_eq!(second.docs, std::slice::from_ref(&id));
+    assert!(second.reports && !second.households);
+    assert_eq!(*open, 1, "the listener read the new list");
+    assert_eq!(seen[2].0.docs, [id]);
+    g.set_change_listener(None);
+    *listener.g.lock().unwrap() = None;
 }
 
 #[test]

@@ -131,6 +131,9 @@ pub struct Store {
     write: Option<WriteState>,
     /// Refuse edits while nobody is signed in ([`Store::require_sign_in`]).
     sign_in_required: bool,
+    /// Documents written since [`Store::take_changes`] last ran, when
+    /// tracked ([`Store::track_changes`]).
+    changed: Option<BTreeSet<DocId>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -225,6 +228,7 @@ impl Store {
             clock_offset_ms,
             write: None,
             sign_in_required: false,
+            changed: None,
         })
     }
 
@@ -253,6 +257,32 @@ impl Store {
     /// and the command line turn it on.
     pub fn require_sign_in(&mut self, on: bool) {
         self.sign_in_required = on;
+    }
+
+    /// Keep note of the documents each write changes (local edits and
+    /// pulled data alike), for [`Store::take_changes`]: how an app learns
+    /// what to refresh. Off by default.
+    pub fn track_changes(&mut self, on: bool) {
+        self.changed = on.then(BTreeSet::new);
+    }
+
+    /// The documents written since the last call (committed writes only),
+    /// each with its kind; a document no longer on this device has none.
+    /// Empty when changes are not tracked.
+    pub fn take_changes(&mut self) -> Result<Vec<(DocId, Option<String>)>> {
+        let Some(changed) = self.changed.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let ids = std::mem::take(changed);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT kind FROM docs WHERE id = ?1")?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let kind: Option<String> = stmt.query_row([&id], |r| r.get(0)).optional()?;
+            out.push((id, kind));
+        }
+        Ok(out)
     }
 
     /// Run `f` with edits attributed to `author`, then restore the signed-in
@@ -311,6 +341,11 @@ impl Store {
             self.conn.execute_batch("COMMIT")?;
             Ok(v)
         });
+        if result.is_ok()
+            && let Some(changed) = self.changed.as_mut()
+        {
+            changed.extend(state.touched.iter().cloned());
+        }
         if result.is_err() {
             // Nothing of this write reached the file: forget what the cache
             // holds of it, so the next read sees what is stored.

@@ -371,8 +371,18 @@ fun main() {
             check(worker.report(id).row.stage == ReportStage.VERIFIED) { "the close is undone on the phone" }
 
             // The supervisor closes; the worker records the resident's rating.
+            // The supervisor's screen is told what the sync changed, and re-reads the report from the callback.
+            val changes = Collections.synchronizedList(mutableListOf<Pair<ChangeSet, ReportStage>>())
+            sup.setChangeListener(object : ChangeListener {
+                override fun onChange(change: ChangeSet) {
+                    changes.add(change to sup.report(id).row.stage)
+                }
+            })
             sup.sync(null)
+            check(changes.any { (c, stage) -> c.fromSync && c.reports && id in c.docs && stage == ReportStage.VERIFIED }) { "told of the new steps: $changes" }
             sup.takeStep(id, Step(kind = StepKind.CLOSE, note = "结案"))
+            check(changes.any { (c, stage) -> !c.fromSync && c.docs == listOf(id) && stage == ReportStage.CLOSED }) { "told of the local step: $changes" }
+            sup.setChangeListener(null)
             check(sup.sync(null).complete) { "closed on the server" }
             worker.sync(null)
             worker.takeStep(id, Step(kind = StepKind.RATE, rating = 5))

@@ -608,6 +608,222 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * Told what changed on the device after a local edit or a sync, so a
+ * screen refreshes without polling. Called on the thread that made the
+ * edit or ran the sync, after the store is released: it may call back
+ * into the SDK (e.g. re-read a list). It must not throw.
+ */
+public protocol ChangeListener: AnyObject, Sendable {
+    
+    /**
+     * Documents changed or removed, and which lists they touch.
+     */
+    func onChange(change: ChangeSet) 
+    
+}
+/**
+ * Told what changed on the device after a local edit or a sync, so a
+ * screen refreshes without polling. Called on the thread that made the
+ * edit or ran the sync, after the store is released: it may call back
+ * into the SDK (e.g. re-read a list). It must not throw.
+ */
+open class ChangeListenerImpl: ChangeListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gridsync_ffi_fn_clone_changelistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gridsync_ffi_fn_free_changelistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Documents changed or removed, and which lists they touch.
+     */
+open func onChange(change: ChangeSet)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_changelistener_on_change(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeChangeSet_lower(change),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceChangeListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceChangeListener = UniffiVTableCallbackInterfaceChangeListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeChangeListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ChangeListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeChangeListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ChangeListener: handle missing in uniffiClone")
+            }
+        },
+        onChange: { (
+            uniffiHandle: UInt64,
+            change: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeChangeListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onChange(
+                     change: try FfiConverterTypeChangeSet_lift(change)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceChangeListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceChangeListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitChangeListener() {
+    uniffi_gridsync_ffi_fn_init_callback_vtable_changelistener(UniffiCallbackInterfaceChangeListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChangeListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<ChangeListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = ChangeListener
+
+    public static func lift(_ handle: UInt64) throws -> ChangeListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ChangeListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: ChangeListener) -> UInt64 {
+         if let rustImpl = value as? ChangeListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChangeListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ChangeListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangeListener_lift(_ handle: UInt64) throws -> ChangeListener {
+    return try FfiConverterTypeChangeListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangeListener_lower(_ value: ChangeListener) -> UInt64 {
+    return FfiConverterTypeChangeListener.lower(value)
+}
+
+
+
+
+
+
+/**
  * The phone's gridsync: an encrypted local store of the grid's records,
  * and its sync with the server. Open one per store file and keep it for
  * the life of the app; share it between threads freely.
@@ -790,6 +1006,12 @@ public protocol GridsyncProtocol: AnyObject, Sendable {
      * otherwise by part of the name. At most 200.
      */
     func searchResidents(query: String) throws  -> [ResidentRow]
+    
+    /**
+     * Be told what changed after every local edit and sync (`null`:
+     * stop). One listener at a time; setting one replaces the last.
+     */
+    func setChangeListener(listener: ChangeListener?) 
     
     /**
      * Change the server address (takes effect at the next call).
@@ -1388,6 +1610,19 @@ open func searchResidents(query: String)throws  -> [ResidentRow]  {
 }
     
     /**
+     * Be told what changed after every local edit and sync (`null`:
+     * stop). One listener at a time; setting one replaces the last.
+     */
+open func setChangeListener(listener: ChangeListener?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_set_change_listener(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionTypeChangeListener.lower(listener),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Change the server address (takes effect at the next call).
      */
 open func setServerUrl(url: String)  {try! rustCall() {
@@ -1883,6 +2118,120 @@ public func FfiConverterTypeSyncListener_lower(_ value: SyncListener) -> UInt64 
 }
 
 
+
+
+/**
+ * What a local edit or a sync changed on this device, for
+ * `ChangeListener`.
+ */
+public struct ChangeSet: Equatable, Hashable {
+    /**
+     * Ids of the documents changed (households, grids, reports), sorted.
+     */
+    public var docs: [String]
+    /**
+     * Ids of the documents removed from this device (no longer readable).
+     */
+    public var removed: [String]
+    /**
+     * Households changed or removed: refresh household lists, coverage
+     * (not visited, not contacted), tag lists and searches.
+     */
+    public var households: Bool
+    /**
+     * Grids changed: refresh the place pickers (`grids()`).
+     */
+    public var grids: Bool
+    /**
+     * Issue reports changed or removed: refresh the report lists and an
+     * open `report(id)`.
+     */
+    public var reports: Bool
+    /**
+     * Made by a sync (else a local edit on this device).
+     */
+    public var fromSync: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Ids of the documents changed (households, grids, reports), sorted.
+         */docs: [String], 
+        /**
+         * Ids of the documents removed from this device (no longer readable).
+         */removed: [String], 
+        /**
+         * Households changed or removed: refresh household lists, coverage
+         * (not visited, not contacted), tag lists and searches.
+         */households: Bool, 
+        /**
+         * Grids changed: refresh the place pickers (`grids()`).
+         */grids: Bool, 
+        /**
+         * Issue reports changed or removed: refresh the report lists and an
+         * open `report(id)`.
+         */reports: Bool, 
+        /**
+         * Made by a sync (else a local edit on this device).
+         */fromSync: Bool) {
+        self.docs = docs
+        self.removed = removed
+        self.households = households
+        self.grids = grids
+        self.reports = reports
+        self.fromSync = fromSync
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ChangeSet: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChangeSet: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChangeSet {
+        return
+            try ChangeSet(
+                docs: FfiConverterSequenceString.read(from: &buf), 
+                removed: FfiConverterSequenceString.read(from: &buf), 
+                households: FfiConverterBool.read(from: &buf), 
+                grids: FfiConverterBool.read(from: &buf), 
+                reports: FfiConverterBool.read(from: &buf), 
+                fromSync: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ChangeSet, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.docs, into: &buf)
+        FfiConverterSequenceString.write(value.removed, into: &buf)
+        FfiConverterBool.write(value.households, into: &buf)
+        FfiConverterBool.write(value.grids, into: &buf)
+        FfiConverterBool.write(value.reports, into: &buf)
+        FfiConverterBool.write(value.fromSync, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangeSet_lift(_ buf: RustBuffer) throws -> ChangeSet {
+    return try FfiConverterTypeChangeSet.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangeSet_lower(_ value: ChangeSet) -> RustBuffer {
+    return FfiConverterTypeChangeSet.lower(value)
+}
 
 
 /**
@@ -6670,6 +7019,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeChangeListener: FfiConverterRustBuffer {
+    typealias SwiftType = ChangeListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeChangeListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeChangeListener.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeSyncListener: FfiConverterRustBuffer {
     typealias SwiftType = SyncListener?
 
@@ -7243,6 +7616,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridsync_ffi_checksum_func_codes() != 63501) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gridsync_ffi_checksum_method_changelistener_on_change() != 63761) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gridsync_ffi_checksum_method_gridsync_add_place() != 39226) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7330,6 +7706,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridsync_ffi_checksum_method_gridsync_search_residents() != 21726) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_set_change_listener() != 50010) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gridsync_ffi_checksum_method_gridsync_set_server_url() != 12879) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7385,6 +7764,7 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitChangeListener()
     uniffiCallbackInitSyncListener()
     return InitializationResult.ok
 }()
