@@ -117,6 +117,54 @@ fun jpeg(dir: File, name: String, w: Int, h: Int, seed: Int): String {
     return f.path
 }
 
+/**
+ * A TCP proxy to the server that cuts every connection once, when `cutAfter`
+ * bytes in all have gone up through it (a photo upload dropped halfway on a
+ * weak signal); later connections pass untouched.
+ */
+class CuttingProxy(private val target: String, private val cutAfter: Long) : AutoCloseable {
+    private val listener = java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())
+    val url = "http://127.0.0.1:${listener.localPort}"
+    private val sentUp = java.util.concurrent.atomic.AtomicLong()
+    val cut = java.util.concurrent.atomic.AtomicBoolean()
+
+    init {
+        val (host, port) = target.removePrefix("http://").split(":").let { it[0] to it[1].toInt() }
+        Thread {
+            while (!listener.isClosed) {
+                val client = try { listener.accept() } catch (e: java.io.IOException) { break }
+                val upstream = java.net.Socket(host, port)
+                pump(client, upstream, up = true)
+                pump(upstream, client, up = false)
+            }
+        }.apply { isDaemon = true }.start()
+    }
+
+    private fun pump(from: java.net.Socket, to: java.net.Socket, up: Boolean) {
+        Thread {
+            val buf = ByteArray(16 * 1024)
+            try {
+                while (true) {
+                    val n = from.getInputStream().read(buf)
+                    if (n < 0) break
+                    if (up && !cut.get() && sentUp.addAndGet(n.toLong()) > cutAfter && cut.compareAndSet(false, true)) {
+                        // Half of this read goes, then the line drops.
+                        to.getOutputStream().write(buf, 0, n / 2)
+                        from.close(); to.close()
+                        break
+                    }
+                    to.getOutputStream().write(buf, 0, n)
+                }
+            } catch (e: java.io.IOException) {
+            } finally {
+                runCatching { to.shutdownOutput() }
+            }
+        }.apply { isDaemon = true }.start()
+    }
+
+    override fun close() = listener.close()
+}
+
 fun main() {
     val serverBin = System.getProperty("gridsync.server") ?: error("-Dgridsync.server=<path to gridsync-server> is required")
     var passed = 0
@@ -423,6 +471,41 @@ fun main() {
             g.sync(null)
             check(g.currentUser()?.username == "shequ" && g.grids().any { it.code == GRID }) { "the next worker's data arrived" }
             g.close()
+        }
+
+        tests["a photo upload cut halfway resumes where the server stands"] = {
+            val path = s.path()
+            s.phone(path).close()
+            // A photo over 1 MB (noise does not compress): three upload chunks.
+            val img = BufferedImage(1200, 900, BufferedImage.TYPE_INT_RGB)
+            val rnd = java.util.Random(7)
+            for (y in 0 until 900) for (x in 0 until 1200) img.setRGB(x, y, rnd.nextInt(0x1000000))
+            val file = File(s.dir, "big.jpg")
+            val writer = ImageIO.getImageWritersByFormatName("jpg").next()
+            val param = writer.defaultWriteParam.apply { compressionMode = javax.imageio.ImageWriteParam.MODE_EXPLICIT; compressionQuality = 0.95f }
+            javax.imageio.stream.FileImageOutputStream(file).use { out -> writer.output = out; writer.write(null, javax.imageio.IIOImage(img, null, null), param) }
+            val size = file.length()
+            check(size > 1_000_000) { "a large photo: $size bytes" }
+            CuttingProxy(server.url, cutAfter = size / 2).use { proxy ->
+                val g = Gridsync.open(path, KEY, proxy.url)
+                val id = g.reportIssue(NewReport(grid = GRID, category = "sanitation", subtype = "garbage", description = "断点续传", source = "patrol"))
+                val hash = g.attachPhoto(id, file.path)
+                var sent = 0L
+                val first = runCatching { g.sync(null) }
+                check(proxy.cut.get()) { "the upload was cut" }
+                first.getOrNull()?.let { sent += it.blobBytesSent }
+                val r = if (first.isSuccess && first.getOrThrow().blobsPending == 0L) first.getOrThrow() else g.sync(null).also { sent += it.blobBytesSent }
+                check(r.blobsPending == 0L && r.complete) { "the photo is on the server: $r" }
+                // Resumed, not sent again from the start: at most one chunk (512 KiB) more than the photo.
+                if (first.isSuccess) check(sent <= size + 512 * 1024 + 1) { "resumed: $sent bytes sent for $size" }
+                else check(r.blobBytesSent < size) { "the second sync sent only the rest: ${r.blobBytesSent} of $size" }
+                g.close()
+                val sup = Gridsync.open(s.path(), KEY, server.url)
+                sup.login("shequ", PASSWORD)
+                sup.sync(null)
+                check(sup.photo(hash).contentEquals(file.readBytes())) { "the server has the whole photo" }
+                sup.close()
+            }
         }
 
         tests["code tables for the pickers"] = {
