@@ -24,6 +24,16 @@ pub trait SyncListener: Send + Sync {
     fn on_progress(&self, progress: SyncProgress);
 }
 
+/// Told what changed on the device after a local edit or a sync, so a
+/// screen refreshes without polling. Called on the thread that made the
+/// edit or ran the sync, after the store is released: it may call back
+/// into the SDK (e.g. re-read a list). It must not throw.
+#[uniffi::export(with_foreign)]
+pub trait ChangeListener: Send + Sync {
+    /// Documents changed or removed, and which lists they touch.
+    fn on_change(&self, change: ChangeSet);
+}
+
 /// The phone's gridsync: an encrypted local store of the grid's records,
 /// and its sync with the server. Open one per store file and keep it for
 /// the life of the app; share it between threads freely.
@@ -33,10 +43,16 @@ pub trait SyncListener: Send + Sync {
 /// Swift a detached `Task` or a background queue), never the main thread.
 #[derive(uniffi::Object)]
 pub struct Gridsync {
-    store: Mutex<Store>,
+    pub(crate) store: Mutex<Store>,
+    /// Where the store file is and its key: a hand-over replaces the file
+    /// with a new, empty one.
+    path: String,
+    key: String,
     server_url: Mutex<Option<String>>,
     /// The running sync's cancel flag, if a sync runs.
     cancel: Mutex<Option<Arc<AtomicBool>>>,
+    /// Told what each edit and sync changed.
+    listener: Mutex<Option<Arc<dyn ChangeListener>>>,
 }
 
 impl std::fmt::Debug for Gridsync {
@@ -47,7 +63,7 @@ impl std::fmt::Debug for Gridsync {
 
 /// Lock a mutex; a panic in an earlier call (a bug) does not make the
 /// object unusable: the store's own transactions keep the file consistent.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -79,18 +95,21 @@ impl Gridsync {
                 "the encryption key must not be empty",
             ));
         }
-        let store = Store::open_with(
-            &path,
-            OpenOptions {
-                key: Some(key),
-                ..OpenOptions::default()
-            },
-        )?;
+        let store = open_store(&path, &key)?;
         Ok(Arc::new(Self {
             store: Mutex::new(store),
+            path,
+            key,
             server_url: Mutex::new(server_url.filter(|u| !u.trim().is_empty())),
             cancel: Mutex::new(None),
+            listener: Mutex::new(None),
         }))
+    }
+
+    /// Be told what changed after every local edit and sync (`null`:
+    /// stop). One listener at a time; setting one replaces the last.
+    pub fn set_change_listener(&self, listener: Option<Arc<dyn ChangeListener>>) {
+        *lock(&self.listener) = listener;
     }
 
     /// This device's id.
@@ -119,6 +138,69 @@ impl Gridsync {
         let mut store = lock(&self.store);
         let client = self.client(&store)?;
         Ok(client.logout(&mut store)?)
+    }
+
+    /// Hand this phone over to another worker: sync, and only when
+    /// everything typed here is on the server (no change held back or
+    /// refused, no photo left to upload) sign out and remove the old
+    /// user's data: the store file is replaced by a new, empty one (a new
+    /// device id, so the next worker signs in as a new device). Returns
+    /// the final sync's report. Throws `Unsynced` (nothing removed) when
+    /// something is not on the server, `Network` offline, `Unauthorized`
+    /// when nobody is signed in.
+    pub fn hand_over(&self) -> Result<SyncReport> {
+        let mut store = lock(&self.store);
+        if !store.author().is_signed_in() {
+            return Err(GridsyncError::Unauthorized {
+                text: "请先登录：交接前须由原用户登录并同步 / sign in first: the current user must sync before handing over".into(),
+            });
+        }
+        let client = self.client(&store)?;
+        let report = core_sync::sync(
+            &mut store,
+            &client,
+            &SyncOptions::default(),
+            None,
+            &mut |_| {},
+        )?;
+        if !report.complete || report.blobs_pending > 0 {
+            let mut why = report.warnings.join("；");
+            if report.blobs_pending > 0 {
+                why = format!(
+                    "{why}有{}张照片尚未上传 / {} photos are not uploaded",
+                    report.blobs_pending, report.blobs_pending
+                );
+            }
+            return Err(GridsyncError::Unsynced {
+                text: format!(
+                    "本机还有未上传到服务器的内容，不能交接，未删除任何数据 / something typed here is not on the server: nothing was removed. {why}"
+                ),
+            });
+        }
+        // The next worker signs in to the same server.
+        if lock(&self.server_url).is_none() {
+            *lock(&self.server_url) = store.meta("auth.server")?.filter(|u| !u.is_empty());
+        }
+        client.logout(&mut store)?;
+        // Close the file before removing it.
+        let old = std::mem::replace(&mut *store, Store::open_in_memory(OpenOptions::default())?);
+        drop(old);
+        let mut failed = None;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let f = format!("{}{suffix}", self.path);
+            if let Err(e) = std::fs::remove_file(&f)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                failed = Some(e);
+            }
+        }
+        *store = open_store(&self.path, &self.key)?;
+        if let Some(e) = failed {
+            return Err(GridsyncError::Storage {
+                text: format!("无法删除本机数据 / cannot remove the local store: {e}"),
+            });
+        }
+        Ok(report.into())
     }
 
     /// The signed-in user, if any.
@@ -155,7 +237,8 @@ impl Gridsync {
         building: String,
         unit: String,
     ) -> Result<()> {
-        Ok(lock(&self.store).add_place(&grid, &area, &compound, &building, &unit)?)
+        let r = lock(&self.store).add_place(&grid, &area, &compound, &building, &unit);
+        self.edited(r)
     }
 
     // ---- the resident ledger ---------------------------------------------
@@ -164,7 +247,8 @@ impl Gridsync {
     /// Throws `Invalid` naming the field (`place.room`,
     /// `residents[0].id_number`, …) when a value is refused.
     pub fn create_household(&self, household: NewHousehold) -> Result<String> {
-        Ok(lock(&self.store).create_household(household.into())?)
+        let r = lock(&self.store).create_household(household.into());
+        self.edited(r)
     }
 
     /// A household with its residents and visits.
@@ -176,19 +260,22 @@ impl Gridsync {
     /// only what differs is written. Start from `household(id)`'s values.
     pub fn update_household(&self, id: String, fields: HouseholdFields) -> Result<()> {
         let fields: gridsync_core::HouseholdFields = fields.into();
-        Ok(lock(&self.store).edit_household(&id, |f| *f = fields)?)
+        let r = lock(&self.store).edit_household(&id, |f| *f = fields);
+        self.edited(r)
     }
 
     /// Move a household to another grid (supervisors only; the server
     /// refuses it from anyone else).
     pub fn move_household(&self, id: String, grid: String) -> Result<()> {
-        Ok(lock(&self.store).move_household(&id, &grid)?)
+        let r = lock(&self.store).move_household(&id, &grid);
+        self.edited(r)
     }
 
     /// Add a resident to a household. Returns the resident's id. Throws
     /// `Invalid` (field `id_number`, `phone`, …) when a value is refused.
     pub fn add_resident(&self, household_id: String, resident: Resident) -> Result<String> {
-        Ok(lock(&self.store).add_resident(&household_id, resident.into())?)
+        let r = lock(&self.store).add_resident(&household_id, resident.into());
+        self.edited(r)
     }
 
     /// Replace a resident's fields with `resident`'s; only what differs is
@@ -199,8 +286,9 @@ impl Gridsync {
         resident_id: String,
         resident: Resident,
     ) -> Result<()> {
-        Ok(lock(&self.store)
-            .update_resident(&household_id, &resident_id, |r| resident.apply_to(r))?)
+        let r = lock(&self.store)
+            .update_resident(&household_id, &resident_id, |r| resident.apply_to(r));
+        self.edited(r)
     }
 
     /// Take a resident off the ledger (moved away, deceased, entered by
@@ -212,18 +300,21 @@ impl Gridsync {
         resident_id: String,
         moved_out: Option<String>,
     ) -> Result<()> {
-        Ok(lock(&self.store).remove_resident(&household_id, &resident_id, moved_out)?)
+        let r = lock(&self.store).remove_resident(&household_id, &resident_id, moved_out);
+        self.edited(r)
     }
 
     /// Put a removed resident back on the ledger.
     pub fn restore_resident(&self, household_id: String, resident_id: String) -> Result<()> {
-        Ok(lock(&self.store).restore_resident(&household_id, &resident_id)?)
+        let r = lock(&self.store).restore_resident(&household_id, &resident_id);
+        self.edited(r)
     }
 
     /// Record a visit, call or message. An empty `visitor` / `role` is the
     /// signed-in user. Returns the visit's id.
     pub fn add_visit(&self, household_id: String, visit: Visit) -> Result<String> {
-        Ok(lock(&self.store).add_visit(&household_id, visit.into())?)
+        let r = lock(&self.store).add_visit(&household_id, visit.into());
+        self.edited(r)
     }
 
     // ---- lists -----------------------------------------------------------
@@ -292,6 +383,13 @@ impl Gridsync {
             &mut report,
         );
         *lock(&self.cancel) = None;
+        drop(store);
+        // Pages stored before a failure changed documents too.
+        let removed = result
+            .as_ref()
+            .map(|r| r.purged.clone())
+            .unwrap_or_default();
+        self.notify(true, removed);
         Ok(result?.into())
     }
 
@@ -320,7 +418,8 @@ impl Gridsync {
     /// edits that do not depend on them are kept). Returns how many changes
     /// were discarded.
     pub fn discard_rejected(&self, doc_id: String) -> Result<i64> {
-        let n = lock(&self.store).discard_rejected(&doc_id)?;
+        let n = lock(&self.store).discard_rejected(&doc_id);
+        let n = self.edited(n)?;
         Ok(i64::try_from(n).unwrap_or(i64::MAX))
     }
 
@@ -338,7 +437,8 @@ impl Gridsync {
         let choice = usize::try_from(choice).map_err(|_| {
             GridsyncError::invalid("choice", "所选的值不存在", "no such value in the conflict")
         })?;
-        Ok(lock(&self.store).resolve_conflict(&doc_id, &path, choice)?)
+        let r = lock(&self.store).resolve_conflict(&doc_id, &path, choice);
+        self.edited(r)
     }
 
     /// Households and residents that look recorded twice (offline on two
@@ -351,18 +451,21 @@ impl Gridsync {
     /// Merge two households that are the same one; every resident and
     /// visit of both is kept. Returns the surviving household's id.
     pub fn merge_households(&self, a: String, b: String) -> Result<String> {
-        Ok(lock(&self.store).merge_households(&a, &b)?)
+        let r = lock(&self.store).merge_households(&a, &b);
+        self.edited(r)
     }
 
     /// Merge two entries of one household that are the same person.
     /// Returns the id of the entry kept.
     pub fn merge_residents(&self, household_id: String, a: String, b: String) -> Result<String> {
-        Ok(lock(&self.store).merge_residents(&household_id, &a, &b)?)
+        let r = lock(&self.store).merge_residents(&household_id, &a, &b);
+        self.edited(r)
     }
 
     /// Record that two households are not duplicates.
     pub fn dismiss_duplicate(&self, a: String, b: String) -> Result<()> {
-        Ok(lock(&self.store).dismiss_duplicate(&a, &b)?)
+        let r = lock(&self.store).dismiss_duplicate(&a, &b);
+        self.edited(r)
     }
 
     /// Who changed what in a record, and when; oldest first.
@@ -372,9 +475,48 @@ impl Gridsync {
     }
 }
 
+/// Open the encrypted store at `path`; nothing is recorded in it while
+/// nobody is signed in (`Unauthorized`).
+fn open_store(path: &str, key: &str) -> Result<Store> {
+    let mut store = Store::open_with(
+        path,
+        OpenOptions {
+            key: Some(key.to_string()),
+            ..OpenOptions::default()
+        },
+    )?;
+    store.require_sign_in(true);
+    store.track_changes(true);
+    Ok(store)
+}
+
 impl Gridsync {
+    /// The outcome of a local edit (made with the store's lock already
+    /// released), telling the change listener what it changed.
+    pub(crate) fn edited<T>(&self, result: gridsync_core::Result<T>) -> Result<T> {
+        let value = result?;
+        self.notify(false, Vec::new());
+        Ok(value)
+    }
+
+    /// Tell the change listener, if any, what the writes since the last
+    /// call changed (and `removed`). Takes the store's lock itself: call
+    /// it with the lock released, so the listener may call back.
+    pub(crate) fn notify(&self, from_sync: bool, removed: Vec<String>) {
+        let Some(listener) = lock(&self.listener).clone() else {
+            // Nobody listens: forget what was noted.
+            let _ = lock(&self.store).take_changes();
+            return;
+        };
+        let changed = lock(&self.store).take_changes().unwrap_or_default();
+        if changed.is_empty() && removed.is_empty() {
+            return;
+        }
+        listener.on_change(ChangeSet::new(changed, removed, from_sync));
+    }
+
     /// A client for the configured server, or the one last signed in to.
-    fn client(&self, store: &Store) -> Result<Client> {
+    pub(crate) fn client(&self, store: &Store) -> Result<Client> {
         let configured = lock(&self.server_url).clone();
         let url = match configured {
             Some(u) => u,

@@ -4,6 +4,7 @@
 use gridsync_core::codes::{
     AttentionTag, Ethnicity, HouseUse, Relation, ResidenceStatus, Sex, VisitMethod, VisitorRole,
 };
+use gridsync_core::issue::{Source, Urgency};
 
 /// Which code table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -24,6 +25,10 @@ pub enum CodeTable {
     VisitorRole,
     /// 房屋用途.
     HouseUse,
+    /// 事件来源 (巡查, 走访, 群众反映, 12345热线).
+    IssueSource,
+    /// 紧急程度 (一般, 紧急, 特急).
+    IssueUrgency,
 }
 
 /// A code and its Chinese name.
@@ -59,5 +64,24 @@ pub fn codes(table: CodeTable) -> Vec<Code> {
         CodeTable::VisitMethod => table!(VisitMethod),
         CodeTable::VisitorRole => table!(VisitorRole),
         CodeTable::HouseUse => table!(HouseUse),
+        CodeTable::IssueSource => [
+            Source::Patrol,
+            Source::Visit,
+            Source::Resident,
+            Source::Hotline,
+        ]
+        .iter()
+        .map(|c| Code {
+            code: c.code().to_string(),
+            name: c.name_zh().to_string(),
+        })
+        .collect(),
+        CodeTable::IssueUrgency => [Urgency::Normal, Urgency::Urgent, Urgency::Critical]
+            .iter()
+            .map(|c| Code {
+                code: c.code().to_string(),
+                name: c.name_zh().to_string(),
+            })
+            .collect(),
     }
 }

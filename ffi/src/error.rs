@@ -63,6 +63,11 @@ pub enum GridsyncError {
     /// The sync was cancelled; what was done so far is kept.
     #[error("{text}")]
     Cancelled { text: String },
+    /// Something typed on this device is not on the server yet (held
+    /// back, refused, photos not uploaded): a hand-over stops before
+    /// removing anything. `text` says what, and what to do.
+    #[error("{text}")]
+    Unsynced { text: String },
     /// A bug or damaged data: report it.
     #[error("{text}")]
     Internal { text: String },

@@ -18,9 +18,11 @@ uniffi::setup_scaffolding!();
 mod client;
 mod codes;
 mod error;
+mod issues;
 mod records;
 
-pub use client::{Gridsync, SyncListener};
+pub use client::{ChangeListener, Gridsync, SyncListener};
 pub use codes::{Code, CodeTable, codes};
 pub use error::GridsyncError;
+pub use issues::*;
 pub use records::*;

@@ -326,7 +326,7 @@ pub struct SyncProgress {
     pub docs_received: i64,
     /// Documents to receive in all (grows if others keep editing).
     pub docs_total: i64,
-    /// Bytes sent and received so far.
+    /// Bytes sent and received so far (photo uploads included).
     pub bytes_done: i64,
     /// Bytes expected in all (an estimate while pulling).
     pub bytes_total: i64,
@@ -355,6 +355,17 @@ pub struct SyncReport {
     /// Local changes still not on the server: it lacks changes they build
     /// on (tried again at the next sync).
     pub held_back: i64,
+    /// Local changes recorded here under another person's sign-in: never
+    /// sent under the current one (they wait until that person signs in
+    /// here again; see `warnings`).
+    pub held_other_user: i64,
+    /// Photos the server now has for their reports.
+    pub blobs_uploaded: i64,
+    /// Photo bytes sent (a chunk sent again after a dropped connection
+    /// counts twice).
+    pub blob_bytes_sent: i64,
+    /// Photos still waiting to be uploaded (the next sync resumes them).
+    pub blobs_pending: i64,
     /// Refused changes waiting for the worker (all of them).
     pub refused_waiting: i64,
     /// Documents the server may still lack this user's changes of.
@@ -821,6 +832,10 @@ impl From<core_sync::SyncReport> for SyncReport {
             rounds: i64::from(r.rounds),
             repushed: count(r.repushed),
             held_back: count(r.held_back),
+            held_other_user: count(r.held_other_user),
+            blobs_uploaded: count(r.blobs_uploaded),
+            blob_bytes_sent: count(r.blob_bytes_sent),
+            blobs_pending: count(r.blobs_pending),
             refused_waiting: count(r.refused_waiting),
             docs_to_heal: count(r.docs_to_heal),
             log_lost: r.log_lost,
@@ -916,6 +931,46 @@ impl From<doc::HistoryEntry> for HistoryEntry {
                     deleted: f.deleted,
                 })
                 .collect(),
+        }
+    }
+}
+
+/// What a local edit or a sync changed on this device, for
+/// `ChangeListener`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ChangeSet {
+    /// Ids of the documents changed (households, grids, reports), sorted.
+    pub docs: Vec<String>,
+    /// Ids of the documents removed from this device (no longer readable).
+    pub removed: Vec<String>,
+    /// Households changed or removed: refresh household lists, coverage
+    /// (not visited, not contacted), tag lists and searches.
+    pub households: bool,
+    /// Grids changed: refresh the place pickers (`grids()`).
+    pub grids: bool,
+    /// Issue reports changed or removed: refresh the report lists and an
+    /// open `report(id)`.
+    pub reports: bool,
+    /// Made by a sync (else a local edit on this device).
+    pub from_sync: bool,
+}
+
+impl ChangeSet {
+    /// From the store's changed documents (id, kind; no kind: gone).
+    pub(crate) fn new(
+        changed: Vec<(String, Option<String>)>,
+        removed: Vec<String>,
+        from_sync: bool,
+    ) -> Self {
+        let gone = !removed.is_empty() || changed.iter().any(|(_, k)| k.is_none());
+        let any = |kind: &str| gone || changed.iter().any(|(_, k)| k.as_deref() == Some(kind));
+        Self {
+            households: any(gridsync_core::household::KIND),
+            grids: any(gridsync_core::grid::KIND),
+            reports: any(gridsync_core::issue::KIND),
+            docs: changed.into_iter().map(|(id, _)| id).collect(),
+            removed,
+            from_sync,
         }
     }
 }

@@ -8,13 +8,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use gridsync_core::doc::Author;
 use gridsync_core::grid::NewGrid;
 use gridsync_core::{OpenOptions, Store};
 use gridsync_ffi::{
-    CodeTable, Gridsync, GridsyncError, NewHousehold, Place, PlaceFilter, Resident, Visit, codes,
+    ChangeListener, ChangeSet, CodeTable, Gridsync, GridsyncError, NewHousehold, NewReport, Place,
+    PlaceFilter, ReportStage, Resident, Step, StepKind, Visit, codes,
 };
 
 const GRID: &str = "110105001001001";
+const WORKER: &str = "0190a0b0-0000-7000-8000-0000000000aa";
 const KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 fn id_number(yyyymmdd: &str, seq: u32) -> String {
@@ -43,6 +46,13 @@ fn phone(dir: &Path) -> (Arc<Gridsync>, PathBuf) {
         .unwrap();
         s.add_place(GRID, "东片区", "幸福小区", "1号楼", "1单元")
             .unwrap();
+        // Signed in, as a login would leave it (the SDK records nothing
+        // while nobody is).
+        s.set_author(Author {
+            user: WORKER.into(),
+            role: "grid_worker".into(),
+        })
+        .unwrap();
     }
     let g = Gridsync::open(path.to_string_lossy().into(), KEY.into(), None).unwrap();
     (g, path)
@@ -223,6 +233,245 @@ fn not_found_and_missing_server_are_typed() {
         matches!(err, GridsyncError::Invalid { ref field, .. } if field == "server_url"),
         "{err:?}"
     );
+}
+
+#[test]
+fn nothing_is_recorded_while_nobody_is_signed_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, path) = phone(dir.path());
+    let h = g
+        .create_household(NewHousehold {
+            grid: GRID.into(),
+            place: place("103"),
+            ..NewHousehold::default()
+        })
+        .unwrap();
+    drop(g);
+    // As after a sign-out: nobody is the author.
+    {
+        let mut s = Store::open_with(
+            &path,
+            OpenOptions {
+                key: Some(KEY.into()),
+                ..OpenOptions::default()
+            },
+        )
+        .unwrap();
+        s.set_author(Author::default()).unwrap();
+    }
+    let g = Gridsync::open(path.to_string_lossy().into(), KEY.into(), None).unwrap();
+    let pending = g.status().unwrap().pending_changes;
+    let err = g
+        .add_visit(
+            h.clone(),
+            Visit {
+                at: 1_700_000_000_000,
+                method: "in_person".into(),
+                findings: "未登录".into(),
+                ..Visit::default()
+            },
+        )
+        .unwrap_err();
+    let GridsyncError::Unauthorized { text } = &err else {
+        panic!("expected Unauthorized, got {err:?}");
+    };
+    assert!(text.starts_with("请先登录"), "{text}");
+    let err = g
+        .create_household(NewHousehold {
+            grid: GRID.into(),
+            place: place("104"),
+            ..NewHousehold::default()
+        })
+        .unwrap_err();
+    assert!(matches!(err, GridsyncError::Unauthorized { .. }), "{err:?}");
+    // Nothing was written; reading still works.
+    assert_eq!(g.status().unwrap().pending_changes, pending);
+    assert!(g.household(h.clone()).unwrap().visits.is_empty());
+    // Nobody to hand the phone over from: nothing removed.
+    let err = g.hand_over().unwrap_err();
+    assert!(matches!(err, GridsyncError::Unauthorized { .. }), "{err:?}");
+    assert!(g.household(h).is_ok());
+}
+
+fn step(kind: StepKind) -> Step {
+    Step {
+        kind,
+        note: None,
+        assignee: None,
+        rating: None,
+        photo_paths: Vec::new(),
+    }
+}
+
+#[test]
+fn reports_an_issue_offline_with_photos_and_takes_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, _) = phone(dir.path());
+    let cat = g.issue_catalogue();
+    let sanitation = cat.iter().find(|c| c.code == "sanitation").unwrap();
+    assert_eq!(sanitation.name, "环境卫生");
+    assert!(sanitation.subtypes.iter().any(|s| s.name == "垃圾堆放"));
+    let sources = codes(CodeTable::IssueSource);
+    assert!(
+        sources
+            .iter()
+            .any(|c| c.code == "hotline" && c.name == "12345热线")
+    );
+
+    let report = NewReport {
+        grid: GRID.into(),
+        category: "sanitation".into(),
+        subtype: "garbage".into(),
+        description: "3号楼东侧垃圾堆放".into(),
+        source: "patrol".into(),
+        urgency: String::new(),
+        household: None,
+        building: Some("3号楼东侧".into()),
+        lat: Some(39.9),
+        lon: Some(116.4),
+        households: Vec::new(),
+    };
+    let err = g
+        .report_issue(NewReport {
+            subtype: "nope".into(),
+            ..report.clone()
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, GridsyncError::Invalid { ref field, ref reason, .. }
+            if field == "subtype" && reason.starts_with("事件子类")),
+        "{err:?}"
+    );
+    let before = g.status().unwrap().pending_changes;
+    let id = g.report_issue(report).unwrap();
+    let photo = dir.path().join("photo.jpg");
+    std::fs::write(&photo, b"\xff\xd8\xff\xe0 a photo").unwrap();
+    let hash = g
+        .attach_photo(id.clone(), photo.to_string_lossy().into())
+        .unwrap();
+    let err = g
+        .attach_photo(
+            id.clone(),
+            dir.path().join("none.jpg").to_string_lossy().into(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, GridsyncError::Invalid { ref field, .. } if field == "path"));
+
+    let mine = g.my_reports().unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].stage, ReportStage::Reported);
+    assert_eq!(mine[0].stage_name, "待受理");
+    assert_eq!(g.open_reports(None).unwrap().len(), 1);
+
+    // Closing a report nobody accepted is refused at once, in Chinese.
+    let err = g.take_step(id.clone(), step(StepKind::Close)).unwrap_err();
+    let GridsyncError::Invalid { field, reason, .. } = &err else {
+        panic!("expected Invalid, got {err:?}");
+    };
+    assert_eq!(field, "kind");
+    assert!(reason.contains("不能结案"), "{reason}");
+    let err = g
+        .take_step(id.clone(), step(StepKind::Dispatch))
+        .unwrap_err();
+    assert!(matches!(err, GridsyncError::Invalid { ref field, .. } if field == "assignee"));
+
+    g.take_step(
+        id.clone(),
+        Step {
+            note: Some("已受理".into()),
+            ..step(StepKind::Accept)
+        },
+    )
+    .unwrap();
+    let second = dir.path().join("after.png");
+    std::fs::write(&second, b"\x89PNG\r\n\x1a\n after").unwrap();
+    g.take_step(
+        id.clone(),
+        Step {
+            assignee: Some("dept:chengguan".into()),
+            photo_paths: vec![second.to_string_lossy().into()],
+            ..step(StepKind::Dispatch)
+        },
+    )
+    .unwrap();
+    let r = g.report(id.clone()).unwrap();
+    assert_eq!(r.row.stage, ReportStage::Dispatched);
+    assert_eq!(r.row.assignee.as_deref(), Some("dept:chengguan"));
+    assert!(r.row.deadline.is_some(), "due once dispatched");
+    assert_eq!(r.source_name, "巡查");
+    assert_eq!(r.urgency_name, "一般");
+    assert_eq!(r.photos.len(), 2);
+    assert_eq!(r.photos[0], hash);
+    let names: Vec<&str> = r.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["上报", "受理", "派遣"]);
+    assert_eq!(r.steps[1].note.as_deref(), Some("已受理"));
+    assert_eq!(r.steps[0].actor, WORKER);
+    // The report, its steps and the two photos' listing wait for the
+    // next sync.
+    assert_eq!(g.status().unwrap().pending_changes, before + 5);
+}
+
+/// Keeps every change set, and reads the report list from inside the
+/// callback (a listener may call back into the SDK).
+struct Changes {
+    g: std::sync::Mutex<Option<Arc<Gridsync>>>,
+    seen: std::sync::Mutex<Vec<(ChangeSet, usize)>>,
+}
+
+impl ChangeListener for Changes {
+    fn on_change(&self, change: ChangeSet) {
+        let g = self.g.lock().unwrap().clone().unwrap();
+        let open = g.open_reports(None).unwrap().len();
+        self.seen.lock().unwrap().push((change, open));
+    }
+}
+
+#[test]
+fn the_app_is_told_what_each_edit_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, _) = phone(dir.path());
+    let listener = Arc::new(Changes {
+        g: std::sync::Mutex::new(Some(g.clone())),
+        seen: Default::default(),
+    });
+    g.set_change_listener(Some(listener.clone()));
+    let h = g
+        .create_household(NewHousehold {
+            grid: GRID.into(),
+            place: place("105"),
+            ..NewHousehold::default()
+        })
+        .unwrap();
+    let id = g
+        .report_issue(NewReport {
+            grid: GRID.into(),
+            category: "sanitation".into(),
+            subtype: "garbage".into(),
+            description: "垃圾".into(),
+            source: "patrol".into(),
+            urgency: String::new(),
+            household: None,
+            building: None,
+            lat: None,
+            lon: None,
+            households: Vec::new(),
+        })
+        .unwrap();
+    // A refused edit changes nothing and tells nothing.
+    assert!(g.take_step(id.clone(), step(StepKind::Close)).is_err());
+    g.take_step(id.clone(), step(StepKind::Accept)).unwrap();
+    let seen = std::mem::take(&mut *listener.seen.lock().unwrap());
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    let (first, _) = &seen[0];
+    assert_eq!(first.docs, [h]);
+    assert!(first.households && !first.reports && !first.grids && !first.from_sync);
+    let (second, open) = &seen[1];
+    assert_eq!(second.docs, std::slice::from_ref(&id));
+    assert!(second.reports && !second.households);
+    assert_eq!(*open, 1, "the listener read the new list");
+    assert_eq!(seen[2].0.docs, [id]);
+    g.set_change_listener(None);
+    *listener.g.lock().unwrap() = None;
 }
 
 #[test]

@@ -38,10 +38,20 @@ pub struct Author {
     pub role: String,
 }
 
+impl Author {
+    /// The user id of edits made while nobody is signed in.
+    pub const NOBODY: &'static str = "local";
+
+    /// Whether this is a signed-in person (not [`Author::NOBODY`]).
+    pub fn is_signed_in(&self) -> bool {
+        !self.user.is_empty() && self.user != Self::NOBODY
+    }
+}
+
 impl Default for Author {
     fn default() -> Self {
         Self {
-            user: "local".into(),
+            user: Self::NOBODY.into(),
             role: "grid_worker".into(),
         }
     }

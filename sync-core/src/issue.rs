@@ -150,6 +150,10 @@ pub struct IssueRow {
     pub level: Level,
     /// Who handles it.
     pub assignee: Option<String>,
+    /// User id of the reporter.
+    pub reporter: String,
+    /// What was found.
+    pub description: String,
     /// When it was reported (ms).
     pub created_at: i64,
     /// When handling is due (ms), once dispatched.

@@ -129,6 +129,11 @@ pub struct Store {
     /// Server clock minus this device's, ms, as the last sync measured it.
     clock_offset_ms: Option<i64>,
     write: Option<WriteState>,
+    /// Refuse edits while nobody is signed in ([`Store::require_sign_in`]).
+    sign_in_required: bool,
+    /// Documents written since [`Store::take_changes`] last ran, when
+    /// tracked ([`Store::track_changes`]).
+    changed: Option<BTreeSet<DocId>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -222,6 +227,8 @@ impl Store {
             clock: options.clock,
             clock_offset_ms,
             write: None,
+            sign_in_required: false,
+            changed: None,
         })
     }
 
@@ -241,6 +248,41 @@ impl Store {
         meta_set(&self.conn, "author", &json)?;
         self.author = author;
         Ok(())
+    }
+
+    /// Refuse every edit while nobody is signed in (the author is
+    /// [`Author::NOBODY`]), with [`Error::Unauthorized`]: a phone must not
+    /// record changes it could only push under someone else's name. Off by
+    /// default (tools and tests that write made-up data); the phone SDK
+    /// and the command line turn it on.
+    pub fn require_sign_in(&mut self, on: bool) {
+        self.sign_in_required = on;
+    }
+
+    /// Keep note of the documents each write changes (local edits and
+    /// pulled data alike), for [`Store::take_changes`]: how an app learns
+    /// what to refresh. Off by default.
+    pub fn track_changes(&mut self, on: bool) {
+        self.changed = on.then(BTreeSet::new);
+    }
+
+    /// The documents written since the last call (committed writes only),
+    /// each with its kind; a document no longer on this device has none.
+    /// Empty when changes are not tracked.
+    pub fn take_changes(&mut self) -> Result<Vec<(DocId, Option<String>)>> {
+        let Some(changed) = self.changed.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let ids = std::mem::take(changed);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT kind FROM docs WHERE id = ?1")?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let kind: Option<String> = stmt.query_row([&id], |r| r.get(0)).optional()?;
+            out.push((id, kind));
+        }
+        Ok(out)
     }
 
     /// Run `f` with edits attributed to `author`, then restore the signed-in
@@ -299,6 +341,11 @@ impl Store {
             self.conn.execute_batch("COMMIT")?;
             Ok(v)
         });
+        if result.is_ok()
+            && let Some(changed) = self.changed.as_mut()
+        {
+            changed.extend(state.touched.iter().cloned());
+        }
         if result.is_err() {
             // Nothing of this write reached the file: forget what the cache
             // holds of it, so the next read sees what is stored.
@@ -429,15 +476,22 @@ impl Store {
         f(doc)
     }
 
-    fn commit_options(&self, op: &str) -> CommitOptions {
+    fn commit_options(&self, op: &str) -> Result<CommitOptions> {
+        if self.sign_in_required && !self.author.is_signed_in() {
+            return Err(Error::Unauthorized(
+                "请先登录：未登录时不能录入或修改 / sign in first: nothing can be recorded or \
+                 changed while nobody is signed in"
+                    .into(),
+            ));
+        }
         let note = ChangeNote {
             by: self.author.user.clone(),
             op: op.to_string(),
             clock_offset_ms: self.clock_offset_ms.filter(|o| o.abs() > 60_000),
         };
-        CommitOptions::default()
+        Ok(CommitOptions::default()
             .with_message(serde_json::to_string(&note).unwrap_or_default())
-            .with_time(self.clock.now_ms() / 1000)
+            .with_time(self.clock.now_ms() / 1000))
     }
 
     /// Create a new document `id` of `kind` in `scope`, filled by `init`.
@@ -449,7 +503,7 @@ impl Store {
         op: &str,
         init: impl FnOnce(&mut Transaction<'_>) -> Result<()>,
     ) -> Result<()> {
-        let options = self.commit_options(op);
+        let options = self.commit_options(op)?;
         self.write(|s| {
             let mut doc = Automerge::new().with_actor(s.actor.clone());
             let hash = doc
@@ -475,7 +529,7 @@ impl Store {
         op: &str,
         f: impl FnOnce(&mut Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
-        let options = self.commit_options(op);
+        let options = self.commit_options(op)?;
         self.write(|s| {
             let doc = s.load(id)?;
             let success = doc.transact_with(|_| options, f).map_err(|f| f.error)?;

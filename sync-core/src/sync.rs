@@ -116,6 +116,10 @@ pub struct SyncReport {
     /// Local changes still not on the server after this sync: the server
     /// lacks changes they build on (tried again at the next sync).
     pub held_back: u64,
+    /// Local changes written under another person's sign-in on this
+    /// device: never sent under the current one, they wait until that
+    /// person signs in here again (not counted in `held_back`).
+    pub held_other_user: u64,
     /// Refused changes waiting for a person (all of them, not only this
     /// sync's): see `Store::rejected_changes`.
     pub refused_waiting: u64,
@@ -268,6 +272,8 @@ fn sync_inner(
     // Changes the server could not take yet (dependencies missing) are
     // left for the next sync rather than sent again and again.
     let mut held_back: HashSet<i64> = Default::default();
+    // Of those, the changes written under another person's sign-in.
+    let mut not_mine: HashSet<i64> = Default::default();
     // Documents pushed back from, with the server heads they were pushed
     // after: once per sync for each (unless the heads change).
     let mut heal_tried: HashMap<String, Option<Vec<String>>> = HashMap::new();
@@ -306,10 +312,23 @@ fn sync_inner(
         }
         let in_items: HashSet<String> = items.iter().map(|i| i.hash.clone()).collect();
         let room = options.push_batch.saturating_sub(items.len());
-        let outbox: Vec<_> = store
-            .outbox(room + held_back.len())?
+        let mut outbox = store.outbox(room + held_back.len())?;
+        // A change written under another person's sign-in is never sent
+        // under this one's: it waits (held back) until they sign in here.
+        outbox.retain(|e| {
+            if held_back.contains(&e.seq) {
+                return false;
+            }
+            if written_by_other(&e.data, &me) {
+                held_back.insert(e.seq);
+                not_mine.insert(e.seq);
+                return false;
+            }
+            true
+        });
+        let outbox: Vec<_> = outbox
             .into_iter()
-            .filter(|e| !held_back.contains(&e.seq) && !in_items.contains(&e.hash))
+            .filter(|e| !in_items.contains(&e.hash))
             .take(room)
             .take_while(|e| {
                 let first = bytes == 0;
@@ -503,6 +522,7 @@ fn sync_inner(
                 progress,
                 &mut report,
             )?;
+            report.held_other_user = not_mine.len() as u64;
             finish(store, &mut report)?;
             p.phase = Phase::Done;
             progress(&p);
@@ -512,16 +532,31 @@ fn sync_inner(
     }
 }
 
+/// Whether the change `data` was written (its [`ChangeNote`]) by someone
+/// other than user `me`. Changes without a gridsync note are not judged.
+///
+/// [`ChangeNote`]: crate::doc::ChangeNote
+fn written_by_other(data: &[u8], me: &str) -> bool {
+    automerge::Change::from_bytes(data.to_vec())
+        .ok()
+        .and_then(|c| crate::doc::ChangeNote::parse(c.message()))
+        .is_some_and(|n| n.by != me)
+}
+
 /// Count what is still not on the server and say what needs doing.
 fn finish(store: &Store, report: &mut SyncReport) -> Result<()> {
-    report.held_back = store.pending_changes()?;
+    report.held_back = store
+        .pending_changes()?
+        .saturating_sub(report.held_other_user);
     report.refused_waiting = store.rejected_changes()?.len() as u64;
     report.docs_to_heal = store.heal_docs()?.len() as u64;
     report.clock_warning = report
         .clock_offset_ms
         .is_some_and(|o| o.abs() > CLOCK_TOLERANCE_MS);
-    report.complete =
-        report.held_back == 0 && report.refused_waiting == 0 && report.docs_to_heal == 0;
+    report.complete = report.held_back == 0
+        && report.held_other_user == 0
+        && report.refused_waiting == 0
+        && report.docs_to_heal == 0;
     report.warnings = warnings(report);
     Ok(())
 }
@@ -543,6 +578,15 @@ pub fn warnings(report: &SyncReport) -> Vec<String> {
             "有{n}条修改暂未上传：服务器还缺少它们所依赖的修改（通常是其他人的修改），下次同步会自动重试 / \
              {n} changes are not on the server yet: it lacks changes they build on (usually someone \
              else's); the next sync tries again"
+        ));
+    }
+    if report.held_other_user > 0 {
+        let n = report.held_other_user;
+        out.push(format!(
+            "有{n}条修改是在本机以其他用户身份（或未登录时）录入的，不会以当前用户的名义上传：请录入人在本机登录并同步 / \
+             {n} changes were recorded on this phone under another person's sign-in (or while nobody \
+             was signed in) and are not sent under the current one: whoever typed them should sign \
+             in here and sync"
         ));
     }
     if report.docs_to_heal > 0 {

@@ -18,7 +18,7 @@ use crate::*;
 
 /// A real JPEG of `w`×`h` pixels; `noise` makes it large (noise does not
 /// compress), `seed` makes it differ from others.
-fn jpeg(w: u32, h: u32, seed: u32, noise: bool) -> Vec<u8> {
+pub(crate) fn jpeg(w: u32, h: u32, seed: u32, noise: bool) -> Vec<u8> {
     let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
     let img = image::RgbImage::from_fn(w, h, |x, y| {
         if noise {

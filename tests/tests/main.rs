@@ -7,12 +7,14 @@
 mod access;
 mod bad_requests;
 mod blobs;
+mod cli_loop;
 mod converge;
 mod crash;
 mod edge;
 mod faults;
 mod guard;
 mod heal;
+mod identity;
 mod multiprocess;
 mod report_loop;
 

@@ -19,7 +19,7 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 /// The community of `main.rs` plus a second community (grid G4) with its
 /// worker, a street supervisor, and two departments with a user each
 /// (chengguan: cg1, zhujian: zj1).
-fn street() -> TestServer {
+pub(crate) fn street() -> TestServer {
     let server = community();
     server.import_territory(&serde_json::json!({
         "streets": [{

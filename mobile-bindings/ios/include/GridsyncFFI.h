@@ -243,11 +243,27 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CHANGE_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CHANGE_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceChangeListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SYNC_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SYNC_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceSyncListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CHANGE_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CHANGE_LISTENER
+typedef struct UniffiVTableCallbackInterfaceChangeListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceChangeListenerMethod0 _Nonnull onChange;
+} UniffiVTableCallbackInterfaceChangeListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SYNC_LISTENER
@@ -258,6 +274,26 @@ typedef struct UniffiVTableCallbackInterfaceSyncListener {
     UniffiCallbackInterfaceSyncListenerMethod0 _Nonnull onProgress;
 } UniffiVTableCallbackInterfaceSyncListener;
 
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_CLONE_CHANGELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_CLONE_CHANGELISTENER
+uint64_t uniffi_gridsync_ffi_fn_clone_changelistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_FREE_CHANGELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_FREE_CHANGELISTENER
+void uniffi_gridsync_ffi_fn_free_changelistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_INIT_CALLBACK_VTABLE_CHANGELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_INIT_CALLBACK_VTABLE_CHANGELISTENER
+void uniffi_gridsync_ffi_fn_init_callback_vtable_changelistener(const UniffiVTableCallbackInterfaceChangeListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_CHANGELISTENER_ON_CHANGE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_CHANGELISTENER_ON_CHANGE
+void uniffi_gridsync_ffi_fn_method_changelistener_on_change(uint64_t ptr, RustBuffer change, RustCallStatus *_Nonnull out_status
+);
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_CLONE_GRIDSYNC
 #define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_CLONE_GRIDSYNC
@@ -332,6 +368,11 @@ RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_duplicate_suspects(uint64_t pt
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_GRIDS
 #define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_GRIDS
 RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_grids(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_HAND_OVER
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_HAND_OVER
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_hand_over(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_HISTORY
@@ -414,6 +455,11 @@ void uniffi_gridsync_ffi_fn_method_gridsync_restore_resident(uint64_t ptr, RustB
 RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_search_residents(uint64_t ptr, RustBuffer query, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_SET_CHANGE_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_SET_CHANGE_LISTENER
+void uniffi_gridsync_ffi_fn_method_gridsync_set_change_listener(uint64_t ptr, RustBuffer listener, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_SET_SERVER_URL
 #define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_SET_SERVER_URL
 void uniffi_gridsync_ffi_fn_method_gridsync_set_server_url(uint64_t ptr, RustBuffer url, RustCallStatus *_Nonnull out_status
@@ -437,6 +483,61 @@ void uniffi_gridsync_ffi_fn_method_gridsync_update_household(uint64_t ptr, RustB
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_UPDATE_RESIDENT
 #define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_UPDATE_RESIDENT
 void uniffi_gridsync_ffi_fn_method_gridsync_update_resident(uint64_t ptr, RustBuffer household_id, RustBuffer resident_id, RustBuffer resident, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_ATTACH_PHOTO
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_ATTACH_PHOTO
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_attach_photo(uint64_t ptr, RustBuffer report_id, RustBuffer path, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_ISSUE_CATALOGUE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_ISSUE_CATALOGUE
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_issue_catalogue(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_MY_REPORTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_MY_REPORTS
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_my_reports(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_OPEN_REPORTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_OPEN_REPORTS
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_open_reports(uint64_t ptr, RustBuffer grid, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_OVERDUE_REPORTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_OVERDUE_REPORTS
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_overdue_reports(uint64_t ptr, RustBuffer grid, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_PHOTO
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_PHOTO
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_photo(uint64_t ptr, RustBuffer hash, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_REPORT
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_report(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_REPORT_ISSUE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_REPORT_ISSUE
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_report_issue(uint64_t ptr, RustBuffer report, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_REPORTS_NEARLY_DUE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_REPORTS_NEARLY_DUE
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_reports_nearly_due(uint64_t ptr, RustBuffer grid, int32_t hours, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_TAKE_STEP
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_TAKE_STEP
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_take_step(uint64_t ptr, RustBuffer report_id, RustBuffer step, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_THUMBNAIL
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_THUMBNAIL
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_thumbnail(uint64_t ptr, RustBuffer hash, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_CLONE_SYNCLISTENER
@@ -735,6 +836,12 @@ uint16_t uniffi_gridsync_ffi_checksum_func_codes(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_CHANGELISTENER_ON_CHANGE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_CHANGELISTENER_ON_CHANGE
+uint16_t uniffi_gridsync_ffi_checksum_method_changelistener_on_change(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_ADD_PLACE
 #define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_ADD_PLACE
 uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_add_place(void
@@ -804,6 +911,12 @@ uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_duplicate_suspects(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_GRIDS
 #define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_GRIDS
 uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_grids(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_HAND_OVER
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_HAND_OVER
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_hand_over(void
     
 );
 #endif
@@ -903,6 +1016,12 @@ uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_search_residents(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_SET_CHANGE_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_SET_CHANGE_LISTENER
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_set_change_listener(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_SET_SERVER_URL
 #define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_SET_SERVER_URL
 uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_set_server_url(void
@@ -930,6 +1049,72 @@ uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_update_household(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_UPDATE_RESIDENT
 #define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_UPDATE_RESIDENT
 uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_update_resident(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_ATTACH_PHOTO
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_ATTACH_PHOTO
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_attach_photo(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_ISSUE_CATALOGUE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_ISSUE_CATALOGUE
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_issue_catalogue(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_MY_REPORTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_MY_REPORTS
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_my_reports(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_OPEN_REPORTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_OPEN_REPORTS
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_open_reports(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_OVERDUE_REPORTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_OVERDUE_REPORTS
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_overdue_reports(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_PHOTO
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_PHOTO
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_photo(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_REPORT
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_report(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_REPORT_ISSUE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_REPORT_ISSUE
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_report_issue(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_REPORTS_NEARLY_DUE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_REPORTS_NEARLY_DUE
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_reports_nearly_due(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_TAKE_STEP
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_TAKE_STEP
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_take_step(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_THUMBNAIL
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_THUMBNAIL
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_thumbnail(void
     
 );
 #endif

@@ -4,7 +4,10 @@
 // run ends with "N passed, M failed" and exits non-zero on any failure.
 
 import cn.gridsync.sdk.*
+import java.awt.Color
+import java.awt.image.BufferedImage
 import java.io.File
+import javax.imageio.ImageIO
 import java.nio.file.Files
 import java.util.Collections
 import java.util.concurrent.TimeUnit
@@ -102,6 +105,64 @@ class Suite(val server: Server) {
         val p = grid.places.first()
         return Place(area = p.area, compound = p.compound, building = p.building, unit = p.unit, room = room)
     }
+}
+
+/** A real JPEG photo of `w`×`h` pixels (noise, so it does not compress away), written to a file in `dir`. */
+fun jpeg(dir: File, name: String, w: Int, h: Int, seed: Int): String {
+    val img = BufferedImage(w, h, BufferedImage.TYPE_INT_RGB)
+    val rnd = java.util.Random(seed.toLong())
+    for (y in 0 until h) for (x in 0 until w) img.setRGB(x, y, Color(rnd.nextInt(256), rnd.nextInt(256), rnd.nextInt(256)).rgb)
+    val f = File(dir, name)
+    check(ImageIO.write(img, "jpg", f)) { "no JPEG writer" }
+    return f.path
+}
+
+/**
+ * A TCP proxy to the server that cuts every connection once, when `cutAfter`
+ * bytes in all have gone up through it (a photo upload dropped halfway on a
+ * weak signal); later connections pass untouched.
+ */
+class CuttingProxy(private val target: String, private val cutAfter: Long) : AutoCloseable {
+    private val listener = java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())
+    val url = "http://127.0.0.1:${listener.localPort}"
+    private val sentUp = java.util.concurrent.atomic.AtomicLong()
+    val cut = java.util.concurrent.atomic.AtomicBoolean()
+
+    init {
+        val (host, port) = target.removePrefix("http://").split(":").let { it[0] to it[1].toInt() }
+        Thread {
+            while (!listener.isClosed) {
+                val client = try { listener.accept() } catch (e: java.io.IOException) { break }
+                val upstream = java.net.Socket(host, port)
+                pump(client, upstream, up = true)
+                pump(upstream, client, up = false)
+            }
+        }.apply { isDaemon = true }.start()
+    }
+
+    private fun pump(from: java.net.Socket, to: java.net.Socket, up: Boolean) {
+        Thread {
+            val buf = ByteArray(16 * 1024)
+            try {
+                while (true) {
+                    val n = from.getInputStream().read(buf)
+                    if (n < 0) break
+                    if (up && !cut.get() && sentUp.addAndGet(n.toLong()) > cutAfter && cut.compareAndSet(false, true)) {
+                        // Half of this read goes, then the line drops.
+                        to.getOutputStream().write(buf, 0, n / 2)
+                        from.close(); to.close()
+                        break
+                    }
+                    to.getOutputStream().write(buf, 0, n)
+                }
+            } catch (e: java.io.IOException) {
+            } finally {
+                runCatching { to.shutdownOutput() }
+            }
+        }.apply { isDaemon = true }.start()
+    }
+
+    override fun close() = listener.close()
 }
 
 fun main() {
@@ -281,6 +342,170 @@ fun main() {
             check(after == before + 24) { "every visit recorded: $before → $after" }
             phoneA.sync(null)
             check(phoneA.status().pendingChanges == 0L) { "all pushed" }
+        }
+
+        tests["nothing is recorded while nobody is signed in"] = {
+            val g = s.phone()
+            val h = g.households(PlaceFilter(grid = GRID)).first().id
+            g.logout()
+            val e = expectThrows<GridsyncException.Unauthorized> {
+                g.addVisit(h, Visit(at = System.currentTimeMillis() - 1000, method = "phone", findings = "未登录"))
+            }
+            check(e.message!!.startsWith("请先登录")) { "Chinese reason first: ${e.message}" }
+            check(g.status().pendingChanges == 0L) { "nothing written" }
+            g.close()
+        }
+
+        tests["the report loop: a worker reports offline with two photos; supervisor, 城管 and worker take every step"] = {
+            val worker = s.phone()
+            val cat = worker.issueCatalogue()
+            val sanitation = cat.first { it.code == "sanitation" }
+            check(sanitation.name == "环境卫生" && sanitation.subtypes.any { it.code == "garbage" && it.name == "垃圾堆放" }) { "catalogue: $sanitation" }
+            check(codes(CodeTable.ISSUE_SOURCE).any { it.code == "patrol" && it.name == "巡查" }) { "sources" }
+            // Offline from here until the sync.
+            val id = worker.reportIssue(NewReport(grid = GRID, category = "sanitation", subtype = "garbage",
+                description = "3号楼东侧垃圾堆放，影响通行", source = "patrol", urgency = "urgent",
+                building = "3号楼东侧", lat = 39.9075, lon = 116.3972))
+            val p1 = worker.attachPhoto(id, jpeg(s.dir, "p1.jpg", 400, 300, 1))
+            val p2 = worker.attachPhoto(id, jpeg(s.dir, "p2.jpg", 300, 400, 2))
+            val bad = expectThrows<GridsyncException.Invalid> {
+                worker.reportIssue(NewReport(grid = GRID, category = "sanitation", subtype = "garbage", description = " ", source = "patrol"))
+            }
+            check(bad.field == "description" && bad.reason.startsWith("事件描述")) { "typed refusal: ${bad.field} ${bad.reason}" }
+            val mine = worker.myReports()
+            check(mine.any { it.id == id && it.stage == ReportStage.REPORTED && it.stageName == "待受理" }) { "my reports: $mine" }
+            val rec = Recorder()
+            val r = worker.sync(rec)
+            check(r.complete && r.blobsUploaded == 2L && r.blobsPending == 0L) { "report and photos on the server: $r" }
+            val photoBytes = File(s.dir, "p1.jpg").length() + File(s.dir, "p2.jpg").length()
+            check(r.blobBytesSent >= photoBytes) { "photo bytes sent: ${r.blobBytesSent} of $photoBytes" }
+            check(rec.seen.any { it.bytesDone >= photoBytes }) { "photo bytes in the progress" }
+
+            // The community supervisor's phone sees it, with its photos.
+            val sup = Gridsync.open(s.path(), KEY, server.url)
+            sup.login("shequ", PASSWORD)
+            sup.sync(null)
+            val seen = sup.report(id)
+            check(seen.photos == listOf(p1, p2) && seen.sourceName == "巡查" && seen.urgencyName == "紧急") { "supervisor sees the report: $seen" }
+            check(seen.row.description.startsWith("3号楼东侧")) { "description" }
+            check(sup.thumbnail(p1).isNotEmpty() && sup.photo(p2).size.toLong() == File(s.dir, "p2.jpg").length()) { "photos on demand" }
+            // Out of stage: refused at once, in Chinese.
+            val early = expectThrows<GridsyncException.Invalid> { sup.takeStep(id, Step(kind = StepKind.CLOSE)) }
+            check(early.field == "kind" && early.reason.contains("不能结案")) { "refused: ${early.reason}" }
+            sup.takeStep(id, Step(kind = StepKind.ACCEPT, note = "已受理"))
+            sup.takeStep(id, Step(kind = StepKind.DISPATCH, assignee = "dept:chengguan", note = "请城管处理"))
+            check(sup.sync(null).complete) { "supervisor's steps on the server" }
+
+            // The 城管 user's phone handles, with a photo, and feeds back.
+            val cg = Gridsync.open(s.path(), KEY, server.url)
+            cg.login("chengguan", PASSWORD)
+            cg.sync(null)
+            check(cg.openReports(null).any { it.id == id && it.stage == ReportStage.DISPATCHED && it.deadline != null }) { "dispatched to 城管, with a deadline" }
+            cg.takeStep(id, Step(kind = StepKind.HANDLE, note = "已清运"))
+            cg.takeStep(id, Step(kind = StepKind.FEEDBACK, note = "垃圾已清运完毕"))
+            val cgSync = cg.sync(null)
+            check(cgSync.complete) { "城管's steps on the server: $cgSync" }
+
+            // The worker verifies; a close by the worker is refused by the server with the reason.
+            worker.sync(null)
+            check(worker.report(id).row.stage == ReportStage.FED_BACK) { "the worker sees 待核查" }
+            worker.takeStep(id, Step(kind = StepKind.VERIFY_PASS, note = "现场已核实", photoPaths = listOf(jpeg(s.dir, "after.jpg", 200, 200, 3))))
+            worker.takeStep(id, Step(kind = StepKind.CLOSE))
+            val refused = worker.sync(null)
+            check(refused.rejected == 1L && !refused.complete && refused.blobsUploaded == 1L) { "the worker's close refused, the check's photo uploaded: $refused" }
+            val why = worker.rejectedChanges().single()
+            check(why.docId == id && why.reason.startsWith("网格员不能结案")) { "Chinese reason: ${why.reason}" }
+            worker.discardRejected(id)
+            check(worker.report(id).row.stage == ReportStage.VERIFIED) { "the close is undone on the phone" }
+
+            // The supervisor closes; the worker records the resident's rating.
+            // The supervisor's screen is told what the sync changed, and re-reads the report from the callback.
+            val changes = Collections.synchronizedList(mutableListOf<Pair<ChangeSet, ReportStage>>())
+            sup.setChangeListener(object : ChangeListener {
+                override fun onChange(change: ChangeSet) {
+                    changes.add(change to sup.report(id).row.stage)
+                }
+            })
+            sup.sync(null)
+            check(changes.any { (c, stage) -> c.fromSync && c.reports && id in c.docs && stage == ReportStage.VERIFIED }) { "told of the new steps: $changes" }
+            sup.takeStep(id, Step(kind = StepKind.CLOSE, note = "结案"))
+            check(changes.any { (c, stage) -> !c.fromSync && c.docs == listOf(id) && stage == ReportStage.CLOSED }) { "told of the local step: $changes" }
+            sup.setChangeListener(null)
+            check(sup.sync(null).complete) { "closed on the server" }
+            worker.sync(null)
+            worker.takeStep(id, Step(kind = StepKind.RATE, rating = 5))
+            check(worker.sync(null).complete) { "rated on the server" }
+            sup.sync(null)
+            val done = sup.report(id)
+            check(done.row.stage == ReportStage.RATED && done.rating == 5) { "the loop is complete: ${done.row}" }
+            check(done.steps.map { it.name } == listOf("上报", "受理", "派遣", "处置", "反馈", "核查通过", "结案", "评价")) { "steps: ${done.steps.map { it.name }}" }
+            check(done.steps.first { it.kind == "handle" }.note == "已清运" && done.photos.size == 3) { "notes and the check's photo: ${done.photos}" }
+            check(worker.myReports().none { it.id == id }) { "no longer open" }
+            listOf(worker, sup, cg).forEach { it.close() }
+        }
+
+        tests["a phone handed over to another worker: everything synced first, then the old user's data removed"] = {
+            val path = s.path()
+            val g = s.phone(path)
+            val before = g.deviceId()
+            val h = g.households(PlaceFilter(grid = GRID)).first().id
+            g.addVisit(h, Visit(at = System.currentTimeMillis() - 1000, method = "phone", findings = "交接前录入"))
+            // A step the server refuses (a grid worker may not accept at community level): no hand-over.
+            val id = g.reportIssue(NewReport(grid = GRID, category = "sanitation", subtype = "garbage", description = "交接测试", source = "patrol"))
+            g.takeStep(id, Step(kind = StepKind.ESCALATE))
+            g.takeStep(id, Step(kind = StepKind.ACCEPT))
+            val e = expectThrows<GridsyncException.Unsynced> { g.handOver() }
+            check(e.message!!.startsWith("本机还有未上传")) { "Chinese reason first: ${e.message}" }
+            check(g.currentUser()?.username == USER && g.deviceId() == before && g.report(id).row.stage == ReportStage.REPORTED) { "nothing removed" }
+            g.discardRejected(id)
+            val r = g.handOver()
+            check(r.complete) { "the final sync was complete: $r" }
+            check(g.currentUser() == null && g.grids().isEmpty() && g.openReports(null).isEmpty()) { "the old user's data is gone" }
+            check(g.deviceId() != before) { "a new device for the next worker" }
+            expectThrows<GridsyncException.Unauthorized> { g.addVisit(h, Visit(at = System.currentTimeMillis() - 1000, method = "phone", findings = "x")) }
+            // What was typed reached the server; the next worker signs in on the same phone.
+            val other = s.phone()
+            check(other.household(h).visits.any { it.visit.findings == "交接前录入" }) { "the visit is on the server" }
+            other.close()
+            g.login("shequ", PASSWORD)
+            g.sync(null)
+            check(g.currentUser()?.username == "shequ" && g.grids().any { it.code == GRID }) { "the next worker's data arrived" }
+            g.close()
+        }
+
+        tests["a photo upload cut halfway resumes where the server stands"] = {
+            val path = s.path()
+            s.phone(path).close()
+            // A photo over 1 MB (noise does not compress): three upload chunks.
+            val img = BufferedImage(1200, 900, BufferedImage.TYPE_INT_RGB)
+            val rnd = java.util.Random(7)
+            for (y in 0 until 900) for (x in 0 until 1200) img.setRGB(x, y, rnd.nextInt(0x1000000))
+            val file = File(s.dir, "big.jpg")
+            val writer = ImageIO.getImageWritersByFormatName("jpg").next()
+            val param = writer.defaultWriteParam.apply { compressionMode = javax.imageio.ImageWriteParam.MODE_EXPLICIT; compressionQuality = 0.95f }
+            javax.imageio.stream.FileImageOutputStream(file).use { out -> writer.output = out; writer.write(null, javax.imageio.IIOImage(img, null, null), param) }
+            val size = file.length()
+            check(size > 1_000_000) { "a large photo: $size bytes" }
+            CuttingProxy(server.url, cutAfter = size / 2).use { proxy ->
+                val g = Gridsync.open(path, KEY, proxy.url)
+                val id = g.reportIssue(NewReport(grid = GRID, category = "sanitation", subtype = "garbage", description = "断点续传", source = "patrol"))
+                val hash = g.attachPhoto(id, file.path)
+                var sent = 0L
+                val first = runCatching { g.sync(null) }
+                check(proxy.cut.get()) { "the upload was cut" }
+                first.getOrNull()?.let { sent += it.blobBytesSent }
+                val r = if (first.isSuccess && first.getOrThrow().blobsPending == 0L) first.getOrThrow() else g.sync(null).also { sent += it.blobBytesSent }
+                check(r.blobsPending == 0L && r.complete) { "the photo is on the server: $r" }
+                // Resumed, not sent again from the start: at most one chunk (512 KiB) more than the photo.
+                if (first.isSuccess) check(sent <= size + 512 * 1024 + 1) { "resumed: $sent bytes sent for $size" }
+                else check(r.blobBytesSent < size) { "the second sync sent only the rest: ${r.blobBytesSent} of $size" }
+                g.close()
+                val sup = Gridsync.open(s.path(), KEY, server.url)
+                sup.login("shequ", PASSWORD)
+                sup.sync(null)
+                check(sup.photo(hash).contentEquals(file.readBytes())) { "the server has the whole photo" }
+                sup.close()
+            }
         }
 
         tests["code tables for the pickers"] = {

@@ -5,6 +5,7 @@
 //!
 //! - `args`: the command line (clap);
 //! - `ledger`: grids, households, residents, visits, coverage lists;
+//! - `issue`: issue reports, their steps and photos;
 //! - `remote`: login, sync with a progress bar, status;
 //! - `review`: conflicts, duplicates, refused changes, history, any document;
 //! - `output`: tables, times in China Standard Time, errors.
@@ -19,6 +20,8 @@ use gridsync_core::Store;
 
 #[path = "gridsync/args.rs"]
 mod args;
+#[path = "gridsync/issue.rs"]
+mod issue;
 #[path = "gridsync/ledger.rs"]
 mod ledger;
 #[path = "gridsync/output.rs"]
@@ -67,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Household(c) => ledger::household(s, c)?,
         Command::Resident(c) => ledger::resident(s, c)?,
         Command::Visit(c) => ledger::visit(s, c)?,
+        Command::Issue(c) => issue::issue(s, c)?,
         Command::NotVisited { days } => ledger::not_visited(s, days)?,
         Command::NotContacted { days, holder } => {
             ledger::not_contacted(s, days, holder.as_deref())?

@@ -268,6 +268,26 @@ impl Store {
         Ok(())
     }
 
+    /// The thumbnail of photo `hash` kept on this device, if any.
+    pub fn thumbnail(&self, hash: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT data FROM thumbnails WHERE hash = ?1")?
+            .query_row([hash], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Keep a thumbnail downloaded from the server.
+    pub(crate) fn store_thumbnail(&mut self, hash: &str, data: &[u8]) -> Result<()> {
+        let now = self.clock.now_ms();
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO thumbnails (hash, data, fetched_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![hash, data, now])?;
+        Ok(())
+    }
+
     /// Remove the photos no report on this device lists any more (its
     /// reports were purged: the user lost access). With `keep_unattached`
     /// a photo stored but not yet listed in a report stays. Returns how
@@ -293,7 +313,17 @@ impl Store {
             .query_map([keep_unattached as i64], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         let gone: Vec<String> = held.into_iter().filter(|h| !listed.contains(h)).collect();
+        let thumbs: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT hash FROM thumbnails")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
         self.write(|s| {
+            for h in thumbs.iter().filter(|h| !listed.contains(*h)) {
+                s.conn
+                    .prepare_cached("DELETE FROM thumbnails WHERE hash = ?1")?
+                    .execute([h])?;
+            }
             for h in &gone {
                 s.conn
                     .prepare_cached("DELETE FROM blob_uploads WHERE hash = ?1")?

@@ -207,7 +207,21 @@ impl Store {
 
     /// Open issues of a grid (not closed, rated or withdrawn), oldest first.
     pub fn open_issues(&mut self, grid: &str) -> Result<Vec<IssueRow>> {
-        self.issue_rows(Some(grid), |r, _| r.stage.is_open())
+        self.open_issues_in(Some(grid))
+    }
+
+    /// Open issues in `grid`, or of every grid on this device, oldest
+    /// first.
+    pub fn open_issues_in(&mut self, grid: Option<&str>) -> Result<Vec<IssueRow>> {
+        self.issue_rows(grid, |r, _| r.stage.is_open())
+    }
+
+    /// Open issues on this device that user `user` reported or is to
+    /// handle (the assignee of their last dispatch), oldest first.
+    pub fn my_open_issues(&mut self, user: &str) -> Result<Vec<IssueRow>> {
+        self.issue_rows(None, |r, _| {
+            r.stage.is_open() && (r.reporter == user || r.assignee.as_deref() == Some(user))
+        })
     }
 
     /// Issues being handled past their deadline, in `grid` or everywhere.
@@ -264,6 +278,8 @@ impl Store {
                 stage: i.status.stage,
                 level: i.status.level,
                 assignee: i.status.assignee,
+                reporter: i.reporter,
+                description: i.description,
                 created_at: i.created_at,
             };
             if keep(&row, now) {

@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_blobs.sql"),
     include_str!("migrations/0003_pending_index.sql"),
     include_str!("migrations/0004_heal.sql"),
+    include_str!("migrations/0005_thumbnails.sql"),
 ];
 
 /// Bring the database up to the newest schema.

@@ -422,8 +422,15 @@ pub fn fetch_blob(store: &mut Store, client: &Client, hash: &str) -> Result<Vec<
 }
 
 /// The thumbnail (JPEG, at most 256 pixels a side) the server made of
-/// photo `hash`, for lists. Not kept.
+/// photo `hash`, for lists: from the store if it holds it, else
+/// downloaded and kept (removed with the photo when no report on the
+/// device lists it any more).
 pub fn fetch_thumbnail(store: &mut Store, client: &Client, hash: &str) -> Result<Vec<u8>> {
     let hash = check_hash(hash)?;
-    get(store, client, &format!("/v1/blobs/{hash}?thumb=1"))
+    if let Some(t) = store.thumbnail(&hash)? {
+        return Ok(t);
+    }
+    let data = get(store, client, &format!("/v1/blobs/{hash}?thumb=1"))?;
+    store.store_thumbnail(&hash, &data)?;
+    Ok(data)
 }

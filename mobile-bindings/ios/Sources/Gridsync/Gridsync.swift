@@ -586,6 +586,240 @@ fileprivate struct FfiConverterString: FfiConverter {
     }
 }
 
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterData: FfiConverterRustBuffer {
+    typealias SwiftType = Data
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Data {
+        let len: Int32 = try readInt(&buf)
+        return Data(try readBytes(&buf, count: Int(len)))
+    }
+
+    public static func write(_ value: Data, into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        writeBytes(&buf, value)
+    }
+}
+
+
+
+
+/**
+ * Told what changed on the device after a local edit or a sync, so a
+ * screen refreshes without polling. Called on the thread that made the
+ * edit or ran the sync, after the store is released: it may call back
+ * into the SDK (e.g. re-read a list). It must not throw.
+ */
+public protocol ChangeListener: AnyObject, Sendable {
+    
+    /**
+     * Documents changed or removed, and which lists they touch.
+     */
+    func onChange(change: ChangeSet) 
+    
+}
+/**
+ * Told what changed on the device after a local edit or a sync, so a
+ * screen refreshes without polling. Called on the thread that made the
+ * edit or ran the sync, after the store is released: it may call back
+ * into the SDK (e.g. re-read a list). It must not throw.
+ */
+open class ChangeListenerImpl: ChangeListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gridsync_ffi_fn_clone_changelistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gridsync_ffi_fn_free_changelistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Documents changed or removed, and which lists they touch.
+     */
+open func onChange(change: ChangeSet)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_changelistener_on_change(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeChangeSet_lower(change),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceChangeListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceChangeListener = UniffiVTableCallbackInterfaceChangeListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeChangeListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ChangeListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeChangeListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ChangeListener: handle missing in uniffiClone")
+            }
+        },
+        onChange: { (
+            uniffiHandle: UInt64,
+            change: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeChangeListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onChange(
+                     change: try FfiConverterTypeChangeSet_lift(change)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceChangeListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceChangeListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitChangeListener() {
+    uniffi_gridsync_ffi_fn_init_callback_vtable_changelistener(UniffiCallbackInterfaceChangeListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChangeListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<ChangeListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = ChangeListener
+
+    public static func lift(_ handle: UInt64) throws -> ChangeListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ChangeListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: ChangeListener) -> UInt64 {
+         if let rustImpl = value as? ChangeListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChangeListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ChangeListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangeListener_lift(_ handle: UInt64) throws -> ChangeListener {
+    return try FfiConverterTypeChangeListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangeListener_lower(_ value: ChangeListener) -> UInt64 {
+    return FfiConverterTypeChangeListener.lower(value)
+}
+
+
+
 
 
 
@@ -669,6 +903,18 @@ public protocol GridsyncProtocol: AnyObject, Sendable {
      * The grids on this device (received by sync), with their places.
      */
     func grids() throws  -> [Grid]
+    
+    /**
+     * Hand this phone over to another worker: sync, and only when
+     * everything typed here is on the server (no change held back or
+     * refused, no photo left to upload) sign out and remove the old
+     * user's data: the store file is replaced by a new, empty one (a new
+     * device id, so the next worker signs in as a new device). Returns
+     * the final sync's report. Throws `Unsynced` (nothing removed) when
+     * something is not on the server, `Network` offline, `Unauthorized`
+     * when nobody is signed in.
+     */
+    func handOver() throws  -> SyncReport
     
     /**
      * Who changed what in a record, and when; oldest first.
@@ -762,6 +1008,12 @@ public protocol GridsyncProtocol: AnyObject, Sendable {
     func searchResidents(query: String) throws  -> [ResidentRow]
     
     /**
+     * Be told what changed after every local edit and sync (`null`:
+     * stop). One listener at a time; setting one replaces the last.
+     */
+    func setChangeListener(listener: ChangeListener?) 
+    
+    /**
      * Change the server address (takes effect at the next call).
      */
     func setServerUrl(url: String) 
@@ -791,6 +1043,81 @@ public protocol GridsyncProtocol: AnyObject, Sendable {
      * written, so edits of other fields on other phones are kept.
      */
     func updateResident(householdId: String, residentId: String, resident: Resident) throws 
+    
+    /**
+     * Attach the photo in file `path` (JPEG, PNG, …, at most 10 MB) to
+     * report `report_id`: kept on the device once however often attached,
+     * listed in the report, uploaded by the next `sync` after the report
+     * (bytes counted in the progress; an upload cut off resumes where the
+     * server stands). Returns the photo's name (SHA-256, hex).
+     */
+    func attachPhoto(reportId: String, path: String) throws  -> String
+    
+    /**
+     * The issue catalogue: categories and subtypes with their Chinese
+     * names, for the report form's pickers.
+     */
+    func issueCatalogue()  -> [IssueCategory]
+    
+    /**
+     * Open reports the signed-in user reported or is to handle.
+     */
+    func myReports() throws  -> [ReportRow]
+    
+    /**
+     * Open reports (not closed, rated or withdrawn) of `grid`, or of every
+     * grid on this device; oldest first.
+     */
+    func openReports(grid: String?) throws  -> [ReportRow]
+    
+    /**
+     * Reports being handled past their deadline (of `grid`, or all).
+     */
+    func overdueReports(grid: String?) throws  -> [ReportRow]
+    
+    /**
+     * The photo `hash` of a report: from the device if it is here, else
+     * downloaded (resuming after a dropped connection), checked and kept
+     * for next time. Throws `NotFound` for a photo of a report this user
+     * may not read, `Network` offline.
+     */
+    func photo(hash: String) throws  -> Data
+    
+    /**
+     * One report with its steps and deadline.
+     */
+    func report(id: String) throws  -> Report
+    
+    /**
+     * Report an issue, offline; returns its id. The signed-in user is the
+     * reporter. Throws `Invalid` naming the field (`category`, `subtype`,
+     * `description`, `source`, `urgency`, `place.lat`, …).
+     */
+    func reportIssue(report: NewReport) throws  -> String
+    
+    /**
+     * Reports being handled whose deadline falls within `hours` hours
+     * (not yet overdue), of `grid` or all.
+     */
+    func reportsNearlyDue(grid: String?, hours: Int32) throws  -> [ReportRow]
+    
+    /**
+     * Take a step of report `report_id` as the signed-in user, offline;
+     * returns the step's id. Photos in `step.photoPaths` are attached to
+     * the report after it. Throws `Invalid` with field `kind` and the
+     * Chinese reason when the step is not possible in the report's stage
+     * (e.g. 事件处置中，不能结案), `note` / `assignee` / `rating` when one is
+     * missing or not allowed. Whether the user's role may take it is
+     * decided by the server at the next sync: a refused step is listed by
+     * `rejectedChanges()` with the reason (e.g. 网格员不能结案：…).
+     */
+    func takeStep(reportId: String, step: Step) throws  -> String
+    
+    /**
+     * The thumbnail (JPEG, at most 256 pixels a side) of photo `hash`, for
+     * lists: downloaded once, then kept on the device.
+     */
+    func thumbnail(hash: String) throws  -> Data
     
 }
 /**
@@ -1041,6 +1368,25 @@ open func grids()throws  -> [Grid]  {
 }
     
     /**
+     * Hand this phone over to another worker: sync, and only when
+     * everything typed here is on the server (no change held back or
+     * refused, no photo left to upload) sign out and remove the old
+     * user's data: the store file is replaced by a new, empty one (a new
+     * device id, so the next worker signs in as a new device). Returns
+     * the final sync's report. Throws `Unsynced` (nothing removed) when
+     * something is not on the server, `Network` offline, `Unauthorized`
+     * when nobody is signed in.
+     */
+open func handOver()throws  -> SyncReport  {
+    return try  FfiConverterTypeSyncReport_lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_hand_over(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Who changed what in a record, and when; oldest first.
      */
 open func history(docId: String)throws  -> [HistoryEntry]  {
@@ -1264,6 +1610,19 @@ open func searchResidents(query: String)throws  -> [ResidentRow]  {
 }
     
     /**
+     * Be told what changed after every local edit and sync (`null`:
+     * stop). One listener at a time; setting one replaces the last.
+     */
+open func setChangeListener(listener: ChangeListener?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_set_change_listener(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionTypeChangeListener.lower(listener),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Change the server address (takes effect at the next call).
      */
 open func setServerUrl(url: String)  {try! rustCall() {
@@ -1331,6 +1690,170 @@ open func updateResident(householdId: String, residentId: String, resident: Resi
         FfiConverterTypeResident_lower(resident),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Attach the photo in file `path` (JPEG, PNG, …, at most 10 MB) to
+     * report `report_id`: kept on the device once however often attached,
+     * listed in the report, uploaded by the next `sync` after the report
+     * (bytes counted in the progress; an upload cut off resumes where the
+     * server stands). Returns the photo's name (SHA-256, hex).
+     */
+open func attachPhoto(reportId: String, path: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_attach_photo(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(reportId),
+        FfiConverterString.lower(path),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The issue catalogue: categories and subtypes with their Chinese
+     * names, for the report form's pickers.
+     */
+open func issueCatalogue() -> [IssueCategory]  {
+    return try!  FfiConverterSequenceTypeIssueCategory.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_issue_catalogue(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Open reports the signed-in user reported or is to handle.
+     */
+open func myReports()throws  -> [ReportRow]  {
+    return try  FfiConverterSequenceTypeReportRow.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_my_reports(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Open reports (not closed, rated or withdrawn) of `grid`, or of every
+     * grid on this device; oldest first.
+     */
+open func openReports(grid: String?)throws  -> [ReportRow]  {
+    return try  FfiConverterSequenceTypeReportRow.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_open_reports(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(grid),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Reports being handled past their deadline (of `grid`, or all).
+     */
+open func overdueReports(grid: String?)throws  -> [ReportRow]  {
+    return try  FfiConverterSequenceTypeReportRow.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_overdue_reports(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(grid),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The photo `hash` of a report: from the device if it is here, else
+     * downloaded (resuming after a dropped connection), checked and kept
+     * for next time. Throws `NotFound` for a photo of a report this user
+     * may not read, `Network` offline.
+     */
+open func photo(hash: String)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_photo(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(hash),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * One report with its steps and deadline.
+     */
+open func report(id: String)throws  -> Report  {
+    return try  FfiConverterTypeReport_lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_report(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Report an issue, offline; returns its id. The signed-in user is the
+     * reporter. Throws `Invalid` naming the field (`category`, `subtype`,
+     * `description`, `source`, `urgency`, `place.lat`, …).
+     */
+open func reportIssue(report: NewReport)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_report_issue(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeNewReport_lower(report),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Reports being handled whose deadline falls within `hours` hours
+     * (not yet overdue), of `grid` or all.
+     */
+open func reportsNearlyDue(grid: String?, hours: Int32)throws  -> [ReportRow]  {
+    return try  FfiConverterSequenceTypeReportRow.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_reports_nearly_due(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(grid),
+        FfiConverterInt32.lower(hours),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Take a step of report `report_id` as the signed-in user, offline;
+     * returns the step's id. Photos in `step.photoPaths` are attached to
+     * the report after it. Throws `Invalid` with field `kind` and the
+     * Chinese reason when the step is not possible in the report's stage
+     * (e.g. 事件处置中，不能结案), `note` / `assignee` / `rating` when one is
+     * missing or not allowed. Whether the user's role may take it is
+     * decided by the server at the next sync: a refused step is listed by
+     * `rejectedChanges()` with the reason (e.g. 网格员不能结案：…).
+     */
+open func takeStep(reportId: String, step: Step)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_take_step(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(reportId),
+        FfiConverterTypeStep_lower(step),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The thumbnail (JPEG, at most 256 pixels a side) of photo `hash`, for
+     * lists: downloaded once, then kept on the device.
+     */
+open func thumbnail(hash: String)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_thumbnail(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(hash),uniffiCallStatus
+    )
+})
 }
     
 
@@ -1595,6 +2118,120 @@ public func FfiConverterTypeSyncListener_lower(_ value: SyncListener) -> UInt64 
 }
 
 
+
+
+/**
+ * What a local edit or a sync changed on this device, for
+ * `ChangeListener`.
+ */
+public struct ChangeSet: Equatable, Hashable {
+    /**
+     * Ids of the documents changed (households, grids, reports), sorted.
+     */
+    public var docs: [String]
+    /**
+     * Ids of the documents removed from this device (no longer readable).
+     */
+    public var removed: [String]
+    /**
+     * Households changed or removed: refresh household lists, coverage
+     * (not visited, not contacted), tag lists and searches.
+     */
+    public var households: Bool
+    /**
+     * Grids changed: refresh the place pickers (`grids()`).
+     */
+    public var grids: Bool
+    /**
+     * Issue reports changed or removed: refresh the report lists and an
+     * open `report(id)`.
+     */
+    public var reports: Bool
+    /**
+     * Made by a sync (else a local edit on this device).
+     */
+    public var fromSync: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Ids of the documents changed (households, grids, reports), sorted.
+         */docs: [String], 
+        /**
+         * Ids of the documents removed from this device (no longer readable).
+         */removed: [String], 
+        /**
+         * Households changed or removed: refresh household lists, coverage
+         * (not visited, not contacted), tag lists and searches.
+         */households: Bool, 
+        /**
+         * Grids changed: refresh the place pickers (`grids()`).
+         */grids: Bool, 
+        /**
+         * Issue reports changed or removed: refresh the report lists and an
+         * open `report(id)`.
+         */reports: Bool, 
+        /**
+         * Made by a sync (else a local edit on this device).
+         */fromSync: Bool) {
+        self.docs = docs
+        self.removed = removed
+        self.households = households
+        self.grids = grids
+        self.reports = reports
+        self.fromSync = fromSync
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ChangeSet: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChangeSet: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChangeSet {
+        return
+            try ChangeSet(
+                docs: FfiConverterSequenceString.read(from: &buf), 
+                removed: FfiConverterSequenceString.read(from: &buf), 
+                households: FfiConverterBool.read(from: &buf), 
+                grids: FfiConverterBool.read(from: &buf), 
+                reports: FfiConverterBool.read(from: &buf), 
+                fromSync: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ChangeSet, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.docs, into: &buf)
+        FfiConverterSequenceString.write(value.removed, into: &buf)
+        FfiConverterBool.write(value.households, into: &buf)
+        FfiConverterBool.write(value.grids, into: &buf)
+        FfiConverterBool.write(value.reports, into: &buf)
+        FfiConverterBool.write(value.fromSync, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangeSet_lift(_ buf: RustBuffer) throws -> ChangeSet {
+    return try FfiConverterTypeChangeSet.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangeSet_lower(_ value: ChangeSet) -> RustBuffer {
+    return FfiConverterTypeChangeSet.lower(value)
+}
 
 
 /**
@@ -2736,6 +3373,154 @@ public func FfiConverterTypeHouseholdRow_lower(_ value: HouseholdRow) -> RustBuf
 
 
 /**
+ * A category of the issue catalogue (事件分类), with its subtypes.
+ */
+public struct IssueCategory: Equatable, Hashable {
+    /**
+     * Code stored in reports, e.g. `sanitation`.
+     */
+    public var code: String
+    /**
+     * Chinese name, e.g. 环境卫生.
+     */
+    public var name: String
+    /**
+     * Its subtypes.
+     */
+    public var subtypes: [IssueSubtype]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Code stored in reports, e.g. `sanitation`.
+         */code: String, 
+        /**
+         * Chinese name, e.g. 环境卫生.
+         */name: String, 
+        /**
+         * Its subtypes.
+         */subtypes: [IssueSubtype]) {
+        self.code = code
+        self.name = name
+        self.subtypes = subtypes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension IssueCategory: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIssueCategory: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IssueCategory {
+        return
+            try IssueCategory(
+                code: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                subtypes: FfiConverterSequenceTypeIssueSubtype.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: IssueCategory, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterSequenceTypeIssueSubtype.write(value.subtypes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssueCategory_lift(_ buf: RustBuffer) throws -> IssueCategory {
+    return try FfiConverterTypeIssueCategory.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssueCategory_lower(_ value: IssueCategory) -> RustBuffer {
+    return FfiConverterTypeIssueCategory.lower(value)
+}
+
+
+/**
+ * A subtype of a category, e.g. `garbage` 垃圾堆放.
+ */
+public struct IssueSubtype: Equatable, Hashable {
+    /**
+     * Code stored in reports, unique within its category.
+     */
+    public var code: String
+    /**
+     * Chinese name.
+     */
+    public var name: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Code stored in reports, unique within its category.
+         */code: String, 
+        /**
+         * Chinese name.
+         */name: String) {
+        self.code = code
+        self.name = name
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension IssueSubtype: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIssueSubtype: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IssueSubtype {
+        return
+            try IssueSubtype(
+                code: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: IssueSubtype, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssueSubtype_lift(_ buf: RustBuffer) throws -> IssueSubtype {
+    return try FfiConverterTypeIssueSubtype.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssueSubtype_lower(_ value: IssueSubtype) -> RustBuffer {
+    return FfiConverterTypeIssueSubtype.lower(value)
+}
+
+
+/**
  * What the app gives to create a household.
  */
 public struct NewHousehold: Equatable, Hashable {
@@ -2841,6 +3626,170 @@ public func FfiConverterTypeNewHousehold_lift(_ buf: RustBuffer) throws -> NewHo
 #endif
 public func FfiConverterTypeNewHousehold_lower(_ value: NewHousehold) -> RustBuffer {
     return FfiConverterTypeNewHousehold.lower(value)
+}
+
+
+/**
+ * What a worker reports. Codes come from `issueCatalogue()` and
+ * `codes(CodeTable.ISSUE_SOURCE / ISSUE_URGENCY)`.
+ */
+public struct NewReport: Equatable, Hashable {
+    /**
+     * Grid code; the grid must be on this device.
+     */
+    public var grid: String
+    /**
+     * Category code.
+     */
+    public var category: String
+    /**
+     * Subtype code within the category.
+     */
+    public var subtype: String
+    /**
+     * What was found (required, at most 5000 characters).
+     */
+    public var description: String
+    /**
+     * How it came to light: `patrol` 巡查, `visit` 走访, `resident`
+     * 群众反映, `hotline` 12345热线.
+     */
+    public var source: String
+    /**
+     * `normal` 一般 (when empty), `urgent` 紧急, `critical` 特急.
+     */
+    public var urgency: String
+    /**
+     * The household concerned (its id), if any.
+     */
+    public var household: String?
+    /**
+     * Building or landmark, free text (e.g. 3号楼东侧), at most 100
+     * characters.
+     */
+    public var building: String?
+    /**
+     * Latitude, WGS-84 (with `lon`).
+     */
+    public var lat: Double?
+    /**
+     * Longitude, WGS-84 (with `lat`).
+     */
+    public var lon: Double?
+    /**
+     * Other households concerned (ids).
+     */
+    public var households: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Grid code; the grid must be on this device.
+         */grid: String, 
+        /**
+         * Category code.
+         */category: String, 
+        /**
+         * Subtype code within the category.
+         */subtype: String, 
+        /**
+         * What was found (required, at most 5000 characters).
+         */description: String, 
+        /**
+         * How it came to light: `patrol` 巡查, `visit` 走访, `resident`
+         * 群众反映, `hotline` 12345热线.
+         */source: String, 
+        /**
+         * `normal` 一般 (when empty), `urgent` 紧急, `critical` 特急.
+         */urgency: String = "", 
+        /**
+         * The household concerned (its id), if any.
+         */household: String? = nil, 
+        /**
+         * Building or landmark, free text (e.g. 3号楼东侧), at most 100
+         * characters.
+         */building: String? = nil, 
+        /**
+         * Latitude, WGS-84 (with `lon`).
+         */lat: Double? = nil, 
+        /**
+         * Longitude, WGS-84 (with `lat`).
+         */lon: Double? = nil, 
+        /**
+         * Other households concerned (ids).
+         */households: [String] = []) {
+        self.grid = grid
+        self.category = category
+        self.subtype = subtype
+        self.description = description
+        self.source = source
+        self.urgency = urgency
+        self.household = household
+        self.building = building
+        self.lat = lat
+        self.lon = lon
+        self.households = households
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NewReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNewReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NewReport {
+        return
+            try NewReport(
+                grid: FfiConverterString.read(from: &buf), 
+                category: FfiConverterString.read(from: &buf), 
+                subtype: FfiConverterString.read(from: &buf), 
+                description: FfiConverterString.read(from: &buf), 
+                source: FfiConverterString.read(from: &buf), 
+                urgency: FfiConverterString.read(from: &buf), 
+                household: FfiConverterOptionString.read(from: &buf), 
+                building: FfiConverterOptionString.read(from: &buf), 
+                lat: FfiConverterOptionDouble.read(from: &buf), 
+                lon: FfiConverterOptionDouble.read(from: &buf), 
+                households: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NewReport, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.grid, into: &buf)
+        FfiConverterString.write(value.category, into: &buf)
+        FfiConverterString.write(value.subtype, into: &buf)
+        FfiConverterString.write(value.description, into: &buf)
+        FfiConverterString.write(value.source, into: &buf)
+        FfiConverterString.write(value.urgency, into: &buf)
+        FfiConverterOptionString.write(value.household, into: &buf)
+        FfiConverterOptionString.write(value.building, into: &buf)
+        FfiConverterOptionDouble.write(value.lat, into: &buf)
+        FfiConverterOptionDouble.write(value.lon, into: &buf)
+        FfiConverterSequenceString.write(value.households, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNewReport_lift(_ buf: RustBuffer) throws -> NewReport {
+    return try FfiConverterTypeNewReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNewReport_lower(_ value: NewReport) -> RustBuffer {
+    return FfiConverterTypeNewReport.lower(value)
 }
 
 
@@ -3168,6 +4117,485 @@ public func FfiConverterTypeRejectedChange_lift(_ buf: RustBuffer) throws -> Rej
 #endif
 public func FfiConverterTypeRejectedChange_lower(_ value: RejectedChange) -> RustBuffer {
     return FfiConverterTypeRejectedChange.lower(value)
+}
+
+
+/**
+ * One report with its steps, oldest first.
+ */
+public struct Report: Equatable, Hashable {
+    /**
+     * The report as listed (stage, deadline, …).
+     */
+    public var row: ReportRow
+    /**
+     * Source code and Chinese name (巡查, 走访, 群众反映, 12345热线).
+     */
+    public var source: String
+    public var sourceName: String
+    /**
+     * Urgency code and Chinese name.
+     */
+    public var urgency: String
+    public var urgencyName: String
+    /**
+     * The household concerned, building or landmark, coordinates.
+     */
+    public var household: String?
+    public var building: String?
+    public var lat: Double?
+    public var lon: Double?
+    /**
+     * Other households concerned.
+     */
+    public var households: [String]
+    /**
+     * Photos (their SHA-256, hex): `photo(hash)` / `thumbnail(hash)`.
+     */
+    public var photos: [String]
+    /**
+     * The resident's rating, once rated.
+     */
+    public var rating: Int32?
+    /**
+     * Times it was sent back after a failed check.
+     */
+    public var reworks: Int32
+    /**
+     * Every step, in the order they count.
+     */
+    public var steps: [ReportStep]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The report as listed (stage, deadline, …).
+         */row: ReportRow, 
+        /**
+         * Source code and Chinese name (巡查, 走访, 群众反映, 12345热线).
+         */source: String, sourceName: String, 
+        /**
+         * Urgency code and Chinese name.
+         */urgency: String, urgencyName: String, 
+        /**
+         * The household concerned, building or landmark, coordinates.
+         */household: String?, building: String?, lat: Double?, lon: Double?, 
+        /**
+         * Other households concerned.
+         */households: [String], 
+        /**
+         * Photos (their SHA-256, hex): `photo(hash)` / `thumbnail(hash)`.
+         */photos: [String], 
+        /**
+         * The resident's rating, once rated.
+         */rating: Int32?, 
+        /**
+         * Times it was sent back after a failed check.
+         */reworks: Int32, 
+        /**
+         * Every step, in the order they count.
+         */steps: [ReportStep]) {
+        self.row = row
+        self.source = source
+        self.sourceName = sourceName
+        self.urgency = urgency
+        self.urgencyName = urgencyName
+        self.household = household
+        self.building = building
+        self.lat = lat
+        self.lon = lon
+        self.households = households
+        self.photos = photos
+        self.rating = rating
+        self.reworks = reworks
+        self.steps = steps
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Report: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Report {
+        return
+            try Report(
+                row: FfiConverterTypeReportRow.read(from: &buf), 
+                source: FfiConverterString.read(from: &buf), 
+                sourceName: FfiConverterString.read(from: &buf), 
+                urgency: FfiConverterString.read(from: &buf), 
+                urgencyName: FfiConverterString.read(from: &buf), 
+                household: FfiConverterOptionString.read(from: &buf), 
+                building: FfiConverterOptionString.read(from: &buf), 
+                lat: FfiConverterOptionDouble.read(from: &buf), 
+                lon: FfiConverterOptionDouble.read(from: &buf), 
+                households: FfiConverterSequenceString.read(from: &buf), 
+                photos: FfiConverterSequenceString.read(from: &buf), 
+                rating: FfiConverterOptionInt32.read(from: &buf), 
+                reworks: FfiConverterInt32.read(from: &buf), 
+                steps: FfiConverterSequenceTypeReportStep.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Report, into buf: inout [UInt8]) {
+        FfiConverterTypeReportRow.write(value.row, into: &buf)
+        FfiConverterString.write(value.source, into: &buf)
+        FfiConverterString.write(value.sourceName, into: &buf)
+        FfiConverterString.write(value.urgency, into: &buf)
+        FfiConverterString.write(value.urgencyName, into: &buf)
+        FfiConverterOptionString.write(value.household, into: &buf)
+        FfiConverterOptionString.write(value.building, into: &buf)
+        FfiConverterOptionDouble.write(value.lat, into: &buf)
+        FfiConverterOptionDouble.write(value.lon, into: &buf)
+        FfiConverterSequenceString.write(value.households, into: &buf)
+        FfiConverterSequenceString.write(value.photos, into: &buf)
+        FfiConverterOptionInt32.write(value.rating, into: &buf)
+        FfiConverterInt32.write(value.reworks, into: &buf)
+        FfiConverterSequenceTypeReportStep.write(value.steps, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReport_lift(_ buf: RustBuffer) throws -> Report {
+    return try FfiConverterTypeReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReport_lower(_ value: Report) -> RustBuffer {
+    return FfiConverterTypeReport.lower(value)
+}
+
+
+/**
+ * A report in a list.
+ */
+public struct ReportRow: Equatable, Hashable {
+    /**
+     * Its id.
+     */
+    public var id: String
+    /**
+     * Grid code.
+     */
+    public var grid: String
+    /**
+     * Category code and Chinese name.
+     */
+    public var category: String
+    public var categoryName: String
+    /**
+     * Subtype code and Chinese name.
+     */
+    public var subtype: String
+    public var subtypeName: String
+    /**
+     * What was found.
+     */
+    public var description: String
+    /**
+     * Where it stands, and the stage's Chinese name (待受理, 处置中, …).
+     */
+    public var stage: ReportStage
+    public var stageName: String
+    /**
+     * The level it is dealt with at.
+     */
+    public var level: ReportLevel
+    /**
+     * Who handles it (user id or `dept:<code>`), once dispatched.
+     */
+    public var assignee: String?
+    /**
+     * User id of the reporter.
+     */
+    public var reporter: String
+    /**
+     * When it was reported, ms since the Unix epoch.
+     */
+    public var createdAt: Int64
+    /**
+     * When handling is due, ms, once dispatched.
+     */
+    public var deadline: Int64?
+    /**
+     * Being handled past its deadline.
+     */
+    public var overdue: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its id.
+         */id: String, 
+        /**
+         * Grid code.
+         */grid: String, 
+        /**
+         * Category code and Chinese name.
+         */category: String, categoryName: String, 
+        /**
+         * Subtype code and Chinese name.
+         */subtype: String, subtypeName: String, 
+        /**
+         * What was found.
+         */description: String, 
+        /**
+         * Where it stands, and the stage's Chinese name (待受理, 处置中, …).
+         */stage: ReportStage, stageName: String, 
+        /**
+         * The level it is dealt with at.
+         */level: ReportLevel, 
+        /**
+         * Who handles it (user id or `dept:<code>`), once dispatched.
+         */assignee: String?, 
+        /**
+         * User id of the reporter.
+         */reporter: String, 
+        /**
+         * When it was reported, ms since the Unix epoch.
+         */createdAt: Int64, 
+        /**
+         * When handling is due, ms, once dispatched.
+         */deadline: Int64?, 
+        /**
+         * Being handled past its deadline.
+         */overdue: Bool) {
+        self.id = id
+        self.grid = grid
+        self.category = category
+        self.categoryName = categoryName
+        self.subtype = subtype
+        self.subtypeName = subtypeName
+        self.description = description
+        self.stage = stage
+        self.stageName = stageName
+        self.level = level
+        self.assignee = assignee
+        self.reporter = reporter
+        self.createdAt = createdAt
+        self.deadline = deadline
+        self.overdue = overdue
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReportRow: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReportRow: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReportRow {
+        return
+            try ReportRow(
+                id: FfiConverterString.read(from: &buf), 
+                grid: FfiConverterString.read(from: &buf), 
+                category: FfiConverterString.read(from: &buf), 
+                categoryName: FfiConverterString.read(from: &buf), 
+                subtype: FfiConverterString.read(from: &buf), 
+                subtypeName: FfiConverterString.read(from: &buf), 
+                description: FfiConverterString.read(from: &buf), 
+                stage: FfiConverterTypeReportStage.read(from: &buf), 
+                stageName: FfiConverterString.read(from: &buf), 
+                level: FfiConverterTypeReportLevel.read(from: &buf), 
+                assignee: FfiConverterOptionString.read(from: &buf), 
+                reporter: FfiConverterString.read(from: &buf), 
+                createdAt: FfiConverterInt64.read(from: &buf), 
+                deadline: FfiConverterOptionInt64.read(from: &buf), 
+                overdue: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReportRow, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.grid, into: &buf)
+        FfiConverterString.write(value.category, into: &buf)
+        FfiConverterString.write(value.categoryName, into: &buf)
+        FfiConverterString.write(value.subtype, into: &buf)
+        FfiConverterString.write(value.subtypeName, into: &buf)
+        FfiConverterString.write(value.description, into: &buf)
+        FfiConverterTypeReportStage.write(value.stage, into: &buf)
+        FfiConverterString.write(value.stageName, into: &buf)
+        FfiConverterTypeReportLevel.write(value.level, into: &buf)
+        FfiConverterOptionString.write(value.assignee, into: &buf)
+        FfiConverterString.write(value.reporter, into: &buf)
+        FfiConverterInt64.write(value.createdAt, into: &buf)
+        FfiConverterOptionInt64.write(value.deadline, into: &buf)
+        FfiConverterBool.write(value.overdue, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReportRow_lift(_ buf: RustBuffer) throws -> ReportRow {
+    return try FfiConverterTypeReportRow.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReportRow_lower(_ value: ReportRow) -> RustBuffer {
+    return FfiConverterTypeReportRow.lower(value)
+}
+
+
+/**
+ * One step of a report, as recorded.
+ */
+public struct ReportStep: Equatable, Hashable {
+    /**
+     * The step's id.
+     */
+    public var id: String
+    /**
+     * Its code (`report`, `accept`, `dispatch`, …) and Chinese name.
+     */
+    public var kind: String
+    public var name: String
+    /**
+     * User id of whoever took it, and their role code.
+     */
+    public var actor: String
+    public var role: String
+    /**
+     * When, ms since the Unix epoch.
+     */
+    public var at: Int64
+    /**
+     * Who it was dispatched to (dispatch).
+     */
+    public var assignee: String?
+    /**
+     * The note given with it.
+     */
+    public var note: String?
+    /**
+     * The rating (rate).
+     */
+    public var rating: Int32?
+    /**
+     * Why it had no effect (it raced another step taken offline), in
+     * Chinese; `None` when it took effect.
+     */
+    public var superseded: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The step's id.
+         */id: String, 
+        /**
+         * Its code (`report`, `accept`, `dispatch`, …) and Chinese name.
+         */kind: String, name: String, 
+        /**
+         * User id of whoever took it, and their role code.
+         */actor: String, role: String, 
+        /**
+         * When, ms since the Unix epoch.
+         */at: Int64, 
+        /**
+         * Who it was dispatched to (dispatch).
+         */assignee: String?, 
+        /**
+         * The note given with it.
+         */note: String?, 
+        /**
+         * The rating (rate).
+         */rating: Int32?, 
+        /**
+         * Why it had no effect (it raced another step taken offline), in
+         * Chinese; `None` when it took effect.
+         */superseded: String?) {
+        self.id = id
+        self.kind = kind
+        self.name = name
+        self.actor = actor
+        self.role = role
+        self.at = at
+        self.assignee = assignee
+        self.note = note
+        self.rating = rating
+        self.superseded = superseded
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReportStep: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReportStep: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReportStep {
+        return
+            try ReportStep(
+                id: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                actor: FfiConverterString.read(from: &buf), 
+                role: FfiConverterString.read(from: &buf), 
+                at: FfiConverterInt64.read(from: &buf), 
+                assignee: FfiConverterOptionString.read(from: &buf), 
+                note: FfiConverterOptionString.read(from: &buf), 
+                rating: FfiConverterOptionInt32.read(from: &buf), 
+                superseded: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReportStep, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.actor, into: &buf)
+        FfiConverterString.write(value.role, into: &buf)
+        FfiConverterInt64.write(value.at, into: &buf)
+        FfiConverterOptionString.write(value.assignee, into: &buf)
+        FfiConverterOptionString.write(value.note, into: &buf)
+        FfiConverterOptionInt32.write(value.rating, into: &buf)
+        FfiConverterOptionString.write(value.superseded, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReportStep_lift(_ buf: RustBuffer) throws -> ReportStep {
+    return try FfiConverterTypeReportStep.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReportStep_lower(_ value: ReportStep) -> RustBuffer {
+    return FfiConverterTypeReportStep.lower(value)
 }
 
 
@@ -3559,6 +4987,109 @@ public func FfiConverterTypeResidentRow_lower(_ value: ResidentRow) -> RustBuffe
 
 
 /**
+ * A step to take, with what it needs.
+ */
+public struct Step: Equatable, Hashable {
+    /**
+     * Which step.
+     */
+    public var kind: StepKind
+    /**
+     * What was done, why it goes back, why it is withdrawn (required for
+     * `VerifyFail` and `Withdraw`; at most 2000 characters).
+     */
+    public var note: String?
+    /**
+     * Who is to handle it (`Dispatch` only): a user id or `dept:<code>`.
+     */
+    public var assignee: String?
+    /**
+     * The resident's rating, 1–5 (`Rate` only).
+     */
+    public var rating: Int32?
+    /**
+     * Photos to attach to the report with this step (files, e.g. of the
+     * place after handling), read before anything is recorded.
+     */
+    public var photoPaths: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Which step.
+         */kind: StepKind, 
+        /**
+         * What was done, why it goes back, why it is withdrawn (required for
+         * `VerifyFail` and `Withdraw`; at most 2000 characters).
+         */note: String? = nil, 
+        /**
+         * Who is to handle it (`Dispatch` only): a user id or `dept:<code>`.
+         */assignee: String? = nil, 
+        /**
+         * The resident's rating, 1–5 (`Rate` only).
+         */rating: Int32? = nil, 
+        /**
+         * Photos to attach to the report with this step (files, e.g. of the
+         * place after handling), read before anything is recorded.
+         */photoPaths: [String] = []) {
+        self.kind = kind
+        self.note = note
+        self.assignee = assignee
+        self.rating = rating
+        self.photoPaths = photoPaths
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Step: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStep: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Step {
+        return
+            try Step(
+                kind: FfiConverterTypeStepKind.read(from: &buf), 
+                note: FfiConverterOptionString.read(from: &buf), 
+                assignee: FfiConverterOptionString.read(from: &buf), 
+                rating: FfiConverterOptionInt32.read(from: &buf), 
+                photoPaths: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Step, into buf: inout [UInt8]) {
+        FfiConverterTypeStepKind.write(value.kind, into: &buf)
+        FfiConverterOptionString.write(value.note, into: &buf)
+        FfiConverterOptionString.write(value.assignee, into: &buf)
+        FfiConverterOptionInt32.write(value.rating, into: &buf)
+        FfiConverterSequenceString.write(value.photoPaths, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStep_lift(_ buf: RustBuffer) throws -> Step {
+    return try FfiConverterTypeStep.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStep_lower(_ value: Step) -> RustBuffer {
+    return FfiConverterTypeStep.lower(value)
+}
+
+
+/**
  * Progress of a sync, for a progress bar.
  */
 public struct SyncProgress: Equatable, Hashable {
@@ -3583,7 +5114,7 @@ public struct SyncProgress: Equatable, Hashable {
      */
     public var docsTotal: Int64
     /**
-     * Bytes sent and received so far.
+     * Bytes sent and received so far (photo uploads included).
      */
     public var bytesDone: Int64
     /**
@@ -3610,7 +5141,7 @@ public struct SyncProgress: Equatable, Hashable {
          * Documents to receive in all (grows if others keep editing).
          */docsTotal: Int64, 
         /**
-         * Bytes sent and received so far.
+         * Bytes sent and received so far (photo uploads included).
          */bytesDone: Int64, 
         /**
          * Bytes expected in all (an estimate while pulling).
@@ -3720,6 +5251,25 @@ public struct SyncReport: Equatable, Hashable {
      */
     public var heldBack: Int64
     /**
+     * Local changes recorded here under another person's sign-in: never
+     * sent under the current one (they wait until that person signs in
+     * here again; see `warnings`).
+     */
+    public var heldOtherUser: Int64
+    /**
+     * Photos the server now has for their reports.
+     */
+    public var blobsUploaded: Int64
+    /**
+     * Photo bytes sent (a chunk sent again after a dropped connection
+     * counts twice).
+     */
+    public var blobBytesSent: Int64
+    /**
+     * Photos still waiting to be uploaded (the next sync resumes them).
+     */
+    public var blobsPending: Int64
+    /**
      * Refused changes waiting for the worker (all of them).
      */
     public var refusedWaiting: Int64
@@ -3784,6 +5334,21 @@ public struct SyncReport: Equatable, Hashable {
          * on (tried again at the next sync).
          */heldBack: Int64, 
         /**
+         * Local changes recorded here under another person's sign-in: never
+         * sent under the current one (they wait until that person signs in
+         * here again; see `warnings`).
+         */heldOtherUser: Int64, 
+        /**
+         * Photos the server now has for their reports.
+         */blobsUploaded: Int64, 
+        /**
+         * Photo bytes sent (a chunk sent again after a dropped connection
+         * counts twice).
+         */blobBytesSent: Int64, 
+        /**
+         * Photos still waiting to be uploaded (the next sync resumes them).
+         */blobsPending: Int64, 
+        /**
          * Refused changes waiting for the worker (all of them).
          */refusedWaiting: Int64, 
         /**
@@ -3816,6 +5381,10 @@ public struct SyncReport: Equatable, Hashable {
         self.rounds = rounds
         self.repushed = repushed
         self.heldBack = heldBack
+        self.heldOtherUser = heldOtherUser
+        self.blobsUploaded = blobsUploaded
+        self.blobBytesSent = blobBytesSent
+        self.blobsPending = blobsPending
         self.refusedWaiting = refusedWaiting
         self.docsToHeal = docsToHeal
         self.logLost = logLost
@@ -3850,6 +5419,10 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
                 rounds: FfiConverterInt64.read(from: &buf), 
                 repushed: FfiConverterInt64.read(from: &buf), 
                 heldBack: FfiConverterInt64.read(from: &buf), 
+                heldOtherUser: FfiConverterInt64.read(from: &buf), 
+                blobsUploaded: FfiConverterInt64.read(from: &buf), 
+                blobBytesSent: FfiConverterInt64.read(from: &buf), 
+                blobsPending: FfiConverterInt64.read(from: &buf), 
                 refusedWaiting: FfiConverterInt64.read(from: &buf), 
                 docsToHeal: FfiConverterInt64.read(from: &buf), 
                 logLost: FfiConverterBool.read(from: &buf), 
@@ -3870,6 +5443,10 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.rounds, into: &buf)
         FfiConverterInt64.write(value.repushed, into: &buf)
         FfiConverterInt64.write(value.heldBack, into: &buf)
+        FfiConverterInt64.write(value.heldOtherUser, into: &buf)
+        FfiConverterInt64.write(value.blobsUploaded, into: &buf)
+        FfiConverterInt64.write(value.blobBytesSent, into: &buf)
+        FfiConverterInt64.write(value.blobsPending, into: &buf)
         FfiConverterInt64.write(value.refusedWaiting, into: &buf)
         FfiConverterInt64.write(value.docsToHeal, into: &buf)
         FfiConverterBool.write(value.logLost, into: &buf)
@@ -4380,6 +5957,14 @@ public enum CodeTable: Equatable, Hashable {
      * 房屋用途.
      */
     case houseUse
+    /**
+     * 事件来源 (巡查, 走访, 群众反映, 12345热线).
+     */
+    case issueSource
+    /**
+     * 紧急程度 (一般, 紧急, 特急).
+     */
+    case issueUrgency
 
 
 
@@ -4416,6 +6001,10 @@ public struct FfiConverterTypeCodeTable: FfiConverterRustBuffer {
         case 7: return .visitorRole
         
         case 8: return .houseUse
+        
+        case 9: return .issueSource
+        
+        case 10: return .issueUrgency
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -4455,6 +6044,14 @@ public struct FfiConverterTypeCodeTable: FfiConverterRustBuffer {
         
         case .houseUse:
             writeInt(&buf, Int32(8))
+        
+        
+        case .issueSource:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .issueUrgency:
+            writeInt(&buf, Int32(10))
         
         }
     }
@@ -4639,6 +6236,13 @@ enum GridsyncError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     case Cancelled(text: String
     )
     /**
+     * Something typed on this device is not on the server yet (held
+     * back, refused, photos not uploaded): a hand-over stops before
+     * removing anything. `text` says what, and what to do.
+     */
+    case Unsynced(text: String
+    )
+    /**
      * A bug or damaged data: report it.
      */
     case Internal(text: String
@@ -4724,7 +6328,10 @@ public struct FfiConverterTypeGridsyncError: FfiConverterRustBuffer {
         case 12: return .Cancelled(
             text: try FfiConverterString.read(from: &buf)
             )
-        case 13: return .Internal(
+        case 13: return .Unsynced(
+            text: try FfiConverterString.read(from: &buf)
+            )
+        case 14: return .Internal(
             text: try FfiConverterString.read(from: &buf)
             )
 
@@ -4804,8 +6411,13 @@ public struct FfiConverterTypeGridsyncError: FfiConverterRustBuffer {
             FfiConverterString.write(text, into: &buf)
             
         
-        case let .Internal(text):
+        case let .Unsynced(text):
             writeInt(&buf, Int32(13))
+            FfiConverterString.write(text, into: &buf)
+            
+        
+        case let .Internal(text):
+            writeInt(&buf, Int32(14))
             FfiConverterString.write(text, into: &buf)
             
         }
@@ -4826,6 +6438,402 @@ public func FfiConverterTypeGridsyncError_lift(_ buf: RustBuffer) throws -> Grid
 public func FfiConverterTypeGridsyncError_lower(_ value: GridsyncError) -> RustBuffer {
     return FfiConverterTypeGridsyncError.lower(value)
 }
+
+
+/**
+ * The level a report is dealt with at.
+ */
+
+public enum ReportLevel: Equatable, Hashable {
+    
+    /**
+     * 网格.
+     */
+    case grid
+    /**
+     * 社区.
+     */
+    case community
+    /**
+     * 街道.
+     */
+    case street
+    /**
+     * 职能部门.
+     */
+    case department
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ReportLevel: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReportLevel: FfiConverterRustBuffer {
+    typealias SwiftType = ReportLevel
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReportLevel {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .grid
+        
+        case 2: return .community
+        
+        case 3: return .street
+        
+        case 4: return .department
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReportLevel, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .grid:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .community:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .street:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .department:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReportLevel_lift(_ buf: RustBuffer) throws -> ReportLevel {
+    return try FfiConverterTypeReportLevel.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReportLevel_lower(_ value: ReportLevel) -> RustBuffer {
+    return FfiConverterTypeReportLevel.lower(value)
+}
+
+
+
+/**
+ * Where a report stands in the loop.
+ */
+
+public enum ReportStage: Equatable, Hashable {
+    
+    /**
+     * 待受理: reported (or escalated), waiting to be accepted.
+     */
+    case reported
+    /**
+     * 待派遣: accepted, waiting to be dispatched.
+     */
+    case accepted
+    /**
+     * 处置中: dispatched to the assignee (also after a failed check).
+     */
+    case dispatched
+    /**
+     * 待反馈: handled, waiting for feedback.
+     */
+    case handled
+    /**
+     * 待核查: fed back, waiting to be checked.
+     */
+    case fedBack
+    /**
+     * 待结案: checked, waiting to be closed.
+     */
+    case verified
+    /**
+     * 已结案: closed, waiting for the resident's rating.
+     */
+    case closed
+    /**
+     * 已评价: rated; the loop is complete.
+     */
+    case rated
+    /**
+     * 已撤销: withdrawn.
+     */
+    case withdrawn
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ReportStage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReportStage: FfiConverterRustBuffer {
+    typealias SwiftType = ReportStage
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReportStage {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .reported
+        
+        case 2: return .accepted
+        
+        case 3: return .dispatched
+        
+        case 4: return .handled
+        
+        case 5: return .fedBack
+        
+        case 6: return .verified
+        
+        case 7: return .closed
+        
+        case 8: return .rated
+        
+        case 9: return .withdrawn
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReportStage, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .reported:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .accepted:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .dispatched:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .handled:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .fedBack:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .verified:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .closed:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .rated:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .withdrawn:
+            writeInt(&buf, Int32(9))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReportStage_lift(_ buf: RustBuffer) throws -> ReportStage {
+    return try FfiConverterTypeReportStage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReportStage_lower(_ value: ReportStage) -> RustBuffer {
+    return FfiConverterTypeReportStage.lower(value)
+}
+
+
+
+/**
+ * A step of the loop a person takes (上报 is the report itself).
+ */
+
+public enum StepKind: Equatable, Hashable {
+    
+    /**
+     * 受理.
+     */
+    case accept
+    /**
+     * 派遣 (needs `assignee`: a user id, or `dept:<code>` for a
+     * department, 吹哨报到).
+     */
+    case dispatch
+    /**
+     * 处置.
+     */
+    case handle
+    /**
+     * 反馈.
+     */
+    case feedback
+    /**
+     * 核查通过.
+     */
+    case verifyPass
+    /**
+     * 核查不通过 (needs a note: why).
+     */
+    case verifyFail
+    /**
+     * 结案.
+     */
+    case close
+    /**
+     * 评价 (needs `rating`, 1–5).
+     */
+    case rate
+    /**
+     * 上报上级.
+     */
+    case escalate
+    /**
+     * 撤销 (needs a note: why).
+     */
+    case withdraw
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension StepKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStepKind: FfiConverterRustBuffer {
+    typealias SwiftType = StepKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StepKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .accept
+        
+        case 2: return .dispatch
+        
+        case 3: return .handle
+        
+        case 4: return .feedback
+        
+        case 5: return .verifyPass
+        
+        case 6: return .verifyFail
+        
+        case 7: return .close
+        
+        case 8: return .rate
+        
+        case 9: return .escalate
+        
+        case 10: return .withdraw
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: StepKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .accept:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .dispatch:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .handle:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .feedback:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .verifyPass:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .verifyFail:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .close:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .rate:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .escalate:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .withdraw:
+            writeInt(&buf, Int32(10))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStepKind_lift(_ buf: RustBuffer) throws -> StepKind {
+    return try FfiConverterTypeStepKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStepKind_lower(_ value: StepKind) -> RustBuffer {
+    return FfiConverterTypeStepKind.lower(value)
+}
+
 
 
 /**
@@ -4915,6 +6923,30 @@ public func FfiConverterTypeSyncPhase_lower(_ value: SyncPhase) -> RustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionInt32: FfiConverterRustBuffer {
+    typealias SwiftType = Int32?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterInt32.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
     typealias SwiftType = Int64?
 
@@ -4979,6 +7011,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeChangeListener: FfiConverterRustBuffer {
+    typealias SwiftType = ChangeListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeChangeListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeChangeListener.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5309,6 +7365,56 @@ fileprivate struct FfiConverterSequenceTypeHouseholdRow: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeIssueCategory: FfiConverterRustBuffer {
+    typealias SwiftType = [IssueCategory]
+
+    public static func write(_ value: [IssueCategory], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeIssueCategory.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [IssueCategory] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [IssueCategory]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeIssueCategory.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeIssueSubtype: FfiConverterRustBuffer {
+    typealias SwiftType = [IssueSubtype]
+
+    public static func write(_ value: [IssueSubtype], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeIssueSubtype.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [IssueSubtype] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [IssueSubtype]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeIssueSubtype.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeRejectedChange: FfiConverterRustBuffer {
     typealias SwiftType = [RejectedChange]
 
@@ -5326,6 +7432,56 @@ fileprivate struct FfiConverterSequenceTypeRejectedChange: FfiConverterRustBuffe
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeRejectedChange.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeReportRow: FfiConverterRustBuffer {
+    typealias SwiftType = [ReportRow]
+
+    public static func write(_ value: [ReportRow], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReportRow.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ReportRow] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ReportRow]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReportRow.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeReportStep: FfiConverterRustBuffer {
+    typealias SwiftType = [ReportStep]
+
+    public static func write(_ value: [ReportStep], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReportStep.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ReportStep] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ReportStep]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReportStep.read(from: &buf))
         }
         return seq
     }
@@ -5460,6 +7616,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridsync_ffi_checksum_func_codes() != 63501) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gridsync_ffi_checksum_method_changelistener_on_change() != 63761) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gridsync_ffi_checksum_method_gridsync_add_place() != 39226) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5494,6 +7653,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridsync_ffi_checksum_method_gridsync_grids() != 3657) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_hand_over() != 13291) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridsync_ffi_checksum_method_gridsync_history() != 47837) {
@@ -5544,6 +7706,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridsync_ffi_checksum_method_gridsync_search_residents() != 21726) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_set_change_listener() != 50010) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gridsync_ffi_checksum_method_gridsync_set_server_url() != 12879) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5559,6 +7724,39 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridsync_ffi_checksum_method_gridsync_update_resident() != 8638) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_attach_photo() != 30750) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_issue_catalogue() != 24236) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_my_reports() != 53359) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_open_reports() != 9731) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_overdue_reports() != 48221) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_photo() != 839) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_report() != 33452) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_report_issue() != 25528) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_reports_nearly_due() != 56641) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_take_step() != 3440) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_thumbnail() != 53344) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gridsync_ffi_checksum_method_synclistener_on_progress() != 808) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5566,6 +7764,7 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitChangeListener()
     uniffiCallbackInitSyncListener()
     return InitializationResult.ok
 }()

@@ -52,6 +52,10 @@ pub(crate) enum Command {
     /// 走访记录 / visits
     #[command(subcommand)]
     Visit(VisitCommand),
+    /// 事件（上报、列表、详情、办理步骤、照片） / issue reports: report,
+    /// list, show, take a step, attach photos
+    #[command(subcommand)]
+    Issue(IssueCommand),
     /// 超过若干天未走访的住户 / households not visited for some days
     NotVisited {
         /// 天数 / days
@@ -512,4 +516,119 @@ mod tests {
         assert_eq!(parse_rfc3339("2026-11-20T02:00:00Z"), Ok(1_795_140_000_000));
         assert!(parse_rfc3339("2026-11-20 10:00").is_err());
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum IssueCommand {
+    /// 上报事件（可离线） / report an issue (offline)
+    Report(IssueReport),
+    /// 事件类别和子类（代码与中文名） / the catalogue: categories and subtypes
+    Categories,
+    /// 未办结的事件（默认本机全部） / open issues (all on this device by
+    /// default)
+    List(IssueList),
+    /// 一个事件及其办理步骤、处置期限 / one issue with its steps and deadline
+    Show {
+        /// 事件编号 / issue id
+        id: String,
+    },
+    /// 办理一步（受理、派遣、处置、反馈、核查、结案、评价、上报上级、撤销） /
+    /// take a step of the loop
+    Step(IssueStep),
+    /// 取一张照片或其缩略图（本机没有则下载并保存） / fetch a photo or its
+    /// thumbnail (downloaded and kept when not on this device)
+    Photo {
+        /// 照片编号（SHA-256） / the photo's SHA-256
+        hash: String,
+        /// 写入的文件 / the file to write
+        #[arg(long)]
+        out: PathBuf,
+        /// 只取缩略图 / the thumbnail (JPEG, at most 256 px a side)
+        #[arg(long)]
+        thumbnail: bool,
+    },
+    /// 添加照片 / attach photos
+    Attach {
+        /// 事件编号 / issue id
+        id: String,
+        /// 照片文件 / photo files
+        #[arg(required = true)]
+        photos: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IssueReport {
+    /// 网格代码 / grid code
+    #[arg(long)]
+    pub(crate) grid: String,
+    /// 类别代码，如 sanitation / category code
+    #[arg(long)]
+    pub(crate) category: String,
+    /// 子类代码，如 garbage / subtype code
+    #[arg(long)]
+    pub(crate) subtype: String,
+    /// 事件描述 / what was found
+    #[arg(long)]
+    pub(crate) description: String,
+    /// 来源 / source: patrol 巡查, visit 走访, resident 群众反映, hotline 12345热线
+    #[arg(long, default_value = "patrol")]
+    pub(crate) source: String,
+    /// 紧急程度 / urgency: normal 一般, urgent 紧急, critical 特急
+    #[arg(long, default_value = "")]
+    pub(crate) urgency: String,
+    /// 相关住户编号 / the household concerned
+    #[arg(long)]
+    pub(crate) household: Option<String>,
+    /// 位置描述，如 3号楼东侧 / building or landmark
+    #[arg(long)]
+    pub(crate) building: Option<String>,
+    /// 纬度 / latitude (WGS-84)
+    #[arg(long, requires = "lon")]
+    pub(crate) lat: Option<f64>,
+    /// 经度 / longitude (WGS-84)
+    #[arg(long, requires = "lat")]
+    pub(crate) lon: Option<f64>,
+    /// 照片文件（可多次） / a photo file (repeatable)
+    #[arg(long)]
+    pub(crate) photo: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IssueList {
+    /// 只看该网格 / only this grid
+    #[arg(long)]
+    pub(crate) grid: Option<String>,
+    /// 我上报的或由我处置的 / those I reported or am to handle
+    #[arg(long, conflicts_with_all = ["overdue", "nearly_due"])]
+    pub(crate) mine: bool,
+    /// 处置超期的 / being handled past their deadline
+    #[arg(long, conflicts_with = "nearly_due")]
+    pub(crate) overdue: bool,
+    /// 若干小时内到期的 / due within this many hours
+    #[arg(long, value_name = "HOURS")]
+    pub(crate) nearly_due: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IssueStep {
+    /// 事件编号 / issue id
+    pub(crate) id: String,
+    /// 步骤 / step: accept 受理, dispatch 派遣, handle 处置, feedback 反馈,
+    /// verify_pass 核查通过, verify_fail 核查不通过, close 结案, rate 评价,
+    /// escalate 上报上级, withdraw 撤销
+    pub(crate) kind: String,
+    /// 说明或原因 / a note (required for verify_fail and withdraw)
+    #[arg(long)]
+    pub(crate) note: Option<String>,
+    /// 处置人：用户编号，或 dept:<部门代码>（派遣） / assignee for dispatch:
+    /// a user id or dept:<code>
+    #[arg(long)]
+    pub(crate) assignee: Option<String>,
+    /// 评价星级 1-5（评价） / rating 1-5 (rate)
+    #[arg(long)]
+    pub(crate) rating: Option<u8>,
+    /// 照片文件（可多次） / a photo file (repeatable)
+    #[arg(long)]
+    pub(crate) photo: Vec<PathBuf>,
 }

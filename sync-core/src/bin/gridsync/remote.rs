@@ -70,7 +70,7 @@ fn display_name(user: &User) -> &str {
 }
 
 /// The server this store signed in to.
-fn server(store: &Store) -> anyhow::Result<String> {
+pub(crate) fn server(store: &Store) -> anyhow::Result<String> {
     sync::status(store)?
         .server
         .filter(|s| !s.is_empty())

@@ -650,8 +650,30 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceChangeListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`change`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceSyncListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`progress`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onChange")
+internal open class UniffiVTableCallbackInterfaceChangeListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onChange`: UniffiCallbackInterfaceChangeListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onChange`: UniffiCallbackInterfaceChangeListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceChangeListener(`uniffiFree`,`uniffiClone`,`onChange`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceChangeListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onChange` = other.`onChange`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onProgress")
 internal open class UniffiVTableCallbackInterfaceSyncListener(
@@ -699,6 +721,8 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_gridsync_ffi_checksum_func_codes(
     ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_changelistener_on_change(
+    ): Int
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_add_place(
     ): Int
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_add_resident(
@@ -722,6 +746,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_duplicate_suspects(
     ): Int
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_grids(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_hand_over(
     ): Int
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_history(
     ): Int
@@ -755,6 +781,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_search_residents(
     ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_set_change_listener(
+    ): Int
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_set_server_url(
     ): Int
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_status(
@@ -764,6 +792,28 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_update_household(
     ): Int
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_update_resident(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_attach_photo(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_issue_catalogue(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_my_reports(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_open_reports(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_overdue_reports(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_photo(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_report(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_report_issue(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_reports_nearly_due(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_take_step(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_thumbnail(
     ): Int
     external fun uniffi_gridsync_ffi_checksum_method_synclistener_on_progress(
     ): Int
@@ -785,11 +835,20 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "gridsync_ffi"))
+        uniffiCallbackInterfaceChangeListener.register(this)
         uniffiCallbackInterfaceSyncListener.register(this)
         
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_gridsync_ffi_fn_clone_changelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_gridsync_ffi_fn_free_changelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_gridsync_ffi_fn_init_callback_vtable_changelistener(`vtable`: UniffiVTableCallbackInterfaceChangeListener,
+    ): Unit
+    external fun uniffi_gridsync_ffi_fn_method_changelistener_on_change(`ptr`: Long,`change`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_gridsync_ffi_fn_clone_gridsync(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_gridsync_ffi_fn_free_gridsync(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -819,6 +878,8 @@ internal object UniffiLib {
     external fun uniffi_gridsync_ffi_fn_method_gridsync_duplicate_suspects(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_gridsync_ffi_fn_method_gridsync_grids(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_hand_over(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_gridsync_ffi_fn_method_gridsync_history(`ptr`: Long,`docId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -852,6 +913,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_gridsync_ffi_fn_method_gridsync_search_residents(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_set_change_listener(`ptr`: Long,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_gridsync_ffi_fn_method_gridsync_set_server_url(`ptr`: Long,`url`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_gridsync_ffi_fn_method_gridsync_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -862,6 +925,28 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_gridsync_ffi_fn_method_gridsync_update_resident(`ptr`: Long,`householdId`: RustBuffer.ByValue,`residentId`: RustBuffer.ByValue,`resident`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_attach_photo(`ptr`: Long,`reportId`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_issue_catalogue(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_my_reports(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_open_reports(`ptr`: Long,`grid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_overdue_reports(`ptr`: Long,`grid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_photo(`ptr`: Long,`hash`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_report(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_report_issue(`ptr`: Long,`report`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_reports_nearly_due(`ptr`: Long,`grid`: RustBuffer.ByValue,`hours`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_take_step(`ptr`: Long,`reportId`: RustBuffer.ByValue,`step`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_thumbnail(`ptr`: Long,`hash`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_gridsync_ffi_fn_clone_synclistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_gridsync_ffi_fn_free_synclistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -996,6 +1081,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gridsync_ffi_checksum_func_codes() and 0xFFFF) != 63501) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_changelistener_on_change() and 0xFFFF) != 63761) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_add_place() and 0xFFFF) != 39226) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1030,6 +1118,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_grids() and 0xFFFF) != 3657) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_hand_over() and 0xFFFF) != 13291) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_history() and 0xFFFF) != 47837) {
@@ -1080,6 +1171,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_search_residents() and 0xFFFF) != 21726) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_set_change_listener() and 0xFFFF) != 50010) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_set_server_url() and 0xFFFF) != 12879) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1093,6 +1187,39 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_update_resident() and 0xFFFF) != 8638) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_attach_photo() and 0xFFFF) != 30750) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_issue_catalogue() and 0xFFFF) != 24236) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_my_reports() and 0xFFFF) != 53359) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_open_reports() and 0xFFFF) != 9731) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_overdue_reports() and 0xFFFF) != 48221) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_photo() and 0xFFFF) != 839) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_report() and 0xFFFF) != 33452) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_report_issue() and 0xFFFF) != 25528) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_reports_nearly_due() and 0xFFFF) != 56641) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_take_step() and 0xFFFF) != 3440) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_thumbnail() and 0xFFFF) != 53344) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gridsync_ffi_checksum_method_synclistener_on_progress() and 0xFFFF) != 808) {
@@ -1438,6 +1565,354 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
     }
 }
 
+/**
+ * @suppress
+ */
+public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
+    override fun read(buf: ByteBuffer): ByteArray {
+        val len = buf.getInt()
+        val byteArr = ByteArray(len)
+        buf.get(byteArr)
+        return byteArr
+    }
+    override fun allocationSize(value: ByteArray): ULong {
+        return 4UL + value.size.toULong()
+    }
+    override fun write(value: ByteArray, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Told what changed on the device after a local edit or a sync, so a
+ * screen refreshes without polling. Called on the thread that made the
+ * edit or ran the sync, after the store is released: it may call back
+ * into the SDK (e.g. re-read a list). It must not throw.
+ */
+public interface ChangeListener {
+    
+    /**
+     * Documents changed or removed, and which lists they touch.
+     */
+    fun `onChange`(`change`: ChangeSet)
+    
+    companion object
+}
+
+/**
+ * Told what changed on the device after a local edit or a sync, so a
+ * screen refreshes without polling. Called on the thread that made the
+ * edit or ran the sync, after the store is released: it may call back
+ * into the SDK (e.g. re-read a list). It must not throw.
+ */
+open class ChangeListenerImpl: Disposable, AutoCloseable, ChangeListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_gridsync_ffi_fn_free_changelistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_gridsync_ffi_fn_clone_changelistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * Documents changed or removed, and which lists they touch.
+     */override fun `onChange`(`change`: ChangeSet)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_changelistener_on_change(
+        it,
+        
+        FfiConverterTypeChangeSet.lower(`change`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceChangeListener {
+    internal object `onChange`: UniffiCallbackInterfaceChangeListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`change`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeChangeListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onChange`(
+                    FfiConverterTypeChangeSet.lift(`change`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeChangeListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeChangeListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceChangeListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onChange`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_gridsync_ffi_fn_init_callback_vtable_changelistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChangeListener: FfiConverter<ChangeListener, Long> {
+    internal val handleMap = UniffiHandleMap<ChangeListener>()
+
+    override fun lower(value: ChangeListener): Long {
+        if (value is ChangeListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): ChangeListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ChangeListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): ChangeListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ChangeListener) = 8UL
+
+    override fun write(value: ChangeListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
 
 // This template implements a class for working with a Rust struct via a handle
 // to the live Rust struct on the other side of the FFI.
@@ -1616,6 +2091,18 @@ public interface GridsyncInterface {
     fun `grids`(): List<Grid>
     
     /**
+     * Hand this phone over to another worker: sync, and only when
+     * everything typed here is on the server (no change held back or
+     * refused, no photo left to upload) sign out and remove the old
+     * user's data: the store file is replaced by a new, empty one (a new
+     * device id, so the next worker signs in as a new device). Returns
+     * the final sync's report. Throws `Unsynced` (nothing removed) when
+     * something is not on the server, `Network` offline, `Unauthorized`
+     * when nobody is signed in.
+     */
+    fun `handOver`(): SyncReport
+    
+    /**
      * Who changed what in a record, and when; oldest first.
      */
     fun `history`(`docId`: kotlin.String): List<HistoryEntry>
@@ -1707,6 +2194,12 @@ public interface GridsyncInterface {
     fun `searchResidents`(`query`: kotlin.String): List<ResidentRow>
     
     /**
+     * Be told what changed after every local edit and sync (`null`:
+     * stop). One listener at a time; setting one replaces the last.
+     */
+    fun `setChangeListener`(`listener`: ChangeListener?)
+    
+    /**
      * Change the server address (takes effect at the next call).
      */
     fun `setServerUrl`(`url`: kotlin.String)
@@ -1736,6 +2229,81 @@ public interface GridsyncInterface {
      * written, so edits of other fields on other phones are kept.
      */
     fun `updateResident`(`householdId`: kotlin.String, `residentId`: kotlin.String, `resident`: Resident)
+    
+    /**
+     * Attach the photo in file `path` (JPEG, PNG, …, at most 10 MB) to
+     * report `report_id`: kept on the device once however often attached,
+     * listed in the report, uploaded by the next `sync` after the report
+     * (bytes counted in the progress; an upload cut off resumes where the
+     * server stands). Returns the photo's name (SHA-256, hex).
+     */
+    fun `attachPhoto`(`reportId`: kotlin.String, `path`: kotlin.String): kotlin.String
+    
+    /**
+     * The issue catalogue: categories and subtypes with their Chinese
+     * names, for the report form's pickers.
+     */
+    fun `issueCatalogue`(): List<IssueCategory>
+    
+    /**
+     * Open reports the signed-in user reported or is to handle.
+     */
+    fun `myReports`(): List<ReportRow>
+    
+    /**
+     * Open reports (not closed, rated or withdrawn) of `grid`, or of every
+     * grid on this device; oldest first.
+     */
+    fun `openReports`(`grid`: kotlin.String?): List<ReportRow>
+    
+    /**
+     * Reports being handled past their deadline (of `grid`, or all).
+     */
+    fun `overdueReports`(`grid`: kotlin.String?): List<ReportRow>
+    
+    /**
+     * The photo `hash` of a report: from the device if it is here, else
+     * downloaded (resuming after a dropped connection), checked and kept
+     * for next time. Throws `NotFound` for a photo of a report this user
+     * may not read, `Network` offline.
+     */
+    fun `photo`(`hash`: kotlin.String): kotlin.ByteArray
+    
+    /**
+     * One report with its steps and deadline.
+     */
+    fun `report`(`id`: kotlin.String): Report
+    
+    /**
+     * Report an issue, offline; returns its id. The signed-in user is the
+     * reporter. Throws `Invalid` naming the field (`category`, `subtype`,
+     * `description`, `source`, `urgency`, `place.lat`, …).
+     */
+    fun `reportIssue`(`report`: NewReport): kotlin.String
+    
+    /**
+     * Reports being handled whose deadline falls within `hours` hours
+     * (not yet overdue), of `grid` or all.
+     */
+    fun `reportsNearlyDue`(`grid`: kotlin.String?, `hours`: kotlin.Int): List<ReportRow>
+    
+    /**
+     * Take a step of report `report_id` as the signed-in user, offline;
+     * returns the step's id. Photos in `step.photoPaths` are attached to
+     * the report after it. Throws `Invalid` with field `kind` and the
+     * Chinese reason when the step is not possible in the report's stage
+     * (e.g. 事件处置中，不能结案), `note` / `assignee` / `rating` when one is
+     * missing or not allowed. Whether the user's role may take it is
+     * decided by the server at the next sync: a refused step is listed by
+     * `rejectedChanges()` with the reason (e.g. 网格员不能结案：…).
+     */
+    fun `takeStep`(`reportId`: kotlin.String, `step`: Step): kotlin.String
+    
+    /**
+     * The thumbnail (JPEG, at most 256 pixels a side) of photo `hash`, for
+     * lists: downloaded once, then kept on the device.
+     */
+    fun `thumbnail`(`hash`: kotlin.String): kotlin.ByteArray
     
     companion object
 }
@@ -2075,6 +2643,30 @@ open class Gridsync: Disposable, AutoCloseable, GridsyncInterface
 
     
     /**
+     * Hand this phone over to another worker: sync, and only when
+     * everything typed here is on the server (no change held back or
+     * refused, no photo left to upload) sign out and remove the old
+     * user's data: the store file is replaced by a new, empty one (a new
+     * device id, so the next worker signs in as a new device). Returns
+     * the final sync's report. Throws `Unsynced` (nothing removed) when
+     * something is not on the server, `Network` offline, `Unauthorized`
+     * when nobody is signed in.
+     */
+    @Throws(GridsyncException::class)override fun `handOver`(): SyncReport {
+            return FfiConverterTypeSyncReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_hand_over(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Who changed what in a record, and when; oldest first.
      */
     @Throws(GridsyncException::class)override fun `history`(`docId`: kotlin.String): List<HistoryEntry> {
@@ -2378,6 +2970,23 @@ open class Gridsync: Disposable, AutoCloseable, GridsyncInterface
 
     
     /**
+     * Be told what changed after every local edit and sync (`null`:
+     * stop). One listener at a time; setting one replaces the last.
+     */override fun `setChangeListener`(`listener`: ChangeListener?)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_set_change_listener(
+        it,
+        
+        FfiConverterOptionalTypeChangeListener.lower(`listener`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Change the server address (takes effect at the next call).
      */override fun `setServerUrl`(`url`: kotlin.String)
         = 
@@ -2468,6 +3077,224 @@ open class Gridsync: Disposable, AutoCloseable, GridsyncInterface
 }
     }
     
+    
+
+    
+    /**
+     * Attach the photo in file `path` (JPEG, PNG, …, at most 10 MB) to
+     * report `report_id`: kept on the device once however often attached,
+     * listed in the report, uploaded by the next `sync` after the report
+     * (bytes counted in the progress; an upload cut off resumes where the
+     * server stands). Returns the photo's name (SHA-256, hex).
+     */
+    @Throws(GridsyncException::class)override fun `attachPhoto`(`reportId`: kotlin.String, `path`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_attach_photo(
+        it,
+        
+        FfiConverterString.lower(`reportId`),
+        FfiConverterString.lower(`path`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The issue catalogue: categories and subtypes with their Chinese
+     * names, for the report form's pickers.
+     */override fun `issueCatalogue`(): List<IssueCategory> {
+            return FfiConverterSequenceTypeIssueCategory.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_issue_catalogue(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Open reports the signed-in user reported or is to handle.
+     */
+    @Throws(GridsyncException::class)override fun `myReports`(): List<ReportRow> {
+            return FfiConverterSequenceTypeReportRow.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_my_reports(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Open reports (not closed, rated or withdrawn) of `grid`, or of every
+     * grid on this device; oldest first.
+     */
+    @Throws(GridsyncException::class)override fun `openReports`(`grid`: kotlin.String?): List<ReportRow> {
+            return FfiConverterSequenceTypeReportRow.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_open_reports(
+        it,
+        
+        FfiConverterOptionalString.lower(`grid`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Reports being handled past their deadline (of `grid`, or all).
+     */
+    @Throws(GridsyncException::class)override fun `overdueReports`(`grid`: kotlin.String?): List<ReportRow> {
+            return FfiConverterSequenceTypeReportRow.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_overdue_reports(
+        it,
+        
+        FfiConverterOptionalString.lower(`grid`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The photo `hash` of a report: from the device if it is here, else
+     * downloaded (resuming after a dropped connection), checked and kept
+     * for next time. Throws `NotFound` for a photo of a report this user
+     * may not read, `Network` offline.
+     */
+    @Throws(GridsyncException::class)override fun `photo`(`hash`: kotlin.String): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_photo(
+        it,
+        
+        FfiConverterString.lower(`hash`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * One report with its steps and deadline.
+     */
+    @Throws(GridsyncException::class)override fun `report`(`id`: kotlin.String): Report {
+            return FfiConverterTypeReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_report(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Report an issue, offline; returns its id. The signed-in user is the
+     * reporter. Throws `Invalid` naming the field (`category`, `subtype`,
+     * `description`, `source`, `urgency`, `place.lat`, …).
+     */
+    @Throws(GridsyncException::class)override fun `reportIssue`(`report`: NewReport): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_report_issue(
+        it,
+        
+        FfiConverterTypeNewReport.lower(`report`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Reports being handled whose deadline falls within `hours` hours
+     * (not yet overdue), of `grid` or all.
+     */
+    @Throws(GridsyncException::class)override fun `reportsNearlyDue`(`grid`: kotlin.String?, `hours`: kotlin.Int): List<ReportRow> {
+            return FfiConverterSequenceTypeReportRow.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_reports_nearly_due(
+        it,
+        
+        FfiConverterOptionalString.lower(`grid`),
+        FfiConverterInt.lower(`hours`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Take a step of report `report_id` as the signed-in user, offline;
+     * returns the step's id. Photos in `step.photoPaths` are attached to
+     * the report after it. Throws `Invalid` with field `kind` and the
+     * Chinese reason when the step is not possible in the report's stage
+     * (e.g. 事件处置中，不能结案), `note` / `assignee` / `rating` when one is
+     * missing or not allowed. Whether the user's role may take it is
+     * decided by the server at the next sync: a refused step is listed by
+     * `rejectedChanges()` with the reason (e.g. 网格员不能结案：…).
+     */
+    @Throws(GridsyncException::class)override fun `takeStep`(`reportId`: kotlin.String, `step`: Step): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_take_step(
+        it,
+        
+        FfiConverterString.lower(`reportId`),
+        FfiConverterTypeStep.lower(`step`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The thumbnail (JPEG, at most 256 pixels a side) of photo `hash`, for
+     * lists: downloaded once, then kept on the device.
+     */
+    @Throws(GridsyncException::class)override fun `thumbnail`(`hash`: kotlin.String): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_thumbnail(
+        it,
+        
+        FfiConverterString.lower(`hash`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -2856,6 +3683,88 @@ public object FfiConverterTypeSyncListener: FfiConverter<SyncListener, Long> {
 
     override fun write(value: SyncListener, buf: ByteBuffer) {
         buf.putLong(lower(value))
+    }
+}
+
+
+
+/**
+ * What a local edit or a sync changed on this device, for
+ * `ChangeListener`.
+ */
+data class ChangeSet (
+    /**
+     * Ids of the documents changed (households, grids, reports), sorted.
+     */
+    var `docs`: List<kotlin.String>
+    , 
+    /**
+     * Ids of the documents removed from this device (no longer readable).
+     */
+    var `removed`: List<kotlin.String>
+    , 
+    /**
+     * Households changed or removed: refresh household lists, coverage
+     * (not visited, not contacted), tag lists and searches.
+     */
+    var `households`: kotlin.Boolean
+    , 
+    /**
+     * Grids changed: refresh the place pickers (`grids()`).
+     */
+    var `grids`: kotlin.Boolean
+    , 
+    /**
+     * Issue reports changed or removed: refresh the report lists and an
+     * open `report(id)`.
+     */
+    var `reports`: kotlin.Boolean
+    , 
+    /**
+     * Made by a sync (else a local edit on this device).
+     */
+    var `fromSync`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChangeSet: FfiConverterRustBuffer<ChangeSet> {
+    override fun read(buf: ByteBuffer): ChangeSet {
+        return ChangeSet(
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ChangeSet) = (
+            FfiConverterSequenceString.allocationSize(value.`docs`) +
+            FfiConverterSequenceString.allocationSize(value.`removed`) +
+            FfiConverterBoolean.allocationSize(value.`households`) +
+            FfiConverterBoolean.allocationSize(value.`grids`) +
+            FfiConverterBoolean.allocationSize(value.`reports`) +
+            FfiConverterBoolean.allocationSize(value.`fromSync`)
+    )
+
+    override fun write(value: ChangeSet, buf: ByteBuffer) {
+            FfiConverterSequenceString.write(value.`docs`, buf)
+            FfiConverterSequenceString.write(value.`removed`, buf)
+            FfiConverterBoolean.write(value.`households`, buf)
+            FfiConverterBoolean.write(value.`grids`, buf)
+            FfiConverterBoolean.write(value.`reports`, buf)
+            FfiConverterBoolean.write(value.`fromSync`, buf)
     }
 }
 
@@ -3674,6 +4583,108 @@ public object FfiConverterTypeHouseholdRow: FfiConverterRustBuffer<HouseholdRow>
 
 
 /**
+ * A category of the issue catalogue (事件分类), with its subtypes.
+ */
+data class IssueCategory (
+    /**
+     * Code stored in reports, e.g. `sanitation`.
+     */
+    var `code`: kotlin.String
+    , 
+    /**
+     * Chinese name, e.g. 环境卫生.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * Its subtypes.
+     */
+    var `subtypes`: List<IssueSubtype>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIssueCategory: FfiConverterRustBuffer<IssueCategory> {
+    override fun read(buf: ByteBuffer): IssueCategory {
+        return IssueCategory(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeIssueSubtype.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: IssueCategory) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterSequenceTypeIssueSubtype.allocationSize(value.`subtypes`)
+    )
+
+    override fun write(value: IssueCategory, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterSequenceTypeIssueSubtype.write(value.`subtypes`, buf)
+    }
+}
+
+
+
+/**
+ * A subtype of a category, e.g. `garbage` 垃圾堆放.
+ */
+data class IssueSubtype (
+    /**
+     * Code stored in reports, unique within its category.
+     */
+    var `code`: kotlin.String
+    , 
+    /**
+     * Chinese name.
+     */
+    var `name`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIssueSubtype: FfiConverterRustBuffer<IssueSubtype> {
+    override fun read(buf: ByteBuffer): IssueSubtype {
+        return IssueSubtype(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: IssueSubtype) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`name`)
+    )
+
+    override fun write(value: IssueSubtype, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`name`, buf)
+    }
+}
+
+
+
+/**
  * What the app gives to create a household.
  */
 data class NewHousehold (
@@ -3747,6 +4758,128 @@ public object FfiConverterTypeNewHousehold: FfiConverterRustBuffer<NewHousehold>
             FfiConverterOptionalString.write(value.`holder`, buf)
             FfiConverterSequenceString.write(value.`tags`, buf)
             FfiConverterSequenceTypeResident.write(value.`residents`, buf)
+    }
+}
+
+
+
+/**
+ * What a worker reports. Codes come from `issueCatalogue()` and
+ * `codes(CodeTable.ISSUE_SOURCE / ISSUE_URGENCY)`.
+ */
+data class NewReport (
+    /**
+     * Grid code; the grid must be on this device.
+     */
+    var `grid`: kotlin.String
+    , 
+    /**
+     * Category code.
+     */
+    var `category`: kotlin.String
+    , 
+    /**
+     * Subtype code within the category.
+     */
+    var `subtype`: kotlin.String
+    , 
+    /**
+     * What was found (required, at most 5000 characters).
+     */
+    var `description`: kotlin.String
+    , 
+    /**
+     * How it came to light: `patrol` 巡查, `visit` 走访, `resident`
+     * 群众反映, `hotline` 12345热线.
+     */
+    var `source`: kotlin.String
+    , 
+    /**
+     * `normal` 一般 (when empty), `urgent` 紧急, `critical` 特急.
+     */
+    var `urgency`: kotlin.String = "" 
+    , 
+    /**
+     * The household concerned (its id), if any.
+     */
+    var `household`: kotlin.String? = null 
+    , 
+    /**
+     * Building or landmark, free text (e.g. 3号楼东侧), at most 100
+     * characters.
+     */
+    var `building`: kotlin.String? = null 
+    , 
+    /**
+     * Latitude, WGS-84 (with `lon`).
+     */
+    var `lat`: kotlin.Double? = null 
+    , 
+    /**
+     * Longitude, WGS-84 (with `lat`).
+     */
+    var `lon`: kotlin.Double? = null 
+    , 
+    /**
+     * Other households concerned (ids).
+     */
+    var `households`: List<kotlin.String> = listOf() 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNewReport: FfiConverterRustBuffer<NewReport> {
+    override fun read(buf: ByteBuffer): NewReport {
+        return NewReport(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NewReport) = (
+            FfiConverterString.allocationSize(value.`grid`) +
+            FfiConverterString.allocationSize(value.`category`) +
+            FfiConverterString.allocationSize(value.`subtype`) +
+            FfiConverterString.allocationSize(value.`description`) +
+            FfiConverterString.allocationSize(value.`source`) +
+            FfiConverterString.allocationSize(value.`urgency`) +
+            FfiConverterOptionalString.allocationSize(value.`household`) +
+            FfiConverterOptionalString.allocationSize(value.`building`) +
+            FfiConverterOptionalDouble.allocationSize(value.`lat`) +
+            FfiConverterOptionalDouble.allocationSize(value.`lon`) +
+            FfiConverterSequenceString.allocationSize(value.`households`)
+    )
+
+    override fun write(value: NewReport, buf: ByteBuffer) {
+            FfiConverterString.write(value.`grid`, buf)
+            FfiConverterString.write(value.`category`, buf)
+            FfiConverterString.write(value.`subtype`, buf)
+            FfiConverterString.write(value.`description`, buf)
+            FfiConverterString.write(value.`source`, buf)
+            FfiConverterString.write(value.`urgency`, buf)
+            FfiConverterOptionalString.write(value.`household`, buf)
+            FfiConverterOptionalString.write(value.`building`, buf)
+            FfiConverterOptionalDouble.write(value.`lat`, buf)
+            FfiConverterOptionalDouble.write(value.`lon`, buf)
+            FfiConverterSequenceString.write(value.`households`, buf)
     }
 }
 
@@ -3984,6 +5117,382 @@ public object FfiConverterTypeRejectedChange: FfiConverterRustBuffer<RejectedCha
             FfiConverterString.write(value.`op`, buf)
             FfiConverterString.write(value.`what`, buf)
             FfiConverterString.write(value.`advice`, buf)
+    }
+}
+
+
+
+/**
+ * One report with its steps, oldest first.
+ */
+data class Report (
+    /**
+     * The report as listed (stage, deadline, …).
+     */
+    var `row`: ReportRow
+    , 
+    /**
+     * Source code and Chinese name (巡查, 走访, 群众反映, 12345热线).
+     */
+    var `source`: kotlin.String
+    , 
+    var `sourceName`: kotlin.String
+    , 
+    /**
+     * Urgency code and Chinese name.
+     */
+    var `urgency`: kotlin.String
+    , 
+    var `urgencyName`: kotlin.String
+    , 
+    /**
+     * The household concerned, building or landmark, coordinates.
+     */
+    var `household`: kotlin.String?
+    , 
+    var `building`: kotlin.String?
+    , 
+    var `lat`: kotlin.Double?
+    , 
+    var `lon`: kotlin.Double?
+    , 
+    /**
+     * Other households concerned.
+     */
+    var `households`: List<kotlin.String>
+    , 
+    /**
+     * Photos (their SHA-256, hex): `photo(hash)` / `thumbnail(hash)`.
+     */
+    var `photos`: List<kotlin.String>
+    , 
+    /**
+     * The resident's rating, once rated.
+     */
+    var `rating`: kotlin.Int?
+    , 
+    /**
+     * Times it was sent back after a failed check.
+     */
+    var `reworks`: kotlin.Int
+    , 
+    /**
+     * Every step, in the order they count.
+     */
+    var `steps`: List<ReportStep>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReport: FfiConverterRustBuffer<Report> {
+    override fun read(buf: ByteBuffer): Report {
+        return Report(
+            FfiConverterTypeReportRow.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterSequenceTypeReportStep.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Report) = (
+            FfiConverterTypeReportRow.allocationSize(value.`row`) +
+            FfiConverterString.allocationSize(value.`source`) +
+            FfiConverterString.allocationSize(value.`sourceName`) +
+            FfiConverterString.allocationSize(value.`urgency`) +
+            FfiConverterString.allocationSize(value.`urgencyName`) +
+            FfiConverterOptionalString.allocationSize(value.`household`) +
+            FfiConverterOptionalString.allocationSize(value.`building`) +
+            FfiConverterOptionalDouble.allocationSize(value.`lat`) +
+            FfiConverterOptionalDouble.allocationSize(value.`lon`) +
+            FfiConverterSequenceString.allocationSize(value.`households`) +
+            FfiConverterSequenceString.allocationSize(value.`photos`) +
+            FfiConverterOptionalInt.allocationSize(value.`rating`) +
+            FfiConverterInt.allocationSize(value.`reworks`) +
+            FfiConverterSequenceTypeReportStep.allocationSize(value.`steps`)
+    )
+
+    override fun write(value: Report, buf: ByteBuffer) {
+            FfiConverterTypeReportRow.write(value.`row`, buf)
+            FfiConverterString.write(value.`source`, buf)
+            FfiConverterString.write(value.`sourceName`, buf)
+            FfiConverterString.write(value.`urgency`, buf)
+            FfiConverterString.write(value.`urgencyName`, buf)
+            FfiConverterOptionalString.write(value.`household`, buf)
+            FfiConverterOptionalString.write(value.`building`, buf)
+            FfiConverterOptionalDouble.write(value.`lat`, buf)
+            FfiConverterOptionalDouble.write(value.`lon`, buf)
+            FfiConverterSequenceString.write(value.`households`, buf)
+            FfiConverterSequenceString.write(value.`photos`, buf)
+            FfiConverterOptionalInt.write(value.`rating`, buf)
+            FfiConverterInt.write(value.`reworks`, buf)
+            FfiConverterSequenceTypeReportStep.write(value.`steps`, buf)
+    }
+}
+
+
+
+/**
+ * A report in a list.
+ */
+data class ReportRow (
+    /**
+     * Its id.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * Grid code.
+     */
+    var `grid`: kotlin.String
+    , 
+    /**
+     * Category code and Chinese name.
+     */
+    var `category`: kotlin.String
+    , 
+    var `categoryName`: kotlin.String
+    , 
+    /**
+     * Subtype code and Chinese name.
+     */
+    var `subtype`: kotlin.String
+    , 
+    var `subtypeName`: kotlin.String
+    , 
+    /**
+     * What was found.
+     */
+    var `description`: kotlin.String
+    , 
+    /**
+     * Where it stands, and the stage's Chinese name (待受理, 处置中, …).
+     */
+    var `stage`: ReportStage
+    , 
+    var `stageName`: kotlin.String
+    , 
+    /**
+     * The level it is dealt with at.
+     */
+    var `level`: ReportLevel
+    , 
+    /**
+     * Who handles it (user id or `dept:<code>`), once dispatched.
+     */
+    var `assignee`: kotlin.String?
+    , 
+    /**
+     * User id of the reporter.
+     */
+    var `reporter`: kotlin.String
+    , 
+    /**
+     * When it was reported, ms since the Unix epoch.
+     */
+    var `createdAt`: kotlin.Long
+    , 
+    /**
+     * When handling is due, ms, once dispatched.
+     */
+    var `deadline`: kotlin.Long?
+    , 
+    /**
+     * Being handled past its deadline.
+     */
+    var `overdue`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReportRow: FfiConverterRustBuffer<ReportRow> {
+    override fun read(buf: ByteBuffer): ReportRow {
+        return ReportRow(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeReportStage.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeReportLevel.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReportRow) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`grid`) +
+            FfiConverterString.allocationSize(value.`category`) +
+            FfiConverterString.allocationSize(value.`categoryName`) +
+            FfiConverterString.allocationSize(value.`subtype`) +
+            FfiConverterString.allocationSize(value.`subtypeName`) +
+            FfiConverterString.allocationSize(value.`description`) +
+            FfiConverterTypeReportStage.allocationSize(value.`stage`) +
+            FfiConverterString.allocationSize(value.`stageName`) +
+            FfiConverterTypeReportLevel.allocationSize(value.`level`) +
+            FfiConverterOptionalString.allocationSize(value.`assignee`) +
+            FfiConverterString.allocationSize(value.`reporter`) +
+            FfiConverterLong.allocationSize(value.`createdAt`) +
+            FfiConverterOptionalLong.allocationSize(value.`deadline`) +
+            FfiConverterBoolean.allocationSize(value.`overdue`)
+    )
+
+    override fun write(value: ReportRow, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`grid`, buf)
+            FfiConverterString.write(value.`category`, buf)
+            FfiConverterString.write(value.`categoryName`, buf)
+            FfiConverterString.write(value.`subtype`, buf)
+            FfiConverterString.write(value.`subtypeName`, buf)
+            FfiConverterString.write(value.`description`, buf)
+            FfiConverterTypeReportStage.write(value.`stage`, buf)
+            FfiConverterString.write(value.`stageName`, buf)
+            FfiConverterTypeReportLevel.write(value.`level`, buf)
+            FfiConverterOptionalString.write(value.`assignee`, buf)
+            FfiConverterString.write(value.`reporter`, buf)
+            FfiConverterLong.write(value.`createdAt`, buf)
+            FfiConverterOptionalLong.write(value.`deadline`, buf)
+            FfiConverterBoolean.write(value.`overdue`, buf)
+    }
+}
+
+
+
+/**
+ * One step of a report, as recorded.
+ */
+data class ReportStep (
+    /**
+     * The step's id.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * Its code (`report`, `accept`, `dispatch`, …) and Chinese name.
+     */
+    var `kind`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    , 
+    /**
+     * User id of whoever took it, and their role code.
+     */
+    var `actor`: kotlin.String
+    , 
+    var `role`: kotlin.String
+    , 
+    /**
+     * When, ms since the Unix epoch.
+     */
+    var `at`: kotlin.Long
+    , 
+    /**
+     * Who it was dispatched to (dispatch).
+     */
+    var `assignee`: kotlin.String?
+    , 
+    /**
+     * The note given with it.
+     */
+    var `note`: kotlin.String?
+    , 
+    /**
+     * The rating (rate).
+     */
+    var `rating`: kotlin.Int?
+    , 
+    /**
+     * Why it had no effect (it raced another step taken offline), in
+     * Chinese; `None` when it took effect.
+     */
+    var `superseded`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReportStep: FfiConverterRustBuffer<ReportStep> {
+    override fun read(buf: ByteBuffer): ReportStep {
+        return ReportStep(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReportStep) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`actor`) +
+            FfiConverterString.allocationSize(value.`role`) +
+            FfiConverterLong.allocationSize(value.`at`) +
+            FfiConverterOptionalString.allocationSize(value.`assignee`) +
+            FfiConverterOptionalString.allocationSize(value.`note`) +
+            FfiConverterOptionalInt.allocationSize(value.`rating`) +
+            FfiConverterOptionalString.allocationSize(value.`superseded`)
+    )
+
+    override fun write(value: ReportStep, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`kind`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`actor`, buf)
+            FfiConverterString.write(value.`role`, buf)
+            FfiConverterLong.write(value.`at`, buf)
+            FfiConverterOptionalString.write(value.`assignee`, buf)
+            FfiConverterOptionalString.write(value.`note`, buf)
+            FfiConverterOptionalInt.write(value.`rating`, buf)
+            FfiConverterOptionalString.write(value.`superseded`, buf)
     }
 }
 
@@ -4275,6 +5784,79 @@ public object FfiConverterTypeResidentRow: FfiConverterRustBuffer<ResidentRow> {
 
 
 /**
+ * A step to take, with what it needs.
+ */
+data class Step (
+    /**
+     * Which step.
+     */
+    var `kind`: StepKind
+    , 
+    /**
+     * What was done, why it goes back, why it is withdrawn (required for
+     * `VerifyFail` and `Withdraw`; at most 2000 characters).
+     */
+    var `note`: kotlin.String? = null 
+    , 
+    /**
+     * Who is to handle it (`Dispatch` only): a user id or `dept:<code>`.
+     */
+    var `assignee`: kotlin.String? = null 
+    , 
+    /**
+     * The resident's rating, 1–5 (`Rate` only).
+     */
+    var `rating`: kotlin.Int? = null 
+    , 
+    /**
+     * Photos to attach to the report with this step (files, e.g. of the
+     * place after handling), read before anything is recorded.
+     */
+    var `photoPaths`: List<kotlin.String> = listOf() 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStep: FfiConverterRustBuffer<Step> {
+    override fun read(buf: ByteBuffer): Step {
+        return Step(
+            FfiConverterTypeStepKind.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Step) = (
+            FfiConverterTypeStepKind.allocationSize(value.`kind`) +
+            FfiConverterOptionalString.allocationSize(value.`note`) +
+            FfiConverterOptionalString.allocationSize(value.`assignee`) +
+            FfiConverterOptionalInt.allocationSize(value.`rating`) +
+            FfiConverterSequenceString.allocationSize(value.`photoPaths`)
+    )
+
+    override fun write(value: Step, buf: ByteBuffer) {
+            FfiConverterTypeStepKind.write(value.`kind`, buf)
+            FfiConverterOptionalString.write(value.`note`, buf)
+            FfiConverterOptionalString.write(value.`assignee`, buf)
+            FfiConverterOptionalInt.write(value.`rating`, buf)
+            FfiConverterSequenceString.write(value.`photoPaths`, buf)
+    }
+}
+
+
+
+/**
  * Progress of a sync, for a progress bar.
  */
 data class SyncProgress (
@@ -4304,7 +5886,7 @@ data class SyncProgress (
     var `docsTotal`: kotlin.Long
     , 
     /**
-     * Bytes sent and received so far.
+     * Bytes sent and received so far (photo uploads included).
      */
     var `bytesDone`: kotlin.Long
     , 
@@ -4413,6 +5995,29 @@ data class SyncReport (
     var `heldBack`: kotlin.Long
     , 
     /**
+     * Local changes recorded here under another person's sign-in: never
+     * sent under the current one (they wait until that person signs in
+     * here again; see `warnings`).
+     */
+    var `heldOtherUser`: kotlin.Long
+    , 
+    /**
+     * Photos the server now has for their reports.
+     */
+    var `blobsUploaded`: kotlin.Long
+    , 
+    /**
+     * Photo bytes sent (a chunk sent again after a dropped connection
+     * counts twice).
+     */
+    var `blobBytesSent`: kotlin.Long
+    , 
+    /**
+     * Photos still waiting to be uploaded (the next sync resumes them).
+     */
+    var `blobsPending`: kotlin.Long
+    , 
+    /**
      * Refused changes waiting for the worker (all of them).
      */
     var `refusedWaiting`: kotlin.Long
@@ -4476,6 +6081,10 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalLong.read(buf),
             FfiConverterBoolean.read(buf),
@@ -4494,6 +6103,10 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterLong.allocationSize(value.`rounds`) +
             FfiConverterLong.allocationSize(value.`repushed`) +
             FfiConverterLong.allocationSize(value.`heldBack`) +
+            FfiConverterLong.allocationSize(value.`heldOtherUser`) +
+            FfiConverterLong.allocationSize(value.`blobsUploaded`) +
+            FfiConverterLong.allocationSize(value.`blobBytesSent`) +
+            FfiConverterLong.allocationSize(value.`blobsPending`) +
             FfiConverterLong.allocationSize(value.`refusedWaiting`) +
             FfiConverterLong.allocationSize(value.`docsToHeal`) +
             FfiConverterBoolean.allocationSize(value.`logLost`) +
@@ -4513,6 +6126,10 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterLong.write(value.`rounds`, buf)
             FfiConverterLong.write(value.`repushed`, buf)
             FfiConverterLong.write(value.`heldBack`, buf)
+            FfiConverterLong.write(value.`heldOtherUser`, buf)
+            FfiConverterLong.write(value.`blobsUploaded`, buf)
+            FfiConverterLong.write(value.`blobBytesSent`, buf)
+            FfiConverterLong.write(value.`blobsPending`, buf)
             FfiConverterLong.write(value.`refusedWaiting`, buf)
             FfiConverterLong.write(value.`docsToHeal`, buf)
             FfiConverterBoolean.write(value.`logLost`, buf)
@@ -4886,7 +6503,15 @@ enum class CodeTable {
     /**
      * 房屋用途.
      */
-    HOUSE_USE;
+    HOUSE_USE,
+    /**
+     * 事件来源 (巡查, 走访, 群众反映, 12345热线).
+     */
+    ISSUE_SOURCE,
+    /**
+     * 紧急程度 (一般, 紧急, 特急).
+     */
+    ISSUE_URGENCY;
 
     
 
@@ -5121,6 +6746,19 @@ sealed class GridsyncException: kotlin.Exception() {
     }
     
     /**
+     * Something typed on this device is not on the server yet (held
+     * back, refused, photos not uploaded): a hand-over stops before
+     * removing anything. `text` says what, and what to do.
+     */
+    class Unsynced(
+        
+        val `text`: kotlin.String
+        ) : GridsyncException() {
+        override val message
+            get() = `text`
+    }
+    
+    /**
      * A bug or damaged data: report it.
      */
     class Internal(
@@ -5200,7 +6838,10 @@ public object FfiConverterTypeGridsyncError : FfiConverterRustBuffer<GridsyncExc
             12 -> GridsyncException.Cancelled(
                 FfiConverterString.read(buf),
                 )
-            13 -> GridsyncException.Internal(
+            13 -> GridsyncException.Unsynced(
+                FfiConverterString.read(buf),
+                )
+            14 -> GridsyncException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -5270,6 +6911,11 @@ public object FfiConverterTypeGridsyncError : FfiConverterRustBuffer<GridsyncExc
                 + FfiConverterString.allocationSize(value.`text`)
             )
             is GridsyncException.Cancelled -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`text`)
+            )
+            is GridsyncException.Unsynced -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`text`)
@@ -5349,8 +6995,13 @@ public object FfiConverterTypeGridsyncError : FfiConverterRustBuffer<GridsyncExc
                 FfiConverterString.write(value.`text`, buf)
                 Unit
             }
-            is GridsyncException.Internal -> {
+            is GridsyncException.Unsynced -> {
                 buf.putInt(13)
+                FfiConverterString.write(value.`text`, buf)
+                Unit
+            }
+            is GridsyncException.Internal -> {
+                buf.putInt(14)
                 FfiConverterString.write(value.`text`, buf)
                 Unit
             }
@@ -5358,6 +7009,204 @@ public object FfiConverterTypeGridsyncError : FfiConverterRustBuffer<GridsyncExc
     }
 
 }
+
+
+
+/**
+ * The level a report is dealt with at.
+ */
+
+enum class ReportLevel {
+    
+    /**
+     * 网格.
+     */
+    GRID,
+    /**
+     * 社区.
+     */
+    COMMUNITY,
+    /**
+     * 街道.
+     */
+    STREET,
+    /**
+     * 职能部门.
+     */
+    DEPARTMENT;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReportLevel: FfiConverterRustBuffer<ReportLevel> {
+    override fun read(buf: ByteBuffer) = try {
+        ReportLevel.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ReportLevel) = 4UL
+
+    override fun write(value: ReportLevel, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Where a report stands in the loop.
+ */
+
+enum class ReportStage {
+    
+    /**
+     * 待受理: reported (or escalated), waiting to be accepted.
+     */
+    REPORTED,
+    /**
+     * 待派遣: accepted, waiting to be dispatched.
+     */
+    ACCEPTED,
+    /**
+     * 处置中: dispatched to the assignee (also after a failed check).
+     */
+    DISPATCHED,
+    /**
+     * 待反馈: handled, waiting for feedback.
+     */
+    HANDLED,
+    /**
+     * 待核查: fed back, waiting to be checked.
+     */
+    FED_BACK,
+    /**
+     * 待结案: checked, waiting to be closed.
+     */
+    VERIFIED,
+    /**
+     * 已结案: closed, waiting for the resident's rating.
+     */
+    CLOSED,
+    /**
+     * 已评价: rated; the loop is complete.
+     */
+    RATED,
+    /**
+     * 已撤销: withdrawn.
+     */
+    WITHDRAWN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReportStage: FfiConverterRustBuffer<ReportStage> {
+    override fun read(buf: ByteBuffer) = try {
+        ReportStage.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ReportStage) = 4UL
+
+    override fun write(value: ReportStage, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * A step of the loop a person takes (上报 is the report itself).
+ */
+
+enum class StepKind {
+    
+    /**
+     * 受理.
+     */
+    ACCEPT,
+    /**
+     * 派遣 (needs `assignee`: a user id, or `dept:<code>` for a
+     * department, 吹哨报到).
+     */
+    DISPATCH,
+    /**
+     * 处置.
+     */
+    HANDLE,
+    /**
+     * 反馈.
+     */
+    FEEDBACK,
+    /**
+     * 核查通过.
+     */
+    VERIFY_PASS,
+    /**
+     * 核查不通过 (needs a note: why).
+     */
+    VERIFY_FAIL,
+    /**
+     * 结案.
+     */
+    CLOSE,
+    /**
+     * 评价 (needs `rating`, 1–5).
+     */
+    RATE,
+    /**
+     * 上报上级.
+     */
+    ESCALATE,
+    /**
+     * 撤销 (needs a note: why).
+     */
+    WITHDRAW;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStepKind: FfiConverterRustBuffer<StepKind> {
+    override fun read(buf: ByteBuffer) = try {
+        StepKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: StepKind) = 4UL
+
+    override fun write(value: StepKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 
@@ -5405,6 +7254,38 @@ public object FfiConverterTypeSyncPhase: FfiConverterRustBuffer<SyncPhase> {
 }
 
 
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalInt: FfiConverterRustBuffer<kotlin.Int?> {
+    override fun read(buf: ByteBuffer): kotlin.Int? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterInt.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Int?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterInt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Int?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterInt.write(value, buf)
+        }
+    }
+}
 
 
 
@@ -5498,6 +7379,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeChangeListener: FfiConverterRustBuffer<ChangeListener?> {
+    override fun read(buf: ByteBuffer): ChangeListener? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeChangeListener.read(buf)
+    }
+
+    override fun allocationSize(value: ChangeListener?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeChangeListener.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ChangeListener?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeChangeListener.write(value, buf)
         }
     }
 }
@@ -5884,6 +7797,62 @@ public object FfiConverterSequenceTypeHouseholdRow: FfiConverterRustBuffer<List<
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeIssueCategory: FfiConverterRustBuffer<List<IssueCategory>> {
+    override fun read(buf: ByteBuffer): List<IssueCategory> {
+        val len = buf.getInt()
+        return List<IssueCategory>(len) {
+            FfiConverterTypeIssueCategory.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<IssueCategory>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeIssueCategory.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<IssueCategory>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeIssueCategory.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeIssueSubtype: FfiConverterRustBuffer<List<IssueSubtype>> {
+    override fun read(buf: ByteBuffer): List<IssueSubtype> {
+        val len = buf.getInt()
+        return List<IssueSubtype>(len) {
+            FfiConverterTypeIssueSubtype.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<IssueSubtype>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeIssueSubtype.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<IssueSubtype>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeIssueSubtype.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeRejectedChange: FfiConverterRustBuffer<List<RejectedChange>> {
     override fun read(buf: ByteBuffer): List<RejectedChange> {
         val len = buf.getInt()
@@ -5902,6 +7871,62 @@ public object FfiConverterSequenceTypeRejectedChange: FfiConverterRustBuffer<Lis
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeRejectedChange.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeReportRow: FfiConverterRustBuffer<List<ReportRow>> {
+    override fun read(buf: ByteBuffer): List<ReportRow> {
+        val len = buf.getInt()
+        return List<ReportRow>(len) {
+            FfiConverterTypeReportRow.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReportRow>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReportRow.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReportRow>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReportRow.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeReportStep: FfiConverterRustBuffer<List<ReportStep>> {
+    override fun read(buf: ByteBuffer): List<ReportStep> {
+        val len = buf.getInt()
+        return List<ReportStep>(len) {
+            FfiConverterTypeReportStep.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReportStep>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReportStep.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReportStep>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReportStep.write(it, buf)
         }
     }
 }

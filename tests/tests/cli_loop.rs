@@ -1,0 +1,216 @@
+//! The closed loop of an issue report scripted through the `gridsync`
+//! command line (issue 13, item 2), each person with their own store file,
+//! against the real server: report with a photo → accept → dispatch to
+//! 城管 → handle → feedback → verify → close → rate; a step out of stage is
+//! refused at once, a step out of role is refused by the server, both with
+//! the Chinese reason.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::report_loop::street;
+use crate::{G1, PASSWORD};
+
+/// One person's command line: a store file of their own.
+struct Cli {
+    store: PathBuf,
+}
+
+impl Cli {
+    fn login(server: &gridsync_tests::TestServer, dir: &Path, user: &str) -> Cli {
+        let cli = Cli {
+            store: dir.join(format!("{user}.sqlite3")),
+        };
+        cli.ok(&["login", "--server", &server.url, "--username", user]);
+        cli.ok(&["sync"]);
+        cli
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        std::process::Command::new(gridsync_tests::client_bin())
+            .arg("--store")
+            .arg(&self.store)
+            .args(args)
+            .env("GRIDSYNC_PASSWORD", PASSWORD)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "gridsync {args:?} failed ({:?}): {}{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(&[&["--json"], args].concat())).unwrap()
+    }
+
+    /// Take a step; it must be recorded.
+    fn step(&self, id: &str, args: &[&str]) {
+        self.ok(&[&["issue", "step", id], args].concat());
+    }
+}
+
+fn stage(cli: &Cli, id: &str) -> String {
+    cli.json(&["issue", "show", id])["stage"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn the_report_loop_through_the_command_line() {
+    let server = street();
+    let dir = tempfile::tempdir().unwrap();
+    let worker = Cli::login(&server, dir.path(), "worker1");
+    let sup = Cli::login(&server, dir.path(), "supervisor");
+    let cg = Cli::login(&server, dir.path(), "cg1");
+
+    // Reported offline with a photo, listed as the worker's own.
+    let photo = dir.path().join("photo.jpg");
+    std::fs::write(&photo, crate::blobs::jpeg(64, 48, 1, false)).unwrap();
+    let r = worker.json(&[
+        "issue",
+        "report",
+        "--grid",
+        G1,
+        "--category",
+        "sanitation",
+        "--subtype",
+        "garbage",
+        "--description",
+        "3号楼东侧垃圾堆放",
+        "--source",
+        "巡查",
+        "--building",
+        "3号楼东侧",
+        "--photo",
+        photo.to_str().unwrap(),
+    ]);
+    let id = r["id"].as_str().unwrap().to_string();
+    assert_eq!(r["photos"].as_array().unwrap().len(), 1);
+    let mine = worker.json(&["issue", "list", "--mine"]);
+    assert_eq!(mine[0]["id"], id.as_str());
+    assert_eq!(mine[0]["stage_name"], "待受理");
+    // Out of stage: refused at once, nothing recorded.
+    let out = worker.run(&["issue", "step", &id, "close"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("事件待受理，不能结案"), "{err}");
+    worker.ok(&["sync"]);
+
+    // The community supervisor accepts and dispatches to 城管 (吹哨报到).
+    sup.ok(&["sync"]);
+    let shown = sup.json(&["issue", "show", &id]);
+    let hash = shown["photos"][0].as_str().unwrap().to_string();
+    let got = dir.path().join("got.jpg");
+    sup.ok(&["issue", "photo", &hash, "--out", got.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&got).unwrap(), std::fs::read(&photo).unwrap());
+    let thumb = dir.path().join("thumb.jpg");
+    sup.ok(&[
+        "issue",
+        "photo",
+        &hash,
+        "--thumbnail",
+        "--out",
+        thumb.to_str().unwrap(),
+    ]);
+    assert!(
+        std::fs::read(&thumb).unwrap().starts_with(b"\xff\xd8"),
+        "a JPEG thumbnail"
+    );
+    let open = sup.json(&["issue", "list"]);
+    assert!(
+        open.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == id.as_str())
+    );
+    sup.step(&id, &["accept", "--note", "已受理"]);
+    sup.step(
+        &id,
+        &[
+            "派遣",
+            "--assignee",
+            "dept:chengguan",
+            "--note",
+            "请城管处理",
+        ],
+    );
+    sup.ok(&["sync"]);
+
+    // 城管 handles and feeds back.
+    cg.ok(&["sync"]);
+    let show = cg.json(&["issue", "show", &id]);
+    assert_eq!(show["stage"], "dispatched");
+    assert!(show["deadline"].is_i64(), "due once dispatched: {show}");
+    cg.step(&id, &["handle", "--note", "已清运"]);
+    cg.step(&id, &["feedback", "--note", "垃圾已清运完毕"]);
+    cg.ok(&["sync"]);
+
+    // The worker verifies; closing is the supervisor's: the server
+    // refuses the worker's close with the reason.
+    worker.ok(&["sync"]);
+    assert_eq!(stage(&worker, &id), "fed_back");
+    worker.step(&id, &["verify_pass", "--note", "现场已核实"]);
+    worker.step(&id, &["close"]);
+    let out = worker.run(&["sync"]);
+    assert_eq!(out.status.code(), Some(3), "sync incomplete");
+    let rejected = worker.ok(&["rejected"]);
+    assert!(rejected.contains("网格员不能结案"), "{rejected}");
+    worker.ok(&["discard", &id]);
+    assert_eq!(stage(&worker, &id), "verified");
+
+    sup.ok(&["sync"]);
+    sup.step(&id, &["close", "--note", "结案"]);
+    sup.ok(&["sync"]);
+    worker.ok(&["sync"]);
+    worker.step(&id, &["rate", "--rating", "5"]);
+    worker.ok(&["sync"]);
+
+    sup.ok(&["sync"]);
+    let done = sup.json(&["issue", "show", &id]);
+    assert_eq!(done["stage"], "rated");
+    assert_eq!(done["rating"], 5);
+    let names: Vec<&str> = done["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "上报",
+            "受理",
+            "派遣",
+            "处置",
+            "反馈",
+            "核查通过",
+            "结案",
+            "评价"
+        ]
+    );
+    assert_eq!(done["steps"][3]["note"], "已清运");
+    let human = sup.ok(&["issue", "show", &id]);
+    assert!(
+        human.contains("已评价") && human.contains("请城管处理"),
+        "{human}"
+    );
+    assert!(
+        worker
+            .json(&["issue", "list", "--mine"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
