@@ -127,6 +127,7 @@ fn base() -> &'static Base {
                 subtype: "garbage".into(),
                 description: "垃圾堆放".into(),
                 source: "patrol".into(),
+                photos: vec!["ab".repeat(32)],
                 ..NewIssue::default()
             })
             .unwrap();
@@ -173,6 +174,7 @@ enum G {
 #[derive(Debug, Clone)]
 enum I {
     EditDescription,
+    RemovePhoto,
     DeleteEvent,
     SetReporter,
     Unknown,
@@ -342,13 +344,17 @@ fn apply_g(tx: &mut Transaction<'_>, a: &G) -> Result<(), automerge::AutomergeEr
 fn i_allowed(who: Who, a: &I) -> bool {
     match a {
         I::EditDescription => who != Who::Department,
-        I::DeleteEvent | I::SetReporter | I::Unknown => false,
+        I::RemovePhoto | I::DeleteEvent | I::SetReporter | I::Unknown => false,
     }
 }
 
 fn apply_i(tx: &mut Transaction<'_>, a: &I) -> Result<(), automerge::AutomergeError> {
     match a {
         I::EditDescription => tx.put(automerge::ROOT, "description", "垃圾已清走一半"),
+        I::RemovePhoto => {
+            let photos = obj(&*tx, &automerge::ROOT, "photos").unwrap();
+            tx.delete(&photos, 0)
+        }
         I::DeleteEvent => {
             let events = obj(&*tx, &automerge::ROOT, "events").unwrap();
             let key = nth_key(&*tx, &events, 0);
@@ -440,7 +446,7 @@ proptest! {
     #[test]
     fn issue_edits(who in who(), by_self in prop::bool::weighted(0.9),
                    actions in prop::collection::vec(
-                       prop_oneof![3 => Just(I::EditDescription), 1 => Just(I::DeleteEvent), 1 => Just(I::SetReporter), 1 => Just(I::Unknown)],
+                       prop_oneof![3 => Just(I::EditDescription), 1 => Just(I::RemovePhoto), 1 => Just(I::DeleteEvent), 1 => Just(I::SetReporter), 1 => Just(I::Unknown)],
                        1..=3)) {
         // A report not dispatched to any department: a department user may
         // not touch it.

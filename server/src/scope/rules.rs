@@ -17,7 +17,8 @@
 //! | grid      | created by admins only; others may only add places: the name,         | admins        |
 //! |           | community, street and existing places never change                    |               |
 //! | issue     | `created_at`, `reporter` never change; a new report is the pusher's,  | the server    |
-//! |           | not in the future; workflow events as in [`super::steps`]             |               |
+//! |           | not in the future; photos are only added; workflow events as in       |               |
+//! |           | [`super::steps`]                                                      |               |
 //!
 //! Containers (the residents, visits and events maps, each entry, the
 //! place, a grid's places) must stay the same Automerge objects: a change
@@ -135,6 +136,13 @@ pub(crate) fn check(
             }
             if old.reporter != new.reporter {
                 return Err(unchangeable("reporter"));
+            }
+            if !new.photos.starts_with(&old.photos) {
+                return Err(deleted(
+                    "photos",
+                    "事件的照片只能追加，不能删除或替换",
+                    "a report's photos are only ever added to, never removed or replaced",
+                ));
             }
             kept_identity(old_doc, after.1, &["events"])?;
             entries_kept(old_doc, after.1, "events", |k| {
