@@ -2085,11 +2085,14 @@ async fn a_department_handles_with_photos_shown_as_thumbnails_on_the_report_page
         .await
         .unwrap();
     let refused = outcome.rejected.first().expect("refused");
+    assert_eq!(
+        refused.refusal.field.as_deref(),
+        Some("photos"),
+        "{}",
+        refused.refusal.reason
+    );
     assert!(
-        refused
-            .refusal
-            .reason
-            .starts_with("职能部门只能记录处置和反馈"),
+        refused.refusal.reason.contains("照片只能追加"),
         "{}",
         refused.refusal.reason
     );
