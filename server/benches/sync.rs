@@ -181,11 +181,13 @@ fn main() {
         .map(|h| h.id)
         .collect();
     let mut g = gridsync_core::demo::Generator::new(9);
+    // Each phone records under its own signed-in worker.
+    let (wa, wb) = (a.author().user.clone(), b.author().user.clone());
     for (k, id) in ids.iter().take(50).enumerate() {
-        a.add_visit(id, g.visit("w0", "grid_worker", now - 1000))
+        a.add_visit(id, g.visit(&wa, "grid_worker", now - 1000))
             .unwrap();
         let other = if k < 10 { id } else { &ids[100 + k] };
-        b.add_visit(other, g.visit("w0b", "grid_worker", now - 2000))
+        b.add_visit(other, g.visit(&wb, "grid_worker", now - 2000))
             .unwrap();
     }
     let (_, incremental) = timed(|| {
