@@ -200,7 +200,9 @@ pub fn push(data: &[u8]) -> Result<(), Violation> {
     let before: Option<DocFacts> = if working.get_heads().is_empty() {
         None
     } else {
-        sync::validate::document(&doc_id, &working).ok().map(|v| v.facts)
+        sync::validate::document(&doc_id, &working)
+            .ok()
+            .map(|v| v.facts)
     };
     let mut undecodable: Vec<Rejected> = Vec::new();
     let mut ready = Vec::new();
