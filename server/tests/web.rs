@@ -2469,6 +2469,34 @@ async fn the_overview_and_the_export_give_a_streets_figures() {
             "职能部门,区城管执法局,2,1,,6",
         ]
     );
+    // Each report's outcome in the list too (every report, not only the
+    // period's): A, B and E closed in time and rated, C late, none other.
+    let (code, list) = get(
+        &state,
+        &shequ,
+        &format!("/web/export/reports.csv?code={G1}"),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    let list = String::from_utf8(list).unwrap();
+    assert!(
+        list.lines()
+            .next()
+            .unwrap()
+            .ends_with(",结案时间,是否按期办结,满意度")
+    );
+    let ends = |tail: &str| list.lines().filter(|l| l.ends_with(tail)).count();
+    assert_eq!(
+        (
+            ends(",是,5"),
+            ends(",是,3"),
+            ends(",是,1"),
+            ends(",否,"),
+            ends(",,")
+        ),
+        (1, 1, 1, 1, 5 + 1),
+        "{list}"
+    );
     let (code, xlsx) = get(
         &state,
         &shequ,

@@ -424,9 +424,11 @@ pub async fn reports(
     now: i64,
 ) -> Result<Table, crate::db::DbError> {
     let rows = super::issues::rows(model, &sel.lo, false).await?;
+    let outcomes = readmodel::outcomes(model, &sel.lo).await?;
     let rows = rows
         .into_iter()
         .map(|r| {
+            let (closed_at, on_time, rating) = outcomes.get(&r.id).cloned().unwrap_or_default();
             vec![
                 t(r.grid),
                 t(r.category),
@@ -442,6 +444,13 @@ pub async fn reports(
                 } else {
                     "否"
                 }),
+                t(closed_at.map(when).unwrap_or_default()),
+                t(match on_time {
+                    Some(true) => "是",
+                    Some(false) => "否",
+                    None => "",
+                }),
+                rating.map_or_else(|| t(""), n),
             ]
         })
         .collect();
@@ -458,6 +467,9 @@ pub async fn reports(
             "上报时间",
             "处置期限",
             "是否超期",
+            "结案时间",
+            "是否按期办结",
+            "满意度",
         ],
         rows,
     })

@@ -1138,3 +1138,24 @@ pub async fn figures(model: &ReadModel, prefix: &str, since: i64) -> Result<Figu
     f.by_department = handling(departments);
     Ok(f)
 }
+
+/// Each report's outcome under `prefix`, by id: when it was closed,
+/// whether by its handling deadline, its rating.
+pub async fn outcomes(
+    model: &ReadModel,
+    prefix: &str,
+) -> Result<HashMap<String, (Option<i64>, Option<bool>, Option<i64>)>, DbError> {
+    let (lo, hi) = (prefix.to_owned(), upper(prefix));
+    model
+        .run(move |c| {
+            c.prepare_cached(
+                "SELECT id, closed_at, closed_on_time, rating FROM issues
+                 WHERE grid >= ?1 AND grid < ?2",
+            )?
+            .query_map(params![lo, hi], |r| {
+                Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
+            })?
+            .collect()
+        })
+        .await
+}
