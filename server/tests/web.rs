@@ -2156,3 +2156,403 @@ async fn web_deadlines_count_the_configured_working_calendar() {
     let report = page(&state, &shequ, &format!("/web/reports/{id}")).await;
     assert!(!by_id(&report, "report-due").contains("超期"));
 }
+
+/// A report of `category`/`subtype` in G1 made by wangge1's phone at
+/// `at` (ms), pushed with the grid worker's rules; its id.
+async fn report_at(state: &AppState, at: i64, category: &str, subtype: &str) -> String {
+    let worker = state
+        .directory
+        .user_by_username("wangge1")
+        .await
+        .unwrap()
+        .unwrap();
+    let grid_doc = gridsync_server::sync::grid_doc_id(G1);
+    let saved = state.docs.load(&grid_doc).await.unwrap().unwrap();
+    let mut device = gridsync_core::Store::open_in_memory(gridsync_core::OpenOptions {
+        clock: Clock::Fixed(at),
+        ..Default::default()
+    })
+    .unwrap();
+    device
+        .set_author(gridsync_core::doc::Author {
+            user: worker.id.clone(),
+            role: "grid_worker".into(),
+        })
+        .unwrap();
+    device.apply_remote(&grid_doc, &[saved]).unwrap();
+    let id = device
+        .report_issue(gridsync_core::issue::NewIssue {
+            grid: G1.into(),
+            category: category.into(),
+            subtype: subtype.into(),
+            description: format!("{category}·{subtype}"),
+            source: "patrol".into(),
+            urgency: "normal".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let changes = device
+        .outbox(100)
+        .unwrap()
+        .into_iter()
+        .map(|e| gridsync_server::store::IncomingChange {
+            doc_id: e.doc_id,
+            data: e.data,
+        })
+        .collect();
+    let guard = gridsync_server::scope::Guard::new(
+        worker.principal(Some("phone".into())),
+        gridsync_server::sync::validate::document,
+    );
+    let outcome = state
+        .docs
+        .push(changes, Some(worker.id.clone()), None, Box::new(guard))
+        .await
+        .unwrap();
+    assert!(outcome.rejected.is_empty(), "report accepted");
+    id.to_string()
+}
+
+/// Step `kind` on report `id` taken by `username` at `at` (ms) on a phone,
+/// pushed with that person's rules; it must be accepted.
+async fn step_at(state: &AppState, username: &str, id: &str, kind: EventKind, at: i64) {
+    step_with(state, username, id, kind, StepInput::default(), at).await;
+}
+
+/// Step `kind` with `input` (an assignee, a rating, a note) on report
+/// `id`, taken by `username` at `at` (ms); it must be accepted.
+async fn step_with(
+    state: &AppState,
+    username: &str,
+    id: &str,
+    kind: EventKind,
+    input: StepInput,
+    at: i64,
+) {
+    let user = state
+        .directory
+        .user_by_username(username)
+        .await
+        .unwrap()
+        .unwrap();
+    let saved = state.docs.load(id).await.unwrap().unwrap();
+    let mut phone = gridsync_core::Store::open_in_memory(gridsync_core::OpenOptions {
+        clock: Clock::Fixed(at),
+        ..Default::default()
+    })
+    .unwrap();
+    phone
+        .set_author(gridsync_core::doc::Author {
+            user: user.id.clone(),
+            role: user.role.code().into(),
+        })
+        .unwrap();
+    phone.apply_remote(id, &[saved]).unwrap();
+    phone.append_event(id, kind, input).unwrap();
+    push_outbox(state, &user, &mut phone).await;
+}
+
+async fn push_outbox(
+    state: &AppState,
+    user: &gridsync_server::directory::User,
+    phone: &mut gridsync_core::Store,
+) {
+    let changes = phone
+        .outbox(100)
+        .unwrap()
+        .into_iter()
+        .map(|e| gridsync_server::store::IncomingChange {
+            doc_id: e.doc_id,
+            data: e.data,
+        })
+        .collect();
+    let guard = gridsync_server::scope::Guard::new(
+        user.principal(Some("phone".into())),
+        gridsync_server::sync::validate::document,
+    );
+    let outcome = state
+        .docs
+        .push(changes, Some(user.id.clone()), None, Box::new(guard))
+        .await
+        .unwrap();
+    assert!(
+        outcome.rejected.is_empty(),
+        "{:?}",
+        outcome.rejected.first().map(|r| r.refusal.reason.clone())
+    );
+}
+
+/// One report walked through the loop from `at`: accepted after 30 min,
+/// dispatched to `assignee` after 1 h, handled by `handler` at `handled`,
+/// fed back an hour later, verified, closed by shequ at `closed` (all
+/// hours after `at`), rated when `rating` is given.
+#[allow(clippy::too_many_arguments)]
+async fn walk_loop(
+    state: &AppState,
+    id: &str,
+    at: i64,
+    assignee: &str,
+    handler: &str,
+    handled_h: i64,
+    closed_h: i64,
+    rating: Option<u8>,
+) {
+    const H: i64 = 3_600_000;
+    step_at(state, "wangge1", id, EventKind::Accept, at + H / 2).await;
+    let dispatch = StepInput {
+        assignee: Some(assignee.to_owned()),
+        ..StepInput::default()
+    };
+    step_with(state, "wangge1", id, EventKind::Dispatch, dispatch, at + H).await;
+    step_at(state, handler, id, EventKind::Handle, at + handled_h * H).await;
+    step_at(
+        state,
+        handler,
+        id,
+        EventKind::Feedback,
+        at + (handled_h + 1) * H,
+    )
+    .await;
+    step_at(
+        state,
+        "wangge1",
+        id,
+        EventKind::VerifyPass,
+        at + (handled_h + 2) * H,
+    )
+    .await;
+    step_at(state, "shequ", id, EventKind::Close, at + closed_h * H).await;
+    if let Some(r) = rating {
+        let rate = StepInput {
+            rating: Some(r),
+            ..StepInput::default()
+        };
+        step_with(
+            state,
+            "shequ",
+            id,
+            EventKind::Rate,
+            rate,
+            at + (closed_h + 1) * H,
+        )
+        .await;
+    }
+}
+
+/// The text of sheet `n` (1-based) of an XLSX workbook.
+fn sheet_xml(xlsx: &[u8], n: usize) -> String {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(xlsx)).unwrap();
+    let mut f = zip.by_name(&format!("xl/worksheets/sheet{n}.xml")).unwrap();
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut f, &mut s).unwrap();
+    s
+}
+
+#[tokio::test]
+async fn the_overview_and_the_export_give_a_streets_figures() {
+    let (state, _dir) = demo_server(None).await;
+    let now = Clock::System.now_ms();
+    let cg = state
+        .directory
+        .user_by_username("chengguan")
+        .await
+        .unwrap()
+        .unwrap();
+    let worker = state
+        .directory
+        .user_by_username("wangge1")
+        .await
+        .unwrap()
+        .unwrap();
+    let me = worker.id.clone();
+    // G1 has the demo's five reports by wangge1, eight days old, none
+    // closed, one dispatched to 城管. Added, with known outcomes:
+    // A: closed 10 h after the report, in time, rated 5;
+    let a_at = now - 10 * DAY_MS;
+    let a = report_at(&state, a_at, "sanitation", "garbage").await;
+    walk_loop(&state, &a, a_at, &me, "wangge1", 5, 10, Some(5)).await;
+    // B: 吹哨报到 to 城管, fed back 6 h after dispatch, closed 20 h after
+    // the report, in time, rated 3;
+    let b_at = now - 12 * DAY_MS;
+    let b = report_at(&state, b_at, "illegal_building", "occupation").await;
+    walk_loop(
+        &state,
+        &b,
+        b_at,
+        "dept:chengguan",
+        "chengguan",
+        6,
+        20,
+        Some(3),
+    )
+    .await;
+    assert_eq!(cg.role, gridsync_server::principal::Role::Department);
+    // C: closed 20 days after dispatch (the limit is 2 working days):
+    // late, not rated;
+    let c_at = now - 26 * DAY_MS;
+    let c = report_at(&state, c_at, "sanitation", "garbage").await;
+    walk_loop(&state, &c, c_at, &me, "wangge1", 480, 484, None).await;
+    // D: withdrawn (not counted); E: closed, but reported 40 days ago
+    // (outside the period).
+    let d_at = now - 3 * DAY_MS;
+    let d = report_at(&state, d_at, "sanitation", "garbage").await;
+    let withdraw = StepInput {
+        note: Some("重复上报".into()),
+        ..StepInput::default()
+    };
+    step_with(
+        &state,
+        "shequ",
+        &d,
+        EventKind::Withdraw,
+        withdraw,
+        d_at + 3_600_000,
+    )
+    .await;
+    let e_at = now - 40 * DAY_MS;
+    let e = report_at(&state, e_at, "sanitation", "garbage").await;
+    walk_loop(&state, &e, e_at, &me, "wangge1", 2, 5, Some(1)).await;
+
+    // 8 reported (5 + A, B, C), 3 closed, 2 of them in time, rated 5 and 3;
+    // wangge1's report → close: 10 h, 20 h, 484 h; 城管: the demo's
+    // (not fed back) and B's 6 h.
+    let shequ = cookie(&state, "shequ").await;
+    let html = page(&state, &shequ, &format!("/web/t/{G1}")).await;
+    assert!(html.contains("近30天上报的事件"), "the period is said");
+    assert_eq!(by_id(&html, "fig-reported"), "8");
+    assert_eq!(by_id(&html, "fig-closed"), "3");
+    assert_eq!(by_id(&html, "fig-closed-rate"), "37.5%");
+    assert_eq!(by_id(&html, "fig-on-time-rate"), "66.7%");
+    assert_eq!(by_id(&html, "fig-rating"), "4.0");
+    let workers = by_table(&html, "fig-workers");
+    assert_eq!(
+        workers,
+        vec![vec![
+            worker.display_name.clone(),
+            "8".into(),
+            "3".into(),
+            "20.0".into()
+        ]]
+    );
+    let departments = by_table(&html, "fig-departments");
+    assert_eq!(
+        departments,
+        vec![vec![
+            "区城管执法局".to_owned(),
+            "2".into(),
+            "1".into(),
+            "6.0".into()
+        ]]
+    );
+
+    // The community's page counts both grids: the demo's five in G2 too.
+    let html = page(&state, &shequ, &format!("/web/t/{COMMUNITY}")).await;
+    assert_eq!(by_id(&html, "fig-reported"), "13");
+    assert_eq!(by_id(&html, "fig-closed-rate"), "23.1%");
+
+    // The export: the figures as CSV, and as the workbook's second sheet
+    // with numbers as numbers and rates as percentages.
+    let (code, csv) = get(
+        &state,
+        &shequ,
+        &format!("/web/export/figures.csv?code={G1}"),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    let csv = String::from_utf8(csv).unwrap();
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            "范围,项目,件数,其中办结或反馈,比率或满意度,用时中位数（小时）",
+            "合计,办结率,8,3,37.5%,",
+            "合计,按期办结率,3,2,66.7%,",
+            "合计,平均满意度,2,,4,",
+            &format!("网格员,{},8,3,,20", worker.display_name),
+            "职能部门,区城管执法局,2,1,,6",
+        ]
+    );
+    // Each report's outcome in the list too (every report, not only the
+    // period's): A, B and E closed in time and rated, C late, none other.
+    let (code, list) = get(
+        &state,
+        &shequ,
+        &format!("/web/export/reports.csv?code={G1}"),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    let list = String::from_utf8(list).unwrap();
+    assert!(
+        list.lines()
+            .next()
+            .unwrap()
+            .ends_with(",结案时间,是否按期办结,满意度")
+    );
+    let ends = |tail: &str| list.lines().filter(|l| l.ends_with(tail)).count();
+    assert_eq!(
+        (
+            ends(",是,5"),
+            ends(",是,3"),
+            ends(",是,1"),
+            ends(",否,"),
+            ends(",,")
+        ),
+        (1, 1, 1, 1, 5 + 1),
+        "{list}"
+    );
+    let (code, xlsx) = get(
+        &state,
+        &shequ,
+        &format!("/web/export/reports.xlsx?code={G1}"),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    let sheet = sheet_xml(&xlsx, 2);
+    assert!(
+        sheet.contains("<v>0.375</v>"),
+        "办结率 as a number: {sheet}"
+    );
+    assert!(sheet.contains("<v>4</v>"), "满意度 as a number");
+    assert!(
+        sheet.contains("<v>20</v>") && sheet.contains("<v>6</v>"),
+        "hours as numbers"
+    );
+    let book = {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&xlsx[..])).unwrap();
+        let mut f = zip.by_name("xl/workbook.xml").unwrap();
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut f, &mut s).unwrap();
+        s
+    };
+    assert!(book.contains("name=\"事件统计\""), "{book}");
+    let styles = {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&xlsx[..])).unwrap();
+        let mut f = zip.by_name("xl/styles.xml").unwrap();
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut f, &mut s).unwrap();
+        s
+    };
+    assert!(
+        styles.contains("formatCode=\"0.0%\""),
+        "rates shown as percentages"
+    );
+}
+
+/// The cells of the body rows of table `id`, as text.
+fn by_table(html: &str, id: &str) -> Vec<Vec<String>> {
+    let at = html.find(&format!("id=\"{id}\"")).unwrap();
+    let body_at = at + html[at..].find("<tbody>").unwrap();
+    let body = &html[body_at..body_at + html[body_at..].find("</tbody>").unwrap()];
+    body.split("<tr>")
+        .skip(1)
+        .map(|row| {
+            row.split("<td")
+                .skip(1)
+                .map(|cell| {
+                    let start = cell.find('>').unwrap() + 1;
+                    cell[start..cell.find("</td>").unwrap()].to_owned()
+                })
+                .collect()
+        })
+        .collect()
+}

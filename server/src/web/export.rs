@@ -5,7 +5,10 @@
 //! asks for the full file (`full=1`); every export is written to the audit
 //! log. XLSX files of the ledger also carry a summary sheet per grid
 //! (district-style: households, residents, attention groups, coverage,
-//! open and overdue reports).
+//! open and overdue reports); those of the report list carry the loop's
+//! figures (事件统计: 办结率, 按期办结率, 满意度, per grid worker and per
+//! department with the median handling time, over the last 30 days),
+//! also alone as `figures.csv`.
 //!
 //! A CSV cell a spreadsheet would run as a formula (text beginning with
 //! `=`, `+`, `-`, `@`, a tab or a carriage return: OWASP's CSV injection)
@@ -51,6 +54,8 @@ pub enum Cell {
     Text(String),
     /// A number.
     Num(f64),
+    /// A share, 0–1, shown as a percentage.
+    Pct(f64),
 }
 
 impl Cell {
@@ -59,6 +64,7 @@ impl Cell {
             Cell::Text(s) => s.clone(),
             Cell::Num(n) if n.fract() == 0.0 => format!("{n:.0}"),
             Cell::Num(n) => n.to_string(),
+            Cell::Pct(p) => format!("{:.1}%", p * 100.0),
         }
     }
 }
@@ -87,6 +93,7 @@ pub fn xlsx(tables: &[Table]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     use rust_xlsxwriter::{Format, Workbook};
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold().set_background_color(0xF2F2F2);
+    let percent = Format::new().set_num_format("0.0%");
     for table in tables {
         let ws = wb.add_worksheet();
         ws.set_name(&table.sheet)?;
@@ -105,6 +112,7 @@ pub fn xlsx(tables: &[Table]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
                 match cell {
                     Cell::Text(s) => ws.write_string(r, c, s)?,
                     Cell::Num(v) => ws.write_number(r, c, *v)?,
+                    Cell::Pct(v) => ws.write_number_with_format(r, c, *v, &percent)?,
                 };
             }
         }
@@ -416,9 +424,11 @@ pub async fn reports(
     now: i64,
 ) -> Result<Table, crate::db::DbError> {
     let rows = super::issues::rows(model, &sel.lo, false).await?;
+    let outcomes = readmodel::outcomes(model, &sel.lo).await?;
     let rows = rows
         .into_iter()
         .map(|r| {
+            let (closed_at, on_time, rating) = outcomes.get(&r.id).cloned().unwrap_or_default();
             vec![
                 t(r.grid),
                 t(r.category),
@@ -434,6 +444,13 @@ pub async fn reports(
                 } else {
                     "否"
                 }),
+                t(closed_at.map(when).unwrap_or_default()),
+                t(match on_time {
+                    Some(true) => "是",
+                    Some(false) => "否",
+                    None => "",
+                }),
+                rating.map_or_else(|| t(""), n),
             ]
         })
         .collect();
@@ -450,12 +467,73 @@ pub async fn reports(
             "上报时间",
             "处置期限",
             "是否超期",
+            "结案时间",
+            "是否按期办结",
+            "满意度",
         ],
         rows,
     })
 }
 
-/// `GET /web/export/{ledger|visits|reports}.{xlsx|csv}?code=…` or
+/// The loop's figures of a territory (reports made in the last
+/// [`PERIOD_DAYS`] days): totals, then one row per grid worker and per
+/// department. Rates are shares (a percentage in the workbook), times are
+/// hours.
+pub fn figures(f: &super::pages::FiguresView) -> Table {
+    let opt = |v: Option<f64>, cell: fn(f64) -> Cell| v.map_or_else(|| t(""), cell);
+    let mut rows = vec![
+        vec![
+            t("合计"),
+            t("办结率"),
+            n(f.reported),
+            n(f.closed),
+            opt(f.closed_rate, Cell::Pct),
+            t(""),
+        ],
+        vec![
+            t("合计"),
+            t("按期办结率"),
+            n(f.closed),
+            n(f.on_time),
+            opt(f.on_time_rate, Cell::Pct),
+            t(""),
+        ],
+        vec![
+            t("合计"),
+            t("平均满意度"),
+            n(f.rated),
+            t(""),
+            opt(f.mean_rating, Cell::Num),
+            t(""),
+        ],
+    ];
+    for (kind, list) in [("网格员", &f.workers), ("职能部门", &f.departments)] {
+        for r in list {
+            rows.push(vec![
+                t(kind),
+                t(r.name.clone()),
+                n(r.reports),
+                n(r.done),
+                t(""),
+                opt(r.median_hours, Cell::Num),
+            ]);
+        }
+    }
+    Table {
+        sheet: "事件统计".into(),
+        headers: vec![
+            "范围",
+            "项目",
+            "件数",
+            "其中办结或反馈",
+            "比率或满意度",
+            "用时中位数（小时）",
+        ],
+        rows,
+    }
+}
+
+/// `GET /web/export/{ledger|visits|reports|figures}.{xlsx|csv}?code=…` or
 /// `?grid=…&building=…`, `&full=1` for unmasked (audited like all exports).
 pub async fn download(
     State(state): State<AppState>,
@@ -465,7 +543,9 @@ pub async fn download(
 ) -> WebResult<Response> {
     let p = user.principal();
     let (what, format) = file.rsplit_once('.').ok_or(WebError::NotFound)?;
-    if !matches!(what, "ledger" | "visits" | "reports") || !matches!(format, "xlsx" | "csv") {
+    if !matches!(what, "ledger" | "visits" | "reports" | "figures")
+        || !matches!(format, "xlsx" | "csv")
+    {
         return Err(WebError::NotFound);
     }
     let (code, building) = match (&q.grid, &q.code) {
@@ -493,14 +573,23 @@ pub async fn download(
     let mut tables = match what {
         "ledger" => vec![ledger(model, sel.clone(), full).await?],
         "visits" => vec![visits(&state, sel.clone()).await?],
+        "figures" => vec![figures(
+            &super::pages::figures(&state, &code, now - PERIOD_DAYS * 86_400_000).await?,
+        )],
         _ => vec![reports(model, sel.clone(), now).await?],
     };
+    if what == "reports" && format == "xlsx" {
+        tables.push(figures(
+            &super::pages::figures(&state, &code, now - PERIOD_DAYS * 86_400_000).await?,
+        ));
+    }
     if what == "ledger" && format == "xlsx" {
         tables.push(summary(&state, &sel, now).await?);
     }
     let name_zh = match what {
         "ledger" => "居民台账",
         "visits" => "走访记录",
+        "figures" => "事件统计",
         _ => "事件清单",
     };
     let scope = match &building {

@@ -170,6 +170,123 @@ pub struct SyncRow {
     pub latest: i64,
 }
 
+/// A grid worker's or a department's row of the figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FigureRow {
+    /// Name.
+    pub name: String,
+    /// Reports (made by the worker; dispatched to the department).
+    pub reports: i64,
+    /// Of those, with a handling time (closed; fed back).
+    pub done: i64,
+    /// Median handling time in hours: report → 结案 for a worker's
+    /// reports, 派遣 → 反馈 for a department.
+    pub median_hours: Option<f64>,
+}
+
+/// The loop's figures of a territory over the last [`PERIOD_DAYS`] days
+/// (reports made in the period, withdrawn ones not counted), with names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FiguresView {
+    /// Reports made in the period.
+    pub reported: i64,
+    /// Of those, closed.
+    pub closed: i64,
+    /// 办结率: closed ÷ reported, 0–1.
+    pub closed_rate: Option<f64>,
+    /// Of the closed, closed by their handling deadline.
+    pub on_time: i64,
+    /// 按期办结率: on time ÷ closed, 0–1.
+    pub on_time_rate: Option<f64>,
+    /// Rated reports.
+    pub rated: i64,
+    /// Average 满意度, 1–5.
+    pub mean_rating: Option<f64>,
+    /// Per grid worker (reporter).
+    pub workers: Vec<FigureRow>,
+    /// Per department.
+    pub departments: Vec<FigureRow>,
+}
+
+impl FiguresView {
+    /// 办结率 as shown.
+    pub fn closed_pct(&self) -> String {
+        pct(self.closed, self.reported)
+    }
+
+    /// 按期办结率 as shown.
+    pub fn on_time_pct(&self) -> String {
+        pct(self.on_time, self.closed)
+    }
+
+    /// Average 满意度 as shown.
+    pub fn rating_text(&self) -> String {
+        self.mean_rating
+            .map_or_else(|| "—".into(), |r| format!("{r:.1}"))
+    }
+}
+
+impl FigureRow {
+    /// The median as shown.
+    pub fn median_text(&self) -> String {
+        self.median_hours
+            .map_or_else(|| "—".into(), |h| format!("{h:.1}"))
+    }
+}
+
+/// The figures of the reports under `code` made since `since` (ms).
+pub async fn figures(state: &AppState, code: &str, since: i64) -> WebResult<FiguresView> {
+    let f = readmodel::figures(state.web.model(), code, since).await?;
+    let users: HashMap<String, (String, Role)> = state
+        .directory
+        .users()
+        .await?
+        .into_iter()
+        .map(|u| (u.id, (u.display_name, u.role)))
+        .collect();
+    let departments: HashMap<String, String> = state
+        .directory
+        .departments()
+        .await?
+        .into_iter()
+        .map(|d| (d.code, d.name))
+        .collect();
+    let row = |name: String, h: &readmodel::Handling| FigureRow {
+        name,
+        reports: h.reports,
+        done: h.done,
+        median_hours: h.median_ms.map(|ms| ms as f64 / 3_600_000.0),
+    };
+    let workers = f
+        .by_reporter
+        .iter()
+        .filter_map(|h| match users.get(&h.who) {
+            Some((name, Role::GridWorker)) => Some(row(name.clone(), h)),
+            _ => None,
+        })
+        .collect();
+    let departments = f
+        .by_department
+        .iter()
+        .map(|h| {
+            let name = departments.get(&h.who).cloned().unwrap_or(h.who.clone());
+            row(name, h)
+        })
+        .collect();
+    let rate = |part: i64, whole: i64| (whole > 0).then(|| part as f64 / whole as f64);
+    Ok(FiguresView {
+        closed_rate: rate(f.closed, f.reported),
+        on_time_rate: rate(f.closed_on_time, f.closed),
+        reported: f.reported,
+        closed: f.closed,
+        on_time: f.closed_on_time,
+        rated: f.rated,
+        mean_rating: f.mean_rating,
+        workers,
+        departments,
+    })
+}
+
 #[derive(askama::Template)]
 #[template(path = "territory.html")]
 struct TerritoryPage {
@@ -189,6 +306,7 @@ struct TerritoryPage {
     syncs: Vec<SyncRow>,
     chart: chart::Chart,
     grid: bool,
+    figures: FiguresView,
 }
 
 /// The name of a territory code, with its level.
@@ -477,6 +595,7 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
         syncs,
         chart,
         grid: code.len() == 15,
+        figures: figures(state, code, since).await?,
     })
 }
 

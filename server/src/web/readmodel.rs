@@ -33,7 +33,7 @@ use crate::db::DbError;
 use crate::state::AppState;
 
 /// Bump when the tables below change: the file is then rebuilt.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Log entries read per projector step.
 const BATCH: i64 = 5000;
@@ -111,7 +111,13 @@ CREATE TABLE issues (
     urgency TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     deadline INTEGER,
-    last_at INTEGER NOT NULL
+    last_at INTEGER NOT NULL,
+    closed_at INTEGER,
+    closed_on_time INTEGER,
+    rating INTEGER,
+    department TEXT,
+    dispatched_at INTEGER,
+    fed_back_at INTEGER
 );
 CREATE INDEX issues_grid ON issues (grid, open);
 CREATE INDEX issues_assignee ON issues (assignee, open);
@@ -361,6 +367,61 @@ pub struct IssueRow {
     pub deadline: Option<i64>,
     /// Time of the latest event, ms.
     pub last_at: i64,
+    /// The loop's outcome, for the figures.
+    pub outcome: Outcome,
+}
+
+/// How a report's loop went, from the core's fold: what the overview's
+/// figures (办结率, 按期办结率, 满意度, handling times) are computed from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// When it was closed (结案), ms.
+    pub closed_at: Option<i64>,
+    /// Closed no later than its handling deadline (the subtype's limit
+    /// from the last dispatch); a report whose subtype has no known
+    /// limit cannot be late.
+    pub closed_on_time: Option<bool>,
+    /// The resident's rating, 1–5.
+    pub rating: Option<u8>,
+    /// The department it is (or was last) dispatched to (吹哨报到).
+    pub department: Option<String>,
+    /// When it was last dispatched, ms.
+    pub dispatched_at: Option<i64>,
+    /// When it was last fed back (反馈), ms.
+    pub fed_back_at: Option<i64>,
+}
+
+/// The outcome of `issue`, whose fold is `status`.
+pub fn outcome(issue: &Issue, status: &workflow::Status, calendar: &WorkCalendar) -> Outcome {
+    // The handling deadline as the core computes it while 处置中.
+    let handling_due = issue.due(
+        &workflow::Status {
+            stage: workflow::Stage::Dispatched,
+            ..status.clone()
+        },
+        calendar,
+    );
+    let fed_back_at = status
+        .applied
+        .iter()
+        .filter_map(|id| issue.events.get(id))
+        .filter(|e| e.kind == workflow::EventKind::Feedback.code())
+        .map(|e| e.at)
+        .max();
+    Outcome {
+        closed_at: status.closed_at,
+        closed_on_time: status
+            .closed_at
+            .map(|c| handling_due.is_none_or(|d| c <= d)),
+        rating: status.rating,
+        department: status
+            .assignee
+            .as_deref()
+            .and_then(gridsync_core::issue::assignee_department)
+            .map(str::to_owned),
+        dispatched_at: status.dispatched_at,
+        fed_back_at,
+    }
 }
 
 /// What a stored document projects to; `None` when it cannot be read
@@ -398,6 +459,7 @@ pub fn project(bytes: &[u8], calendar: &WorkCalendar) -> Option<Projected> {
             let row = crate::reports::row_of(&issue, calendar);
             let status = workflow::status(&issue.events);
             let deadline = issue.due(&status, calendar);
+            let outcome = outcome(&issue, &status, calendar);
             Some(Projected::Issue(
                 Box::new(IssueRow {
                     open: status.stage.is_open(),
@@ -406,6 +468,7 @@ pub fn project(bytes: &[u8], calendar: &WorkCalendar) -> Option<Projected> {
                     assignee: status.assignee.clone(),
                     deadline,
                     last_at: row.updated_at,
+                    outcome,
                     issue,
                 }),
                 conflicts(),
@@ -499,8 +562,10 @@ fn write_doc(tx: &rusqlite::Transaction<'_>, id: &str, p: &Projected) -> rusqlit
             let i = &row.issue;
             tx.prepare_cached(
                 "INSERT INTO issues (id, grid, category, subtype, description, building, stage, open,
-                    level, assignee, reporter, urgency, created_at, deadline, last_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                    level, assignee, reporter, urgency, created_at, deadline, last_at,
+                    closed_at, closed_on_time, rating, department, dispatched_at, fed_back_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                    ?16, ?17, ?18, ?19, ?20, ?21)",
             )?
             .execute(params![
                 id,
@@ -517,7 +582,13 @@ fn write_doc(tx: &rusqlite::Transaction<'_>, id: &str, p: &Projected) -> rusqlit
                 i.urgency,
                 i.created_at,
                 row.deadline,
-                row.last_at
+                row.last_at,
+                row.outcome.closed_at,
+                row.outcome.closed_on_time,
+                row.outcome.rating,
+                row.outcome.department,
+                row.outcome.dispatched_at,
+                row.outcome.fed_back_at
             ])?;
             write_conflicts(tx, id, &i.grid, "issue", conflicts)
         }
@@ -943,6 +1014,148 @@ pub async fn household_grid(model: &ReadModel, id: &str) -> Result<Option<String
                 r.get(0)
             })
             .optional()
+        })
+        .await
+}
+
+/// The loop's figures for the reports of a territory made in a period.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Figures {
+    /// Reports made in the period (withdrawn ones not counted).
+    pub reported: i64,
+    /// Of those, closed (结案, rated or not).
+    pub closed: i64,
+    /// Of the closed, closed by their handling deadline.
+    pub closed_on_time: i64,
+    /// Of the closed, rated by the resident.
+    pub rated: i64,
+    /// Mean rating of the rated, 1–5.
+    pub mean_rating: Option<f64>,
+    /// Per reporter (user id): reports, closed, median report → close (ms).
+    pub by_reporter: Vec<Handling>,
+    /// Per department code: reports dispatched to it, fed back, median
+    /// dispatch → feedback (ms).
+    pub by_department: Vec<Handling>,
+}
+
+/// Reports of one person or department and how long they took.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Handling {
+    /// User id or department code.
+    pub who: String,
+    /// Reports.
+    pub reports: i64,
+    /// Of those, with the handling time measured (closed; fed back).
+    pub done: i64,
+    /// Median handling time, ms.
+    pub median_ms: Option<i64>,
+}
+
+/// The median of `v` (the mean of the middle two when even).
+pub fn median(mut v: Vec<i64>) -> Option<i64> {
+    v.sort_unstable();
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2),
+    }
+}
+
+/// The figures of the reports under `prefix` made since `since` (ms).
+pub async fn figures(model: &ReadModel, prefix: &str, since: i64) -> Result<Figures, DbError> {
+    type Row = (
+        String,
+        Option<String>,
+        i64,
+        Option<i64>,
+        Option<bool>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let (lo, hi) = (prefix.to_owned(), upper(prefix));
+    let rows: Vec<Row> = model
+        .run(move |c| {
+            c.prepare_cached(
+                "SELECT reporter, department, created_at, closed_at, closed_on_time, rating,
+                        dispatched_at, fed_back_at
+                 FROM issues WHERE grid >= ?1 AND grid < ?2 AND created_at >= ?3
+                   AND stage <> 'withdrawn'",
+            )?
+            .query_map(params![lo, hi, since], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            })?
+            .collect()
+        })
+        .await?;
+    let mut f = Figures::default();
+    let mut ratings = 0i64;
+    let mut reporters: BTreeMap<String, (i64, Vec<i64>)> = BTreeMap::new();
+    let mut departments: BTreeMap<String, (i64, Vec<i64>)> = BTreeMap::new();
+    for (reporter, department, created, closed, on_time, rating, dispatched, fed_back) in rows {
+        f.reported += 1;
+        let r = reporters.entry(reporter).or_default();
+        r.0 += 1;
+        if let Some(closed) = closed {
+            f.closed += 1;
+            f.closed_on_time += i64::from(on_time.unwrap_or(false));
+            r.1.push(closed - created);
+        }
+        if let Some(rating) = rating {
+            f.rated += 1;
+            ratings += rating;
+        }
+        if let Some(d) = department {
+            let e = departments.entry(d).or_default();
+            e.0 += 1;
+            if let (Some(from), Some(to)) = (dispatched, fed_back) {
+                e.1.push(to - from);
+            }
+        }
+    }
+    f.mean_rating = (f.rated > 0).then(|| ratings as f64 / f.rated as f64);
+    let handling = |m: BTreeMap<String, (i64, Vec<i64>)>| {
+        m.into_iter()
+            .map(|(who, (reports, times))| Handling {
+                who,
+                reports,
+                done: times.len() as i64,
+                median_ms: median(times),
+            })
+            .collect()
+    };
+    f.by_reporter = handling(reporters);
+    f.by_department = handling(departments);
+    Ok(f)
+}
+
+/// Each report's outcome under `prefix`, by id: when it was closed,
+/// whether by its handling deadline, its rating.
+pub async fn outcomes(
+    model: &ReadModel,
+    prefix: &str,
+) -> Result<HashMap<String, (Option<i64>, Option<bool>, Option<i64>)>, DbError> {
+    let (lo, hi) = (prefix.to_owned(), upper(prefix));
+    model
+        .run(move |c| {
+            c.prepare_cached(
+                "SELECT id, closed_at, closed_on_time, rating FROM issues
+                 WHERE grid >= ?1 AND grid < ?2",
+            )?
+            .query_map(params![lo, hi], |r| {
+                Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
+            })?
+            .collect()
         })
         .await
 }
