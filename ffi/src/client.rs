@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use gridsync_core::sync::{self as core_sync, Client, SyncOptions};
 use gridsync_core::{OpenOptions, Store};
 
-use crate::error::{GridsyncError, Result};
+use crate::error::{GridsyncError, LastError, Result};
 use crate::records::*;
 
 /// Receives the progress of a sync. Implement it in Kotlin or Swift; it is
@@ -152,17 +152,12 @@ impl Gridsync {
         let mut store = lock(&self.store);
         if !store.author().is_signed_in() {
             return Err(GridsyncError::Unauthorized {
-                text: "请先登录：交接前须由原用户登录并同步 / sign in first: the current user must sync before handing over".into(),
+                zh: "请先登录：交接前须由原用户登录并同步".into(),
+                en: "sign in first: the current user must sync before handing over".into(),
             });
         }
         let client = self.client(&store)?;
-        let report = core_sync::sync(
-            &mut store,
-            &client,
-            &SyncOptions::default(),
-            None,
-            &mut |_| {},
-        )?;
+        let report = sync_recorded(&mut store, &client, None, &mut |_| {})?;
         if !report.complete || report.blobs_pending > 0 {
             let mut why = report.warnings.join("；");
             if report.blobs_pending > 0 {
@@ -172,8 +167,9 @@ impl Gridsync {
                 );
             }
             return Err(GridsyncError::Unsynced {
-                text: format!(
-                    "本机还有未上传到服务器的内容，不能交接，未删除任何数据 / something typed here is not on the server: nothing was removed. {why}"
+                zh: format!("本机还有未上传到服务器的内容，不能交接，未删除任何数据。{why}"),
+                en: format!(
+                    "something typed here is not on the server: nothing was removed. {why}"
                 ),
             });
         }
@@ -197,7 +193,8 @@ impl Gridsync {
         *store = open_store(&self.path, &self.key)?;
         if let Some(e) = failed {
             return Err(GridsyncError::Storage {
-                text: format!("无法删除本机数据 / cannot remove the local store: {e}"),
+                zh: "无法删除本机数据".into(),
+                en: format!("cannot remove the local store: {e}"),
             });
         }
         Ok(report.into())
@@ -375,13 +372,7 @@ impl Gridsync {
                 l.on_progress(p.into());
             }
         };
-        let result = core_sync::sync(
-            &mut store,
-            &client,
-            &SyncOptions::default(),
-            Some(&cancel),
-            &mut report,
-        );
+        let result = sync_recorded(&mut store, &client, Some(&cancel), &mut report);
         *lock(&self.cancel) = None;
         drop(store);
         // Pages stored before a failure changed documents too.
@@ -404,7 +395,17 @@ impl Gridsync {
 
     /// Where this device stands: last success, last error, pending changes.
     pub fn status(&self) -> Result<SyncStatus> {
-        Ok(core_sync::status(&lock(&self.store))?.into())
+        let store = lock(&self.store);
+        let mut status = core_sync::status(&store)?;
+        let kept = store.meta(crate::error::LAST_ERROR)?;
+        let last = status
+            .last_error
+            .take()
+            .map(|core| LastError::read(kept.as_deref(), &core));
+        Ok(SyncStatus {
+            last_error: last,
+            ..status.into()
+        })
     }
 
     /// Local changes the server refused (out of scope, role forbids, …),
@@ -532,5 +533,28 @@ impl Gridsync {
                 })?,
         };
         Ok(Client::new(&url)?)
+    }
+}
+
+/// A sync whose error, if any, is kept typed for `status()` beside the
+/// core's text of it (which tells whether the kept one is the last).
+fn sync_recorded(
+    store: &mut Store,
+    client: &Client,
+    cancel: Option<&AtomicBool>,
+    progress: &mut dyn FnMut(&core_sync::Progress),
+) -> Result<core_sync::SyncReport> {
+    match core_sync::sync(store, client, &SyncOptions::default(), cancel, progress) {
+        Ok(report) => {
+            store.set_meta(crate::error::LAST_ERROR, "")?;
+            Ok(report)
+        }
+        Err(e) => {
+            let core = e.to_string();
+            let typed = GridsyncError::from(e);
+            // The error is what the caller needs; failing to keep it is not.
+            let _ = store.set_meta(crate::error::LAST_ERROR, &typed.to_last_error_json(&core));
+            Err(typed)
+        }
     }
 }

@@ -482,7 +482,8 @@ impl Gridsync {
         let mut store = lock(&self.store);
         if !store.author().is_signed_in() {
             return Err(GridsyncError::Unauthorized {
-                text: "请先登录 / please sign in first".into(),
+                zh: "请先登录".into(),
+                en: "please sign in first".into(),
             });
         }
         let me = store.author().user.clone();

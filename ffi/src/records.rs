@@ -313,8 +313,10 @@ pub enum SyncPhase {
     Done,
 }
 
-/// Progress of a sync, for a progress bar.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+/// Progress of a sync, for a progress bar. The first event comes after
+/// the server's first answer, with both totals known; then one at least
+/// every 100 documents stored. Show `fraction`.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct SyncProgress {
     /// Phase.
     pub phase: SyncPhase,
@@ -330,6 +332,10 @@ pub struct SyncProgress {
     pub bytes_done: i64,
     /// Bytes expected in all (an estimate while pulling).
     pub bytes_total: i64,
+    /// Done so far, 0.0 to 1.0: (changesSent + docsReceived) /
+    /// (changesTotal + docsTotal), never lower than in an earlier event,
+    /// 1.0 when done.
+    pub fraction: f64,
 }
 
 /// What a sync did.
@@ -390,8 +396,9 @@ pub struct SyncReport {
 pub struct SyncStatus {
     /// When the last sync succeeded (ms), if ever.
     pub last_success: Option<i64>,
-    /// The last sync's error, if it failed.
-    pub last_error: Option<String>,
+    /// The last sync's error, if it failed: its kind and its message in
+    /// Chinese and in English.
+    pub last_error: Option<crate::error::LastError>,
     /// Local changes waiting to be pushed.
     pub pending_changes: i64,
     /// Local changes the server refused, waiting for a person.
@@ -816,6 +823,7 @@ impl From<&core_sync::Progress> for SyncProgress {
             docs_total: count(p.docs_total),
             bytes_done: count(p.bytes_done),
             bytes_total: count(p.bytes_total),
+            fraction: p.fraction,
         }
     }
 }
@@ -851,7 +859,8 @@ impl From<core_sync::Status> for SyncStatus {
     fn from(s: core_sync::Status) -> Self {
         Self {
             last_success: s.last_success,
-            last_error: s.last_error,
+            // Typed by `Gridsync::status`, from what the FFI kept.
+            last_error: None,
             pending_changes: count(s.pending_changes),
             rejected_changes: count(s.rejected_changes),
             server: s.server.filter(|s| !s.is_empty()),

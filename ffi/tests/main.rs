@@ -154,14 +154,11 @@ fn wrong_key_is_a_clear_error() {
     drop(g);
     let err =
         Gridsync::open(path.to_string_lossy().into(), "not the key".into(), None).unwrap_err();
-    let GridsyncError::WrongKey { text } = &err else {
+    let GridsyncError::WrongKey { zh, en } = &err else {
         panic!("expected WrongKey, got {err:?}");
     };
-    assert!(
-        text.contains("密钥") && text.contains("wrong key"),
-        "{text}"
-    );
-    assert_eq!(err.to_string(), *text);
+    assert!(zh.contains("密钥") && en.contains("wrong key"), "{zh} {en}");
+    assert_eq!(err.to_string(), format!("{zh} / {en}"));
     let empty = Gridsync::open(path.to_string_lossy().into(), String::new(), None).unwrap_err();
     assert!(matches!(empty, GridsyncError::Invalid { ref field, .. } if field == "key"));
 }
@@ -196,13 +193,17 @@ fn invalid_input_names_the_field_with_a_readable_message() {
     let GridsyncError::Invalid {
         field,
         reason,
-        text,
+        zh,
+        en,
     } = &err
     else {
         panic!("expected Invalid, got {err:?}");
     };
-    assert_eq!(field, "id_number");
-    assert!(!reason.is_empty() && text.contains(reason.as_str()));
+    // In the binding languages' names.
+    assert_eq!(field, "idNumber");
+    assert!(!reason.is_empty() && zh == reason && !en.is_empty());
+    let text = err.to_string();
+    assert!(text.starts_with(zh.as_str()), "Chinese first: {text}");
     assert!(!text.contains(&bad), "no personal data in messages");
 
     let err = g
@@ -230,7 +231,7 @@ fn not_found_and_missing_server_are_typed() {
     assert!(matches!(err, GridsyncError::NotFound { .. }), "{err:?}");
     let err = g.sync(None).unwrap_err();
     assert!(
-        matches!(err, GridsyncError::Invalid { ref field, .. } if field == "server_url"),
+        matches!(err, GridsyncError::Invalid { ref field, .. } if field == "serverUrl"),
         "{err:?}"
     );
 }
@@ -272,10 +273,10 @@ fn nothing_is_recorded_while_nobody_is_signed_in() {
             },
         )
         .unwrap_err();
-    let GridsyncError::Unauthorized { text } = &err else {
+    let GridsyncError::Unauthorized { zh, .. } = &err else {
         panic!("expected Unauthorized, got {err:?}");
     };
-    assert!(text.starts_with("请先登录"), "{text}");
+    assert!(zh.starts_with("请先登录"), "{zh}");
     let err = g
         .create_household(NewHousehold {
             grid: GRID.into(),

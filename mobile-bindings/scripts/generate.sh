@@ -43,8 +43,10 @@ kt=$gen/raw/cn/gridsync/sdk/gridsync_ffi.kt
 # UniFFI's Kotlin exceptions show a dump of their fields as `message`
 # ("field=…, reason=…, text=…"). GridsyncException carries the text meant
 # for a person in `text`: make `message` that text.
-perl -0pi -e 's/get\(\) = "[^"\n]*text=\$\{ `text` \}"/get() = `text`/g' "$kt"
-if grep -q 'text=\${ `text` }' "$kt"; then
+# GridsyncException.message: "中文 / English" (as Display and Swift's
+# localizedDescription), not uniffi's dump of every field.
+perl -0pi -e 's/get\(\) = "[^"\n]*zh=\$\{ `zh` \}, en=\$\{ `en` \}"/get() = "\$\{ `zh` \} \/ \$\{ `en` \}"/g' "$kt"
+if grep -q 'zh=\${ `zh` }' "$kt"; then
     echo "generate.sh: could not rewrite GridsyncException.message" >&2
     exit 1
 fi

@@ -34,7 +34,12 @@ pub enum Phase {
 }
 
 /// Progress of a sync, for a progress bar.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The first event comes after the first answer of the server, so both
+/// totals are known in it (the first request pulls at most
+/// [`FIRST_PAGE`] documents, so it comes soon); then one at least every
+/// [`EVENT_DOCS`] documents stored. `fraction` never goes backwards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     /// Phase.
     pub phase: Phase,
@@ -50,6 +55,36 @@ pub struct Progress {
     pub bytes_done: u64,
     /// Bytes expected in all (an estimate while pulling).
     pub bytes_total: u64,
+    /// How much of the sync is done, 0.0 to 1.0, for the bar: changes
+    /// sent and documents received over changes and documents in all,
+    /// never less than in an earlier event, 1.0 when done. (Photo uploads,
+    /// after the documents, are in `bytes_done`.)
+    pub fraction: f64,
+}
+
+/// Documents the first request pulls at most, so the first progress
+/// event (which has the totals) comes soon.
+pub const FIRST_PAGE: usize = 100;
+
+/// Documents stored between two progress events, at most.
+pub const EVENT_DOCS: usize = 100;
+
+impl Progress {
+    /// Keep the totals at least what is done and set `fraction` (never
+    /// lower than before), then report.
+    fn emit(&mut self, progress: &mut dyn FnMut(&Progress)) {
+        self.changes_total = self.changes_total.max(self.changes_sent);
+        self.docs_total = self.docs_total.max(self.docs_received);
+        self.bytes_total = self.bytes_total.max(self.bytes_done);
+        let total = self.changes_total + self.docs_total;
+        let now = if self.phase == Phase::Done || total == 0 {
+            1.0
+        } else {
+            (self.changes_sent + self.docs_received) as f64 / total as f64
+        };
+        self.fraction = self.fraction.max(now.clamp(0.0, 1.0));
+        progress(self);
+    }
 }
 
 /// Tuning of a sync.
@@ -267,8 +302,8 @@ fn sync_inner(
         docs_total: 0,
         bytes_done: 0,
         bytes_total: 0,
+        fraction: 0.0,
     };
-    progress(&p);
     // Changes the server could not take yet (dependencies missing) are
     // left for the next sync rather than sent again and again.
     let mut held_back: HashSet<i64> = Default::default();
@@ -352,7 +387,11 @@ fn sync_inner(
                     data: &i.data,
                 })
                 .collect(),
-            max_docs: Some(options.max_docs),
+            max_docs: Some(if report.rounds == 0 {
+                options.max_docs.min(FIRST_PAGE)
+            } else {
+                options.max_docs
+            }),
             max_bytes: Some(options.max_bytes),
             log: store.log_mark()?,
         };
@@ -455,8 +494,24 @@ fn sync_inner(
         }
         let purge = resp.purge.clone();
         let cursors = resp.cursors.clone();
+        // Both totals are known from the first answer on.
+        p.docs_total = p.docs_received + decoded.len() as u64 + resp.remaining;
+        // Stored (and indexed) a hundred documents at a time, with an
+        // event after each; the last part goes with the cursors. A part
+        // stored without its cursors is received again at worst (merging
+        // is idempotent).
+        let mut parts: Vec<&[crate::store::PulledDoc]> = decoded.chunks(EVENT_DOCS).collect();
+        let last = parts.pop().unwrap_or(&[]);
+        for part in parts {
+            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                return Err(Error::Cancelled);
+            }
+            store.batch(|s| s.apply_pulled(part))?;
+            p.docs_received += part.len() as u64;
+            p.emit(progress);
+        }
         store.batch(|s| {
-            s.apply_pulled(&decoded)?;
+            s.apply_pulled(last)?;
             s.purge(&purge)?;
             s.set_cursors(&cursors)?;
             if let Some(log) = &resp.log {
@@ -484,7 +539,7 @@ fn sync_inner(
         report.docs_received += decoded.len() as u64;
         report.bytes_received += page_bytes;
 
-        p.docs_received += decoded.len() as u64;
+        p.docs_received += last.len() as u64;
         p.docs_total = p.docs_received + resp.remaining;
         p.bytes_done = report.bytes_sent + report.bytes_received;
         let per_doc = report
@@ -506,6 +561,10 @@ fn sync_inner(
         } else {
             Phase::Pull
         };
+        p.emit(progress);
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(Error::Cancelled);
+        }
         if !resp.more && !more_to_push {
             // Photos after the documents: the server takes a photo only
             // for a report it has that lists it.
@@ -525,10 +584,9 @@ fn sync_inner(
             report.held_other_user = not_mine.len() as u64;
             finish(store, &mut report)?;
             p.phase = Phase::Done;
-            progress(&p);
+            p.emit(progress);
             return Ok(report);
         }
-        progress(&p);
     }
 }
 
@@ -643,7 +701,7 @@ fn upload_blobs(
         &mut |done, total| {
             p.bytes_done = done0 + done;
             p.bytes_total = total0 + total;
-            progress(p);
+            p.emit(progress);
         },
     )?;
     report.blobs_uploaded += r.uploaded;

@@ -16,6 +16,7 @@ mod guard;
 mod heal;
 mod identity;
 mod multiprocess;
+mod progress;
 mod report_loop;
 
 use gridsync_core::household::{NewHousehold, Place, Resident, Visit};

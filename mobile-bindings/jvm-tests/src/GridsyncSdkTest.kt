@@ -37,6 +37,9 @@ inline fun <reified E : Throwable> expectThrows(block: () -> Unit): E {
     throw AssertionError("expected ${E::class.simpleName}, nothing was thrown")
 }
 
+/** Whether `s` has Chinese characters. */
+fun hasChinese(s: String): Boolean = s.any { it in '\u4e00'..'\u9fff' }
+
 /** A valid citizen ID number (GB 11643) for someone born on `yyyymmdd`. */
 fun idNumber(yyyymmdd: String, seq: Int): String {
     val body = "110105$yyyymmdd" + "%03d".format(seq % 1000)
@@ -45,14 +48,14 @@ fun idNumber(yyyymmdd: String, seq: Int): String {
     return body + "10X98765432"[sum % 11]
 }
 
-/** The real gridsync-server on a free loopback port, seeded with the demo community. */
-class Server(bin: String) : AutoCloseable {
+/** The real gridsync-server on a free loopback port, seeded with the demo community (`households` in its grid). */
+class Server(bin: String, households: Int = 5) : AutoCloseable {
     private val data: File = Files.createTempDirectory("gridsync-server").toFile()
     private val process: Process
     val url: String
 
     init {
-        val seed = ProcessBuilder(bin, "--data-dir", data.path, "demo", "--grids", "1", "--households", "5")
+        val seed = ProcessBuilder(bin, "--data-dir", data.path, "demo", "--grids", "1", "--households", "$households")
             .redirectErrorStream(true).start()
         val seedOut = seed.inputStream.bufferedReader().readText()
         check(seed.waitFor(60, TimeUnit.SECONDS) && seed.exitValue() == 0) { "demo seeding failed: $seedOut" }
@@ -263,15 +266,17 @@ fun main() {
             val e = expectThrows<GridsyncException.Invalid> {
                 phoneA.addResident(householdId, Resident(name = "张三", idNumber = bad))
             }
-            check(e.field == "id_number") { "field named: ${e.field}" }
-            check(e.reason.isNotBlank() && e.message == e.text) { "readable message: ${e.message}" }
+            check(e.field == "idNumber") { "field named in Kotlin's names: ${e.field}" }
+            check(e.reason.isNotBlank() && e.zh == e.reason) { "Chinese reason: ${e.reason} / ${e.zh}" }
+            check(hasChinese(e.zh) && e.en.isNotBlank() && !hasChinese(e.en)) { "Chinese and English apart: ${e.zh} | ${e.en}" }
+            check(e.message == "${e.zh} / ${e.en}") { "readable message, Chinese first: ${e.message}" }
             check(!e.message!!.contains("field=")) { "message is not a field dump: ${e.message}" }
             check(!e.message!!.contains(bad)) { "no personal data in the message" }
             val nested = expectThrows<GridsyncException.Invalid> {
                 phoneA.createHousehold(NewHousehold(grid = GRID, place = s.firstPlace(phoneA, "1802"),
                     residents = listOf(Resident(name = "李四", idNumber = bad))))
             }
-            check(nested.field == "residents[0].id_number") { "nested field named: ${nested.field}" }
+            check(nested.field == "residents[0].idNumber") { "nested field named: ${nested.field}" }
         }
 
         tests["wrong password is Unauthorized"] = {
@@ -279,7 +284,9 @@ fun main() {
             val e = expectThrows<GridsyncException.Unauthorized> { g.login(USER, "not-the-password") }
             check(e.message!!.isNotBlank() && !e.message!!.startsWith("text=")) { "readable: ${e.message}" }
             expectThrows<GridsyncException.Unauthorized> { g.sync(null) }
-            check(g.status().lastError != null) { "the failed sync is in the status" }
+            val last = g.status().lastError
+            check(last?.kind == ErrorKind.UNAUTHORIZED) { "the failed sync is in the status, typed: $last" }
+            check(hasChinese(last!!.zh) && last.en.isNotBlank() && !hasChinese(last.en)) { "Chinese and English apart: $last" }
             g.close()
         }
 
@@ -293,7 +300,8 @@ fun main() {
 
         tests["unreachable server is Network"] = {
             Gridsync.open(s.path(), KEY, "http://127.0.0.1:9").use { g ->
-                expectThrows<GridsyncException.Network> { g.login(USER, PASSWORD) }
+                val e = expectThrows<GridsyncException.Network> { g.login(USER, PASSWORD) }
+                check(hasChinese(e.zh) && !hasChinese(e.en) && e.message!!.startsWith(e.zh)) { "Chinese first: ${e.message}" }
             }
         }
 
@@ -505,6 +513,33 @@ fun main() {
                 sup.sync(null)
                 check(sup.photo(hash).contentEquals(file.readBytes())) { "the server has the whole photo" }
                 sup.close()
+            }
+        }
+
+        tests["not found is typed, Chinese first"] = {
+            val e = expectThrows<GridsyncException.NotFound> { phoneA.household("0190a0b0-0000-7000-8000-000000000000") }
+            check(hasChinese(e.zh) && e.en.isNotBlank() && !hasChinese(e.en)) { "Chinese and English apart: ${e.zh} | ${e.en}" }
+            check(e.message!!.startsWith(e.zh)) { "Chinese first: ${e.message}" }
+        }
+
+        tests["progress a bar can show: totals from the first event, often, never backwards"] = {
+            Server(serverBin, households = 400).use { big ->
+                val g = Gridsync.open(s.path(), KEY, big.url)
+                g.login(USER, PASSWORD)
+                val rec = Recorder()
+                val report = g.sync(rec)
+                val seen = rec.seen.toList()
+                check(report.docsReceived >= 400) { "the grid arrived: $report" }
+                val first = seen.first()
+                check(first.docsTotal >= 400 && first.docsReceived <= 100) { "totals known from the first event: $first" }
+                check(first.fraction < 0.5) { "the first event is not shown as done: $first" }
+                for ((a, b) in seen.zipWithNext()) {
+                    check(b.fraction >= a.fraction) { "the bar went backwards: $a then $b" }
+                    check(b.docsReceived - a.docsReceived <= 100) { "more than 100 documents between events: $a then $b" }
+                }
+                check(seen.size >= 5) { "an event at least every 100 documents: ${seen.size} events" }
+                check(seen.last().phase == SyncPhase.DONE && seen.last().fraction == 1.0) { "ends at 1.0: ${seen.last()}" }
+                g.close()
             }
         }
 

@@ -3521,6 +3521,95 @@ public func FfiConverterTypeIssueSubtype_lower(_ value: IssueSubtype) -> RustBuf
 
 
 /**
+ * The last sync's error, typed (`SyncStatus.lastError`).
+ */
+public struct LastError: Equatable, Hashable {
+    /**
+     * Which case of `GridsyncException` / `GridsyncError` it was.
+     */
+    public var kind: ErrorKind
+    /**
+     * The message, Chinese.
+     */
+    public var zh: String
+    /**
+     * The message, English.
+     */
+    public var en: String
+    /**
+     * The HTTP status, for `Server`.
+     */
+    public var status: Int32?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Which case of `GridsyncException` / `GridsyncError` it was.
+         */kind: ErrorKind, 
+        /**
+         * The message, Chinese.
+         */zh: String, 
+        /**
+         * The message, English.
+         */en: String, 
+        /**
+         * The HTTP status, for `Server`.
+         */status: Int32?) {
+        self.kind = kind
+        self.zh = zh
+        self.en = en
+        self.status = status
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LastError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLastError: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LastError {
+        return
+            try LastError(
+                kind: FfiConverterTypeErrorKind.read(from: &buf), 
+                zh: FfiConverterString.read(from: &buf), 
+                en: FfiConverterString.read(from: &buf), 
+                status: FfiConverterOptionInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LastError, into buf: inout [UInt8]) {
+        FfiConverterTypeErrorKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.zh, into: &buf)
+        FfiConverterString.write(value.en, into: &buf)
+        FfiConverterOptionInt32.write(value.status, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLastError_lift(_ buf: RustBuffer) throws -> LastError {
+    return try FfiConverterTypeLastError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLastError_lower(_ value: LastError) -> RustBuffer {
+    return FfiConverterTypeLastError.lower(value)
+}
+
+
+/**
  * What the app gives to create a household.
  */
 public struct NewHousehold: Equatable, Hashable {
@@ -5090,7 +5179,9 @@ public func FfiConverterTypeStep_lower(_ value: Step) -> RustBuffer {
 
 
 /**
- * Progress of a sync, for a progress bar.
+ * Progress of a sync, for a progress bar. The first event comes after
+ * the server's first answer, with both totals known; then one at least
+ * every 100 documents stored. Show `fraction`.
  */
 public struct SyncProgress: Equatable, Hashable {
     /**
@@ -5121,6 +5212,12 @@ public struct SyncProgress: Equatable, Hashable {
      * Bytes expected in all (an estimate while pulling).
      */
     public var bytesTotal: Int64
+    /**
+     * Done so far, 0.0 to 1.0: (changesSent + docsReceived) /
+     * (changesTotal + docsTotal), never lower than in an earlier event,
+     * 1.0 when done.
+     */
+    public var fraction: Double
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5145,7 +5242,12 @@ public struct SyncProgress: Equatable, Hashable {
          */bytesDone: Int64, 
         /**
          * Bytes expected in all (an estimate while pulling).
-         */bytesTotal: Int64) {
+         */bytesTotal: Int64, 
+        /**
+         * Done so far, 0.0 to 1.0: (changesSent + docsReceived) /
+         * (changesTotal + docsTotal), never lower than in an earlier event,
+         * 1.0 when done.
+         */fraction: Double) {
         self.phase = phase
         self.changesSent = changesSent
         self.changesTotal = changesTotal
@@ -5153,6 +5255,7 @@ public struct SyncProgress: Equatable, Hashable {
         self.docsTotal = docsTotal
         self.bytesDone = bytesDone
         self.bytesTotal = bytesTotal
+        self.fraction = fraction
     }
 
     
@@ -5177,7 +5280,8 @@ public struct FfiConverterTypeSyncProgress: FfiConverterRustBuffer {
                 docsReceived: FfiConverterInt64.read(from: &buf), 
                 docsTotal: FfiConverterInt64.read(from: &buf), 
                 bytesDone: FfiConverterInt64.read(from: &buf), 
-                bytesTotal: FfiConverterInt64.read(from: &buf)
+                bytesTotal: FfiConverterInt64.read(from: &buf), 
+                fraction: FfiConverterDouble.read(from: &buf)
         )
     }
 
@@ -5189,6 +5293,7 @@ public struct FfiConverterTypeSyncProgress: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.docsTotal, into: &buf)
         FfiConverterInt64.write(value.bytesDone, into: &buf)
         FfiConverterInt64.write(value.bytesTotal, into: &buf)
+        FfiConverterDouble.write(value.fraction, into: &buf)
     }
 }
 
@@ -5482,9 +5587,10 @@ public struct SyncStatus: Equatable, Hashable {
      */
     public var lastSuccess: Int64?
     /**
-     * The last sync's error, if it failed.
+     * The last sync's error, if it failed: its kind and its message in
+     * Chinese and in English.
      */
-    public var lastError: String?
+    public var lastError: LastError?
     /**
      * Local changes waiting to be pushed.
      */
@@ -5525,8 +5631,9 @@ public struct SyncStatus: Equatable, Hashable {
          * When the last sync succeeded (ms), if ever.
          */lastSuccess: Int64?, 
         /**
-         * The last sync's error, if it failed.
-         */lastError: String?, 
+         * The last sync's error, if it failed: its kind and its message in
+         * Chinese and in English.
+         */lastError: LastError?, 
         /**
          * Local changes waiting to be pushed.
          */pendingChanges: Int64, 
@@ -5580,7 +5687,7 @@ public struct FfiConverterTypeSyncStatus: FfiConverterRustBuffer {
         return
             try SyncStatus(
                 lastSuccess: FfiConverterOptionInt64.read(from: &buf), 
-                lastError: FfiConverterOptionString.read(from: &buf), 
+                lastError: FfiConverterOptionTypeLastError.read(from: &buf), 
                 pendingChanges: FfiConverterInt64.read(from: &buf), 
                 rejectedChanges: FfiConverterInt64.read(from: &buf), 
                 server: FfiConverterOptionString.read(from: &buf), 
@@ -5594,7 +5701,7 @@ public struct FfiConverterTypeSyncStatus: FfiConverterRustBuffer {
 
     public static func write(_ value: SyncStatus, into buf: inout [UInt8]) {
         FfiConverterOptionInt64.write(value.lastSuccess, into: &buf)
-        FfiConverterOptionString.write(value.lastError, into: &buf)
+        FfiConverterOptionTypeLastError.write(value.lastError, into: &buf)
         FfiConverterInt64.write(value.pendingChanges, into: &buf)
         FfiConverterInt64.write(value.rejectedChanges, into: &buf)
         FfiConverterOptionString.write(value.server, into: &buf)
@@ -6160,9 +6267,162 @@ public func FfiConverterTypeDuplicateKind_lower(_ value: DuplicateKind) -> RustB
 
 
 /**
- * Why a call failed. `text` is the message to show (Chinese / English);
- * Kotlin's `message`, Swift's `localizedDescription` and `toString()` give
- * the same text.
+ * Which case of [`GridsyncError`] a last error was.
+ */
+
+public enum ErrorKind: Equatable, Hashable {
+    
+    case network
+    case unauthorized
+    case deviceRevoked
+    case forbidden
+    case invalid
+    case notFound
+    case conflict
+    case merged
+    case wrongKey
+    case storage
+    case server
+    case cancelled
+    case unsynced
+    case `internal`
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ErrorKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeErrorKind: FfiConverterRustBuffer {
+    typealias SwiftType = ErrorKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ErrorKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .network
+        
+        case 2: return .unauthorized
+        
+        case 3: return .deviceRevoked
+        
+        case 4: return .forbidden
+        
+        case 5: return .invalid
+        
+        case 6: return .notFound
+        
+        case 7: return .conflict
+        
+        case 8: return .merged
+        
+        case 9: return .wrongKey
+        
+        case 10: return .storage
+        
+        case 11: return .server
+        
+        case 12: return .cancelled
+        
+        case 13: return .unsynced
+        
+        case 14: return .`internal`
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ErrorKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .network:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .unauthorized:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .deviceRevoked:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .forbidden:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .invalid:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .notFound:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .conflict:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .merged:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .wrongKey:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .storage:
+            writeInt(&buf, Int32(10))
+        
+        
+        case .server:
+            writeInt(&buf, Int32(11))
+        
+        
+        case .cancelled:
+            writeInt(&buf, Int32(12))
+        
+        
+        case .unsynced:
+            writeInt(&buf, Int32(13))
+        
+        
+        case .`internal`:
+            writeInt(&buf, Int32(14))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeErrorKind_lift(_ buf: RustBuffer) throws -> ErrorKind {
+    return try FfiConverterTypeErrorKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeErrorKind_lower(_ value: ErrorKind) -> RustBuffer {
+    return FfiConverterTypeErrorKind.lower(value)
+}
+
+
+
+/**
+ * Why a call failed. `zh` is the message to show (Chinese), `en` the same
+ * in English; Kotlin's `message`, Swift's `localizedDescription` and
+ * `toString()` give both, Chinese first ("zh / en").
  */
 public 
 enum GridsyncError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -6173,79 +6433,80 @@ enum GridsyncError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      * The server could not be reached or the connection dropped. Nothing
      * is lost: sync again later.
      */
-    case Network(text: String
+    case Network(zh: String, en: String
     )
     /**
      * Not signed in, wrong username or password, or the sign-in expired:
      * show the login screen.
      */
-    case Unauthorized(text: String
+    case Unauthorized(zh: String, en: String
     )
     /**
      * This device was revoked by an administrator; its data was removed.
      * Sign in again (on a device that is allowed).
      */
-    case DeviceRevoked(text: String
+    case DeviceRevoked(zh: String, en: String
     )
     /**
      * The signed-in user may not do this (server answered 403).
      */
-    case Forbidden(text: String
+    case Forbidden(zh: String, en: String
     )
     /**
-     * A value was refused; nothing was changed. `field` names it
-     * (`id_number`, `residents[0].phone`, `place.room`, …); `reason` is the
-     * Chinese reason to show beside that field.
+     * A value was refused; nothing was changed. `field` names it in the
+     * binding language's names (`idNumber`, `residents[0].phone`,
+     * `place.room`, …); `reason` (the same as `zh`) is the Chinese reason
+     * to show beside that field.
      */
-    case Invalid(field: String, reason: String, text: String
+    case Invalid(field: String, reason: String, zh: String, en: String
     )
     /**
      * No record with that id on this device.
      */
-    case NotFound(text: String
+    case NotFound(zh: String, en: String
     )
     /**
      * The server refused because of a conflicting state (HTTP 409).
      */
-    case Conflict(text: String
+    case Conflict(zh: String, en: String
     )
     /**
      * The household was merged into another (a duplicate): edit `survivor`.
      */
-    case Merged(survivor: String, text: String
+    case Merged(survivor: String, zh: String, en: String
     )
     /**
      * The store file cannot be opened with this key, or is not a store.
      */
-    case WrongKey(text: String
+    case WrongKey(zh: String, en: String
     )
     /**
      * The store file could not be read or written (disk full, file
      * damaged, written by a newer app version).
      */
-    case Storage(text: String
+    case Storage(zh: String, en: String
     )
     /**
      * The server answered with an error not listed above.
      */
-    case Server(status: Int32, code: String, text: String
+    case Server(status: Int32, code: String, zh: String, en: String
     )
     /**
      * The sync was cancelled; what was done so far is kept.
      */
-    case Cancelled(text: String
+    case Cancelled(zh: String, en: String
     )
     /**
      * Something typed on this device is not on the server yet (held
      * back, refused, photos not uploaded): a hand-over stops before
-     * removing anything. `text` says what, and what to do.
+     * removing anything. The message says what, and what to do.
      */
-    case Unsynced(text: String
+    case Unsynced(zh: String, en: String
     )
     /**
      * A bug or damaged data: report it.
      */
-    case Internal(text: String
+    case Internal(zh: String, en: String
     )
 
     
@@ -6288,51 +6549,65 @@ public struct FfiConverterTypeGridsyncError: FfiConverterRustBuffer {
 
         
         case 1: return .Network(
-            text: try FfiConverterString.read(from: &buf)
+            zh: try FfiConverterString.read(from: &buf), 
+            en: try FfiConverterString.read(from: &buf)
             )
         case 2: return .Unauthorized(
-            text: try FfiConverterString.read(from: &buf)
+            zh: try FfiConverterString.read(from: &buf), 
+            en: try FfiConverterString.read(from: &buf)
             )
         case 3: return .DeviceRevoked(
-            text: try FfiConverterString.read(from: &buf)
+            zh: try FfiConverterString.read(from: &buf), 
+            en: try FfiConverterString.read(from: &buf)
             )
         case 4: return .Forbidden(
-            text: try FfiConverterString.read(from: &buf)
+            zh: try FfiConverterString.read(from: &buf), 
+            en: try FfiConverterString.read(from: &buf)
             )
         case 5: return .Invalid(
             field: try FfiConverterString.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf), 
-            text: try FfiConverterString.read(from: &buf)
+            zh: try FfiConverterString.read(from: &buf), 
+            en: try FfiConverterString.read(from: &buf)
             )
         case 6: return .NotFound(
-            text: try FfiConverterString.read(from: &buf)
+            zh: try FfiConverterString.read(from: &buf), 
+            en: try FfiConverterString.read(from: &buf)
             )
         case 7: return .Conflict(
-            text: try FfiConverterString.read(from: &buf)
+            zh: try FfiConverterString.read(from: &buf), 
+            en: try FfiConverterString.read(from: &buf)
             )
         case 8: return .Merged(
             survivor: try FfiConverterString.read(from: &buf), 
-            text: try FfiConverterString.read(from: &buf)
+            zh: try FfiConverterString.read(from: &buf), 
+            en: try FfiConverterString.read(from: &buf)
             )
         case 9: return .WrongKey(
-            text: try FfiConverterString.read(from: &buf)
+            zh: try FfiConverterString.read(from: &buf), 
+            en: try FfiConverterString.read(from: &buf)
             )
         case 10: return .Storage(
-            text: try FfiConverterString.read(from: &buf)
+            zh: try FfiConverterString.read(from: &buf), 
+            en: try FfiConverterString.read(from: &buf)
             )
         case 11: return .Server(
             status: try FfiConverterInt32.read(from: &buf), 
             code: try FfiConverterString.read(from: &buf), 
-            text: try FfiConverterString.read(from: &buf)
+            zh: try FfiConverterString.read(from: &buf), 
+            en: try FfiConverterString.read(from: &buf)
             )
         case 12: return .Cancelled(
-            text: try FfiConverterString.read(from: &buf)
+            zh: try FfiConverterString.read(from: &buf), 
+            en: try FfiConverterString.read(from: &buf)
             )
         case 13: return .Unsynced(
-            text: try FfiConverterString.read(from: &buf)
+            zh: try FfiConverterString.read(from: &buf), 
+            en: try FfiConverterString.read(from: &buf)
             )
         case 14: return .Internal(
-            text: try FfiConverterString.read(from: &buf)
+            zh: try FfiConverterString.read(from: &buf), 
+            en: try FfiConverterString.read(from: &buf)
             )
 
          default: throw UniffiInternalError.unexpectedEnumCase
@@ -6346,79 +6621,93 @@ public struct FfiConverterTypeGridsyncError: FfiConverterRustBuffer {
 
         
         
-        case let .Network(text):
+        case let .Network(zh,en):
             writeInt(&buf, Int32(1))
-            FfiConverterString.write(text, into: &buf)
+            FfiConverterString.write(zh, into: &buf)
+            FfiConverterString.write(en, into: &buf)
             
         
-        case let .Unauthorized(text):
+        case let .Unauthorized(zh,en):
             writeInt(&buf, Int32(2))
-            FfiConverterString.write(text, into: &buf)
+            FfiConverterString.write(zh, into: &buf)
+            FfiConverterString.write(en, into: &buf)
             
         
-        case let .DeviceRevoked(text):
+        case let .DeviceRevoked(zh,en):
             writeInt(&buf, Int32(3))
-            FfiConverterString.write(text, into: &buf)
+            FfiConverterString.write(zh, into: &buf)
+            FfiConverterString.write(en, into: &buf)
             
         
-        case let .Forbidden(text):
+        case let .Forbidden(zh,en):
             writeInt(&buf, Int32(4))
-            FfiConverterString.write(text, into: &buf)
+            FfiConverterString.write(zh, into: &buf)
+            FfiConverterString.write(en, into: &buf)
             
         
-        case let .Invalid(field,reason,text):
+        case let .Invalid(field,reason,zh,en):
             writeInt(&buf, Int32(5))
             FfiConverterString.write(field, into: &buf)
             FfiConverterString.write(reason, into: &buf)
-            FfiConverterString.write(text, into: &buf)
+            FfiConverterString.write(zh, into: &buf)
+            FfiConverterString.write(en, into: &buf)
             
         
-        case let .NotFound(text):
+        case let .NotFound(zh,en):
             writeInt(&buf, Int32(6))
-            FfiConverterString.write(text, into: &buf)
+            FfiConverterString.write(zh, into: &buf)
+            FfiConverterString.write(en, into: &buf)
             
         
-        case let .Conflict(text):
+        case let .Conflict(zh,en):
             writeInt(&buf, Int32(7))
-            FfiConverterString.write(text, into: &buf)
+            FfiConverterString.write(zh, into: &buf)
+            FfiConverterString.write(en, into: &buf)
             
         
-        case let .Merged(survivor,text):
+        case let .Merged(survivor,zh,en):
             writeInt(&buf, Int32(8))
             FfiConverterString.write(survivor, into: &buf)
-            FfiConverterString.write(text, into: &buf)
+            FfiConverterString.write(zh, into: &buf)
+            FfiConverterString.write(en, into: &buf)
             
         
-        case let .WrongKey(text):
+        case let .WrongKey(zh,en):
             writeInt(&buf, Int32(9))
-            FfiConverterString.write(text, into: &buf)
+            FfiConverterString.write(zh, into: &buf)
+            FfiConverterString.write(en, into: &buf)
             
         
-        case let .Storage(text):
+        case let .Storage(zh,en):
             writeInt(&buf, Int32(10))
-            FfiConverterString.write(text, into: &buf)
+            FfiConverterString.write(zh, into: &buf)
+            FfiConverterString.write(en, into: &buf)
             
         
-        case let .Server(status,code,text):
+        case let .Server(status,code,zh,en):
             writeInt(&buf, Int32(11))
             FfiConverterInt32.write(status, into: &buf)
             FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(text, into: &buf)
+            FfiConverterString.write(zh, into: &buf)
+            FfiConverterString.write(en, into: &buf)
             
         
-        case let .Cancelled(text):
+        case let .Cancelled(zh,en):
             writeInt(&buf, Int32(12))
-            FfiConverterString.write(text, into: &buf)
+            FfiConverterString.write(zh, into: &buf)
+            FfiConverterString.write(en, into: &buf)
             
         
-        case let .Unsynced(text):
+        case let .Unsynced(zh,en):
             writeInt(&buf, Int32(13))
-            FfiConverterString.write(text, into: &buf)
+            FfiConverterString.write(zh, into: &buf)
+            FfiConverterString.write(en, into: &buf)
             
         
-        case let .Internal(text):
+        case let .Internal(zh,en):
             writeInt(&buf, Int32(14))
-            FfiConverterString.write(text, into: &buf)
+            FfiConverterString.write(zh, into: &buf)
+            FfiConverterString.write(en, into: &buf)
             
         }
     }
@@ -7059,6 +7348,30 @@ fileprivate struct FfiConverterOptionTypeSyncListener: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeSyncListener.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeLastError: FfiConverterRustBuffer {
+    typealias SwiftType = LastError?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLastError.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLastError.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }

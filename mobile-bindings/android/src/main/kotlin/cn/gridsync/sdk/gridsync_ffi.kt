@@ -4685,6 +4685,69 @@ public object FfiConverterTypeIssueSubtype: FfiConverterRustBuffer<IssueSubtype>
 
 
 /**
+ * The last sync's error, typed (`SyncStatus.lastError`).
+ */
+data class LastError (
+    /**
+     * Which case of `GridsyncException` / `GridsyncError` it was.
+     */
+    var `kind`: ErrorKind
+    , 
+    /**
+     * The message, Chinese.
+     */
+    var `zh`: kotlin.String
+    , 
+    /**
+     * The message, English.
+     */
+    var `en`: kotlin.String
+    , 
+    /**
+     * The HTTP status, for `Server`.
+     */
+    var `status`: kotlin.Int?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLastError: FfiConverterRustBuffer<LastError> {
+    override fun read(buf: ByteBuffer): LastError {
+        return LastError(
+            FfiConverterTypeErrorKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LastError) = (
+            FfiConverterTypeErrorKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`zh`) +
+            FfiConverterString.allocationSize(value.`en`) +
+            FfiConverterOptionalInt.allocationSize(value.`status`)
+    )
+
+    override fun write(value: LastError, buf: ByteBuffer) {
+            FfiConverterTypeErrorKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`zh`, buf)
+            FfiConverterString.write(value.`en`, buf)
+            FfiConverterOptionalInt.write(value.`status`, buf)
+    }
+}
+
+
+
+/**
  * What the app gives to create a household.
  */
 data class NewHousehold (
@@ -5857,7 +5920,9 @@ public object FfiConverterTypeStep: FfiConverterRustBuffer<Step> {
 
 
 /**
- * Progress of a sync, for a progress bar.
+ * Progress of a sync, for a progress bar. The first event comes after
+ * the server's first answer, with both totals known; then one at least
+ * every 100 documents stored. Show `fraction`.
  */
 data class SyncProgress (
     /**
@@ -5894,6 +5959,13 @@ data class SyncProgress (
      * Bytes expected in all (an estimate while pulling).
      */
     var `bytesTotal`: kotlin.Long
+    , 
+    /**
+     * Done so far, 0.0 to 1.0: (changesSent + docsReceived) /
+     * (changesTotal + docsTotal), never lower than in an earlier event,
+     * 1.0 when done.
+     */
+    var `fraction`: kotlin.Double
     
 ){
     
@@ -5917,6 +5989,7 @@ public object FfiConverterTypeSyncProgress: FfiConverterRustBuffer<SyncProgress>
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
+            FfiConverterDouble.read(buf),
         )
     }
 
@@ -5927,7 +6000,8 @@ public object FfiConverterTypeSyncProgress: FfiConverterRustBuffer<SyncProgress>
             FfiConverterLong.allocationSize(value.`docsReceived`) +
             FfiConverterLong.allocationSize(value.`docsTotal`) +
             FfiConverterLong.allocationSize(value.`bytesDone`) +
-            FfiConverterLong.allocationSize(value.`bytesTotal`)
+            FfiConverterLong.allocationSize(value.`bytesTotal`) +
+            FfiConverterDouble.allocationSize(value.`fraction`)
     )
 
     override fun write(value: SyncProgress, buf: ByteBuffer) {
@@ -5938,6 +6012,7 @@ public object FfiConverterTypeSyncProgress: FfiConverterRustBuffer<SyncProgress>
             FfiConverterLong.write(value.`docsTotal`, buf)
             FfiConverterLong.write(value.`bytesDone`, buf)
             FfiConverterLong.write(value.`bytesTotal`, buf)
+            FfiConverterDouble.write(value.`fraction`, buf)
     }
 }
 
@@ -6152,9 +6227,10 @@ data class SyncStatus (
     var `lastSuccess`: kotlin.Long?
     , 
     /**
-     * The last sync's error, if it failed.
+     * The last sync's error, if it failed: its kind and its message in
+     * Chinese and in English.
      */
-    var `lastError`: kotlin.String?
+    var `lastError`: LastError?
     , 
     /**
      * Local changes waiting to be pushed.
@@ -6212,7 +6288,7 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
     override fun read(buf: ByteBuffer): SyncStatus {
         return SyncStatus(
             FfiConverterOptionalLong.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeLastError.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterOptionalString.read(buf),
@@ -6226,7 +6302,7 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
 
     override fun allocationSize(value: SyncStatus) = (
             FfiConverterOptionalLong.allocationSize(value.`lastSuccess`) +
-            FfiConverterOptionalString.allocationSize(value.`lastError`) +
+            FfiConverterOptionalTypeLastError.allocationSize(value.`lastError`) +
             FfiConverterLong.allocationSize(value.`pendingChanges`) +
             FfiConverterLong.allocationSize(value.`rejectedChanges`) +
             FfiConverterOptionalString.allocationSize(value.`server`) +
@@ -6239,7 +6315,7 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
 
     override fun write(value: SyncStatus, buf: ByteBuffer) {
             FfiConverterOptionalLong.write(value.`lastSuccess`, buf)
-            FfiConverterOptionalString.write(value.`lastError`, buf)
+            FfiConverterOptionalTypeLastError.write(value.`lastError`, buf)
             FfiConverterLong.write(value.`pendingChanges`, buf)
             FfiConverterLong.write(value.`rejectedChanges`, buf)
             FfiConverterOptionalString.write(value.`server`, buf)
@@ -6588,12 +6664,61 @@ public object FfiConverterTypeDuplicateKind: FfiConverterRustBuffer<DuplicateKin
 
 
 
+/**
+ * Which case of [`GridsyncError`] a last error was.
+ */
+
+enum class ErrorKind {
+    
+    NETWORK,
+    UNAUTHORIZED,
+    DEVICE_REVOKED,
+    FORBIDDEN,
+    INVALID,
+    NOT_FOUND,
+    CONFLICT,
+    MERGED,
+    WRONG_KEY,
+    STORAGE,
+    SERVER,
+    CANCELLED,
+    UNSYNCED,
+    INTERNAL;
+
+    
+
+
+    companion object
+}
 
 
 /**
- * Why a call failed. `text` is the message to show (Chinese / English);
- * Kotlin's `message`, Swift's `localizedDescription` and `toString()` give
- * the same text.
+ * @suppress
+ */
+public object FfiConverterTypeErrorKind: FfiConverterRustBuffer<ErrorKind> {
+    override fun read(buf: ByteBuffer) = try {
+        ErrorKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ErrorKind) = 4UL
+
+    override fun write(value: ErrorKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+
+
+/**
+ * Why a call failed. `zh` is the message to show (Chinese), `en` the same
+ * in English; Kotlin's `message`, Swift's `localizedDescription` and
+ * `toString()` give both, Chinese first ("zh / en").
  */
 sealed class GridsyncException: kotlin.Exception() {
     
@@ -6603,10 +6728,12 @@ sealed class GridsyncException: kotlin.Exception() {
      */
     class Network(
         
-        val `text`: kotlin.String
+        val `zh`: kotlin.String, 
+        
+        val `en`: kotlin.String
         ) : GridsyncException() {
         override val message
-            get() = `text`
+            get() = "${ `zh` } / ${ `en` }"
     }
     
     /**
@@ -6615,10 +6742,12 @@ sealed class GridsyncException: kotlin.Exception() {
      */
     class Unauthorized(
         
-        val `text`: kotlin.String
+        val `zh`: kotlin.String, 
+        
+        val `en`: kotlin.String
         ) : GridsyncException() {
         override val message
-            get() = `text`
+            get() = "${ `zh` } / ${ `en` }"
     }
     
     /**
@@ -6627,10 +6756,12 @@ sealed class GridsyncException: kotlin.Exception() {
      */
     class DeviceRevoked(
         
-        val `text`: kotlin.String
+        val `zh`: kotlin.String, 
+        
+        val `en`: kotlin.String
         ) : GridsyncException() {
         override val message
-            get() = `text`
+            get() = "${ `zh` } / ${ `en` }"
     }
     
     /**
@@ -6638,16 +6769,19 @@ sealed class GridsyncException: kotlin.Exception() {
      */
     class Forbidden(
         
-        val `text`: kotlin.String
+        val `zh`: kotlin.String, 
+        
+        val `en`: kotlin.String
         ) : GridsyncException() {
         override val message
-            get() = `text`
+            get() = "${ `zh` } / ${ `en` }"
     }
     
     /**
-     * A value was refused; nothing was changed. `field` names it
-     * (`id_number`, `residents[0].phone`, `place.room`, …); `reason` is the
-     * Chinese reason to show beside that field.
+     * A value was refused; nothing was changed. `field` names it in the
+     * binding language's names (`idNumber`, `residents[0].phone`,
+     * `place.room`, …); `reason` (the same as `zh`) is the Chinese reason
+     * to show beside that field.
      */
     class Invalid(
         
@@ -6655,10 +6789,12 @@ sealed class GridsyncException: kotlin.Exception() {
         
         val `reason`: kotlin.String, 
         
-        val `text`: kotlin.String
+        val `zh`: kotlin.String, 
+        
+        val `en`: kotlin.String
         ) : GridsyncException() {
         override val message
-            get() = `text`
+            get() = "${ `zh` } / ${ `en` }"
     }
     
     /**
@@ -6666,10 +6802,12 @@ sealed class GridsyncException: kotlin.Exception() {
      */
     class NotFound(
         
-        val `text`: kotlin.String
+        val `zh`: kotlin.String, 
+        
+        val `en`: kotlin.String
         ) : GridsyncException() {
         override val message
-            get() = `text`
+            get() = "${ `zh` } / ${ `en` }"
     }
     
     /**
@@ -6677,10 +6815,12 @@ sealed class GridsyncException: kotlin.Exception() {
      */
     class Conflict(
         
-        val `text`: kotlin.String
+        val `zh`: kotlin.String, 
+        
+        val `en`: kotlin.String
         ) : GridsyncException() {
         override val message
-            get() = `text`
+            get() = "${ `zh` } / ${ `en` }"
     }
     
     /**
@@ -6690,10 +6830,12 @@ sealed class GridsyncException: kotlin.Exception() {
         
         val `survivor`: kotlin.String, 
         
-        val `text`: kotlin.String
+        val `zh`: kotlin.String, 
+        
+        val `en`: kotlin.String
         ) : GridsyncException() {
         override val message
-            get() = `text`
+            get() = "${ `zh` } / ${ `en` }"
     }
     
     /**
@@ -6701,10 +6843,12 @@ sealed class GridsyncException: kotlin.Exception() {
      */
     class WrongKey(
         
-        val `text`: kotlin.String
+        val `zh`: kotlin.String, 
+        
+        val `en`: kotlin.String
         ) : GridsyncException() {
         override val message
-            get() = `text`
+            get() = "${ `zh` } / ${ `en` }"
     }
     
     /**
@@ -6713,10 +6857,12 @@ sealed class GridsyncException: kotlin.Exception() {
      */
     class Storage(
         
-        val `text`: kotlin.String
+        val `zh`: kotlin.String, 
+        
+        val `en`: kotlin.String
         ) : GridsyncException() {
         override val message
-            get() = `text`
+            get() = "${ `zh` } / ${ `en` }"
     }
     
     /**
@@ -6728,10 +6874,12 @@ sealed class GridsyncException: kotlin.Exception() {
         
         val `code`: kotlin.String, 
         
-        val `text`: kotlin.String
+        val `zh`: kotlin.String, 
+        
+        val `en`: kotlin.String
         ) : GridsyncException() {
         override val message
-            get() = `text`
+            get() = "${ `zh` } / ${ `en` }"
     }
     
     /**
@@ -6739,23 +6887,27 @@ sealed class GridsyncException: kotlin.Exception() {
      */
     class Cancelled(
         
-        val `text`: kotlin.String
+        val `zh`: kotlin.String, 
+        
+        val `en`: kotlin.String
         ) : GridsyncException() {
         override val message
-            get() = `text`
+            get() = "${ `zh` } / ${ `en` }"
     }
     
     /**
      * Something typed on this device is not on the server yet (held
      * back, refused, photos not uploaded): a hand-over stops before
-     * removing anything. `text` says what, and what to do.
+     * removing anything. The message says what, and what to do.
      */
     class Unsynced(
         
-        val `text`: kotlin.String
+        val `zh`: kotlin.String, 
+        
+        val `en`: kotlin.String
         ) : GridsyncException() {
         override val message
-            get() = `text`
+            get() = "${ `zh` } / ${ `en` }"
     }
     
     /**
@@ -6763,10 +6915,12 @@ sealed class GridsyncException: kotlin.Exception() {
      */
     class Internal(
         
-        val `text`: kotlin.String
+        val `zh`: kotlin.String, 
+        
+        val `en`: kotlin.String
         ) : GridsyncException() {
         override val message
-            get() = `text`
+            get() = "${ `zh` } / ${ `en` }"
     }
     
 
@@ -6799,49 +6953,63 @@ public object FfiConverterTypeGridsyncError : FfiConverterRustBuffer<GridsyncExc
         return when(buf.getInt()) {
             1 -> GridsyncException.Network(
                 FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 )
             2 -> GridsyncException.Unauthorized(
+                FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
             3 -> GridsyncException.DeviceRevoked(
                 FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 )
             4 -> GridsyncException.Forbidden(
+                FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
             5 -> GridsyncException.Invalid(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 )
             6 -> GridsyncException.NotFound(
                 FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 )
             7 -> GridsyncException.Conflict(
+                FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
             8 -> GridsyncException.Merged(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 )
             9 -> GridsyncException.WrongKey(
                 FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 )
             10 -> GridsyncException.Storage(
+                FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
             11 -> GridsyncException.Server(
                 FfiConverterInt.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 )
             12 -> GridsyncException.Cancelled(
+                FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
             13 -> GridsyncException.Unsynced(
                 FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 )
             14 -> GridsyncException.Internal(
+                FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -6853,77 +7021,91 @@ public object FfiConverterTypeGridsyncError : FfiConverterRustBuffer<GridsyncExc
             is GridsyncException.Network -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`text`)
+                + FfiConverterString.allocationSize(value.`zh`)
+                + FfiConverterString.allocationSize(value.`en`)
             )
             is GridsyncException.Unauthorized -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`text`)
+                + FfiConverterString.allocationSize(value.`zh`)
+                + FfiConverterString.allocationSize(value.`en`)
             )
             is GridsyncException.DeviceRevoked -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`text`)
+                + FfiConverterString.allocationSize(value.`zh`)
+                + FfiConverterString.allocationSize(value.`en`)
             )
             is GridsyncException.Forbidden -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`text`)
+                + FfiConverterString.allocationSize(value.`zh`)
+                + FfiConverterString.allocationSize(value.`en`)
             )
             is GridsyncException.Invalid -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`field`)
                 + FfiConverterString.allocationSize(value.`reason`)
-                + FfiConverterString.allocationSize(value.`text`)
+                + FfiConverterString.allocationSize(value.`zh`)
+                + FfiConverterString.allocationSize(value.`en`)
             )
             is GridsyncException.NotFound -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`text`)
+                + FfiConverterString.allocationSize(value.`zh`)
+                + FfiConverterString.allocationSize(value.`en`)
             )
             is GridsyncException.Conflict -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`text`)
+                + FfiConverterString.allocationSize(value.`zh`)
+                + FfiConverterString.allocationSize(value.`en`)
             )
             is GridsyncException.Merged -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`survivor`)
-                + FfiConverterString.allocationSize(value.`text`)
+                + FfiConverterString.allocationSize(value.`zh`)
+                + FfiConverterString.allocationSize(value.`en`)
             )
             is GridsyncException.WrongKey -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`text`)
+                + FfiConverterString.allocationSize(value.`zh`)
+                + FfiConverterString.allocationSize(value.`en`)
             )
             is GridsyncException.Storage -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`text`)
+                + FfiConverterString.allocationSize(value.`zh`)
+                + FfiConverterString.allocationSize(value.`en`)
             )
             is GridsyncException.Server -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterInt.allocationSize(value.`status`)
                 + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`text`)
+                + FfiConverterString.allocationSize(value.`zh`)
+                + FfiConverterString.allocationSize(value.`en`)
             )
             is GridsyncException.Cancelled -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`text`)
+                + FfiConverterString.allocationSize(value.`zh`)
+                + FfiConverterString.allocationSize(value.`en`)
             )
             is GridsyncException.Unsynced -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`text`)
+                + FfiConverterString.allocationSize(value.`zh`)
+                + FfiConverterString.allocationSize(value.`en`)
             )
             is GridsyncException.Internal -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`text`)
+                + FfiConverterString.allocationSize(value.`zh`)
+                + FfiConverterString.allocationSize(value.`en`)
             )
         }
     }
@@ -6932,77 +7114,91 @@ public object FfiConverterTypeGridsyncError : FfiConverterRustBuffer<GridsyncExc
         when(value) {
             is GridsyncException.Network -> {
                 buf.putInt(1)
-                FfiConverterString.write(value.`text`, buf)
+                FfiConverterString.write(value.`zh`, buf)
+                FfiConverterString.write(value.`en`, buf)
                 Unit
             }
             is GridsyncException.Unauthorized -> {
                 buf.putInt(2)
-                FfiConverterString.write(value.`text`, buf)
+                FfiConverterString.write(value.`zh`, buf)
+                FfiConverterString.write(value.`en`, buf)
                 Unit
             }
             is GridsyncException.DeviceRevoked -> {
                 buf.putInt(3)
-                FfiConverterString.write(value.`text`, buf)
+                FfiConverterString.write(value.`zh`, buf)
+                FfiConverterString.write(value.`en`, buf)
                 Unit
             }
             is GridsyncException.Forbidden -> {
                 buf.putInt(4)
-                FfiConverterString.write(value.`text`, buf)
+                FfiConverterString.write(value.`zh`, buf)
+                FfiConverterString.write(value.`en`, buf)
                 Unit
             }
             is GridsyncException.Invalid -> {
                 buf.putInt(5)
                 FfiConverterString.write(value.`field`, buf)
                 FfiConverterString.write(value.`reason`, buf)
-                FfiConverterString.write(value.`text`, buf)
+                FfiConverterString.write(value.`zh`, buf)
+                FfiConverterString.write(value.`en`, buf)
                 Unit
             }
             is GridsyncException.NotFound -> {
                 buf.putInt(6)
-                FfiConverterString.write(value.`text`, buf)
+                FfiConverterString.write(value.`zh`, buf)
+                FfiConverterString.write(value.`en`, buf)
                 Unit
             }
             is GridsyncException.Conflict -> {
                 buf.putInt(7)
-                FfiConverterString.write(value.`text`, buf)
+                FfiConverterString.write(value.`zh`, buf)
+                FfiConverterString.write(value.`en`, buf)
                 Unit
             }
             is GridsyncException.Merged -> {
                 buf.putInt(8)
                 FfiConverterString.write(value.`survivor`, buf)
-                FfiConverterString.write(value.`text`, buf)
+                FfiConverterString.write(value.`zh`, buf)
+                FfiConverterString.write(value.`en`, buf)
                 Unit
             }
             is GridsyncException.WrongKey -> {
                 buf.putInt(9)
-                FfiConverterString.write(value.`text`, buf)
+                FfiConverterString.write(value.`zh`, buf)
+                FfiConverterString.write(value.`en`, buf)
                 Unit
             }
             is GridsyncException.Storage -> {
                 buf.putInt(10)
-                FfiConverterString.write(value.`text`, buf)
+                FfiConverterString.write(value.`zh`, buf)
+                FfiConverterString.write(value.`en`, buf)
                 Unit
             }
             is GridsyncException.Server -> {
                 buf.putInt(11)
                 FfiConverterInt.write(value.`status`, buf)
                 FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`text`, buf)
+                FfiConverterString.write(value.`zh`, buf)
+                FfiConverterString.write(value.`en`, buf)
                 Unit
             }
             is GridsyncException.Cancelled -> {
                 buf.putInt(12)
-                FfiConverterString.write(value.`text`, buf)
+                FfiConverterString.write(value.`zh`, buf)
+                FfiConverterString.write(value.`en`, buf)
                 Unit
             }
             is GridsyncException.Unsynced -> {
                 buf.putInt(13)
-                FfiConverterString.write(value.`text`, buf)
+                FfiConverterString.write(value.`zh`, buf)
+                FfiConverterString.write(value.`en`, buf)
                 Unit
             }
             is GridsyncException.Internal -> {
                 buf.putInt(14)
-                FfiConverterString.write(value.`text`, buf)
+                FfiConverterString.write(value.`zh`, buf)
+                FfiConverterString.write(value.`en`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -7443,6 +7639,38 @@ public object FfiConverterOptionalTypeSyncListener: FfiConverterRustBuffer<SyncL
         } else {
             buf.put(1)
             FfiConverterTypeSyncListener.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeLastError: FfiConverterRustBuffer<LastError?> {
+    override fun read(buf: ByteBuffer): LastError? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLastError.read(buf)
+    }
+
+    override fun allocationSize(value: LastError?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLastError.allocationSize(value)
+        }
+    }
+
+    override fun write(value: LastError?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLastError.write(value, buf)
         }
     }
 }
