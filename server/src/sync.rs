@@ -534,11 +534,14 @@ pub async fn ensure_grid_docs(state: &AppState, grids: &[GridDoc]) -> anyhow::Re
     Ok(outcome.stored)
 }
 
+/// The user id the server itself writes under (grid documents, demo data).
+pub const SERVER_USER: &str = "server";
+
 /// The server itself, when it writes documents (grid documents, demo data).
 pub fn server_principal() -> Principal {
     Principal {
-        user_id: "server".into(),
-        username: "server".into(),
+        user_id: SERVER_USER.into(),
+        username: SERVER_USER.into(),
         role: crate::principal::Role::Admin,
         device_id: None,
         grids: Vec::new(),

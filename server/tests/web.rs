@@ -81,14 +81,13 @@ async fn post(state: &AppState, cookie: &str, uri: &str, form: &[(&str, &str)]) 
     post_page(state, cookie, uri, form).await.0
 }
 
-/// A form posted, with the page answered (the refusal's reason on an
-/// error page).
-async fn post_page(
+/// A form posted to the app as `cookie`'s browser would; the response.
+async fn send_form(
     state: &AppState,
     cookie: &str,
     uri: &str,
     form: &[(&str, &str)],
-) -> (StatusCode, String) {
+) -> axum::response::Response {
     let body = form
         .iter()
         .map(|(k, v)| format!("{k}={}", gridsync_server::web::pages::urlencode(v)))
@@ -99,10 +98,21 @@ async fn post_page(
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(body))
         .unwrap();
-    let res = gridsync_server::app(state.clone())
+    gridsync_server::app(state.clone())
         .oneshot(req)
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A form posted, with the page answered (the refusal's reason on an
+/// error page).
+async fn post_page(
+    state: &AppState,
+    cookie: &str,
+    uri: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let res = send_form(state, cookie, uri, form).await;
     let status = res.status();
     let body = axum::body::to_bytes(res.into_body(), usize::MAX)
         .await
@@ -1275,20 +1285,7 @@ async fn post_to(
     uri: &str,
     form: &[(&str, &str)],
 ) -> (StatusCode, String) {
-    let body = form
-        .iter()
-        .map(|(k, v)| format!("{k}={}", gridsync_server::web::pages::urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let req = Request::post(uri)
-        .header(header::COOKIE, cookie)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(body))
-        .unwrap();
-    let res = gridsync_server::app(state.clone())
-        .oneshot(req)
-        .await
-        .unwrap();
+    let res = send_form(state, cookie, uri, form).await;
     let location = res
         .headers()
         .get(header::LOCATION)

@@ -212,6 +212,15 @@ code_table! {
     }
 }
 
+impl VisitorRole {
+    /// The visitor role a signed-in user records visits as, from their
+    /// user role code (`grid_worker`, `package_holder`; anyone else is
+    /// `other`). The phone fills it in and the server checks it with this.
+    pub fn of_user_role(role: &str) -> Self {
+        Self::from_code(role).unwrap_or(Self::Other)
+    }
+}
+
 code_table! {
     /// What a house is used for.
     pub enum HouseUse {

@@ -46,7 +46,7 @@ const MERGE_OPS: &[&str] = &["merge_households", "forward_merged_edits"];
 /// The change notes' author rule: whether `p` is the server itself, which
 /// writes demo data and grid documents under other names.
 pub(crate) fn is_server(p: &Principal) -> bool {
-    p.role == Role::Admin && p.user_id == crate::sync::server_principal().user_id
+    p.role == Role::Admin && p.user_id == crate::sync::SERVER_USER
 }
 
 fn forbidden(field: &str, zh: &str, en: &str) -> Refusal {
@@ -67,11 +67,7 @@ fn deleted(field: &str, zh: &str, en: &str) -> Refusal {
 
 /// The visitor role code a principal records visits as.
 pub(crate) fn visitor_role(p: &Principal) -> &'static str {
-    match p.role {
-        Role::GridWorker => VisitorRole::GridWorker.code(),
-        Role::PackageHolder => VisitorRole::PackageHolder.code(),
-        _ => VisitorRole::Other.code(),
-    }
+    VisitorRole::of_user_role(p.role.code()).code()
 }
 
 /// Judge what the changes (with `ops`) did to a document, `before` →

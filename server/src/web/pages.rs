@@ -935,7 +935,7 @@ pub async fn household(
         .pushers(&id)
         .await?
         .into_iter()
-        .filter(|(_, user)| user != &crate::sync::server_principal().user_id)
+        .filter(|(_, user)| user != crate::sync::SERVER_USER)
         .collect();
     let history = history
         .into_iter()

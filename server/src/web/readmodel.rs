@@ -320,7 +320,12 @@ pub const CLOCK_FLAG_MS: i64 = 3_600_000;
 pub fn clock_flag(doc: &Automerge) -> Option<ClockFlag> {
     let mut flag: Option<ClockFlag> = None;
     for meta in doc.get_changes_meta(&[]) {
-        let Some(note) = gridsync_core::doc::ChangeNote::parse(meta.message.as_deref()) else {
+        // Almost no note carries an offset: only those are parsed.
+        let message = meta
+            .message
+            .as_deref()
+            .filter(|m| m.contains("clock_offset_ms"));
+        let Some(note) = gridsync_core::doc::ChangeNote::parse(message) else {
             continue;
         };
         let Some(offset) = note.clock_offset_ms.filter(|o| o.abs() >= CLOCK_FLAG_MS) else {

@@ -362,10 +362,9 @@ impl Store {
     /// it. Returns the visit's id.
     pub fn add_visit(&mut self, household_id: &str, visit: Visit) -> Result<String> {
         let mut v = visit;
-        let own_role = match VisitorRole::from_code(&self.author.role) {
-            Ok(r) => r.code().to_string(),
-            Err(_) => VisitorRole::Other.code().to_string(),
-        };
+        let own_role = VisitorRole::of_user_role(&self.author.role)
+            .code()
+            .to_string();
         if v.visitor.trim().is_empty() {
             v.visitor = self.author.user.clone();
         }
