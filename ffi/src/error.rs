@@ -257,6 +257,10 @@ impl From<Core> for GridsyncError {
                 zh: reason.zh,
                 en: reason.en,
             },
+            Core::Forbidden(reason) => Self::Forbidden {
+                zh: reason.zh,
+                en: reason.en,
+            },
             Core::NotFound { kind, .. } => Self::NotFound {
                 zh: "未找到该记录（本机没有）".into(),
                 en: format!("{kind} not found on this device"),

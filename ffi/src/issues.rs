@@ -515,9 +515,12 @@ impl Gridsync {
     /// the report after it. Throws `Invalid` with field `kind` and the
     /// Chinese reason when the step is not possible in the report's stage
     /// (e.g. 事件处置中，不能结案), `note` / `assignee` / `rating` when one is
-    /// missing or not allowed. Whether the user's role may take it is
-    /// decided by the server at the next sync: a refused step is listed by
-    /// `rejectedChanges()` with the reason (e.g. 网格员不能结案：…).
+    /// missing or not allowed; `Forbidden` with the Chinese reason when the
+    /// signed-in user's role may not take it (e.g. 网格员不能结案：须由负责该
+    /// 层级的社区或街道管理员结案) — the server's own rule, so nothing is
+    /// recorded that the server would refuse. (Signed in with an older
+    /// server that does not tell the role's scope, the server decides at
+    /// the next sync and `rejectedChanges()` lists a refused step.)
     pub fn take_step(&self, report_id: String, step: Step) -> Result<String> {
         let rating = match step.rating {
             None => None,

@@ -44,15 +44,9 @@ impl Role {
         })
     }
 
-    /// The role's Chinese name.
+    /// The role's Chinese name (the core's table, shared with phones).
     pub fn name_zh(self) -> &'static str {
-        match self {
-            Role::GridWorker => "网格员",
-            Role::PackageHolder => "包保责任人",
-            Role::Supervisor => "社区/街道管理员",
-            Role::Department => "职能部门",
-            Role::Admin => "系统管理员",
-        }
+        gridsync_core::issue::duty::role_name_zh(self.code())
     }
 }
 

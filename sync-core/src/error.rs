@@ -46,6 +46,10 @@ pub enum Error {
     /// Input refused by validation; nothing was changed.
     #[error("invalid {field}: {reason}")]
     Invalid { field: String, reason: Reason },
+    /// The signed-in user's role may not do this (e.g. a grid worker
+    /// closing a report); nothing was changed.
+    #[error("{0}")]
+    Forbidden(Reason),
     /// No record with that id in this store.
     #[error("{kind} {id} not found / 未找到")]
     NotFound { kind: &'static str, id: String },

@@ -16,6 +16,7 @@ use crate::{Reason, Result, doc};
 
 pub mod catalogue;
 pub mod deadline;
+pub mod duty;
 pub mod workflow;
 
 pub use catalogue::{CATALOGUE, Category, Subtype};

@@ -455,3 +455,46 @@ fn input_event(k: EventKind) -> gridsync_core::issue::Event {
         ..Default::default()
     }
 }
+
+#[test]
+fn an_out_of_role_step_is_refused_on_the_phone_at_once_with_the_reason() {
+    use gridsync_core::issue::duty::Duty;
+    let mut s = store("worker-a");
+    let id = s.report_issue(new_issue()).unwrap();
+    // Signed in as the grid's worker, as the server's login answer said.
+    s.set_duty(Some(&Duty {
+        user_id: "worker-a".into(),
+        role: "grid_worker".into(),
+        grids: vec![GRID.into()],
+        ..Duty::default()
+    }))
+    .unwrap();
+    walk(&mut s, &id, &[K::Accept, K::Dispatch]);
+    // Dispatched to someone else: handling is theirs, not the worker's.
+    let events = s.issue(&id).unwrap().events.len();
+    match s.append_event(&id, K::Handle, input(K::Handle, "x", 5)) {
+        Err(Error::Forbidden(r)) => {
+            assert_eq!(
+                r.zh,
+                "网格员不能处置：只有被派遣的处置人或部门可以处置和反馈"
+            );
+        }
+        other => panic!("expected Forbidden, got {other:?}"),
+    }
+    assert_eq!(
+        s.issue(&id).unwrap().events.len(),
+        events,
+        "nothing recorded"
+    );
+    // Escalated to the community, the worker may no longer accept it.
+    let other = s.report_issue(new_issue()).unwrap();
+    walk(&mut s, &other, &[K::Escalate]);
+    match s.append_event(&other, K::Accept, input(K::Accept, "x", 5)) {
+        Err(Error::Forbidden(r)) => assert!(r.zh.contains("社区层级"), "{}", r.zh),
+        other => panic!("expected Forbidden, got {other:?}"),
+    }
+    // Without a known duty (signed in before the server told it), the
+    // server decides at the next sync.
+    s.set_duty(None).unwrap();
+    walk(&mut s, &id, &[K::Handle]);
+}

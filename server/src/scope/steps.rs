@@ -4,18 +4,9 @@
 //! workflow event a push *adds*, whether the pushing user's role and scope
 //! allow it:
 //!
-//! | step                          | who                                                        |
-//! |-------------------------------|------------------------------------------------------------|
-//! | report 上报                    | grid worker of the grid, supervisor over it (new reports)  |
-//! | accept, dispatch, escalate    | at grid level: the grid's worker; at any level: a          |
-//! |                               | supervisor over the grid whose rank reaches that level     |
-//! |                               | (community: grid, community; street: every level)          |
-//! | handle 处置, feedback 反馈      | whoever it is dispatched to: that person, or a user of    |
-//! |                               | the department (`dept:<code>`)                            |
-//! | verify_pass / verify_fail 核查 | the grid's worker, or the reporter                         |
-//! | close 结案                     | a supervisor over the grid whose rank reaches the level    |
-//! | rate 评价                      | the reporter, the grid's worker, a supervisor over it      |
-//! | withdraw 撤销                  | the reporter, a supervisor over the grid                   |
+//! The rule itself (which role may take which step) is the core's
+//! ([`gridsync_core::issue::duty`]), so the phone refuses an out-of-role
+//! step at once with the same reason; this module applies it to the fold.
 //!
 //! Administrators may take every step, under any name. Events already stored may never be
 //! changed or removed (they are append-only), and a new event must be
@@ -27,177 +18,34 @@
 //! judged, against the level it records and every assignee the report was
 //! ever dispatched to: a person may only record steps their role could take.
 
-use gridsync_core::issue::{self, Event, EventKind, Issue, Level, workflow};
+use gridsync_core::issue::{Event, EventKind, Issue, Level, duty::Duty, workflow};
 
 use crate::principal::{Principal, Role};
 use crate::store::Refusal;
 
-/// How far up a supervisor's authority reaches: a community supervisor
-/// (12-digit subtree) acts at grid and community level, a street
-/// supervisor (9 digits) at every level.
-fn supervisor_reach(p: &Principal) -> Option<Level> {
-    match p.subtree.as_deref().map(str::len) {
-        Some(12) => Some(Level::Community),
-        Some(9) => Some(Level::Department),
-        _ => None,
+/// What `p`'s role entitles them to, in the core's terms.
+fn duty(p: &Principal) -> Duty {
+    Duty {
+        user_id: p.user_id.clone(),
+        role: p.role.code().into(),
+        grids: p.grids.clone(),
+        subtree: p.subtree.clone(),
+        department: p.department.clone(),
     }
-}
-
-fn over_grid(p: &Principal, grid: &str) -> bool {
-    p.role == Role::Supervisor
-        && p.subtree
-            .as_deref()
-            .is_some_and(|s| !s.is_empty() && grid.starts_with(s))
-}
-
-fn works_grid(p: &Principal, grid: &str) -> bool {
-    p.role == Role::GridWorker && p.grids.iter().any(|g| g == grid)
-}
-
-/// A supervisor over the grid whose rank reaches `level`.
-fn supervises_at(p: &Principal, grid: &str, level: Level) -> bool {
-    over_grid(p, grid) && supervisor_reach(p).is_some_and(|reach| level <= reach)
-}
-
-/// Whether `assignee` is `p`: the person, or p's department.
-fn is_assignee(p: &Principal, assignee: &str) -> bool {
-    match issue::assignee_department(assignee) {
-        Some(d) => p.role == Role::Department && p.department.as_deref() == Some(d),
-        None => assignee == p.user_id,
-    }
-}
-
-fn forbids(p: &Principal, kind: EventKind, why_zh: &str, why_en: &str) -> Refusal {
-    Refusal::new(
-        "role_forbids",
-        format!(
-            "{}不能{}：{} / a {} may not {}: {}",
-            p.role.name_zh(),
-            kind.name_zh(),
-            why_zh,
-            p.role.code(),
-            kind.code(),
-            why_en
-        ),
-    )
 }
 
 /// Judge one new event `e` of `issue`, met at `level` with `assignees` (the
 /// assignee it met, or for a superseded event every assignee ever named).
 fn judge(
-    p: &Principal,
+    d: &Duty,
     issue: &Issue,
     new_report: bool,
     e: &Event,
     level: Level,
     assignees: &[&str],
 ) -> Result<(), Refusal> {
-    let Some(kind) = EventKind::from_code(&e.kind) else {
-        return Err(Refusal::new(
-            "role_forbids",
-            "未知的操作，请升级应用 / unknown workflow step; update the app",
-        ));
-    };
-    if e.actor != p.user_id || e.role != p.role.code() {
-        return Err(forbids(
-            p,
-            kind,
-            "操作须以当前登录用户的身份记录",
-            "a step must be recorded under the signed-in user and role",
-        ));
-    }
-    let grid = issue.grid.as_str();
-    let ok = match kind {
-        EventKind::Report => {
-            if !new_report {
-                return Err(forbids(
-                    p,
-                    kind,
-                    "上报在创建事件时完成",
-                    "an issue is reported when it is created",
-                ));
-            }
-            works_grid(p, grid) || over_grid(p, grid)
-        }
-        EventKind::Accept | EventKind::Dispatch | EventKind::Escalate => {
-            let ok = (level == Level::Grid && works_grid(p, grid)) || supervises_at(p, grid, level);
-            if !ok {
-                let (zh, en) = match level {
-                    Level::Grid => (
-                        "须由本网格网格员或社区、街道管理员办理",
-                        "only the grid's worker or a community or street supervisor over it",
-                    ),
-                    Level::Community => (
-                        "事件已在社区层级，须由社区或街道管理员办理",
-                        "the issue is at community level: a community or street supervisor over it",
-                    ),
-                    Level::Street | Level::Department => (
-                        "事件已在街道或部门层级，须由街道管理员办理",
-                        "the issue is at street or department level: a street supervisor over it",
-                    ),
-                };
-                return Err(forbids(p, kind, zh, en));
-            }
-            if kind == EventKind::Dispatch
-                && let Some(a) = e.assignee.as_deref()
-                && a.starts_with(issue::DEPARTMENT_ASSIGNEE)
-                && issue::assignee_department(a).is_none()
-            {
-                return Err(forbids(
-                    p,
-                    kind,
-                    "派遣的部门编码为空",
-                    "the department named by the dispatch is empty",
-                ));
-            }
-            true
-        }
-        EventKind::Handle | EventKind::Feedback => {
-            if !assignees.iter().any(|a| is_assignee(p, a)) {
-                return Err(forbids(
-                    p,
-                    kind,
-                    "只有被派遣的处置人或部门可以处置和反馈",
-                    "only the person or department it is dispatched to",
-                ));
-            }
-            true
-        }
-        EventKind::VerifyPass | EventKind::VerifyFail => {
-            if !(works_grid(p, grid) || issue.reporter == p.user_id) {
-                return Err(forbids(
-                    p,
-                    kind,
-                    "须由本网格网格员或上报人核查",
-                    "only the grid's worker or the reporter checks the outcome",
-                ));
-            }
-            true
-        }
-        EventKind::Close => {
-            if !supervises_at(p, grid, level) {
-                return Err(forbids(
-                    p,
-                    kind,
-                    "须由负责该层级的社区或街道管理员结案",
-                    "only a supervisor over the grid at the issue's level closes it",
-                ));
-            }
-            true
-        }
-        EventKind::Rate => works_grid(p, grid) || issue.reporter == p.user_id || over_grid(p, grid),
-        EventKind::Withdraw => issue.reporter == p.user_id || over_grid(p, grid),
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(forbids(
-            p,
-            kind,
-            "不在您的职责范围内",
-            "not within the role's duties for this report",
-        ))
-    }
+    d.may_take(issue, new_report, e, level, assignees)
+        .map_err(|r| Refusal::new("role_forbids", format!("{} / {}", r.zh, r.en)))
 }
 
 /// Check the workflow events a push adds to an issue report (`before` is
@@ -222,6 +70,7 @@ pub fn check(p: &Principal, before: Option<&Issue>, after: &Issue) -> Result<(),
     if p.role == Role::Admin {
         return Ok(());
     }
+    let d = duty(p);
     let is_new = |id: &str| before.is_none_or(|b| !b.events.contains_key(id));
     let ever_assigned: Vec<&str> = after
         .events
@@ -246,10 +95,10 @@ pub fn check(p: &Principal, before: Option<&Issue>, after: &Issue) -> Result<(),
         let at = |r: Refusal| r.at(format!("events.{id}"));
         if effective {
             let met: Vec<&str> = assignee.as_deref().into_iter().collect();
-            judge(p, after, before.is_none(), e, level, &met).map_err(at)?;
+            judge(&d, after, before.is_none(), e, level, &met).map_err(at)?;
         } else {
             let recorded = Level::from_code(&e.level).unwrap_or(level);
-            judge(p, after, before.is_none(), e, recorded, &ever_assigned).map_err(at)?;
+            judge(&d, after, before.is_none(), e, recorded, &ever_assigned).map_err(at)?;
         }
     }
     Ok(())
@@ -322,7 +171,7 @@ mod tests {
             events.insert(format!("e{n:02}"), e);
         }
         Issue {
-            kind: issue::KIND.into(),
+            kind: gridsync_core::issue::KIND.into(),
             id: "0190d6f0-0000-7000-8000-000000000001".into(),
             grid: GRID.into(),
             reporter: reporter.user_id.clone(),

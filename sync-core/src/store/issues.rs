@@ -14,6 +14,7 @@ use automerge::{ReadDoc, Value};
 
 use super::Store;
 use crate::doc::{self, DocId};
+use crate::issue::duty::Duty;
 use crate::issue::{
     self, Event, EventKind, Issue, IssueRow, Level, NewIssue, Stage, StepInput, Urgency,
     WorkCalendar, deadline, workflow,
@@ -23,6 +24,8 @@ use crate::{Error, Reason, Result};
 
 /// Key of the working calendar in the store's key/value table.
 const CALENDAR_KEY: &str = "issue.work_calendar";
+/// What the signed-in user's role entitles them to ([`Duty`], JSON).
+const DUTY_KEY: &str = "auth.duty";
 
 impl Store {
     /// Report an issue; returns its id. The reporter is the signed-in author.
@@ -144,7 +147,7 @@ impl Store {
             (_, None) => {}
         }
         let current = self.issue(id)?;
-        let mut status = current.status;
+        let mut status = current.status.clone();
         let event = Event {
             kind: kind.code().into(),
             actor: self.author.user.clone(),
@@ -157,6 +160,15 @@ impl Store {
             note,
             rating: input.rating,
         };
+        // The role rule first (the server's own): an out-of-role step is
+        // refused now, with the reason, not after the next sync.
+        if let Some(duty) = self.duty()?
+            && duty.role != "admin"
+        {
+            let met: Vec<&str> = status.assignee.as_deref().into_iter().collect();
+            duty.may_take(&current, false, &event, status.level, &met)
+                .map_err(Error::Forbidden)?;
+        }
         workflow::step(&mut status, &event).map_err(|r| r.on("kind"))?;
         let eid = doc::new_id();
         self.edit_doc(id, kind.code(), |tx| {
@@ -171,6 +183,29 @@ impl Store {
             doc::write_new(tx, &child, &event)
         })?;
         Ok(eid)
+    }
+
+    /// What the signed-in user's role entitles them to, as the server's
+    /// login answer said (`None` when not known: signed out, or signed in
+    /// before the server told it; the server then decides at the next sync).
+    pub fn duty(&self) -> Result<Option<Duty>> {
+        if !self.author.is_signed_in() {
+            return Ok(None);
+        }
+        Ok(self
+            .meta(DUTY_KEY)?
+            .and_then(|json| serde_json::from_str::<Duty>(&json).ok())
+            .filter(|d| d.user_id == self.author.user && d.role == self.author.role))
+    }
+
+    /// Keep what the signed-in user's role entitles them to (`None`:
+    /// forget it, at sign-out).
+    pub fn set_duty(&mut self, duty: Option<&Duty>) -> Result<()> {
+        let json = match duty {
+            Some(d) => serde_json::to_string(d).map_err(|e| Error::Shape(e.to_string()))?,
+            None => String::new(),
+        };
+        self.set_meta(DUTY_KEY, &json)
     }
 
     /// The calendar deadlines are computed with (weekends only, until set).

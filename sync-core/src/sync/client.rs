@@ -105,6 +105,7 @@ impl Client {
             user: user.id.clone(),
             role: user.role.clone(),
         })?;
+        store.set_duty(Some(&user.duty()))?;
         Ok(user)
     }
 
@@ -114,6 +115,7 @@ impl Client {
         store.set_meta(ACCESS, "")?;
         store.set_meta(REFRESH, "")?;
         store.set_author(crate::doc::Author::default())?;
+        store.set_duty(None)?;
         Ok(())
     }
 

@@ -216,4 +216,26 @@ pub struct User {
     /// Role code.
     #[serde(default)]
     pub role: String,
+    /// Assigned grids (grid workers).
+    #[serde(default)]
+    pub grids: Vec<String>,
+    /// Community or street overseen (supervisors).
+    #[serde(default)]
+    pub subtree: Option<String>,
+    /// Department acted for (department users).
+    #[serde(default)]
+    pub department: Option<String>,
+}
+
+impl User {
+    /// What this user's role entitles them to, for the core's role rule.
+    pub fn duty(&self) -> crate::issue::duty::Duty {
+        crate::issue::duty::Duty {
+            user_id: self.id.clone(),
+            role: self.role.clone(),
+            grids: self.grids.clone(),
+            subtree: self.subtree.clone(),
+            department: self.department.clone(),
+        }
+    }
 }
