@@ -52,6 +52,9 @@ if [[ ! -f $jar ]] || [[ -n $(find "${sources[@]}" -newer "$jar" 2>/dev/null) ]]
         -cp "$jna:$coroutines" -d "$jar" "${sources[@]}"
 fi
 
+# The cross-surface loop (tests/browser/run.sh) only needs the compiled jar.
+if [[ -n ${GRIDSYNC_KOTLIN_BUILD_ONLY:-} ]]; then exit 0; fi
+
 echo "running the Kotlin suite…"
 java -Djna.library.path="$target/debug" \
     -Dgridsync.server="$target/debug/gridsync-server" \

@@ -3,6 +3,9 @@
 # the npm packages if missing, builds and starts the real server with the
 # demo data on a free port, runs tests/browser/supervisor.test.mjs against it,
 # stops the server. Screenshots go to target/browser-artifacts/.
+# Then walks one report's closed loop across the phone (the Kotlin SDK on the
+# JVM, compiled by mobile-bindings/scripts/test-kotlin.sh) and Chromium:
+# tests/browser/loop.test.mjs.
 # Usage: tests/browser/run.sh   (from anywhere in the repository)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -53,3 +56,14 @@ GRIDSYNC_CLI="$target/debug/gridsync" \
 GRIDSYNC_WORK="$work" \
 ARTIFACTS="$root/target/browser-artifacts" \
     node "$here/supervisor.test.mjs"
+
+echo "==> one report's loop across the phone (Kotlin SDK on the JVM) and Chromium"
+GRIDSYNC_KOTLIN_BUILD_ONLY=1 bash mobile-bindings/scripts/test-kotlin.sh
+kotlin_lib=mobile-bindings/jvm-tests/node_modules/kotlin-compiler/lib
+classpath="$target/jvm-tests/gridsync-sdk-tests.jar:/usr/share/java/jna.jar:$kotlin_lib/kotlinx-coroutines-core-jvm.jar:$kotlin_lib/kotlin-stdlib.jar"
+GRIDSYNC_URL="http://127.0.0.1:$port" \
+GRIDSYNC_WORK="$work" \
+ARTIFACTS="$root/target/browser-artifacts" \
+PHONE_JAVA_ARGS="$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \
+    "-Djna.library.path=$target/debug" -cp "$classpath")" \
+    node "$here/loop.test.mjs"

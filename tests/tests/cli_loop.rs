@@ -102,10 +102,10 @@ fn the_report_loop_through_the_command_line() {
     assert_eq!(mine[0]["id"], id.as_str());
     assert_eq!(mine[0]["stage_name"], "待受理");
     // Out of stage: refused at once, nothing recorded.
-    let out = worker.run(&["issue", "step", &id, "close"]);
+    let out = worker.run(&["issue", "step", &id, "verify_pass"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("事件待受理，不能结案"), "{err}");
+    assert!(err.contains("事件待受理，不能核查通过"), "{err}");
     worker.ok(&["sync"]);
 
     // The community supervisor accepts and dispatches to 城管 (吹哨报到).
@@ -157,18 +157,19 @@ fn the_report_loop_through_the_command_line() {
     cg.step(&id, &["feedback", "--note", "垃圾已清运完毕"]);
     cg.ok(&["sync"]);
 
-    // The worker verifies; closing is the supervisor's: the server
-    // refuses the worker's close with the reason.
+    // The worker verifies; closing is the supervisor's: the worker's
+    // close is refused at once, with the server's reason, and recorded
+    // nowhere.
     worker.ok(&["sync"]);
     assert_eq!(stage(&worker, &id), "fed_back");
     worker.step(&id, &["verify_pass", "--note", "现场已核实"]);
-    worker.step(&id, &["close"]);
-    let out = worker.run(&["sync"]);
-    assert_eq!(out.status.code(), Some(3), "sync incomplete");
-    let rejected = worker.ok(&["rejected"]);
-    assert!(rejected.contains("网格员不能结案"), "{rejected}");
-    worker.ok(&["discard", &id]);
+    let out = worker.run(&["issue", "step", &id, "close"]);
+    assert!(!out.status.success(), "an out-of-role step fails");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("网格员不能结案"), "{err}");
     assert_eq!(stage(&worker, &id), "verified");
+    // Nothing for the server to refuse: the sync is complete (exit 0).
+    worker.ok(&["sync"]);
 
     sup.ok(&["sync"]);
     sup.step(&id, &["close", "--note", "结案"]);

@@ -56,6 +56,15 @@ pub(crate) fn street() -> TestServer {
     server
 }
 
+/// A phone signed in as `user` that does not check roles itself (an older
+/// app, or anything speaking the protocol): the scope the login told is
+/// forgotten, so out-of-role steps reach the server, which must refuse.
+fn unchecked(server: &TestServer, user: &str) -> Phone {
+    let mut p = Phone::login(server, user);
+    p.store.set_duty(None).unwrap();
+    p
+}
+
 /// A phone whose clock reads `clock`.
 fn phone_at(server: &TestServer, user: &str, clock: Clock) -> Phone {
     let dir = tempfile::tempdir().unwrap();
@@ -69,6 +78,8 @@ fn phone_at(server: &TestServer, user: &str, clock: Clock) -> Phone {
     .unwrap();
     let client = Client::new(&server.url).unwrap();
     let me = client.login(&mut store, user, PASSWORD).unwrap();
+    // Like `unchecked`: the server decides.
+    store.set_duty(None).unwrap();
     Phone {
         store,
         client,
@@ -168,12 +179,12 @@ fn listed_ids(list: &serde_json::Value) -> Vec<String> {
 #[test]
 fn the_closed_loop_across_roles() {
     let server = street();
-    let mut worker = Phone::login(&server, "worker1");
-    let mut sup = Phone::login(&server, "supervisor");
-    let mut cg = Phone::login(&server, "cg1");
-    let mut zj = Phone::login(&server, "zj1");
-    let mut other = Phone::login(&server, "worker3");
-    let mut far = Phone::login(&server, "worker4");
+    let mut worker = unchecked(&server, "worker1");
+    let mut sup = unchecked(&server, "supervisor");
+    let mut cg = unchecked(&server, "cg1");
+    let mut zj = unchecked(&server, "zj1");
+    let mut other = unchecked(&server, "worker3");
+    let mut far = unchecked(&server, "worker4");
     worker.sync();
 
     // 上报, offline: nothing reaches the server until the phone syncs.
@@ -271,9 +282,9 @@ fn the_closed_loop_across_roles() {
 #[test]
 fn steps_outside_a_role_are_refused_with_the_reason() {
     let server = street();
-    let mut worker = Phone::login(&server, "worker1");
-    let mut sup = Phone::login(&server, "supervisor");
-    let mut cg = Phone::login(&server, "cg1");
+    let mut worker = unchecked(&server, "worker1");
+    let mut sup = unchecked(&server, "supervisor");
+    let mut cg = unchecked(&server, "cg1");
     worker.sync();
     let id = report(&mut worker, G1);
     sync_clean(&mut worker);
@@ -292,6 +303,23 @@ fn steps_outside_a_role_are_refused_with_the_reason() {
     assert!(refused[0].reason.contains("受理"), "{}", refused[0].reason);
     assert!(refused[0].reason.contains("社区"), "{}", refused[0].reason);
     worker.store.discard_rejected(&id).unwrap();
+    // A phone that knows its role's scope (as every login now tells it)
+    // refuses the same step at once, with the server's reason.
+    let duty = Client::user(&worker.store).unwrap().unwrap().duty();
+    worker.store.set_duty(Some(&duty)).unwrap();
+    match worker
+        .store
+        .append_event(&id, EventKind::Accept, StepInput::default())
+    {
+        Err(gridsync_core::Error::Forbidden(r)) => {
+            assert_eq!(
+                r.zh,
+                "网格员不能受理：事件已在社区层级，须由社区或街道管理员办理"
+            );
+        }
+        other => panic!("expected Forbidden, got {other:?}"),
+    }
+    worker.store.set_duty(None).unwrap();
 
     // The community supervisor accepts and sends it to the department; the
     // department may handle but not close or dispatch further.
@@ -319,9 +347,9 @@ fn steps_outside_a_role_are_refused_with_the_reason() {
 #[test]
 fn concurrent_offline_steps_converge_to_a_valid_state() {
     let server = street();
-    let mut worker = Phone::login(&server, "worker1");
-    let mut sup = Phone::login(&server, "supervisor");
-    let mut street_sup = Phone::login(&server, "jiedao");
+    let mut worker = unchecked(&server, "worker1");
+    let mut sup = unchecked(&server, "supervisor");
+    let mut street_sup = unchecked(&server, "jiedao");
     worker.sync();
     let id = report(&mut worker, G1);
     sync_clean(&mut worker);
@@ -355,8 +383,8 @@ fn concurrent_offline_steps_converge_to_a_valid_state() {
 
     // Two workers of the grid check the same feedback offline, one passes,
     // one fails: both are stored, one wins everywhere.
-    let mut worker2 = Phone::login(&server, "worker2");
-    let mut admin = Phone::login(&server, "admin");
+    let mut worker2 = unchecked(&server, "worker2");
+    let mut admin = unchecked(&server, "admin");
     admin.sync();
     if a.stage == Stage::Reported {
         step(&mut admin, &id, EventKind::Accept);
@@ -410,8 +438,8 @@ fn overdue_and_nearly_due_lists_on_the_server() {
     dispatch(&mut old_sup, &late, "dept:chengguan");
     sync_clean(&mut old_sup);
     // One dispatched now, due in two working days.
-    let mut worker = Phone::login(&server, "worker1");
-    let mut sup = Phone::login(&server, "supervisor");
+    let mut worker = unchecked(&server, "worker1");
+    let mut sup = unchecked(&server, "supervisor");
     worker.sync();
     let fresh = report(&mut worker, G1);
     sync_clean(&mut worker);
@@ -456,7 +484,7 @@ fn overdue_and_nearly_due_lists_on_the_server() {
     assert_eq!(nearly, vec![fresh.clone()]);
 
     // Handling it takes it off the list.
-    let mut cg = Phone::login(&server, "cg1");
+    let mut cg = unchecked(&server, "cg1");
     cg.sync();
     step(&mut cg, &late, EventKind::Handle);
     sync_clean(&mut cg);
