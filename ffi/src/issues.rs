@@ -226,9 +226,10 @@ pub struct ReportRow {
     pub reporter: String,
     /// When it was reported, ms since the Unix epoch.
     pub created_at: i64,
-    /// When handling is due, ms, once dispatched.
+    /// When the current stage is due, ms: 待受理 must be accepted, 处置中
+    /// handled, by then; `None` in other stages.
     pub deadline: Option<i64>,
-    /// Being handled past its deadline.
+    /// Past that time limit (超期).
     pub overdue: bool,
 }
 
@@ -301,7 +302,7 @@ fn row(r: core_issue::IssueRow, now: i64) -> ReportRow {
         category_name: category_name(&r.category),
         subtype_name: subtype_name(&r.category, &r.subtype),
         stage_name: r.stage.name_zh().to_string(),
-        overdue: r.stage == Stage::Dispatched && r.deadline.is_some_and(|d| d < now),
+        overdue: r.deadline.is_some_and(|d| d < now),
         stage: r.stage.into(),
         level: r.level.into(),
         id: r.id,
@@ -492,7 +493,8 @@ impl Gridsync {
         Ok(rows.into_iter().map(|r| row(r, now)).collect())
     }
 
-    /// Reports being handled past their deadline (of `grid`, or all).
+    /// Reports past their stage's time limit (待受理 not accepted, 处置中
+    /// not handled in time), of `grid` or all.
     pub fn overdue_reports(&self, grid: Option<String>) -> Result<Vec<ReportRow>> {
         let mut store = lock(&self.store);
         let now = store.clock().now_ms();
@@ -500,8 +502,8 @@ impl Gridsync {
         Ok(rows.into_iter().map(|r| row(r, now)).collect())
     }
 
-    /// Reports being handled whose deadline falls within `hours` hours
-    /// (not yet overdue), of `grid` or all.
+    /// Reports whose stage's time limit (待受理 or 处置中) falls within
+    /// `hours` hours (not yet overdue), of `grid` or all.
     pub fn reports_nearly_due(&self, grid: Option<String>, hours: i32) -> Result<Vec<ReportRow>> {
         let within = self::hours("hours", hours)?;
         let mut store = lock(&self.store);

@@ -101,13 +101,12 @@ fn run(photos: &[Vec<u8>]) -> Run {
     let tmp = tempfile::tempdir().unwrap();
     let server = server(tmp.path());
     let url = server.url.clone();
-    let mut phone = Store::open_with(tmp.path().join("phone.sqlite3"), OpenOptions::default())
-        .unwrap();
+    let mut phone =
+        Store::open_with(tmp.path().join("phone.sqlite3"), OpenOptions::default()).unwrap();
     let client = Client::new(&url).unwrap();
     client.login(&mut phone, "w1", PASSWORD).unwrap();
     let sync = |s: &mut Store| {
-        gridsync_core::sync::sync(s, &client, &SyncOptions::default(), None, &mut |_| {})
-            .unwrap()
+        gridsync_core::sync::sync(s, &client, &SyncOptions::default(), None, &mut |_| {}).unwrap()
     };
     sync(&mut phone);
     // Offline: the report and its three photos wait on the phone.
@@ -166,7 +165,10 @@ fn run(photos: &[Vec<u8>]) -> Run {
             }
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(60), "the page never showed it");
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the page never showed it"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     Run {
@@ -212,6 +214,10 @@ fn main() {
     let (smed, slo, shi) = stat(&|r| r.sync.as_millis());
     println!("| measurement | median | min–max |");
     println!("| --- | --- | --- |");
-    println!("| phone's sync → report on the supervisor's page, 3 photos ready, thumbnails loaded | {med} ms | {lo}–{hi} ms |");
-    println!("| of which the phone's sync (report pushed, 3 photos uploaded) | {smed} ms | {slo}–{shi} ms |");
+    println!(
+        "| phone's sync → report on the supervisor's page, 3 photos ready, thumbnails loaded | {med} ms | {lo}–{hi} ms |"
+    );
+    println!(
+        "| of which the phone's sync (report pushed, 3 photos uploaded) | {smed} ms | {slo}–{shi} ms |"
+    );
 }

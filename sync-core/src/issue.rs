@@ -157,7 +157,8 @@ pub struct IssueRow {
     pub description: String,
     /// When it was reported (ms).
     pub created_at: i64,
-    /// When handling is due (ms), once dispatched.
+    /// When the current stage is due (ms): 待受理 must be accepted, 处置中
+    /// handled, by then ([`Issue::due`]); `None` in other stages.
     pub deadline: Option<i64>,
 }
 

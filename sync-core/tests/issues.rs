@@ -498,3 +498,22 @@ fn an_out_of_role_step_is_refused_on_the_phone_at_once_with_the_reason() {
     s.set_duty(None).unwrap();
     walk(&mut s, &id, &[K::Handle]);
 }
+
+#[test]
+fn waiting_to_be_accepted_has_its_own_time_limit_on_the_phone() {
+    let mut s = store("worker-a");
+    let id = s.report_issue(new_issue()).unwrap();
+    // 待受理: one working day after the report's (Thursday's): by the end
+    // of Friday.
+    let i = s.issue(&id).unwrap();
+    assert_eq!(s.issue_deadline(&i).unwrap(), Some(at(2, 0, 0)));
+    assert!(s.overdue_issues(None).unwrap().is_empty());
+    assert_eq!(s.issues_nearly_due(None, 2 * DAY).unwrap().len(), 1);
+    s.set_clock(Clock::Fixed(at(2, 1, 0)));
+    let late = s.overdue_issues(Some(GRID)).unwrap();
+    assert_eq!(late.len(), 1, "not accepted in time");
+    assert_eq!(late[0].stage, Stage::Reported);
+    // Accepted: 待派遣 has no limit of its own, so it is not chased.
+    walk(&mut s, &id, &[K::Accept]);
+    assert!(s.overdue_issues(None).unwrap().is_empty());
+}

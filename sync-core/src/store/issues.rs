@@ -232,9 +232,11 @@ impl Store {
         self.set_meta(CALENDAR_KEY, &json)
     }
 
-    /// When handling of `issue` is due (ms): its subtype's limit counted
-    /// from its last dispatch. `None` before dispatch or for a subtype this
-    /// app does not know.
+    /// When `issue` must leave its stage (ms): 待受理 within the subtype's
+    /// accept limit from the report or the latest escalation, 处置中
+    /// within the subtype's limit from its last dispatch
+    /// ([`Issue::due`]). `None` in other stages, and for handling when the
+    /// subtype is unknown to this app.
     pub fn issue_deadline(&self, issue: &Issue) -> Result<Option<i64>> {
         let calendar = self.work_calendar()?;
         Ok(deadline_of(&calendar, issue))
@@ -259,24 +261,23 @@ impl Store {
         })
     }
 
-    /// Issues being handled past their deadline, in `grid` or everywhere.
-    /// An issue is overdue while it is dispatched and not yet handled.
+    /// Issues past the time limit of their stage, in `grid` or
+    /// everywhere: 待受理 not accepted in time, or 处置中 not handled in
+    /// time (the same rule as the supervisors' pages).
     pub fn overdue_issues(&mut self, grid: Option<&str>) -> Result<Vec<IssueRow>> {
-        self.issue_rows(grid, |r, now| {
-            r.stage == Stage::Dispatched && r.deadline.is_some_and(|d| d < now)
-        })
+        self.issue_rows(grid, |r, now| r.deadline.is_some_and(|d| d < now))
     }
 
-    /// Issues being handled whose deadline falls within `within_ms` from
-    /// now (not yet overdue), in `grid` or everywhere.
+    /// Issues whose stage's time limit (待受理 or 处置中) falls within
+    /// `within_ms` from now (not yet overdue), in `grid` or everywhere.
     pub fn issues_nearly_due(
         &mut self,
         grid: Option<&str>,
         within_ms: i64,
     ) -> Result<Vec<IssueRow>> {
         self.issue_rows(grid, |r, now| {
-            r.stage == Stage::Dispatched
-                && r.deadline.is_some_and(|d| d >= now && d <= now + within_ms)
+            r.deadline
+                .is_some_and(|d| d >= now && d <= now.saturating_add(within_ms))
         })
     }
 
@@ -326,7 +327,5 @@ impl Store {
 }
 
 fn deadline_of(calendar: &WorkCalendar, i: &Issue) -> Option<i64> {
-    let limit = i.subtype_entry()?.limit;
-    let start = i.status.dispatched_at?;
-    Some(calendar.deadline(start, limit))
+    i.due(&i.status, calendar)
 }
