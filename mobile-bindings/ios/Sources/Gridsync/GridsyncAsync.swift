@@ -96,17 +96,17 @@ final class SyncRuns: @unchecked Sendable {
 /// A flag set once, from any thread.
 final class Flag: @unchecked Sendable {
     private let lock = NSLock()
-    private var set = false
+    private var raised = false
 
     var isSet: Bool {
         lock.lock()
         defer { lock.unlock() }
-        return set
+        return raised
     }
 
     func raise() {
         lock.lock()
-        set = true
+        raised = true
         lock.unlock()
     }
 }
