@@ -62,6 +62,7 @@ fun asyncTests(s: Suite, tests: MutableMap<String, () -> Unit>) {
         try {
             val ticks = AtomicInteger()
             val progressThreads = java.util.Collections.synchronizedSet(mutableSetOf<String>())
+            val states = java.util.Collections.synchronizedList(mutableListOf<SyncState>())
             val report = runBlocking(main.asCoroutineDispatcher()) {
                 // The UI's work: runs only while the main thread is free.
                 val ticker = launch {
@@ -70,10 +71,23 @@ fun asyncTests(s: Suite, tests: MutableMap<String, () -> Unit>) {
                         delay(5)
                     }
                 }
+                // A sync indicator, collected on the main thread too.
+                val first = CompletableDeferred<Unit>()
+                val indicator = launch {
+                    a.syncState().collect {
+                        states.add(it)
+                        first.complete(Unit)
+                    }
+                }
+                first.await()
                 val r = a.sync { progressThreads.add(Thread.currentThread().name) }
+                delay(200)
                 ticker.cancel()
+                indicator.cancel()
                 r
             }
+            check(states.any { it.running && it.progress != null }) { "the sync-state flow showed the sync running with progress: ${states.map { it.running to it.progress?.fraction }}" }
+            check(!states.last().running && states.last().status.lastSuccess != null) { "then finished: ${states.last()}" }
             check(report.docsReceived >= BIG_HOUSEHOLDS) { "the grid arrived: $report" }
             check(ticks.get() >= 5) { "the main thread ran other work during the sync: ${ticks.get()} ticks" }
             check(progressThreads.isNotEmpty() && "fake-main" !in progressThreads) { "the sync ran off the main thread: $progressThreads" }
