@@ -48,14 +48,17 @@ jar=$build/gridsync-sdk-tests.jar
 
 # The README's Kotlin quick-start: the ```kotlin block after the line
 # "<!-- quick-start: …" in mobile-bindings/README.md, compiled with the
-# suite (which runs its quickStart(...) against the server). Rewritten only
-# when it changed, so an unchanged README does not force a recompile.
+# suite (which runs its quickStart(...) against the server). The lines
+# before the block are kept blank, so kotlinc's line numbers are the
+# README's. Rewritten only when it changed, so an unchanged README does not
+# force a recompile.
 quickstart=$build/ReadmeQuickStart.kt
 awk '
-    /^<!-- quick-start:/ { marked = 1; next }
-    marked && !inside && /^```kotlin/ { inside = 1; next }
+    /^<!-- quick-start:/ && !marked { marked = 1; print ""; next }
+    marked && !inside && /^```kotlin/ { inside = 1; print ""; next }
     inside && /^```/ { exit }
-    inside { print }
+    inside { print; next }
+    { print "" }
 ' mobile-bindings/README.md >"$quickstart.new"
 if ! grep -q "fun quickStart(" "$quickstart.new"; then
     echo "mobile-bindings/README.md: no Kotlin quick-start found (a \`\`\`kotlin block after \"<!-- quick-start:\" defining quickStart(...))" >&2
@@ -67,8 +70,11 @@ sources=(mobile-bindings/android/src/main/kotlin/cn/gridsync/sdk/*.kt "$here"/sr
 # Recompile only when a source changed.
 if [[ ! -f $jar ]] || [[ -n $(find "${sources[@]}" -newer "$jar" 2>/dev/null) ]]; then
     echo "compiling the Kotlin bindings, tests and the README's quick-start…"
-    JAVA_OPTS="${JAVA_OPTS:--Xmx1g}" "$kotlin_home/bin/kotlinc" -nowarn \
-        -cp "$jna:$coroutines" -d "$jar" "${sources[@]}"
+    if ! JAVA_OPTS="${JAVA_OPTS:--Xmx1g}" "$kotlin_home/bin/kotlinc" -nowarn \
+        -cp "$jna:$coroutines" -d "$jar" "${sources[@]}"; then
+        echo "compilation failed (errors in ReadmeQuickStart.kt are in mobile-bindings/README.md's quick-start, at the same line numbers)" >&2
+        exit 1
+    fi
 fi
 
 echo "running the Kotlin suite…"
