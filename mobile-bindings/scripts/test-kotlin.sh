@@ -8,7 +8,8 @@
 #   - kotlinc and the kotlinx-coroutines jar: the npm package
 #     kotlin-compiler, into mobile-bindings/jvm-tests/node_modules (ignored
 #     by git).
-# Uses the machine's Java 17 (java, on PATH).
+# Uses the machine's Java 17 (java, on PATH). Also compiles and runs the
+# Kotlin quick-start of mobile-bindings/README.md.
 # Prints "N passed, M failed" last; exits non-zero on any failure.
 set -euo pipefail
 
@@ -44,12 +45,36 @@ target=${CARGO_TARGET_DIR:-$root/target}
 build=$target/jvm-tests
 mkdir -p "$build"
 jar=$build/gridsync-sdk-tests.jar
-sources=(mobile-bindings/android/src/main/kotlin/cn/gridsync/sdk/*.kt "$here"/src/*.kt)
+
+# The README's Kotlin quick-start: the ```kotlin block after the line
+# "<!-- quick-start: …" in mobile-bindings/README.md, compiled with the
+# suite (which runs its quickStart(...) against the server). The lines
+# before the block are kept blank, so kotlinc's line numbers are the
+# README's. Rewritten only when it changed, so an unchanged README does not
+# force a recompile.
+quickstart=$build/ReadmeQuickStart.kt
+awk '
+    /^<!-- quick-start:/ && !marked { marked = 1; print ""; next }
+    marked && !inside && /^```kotlin/ { inside = 1; print ""; next }
+    inside && /^```/ { exit }
+    inside { print; next }
+    { print "" }
+' mobile-bindings/README.md >"$quickstart.new"
+if ! grep -q "fun quickStart(" "$quickstart.new"; then
+    echo "mobile-bindings/README.md: no Kotlin quick-start found (a \`\`\`kotlin block after \"<!-- quick-start:\" defining quickStart(...))" >&2
+    exit 1
+fi
+if cmp -s "$quickstart.new" "$quickstart"; then rm "$quickstart.new"; else mv "$quickstart.new" "$quickstart"; fi
+
+sources=(mobile-bindings/android/src/main/kotlin/cn/gridsync/sdk/*.kt "$here"/src/*.kt "$quickstart")
 # Recompile only when a source changed.
 if [[ ! -f $jar ]] || [[ -n $(find "${sources[@]}" -newer "$jar" 2>/dev/null) ]]; then
-    echo "compiling the Kotlin bindings and tests…"
-    JAVA_OPTS="${JAVA_OPTS:--Xmx1g}" "$kotlin_home/bin/kotlinc" -nowarn \
-        -cp "$jna:$coroutines" -d "$jar" "${sources[@]}"
+    echo "compiling the Kotlin bindings, tests and the README's quick-start…"
+    if ! JAVA_OPTS="${JAVA_OPTS:--Xmx1g}" "$kotlin_home/bin/kotlinc" -nowarn \
+        -cp "$jna:$coroutines" -d "$jar" "${sources[@]}"; then
+        echo "compilation failed (errors in ReadmeQuickStart.kt are in mobile-bindings/README.md's quick-start, at the same line numbers)" >&2
+        exit 1
+    fi
 fi
 
 # The cross-surface loop (tests/browser/run.sh) only needs the compiled jar.

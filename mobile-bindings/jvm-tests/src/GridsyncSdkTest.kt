@@ -557,6 +557,8 @@ fun main() {
             check(tags.any { it.code == "living_alone_elderly" && it.name == "独居老人" }) { "attention tags: $tags" }
         }
 
+        asyncTests(s, tests)
+
         for ((name, body) in tests) {
             try {
                 body()
