@@ -488,6 +488,8 @@ fn open_store(path: &str, key: &str) -> Result<Store> {
     )?;
     store.require_sign_in(true);
     store.track_changes(true);
+    // The deployment's catalogue, as the last sync brought it.
+    core_sync::rules::install_kept(&store)?;
     Ok(store)
 }
 

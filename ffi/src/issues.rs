@@ -10,7 +10,7 @@
 //! refusal is listed by `rejectedChanges()` with the Chinese reason).
 
 use gridsync_core::issue::{
-    self as core_issue, CATALOGUE, EventKind, Level, Source, Stage, StepInput, Urgency,
+    self as core_issue, EventKind, Level, Source, Stage, StepInput, Urgency,
 };
 use gridsync_core::sync::blobs as core_blobs;
 
@@ -348,9 +348,11 @@ fn hours(field: &str, n: i32) -> Result<i64> {
 #[uniffi::export]
 impl Gridsync {
     /// The issue catalogue: categories and subtypes with their Chinese
-    /// names, for the report form's pickers.
+    /// names, for the report form's pickers. The deployment's own (a city
+    /// may replace the built-in one on the server), as the last sync
+    /// brought it; the built-in one before the first sync.
     pub fn issue_catalogue(&self) -> Vec<IssueCategory> {
-        CATALOGUE
+        core_issue::catalogue::all()
             .iter()
             .map(|c| IssueCategory {
                 code: c.code.into(),

@@ -399,6 +399,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/reports/overdue", get(overdue))
         .route("/v1/reports/nearly-due", get(nearly_due))
+        .route("/v1/reports/rules", get(rules))
 }
 
 /// Query of the list endpoints.
@@ -545,4 +546,52 @@ async fn nearly_due(
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(listed(rows, now)))
+}
+
+/// What phones count and check reports with: this deployment's catalogue
+/// (as [`issue::catalogue::to_json`] writes it, so a city's
+/// [`CATALOGUE_FILE`] reaches every phone without an app update) and its
+/// working calendar. Tagged with an `ETag`; a phone that sends it back in
+/// `If-None-Match` gets `304 Not Modified`.
+async fn rules(
+    State(state): State<AppState>,
+    _p: Principal,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let calendar = state.reports.calendar();
+    let dates = |set: &std::collections::BTreeSet<time::Date>| -> Vec<String> {
+        set.iter()
+            .map(|d| issue::deadline::format_date(*d))
+            .collect()
+    };
+    let catalogue: serde_json::Value =
+        serde_json::from_str(&issue::catalogue::to_json(issue::catalogue::all()))
+            .unwrap_or_default();
+    let body = serde_json::json!({
+        "catalogue": catalogue,
+        "calendar": {"holidays": dates(&calendar.holidays), "workdays": dates(&calendar.workdays)},
+    })
+    .to_string();
+    let etag = {
+        use sha2::{Digest, Sha256};
+        let d = Sha256::digest(body.as_bytes());
+        format!("\"{}\"", hex::encode(&d[..12]))
+    };
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    (
+        [
+            (header::ETAG, etag),
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+        ],
+        body,
+    )
+        .into_response()
 }

@@ -17,6 +17,7 @@ use crate::{Error, Result};
 
 pub mod blobs;
 pub mod client;
+pub mod rules;
 pub mod wire;
 
 pub use client::{Client, RetryPolicy};
@@ -191,6 +192,13 @@ pub fn sync(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<SyncReport> {
     let result = sync_inner(store, client, options, cancel, progress);
+    if result.is_ok() {
+        // The deployment's catalogue and calendar, when they changed. Not
+        // having them is not a failed sync: the phone keeps what it had.
+        if let Err(e) = rules::refresh(store, client) {
+            tracing::warn!(error = %e, "report rules not refreshed");
+        }
+    }
     let now = store.clock().now_ms().to_string();
     match &result {
         Ok(_) => store.batch(|s| {

@@ -1,9 +1,9 @@
 //! The closed loop of an issue report scripted through the `gridsync`
 //! command line (issue 13, item 2), each person with their own store file,
 //! against the real server: report with a photo → accept → dispatch to
-//! 城管 → handle → feedback → verify → close → rate; a step out of stage is
-//! refused at once, a step out of role is refused by the server, both with
-//! the Chinese reason.
+//! 城管 → handle → feedback → verify → close → rate; a step out of stage or
+//! out of role is refused at once, with the Chinese reason. Also: a city's
+//! own catalogue and working calendar reach the command line by sync.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -214,4 +214,81 @@ fn the_report_loop_through_the_command_line() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[test]
+fn a_city_catalogue_and_calendar_reach_the_phone_by_sync() {
+    let mut server = street();
+    // The city's catalogue: the seed plus 宠物扰民 / 犬吠扰民; and the next
+    // twelve days are holidays.
+    let mut cat: Value = serde_json::from_str(&gridsync_core::issue::catalogue::to_json(
+        gridsync_core::issue::CATALOGUE,
+    ))
+    .unwrap();
+    let cats = cat["categories"].as_array_mut().unwrap();
+    let mut pets = cats[0].clone();
+    pets["code"] = "pets".into();
+    pets["name"] = "宠物扰民".into();
+    let mut barking = pets["subtypes"][0].clone();
+    barking["code"] = "barking".into();
+    barking["name"] = "犬吠扰民".into();
+    pets["subtypes"] = Value::Array(vec![barking]);
+    cats.push(pets);
+    let data = server.data.path();
+    std::fs::write(data.join("catalogue.json"), cat.to_string()).unwrap();
+    let day = 86_400_000;
+    let now = gridsync_core::household::Clock::System.now_ms();
+    // China Standard Time dates, today and the eleven days after.
+    let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(8)).date();
+    let holidays: Vec<String> = (0..12)
+        .map(|d| (today + time::Duration::days(d)).to_string())
+        .collect();
+    std::fs::write(
+        data.join("work_calendar.json"),
+        serde_json::json!({"holidays": holidays, "workdays": []}).to_string(),
+    )
+    .unwrap();
+    server.restart();
+
+    let dir = tempfile::tempdir().unwrap();
+    let worker = Cli::login(&server, dir.path(), "worker1");
+    let cats = worker.json(&["issue", "categories"]);
+    let pets = cats
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "pets")
+        .unwrap_or_else(|| panic!("the city's category reached the phone: {cats}"));
+    assert_eq!(pets["name"], "宠物扰民");
+    assert_eq!(pets["subtypes"][0]["name"], "犬吠扰民");
+    // Reported offline in the new category; the server takes it.
+    let r = worker.json(&[
+        "issue",
+        "report",
+        "--grid",
+        G1,
+        "--category",
+        "pets",
+        "--subtype",
+        "barking",
+        "--description",
+        "夜间犬吠扰民",
+        "--source",
+        "巡查",
+    ]);
+    let id = r["id"].as_str().unwrap().to_string();
+    worker.ok(&["sync"]);
+    let shown = worker.json(&["issue", "show", &id]);
+    assert_eq!(shown["category"], "pets", "{shown}");
+    let text = worker.ok(&["issue", "show", &id]);
+    assert!(
+        text.contains("宠物扰民") && text.contains("犬吠扰民"),
+        "{text}"
+    );
+    // 待受理 within one working day, counted on the city's calendar: after
+    // the twelve holidays.
+    let due = shown["deadline"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(due > now + 11 * day, "due {due}, now {now}");
 }

@@ -59,6 +59,9 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             cli.store.display()
         )
     })?;
+    // The deployment's catalogue, as the last sync brought it.
+    gridsync_core::sync::rules::install_kept(&store)
+        .context("事件目录无法读取 / the kept issue catalogue cannot be read")?;
     let s = &mut store;
     let out = match cli.command {
         Command::Login(a) => remote::login(s, &a)?,

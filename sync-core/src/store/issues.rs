@@ -16,8 +16,8 @@ use super::Store;
 use crate::doc::{self, DocId};
 use crate::issue::duty::Duty;
 use crate::issue::{
-    self, Event, EventKind, Issue, IssueRow, Level, NewIssue, Stage, StepInput, Urgency,
-    WorkCalendar, deadline, workflow,
+    self, Event, EventKind, Issue, IssueRow, Level, NewIssue, StepInput, Urgency, WorkCalendar,
+    deadline, workflow,
 };
 use crate::tagset::TagSet;
 use crate::{Error, Reason, Result};

@@ -104,7 +104,7 @@ fn report(store: &mut Store, r: IssueReport) -> anyhow::Result<Output> {
 fn categories() -> anyhow::Result<Output> {
     let mut t = Table::new(&["类别", "代码", "子类", "代码"]);
     let mut json = Vec::new();
-    for c in issue::CATALOGUE {
+    for c in issue::catalogue::all() {
         for s in c.subtypes {
             t.row(vec![
                 c.name.into(),
