@@ -90,7 +90,10 @@ fn pump(mut from: TcpStream, mut to: TcpStream, pace: Arc<Pace>) {
             match from.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if tx.send((Instant::now() + DELAY, buf[..n].to_vec())).is_err() {
+                    if tx
+                        .send((Instant::now() + DELAY, buf[..n].to_vec()))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -301,11 +304,17 @@ fn main() {
         report.rounds,
         report.bytes_received as f64 / 1e6
     );
-    println!("list households of a grid during the sync: {}", summary(&mut reads));
+    println!(
+        "list households of a grid during the sync: {}",
+        summary(&mut reads)
+    );
     println!("save a visit during the sync: {}", summary(&mut saves));
     println!(
         "visits pushed: {} by the first sync, {} by the next; pending after: {}",
         report.pushed, second.pushed, status.pending_changes
     );
-    assert_eq!(status.pending_changes, 0, "a visit saved during the sync was lost");
+    assert_eq!(
+        status.pending_changes, 0,
+        "a visit saved during the sync was lost"
+    );
 }
