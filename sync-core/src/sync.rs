@@ -185,7 +185,9 @@ pub struct SyncReport {
     /// document to find out).
     pub repushed: u64,
     /// Local changes still not on the server after this sync: the server
-    /// lacks changes they build on (tried again at the next sync).
+    /// lacks changes they build on (tried again at the next sync). An edit
+    /// made during the sync's last step is not among them: it is simply
+    /// pushed by the next sync.
     pub held_back: u64,
     /// Local changes written under another person's sign-in on this
     /// device: never sent under the current one, they wait until that
@@ -595,7 +597,7 @@ fn sync_inner<A: StoreAccess>(
                 &mut report,
             )?;
             report.held_other_user = not_mine.len() as u64;
-            store.with(|s| finish(s, &mut report))?;
+            store.with(|s| finish(s, &held_back, &not_mine, &mut report))?;
             p.phase = Phase::Done;
             p.emit(progress);
             return Ok(report);
@@ -710,10 +712,21 @@ fn written_by_other(data: &[u8], me: &str) -> bool {
 }
 
 /// Count what is still not on the server and say what needs doing.
-fn finish(store: &Store, report: &mut SyncReport) -> Result<()> {
+///
+/// Held back are the changes this sync left out (`held_back`, without those
+/// of another sign-in, `not_mine`) still in the outbox: an edit made during
+/// the sync's last step is not counted (it goes with the next sync).
+fn finish(
+    store: &Store,
+    held_back: &HashSet<i64>,
+    not_mine: &HashSet<i64>,
+    report: &mut SyncReport,
+) -> Result<()> {
     report.held_back = store
-        .pending_changes()?
-        .saturating_sub(report.held_other_user);
+        .outbox(usize::MAX >> 1)?
+        .iter()
+        .filter(|e| held_back.contains(&e.seq) && !not_mine.contains(&e.seq))
+        .count() as u64;
     report.refused_waiting = store.rejected_changes()?.len() as u64;
     report.docs_to_heal = store.heal_docs()?.len() as u64;
     report.clock_warning = report
