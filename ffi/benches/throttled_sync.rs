@@ -204,11 +204,21 @@ fn summary(waits: &mut [Duration]) -> String {
         return "none".into();
     }
     waits.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let over = |limit: u64| {
+        waits
+            .iter()
+            .filter(|w| **w > Duration::from_millis(limit))
+            .count()
+    };
     format!(
-        "worst {:.0} ms, median {:.1} ms, {} calls",
-        waits[waits.len() - 1].as_secs_f64() * 1000.0,
-        waits[waits.len() / 2].as_secs_f64() * 1000.0,
-        waits.len()
+        "worst {:.0} ms, 95th percentile {:.0} ms, median {:.1} ms, {} calls ({} over 100 ms, {} over 1 s)",
+        ms(waits[waits.len() - 1]),
+        ms(waits[waits.len() * 95 / 100]),
+        ms(waits[waits.len() / 2]),
+        waits.len(),
+        over(100),
+        over(1000)
     )
 }
 

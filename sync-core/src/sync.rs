@@ -401,7 +401,7 @@ fn sync_inner<A: StoreAccess>(
             max_bytes: Some(options.max_bytes),
             log,
         };
-        let (resp, sent) = client.sync(store, &req)?;
+        let (resp, sent) = round_trip(store, client, &req)?;
         report.rounds += 1;
         report.bytes_sent += sent as u64;
 
@@ -602,6 +602,54 @@ fn sync_inner<A: StoreAccess>(
             p.emit(progress);
             return Ok(report);
         }
+    }
+}
+
+/// Documents whose list rows are built per local step while a request is
+/// on the wire ([`round_trip`]).
+const INDEX_STEP: usize = 25;
+
+/// One round trip. While it is on the wire, the list rows of documents
+/// stored without them (pulled pages, [`Store::apply_pulled`]) are built a
+/// few at a time, each step a short hold of the store, so a list read made
+/// during the sync finds them ready instead of building a page's worth
+/// itself; on a slow link that work costs the sync nothing.
+fn round_trip<A: StoreAccess>(
+    store: &mut A,
+    client: &Client,
+    req: &wire::SyncRequest<'_>,
+) -> Result<(wire::SyncResponse, usize)> {
+    let body = req.to_binary()?;
+    let sent = body.len();
+    let token = store.with(|s| Client::access_token(s))?;
+    let answer = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (body, token) = (&body, &token);
+        scope.spawn(move || {
+            let _ = tx.send(client.sync_with_token(body, token));
+        });
+        let lost = || Error::Network("connection interrupted".into());
+        loop {
+            match rx.try_recv() {
+                Ok(answer) => return answer,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return Err(lost()),
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
+            // A failure here is no failure of the sync: the next list
+            // query builds what is left.
+            let indexed = store
+                .with(|s| s.index_pending(INDEX_STEP))
+                .unwrap_or(0);
+            if indexed == 0 {
+                return rx.recv().map_err(|_| lost())?;
+            }
+        }
+    })?;
+    match answer {
+        Some(resp) => Ok((resp, sent)),
+        // The token was refused: renew it (or learn the device was
+        // revoked) and send again, the store at hand.
+        None => client.sync(store, req),
     }
 }
 

@@ -162,6 +162,19 @@ impl Client {
         Ok((resp, sent))
     }
 
+    /// One sync round trip of the encoded request `body` with `token`,
+    /// touching no store (so it can be sent from a helper thread while the
+    /// sync does local work); `None` when the token was refused: the
+    /// caller then goes through [`Client::sync`], which renews it.
+    pub(crate) fn sync_with_token(&self, body: &[u8], token: &str) -> Result<Option<SyncResponse>> {
+        match self.send_bytes("/v1/sync", body, BINARY, Some(token)) {
+            Ok(v) => Ok(Some(v)),
+            Err(Failure::Unauthorized(_)) => Ok(None),
+            Err(Failure::Transient(m)) => Err(Error::Network(m)),
+            Err(Failure::Final(e)) => Err(e),
+        }
+    }
+
     fn call<A: StoreAccess, B: Serialize, T: DeserializeOwned>(
         &self,
         store: &mut A,
