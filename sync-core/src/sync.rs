@@ -637,9 +637,7 @@ fn round_trip<A: StoreAccess>(
             }
             // A failure here is no failure of the sync: the next list
             // query builds what is left.
-            let indexed = store
-                .with(|s| s.index_pending(INDEX_STEP))
-                .unwrap_or(0);
+            let indexed = store.with(|s| s.index_pending(INDEX_STEP)).unwrap_or(0);
             if indexed == 0 {
                 return rx.recv().map_err(|_| lost())?;
             }

@@ -548,6 +548,7 @@ fun main() {
             check(tags.any { it.code == "living_alone_elderly" && it.name == "独居老人" }) { "attention tags: $tags" }
         }
 
+        lockTests(s, serverBin, tests)
         for ((name, body) in tests) {
             try {
                 body()
