@@ -3,10 +3,17 @@
 //! server address, and forwards every call to gridsync-core.
 //!
 //! Every method blocks: call it off the main thread. Calls from several
-//! threads at once are safe and run one after another.
+//! threads at once are safe. The store's mutex is held for local steps
+//! only, never across a request: a sync (and `login`, `logout`, a photo
+//! download) lets reads and edits through between its steps, and calls
+//! its listener with the mutex released, so a listener may call back.
+//! One sync at a time runs (a second waits for the first; one asked for
+//! from the running sync's own listener fails at once with `Busy`). A
+//! listener that throws is caught: see [`SyncListener`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::ThreadId;
 
 use gridsync_core::sync::{self as core_sync, Client, SyncOptions};
 use gridsync_core::{OpenOptions, Store};
@@ -16,22 +23,39 @@ use crate::records::*;
 
 /// Receives the progress of a sync. Implement it in Kotlin or Swift; it is
 /// called on the thread that called `sync`, so post to the UI thread to
-/// update a progress bar. It should return quickly and must not call back
-/// into the same `Gridsync` object (that call would wait for the sync).
+/// update a progress bar; it should return quickly (the sync waits for
+/// it).
+///
+/// It is called with the store released: it may call back into the same
+/// `Gridsync` (read a list, `status()`, save a visit, `cancelSync()`).
+/// The calls that would wait for the running sync itself (`sync`,
+/// `handOver`, `login`, `logout`) throw `GridsyncException.Busy` at once.
+/// It must not wait for another thread that calls this object's `sync`.
+///
+/// If it throws, the exception is caught: the listener is not called again
+/// in this sync, the sync runs to its end (its outcome is kept for
+/// `status()`), and then `sync` throws `GridsyncException.Listener`
+/// (naming the exception's class) instead of returning the report. A
+/// failure of the sync itself is thrown in preference.
 #[uniffi::export(with_foreign)]
 pub trait SyncListener: Send + Sync {
     /// Called when the sync starts, after each round trip, and when done.
-    fn on_progress(&self, progress: SyncProgress);
+    fn on_progress(&self, progress: SyncProgress) -> Result<()>;
 }
 
 /// Told what changed on the device after a local edit or a sync, so a
 /// screen refreshes without polling. Called on the thread that made the
 /// edit or ran the sync, after the store is released: it may call back
-/// into the SDK (e.g. re-read a list). It must not throw.
+/// into the SDK (e.g. re-read a list).
+///
+/// If it throws, the exception is caught: after a sync, `sync` throws
+/// `GridsyncException.Listener` (the sync's work is done and kept); after
+/// a local edit the edit is saved and the call returns normally (throwing
+/// would invite the app to save it twice), the failure only logged.
 #[uniffi::export(with_foreign)]
 pub trait ChangeListener: Send + Sync {
     /// Documents changed or removed, and which lists they touch.
-    fn on_change(&self, change: ChangeSet);
+    fn on_change(&self, change: ChangeSet) -> Result<()>;
 }
 
 /// The phone's gridsync: an encrypted local store of the grid's records,
@@ -53,6 +77,25 @@ pub struct Gridsync {
     cancel: Mutex<Option<Arc<AtomicBool>>>,
     /// Told what each edit and sync changed.
     listener: Mutex<Option<Arc<dyn ChangeListener>>>,
+    /// Held by the running sync (and `hand_over`, `login`, `logout`):
+    /// one at a time.
+    sync_turn: Mutex<()>,
+    /// The thread of the running sync, to refuse at once what its own
+    /// listener asks for that would wait for it.
+    sync_thread: Mutex<Option<ThreadId>>,
+}
+
+/// The turn of one sync (or sign-in change); ends when dropped.
+struct SyncTurn<'a> {
+    owner: &'a Gridsync,
+    _turn: MutexGuard<'a, ()>,
+}
+
+impl Drop for SyncTurn<'_> {
+    fn drop(&mut self) {
+        // Before the turn itself is released (fields drop after this).
+        *lock(&self.owner.sync_thread) = None;
+    }
 }
 
 impl std::fmt::Debug for Gridsync {
@@ -103,6 +146,8 @@ impl Gridsync {
             server_url: Mutex::new(server_url.filter(|u| !u.trim().is_empty())),
             cancel: Mutex::new(None),
             listener: Mutex::new(None),
+            sync_turn: Mutex::new(()),
+            sync_thread: Mutex::new(None),
         }))
     }
 
@@ -128,16 +173,16 @@ impl Gridsync {
     /// are kept in the (encrypted) store. Throws `Unauthorized` for a wrong
     /// username or password, `Network` when the server cannot be reached.
     pub fn login(&self, username: String, password: String) -> Result<User> {
-        let mut store = lock(&self.store);
-        let client = self.client(&store)?;
-        Ok(client.login(&mut store, &username, &password)?.into())
+        let _turn = self.sync_turn()?;
+        let client = self.client(&lock(&self.store))?;
+        Ok(client.login(&mut &self.store, &username, &password)?.into())
     }
 
     /// Sign out: forget the tokens. The records stay on the device.
     pub fn logout(&self) -> Result<()> {
-        let mut store = lock(&self.store);
-        let client = self.client(&store)?;
-        Ok(client.logout(&mut store)?)
+        let _turn = self.sync_turn()?;
+        let client = self.client(&lock(&self.store))?;
+        Ok(client.logout(&mut &self.store)?)
     }
 
     /// Hand this phone over to another worker: sync, and only when
@@ -149,15 +194,15 @@ impl Gridsync {
     /// something is not on the server, `Network` offline, `Unauthorized`
     /// when nobody is signed in.
     pub fn hand_over(&self) -> Result<SyncReport> {
-        let mut store = lock(&self.store);
-        if !store.author().is_signed_in() {
+        let _turn = self.sync_turn()?;
+        if !lock(&self.store).author().is_signed_in() {
             return Err(GridsyncError::Unauthorized {
                 zh: "请先登录：交接前须由原用户登录并同步".into(),
                 en: "sign in first: the current user must sync before handing over".into(),
             });
         }
-        let client = self.client(&store)?;
-        let report = sync_recorded(&mut store, &client, None, &mut |_| {})?;
+        let client = self.client(&lock(&self.store))?;
+        let report = sync_recorded(&self.store, &client, None, &mut |_| {})?;
         if !report.complete || report.blobs_pending > 0 {
             let mut why = report.warnings.join("；");
             if report.blobs_pending > 0 {
@@ -175,9 +220,14 @@ impl Gridsync {
         }
         // The next worker signs in to the same server.
         if lock(&self.server_url).is_none() {
-            *lock(&self.server_url) = store.meta("auth.server")?.filter(|u| !u.is_empty());
+            *lock(&self.server_url) = lock(&self.store)
+                .meta("auth.server")?
+                .filter(|u| !u.is_empty());
         }
-        client.logout(&mut store)?;
+        client.logout(&mut &self.store)?;
+        // Held from here to the new file: nobody reads the old one, or the
+        // stand-in, meanwhile.
+        let mut store = lock(&self.store);
         // Close the file before removing it.
         let old = std::mem::replace(&mut *store, Store::open_in_memory(OpenOptions::default())?);
         drop(old);
@@ -362,26 +412,43 @@ impl Gridsync {
     /// a dropped connection or a killed app lose nothing, and the next
     /// sync carries on. Throws `Network`, `Unauthorized`, `DeviceRevoked`,
     /// `Cancelled`, …; the outcome is also kept for `status`.
+    ///
+    /// Reads and edits made while it runs are not held up by the network
+    /// (the store is taken for local steps only); an edit made meanwhile is
+    /// pushed by this sync or the next. One sync runs at a time: a second
+    /// waits for the first. `listener` (see `SyncListener`) is called with
+    /// the store released; if it (or the change listener) throws, the sync
+    /// still runs to its end and then this throws `Listener`.
     pub fn sync(&self, listener: Option<Arc<dyn SyncListener>>) -> Result<SyncReport> {
-        let mut store = lock(&self.store);
-        let client = self.client(&store)?;
+        let turn = self.sync_turn()?;
+        let client = self.client(&lock(&self.store))?;
         let cancel = Arc::new(AtomicBool::new(false));
         *lock(&self.cancel) = Some(cancel.clone());
+        let mut listener_failed: Option<GridsyncError> = None;
         let mut report = |p: &core_sync::Progress| {
-            if let Some(l) = &listener {
-                l.on_progress(p.into());
+            if listener_failed.is_some() {
+                return;
+            }
+            if let Some(l) = &listener
+                && let Err(e) = l.on_progress(p.into())
+            {
+                listener_failed = Some(thrown("SyncListener.onProgress", e));
             }
         };
-        let result = sync_recorded(&mut store, &client, Some(&cancel), &mut report);
+        let result = sync_recorded(&self.store, &client, Some(&cancel), &mut report);
         *lock(&self.cancel) = None;
-        drop(store);
+        drop(turn);
         // Pages stored before a failure changed documents too.
         let removed = result
             .as_ref()
             .map(|r| r.purged.clone())
             .unwrap_or_default();
-        self.notify(true, removed);
-        Ok(result?.into())
+        let change_failed = self.notify(true, removed);
+        let report = result?;
+        match listener_failed.or(change_failed) {
+            Some(e) => Err(e),
+            None => Ok(report.into()),
+        }
     }
 
     /// Stop the running sync at its next step (it then throws `Cancelled`).
@@ -496,26 +563,49 @@ fn open_store(path: &str, key: &str) -> Result<Store> {
 impl Gridsync {
     /// The outcome of a local edit (made with the store's lock already
     /// released), telling the change listener what it changed.
+    ///
+    /// A change listener that throws does not undo or fail the edit (it is
+    /// saved; failing would invite the app to save it again): it is logged.
     pub(crate) fn edited<T>(&self, result: gridsync_core::Result<T>) -> Result<T> {
         let value = result?;
-        self.notify(false, Vec::new());
+        let _ = self.notify(false, Vec::new());
         Ok(value)
     }
 
     /// Tell the change listener, if any, what the writes since the last
     /// call changed (and `removed`). Takes the store's lock itself: call
-    /// it with the lock released, so the listener may call back.
-    pub(crate) fn notify(&self, from_sync: bool, removed: Vec<String>) {
+    /// it with the lock released, so the listener may call back. Returns
+    /// what the listener threw, if it did.
+    pub(crate) fn notify(&self, from_sync: bool, removed: Vec<String>) -> Option<GridsyncError> {
         let Some(listener) = lock(&self.listener).clone() else {
             // Nobody listens: forget what was noted.
             let _ = lock(&self.store).take_changes();
-            return;
+            return None;
         };
         let changed = lock(&self.store).take_changes().unwrap_or_default();
         if changed.is_empty() && removed.is_empty() {
-            return;
+            return None;
         }
-        listener.on_change(ChangeSet::new(changed, removed, from_sync));
+        listener
+            .on_change(ChangeSet::new(changed, removed, from_sync))
+            .err()
+            .map(|e| thrown("ChangeListener.onChange", e))
+    }
+
+    /// The turn to sync (or change the sign-in): waits for a running sync
+    /// on another thread; refused at once (`Busy`) on the running sync's
+    /// own thread (from its listener), where waiting would never end.
+    fn sync_turn(&self) -> Result<SyncTurn<'_>> {
+        let me = std::thread::current().id();
+        if *lock(&self.sync_thread) == Some(me) {
+            return Err(GridsyncError::busy());
+        }
+        let turn = lock(&self.sync_turn);
+        *lock(&self.sync_thread) = Some(me);
+        Ok(SyncTurn {
+            owner: self,
+            _turn: turn,
+        })
     }
 
     /// A client for the configured server, or the one last signed in to.
@@ -538,24 +628,49 @@ impl Gridsync {
     }
 }
 
+/// What a listener threw, as the `Listener` error `sync` throws, logged
+/// by kind only (never its message: it may carry personal data).
+fn thrown(listener: &str, e: GridsyncError) -> GridsyncError {
+    let what = match e {
+        GridsyncError::Listener { .. } => return log_thrown(listener, e),
+        other => other.kind_name(),
+    };
+    log_thrown(listener, GridsyncError::listener(&what))
+}
+
+fn log_thrown(listener: &str, e: GridsyncError) -> GridsyncError {
+    if let GridsyncError::Listener { en, .. } = &e {
+        tracing::warn!(listener, error = %en, "a listener threw; caught, the sync goes on");
+    }
+    e
+}
+
 /// A sync whose error, if any, is kept typed for `status()` beside the
-/// core's text of it (which tells whether the kept one is the last).
+/// core's text of it (which tells whether the kept one is the last). The
+/// store is taken for local steps only.
 fn sync_recorded(
-    store: &mut Store,
+    store: &Mutex<Store>,
     client: &Client,
     cancel: Option<&AtomicBool>,
     progress: &mut dyn FnMut(&core_sync::Progress),
 ) -> Result<core_sync::SyncReport> {
-    match core_sync::sync(store, client, &SyncOptions::default(), cancel, progress) {
+    match core_sync::sync(
+        &mut &*store,
+        client,
+        &SyncOptions::default(),
+        cancel,
+        progress,
+    ) {
         Ok(report) => {
-            store.set_meta(crate::error::LAST_ERROR, "")?;
+            lock(store).set_meta(crate::error::LAST_ERROR, "")?;
             Ok(report)
         }
         Err(e) => {
             let core = e.to_string();
             let typed = GridsyncError::from(e);
             // The error is what the caller needs; failing to keep it is not.
-            let _ = store.set_meta(crate::error::LAST_ERROR, &typed.to_last_error_json(&core));
+            let _ =
+                lock(store).set_meta(crate::error::LAST_ERROR, &typed.to_last_error_json(&core));
             Err(typed)
         }
     }

@@ -79,6 +79,49 @@ pub enum GridsyncError {
     /// A bug or damaged data: report it.
     #[error("{zh} / {en}")]
     Internal { zh: String, en: String },
+    /// Called from this object's own `SyncListener` while its sync runs,
+    /// a call that would wait for that sync (`sync`, `handOver`, `login`,
+    /// `logout`): it fails at once instead of waiting forever. Reads and
+    /// edits from a listener work.
+    #[error("{zh} / {en}")]
+    Busy { zh: String, en: String },
+    /// A listener (`SyncListener.onProgress`, `ChangeListener.onChange`)
+    /// threw. The sync it listened to was not stopped: it ran to its end
+    /// (its outcome is in `status()`), and then `sync` throws this. `en`
+    /// names the exception's class, never its message.
+    #[error("{zh} / {en}")]
+    Listener { zh: String, en: String },
+}
+
+/// What a foreign listener threw that is not a `GridsyncException`
+/// (Kotlin gives its stack trace, Swift its description): named by its
+/// class only, as its message may carry personal data.
+impl From<uniffi::UnexpectedUniFFICallbackError> for GridsyncError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        Self::listener(&exception_class(&e.reason))
+    }
+}
+
+/// The class of an exception from its text (`java.lang.IllegalStateException: …`
+/// → `java.lang.IllegalStateException`), or `unknown`.
+fn exception_class(text: &str) -> String {
+    let first = text.lines().next().unwrap_or("").trim();
+    let name: String = first
+        .split([':', '(', ' '])
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(120)
+        .collect();
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '$'))
+    {
+        name
+    } else {
+        "unknown".into()
+    }
 }
 
 /// Which case of [`GridsyncError`] a last error was.
@@ -98,6 +141,8 @@ pub enum ErrorKind {
     Cancelled,
     Unsynced,
     Internal,
+    Busy,
+    Listener,
 }
 
 /// The last sync's error, typed (`SyncStatus.lastError`).
@@ -122,6 +167,29 @@ impl GridsyncError {
         gridsync_core::Reason::new(zh, en).on(field).into()
     }
 
+    /// A listener threw `what` (an exception class, or a
+    /// `GridsyncException` case).
+    pub(crate) fn listener(what: &str) -> Self {
+        Self::Listener {
+            zh: format!("监听器抛出了异常（{what}），同步未因此中断"),
+            en: format!("a listener threw {what}; the sync was not stopped by it"),
+        }
+    }
+
+    /// A call from the running sync's own listener that would wait for it.
+    pub(crate) fn busy() -> Self {
+        Self::Busy {
+            zh: "同步进行中：不能在同步监听器中调用此方法（会等待同步本身）".into(),
+            en: "a sync is running: this call, made from its own listener, would wait for it"
+                .into(),
+        }
+    }
+
+    /// The case's name, for a log line or a listener error (no message).
+    pub(crate) fn kind_name(&self) -> String {
+        format!("GridsyncException.{:?}", self.parts().0)
+    }
+
     fn parts(&self) -> (ErrorKind, &str, &str, Option<i32>) {
         use ErrorKind as K;
         match self {
@@ -139,6 +207,8 @@ impl GridsyncError {
             Self::Cancelled { zh, en } => (K::Cancelled, zh, en, None),
             Self::Unsynced { zh, en } => (K::Unsynced, zh, en, None),
             Self::Internal { zh, en } => (K::Internal, zh, en, None),
+            Self::Busy { zh, en } => (K::Busy, zh, en, None),
+            Self::Listener { zh, en } => (K::Listener, zh, en, None),
         }
     }
 
@@ -184,6 +254,8 @@ impl LastError {
             "Server" => K::Server,
             "Cancelled" => K::Cancelled,
             "Unsynced" => K::Unsynced,
+            "Busy" => K::Busy,
+            "Listener" => K::Listener,
             _ => K::Internal,
         };
         let (zh, en) = match (text("zh"), text("en")) {
@@ -346,6 +418,23 @@ mod tests {
             "residents[0].idNumber"
         );
         assert_eq!(camel_case("place.room"), "place.room");
+    }
+
+    #[test]
+    fn a_foreign_exception_is_named_by_its_class_only() {
+        let kotlin =
+            "java.lang.IllegalStateException: 张三 110105199001011234\n\tat Foo.bar(Foo.kt:3)";
+        assert_eq!(exception_class(kotlin), "java.lang.IllegalStateException");
+        assert_eq!(
+            exception_class("MyError.failed(name: \"张三\")"),
+            "MyError.failed"
+        );
+        assert_eq!(exception_class("张三 did it"), "unknown");
+        let e = GridsyncError::from(uniffi::UnexpectedUniFFICallbackError::new(kotlin));
+        assert!(
+            matches!(&e, GridsyncError::Listener { en, .. } if en.contains("IllegalStateException"))
+        );
+        assert!(!e.to_string().contains("张三") && !e.to_string().contains("1101"));
     }
 
     #[test]

@@ -560,16 +560,20 @@ impl Gridsync {
     /// for next time. Throws `NotFound` for a photo of a report this user
     /// may not read, `Network` offline.
     pub fn photo(&self, hash: String) -> Result<Vec<u8>> {
-        let mut store = lock(&self.store);
-        let client = self.client(&store)?;
-        Ok(core_blobs::fetch_blob(&mut store, &client, &hash)?)
+        // The store is taken for local steps only, not the download.
+        let client = self.client(&lock(&self.store))?;
+        Ok(core_blobs::fetch_blob(&mut &self.store, &client, &hash)?)
     }
 
     /// The thumbnail (JPEG, at most 256 pixels a side) of photo `hash`, for
     /// lists: downloaded once, then kept on the device.
     pub fn thumbnail(&self, hash: String) -> Result<Vec<u8>> {
-        let mut store = lock(&self.store);
-        let client = self.client(&store)?;
-        Ok(core_blobs::fetch_thumbnail(&mut store, &client, &hash)?)
+        // The store is taken for local steps only, not the download.
+        let client = self.client(&lock(&self.store))?;
+        Ok(core_blobs::fetch_thumbnail(
+            &mut &self.store,
+            &client,
+            &hash,
+        )?)
     }
 }

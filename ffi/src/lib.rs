@@ -10,8 +10,9 @@
 //! Threading: every method blocks (disk, and network for `login`/`sync`):
 //! call it from a background thread (`Dispatchers.IO`, a Swift `Task` off
 //! the main actor). The object is safe to share between threads; calls are
-//! serialised by its mutex, so a call made while a sync runs waits for it.
-//! See docs/adr/0004-ffi-and-threading.md.
+//! serialised by its mutex, which a sync holds for its local steps only,
+//! never across a request (see `client.rs`). See
+//! docs/adr/0004-ffi-and-threading.md.
 
 uniffi::setup_scaffolding!();
 

@@ -420,10 +420,11 @@ struct Changes {
 }
 
 impl ChangeListener for Changes {
-    fn on_change(&self, change: ChangeSet) {
+    fn on_change(&self, change: ChangeSet) -> Result<(), GridsyncError> {
         let g = self.g.lock().unwrap().clone().unwrap();
         let open = g.open_reports(None).unwrap().len();
         self.seen.lock().unwrap().push((change, open));
+        Ok(())
     }
 }
 

@@ -4,8 +4,19 @@
 //! Safe to interrupt anywhere: the outbox is cleared only for changes the
 //! server acknowledged, and a pulled page is stored together with its new
 //! cursors in one transaction, so the next sync simply carries on.
+//!
+//! Never holds the store across a request: the store is reached through
+//! [`StoreAccess`] for each local step only (reading the outbox and
+//! cursors, settling a push by the changes it carried, storing a pulled
+//! page), and progress is reported with it released. A store shared
+//! behind a `Mutex` (the phone SDK) therefore answers reads and takes
+//! local edits while a sync waits on the network; an edit made meanwhile
+//! gets a new outbox entry, which the settlement of a push that did not
+//! carry it leaves alone, so this sync's next round or the next sync
+//! sends it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine;
@@ -21,6 +32,31 @@ pub mod rules;
 pub mod wire;
 
 pub use client::{Client, RetryPolicy};
+
+/// Short-lived access to the device store, for the sync and the HTTP
+/// client: each call of [`StoreAccess::with`] is one local step, and no
+/// request is made inside one. A `Store` gives itself; a `&Mutex<Store>`
+/// locks for the step only, so other threads read and write between
+/// steps (a sync never holds the lock across the network).
+pub trait StoreAccess {
+    /// Run `f` with the store.
+    fn with<R>(&mut self, f: impl FnOnce(&mut Store) -> R) -> R;
+}
+
+impl StoreAccess for Store {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Store) -> R) -> R {
+        f(self)
+    }
+}
+
+impl StoreAccess for &Mutex<Store> {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Store) -> R) -> R {
+        // A panic in an earlier holder (a bug) does not make the store
+        // unusable: its own transactions keep the file consistent.
+        let mut guard = self.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+}
 
 /// What the sync is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,7 +186,9 @@ pub struct SyncReport {
     /// document to find out).
     pub repushed: u64,
     /// Local changes still not on the server after this sync: the server
-    /// lacks changes they build on (tried again at the next sync).
+    /// lacks changes they build on (tried again at the next sync). An edit
+    /// made during the sync's last step is not among them: it is simply
+    /// pushed by the next sync.
     pub held_back: u64,
     /// Local changes written under another person's sign-in on this
     /// device: never sent under the current one, they wait until that
@@ -183,9 +221,11 @@ pub struct SyncReport {
 pub const CLOCK_TOLERANCE_MS: i64 = 5 * 60 * 1000;
 
 /// Sync `store` with the server until both are caught up. The outcome is
-/// remembered for [`status`].
-pub fn sync(
-    store: &mut Store,
+/// remembered for [`status`]. The store is taken for local steps only
+/// ([`StoreAccess`]); `progress` is called with it released, so it may
+/// read or write the store itself.
+pub fn sync<A: StoreAccess>(
+    store: &mut A,
     client: &Client,
     options: &SyncOptions,
     cancel: Option<&AtomicBool>,
@@ -193,22 +233,32 @@ pub fn sync(
 ) -> Result<SyncReport> {
     let result = sync_inner(store, client, options, cancel, progress);
     if result.is_ok() {
-        // The deployment's catalogue and calendar, when they changed. Not
+        // The deployment's catalogue and calendar, when they changed; the
+        // store is held only to read the tag and to keep the answer. Not
         // having them is not a failed sync: the phone keeps what it had.
-        if let Err(e) = rules::refresh(store, client) {
+        let refreshed = store
+            .with(|s| rules::request_state(s))
+            .and_then(|(token, etag)| {
+                let fetched = rules::fetch(client, &token, etag.as_deref())?;
+                store.with(|s| rules::apply(s, fetched))
+            });
+        if let Err(e) = refreshed {
             tracing::warn!(error = %e, "report rules not refreshed");
         }
     }
-    let now = store.clock().now_ms().to_string();
-    match &result {
-        Ok(_) => store.batch(|s| {
-            s.set_meta(LAST_SUCCESS, &now)?;
-            s.set_meta(LAST_ERROR, "")
-        })?,
-        Err(e) => {
-            let _ = store.set_meta(LAST_ERROR, &format!("{now} {e}"));
+    store.with(|store| {
+        let now = store.clock().now_ms().to_string();
+        match &result {
+            Ok(_) => store.batch(|s| {
+                s.set_meta(LAST_SUCCESS, &now)?;
+                s.set_meta(LAST_ERROR, "")
+            }),
+            Err(e) => {
+                let _ = store.set_meta(LAST_ERROR, &format!("{now} {e}"));
+                Ok(())
+            }
         }
-    }
+    })?;
     result
 }
 
@@ -274,30 +324,33 @@ struct Item {
     seq: Option<i64>,
 }
 
-fn sync_inner(
-    store: &mut Store,
+fn sync_inner<A: StoreAccess>(
+    store: &mut A,
     client: &Client,
     options: &SyncOptions,
     cancel: Option<&AtomicBool>,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<SyncReport> {
     let mut report = SyncReport::default();
-    // Refused changes still in their documents (refused before this
-    // version set them aside at once) go aside first, so the valid edits
-    // made after them are pushed now.
-    let refused_docs: HashSet<String> = store
-        .rejected_changes()?
-        .into_iter()
-        .map(|r| r.doc_id)
-        .collect();
-    for doc in &refused_docs {
-        store.set_aside_refused(doc)?;
-    }
-    let me = Client::user(store)?
-        .map(|u| u.id)
-        .filter(|id| !id.is_empty())
-        .unwrap_or_else(|| store.author().user.clone());
-    let total_push = store.pending_changes()?;
+    let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+    let (me, total_push) = store.with(|store| -> Result<_> {
+        // Refused changes still in their documents (refused before this
+        // version set them aside at once) go aside first, so the valid
+        // edits made after them are pushed now.
+        let refused_docs: HashSet<String> = store
+            .rejected_changes()?
+            .into_iter()
+            .map(|r| r.doc_id)
+            .collect();
+        for doc in &refused_docs {
+            store.set_aside_refused(doc)?;
+        }
+        let me = Client::user(store)?
+            .map(|u| u.id)
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| store.author().user.clone());
+        Ok((me, store.pending_changes()?))
+    })?;
     let mut p = Progress {
         phase: if total_push > 0 {
             Phase::Push
@@ -321,73 +374,33 @@ fn sync_inner(
     // after: once per sync for each (unless the heads change).
     let mut heal_tried: HashMap<String, Option<Vec<String>>> = HashMap::new();
     loop {
-        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+        if cancelled() {
             return Err(Error::Cancelled);
         }
-        let mut bytes = 0usize;
-        let mut items: Vec<Item> = Vec::new();
-        let mut healing: Vec<String> = Vec::new();
-        let mut nothing_to_send: Vec<String> = Vec::new();
-        for (doc, heads) in store.heal_docs()? {
-            if heal_tried.get(&doc) == Some(&heads) {
-                continue;
-            }
-            if bytes >= options.push_bytes || items.len() >= options.push_batch {
-                break;
-            }
-            let changes = store.heal_changes(&doc, heads.as_deref(), &me)?;
-            heal_tried.insert(doc.clone(), heads);
-            if changes.is_empty() {
-                // Nothing of this user's to send: settled with the push.
-                nothing_to_send.push(doc);
-                continue;
-            }
-            healing.push(doc.clone());
-            for (hash, data) in changes {
-                bytes += data.len();
-                items.push(Item {
-                    doc: doc.clone(),
-                    hash,
-                    data,
-                    seq: None,
-                });
-            }
-        }
-        let in_items: HashSet<String> = items.iter().map(|i| i.hash.clone()).collect();
-        let room = options.push_batch.saturating_sub(items.len());
-        let mut outbox = store.outbox(room + held_back.len())?;
-        // A change written under another person's sign-in is never sent
-        // under this one's: it waits (held back) until they sign in here.
-        outbox.retain(|e| {
-            if held_back.contains(&e.seq) {
-                return false;
-            }
-            if written_by_other(&e.data, &me) {
-                held_back.insert(e.seq);
-                not_mine.insert(e.seq);
-                return false;
-            }
-            true
-        });
-        let outbox: Vec<_> = outbox
-            .into_iter()
-            .filter(|e| !in_items.contains(&e.hash))
-            .take(room)
-            .take_while(|e| {
-                let first = bytes == 0;
-                bytes += e.data.len();
-                first || bytes <= options.push_bytes
-            })
-            .collect();
-        items.extend(outbox.into_iter().map(|e| Item {
-            doc: e.doc_id,
-            hash: e.hash,
-            data: e.data,
-            seq: Some(e.seq),
-        }));
+        // What to send, read in one step; sent with the store released.
+        // Edits made while the request is out get new outbox entries,
+        // which the settlement below (by what was sent) leaves alone.
+        let round = store.with(|store| {
+            next_round(
+                store,
+                options,
+                &me,
+                &mut held_back,
+                &mut not_mine,
+                &mut heal_tried,
+            )
+        })?;
+        let Round {
+            items,
+            healing,
+            nothing_to_send,
+            device_id,
+            cursors,
+            log,
+        } = round;
         let req = wire::SyncRequest {
-            device_id: store.device_id().to_string(),
-            cursors: store.cursors()?,
+            device_id,
+            cursors,
             push: items
                 .iter()
                 .map(|i| wire::PushedChange {
@@ -401,16 +414,11 @@ fn sync_inner(
                 options.max_docs
             }),
             max_bytes: Some(options.max_bytes),
-            log: store.log_mark()?,
+            log,
         };
-        let (resp, sent) = client.sync(store, &req)?;
+        let (resp, sent) = round_trip(store, client, &req)?;
         report.rounds += 1;
         report.bytes_sent += sent as u64;
-        if let Some(now) = resp.now {
-            let offset = now - store.clock().now_ms();
-            store.set_clock_offset(offset)?;
-            report.clock_offset_ms = Some(offset);
-        }
 
         // Settle the push.
         let mut refused = Vec::new();
@@ -451,36 +459,46 @@ fn sync_inner(
             }
         }
         let refused_seqs: Vec<i64> = refused.iter().map(|r| r.0).collect();
-        // One write for the whole settlement: after a restore a device may
-        // send back thousands of documents' changes in one round.
-        store.batch(|s| {
-            s.settle_push(&[stored.clone(), refused_seqs].concat(), &refused)?;
-            report.pushed += stored.len() as u64;
-            for (item, r) in &refused_back {
-                s.record_refusal(&item.doc, &item.hash, &item.data, &r.code, &r.reason)?;
+        store.with(|store| -> Result<()> {
+            if let Some(now) = resp.now {
+                let offset = now - store.clock().now_ms();
+                store.set_clock_offset(offset)?;
+                report.clock_offset_ms = Some(offset);
             }
-            for (doc, hashes) in &acked {
-                // Those still in the outbox were never pushed: pushed, not
-                // pushed again.
-                let from_outbox = s.settle_by_hash(doc, hashes)?;
-                report.pushed += from_outbox as u64;
-                report.repushed += (hashes.len() - from_outbox) as u64;
-            }
-            for doc in healing.iter().chain(&nothing_to_send) {
-                if !missing.contains(doc) {
-                    s.clear_heal(doc)?;
+            // One write for the whole settlement: after a restore a device
+            // may send back thousands of documents' changes in one round.
+            // Settled by the sequence numbers and hashes this push carried,
+            // never by what the outbox holds now.
+            store.batch(|s| {
+                s.settle_push(&[stored.clone(), refused_seqs].concat(), &refused)?;
+                report.pushed += stored.len() as u64;
+                for (item, r) in &refused_back {
+                    s.record_refusal(&item.doc, &item.hash, &item.data, &r.code, &r.reason)?;
                 }
-            }
-            for doc in &missing {
-                s.set_heal(doc, resp.heads.get(doc).map(Vec::as_slice))?;
+                for (doc, hashes) in &acked {
+                    // Those still in the outbox were never pushed: pushed,
+                    // not pushed again.
+                    let from_outbox = s.settle_by_hash(doc, hashes)?;
+                    report.pushed += from_outbox as u64;
+                    report.repushed += (hashes.len() - from_outbox) as u64;
+                }
+                for doc in healing.iter().chain(&nothing_to_send) {
+                    if !missing.contains(doc) {
+                        s.clear_heal(doc)?;
+                    }
+                }
+                for doc in &missing {
+                    s.set_heal(doc, resp.heads.get(doc).map(Vec::as_slice))?;
+                }
+                Ok(())
+            })?;
+            // A refused change blocks nothing: it goes aside, and the valid
+            // edits made after it are made again, to go with the next round.
+            for doc in &set_aside {
+                store.set_aside_refused(doc)?;
             }
             Ok(())
         })?;
-        // A refused change blocks nothing: it goes aside, and the valid
-        // edits made after it are made again, to go with the next round.
-        for doc in &set_aside {
-            store.set_aside_refused(doc)?;
-        }
         p.changes_sent += items.len() as u64;
 
         // Store the page and its cursors together.
@@ -504,46 +522,59 @@ fn sync_inner(
         let cursors = resp.cursors.clone();
         // Both totals are known from the first answer on.
         p.docs_total = p.docs_received + decoded.len() as u64 + resp.remaining;
-        // Stored (and indexed) a hundred documents at a time, with an
-        // event after each; the last part goes with the cursors. A part
-        // stored without its cursors is received again at worst (merging
-        // is idempotent).
+        // Stored (and indexed) a hundred documents at a time, each part in
+        // its own step with an event after it (the store released between
+        // parts, so a read waits for one part at most); the last part goes
+        // with the cursors. A part stored without its cursors is received
+        // again at worst (merging is idempotent).
         let mut parts: Vec<&[crate::store::PulledDoc]> = decoded.chunks(EVENT_DOCS).collect();
         let last = parts.pop().unwrap_or(&[]);
         for part in parts {
-            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            if cancelled() {
                 return Err(Error::Cancelled);
             }
-            store.batch(|s| s.apply_pulled(part))?;
+            store.with(|s| s.batch(|s| s.apply_pulled(part)))?;
             p.docs_received += part.len() as u64;
             p.emit(progress);
         }
-        store.batch(|s| {
-            s.apply_pulled(last)?;
-            s.purge(&purge)?;
-            s.set_cursors(&cursors)?;
-            if let Some(log) = &resp.log {
-                s.set_log_mark(log)?;
-            }
+        let more_to_push = store.with(|store| -> Result<bool> {
+            store.batch(|s| {
+                s.apply_pulled(last)?;
+                s.purge(&purge)?;
+                s.set_cursors(&cursors)?;
+                if let Some(log) = &resp.log {
+                    s.set_log_mark(log)?;
+                }
+                if resp.log_lost {
+                    // The server lost changes: it may lack any of this
+                    // device's documents. This page came from the start of
+                    // every feed; the rest follows.
+                    s.heal_all()?;
+                }
+                Ok(())
+            })?;
             if resp.log_lost {
-                // The server lost changes: it may lack any of this
-                // device's documents. This page came from the start of
-                // every feed; the rest follows.
-                s.heal_all()?;
+                report.log_lost = true;
+                heal_tried.clear();
             }
-            Ok(())
+            report.purged.extend(purge);
+            if !resp.dropped_feeds.is_empty() {
+                let feeds: Vec<String> = resp.cursors.keys().cloned().collect();
+                let gone = store.uncovered_docs(&feeds)?;
+                store.purge(&gone)?;
+                report.purged.extend(gone);
+            }
+            // Among any held_back.len() + 1 entries one is not held back.
+            // An edit made during this round counts: it goes with the next.
+            Ok(store
+                .outbox(held_back.len() + 1)?
+                .iter()
+                .any(|e| !held_back.contains(&e.seq))
+                || store
+                    .heal_docs()?
+                    .into_iter()
+                    .any(|(d, h)| heal_tried.get(&d) != Some(&h)))
         })?;
-        if resp.log_lost {
-            report.log_lost = true;
-            heal_tried.clear();
-        }
-        report.purged.extend(purge);
-        if !resp.dropped_feeds.is_empty() {
-            let feeds: Vec<String> = resp.cursors.keys().cloned().collect();
-            let gone = store.uncovered_docs(&feeds)?;
-            store.purge(&gone)?;
-            report.purged.extend(gone);
-        }
         report.docs_received += decoded.len() as u64;
         report.bytes_received += page_bytes;
 
@@ -555,22 +586,13 @@ fn sync_inner(
             .checked_div(p.docs_received)
             .unwrap_or(0);
         p.bytes_total = p.bytes_done + per_doc * resp.remaining;
-        // Among any held_back.len() + 1 entries one is not held back.
-        let more_to_push = store
-            .outbox(held_back.len() + 1)?
-            .iter()
-            .any(|e| !held_back.contains(&e.seq))
-            || store
-                .heal_docs()?
-                .into_iter()
-                .any(|(d, h)| heal_tried.get(&d) != Some(&h));
         p.phase = if more_to_push {
             Phase::Push
         } else {
             Phase::Pull
         };
         p.emit(progress);
-        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+        if cancelled() {
             return Err(Error::Cancelled);
         }
         if !resp.more && !more_to_push {
@@ -578,7 +600,7 @@ fn sync_inner(
             // for a report it has that lists it.
             if !report.purged.is_empty() {
                 // Photos of reports this user may no longer read go too.
-                store.drop_unreferenced_blobs(true)?;
+                store.with(|s| s.drop_unreferenced_blobs(true))?;
             }
             upload_blobs(
                 store,
@@ -590,12 +612,153 @@ fn sync_inner(
                 &mut report,
             )?;
             report.held_other_user = not_mine.len() as u64;
-            finish(store, &mut report)?;
+            store.with(|s| finish(s, &held_back, &not_mine, &mut report))?;
             p.phase = Phase::Done;
             p.emit(progress);
             return Ok(report);
         }
     }
+}
+
+/// Documents whose list rows are built per local step while a request is
+/// on the wire ([`round_trip`]).
+const INDEX_STEP: usize = 25;
+
+/// One round trip. While it is on the wire, the list rows of documents
+/// stored without them (pulled pages, [`Store::apply_pulled`]) are built a
+/// few at a time, each step a short hold of the store, so a list read made
+/// during the sync finds them ready instead of building a page's worth
+/// itself; on a slow link that work costs the sync nothing.
+fn round_trip<A: StoreAccess>(
+    store: &mut A,
+    client: &Client,
+    req: &wire::SyncRequest<'_>,
+) -> Result<(wire::SyncResponse, usize)> {
+    let body = req.to_binary()?;
+    let sent = body.len();
+    let token = store.with(|s| Client::access_token(s))?;
+    let answer = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (body, token) = (&body, &token);
+        scope.spawn(move || {
+            let _ = tx.send(client.sync_with_token(body, token));
+        });
+        let lost = || Error::Network("connection interrupted".into());
+        loop {
+            match rx.try_recv() {
+                Ok(answer) => return answer,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return Err(lost()),
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
+            // A failure here is no failure of the sync: the next list
+            // query builds what is left.
+            let indexed = store.with(|s| s.index_pending(INDEX_STEP)).unwrap_or(0);
+            if indexed == 0 {
+                return rx.recv().map_err(|_| lost())?;
+            }
+        }
+    })?;
+    match answer {
+        Some(resp) => Ok((resp, sent)),
+        // The token was refused: renew it (or learn the device was
+        // revoked) and send again, the store at hand.
+        None => client.sync(store, req),
+    }
+}
+
+/// What one round sends, read from the store in one step.
+struct Round {
+    items: Vec<Item>,
+    /// Documents pushed back from in this round.
+    healing: Vec<String>,
+    /// Documents to push back from that had nothing of this user's.
+    nothing_to_send: Vec<String>,
+    device_id: String,
+    cursors: BTreeMap<String, serde_json::Value>,
+    log: Option<serde_json::Value>,
+}
+
+/// Choose the changes of the next round: changes pushed back from
+/// documents the server may lack them of, then the outbox (without the
+/// changes held back or written under another sign-in), within the
+/// batch's limits.
+fn next_round(
+    store: &mut Store,
+    options: &SyncOptions,
+    me: &str,
+    held_back: &mut HashSet<i64>,
+    not_mine: &mut HashSet<i64>,
+    heal_tried: &mut HashMap<String, Option<Vec<String>>>,
+) -> Result<Round> {
+    let mut bytes = 0usize;
+    let mut items: Vec<Item> = Vec::new();
+    let mut healing: Vec<String> = Vec::new();
+    let mut nothing_to_send: Vec<String> = Vec::new();
+    for (doc, heads) in store.heal_docs()? {
+        if heal_tried.get(&doc) == Some(&heads) {
+            continue;
+        }
+        if bytes >= options.push_bytes || items.len() >= options.push_batch {
+            break;
+        }
+        let changes = store.heal_changes(&doc, heads.as_deref(), me)?;
+        heal_tried.insert(doc.clone(), heads);
+        if changes.is_empty() {
+            // Nothing of this user's to send: settled with the push.
+            nothing_to_send.push(doc);
+            continue;
+        }
+        healing.push(doc.clone());
+        for (hash, data) in changes {
+            bytes += data.len();
+            items.push(Item {
+                doc: doc.clone(),
+                hash,
+                data,
+                seq: None,
+            });
+        }
+    }
+    let in_items: HashSet<String> = items.iter().map(|i| i.hash.clone()).collect();
+    let room = options.push_batch.saturating_sub(items.len());
+    let mut outbox = store.outbox(room + held_back.len())?;
+    // A change written under another person's sign-in is never sent
+    // under this one's: it waits (held back) until they sign in here.
+    outbox.retain(|e| {
+        if held_back.contains(&e.seq) {
+            return false;
+        }
+        if written_by_other(&e.data, me) {
+            held_back.insert(e.seq);
+            not_mine.insert(e.seq);
+            return false;
+        }
+        true
+    });
+    let outbox: Vec<_> = outbox
+        .into_iter()
+        .filter(|e| !in_items.contains(&e.hash))
+        .take(room)
+        .take_while(|e| {
+            let first = bytes == 0;
+            bytes += e.data.len();
+            first || bytes <= options.push_bytes
+        })
+        .collect();
+    items.extend(outbox.into_iter().map(|e| Item {
+        doc: e.doc_id,
+        hash: e.hash,
+        data: e.data,
+        seq: Some(e.seq),
+    }));
+    Ok(Round {
+        items,
+        healing,
+        nothing_to_send,
+        device_id: store.device_id().to_string(),
+        cursors: store.cursors()?,
+        log: store.log_mark()?,
+    })
 }
 
 /// Whether the change `data` was written (its [`ChangeNote`]) by someone
@@ -610,10 +773,21 @@ fn written_by_other(data: &[u8], me: &str) -> bool {
 }
 
 /// Count what is still not on the server and say what needs doing.
-fn finish(store: &Store, report: &mut SyncReport) -> Result<()> {
+///
+/// Held back are the changes this sync left out (`held_back`, without those
+/// of another sign-in, `not_mine`) still in the outbox: an edit made during
+/// the sync's last step is not counted (it goes with the next sync).
+fn finish(
+    store: &Store,
+    held_back: &HashSet<i64>,
+    not_mine: &HashSet<i64>,
+    report: &mut SyncReport,
+) -> Result<()> {
     report.held_back = store
-        .pending_changes()?
-        .saturating_sub(report.held_other_user);
+        .outbox(usize::MAX >> 1)?
+        .iter()
+        .filter(|e| held_back.contains(&e.seq) && !not_mine.contains(&e.seq))
+        .count() as u64;
     report.refused_waiting = store.rejected_changes()?.len() as u64;
     report.docs_to_heal = store.heal_docs()?.len() as u64;
     report.clock_warning = report
@@ -690,8 +864,8 @@ pub fn warnings(report: &SyncReport) -> Vec<String> {
 }
 
 /// Upload the queued photos, reporting bytes through `progress`.
-fn upload_blobs(
-    store: &mut Store,
+fn upload_blobs<A: StoreAccess>(
+    store: &mut A,
     client: &Client,
     options: &SyncOptions,
     cancel: Option<&AtomicBool>,

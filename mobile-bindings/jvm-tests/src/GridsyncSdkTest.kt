@@ -558,6 +558,7 @@ fun main() {
         }
 
         asyncTests(s, tests)
+        lockTests(s, serverBin, tests)
 
         for ((name, body) in tests) {
             try {

@@ -10,6 +10,10 @@
 //! server answers it complete. [`crate::sync::sync`] runs the uploads after
 //! the documents are pushed, so the server knows the reports that list
 //! them.
+//!
+//! The store is reached through [`StoreAccess`] for each local step (a
+//! token, a chunk's bytes, marking a blob uploaded, keeping a download):
+//! never across a request.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,9 +21,9 @@ use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-use super::Client;
 use super::wire::ErrorBody;
-use crate::store::{PendingBlob, Store, blob_hash, is_blob_hash};
+use super::{Client, StoreAccess};
+use crate::store::{PendingBlob, blob_hash, is_blob_hash};
 use crate::{Error, Reason, Result};
 
 /// Bytes per upload chunk: small enough that a chunk lost to a dropped
@@ -69,8 +73,8 @@ enum Answer {
 
 /// One request with the stored token: retried on dropped connections and
 /// 5xx, renewed once on 401. `Ok(Answer::Refused)` for any other 4xx.
-fn request(
-    store: &mut Store,
+fn request<A: StoreAccess>(
+    store: &mut A,
     client: &Client,
     method: Method,
     path: &str,
@@ -83,8 +87,8 @@ fn request(
 /// [`request`], adding the body bytes of every attempt that reached the
 /// server to `wire` (a chunk lost to a dropped connection is sent again
 /// and counts twice).
-fn request_counted(
-    store: &mut Store,
+fn request_counted<A: StoreAccess>(
+    store: &mut A,
     client: &Client,
     method: Method,
     path: &str,
@@ -92,7 +96,7 @@ fn request_counted(
     body: Option<&[u8]>,
     wire: &mut u64,
 ) -> Result<Answer> {
-    let mut token = Client::access_token(store)?;
+    let mut token = store.with(|s| Client::access_token(s))?;
     let mut renewed = false;
     let retry = client.retry_policy().clone();
     let mut backoff = retry.first_backoff;
@@ -152,7 +156,7 @@ fn request_counted(
                 error: err.error,
                 message: err.message,
             };
-            token = client.after_unauthorized(store, &body)?;
+            token = client.after_unauthorized(store, &body, &token)?;
             renewed = true;
             attempt -= 1;
             continue;
@@ -194,8 +198,8 @@ enum Outcome {
 }
 
 /// Upload one queued blob for its report, from wherever the server stands.
-fn upload_one(
-    store: &mut Store,
+fn upload_one<A: StoreAccess>(
+    store: &mut A,
     client: &Client,
     blob: &PendingBlob,
     doc: &str,
@@ -236,7 +240,7 @@ fn upload_one(
         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             return Err(Error::Cancelled);
         }
-        let data = store.blob_range(&blob.hash, offset, chunk)?;
+        let data = store.with(|s| s.blob_range(&blob.hash, offset, chunk))?;
         if data.is_empty() {
             return Err(bad_answer("the server wants bytes past the blob's end"));
         }
@@ -288,7 +292,7 @@ fn upload_one(
             Answer::Refused(status, e) => return Err(server_error(status, e)),
         }
     }
-    store.blob_uploaded(&blob.hash, doc)?;
+    store.with(|s| s.blob_uploaded(&blob.hash, doc))?;
     Ok(Outcome::Done { sent, dedup })
 }
 
@@ -297,14 +301,14 @@ fn upload_one(
 /// the server will not take now stays queued; a dropped connection ends
 /// the run with [`Error::Network`] and the next run resumes each upload
 /// where the server stands.
-pub fn upload_pending(
-    store: &mut Store,
+pub fn upload_pending<A: StoreAccess>(
+    store: &mut A,
     client: &Client,
     chunk: usize,
     cancel: Option<&AtomicBool>,
     on_bytes: &mut dyn FnMut(u64, u64),
 ) -> Result<UploadReport> {
-    let pending = store.pending_blobs()?;
+    let pending = store.with(|s| s.pending_blobs())?;
     let total: u64 = pending
         .iter()
         .filter(|p| p.doc_id.is_some())
@@ -331,7 +335,7 @@ pub fn upload_pending(
             Outcome::Refused => report.refused += 1,
         }
     }
-    report.pending = store.pending_blobs()?.len() as u64;
+    report.pending = store.with(|s| s.pending_blobs())?.len() as u64;
     Ok(report)
 }
 
@@ -347,7 +351,7 @@ fn check_hash(hash: &str) -> Result<String> {
     }
 }
 
-fn get(store: &mut Store, client: &Client, path: &str) -> Result<Vec<u8>> {
+fn get<A: StoreAccess>(store: &mut A, client: &Client, path: &str) -> Result<Vec<u8>> {
     match request(store, client, Method::GET, path, HeaderMap::new(), None)? {
         Answer::Ok(r) => r
             .bytes()
@@ -359,7 +363,7 @@ fn get(store: &mut Store, client: &Client, path: &str) -> Result<Vec<u8>> {
 
 /// Download `path` whole: a connection dropped mid-body is picked up
 /// again with `Range` from the bytes already received.
-fn get_resumable(store: &mut Store, client: &Client, path: &str) -> Result<Vec<u8>> {
+fn get_resumable<A: StoreAccess>(store: &mut A, client: &Client, path: &str) -> Result<Vec<u8>> {
     use std::io::Read as _;
     let mut data: Vec<u8> = Vec::new();
     let mut stalls = 0;
@@ -404,9 +408,9 @@ fn get_resumable(store: &mut Store, client: &Client, path: &str) -> Result<Vec<u
 /// (resuming after a dropped connection), checked against its SHA-256 and
 /// kept. Only those who may read a report listing it get it (the server
 /// answers 404 to anyone else).
-pub fn fetch_blob(store: &mut Store, client: &Client, hash: &str) -> Result<Vec<u8>> {
+pub fn fetch_blob<A: StoreAccess>(store: &mut A, client: &Client, hash: &str) -> Result<Vec<u8>> {
     let hash = check_hash(hash)?;
-    if let Some(b) = store.blob(&hash)? {
+    if let Some(b) = store.with(|s| s.blob(&hash))? {
         return Ok(b);
     }
     let data = get_resumable(store, client, &format!("/v1/blobs/{hash}"))?;
@@ -417,7 +421,7 @@ pub fn fetch_blob(store: &mut Store, client: &Client, hash: &str) -> Result<Vec<
             message: "下载的文件校验失败 / the downloaded bytes do not match their SHA-256".into(),
         });
     }
-    store.store_downloaded_blob(&hash, &data)?;
+    store.with(|s| s.store_downloaded_blob(&hash, &data))?;
     Ok(data)
 }
 
@@ -425,12 +429,16 @@ pub fn fetch_blob(store: &mut Store, client: &Client, hash: &str) -> Result<Vec<
 /// photo `hash`, for lists: from the store if it holds it, else
 /// downloaded and kept (removed with the photo when no report on the
 /// device lists it any more).
-pub fn fetch_thumbnail(store: &mut Store, client: &Client, hash: &str) -> Result<Vec<u8>> {
+pub fn fetch_thumbnail<A: StoreAccess>(
+    store: &mut A,
+    client: &Client,
+    hash: &str,
+) -> Result<Vec<u8>> {
     let hash = check_hash(hash)?;
-    if let Some(t) = store.thumbnail(&hash)? {
+    if let Some(t) = store.with(|s| s.thumbnail(&hash))? {
         return Ok(t);
     }
     let data = get(store, client, &format!("/v1/blobs/{hash}?thumb=1"))?;
-    store.store_thumbnail(&hash, &data)?;
+    store.with(|s| s.store_thumbnail(&hash, &data))?;
     Ok(data)
 }

@@ -1,17 +1,27 @@
 //! HTTP to the gridsync server: login, token refresh, and the sync call,
 //! with retries when the connection drops. Tokens are kept in the store so
 //! a worker who was offline for a week can still renew them.
+//!
+//! The store is reached through [`StoreAccess`], for reading and keeping
+//! tokens only: no request is made while it is held.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::StoreAccess;
 use super::wire::{
     BINARY, ErrorBody, LoginRequest, RefreshRequest, SyncRequest, SyncResponse, Tokens, User,
 };
 use crate::store::Store;
 use crate::{Error, Result};
+
+/// One token renewal at a time in this process: a sync and a photo
+/// download that both meet an expired token renew it once, not twice with
+/// the same refresh token.
+static RENEWING: Mutex<()> = Mutex::new(());
 
 const JSON: &str = "application/json";
 const ACCESS: &str = "auth.access_token";
@@ -82,8 +92,13 @@ impl Client {
 
     /// Sign in; the tokens are kept in `store` and edits are attributed to
     /// the user from now on.
-    pub fn login(&self, store: &mut Store, username: &str, password: &str) -> Result<User> {
-        let device_id = store.device_id().to_string();
+    pub fn login<A: StoreAccess>(
+        &self,
+        store: &mut A,
+        username: &str,
+        password: &str,
+    ) -> Result<User> {
+        let device_id = store.with(|s| s.device_id().to_string());
         let body = LoginRequest {
             username,
             password,
@@ -97,26 +112,30 @@ impl Client {
             Err(Failure::Final(e)) => return Err(e),
         };
         let user = tokens.user.clone().unwrap_or_default();
-        store.set_meta(ACCESS, &tokens.access_token)?;
-        store.set_meta(REFRESH, &tokens.refresh_token)?;
-        store.set_meta(SERVER, &self.base)?;
-        store.set_meta(USER, &serde_json::to_string(&user).unwrap_or_default())?;
-        store.set_author(crate::doc::Author {
-            user: user.id.clone(),
-            role: user.role.clone(),
+        store.with(|store| -> Result<()> {
+            store.set_meta(ACCESS, &tokens.access_token)?;
+            store.set_meta(REFRESH, &tokens.refresh_token)?;
+            store.set_meta(SERVER, &self.base)?;
+            store.set_meta(USER, &serde_json::to_string(&user).unwrap_or_default())?;
+            store.set_author(crate::doc::Author {
+                user: user.id.clone(),
+                role: user.role.clone(),
+            })?;
+            store.set_duty(Some(&user.duty()))
         })?;
-        store.set_duty(Some(&user.duty()))?;
         Ok(user)
     }
 
     /// Forget the tokens (the documents stay).
-    pub fn logout(&self, store: &mut Store) -> Result<()> {
-        let _ = self.call::<_, serde_json::Value>(store, "/v1/auth/logout", &serde_json::json!({}));
-        store.set_meta(ACCESS, "")?;
-        store.set_meta(REFRESH, "")?;
-        store.set_author(crate::doc::Author::default())?;
-        store.set_duty(None)?;
-        Ok(())
+    pub fn logout<A: StoreAccess>(&self, store: &mut A) -> Result<()> {
+        let _ =
+            self.call::<_, _, serde_json::Value>(store, "/v1/auth/logout", &serde_json::json!({}));
+        store.with(|store| {
+            store.set_meta(ACCESS, "")?;
+            store.set_meta(REFRESH, "")?;
+            store.set_author(crate::doc::Author::default())?;
+            store.set_duty(None)
+        })
     }
 
     /// The signed-in user, if any.
@@ -134,9 +153,9 @@ impl Client {
     }
 
     /// One sync round trip.
-    pub(crate) fn sync(
+    pub(crate) fn sync<A: StoreAccess>(
         &self,
-        store: &mut Store,
+        store: &mut A,
         req: &SyncRequest<'_>,
     ) -> Result<(SyncResponse, usize)> {
         let body = req.to_binary()?;
@@ -145,9 +164,22 @@ impl Client {
         Ok((resp, sent))
     }
 
-    fn call<B: Serialize, T: DeserializeOwned>(
+    /// One sync round trip of the encoded request `body` with `token`,
+    /// touching no store (so it can be sent from a helper thread while the
+    /// sync does local work); `None` when the token was refused: the
+    /// caller then goes through [`Client::sync`], which renews it.
+    pub(crate) fn sync_with_token(&self, body: &[u8], token: &str) -> Result<Option<SyncResponse>> {
+        match self.send_bytes("/v1/sync", body, BINARY, Some(token)) {
+            Ok(v) => Ok(Some(v)),
+            Err(Failure::Unauthorized(_)) => Ok(None),
+            Err(Failure::Transient(m)) => Err(Error::Network(m)),
+            Err(Failure::Final(e)) => Err(e),
+        }
+    }
+
+    fn call<A: StoreAccess, B: Serialize, T: DeserializeOwned>(
         &self,
-        store: &mut Store,
+        store: &mut A,
         path: &str,
         body: &B,
     ) -> Result<T> {
@@ -156,26 +188,25 @@ impl Client {
     }
 
     /// POST with the stored access token; on 401 refresh once and retry.
-    fn call_raw<T: DeserializeOwned>(
+    fn call_raw<A: StoreAccess, T: DeserializeOwned>(
         &self,
-        store: &mut Store,
+        store: &mut A,
         path: &str,
         body: Vec<u8>,
         content_type: &str,
     ) -> Result<T> {
-        let token = store.meta(ACCESS)?.filter(|t| !t.is_empty());
-        let Some(token) = token else {
-            return Err(Error::Unauthorized("未登录 / not signed in".into()));
-        };
+        let token = store.with(|s| Self::access_token(s))?;
         match self.send_bytes(path, &body, content_type, Some(&token)) {
             Ok(v) => Ok(v),
-            Err(Failure::Unauthorized(b)) if b.error == "device_revoked" => Err(revoked(store)),
+            Err(Failure::Unauthorized(b)) if b.error == "device_revoked" => {
+                Err(store.with(revoked))
+            }
             Err(Failure::Unauthorized(_)) => {
-                let token = self.refresh(store)?;
+                let token = self.refresh(store, &token)?;
                 match self.send_bytes(path, &body, content_type, Some(&token)) {
                     Ok(v) => Ok(v),
                     Err(Failure::Unauthorized(b)) if b.error == "device_revoked" => {
-                        Err(revoked(store))
+                        Err(store.with(revoked))
                     }
                     Err(Failure::Unauthorized(b)) => Err(Error::Unauthorized(b.message)),
                     Err(Failure::Transient(m)) => Err(Error::Network(m)),
@@ -205,32 +236,55 @@ impl Client {
             .ok_or_else(|| Error::Unauthorized("未登录 / not signed in".into()))
     }
 
-    /// After a 401 on a blob transfer: a revoked device is wiped, else the
-    /// access token is renewed and returned.
-    pub(crate) fn after_unauthorized(&self, store: &mut Store, body: &ErrorBody) -> Result<String> {
+    /// After a 401 on a blob transfer with access token `stale`: a revoked
+    /// device is wiped, else the access token is renewed and returned.
+    pub(crate) fn after_unauthorized<A: StoreAccess>(
+        &self,
+        store: &mut A,
+        body: &ErrorBody,
+        stale: &str,
+    ) -> Result<String> {
         if body.error == "device_revoked" {
-            return Err(revoked(store));
+            return Err(store.with(revoked));
         }
-        self.refresh(store)
+        self.refresh(store, stale)
     }
 
-    fn refresh(&self, store: &mut Store) -> Result<String> {
-        let refresh = store.meta(REFRESH)?.filter(|t| !t.is_empty());
+    /// A new access token for the refused one `stale`: the one another
+    /// thread renewed meanwhile, or a renewal now (one at a time, with
+    /// the store released during the request).
+    fn refresh<A: StoreAccess>(&self, store: &mut A, stale: &str) -> Result<String> {
+        let _one = RENEWING.lock().unwrap_or_else(|p| p.into_inner());
+        let (access, refresh, device_id) = store.with(|s| -> Result<_> {
+            Ok((
+                s.meta(ACCESS)?.filter(|t| !t.is_empty()),
+                s.meta(REFRESH)?.filter(|t| !t.is_empty()),
+                s.device_id().to_string(),
+            ))
+        })?;
+        if let Some(access) = access
+            && access != stale
+        {
+            return Ok(access);
+        }
         let Some(refresh) = refresh else {
             return Err(Error::Unauthorized("未登录 / not signed in".into()));
         };
-        let device_id = store.device_id().to_string();
         let body = RefreshRequest {
             refresh_token: &refresh,
             device_id: &device_id,
         };
         match self.send::<_, Tokens>("/v1/auth/refresh", &body, None) {
             Ok(t) => {
-                store.set_meta(ACCESS, &t.access_token)?;
-                store.set_meta(REFRESH, &t.refresh_token)?;
+                store.with(|s| -> Result<()> {
+                    s.set_meta(ACCESS, &t.access_token)?;
+                    s.set_meta(REFRESH, &t.refresh_token)
+                })?;
                 Ok(t.access_token)
             }
-            Err(Failure::Unauthorized(b)) if b.error == "device_revoked" => Err(revoked(store)),
+            Err(Failure::Unauthorized(b)) if b.error == "device_revoked" => {
+                Err(store.with(revoked))
+            }
             Err(Failure::Unauthorized(b)) => Err(Error::Unauthorized(if b.message.is_empty() {
                 "登录已失效，请重新登录 / signed out, please log in again".into()
             } else {

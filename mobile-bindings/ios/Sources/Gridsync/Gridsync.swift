@@ -611,21 +611,31 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
  * Told what changed on the device after a local edit or a sync, so a
  * screen refreshes without polling. Called on the thread that made the
  * edit or ran the sync, after the store is released: it may call back
- * into the SDK (e.g. re-read a list). It must not throw.
+ * into the SDK (e.g. re-read a list).
+ *
+ * If it throws, the exception is caught: after a sync, `sync` throws
+ * `GridsyncException.Listener` (the sync's work is done and kept); after
+ * a local edit the edit is saved and the call returns normally (throwing
+ * would invite the app to save it twice), the failure only logged.
  */
 public protocol ChangeListener: AnyObject, Sendable {
     
     /**
      * Documents changed or removed, and which lists they touch.
      */
-    func onChange(change: ChangeSet) 
+    func onChange(change: ChangeSet) throws 
     
 }
 /**
  * Told what changed on the device after a local edit or a sync, so a
  * screen refreshes without polling. Called on the thread that made the
  * edit or ran the sync, after the store is released: it may call back
- * into the SDK (e.g. re-read a list). It must not throw.
+ * into the SDK (e.g. re-read a list).
+ *
+ * If it throws, the exception is caught: after a sync, `sync` throws
+ * `GridsyncException.Listener` (the sync's work is done and kept); after
+ * a local edit the edit is saved and the call returns normally (throwing
+ * would invite the app to save it twice), the failure only logged.
  */
 open class ChangeListenerImpl: ChangeListener, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -683,7 +693,7 @@ open class ChangeListenerImpl: ChangeListener, @unchecked Sendable {
     /**
      * Documents changed or removed, and which lists they touch.
      */
-open func onChange(change: ChangeSet)  {try! rustCall() {
+open func onChange(change: ChangeSet)throws   {try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
         uniffiCallStatus in
     uniffi_gridsync_ffi_fn_method_changelistener_on_change(
             self.uniffiCloneHandle(),
@@ -731,17 +741,18 @@ fileprivate struct UniffiCallbackInterfaceChangeListener {
                 guard let uniffiObj = try? FfiConverterTypeChangeListener.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
-                return uniffiObj.onChange(
+                return try uniffiObj.onChange(
                      change: try FfiConverterTypeChangeSet_lift(change)
                 )
             }
 
             
             let writeReturn = { () }
-            uniffiTraitInterfaceCall(
+            uniffiTraitInterfaceCallWithError(
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
-                writeReturn: writeReturn
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeGridsyncError_lower
             )
         }
     )
@@ -1029,6 +1040,13 @@ public protocol GridsyncProtocol: AnyObject, Sendable {
      * a dropped connection or a killed app lose nothing, and the next
      * sync carries on. Throws `Network`, `Unauthorized`, `DeviceRevoked`,
      * `Cancelled`, …; the outcome is also kept for `status`.
+     *
+     * Reads and edits made while it runs are not held up by the network
+     * (the store is taken for local steps only); an edit made meanwhile is
+     * pushed by this sync or the next. One sync runs at a time: a second
+     * waits for the first. `listener` (see `SyncListener`) is called with
+     * the store released; if it (or the change listener) throws, the sync
+     * still runs to its end and then this throws `Listener`.
      */
     func sync(listener: SyncListener?) throws  -> SyncReport
     
@@ -1652,6 +1670,13 @@ open func status()throws  -> SyncStatus  {
      * a dropped connection or a killed app lose nothing, and the next
      * sync carries on. Throws `Network`, `Unauthorized`, `DeviceRevoked`,
      * `Cancelled`, …; the outcome is also kept for `status`.
+     *
+     * Reads and edits made while it runs are not held up by the network
+     * (the store is taken for local steps only); an edit made meanwhile is
+     * pushed by this sync or the next. One sync runs at a time: a second
+     * waits for the first. `listener` (see `SyncListener`) is called with
+     * the store released; if it (or the change listener) throws, the sync
+     * still runs to its end and then this throws `Listener`.
      */
 open func sync(listener: SyncListener?)throws  -> SyncReport  {
     return try  FfiConverterTypeSyncReport_lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
@@ -1909,22 +1934,46 @@ public func FfiConverterTypeGridsync_lower(_ value: Gridsync) -> UInt64 {
 /**
  * Receives the progress of a sync. Implement it in Kotlin or Swift; it is
  * called on the thread that called `sync`, so post to the UI thread to
- * update a progress bar. It should return quickly and must not call back
- * into the same `Gridsync` object (that call would wait for the sync).
+ * update a progress bar; it should return quickly (the sync waits for
+ * it).
+ *
+ * It is called with the store released: it may call back into the same
+ * `Gridsync` (read a list, `status()`, save a visit, `cancelSync()`).
+ * The calls that would wait for the running sync itself (`sync`,
+ * `handOver`, `login`, `logout`) throw `GridsyncException.Busy` at once.
+ * It must not wait for another thread that calls this object's `sync`.
+ *
+ * If it throws, the exception is caught: the listener is not called again
+ * in this sync, the sync runs to its end (its outcome is kept for
+ * `status()`), and then `sync` throws `GridsyncException.Listener`
+ * (naming the exception's class) instead of returning the report. A
+ * failure of the sync itself is thrown in preference.
  */
 public protocol SyncListener: AnyObject, Sendable {
     
     /**
      * Called when the sync starts, after each round trip, and when done.
      */
-    func onProgress(progress: SyncProgress) 
+    func onProgress(progress: SyncProgress) throws 
     
 }
 /**
  * Receives the progress of a sync. Implement it in Kotlin or Swift; it is
  * called on the thread that called `sync`, so post to the UI thread to
- * update a progress bar. It should return quickly and must not call back
- * into the same `Gridsync` object (that call would wait for the sync).
+ * update a progress bar; it should return quickly (the sync waits for
+ * it).
+ *
+ * It is called with the store released: it may call back into the same
+ * `Gridsync` (read a list, `status()`, save a visit, `cancelSync()`).
+ * The calls that would wait for the running sync itself (`sync`,
+ * `handOver`, `login`, `logout`) throw `GridsyncException.Busy` at once.
+ * It must not wait for another thread that calls this object's `sync`.
+ *
+ * If it throws, the exception is caught: the listener is not called again
+ * in this sync, the sync runs to its end (its outcome is kept for
+ * `status()`), and then `sync` throws `GridsyncException.Listener`
+ * (naming the exception's class) instead of returning the report. A
+ * failure of the sync itself is thrown in preference.
  */
 open class SyncListenerImpl: SyncListener, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1982,7 +2031,7 @@ open class SyncListenerImpl: SyncListener, @unchecked Sendable {
     /**
      * Called when the sync starts, after each round trip, and when done.
      */
-open func onProgress(progress: SyncProgress)  {try! rustCall() {
+open func onProgress(progress: SyncProgress)throws   {try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
         uniffiCallStatus in
     uniffi_gridsync_ffi_fn_method_synclistener_on_progress(
             self.uniffiCloneHandle(),
@@ -2030,17 +2079,18 @@ fileprivate struct UniffiCallbackInterfaceSyncListener {
                 guard let uniffiObj = try? FfiConverterTypeSyncListener.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
-                return uniffiObj.onProgress(
+                return try uniffiObj.onProgress(
                      progress: try FfiConverterTypeSyncProgress_lift(progress)
                 )
             }
 
             
             let writeReturn = { () }
-            uniffiTraitInterfaceCall(
+            uniffiTraitInterfaceCallWithError(
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
-                writeReturn: writeReturn
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeGridsyncError_lower
             )
         }
     )
@@ -6286,6 +6336,8 @@ public enum ErrorKind: Equatable, Hashable {
     case cancelled
     case unsynced
     case `internal`
+    case busy
+    case listener
 
 
 
@@ -6334,6 +6386,10 @@ public struct FfiConverterTypeErrorKind: FfiConverterRustBuffer {
         case 13: return .unsynced
         
         case 14: return .`internal`
+        
+        case 15: return .busy
+        
+        case 16: return .listener
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -6397,6 +6453,14 @@ public struct FfiConverterTypeErrorKind: FfiConverterRustBuffer {
         
         case .`internal`:
             writeInt(&buf, Int32(14))
+        
+        
+        case .busy:
+            writeInt(&buf, Int32(15))
+        
+        
+        case .listener:
+            writeInt(&buf, Int32(16))
         
         }
     }
@@ -6508,6 +6572,22 @@ enum GridsyncError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      */
     case Internal(zh: String, en: String
     )
+    /**
+     * Called from this object's own `SyncListener` while its sync runs,
+     * a call that would wait for that sync (`sync`, `handOver`, `login`,
+     * `logout`): it fails at once instead of waiting forever. Reads and
+     * edits from a listener work.
+     */
+    case Busy(zh: String, en: String
+    )
+    /**
+     * A listener (`SyncListener.onProgress`, `ChangeListener.onChange`)
+     * threw. The sync it listened to was not stopped: it ran to its end
+     * (its outcome is in `status()`), and then `sync` throws this. `en`
+     * names the exception's class, never its message.
+     */
+    case Listener(zh: String, en: String
+    )
 
     
 
@@ -6609,6 +6689,14 @@ public struct FfiConverterTypeGridsyncError: FfiConverterRustBuffer {
             zh: try FfiConverterString.read(from: &buf), 
             en: try FfiConverterString.read(from: &buf)
             )
+        case 15: return .Busy(
+            zh: try FfiConverterString.read(from: &buf), 
+            en: try FfiConverterString.read(from: &buf)
+            )
+        case 16: return .Listener(
+            zh: try FfiConverterString.read(from: &buf), 
+            en: try FfiConverterString.read(from: &buf)
+            )
 
          default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -6706,6 +6794,18 @@ public struct FfiConverterTypeGridsyncError: FfiConverterRustBuffer {
         
         case let .Internal(zh,en):
             writeInt(&buf, Int32(14))
+            FfiConverterString.write(zh, into: &buf)
+            FfiConverterString.write(en, into: &buf)
+            
+        
+        case let .Busy(zh,en):
+            writeInt(&buf, Int32(15))
+            FfiConverterString.write(zh, into: &buf)
+            FfiConverterString.write(en, into: &buf)
+            
+        
+        case let .Listener(zh,en):
+            writeInt(&buf, Int32(16))
             FfiConverterString.write(zh, into: &buf)
             FfiConverterString.write(en, into: &buf)
             
@@ -7929,7 +8029,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridsync_ffi_checksum_func_codes() != 63501) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gridsync_ffi_checksum_method_changelistener_on_change() != 63761) {
+    if (uniffi_gridsync_ffi_checksum_method_changelistener_on_change() != 8018) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridsync_ffi_checksum_method_gridsync_add_place() != 39226) {
@@ -8028,7 +8128,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridsync_ffi_checksum_method_gridsync_status() != 48906) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gridsync_ffi_checksum_method_gridsync_sync() != 43893) {
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_sync() != 10775) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridsync_ffi_checksum_method_gridsync_update_household() != 24699) {
@@ -8070,7 +8170,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridsync_ffi_checksum_method_gridsync_thumbnail() != 53344) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gridsync_ffi_checksum_method_synclistener_on_progress() != 808) {
+    if (uniffi_gridsync_ffi_checksum_method_synclistener_on_progress() != 1762) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridsync_ffi_checksum_constructor_gridsync_open() != 51982) {

@@ -1081,7 +1081,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gridsync_ffi_checksum_func_codes() and 0xFFFF) != 63501) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gridsync_ffi_checksum_method_changelistener_on_change() and 0xFFFF) != 63761) {
+    if ((lib.uniffi_gridsync_ffi_checksum_method_changelistener_on_change() and 0xFFFF) != 8018) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_add_place() and 0xFFFF) != 39226) {
@@ -1180,7 +1180,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_status() and 0xFFFF) != 48906) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_sync() and 0xFFFF) != 43893) {
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_sync() and 0xFFFF) != 10775) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_update_household() and 0xFFFF) != 24699) {
@@ -1222,7 +1222,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_thumbnail() and 0xFFFF) != 53344) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gridsync_ffi_checksum_method_synclistener_on_progress() and 0xFFFF) != 808) {
+    if ((lib.uniffi_gridsync_ffi_checksum_method_synclistener_on_progress() and 0xFFFF) != 1762) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gridsync_ffi_checksum_constructor_gridsync_open() and 0xFFFF) != 51982) {
@@ -1684,7 +1684,12 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
  * Told what changed on the device after a local edit or a sync, so a
  * screen refreshes without polling. Called on the thread that made the
  * edit or ran the sync, after the store is released: it may call back
- * into the SDK (e.g. re-read a list). It must not throw.
+ * into the SDK (e.g. re-read a list).
+ *
+ * If it throws, the exception is caught: after a sync, `sync` throws
+ * `GridsyncException.Listener` (the sync's work is done and kept); after
+ * a local edit the edit is saved and the call returns normally (throwing
+ * would invite the app to save it twice), the failure only logged.
  */
 public interface ChangeListener {
     
@@ -1700,7 +1705,12 @@ public interface ChangeListener {
  * Told what changed on the device after a local edit or a sync, so a
  * screen refreshes without polling. Called on the thread that made the
  * edit or ran the sync, after the store is released: it may call back
- * into the SDK (e.g. re-read a list). It must not throw.
+ * into the SDK (e.g. re-read a list).
+ *
+ * If it throws, the exception is caught: after a sync, `sync` throws
+ * `GridsyncException.Listener` (the sync's work is done and kept); after
+ * a local edit the edit is saved and the call returns normally (throwing
+ * would invite the app to save it twice), the failure only logged.
  */
 open class ChangeListenerImpl: Disposable, AutoCloseable, ChangeListener
 {
@@ -1806,10 +1816,11 @@ open class ChangeListenerImpl: Disposable, AutoCloseable, ChangeListener
     
     /**
      * Documents changed or removed, and which lists they touch.
-     */override fun `onChange`(`change`: ChangeSet)
+     */
+    @Throws(GridsyncException::class)override fun `onChange`(`change`: ChangeSet)
         = 
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(GridsyncException) { _status ->
     UniffiLib.uniffi_gridsync_ffi_fn_method_changelistener_on_change(
         it,
         
@@ -1846,7 +1857,12 @@ internal object uniffiCallbackInterfaceChangeListener {
                 )
             }
             val writeReturn = { _: Unit -> Unit }
-            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: GridsyncException -> FfiConverterTypeGridsyncError.lower(e) }
+            )
         }
     }
 
@@ -2215,6 +2231,13 @@ public interface GridsyncInterface {
      * a dropped connection or a killed app lose nothing, and the next
      * sync carries on. Throws `Network`, `Unauthorized`, `DeviceRevoked`,
      * `Cancelled`, …; the outcome is also kept for `status`.
+     *
+     * Reads and edits made while it runs are not held up by the network
+     * (the store is taken for local steps only); an edit made meanwhile is
+     * pushed by this sync or the next. One sync runs at a time: a second
+     * waits for the first. `listener` (see `SyncListener`) is called with
+     * the store released; if it (or the change listener) throws, the sync
+     * still runs to its end and then this throws `Listener`.
      */
     fun `sync`(`listener`: SyncListener?): SyncReport
     
@@ -3025,6 +3048,13 @@ open class Gridsync: Disposable, AutoCloseable, GridsyncInterface
      * a dropped connection or a killed app lose nothing, and the next
      * sync carries on. Throws `Network`, `Unauthorized`, `DeviceRevoked`,
      * `Cancelled`, …; the outcome is also kept for `status`.
+     *
+     * Reads and edits made while it runs are not held up by the network
+     * (the store is taken for local steps only); an edit made meanwhile is
+     * pushed by this sync or the next. One sync runs at a time: a second
+     * waits for the first. `listener` (see `SyncListener`) is called with
+     * the store released; if it (or the change listener) throws, the sync
+     * still runs to its end and then this throws `Listener`.
      */
     @Throws(GridsyncException::class)override fun `sync`(`listener`: SyncListener?): SyncReport {
             return FfiConverterTypeSyncReport.lift(
@@ -3456,8 +3486,20 @@ public object FfiConverterTypeGridsync: FfiConverter<Gridsync, Long> {
 /**
  * Receives the progress of a sync. Implement it in Kotlin or Swift; it is
  * called on the thread that called `sync`, so post to the UI thread to
- * update a progress bar. It should return quickly and must not call back
- * into the same `Gridsync` object (that call would wait for the sync).
+ * update a progress bar; it should return quickly (the sync waits for
+ * it).
+ *
+ * It is called with the store released: it may call back into the same
+ * `Gridsync` (read a list, `status()`, save a visit, `cancelSync()`).
+ * The calls that would wait for the running sync itself (`sync`,
+ * `handOver`, `login`, `logout`) throw `GridsyncException.Busy` at once.
+ * It must not wait for another thread that calls this object's `sync`.
+ *
+ * If it throws, the exception is caught: the listener is not called again
+ * in this sync, the sync runs to its end (its outcome is kept for
+ * `status()`), and then `sync` throws `GridsyncException.Listener`
+ * (naming the exception's class) instead of returning the report. A
+ * failure of the sync itself is thrown in preference.
  */
 public interface SyncListener {
     
@@ -3472,8 +3514,20 @@ public interface SyncListener {
 /**
  * Receives the progress of a sync. Implement it in Kotlin or Swift; it is
  * called on the thread that called `sync`, so post to the UI thread to
- * update a progress bar. It should return quickly and must not call back
- * into the same `Gridsync` object (that call would wait for the sync).
+ * update a progress bar; it should return quickly (the sync waits for
+ * it).
+ *
+ * It is called with the store released: it may call back into the same
+ * `Gridsync` (read a list, `status()`, save a visit, `cancelSync()`).
+ * The calls that would wait for the running sync itself (`sync`,
+ * `handOver`, `login`, `logout`) throw `GridsyncException.Busy` at once.
+ * It must not wait for another thread that calls this object's `sync`.
+ *
+ * If it throws, the exception is caught: the listener is not called again
+ * in this sync, the sync runs to its end (its outcome is kept for
+ * `status()`), and then `sync` throws `GridsyncException.Listener`
+ * (naming the exception's class) instead of returning the report. A
+ * failure of the sync itself is thrown in preference.
  */
 open class SyncListenerImpl: Disposable, AutoCloseable, SyncListener
 {
@@ -3579,10 +3633,11 @@ open class SyncListenerImpl: Disposable, AutoCloseable, SyncListener
     
     /**
      * Called when the sync starts, after each round trip, and when done.
-     */override fun `onProgress`(`progress`: SyncProgress)
+     */
+    @Throws(GridsyncException::class)override fun `onProgress`(`progress`: SyncProgress)
         = 
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(GridsyncException) { _status ->
     UniffiLib.uniffi_gridsync_ffi_fn_method_synclistener_on_progress(
         it,
         
@@ -3619,7 +3674,12 @@ internal object uniffiCallbackInterfaceSyncListener {
                 )
             }
             val writeReturn = { _: Unit -> Unit }
-            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: GridsyncException -> FfiConverterTypeGridsyncError.lower(e) }
+            )
         }
     }
 
@@ -6683,7 +6743,9 @@ enum class ErrorKind {
     SERVER,
     CANCELLED,
     UNSYNCED,
-    INTERNAL;
+    INTERNAL,
+    BUSY,
+    LISTENER;
 
     
 
@@ -6923,6 +6985,38 @@ sealed class GridsyncException: kotlin.Exception() {
             get() = "${ `zh` } / ${ `en` }"
     }
     
+    /**
+     * Called from this object's own `SyncListener` while its sync runs,
+     * a call that would wait for that sync (`sync`, `handOver`, `login`,
+     * `logout`): it fails at once instead of waiting forever. Reads and
+     * edits from a listener work.
+     */
+    class Busy(
+        
+        val `zh`: kotlin.String, 
+        
+        val `en`: kotlin.String
+        ) : GridsyncException() {
+        override val message
+            get() = "${ `zh` } / ${ `en` }"
+    }
+    
+    /**
+     * A listener (`SyncListener.onProgress`, `ChangeListener.onChange`)
+     * threw. The sync it listened to was not stopped: it ran to its end
+     * (its outcome is in `status()`), and then `sync` throws this. `en`
+     * names the exception's class, never its message.
+     */
+    class Listener(
+        
+        val `zh`: kotlin.String, 
+        
+        val `en`: kotlin.String
+        ) : GridsyncException() {
+        override val message
+            get() = "${ `zh` } / ${ `en` }"
+    }
+    
 
     
 
@@ -7009,6 +7103,14 @@ public object FfiConverterTypeGridsyncError : FfiConverterRustBuffer<GridsyncExc
                 FfiConverterString.read(buf),
                 )
             14 -> GridsyncException.Internal(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            15 -> GridsyncException.Busy(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            16 -> GridsyncException.Listener(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
@@ -7107,6 +7209,18 @@ public object FfiConverterTypeGridsyncError : FfiConverterRustBuffer<GridsyncExc
                 + FfiConverterString.allocationSize(value.`zh`)
                 + FfiConverterString.allocationSize(value.`en`)
             )
+            is GridsyncException.Busy -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`zh`)
+                + FfiConverterString.allocationSize(value.`en`)
+            )
+            is GridsyncException.Listener -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`zh`)
+                + FfiConverterString.allocationSize(value.`en`)
+            )
         }
     }
 
@@ -7197,6 +7311,18 @@ public object FfiConverterTypeGridsyncError : FfiConverterRustBuffer<GridsyncExc
             }
             is GridsyncException.Internal -> {
                 buf.putInt(14)
+                FfiConverterString.write(value.`zh`, buf)
+                FfiConverterString.write(value.`en`, buf)
+                Unit
+            }
+            is GridsyncException.Busy -> {
+                buf.putInt(15)
+                FfiConverterString.write(value.`zh`, buf)
+                FfiConverterString.write(value.`en`, buf)
+                Unit
+            }
+            is GridsyncException.Listener -> {
+                buf.putInt(16)
                 FfiConverterString.write(value.`zh`, buf)
                 FfiConverterString.write(value.`en`, buf)
                 Unit
