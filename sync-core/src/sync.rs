@@ -17,6 +17,7 @@ use crate::{Error, Result};
 
 pub mod blobs;
 pub mod client;
+pub mod reveals;
 pub mod wire;
 
 pub use client::{Client, RetryPolicy};
@@ -190,7 +191,8 @@ pub fn sync(
     cancel: Option<&AtomicBool>,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<SyncReport> {
-    let result = sync_inner(store, client, options, cancel, progress);
+    let result = sync_inner(store, client, options, cancel, progress)
+        .and_then(|report| reveals::send(store, client).map(|_| report));
     let now = store.clock().now_ms().to_string();
     match &result {
         Ok(_) => store.batch(|s| {

@@ -143,7 +143,7 @@ impl Client {
         Ok((resp, sent))
     }
 
-    fn call<B: Serialize, T: DeserializeOwned>(
+    pub(crate) fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         store: &mut Store,
         path: &str,
