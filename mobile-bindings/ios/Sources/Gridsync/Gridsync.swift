@@ -1119,6 +1119,31 @@ public protocol GridsyncProtocol: AnyObject, Sendable {
      */
     func thumbnail(hash: String) throws  -> Data
     
+    /**
+     * Reveals recorded on this device and not yet on the server.
+     */
+    func pendingReveals() throws  -> Int64
+    
+    /**
+     * Re-encrypt the store under `new_key` (the same rule as `open`: 64
+     * hex digits, or a passphrase of at least 12 characters; else
+     * `Invalid`, field `key`). This object goes on working; from now on
+     * only `new_key` opens the file (the old one throws `WrongKey`), so
+     * keep it in the Keystore / Keychain first, then call this.
+     */
+    func rekey(newKey: String) throws 
+    
+    /**
+     * A resident's full ID number and phone (everything else shows them
+     * masked). The reading is recorded on this device — the signed-in
+     * user, the time, the household and resident ids and `reason`; no
+     * name or number — and sent to the server's audit log at the next
+     * sync. Throws `Unauthorized` while nobody is signed in, `Invalid`
+     * (field `reason`) for an empty reason or one over 200 characters,
+     * `NotFound` for an unknown household or resident.
+     */
+    func revealResident(householdId: String, residentId: String, reason: String) throws  -> RevealedResident
+    
 }
 /**
  * The phone's gridsync: an encrypted local store of the grid's records,
@@ -1182,9 +1207,10 @@ open class Gridsync: GridsyncProtocol, @unchecked Sendable {
     
     /**
      * Open (or create) the encrypted store at `path` (a file in the app's
-     * private storage). `key` is the store's encryption key: generate it
-     * once (e.g. 32 random bytes, hex) and keep it in Android Keystore /
-     * iOS Keychain. `server_url` is the gridsync server (e.g.
+     * private storage). `key` is the store's encryption key: 64 hex digits
+     * (32 random bytes, generated once: a raw key) or a passphrase of at
+     * least 12 characters, else `Invalid` (field `key`); keep it in
+     * Android Keystore / iOS Keychain (`rekey` changes it). `server_url` is the gridsync server (e.g.
      * `https://grid.example.cn`); `null` uses the one last signed in to.
      *
      * Throws `WrongKey` when the file exists but `key` does not open it.
@@ -1856,6 +1882,55 @@ open func thumbnail(hash: String)throws  -> Data  {
 })
 }
     
+    /**
+     * Reveals recorded on this device and not yet on the server.
+     */
+open func pendingReveals()throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_pending_reveals(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Re-encrypt the store under `new_key` (the same rule as `open`: 64
+     * hex digits, or a passphrase of at least 12 characters; else
+     * `Invalid`, field `key`). This object goes on working; from now on
+     * only `new_key` opens the file (the old one throws `WrongKey`), so
+     * keep it in the Keystore / Keychain first, then call this.
+     */
+open func rekey(newKey: String)throws   {try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_rekey(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(newKey),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A resident's full ID number and phone (everything else shows them
+     * masked). The reading is recorded on this device — the signed-in
+     * user, the time, the household and resident ids and `reason`; no
+     * name or number — and sent to the server's audit log at the next
+     * sync. Throws `Unauthorized` while nobody is signed in, `Invalid`
+     * (field `reason`) for an empty reason or one over 200 characters,
+     * `NotFound` for an unknown household or resident.
+     */
+open func revealResident(householdId: String, residentId: String, reason: String)throws  -> RevealedResident  {
+    return try  FfiConverterTypeRevealedResident_lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_reveal_resident(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(householdId),
+        FfiConverterString.lower(residentId),
+        FfiConverterString.lower(reason),uniffiCallStatus
+    )
+})
+}
+    
 
     
 }
@@ -2377,7 +2452,8 @@ public func FfiConverterTypeConflict_lower(_ value: Conflict) -> RustBuffer {
  */
 public struct ConflictValue: Equatable, Hashable {
     /**
-     * The value as text (a string as is, anything else as JSON).
+     * The value as text (a string as is, anything else as JSON); an ID
+     * number or phone masked.
      */
     public var value: String
     /**
@@ -2397,7 +2473,8 @@ public struct ConflictValue: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * The value as text (a string as is, anything else as JSON).
+         * The value as text (a string as is, anything else as JSON); an ID
+         * number or phone masked.
          */value: String, 
         /**
          * User id of whoever wrote it, when known.
@@ -2549,7 +2626,8 @@ public struct FieldChange: Equatable, Hashable {
      */
     public var path: [String]
     /**
-     * The new value as text (empty when deleted).
+     * The new value as text (empty when deleted); an ID number or phone
+     * masked.
      */
     public var value: String
     /**
@@ -2564,7 +2642,8 @@ public struct FieldChange: Equatable, Hashable {
          * Path from the document root.
          */path: [String], 
         /**
-         * The new value as text (empty when deleted).
+         * The new value as text (empty when deleted); an ID number or phone
+         * masked.
          */value: String, 
         /**
          * The field was deleted.
@@ -4690,6 +4769,12 @@ public func FfiConverterTypeReportStep_lower(_ value: ReportStep) -> RustBuffer 
 
 /**
  * A person in the resident ledger, as typed in a form.
+ *
+ * Read from the SDK (`household`), `id_number` and `phone` are masked
+ * (`110105********1234`, `138****1234`; the full values come from
+ * `revealResident`). Written back (`updateResident`) a value still equal
+ * to its mask keeps the real value: a record read, edited elsewhere and
+ * saved loses nothing.
  */
 public struct Resident: Equatable, Hashable {
     /**
@@ -5072,6 +5157,76 @@ public func FfiConverterTypeResidentRow_lift(_ buf: RustBuffer) throws -> Reside
 #endif
 public func FfiConverterTypeResidentRow_lower(_ value: ResidentRow) -> RustBuffer {
     return FfiConverterTypeResidentRow.lower(value)
+}
+
+
+/**
+ * A resident's full ID number and phone, from `revealResident`. Show
+ * them, then let them go: keep them in no list, file or log.
+ */
+public struct RevealedResident: Equatable, Hashable {
+    /**
+     * 公民身份号码, in full.
+     */
+    public var idNumber: String?
+    /**
+     * Phone, in full.
+     */
+    public var phone: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * 公民身份号码, in full.
+         */idNumber: String?, 
+        /**
+         * Phone, in full.
+         */phone: String?) {
+        self.idNumber = idNumber
+        self.phone = phone
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RevealedResident: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRevealedResident: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RevealedResident {
+        return
+            try RevealedResident(
+                idNumber: FfiConverterOptionString.read(from: &buf), 
+                phone: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RevealedResident, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.idNumber, into: &buf)
+        FfiConverterOptionString.write(value.phone, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRevealedResident_lift(_ buf: RustBuffer) throws -> RevealedResident {
+    return try FfiConverterTypeRevealedResident.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRevealedResident_lower(_ value: RevealedResident) -> RustBuffer {
+    return FfiConverterTypeRevealedResident.lower(value)
 }
 
 
@@ -8070,10 +8225,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridsync_ffi_checksum_method_gridsync_thumbnail() != 53344) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_pending_reveals() != 8982) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_rekey() != 17418) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_reveal_resident() != 55572) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gridsync_ffi_checksum_method_synclistener_on_progress() != 808) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gridsync_ffi_checksum_constructor_gridsync_open() != 51982) {
+    if (uniffi_gridsync_ffi_checksum_constructor_gridsync_open() != 25107) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -815,6 +815,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_thumbnail(
     ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_pending_reveals(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_rekey(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_reveal_resident(
+    ): Int
     external fun uniffi_gridsync_ffi_checksum_method_synclistener_on_progress(
     ): Int
     external fun uniffi_gridsync_ffi_checksum_constructor_gridsync_open(
@@ -946,6 +952,12 @@ internal object UniffiLib {
     external fun uniffi_gridsync_ffi_fn_method_gridsync_take_step(`ptr`: Long,`reportId`: RustBuffer.ByValue,`step`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_gridsync_ffi_fn_method_gridsync_thumbnail(`ptr`: Long,`hash`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_pending_reveals(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_rekey(`ptr`: Long,`newKey`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_reveal_resident(`ptr`: Long,`householdId`: RustBuffer.ByValue,`residentId`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_gridsync_ffi_fn_clone_synclistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1222,10 +1234,19 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_thumbnail() and 0xFFFF) != 53344) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_pending_reveals() and 0xFFFF) != 8982) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_rekey() and 0xFFFF) != 17418) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_reveal_resident() and 0xFFFF) != 55572) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gridsync_ffi_checksum_method_synclistener_on_progress() and 0xFFFF) != 808) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gridsync_ffi_checksum_constructor_gridsync_open() and 0xFFFF) != 51982) {
+    if ((lib.uniffi_gridsync_ffi_checksum_constructor_gridsync_open() and 0xFFFF) != 25107) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -2305,6 +2326,31 @@ public interface GridsyncInterface {
      */
     fun `thumbnail`(`hash`: kotlin.String): kotlin.ByteArray
     
+    /**
+     * Reveals recorded on this device and not yet on the server.
+     */
+    fun `pendingReveals`(): kotlin.Long
+    
+    /**
+     * Re-encrypt the store under `new_key` (the same rule as `open`: 64
+     * hex digits, or a passphrase of at least 12 characters; else
+     * `Invalid`, field `key`). This object goes on working; from now on
+     * only `new_key` opens the file (the old one throws `WrongKey`), so
+     * keep it in the Keystore / Keychain first, then call this.
+     */
+    fun `rekey`(`newKey`: kotlin.String)
+    
+    /**
+     * A resident's full ID number and phone (everything else shows them
+     * masked). The reading is recorded on this device — the signed-in
+     * user, the time, the household and resident ids and `reason`; no
+     * name or number — and sent to the server's audit log at the next
+     * sync. Throws `Unauthorized` while nobody is signed in, `Invalid`
+     * (field `reason`) for an empty reason or one over 200 characters,
+     * `NotFound` for an unknown household or resident.
+     */
+    fun `revealResident`(`householdId`: kotlin.String, `residentId`: kotlin.String, `reason`: kotlin.String): RevealedResident
+    
     companion object
 }
 
@@ -3298,6 +3344,70 @@ open class Gridsync: Disposable, AutoCloseable, GridsyncInterface
     
 
     
+    /**
+     * Reveals recorded on this device and not yet on the server.
+     */
+    @Throws(GridsyncException::class)override fun `pendingReveals`(): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_pending_reveals(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Re-encrypt the store under `new_key` (the same rule as `open`: 64
+     * hex digits, or a passphrase of at least 12 characters; else
+     * `Invalid`, field `key`). This object goes on working; from now on
+     * only `new_key` opens the file (the old one throws `WrongKey`), so
+     * keep it in the Keystore / Keychain first, then call this.
+     */
+    @Throws(GridsyncException::class)override fun `rekey`(`newKey`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_rekey(
+        it,
+        
+        FfiConverterString.lower(`newKey`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A resident's full ID number and phone (everything else shows them
+     * masked). The reading is recorded on this device — the signed-in
+     * user, the time, the household and resident ids and `reason`; no
+     * name or number — and sent to the server's audit log at the next
+     * sync. Throws `Unauthorized` while nobody is signed in, `Invalid`
+     * (field `reason`) for an empty reason or one over 200 characters,
+     * `NotFound` for an unknown household or resident.
+     */
+    @Throws(GridsyncException::class)override fun `revealResident`(`householdId`: kotlin.String, `residentId`: kotlin.String, `reason`: kotlin.String): RevealedResident {
+            return FfiConverterTypeRevealedResident.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_reveal_resident(
+        it,
+        
+        FfiConverterString.lower(`householdId`),
+        FfiConverterString.lower(`residentId`),
+        FfiConverterString.lower(`reason`),_status)
+}
+    }
+    )
+    }
+    
+
+    
 
     
 
@@ -3307,9 +3417,10 @@ open class Gridsync: Disposable, AutoCloseable, GridsyncInterface
         
     /**
      * Open (or create) the encrypted store at `path` (a file in the app's
-     * private storage). `key` is the store's encryption key: generate it
-     * once (e.g. 32 random bytes, hex) and keep it in Android Keystore /
-     * iOS Keychain. `server_url` is the gridsync server (e.g.
+     * private storage). `key` is the store's encryption key: 64 hex digits
+     * (32 random bytes, generated once: a raw key) or a passphrase of at
+     * least 12 characters, else `Invalid` (field `key`); keep it in
+     * Android Keystore / iOS Keychain (`rekey` changes it). `server_url` is the gridsync server (e.g.
      * `https://grid.example.cn`); `null` uses the one last signed in to.
      *
      * Throws `WrongKey` when the file exists but `key` does not open it.
@@ -3869,7 +3980,8 @@ public object FfiConverterTypeConflict: FfiConverterRustBuffer<Conflict> {
  */
 data class ConflictValue (
     /**
-     * The value as text (a string as is, anything else as JSON).
+     * The value as text (a string as is, anything else as JSON); an ID
+     * number or phone masked.
      */
     var `value`: kotlin.String
     , 
@@ -3992,7 +4104,8 @@ data class FieldChange (
     var `path`: List<kotlin.String>
     , 
     /**
-     * The new value as text (empty when deleted).
+     * The new value as text (empty when deleted); an ID number or phone
+     * masked.
      */
     var `value`: kotlin.String
     , 
@@ -5563,6 +5676,12 @@ public object FfiConverterTypeReportStep: FfiConverterRustBuffer<ReportStep> {
 
 /**
  * A person in the resident ledger, as typed in a form.
+ *
+ * Read from the SDK (`household`), `id_number` and `phone` are masked
+ * (`110105********1234`, `138****1234`; the full values come from
+ * `revealResident`). Written back (`updateResident`) a value still equal
+ * to its mask keeps the real value: a record read, edited elsewhere and
+ * saved loses nothing.
  */
 data class Resident (
     /**
@@ -5841,6 +5960,54 @@ public object FfiConverterTypeResidentRow: FfiConverterRustBuffer<ResidentRow> {
             FfiConverterOptionalString.write(value.`birthDate`, buf)
             FfiConverterOptionalString.write(value.`phoneMasked`, buf)
             FfiConverterOptionalString.write(value.`status`, buf)
+    }
+}
+
+
+
+/**
+ * A resident's full ID number and phone, from `revealResident`. Show
+ * them, then let them go: keep them in no list, file or log.
+ */
+data class RevealedResident (
+    /**
+     * 公民身份号码, in full.
+     */
+    var `idNumber`: kotlin.String?
+    , 
+    /**
+     * Phone, in full.
+     */
+    var `phone`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRevealedResident: FfiConverterRustBuffer<RevealedResident> {
+    override fun read(buf: ByteBuffer): RevealedResident {
+        return RevealedResident(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RevealedResident) = (
+            FfiConverterOptionalString.allocationSize(value.`idNumber`) +
+            FfiConverterOptionalString.allocationSize(value.`phone`)
+    )
+
+    override fun write(value: RevealedResident, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`idNumber`, buf)
+            FfiConverterOptionalString.write(value.`phone`, buf)
     }
 }
 
