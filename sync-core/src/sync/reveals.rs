@@ -31,7 +31,6 @@ struct SentReveal<'a> {
 /// `POST /v1/reveals`'s body.
 #[derive(Debug, Serialize)]
 struct RevealsRequest<'a> {
-    device_id: &'a str,
     reveals: Vec<SentReveal<'a>>,
 }
 
@@ -48,7 +47,6 @@ pub fn send(store: &mut Store, client: &Client) -> Result<u64> {
     if !store.author().is_signed_in() {
         return Ok(0);
     }
-    let device_id = store.device_id().to_owned();
     let mut sent = 0u64;
     loop {
         let batch = store.pending_reveals(&user, BATCH)?;
@@ -56,7 +54,6 @@ pub fn send(store: &mut Store, client: &Client) -> Result<u64> {
             return Ok(sent);
         }
         let body = RevealsRequest {
-            device_id: &device_id,
             reveals: batch
                 .iter()
                 .map(|r| SentReveal {
