@@ -10,7 +10,19 @@ use crate::support::{G1, TestServer, device, str_of};
 
 #[tokio::test]
 async fn reveals_are_audited_once_with_user_device_and_reason() {
-    let s = TestServer::new().await;
+    audited_once(&TestServer::new().await).await;
+}
+
+#[tokio::test]
+async fn reveals_are_audited_once_on_postgres() {
+    let Some(db) = crate::postgres::fresh_db().await else {
+        return;
+    };
+    let url = db.url.clone();
+    audited_once(&TestServer::with(move |c| c.database_url = Some(url)).await).await;
+}
+
+async fn audited_once(s: &TestServer) {
     s.add_user("wang", Role::GridWorker, &[G1], None).await;
     let phone = device();
     let (token, _) = s.tokens("wang", &phone).await;

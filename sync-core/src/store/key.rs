@@ -179,7 +179,10 @@ mod tests {
             }
         }
         assert_eq!(
-            StoreKey::parse(hex).map(|k| format!("{k:?}")).ok().as_deref(),
+            StoreKey::parse(hex)
+                .map(|k| format!("{k:?}"))
+                .ok()
+                .as_deref(),
             Some("StoreKey::Raw(..)")
         );
     }
