@@ -45,7 +45,8 @@ impl Gridsync {
     /// user, the time, the household and resident ids and `reason`; no
     /// name or number — and sent to the server's audit log at the next
     /// sync. Throws `Unauthorized` while nobody is signed in, `Invalid`
-    /// (field `reason`) for an empty reason or one over 200 characters,
+    /// (field `reason`) for an empty reason, one over 200 characters or
+    /// one with a line break or other control character,
     /// `NotFound` for an unknown household or resident.
     pub fn reveal_resident(
         &self,

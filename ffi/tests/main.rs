@@ -590,6 +590,10 @@ fn records_for_display_are_masked_and_a_round_trip_keeps_the_real_values() {
         .reveal_resident(h.clone(), entry.id.clone(), "  ".into())
         .unwrap_err();
     assert!(matches!(err, GridsyncError::Invalid { ref field, .. } if field == "reason"));
+    let err = g
+        .reveal_resident(h.clone(), entry.id.clone(), "核实\n身份".into())
+        .unwrap_err();
+    assert!(matches!(err, GridsyncError::Invalid { ref field, .. } if field == "reason"));
     assert_eq!(g.pending_reveals().unwrap(), 2);
 }
 

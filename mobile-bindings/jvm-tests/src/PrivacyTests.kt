@@ -156,4 +156,18 @@ fun privacyTests(s: Suite, tests: MutableMap<String, () -> Unit>) {
         Gridsync.open(path, "a passphrase kept in the keychain", server.url).use { it.rekey(KEY) }
         Gridsync.open(path, KEY, server.url).use { check(it.household(hh).residents.size == 1) { "back on the first key" } }
     }
+
+    tests["keys: after rekey a hand-over makes the new, empty store under the new key"] = {
+        val path = s.path()
+        val g = s.phone(path)
+        g.rekey(OTHER_KEY)
+        recorded(g, "2205", idNumber("19800808", 71), "13544445555")
+        g.handOver()
+        check(g.currentUser() == null) { "signed out by the hand-over" }
+        g.close()
+        expectThrows<GridsyncException.WrongKey> { Gridsync.open(path, KEY, server.url) }
+        Gridsync.open(path, OTHER_KEY, server.url).use { fresh ->
+            check(fresh.households(PlaceFilter(grid = GRID)).isEmpty()) { "the new store is empty" }
+        }
+    }
 }

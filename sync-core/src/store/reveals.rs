@@ -55,7 +55,8 @@ impl Store {
     /// person, recording that they were shown (who, when, which resident,
     /// `reason`) for the server's audit log. Throws `Unauthorized` while
     /// nobody is signed in, `Invalid` (field `reason`) for an empty or
-    /// over-long reason, `NotFound` for an unknown household or resident.
+    /// over-long reason or one with control characters (the server's rule
+    /// too, so a record it would refuse is never queued), `NotFound` for an unknown household or resident.
     pub fn reveal_resident(
         &mut self,
         household_id: &str,
@@ -74,6 +75,13 @@ impl Store {
             return Err(Reason::new(
                 "请填写查看完整信息的原因",
                 "give the reason for reading the full values",
+            )
+            .on("reason"));
+        }
+        if reason.chars().any(char::is_control) {
+            return Err(Reason::new(
+                "原因不能含换行等控制字符",
+                "the reason must not contain line breaks or other control characters",
             )
             .on("reason"));
         }

@@ -1139,7 +1139,8 @@ public protocol GridsyncProtocol: AnyObject, Sendable {
      * user, the time, the household and resident ids and `reason`; no
      * name or number — and sent to the server's audit log at the next
      * sync. Throws `Unauthorized` while nobody is signed in, `Invalid`
-     * (field `reason`) for an empty reason or one over 200 characters,
+     * (field `reason`) for an empty reason, one over 200 characters or
+     * one with a line break or other control character,
      * `NotFound` for an unknown household or resident.
      */
     func revealResident(householdId: String, residentId: String, reason: String) throws  -> RevealedResident
@@ -1916,7 +1917,8 @@ open func rekey(newKey: String)throws   {try rustCallWithError(FfiConverterTypeG
      * user, the time, the household and resident ids and `reason`; no
      * name or number — and sent to the server's audit log at the next
      * sync. Throws `Unauthorized` while nobody is signed in, `Invalid`
-     * (field `reason`) for an empty reason or one over 200 characters,
+     * (field `reason`) for an empty reason, one over 200 characters or
+     * one with a line break or other control character,
      * `NotFound` for an unknown household or resident.
      */
 open func revealResident(householdId: String, residentId: String, reason: String)throws  -> RevealedResident  {
@@ -8231,7 +8233,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridsync_ffi_checksum_method_gridsync_rekey() != 17418) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gridsync_ffi_checksum_method_gridsync_reveal_resident() != 55572) {
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_reveal_resident() != 49305) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridsync_ffi_checksum_method_synclistener_on_progress() != 808) {

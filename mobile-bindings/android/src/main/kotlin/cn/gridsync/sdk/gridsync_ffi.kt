@@ -1240,7 +1240,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_rekey() and 0xFFFF) != 17418) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_reveal_resident() and 0xFFFF) != 55572) {
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_reveal_resident() and 0xFFFF) != 49305) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gridsync_ffi_checksum_method_synclistener_on_progress() and 0xFFFF) != 808) {
@@ -2346,7 +2346,8 @@ public interface GridsyncInterface {
      * user, the time, the household and resident ids and `reason`; no
      * name or number — and sent to the server's audit log at the next
      * sync. Throws `Unauthorized` while nobody is signed in, `Invalid`
-     * (field `reason`) for an empty reason or one over 200 characters,
+     * (field `reason`) for an empty reason, one over 200 characters or
+     * one with a line break or other control character,
      * `NotFound` for an unknown household or resident.
      */
     fun `revealResident`(`householdId`: kotlin.String, `residentId`: kotlin.String, `reason`: kotlin.String): RevealedResident
@@ -3388,7 +3389,8 @@ open class Gridsync: Disposable, AutoCloseable, GridsyncInterface
      * user, the time, the household and resident ids and `reason`; no
      * name or number — and sent to the server's audit log at the next
      * sync. Throws `Unauthorized` while nobody is signed in, `Invalid`
-     * (field `reason`) for an empty reason or one over 200 characters,
+     * (field `reason`) for an empty reason, one over 200 characters or
+     * one with a line break or other control character,
      * `NotFound` for an unknown household or resident.
      */
     @Throws(GridsyncException::class)override fun `revealResident`(`householdId`: kotlin.String, `residentId`: kotlin.String, `reason`: kotlin.String): RevealedResident {
