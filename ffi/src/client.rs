@@ -45,7 +45,7 @@ pub trait ChangeListener: Send + Sync {
 pub struct Gridsync {
     pub(crate) store: Mutex<Store>,
     /// Where the store file is and its key: a hand-over replaces the file
-    /// with a new, empty one.
+    /// with a new, empty one (under the key `rekey` last set).
     path: String,
     pub(crate) key: Mutex<String>,
     server_url: Mutex<Option<String>>,
@@ -83,8 +83,9 @@ impl Gridsync {
     /// private storage). `key` is the store's encryption key: 64 hex digits
     /// (32 random bytes, generated once: a raw key) or a passphrase of at
     /// least 12 characters, else `Invalid` (field `key`); keep it in
-    /// Android Keystore / iOS Keychain (`rekey` changes it). `server_url` is the gridsync server (e.g.
-    /// `https://grid.example.cn`); `null` uses the one last signed in to.
+    /// Android Keystore / iOS Keychain (`rekey` changes it). `server_url`
+    /// is the gridsync server (e.g. `https://grid.example.cn`); `null` uses
+    /// the one last signed in to.
     ///
     /// Throws `WrongKey` when the file exists but `key` does not open it.
     #[uniffi::constructor]

@@ -1211,8 +1211,9 @@ open class Gridsync: GridsyncProtocol, @unchecked Sendable {
      * private storage). `key` is the store's encryption key: 64 hex digits
      * (32 random bytes, generated once: a raw key) or a passphrase of at
      * least 12 characters, else `Invalid` (field `key`); keep it in
-     * Android Keystore / iOS Keychain (`rekey` changes it). `server_url` is the gridsync server (e.g.
-     * `https://grid.example.cn`); `null` uses the one last signed in to.
+     * Android Keystore / iOS Keychain (`rekey` changes it). `server_url`
+     * is the gridsync server (e.g. `https://grid.example.cn`); `null` uses
+     * the one last signed in to.
      *
      * Throws `WrongKey` when the file exists but `key` does not open it.
      */
@@ -8239,7 +8240,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridsync_ffi_checksum_method_synclistener_on_progress() != 808) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gridsync_ffi_checksum_constructor_gridsync_open() != 25107) {
+    if (uniffi_gridsync_ffi_checksum_constructor_gridsync_open() != 14696) {
         return InitializationResult.apiChecksumMismatch
     }
 

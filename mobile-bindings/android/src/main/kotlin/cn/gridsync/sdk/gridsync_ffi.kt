@@ -1246,7 +1246,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gridsync_ffi_checksum_method_synclistener_on_progress() and 0xFFFF) != 808) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gridsync_ffi_checksum_constructor_gridsync_open() and 0xFFFF) != 25107) {
+    if ((lib.uniffi_gridsync_ffi_checksum_constructor_gridsync_open() and 0xFFFF) != 14696) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -3422,8 +3422,9 @@ open class Gridsync: Disposable, AutoCloseable, GridsyncInterface
      * private storage). `key` is the store's encryption key: 64 hex digits
      * (32 random bytes, generated once: a raw key) or a passphrase of at
      * least 12 characters, else `Invalid` (field `key`); keep it in
-     * Android Keystore / iOS Keychain (`rekey` changes it). `server_url` is the gridsync server (e.g.
-     * `https://grid.example.cn`); `null` uses the one last signed in to.
+     * Android Keystore / iOS Keychain (`rekey` changes it). `server_url`
+     * is the gridsync server (e.g. `https://grid.example.cn`); `null` uses
+     * the one last signed in to.
      *
      * Throws `WrongKey` when the file exists but `key` does not open it.
      */
