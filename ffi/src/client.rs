@@ -69,9 +69,9 @@ pub trait ChangeListener: Send + Sync {
 pub struct Gridsync {
     pub(crate) store: Mutex<Store>,
     /// Where the store file is and its key: a hand-over replaces the file
-    /// with a new, empty one.
+    /// with a new, empty one (under the key `rekey` last set).
     path: String,
-    key: String,
+    pub(crate) key: Mutex<String>,
     server_url: Mutex<Option<String>>,
     /// The running sync's cancel flag, if a sync runs.
     cancel: Mutex<Option<Arc<AtomicBool>>>,
@@ -123,26 +123,22 @@ fn days(field: &str, n: i32) -> Result<u32> {
 #[uniffi::export]
 impl Gridsync {
     /// Open (or create) the encrypted store at `path` (a file in the app's
-    /// private storage). `key` is the store's encryption key: generate it
-    /// once (e.g. 32 random bytes, hex) and keep it in Android Keystore /
-    /// iOS Keychain. `server_url` is the gridsync server (e.g.
-    /// `https://grid.example.cn`); `null` uses the one last signed in to.
+    /// private storage). `key` is the store's encryption key: 64 hex digits
+    /// (32 random bytes, generated once: a raw key) or a passphrase of at
+    /// least 12 characters, else `Invalid` (field `key`); keep it in
+    /// Android Keystore / iOS Keychain (`rekey` changes it). `server_url`
+    /// is the gridsync server (e.g. `https://grid.example.cn`); `null` uses
+    /// the one last signed in to.
     ///
     /// Throws `WrongKey` when the file exists but `key` does not open it.
     #[uniffi::constructor]
     pub fn open(path: String, key: String, server_url: Option<String>) -> Result<Arc<Self>> {
-        if key.is_empty() {
-            return Err(GridsyncError::invalid(
-                "key",
-                "加密密钥不能为空",
-                "the encryption key must not be empty",
-            ));
-        }
+        crate::privacy::check_key(&key)?;
         let store = open_store(&path, &key)?;
         Ok(Arc::new(Self {
             store: Mutex::new(store),
             path,
-            key,
+            key: Mutex::new(key),
             server_url: Mutex::new(server_url.filter(|u| !u.trim().is_empty())),
             cancel: Mutex::new(None),
             listener: Mutex::new(None),
@@ -240,7 +236,7 @@ impl Gridsync {
                 failed = Some(e);
             }
         }
-        *store = open_store(&self.path, &self.key)?;
+        *store = open_store(&self.path, &lock(&self.key))?;
         if let Some(e) = failed {
             return Err(GridsyncError::Storage {
                 zh: "无法删除本机数据".into(),

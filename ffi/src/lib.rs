@@ -20,10 +20,12 @@ mod client;
 mod codes;
 mod error;
 mod issues;
+mod privacy;
 mod records;
 
 pub use client::{ChangeListener, Gridsync, SyncListener};
 pub use codes::{Code, CodeTable, codes};
 pub use error::GridsyncError;
 pub use issues::*;
+pub use privacy::RevealedResident;
 pub use records::*;

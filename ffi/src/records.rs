@@ -7,6 +7,7 @@
 
 use gridsync_core::doc;
 use gridsync_core::household as core_hh;
+use gridsync_core::id_number::mask_phone;
 use gridsync_core::store as core_store;
 use gridsync_core::sync as core_sync;
 use gridsync_core::tagset::TagSet;
@@ -47,6 +48,12 @@ pub struct HouseFacts {
 }
 
 /// A person in the resident ledger, as typed in a form.
+///
+/// Read from the SDK (`household`), `id_number` and `phone` are masked
+/// (`110105********1234`, `138****1234`; the full values come from
+/// `revealResident`). Written back (`updateResident`) a value still equal
+/// to its mask keeps the real value: a record read, edited elsewhere and
+/// saved loses nothing.
 #[derive(Debug, Clone, Default, PartialEq, uniffi::Record)]
 pub struct Resident {
     /// 姓名.
@@ -420,7 +427,8 @@ pub struct SyncStatus {
 /// One of the values standing in a conflict.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ConflictValue {
-    /// The value as text (a string as is, anything else as JSON).
+    /// The value as text (a string as is, anything else as JSON); an ID
+    /// number or phone masked.
     pub value: String,
     /// User id of whoever wrote it, when known.
     pub by: Option<String>,
@@ -487,7 +495,8 @@ pub struct RejectedChange {
 pub struct FieldChange {
     /// Path from the document root.
     pub path: Vec<String>,
-    /// The new value as text (empty when deleted).
+    /// The new value as text (empty when deleted); an ID number or phone
+    /// masked.
     pub value: String,
     /// The field was deleted.
     pub deleted: bool,
@@ -580,15 +589,70 @@ impl From<HouseFacts> for core_hh::HouseFacts {
     }
 }
 
+// ---- masking: what a screen shows ------------------------------------------
+
+/// An ID number as screens show it: the core's rule (first 6, eight `*`,
+/// last 4; a malformed one all `*`).
+fn masked_id(s: &str) -> String {
+    core_hh::Resident {
+        id_number: Some(s.to_owned()),
+        ..core_hh::Resident::default()
+    }
+    .id_number_masked()
+    .unwrap_or_default()
+}
+
+/// A phone as screens show it: the core's rule (`138****1234`).
+fn masked_phone(s: &str) -> String {
+    mask_phone(s)
+}
+
+/// What a form sends back for a masked field: its mask unchanged means
+/// "keep the real value"; anything else is the new value.
+fn kept(
+    given: Option<String>,
+    current: &Option<String>,
+    mask: fn(&str) -> String,
+) -> Option<String> {
+    match (&given, current) {
+        (Some(g), Some(c)) if *g == mask(c) => current.clone(),
+        _ => given,
+    }
+}
+
+/// A field's value as text for a screen, with ID numbers and phones (by
+/// the last element of its path, or as keys inside an object) masked.
+fn shown(path: &[String], v: serde_json::Value) -> String {
+    text(mask_value(path.last().map(String::as_str), v))
+}
+
+fn mask_value(key: Option<&str>, v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match (key, v) {
+        (Some("id_number"), Value::String(s)) => Value::String(masked_id(&s)),
+        (Some("phone"), Value::String(s)) => Value::String(masked_phone(&s)),
+        (_, Value::Object(map)) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = mask_value(Some(&k), v);
+                    (k, v)
+                })
+                .collect(),
+        ),
+        (_, v) => v,
+    }
+}
+
 impl From<core_hh::Resident> for Resident {
+    /// For display: ID number and phone masked.
     fn from(r: core_hh::Resident) -> Self {
         Self {
+            id_number: r.id_number_masked(),
+            phone: r.phone.as_deref().map(masked_phone),
             name: r.name,
-            id_number: r.id_number,
             sex: r.sex,
             birth_date: r.birth_date,
             ethnicity: r.ethnicity,
-            phone: r.phone,
             relation: r.relation,
             status: r.status,
             tags: tags(r.tags),
@@ -600,14 +664,15 @@ impl From<core_hh::Resident> for Resident {
 }
 
 impl Resident {
-    /// Write the form's fields over `r`, keeping its ledger flags.
+    /// Write the form's fields over `r`, keeping its ledger flags; an ID
+    /// number or phone equal to the mask of `r`'s keeps `r`'s.
     pub(crate) fn apply_to(self, r: &mut core_hh::Resident) {
         r.name = self.name;
-        r.id_number = self.id_number;
+        r.id_number = kept(self.id_number, &r.id_number, masked_id);
         r.sex = self.sex;
         r.birth_date = self.birth_date;
         r.ethnicity = self.ethnicity;
-        r.phone = self.phone;
+        r.phone = kept(self.phone, &r.phone, masked_phone);
         r.relation = self.relation;
         r.status = self.status;
         r.tags = tagset(self.tags);
@@ -875,18 +940,19 @@ impl From<core_sync::Status> for SyncStatus {
 
 impl From<doc::Conflict> for Conflict {
     fn from(c: doc::Conflict) -> Self {
+        let values = c
+            .values
+            .into_iter()
+            .map(|v| ConflictValue {
+                value: shown(&c.path, v.value),
+                by: v.by,
+                at: v.at,
+                winner: v.winner,
+            })
+            .collect();
         Self {
             path: c.path,
-            values: c
-                .values
-                .into_iter()
-                .map(|v| ConflictValue {
-                    value: text(v.value),
-                    by: v.by,
-                    at: v.at,
-                    winner: v.winner,
-                })
-                .collect(),
+            values,
         }
     }
 }
@@ -935,8 +1001,8 @@ impl From<doc::HistoryEntry> for HistoryEntry {
                 .fields
                 .into_iter()
                 .map(|f| FieldChange {
+                    value: shown(&f.path, f.value),
                     path: f.path,
-                    value: text(f.value),
                     deleted: f.deleted,
                 })
                 .collect(),

@@ -152,8 +152,12 @@ fn wrong_key_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let (g, path) = phone(dir.path());
     drop(g);
-    let err =
-        Gridsync::open(path.to_string_lossy().into(), "not the key".into(), None).unwrap_err();
+    let err = Gridsync::open(
+        path.to_string_lossy().into(),
+        "not the right key".into(),
+        None,
+    )
+    .unwrap_err();
     let GridsyncError::WrongKey { zh, en } = &err else {
         panic!("expected WrongKey, got {err:?}");
     };
@@ -512,4 +516,108 @@ fn committed_bindings_are_up_to_date() {
         "the committed bindings are stale:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn records_for_display_are_masked_and_a_round_trip_keeps_the_real_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, _) = phone(dir.path());
+    let id = id_number("19420315", 12);
+    let h = g
+        .create_household(NewHousehold {
+            grid: GRID.into(),
+            place: place("101"),
+            residents: vec![Resident {
+                name: "欧阳秀英".into(),
+                id_number: Some(id.clone()),
+                phone: Some("13812345678".into()),
+                ..Resident::default()
+            }],
+            ..NewHousehold::default()
+        })
+        .unwrap();
+    let shown = g.household(h.clone()).unwrap();
+    let entry = shown.residents[0].clone();
+    assert_eq!(
+        entry.resident.id_number.as_deref(),
+        Some(format!("110105********{}", &id[14..]).as_str())
+    );
+    assert_eq!(entry.resident.phone.as_deref(), Some("138****5678"));
+    // Saved back as read, with another field changed: nothing lost.
+    g.update_resident(
+        h.clone(),
+        entry.id.clone(),
+        Resident {
+            note: Some("腿脚不便".into()),
+            ..entry.resident.clone()
+        },
+    )
+    .unwrap();
+    let full = g
+        .reveal_resident(h.clone(), entry.id.clone(), "核实身份".into())
+        .unwrap();
+    assert_eq!(full.id_number.as_deref(), Some(id.as_str()));
+    assert_eq!(full.phone.as_deref(), Some("13812345678"));
+    assert!(!format!("{full:?}").contains("13812345678"));
+    // A new phone typed over the mask is written.
+    g.update_resident(
+        h.clone(),
+        entry.id.clone(),
+        Resident {
+            phone: Some("13900001111".into()),
+            ..g.household(h.clone()).unwrap().residents[0]
+                .resident
+                .clone()
+        },
+    )
+    .unwrap();
+    let full = g
+        .reveal_resident(h.clone(), entry.id.clone(), "核实电话".into())
+        .unwrap();
+    assert_eq!(full.phone.as_deref(), Some("13900001111"));
+    assert_eq!(full.id_number.as_deref(), Some(id.as_str()));
+    // History and conflicts show masked values too.
+    for e in g.history(h.clone()).unwrap() {
+        for f in e.fields {
+            assert!(
+                !f.value.contains("13812345678") && !f.value.contains(&id),
+                "{f:?}"
+            );
+        }
+    }
+    // Each reveal waits for the next sync; a reason is required.
+    assert_eq!(g.pending_reveals().unwrap(), 2);
+    let err = g
+        .reveal_resident(h.clone(), entry.id.clone(), "  ".into())
+        .unwrap_err();
+    assert!(matches!(err, GridsyncError::Invalid { ref field, .. } if field == "reason"));
+    let err = g
+        .reveal_resident(h.clone(), entry.id.clone(), "核实\n身份".into())
+        .unwrap_err();
+    assert!(matches!(err, GridsyncError::Invalid { ref field, .. } if field == "reason"));
+    assert_eq!(g.pending_reveals().unwrap(), 2);
+}
+
+#[test]
+fn keys_are_checked_and_rekey_moves_the_store_to_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, path) = phone(dir.path());
+    let path: String = path.to_string_lossy().into();
+    let err = g.rekey("abcd".into()).unwrap_err();
+    assert!(matches!(err, GridsyncError::Invalid { ref field, .. } if field == "key"));
+    g.rekey("a passphrase of some length".into()).unwrap();
+    assert!(g.device_id().len() > 10);
+    drop(g);
+    assert!(matches!(
+        Gridsync::open(path.clone(), KEY.into(), None),
+        Err(GridsyncError::WrongKey { .. })
+    ));
+    let g = Gridsync::open(path.clone(), "a passphrase of some length".into(), None).unwrap();
+    drop(g);
+    let short = Gridsync::open(path, "abcd".into(), None).unwrap_err();
+    let GridsyncError::Invalid { field, zh, .. } = &short else {
+        panic!("expected Invalid, got {short:?}");
+    };
+    assert_eq!(field, "key");
+    assert!(zh.contains("64"), "{zh}");
 }

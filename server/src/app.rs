@@ -35,6 +35,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::admin::routes())
         .merge(crate::sync::routes())
         .merge(crate::reports::routes())
+        .merge(crate::reveals::routes())
         .merge(crate::blobs::routes())
         .merge(crate::web::routes())
         // Checked by the body extractors, after decompression: a small

@@ -31,6 +31,7 @@ pub mod openapi;
 pub mod pg;
 pub mod principal;
 pub mod reports;
+pub mod reveals;
 pub mod scope;
 pub mod state;
 pub mod store;

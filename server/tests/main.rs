@@ -10,6 +10,7 @@ mod fuzz_corpus;
 mod openapi;
 mod postgres;
 mod reports;
+mod reveals;
 mod rules;
 mod store;
 mod support;

@@ -25,14 +25,18 @@ use crate::{Error, Result};
 mod blobs;
 mod duplicate;
 mod issues;
+mod key;
 pub(crate) mod ledger;
 mod projection;
+mod reveals;
 mod schema;
 mod sync_state;
 
 pub use blobs::{BlobInfo, MAX_BLOB_BYTES, PendingBlob, blob_hash, is_blob_hash};
 pub use duplicate::{DuplicateKind, DuplicateSuspect};
+pub use key::{MIN_PASSPHRASE_CHARS, StoreKey};
 pub use projection::{HouseholdRow, PlaceFilter, ResidentRow};
+pub use reveals::{MAX_REASON_CHARS, Reveal, Revealed};
 pub use sync_state::{RejectedChange, op_name, refusal_advice};
 
 /// A document as a pull page brings it.
@@ -72,8 +76,10 @@ pub struct OpenOptions {
     pub clock: Clock,
     /// fsync policy.
     pub durability: Durability,
-    /// Encryption key of the store file (SQLCipher). The app keeps it in
-    /// Android Keystore / iOS Keychain. `None`: not encrypted.
+    /// Encryption key of the store file (SQLCipher): 64 hex digits (a raw
+    /// 256-bit key) or a passphrase of at least 12 characters, checked by
+    /// [`StoreKey::parse`]. The app keeps it in Android Keystore / iOS
+    /// Keychain. `None`: not encrypted.
     pub key: Option<String>,
 }
 
@@ -134,6 +140,8 @@ pub struct Store {
     /// Documents written since [`Store::take_changes`] last ran, when
     /// tracked ([`Store::track_changes`]).
     changed: Option<BTreeSet<DocId>>,
+    /// Opened with a key (so it can be rekeyed).
+    keyed: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -152,38 +160,41 @@ impl Store {
     }
 
     /// Open (or create) the store at `path`.
+    /// A key that breaks the rule of [`StoreKey::parse`] is refused
+    /// (`Invalid`, field `key`) before the file is touched.
     pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Self> {
-        let conn = Connection::open(path)?;
+        let key = options.key.as_deref().map(StoreKey::parse).transpose()?;
+        let conn = key::open(path.as_ref(), key.as_ref())?;
         Self::from_connection(conn, options)
     }
 
     /// A store in memory, for tests and tools.
     pub fn open_in_memory(options: OpenOptions) -> Result<Self> {
-        Self::from_connection(Connection::open_in_memory()?, options)
+        let conn = Connection::open_in_memory()?;
+        if let Some(k) = options.key.as_deref() {
+            key::apply(&conn, &StoreKey::parse(k)?)?;
+        }
+        Self::from_connection(conn, options)
+    }
+
+    /// Re-encrypt the store file under `new_key` (the same rule as
+    /// opening: [`StoreKey::parse`]). From then on only `new_key` opens
+    /// it; this `Store` goes on working. Refused for a store opened
+    /// without a key (`Encryption`) and inside a batch.
+    pub fn rekey(&mut self, new_key: &str) -> Result<()> {
+        let new = StoreKey::parse(new_key)?;
+        if !self.keyed {
+            return Err(Error::Encryption(
+                "the store was opened without a key: it cannot be rekeyed".into(),
+            ));
+        }
+        if self.write.is_some() {
+            return Err(Error::Shape("rekey inside a batch".into()));
+        }
+        key::rekey(&self.conn, &new)
     }
 
     fn from_connection(conn: Connection, options: OpenOptions) -> Result<Self> {
-        if let Some(key) = &options.key {
-            if !cfg!(feature = "encryption") {
-                return Err(Error::Encryption(
-                    "this build has no SQLCipher: enable gridsync-core's `encryption` feature"
-                        .into(),
-                ));
-            }
-            conn.pragma_update(None, "key", key)?;
-            // SQLCipher would log a failed HMAC check (a wrong key) to the
-            // console; the caller gets `WrongKey` instead.
-            let _ = conn.pragma_update(None, "cipher_log_level", "NONE");
-            // The key is only checked when the file is first read.
-            if conn
-                .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-                    r.get::<_, i64>(0)
-                })
-                .is_err()
-            {
-                return Err(Error::WrongKey);
-            }
-        }
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         let sync = match options.durability {
@@ -229,6 +240,7 @@ impl Store {
             write: None,
             sign_in_required: false,
             changed: None,
+            keyed: options.key.is_some(),
         })
     }
 

@@ -28,6 +28,7 @@ use crate::{Error, Result};
 
 pub mod blobs;
 pub mod client;
+pub mod reveals;
 pub mod rules;
 pub mod wire;
 
@@ -231,7 +232,10 @@ pub fn sync<A: StoreAccess>(
     cancel: Option<&AtomicBool>,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<SyncReport> {
-    let result = sync_inner(store, client, options, cancel, progress);
+    // After the documents, the reveal records for the audit log: a failure
+    // to send them fails the sync, so none is lost quietly.
+    let result = sync_inner(store, client, options, cancel, progress)
+        .and_then(|report| reveals::send(store, client).map(|_| report));
     if result.is_ok() {
         // The deployment's catalogue and calendar, when they changed; the
         // store is held only to read the tag and to keep the answer. Not

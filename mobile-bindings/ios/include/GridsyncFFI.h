@@ -540,6 +540,21 @@ RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_take_step(uint64_t ptr, RustBu
 RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_thumbnail(uint64_t ptr, RustBuffer hash, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_PENDING_REVEALS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_PENDING_REVEALS
+int64_t uniffi_gridsync_ffi_fn_method_gridsync_pending_reveals(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_REKEY
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_REKEY
+void uniffi_gridsync_ffi_fn_method_gridsync_rekey(uint64_t ptr, RustBuffer new_key, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_REVEAL_RESIDENT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_REVEAL_RESIDENT
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_reveal_resident(uint64_t ptr, RustBuffer household_id, RustBuffer resident_id, RustBuffer reason, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_CLONE_SYNCLISTENER
 #define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_CLONE_SYNCLISTENER
 uint64_t uniffi_gridsync_ffi_fn_clone_synclistener(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -1115,6 +1130,24 @@ uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_take_step(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_THUMBNAIL
 #define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_THUMBNAIL
 uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_thumbnail(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_PENDING_REVEALS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_PENDING_REVEALS
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_pending_reveals(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_REKEY
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_REKEY
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_rekey(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_REVEAL_RESIDENT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_REVEAL_RESIDENT
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_reveal_resident(void
     
 );
 #endif

@@ -255,7 +255,7 @@ fun main() {
             check(report.docsReceived >= 1) { "A received B's change: $report" }
             val after = phoneA.household(householdId)
             val edited = after.residents.first { it.id == residentId }.resident
-            check(edited.phone == "13987654321") { "B's phone edit arrived: ${edited.phone}" }
+            check(edited.phone == "139****4321") { "B's phone edit arrived (shown masked): ${edited.phone}" }
             check(after.visits.size == 2) { "B's visit arrived" }
             check(phoneA.history(householdId).any { it.op == "update_resident" }) { "history shows the edit" }
         }
@@ -559,6 +559,7 @@ fun main() {
 
         asyncTests(s, tests)
         lockTests(s, serverBin, tests)
+        privacyTests(s, tests)
 
         for ((name, body) in tests) {
             try {

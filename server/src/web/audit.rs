@@ -1,5 +1,6 @@
 //! The audit log: every unmasked view of personal data and every export,
-//! who, what, when. Kept in the main database (it cannot be rebuilt, unlike
+//! who, what, when; phones' reveals of a resident's full values arrive
+//! through `/v1/reveals` ([`crate::reveals`]). Kept in the main database (it cannot be rebuilt, unlike
 //! the read model), readable by administrators on `/web/admin/audit`.
 //! Entries name records by id, never by a person's name or number.
 
@@ -18,7 +19,7 @@ pub struct Entry {
     pub user_id: String,
     /// Login name.
     pub username: String,
-    /// `unmask` or `export`.
+    /// `unmask`, `export` or `reveal` (on a phone).
     pub action: String,
     /// What: a household id, an export's scope.
     pub target: String,
@@ -73,6 +74,69 @@ pub async fn record(
             .await
             .map_err(crate::pg::err)?;
             Ok(())
+        }
+    }
+}
+
+/// Record `e` unless an entry equal to it (time, user, action, target and
+/// detail) is there already; returns whether it was written. For entries
+/// that a client may send again after a dropped answer (a phone's
+/// reveals, whose detail names the reveal's own id); the lookup uses the
+/// index on `at`.
+pub async fn record_once(main: &MainDb, e: Entry) -> Result<bool, DbError> {
+    const FIND_LITE: &str = "SELECT 1 FROM web_audit WHERE at = ?1 AND user_id = ?2 \
+                             AND action = ?3 AND target = ?4 AND detail = ?5 LIMIT 1";
+    const INSERT_LITE: &str =
+        "INSERT INTO web_audit (at, user_id, username, action, target, detail)
+                               VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    const FIND_PG: &str = "SELECT 1 FROM web_audit WHERE at = $1 AND user_id = $2 \
+                           AND action = $3 AND target = $4 AND detail = $5 LIMIT 1";
+    const INSERT_PG: &str = "INSERT INTO web_audit (at, user_id, username, action, target, detail)
+                             VALUES ($1, $2, $3, $4, $5, $6)";
+    match main {
+        MainDb::Sqlite(pool) => {
+            crate::db::run(pool, move |c| {
+                let tx = c.transaction()?;
+                let seen = tx
+                    .prepare_cached(FIND_LITE)?
+                    .exists(params![e.at, e.user_id, e.action, e.target, e.detail])?;
+                if !seen {
+                    tx.prepare_cached(INSERT_LITE)?.execute(params![
+                        e.at, e.user_id, e.username, e.action, e.target, e.detail
+                    ])?;
+                }
+                tx.commit()?;
+                Ok(!seen)
+            })
+            .await
+        }
+        MainDb::Postgres(pool) => {
+            let client = pool.get().await.map_err(crate::pg::pool_err)?;
+            let seen = crate::pg::query_opt(
+                &client,
+                FIND_PG,
+                &[&e.at, &e.user_id, &e.action, &e.target, &e.detail],
+            )
+            .await
+            .map_err(crate::pg::err)?
+            .is_some();
+            if !seen {
+                crate::pg::execute(
+                    &client,
+                    INSERT_PG,
+                    &[
+                        &e.at,
+                        &e.user_id,
+                        &e.username,
+                        &e.action,
+                        &e.target,
+                        &e.detail,
+                    ],
+                )
+                .await
+                .map_err(crate::pg::err)?;
+            }
+            Ok(!seen)
         }
     }
 }

@@ -1065,6 +1065,7 @@ pub async fn audit_log(State(state): State<AppState>, user: WebUser) -> WebResul
             action: match e.action.as_str() {
                 "unmask" => "查看完整信息".into(),
                 "export" => "导出".into(),
+                "reveal" => "手机查看完整信息".into(),
                 other => other.to_owned(),
             },
             target: e.target,

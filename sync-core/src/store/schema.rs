@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_pending_index.sql"),
     include_str!("migrations/0004_heal.sql"),
     include_str!("migrations/0005_thumbnails.sql"),
+    include_str!("migrations/0006_reveals.sql"),
 ];
 
 /// Bring the database up to the newest schema.

@@ -177,7 +177,7 @@ impl Client {
         }
     }
 
-    fn call<A: StoreAccess, B: Serialize, T: DeserializeOwned>(
+    pub(crate) fn call<A: StoreAccess, B: Serialize, T: DeserializeOwned>(
         &self,
         store: &mut A,
         path: &str,

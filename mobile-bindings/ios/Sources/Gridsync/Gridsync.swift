@@ -1073,7 +1073,9 @@ public protocol GridsyncProtocol: AnyObject, Sendable {
     
     /**
      * The issue catalogue: categories and subtypes with their Chinese
-     * names, for the report form's pickers.
+     * names, for the report form's pickers. The deployment's own (a city
+     * may replace the built-in one on the server), as the last sync
+     * brought it; the built-in one before the first sync.
      */
     func issueCatalogue()  -> [IssueCategory]
     
@@ -1089,7 +1091,8 @@ public protocol GridsyncProtocol: AnyObject, Sendable {
     func openReports(grid: String?) throws  -> [ReportRow]
     
     /**
-     * Reports being handled past their deadline (of `grid`, or all).
+     * Reports past their stage's time limit (待受理 not accepted, 处置中
+     * not handled in time), of `grid` or all.
      */
     func overdueReports(grid: String?) throws  -> [ReportRow]
     
@@ -1114,8 +1117,8 @@ public protocol GridsyncProtocol: AnyObject, Sendable {
     func reportIssue(report: NewReport) throws  -> String
     
     /**
-     * Reports being handled whose deadline falls within `hours` hours
-     * (not yet overdue), of `grid` or all.
+     * Reports whose stage's time limit (待受理 or 处置中) falls within
+     * `hours` hours (not yet overdue), of `grid` or all.
      */
     func reportsNearlyDue(grid: String?, hours: Int32) throws  -> [ReportRow]
     
@@ -1125,9 +1128,12 @@ public protocol GridsyncProtocol: AnyObject, Sendable {
      * the report after it. Throws `Invalid` with field `kind` and the
      * Chinese reason when the step is not possible in the report's stage
      * (e.g. 事件处置中，不能结案), `note` / `assignee` / `rating` when one is
-     * missing or not allowed. Whether the user's role may take it is
-     * decided by the server at the next sync: a refused step is listed by
-     * `rejectedChanges()` with the reason (e.g. 网格员不能结案：…).
+     * missing or not allowed; `Forbidden` with the Chinese reason when the
+     * signed-in user's role may not take it (e.g. 网格员不能结案：须由负责该
+     * 层级的社区或街道管理员结案) — the server's own rule, so nothing is
+     * recorded that the server would refuse. (Signed in with an older
+     * server that does not tell the role's scope, the server decides at
+     * the next sync and `rejectedChanges()` lists a refused step.)
      */
     func takeStep(reportId: String, step: Step) throws  -> String
     
@@ -1136,6 +1142,32 @@ public protocol GridsyncProtocol: AnyObject, Sendable {
      * lists: downloaded once, then kept on the device.
      */
     func thumbnail(hash: String) throws  -> Data
+    
+    /**
+     * Reveals recorded on this device and not yet on the server.
+     */
+    func pendingReveals() throws  -> Int64
+    
+    /**
+     * Re-encrypt the store under `new_key` (the same rule as `open`: 64
+     * hex digits, or a passphrase of at least 12 characters; else
+     * `Invalid`, field `key`). This object goes on working; from now on
+     * only `new_key` opens the file (the old one throws `WrongKey`), so
+     * keep it in the Keystore / Keychain first, then call this.
+     */
+    func rekey(newKey: String) throws 
+    
+    /**
+     * A resident's full ID number and phone (everything else shows them
+     * masked). The reading is recorded on this device — the signed-in
+     * user, the time, the household and resident ids and `reason`; no
+     * name or number — and sent to the server's audit log at the next
+     * sync. Throws `Unauthorized` while nobody is signed in, `Invalid`
+     * (field `reason`) for an empty reason, one over 200 characters or
+     * one with a line break or other control character,
+     * `NotFound` for an unknown household or resident.
+     */
+    func revealResident(householdId: String, residentId: String, reason: String) throws  -> RevealedResident
     
 }
 /**
@@ -1200,10 +1232,12 @@ open class Gridsync: GridsyncProtocol, @unchecked Sendable {
     
     /**
      * Open (or create) the encrypted store at `path` (a file in the app's
-     * private storage). `key` is the store's encryption key: generate it
-     * once (e.g. 32 random bytes, hex) and keep it in Android Keystore /
-     * iOS Keychain. `server_url` is the gridsync server (e.g.
-     * `https://grid.example.cn`); `null` uses the one last signed in to.
+     * private storage). `key` is the store's encryption key: 64 hex digits
+     * (32 random bytes, generated once: a raw key) or a passphrase of at
+     * least 12 characters, else `Invalid` (field `key`); keep it in
+     * Android Keystore / iOS Keychain (`rekey` changes it). `server_url`
+     * is the gridsync server (e.g. `https://grid.example.cn`); `null` uses
+     * the one last signed in to.
      *
      * Throws `WrongKey` when the file exists but `key` does not open it.
      */
@@ -1737,7 +1771,9 @@ open func attachPhoto(reportId: String, path: String)throws  -> String  {
     
     /**
      * The issue catalogue: categories and subtypes with their Chinese
-     * names, for the report form's pickers.
+     * names, for the report form's pickers. The deployment's own (a city
+     * may replace the built-in one on the server), as the last sync
+     * brought it; the built-in one before the first sync.
      */
 open func issueCatalogue() -> [IssueCategory]  {
     return try!  FfiConverterSequenceTypeIssueCategory.lift(try! rustCall() {
@@ -1775,7 +1811,8 @@ open func openReports(grid: String?)throws  -> [ReportRow]  {
 }
     
     /**
-     * Reports being handled past their deadline (of `grid`, or all).
+     * Reports past their stage's time limit (待受理 not accepted, 处置中
+     * not handled in time), of `grid` or all.
      */
 open func overdueReports(grid: String?)throws  -> [ReportRow]  {
     return try  FfiConverterSequenceTypeReportRow.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
@@ -1832,8 +1869,8 @@ open func reportIssue(report: NewReport)throws  -> String  {
 }
     
     /**
-     * Reports being handled whose deadline falls within `hours` hours
-     * (not yet overdue), of `grid` or all.
+     * Reports whose stage's time limit (待受理 or 处置中) falls within
+     * `hours` hours (not yet overdue), of `grid` or all.
      */
 open func reportsNearlyDue(grid: String?, hours: Int32)throws  -> [ReportRow]  {
     return try  FfiConverterSequenceTypeReportRow.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
@@ -1852,9 +1889,12 @@ open func reportsNearlyDue(grid: String?, hours: Int32)throws  -> [ReportRow]  {
      * the report after it. Throws `Invalid` with field `kind` and the
      * Chinese reason when the step is not possible in the report's stage
      * (e.g. 事件处置中，不能结案), `note` / `assignee` / `rating` when one is
-     * missing or not allowed. Whether the user's role may take it is
-     * decided by the server at the next sync: a refused step is listed by
-     * `rejectedChanges()` with the reason (e.g. 网格员不能结案：…).
+     * missing or not allowed; `Forbidden` with the Chinese reason when the
+     * signed-in user's role may not take it (e.g. 网格员不能结案：须由负责该
+     * 层级的社区或街道管理员结案) — the server's own rule, so nothing is
+     * recorded that the server would refuse. (Signed in with an older
+     * server that does not tell the role's scope, the server decides at
+     * the next sync and `rejectedChanges()` lists a refused step.)
      */
 open func takeStep(reportId: String, step: Step)throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
@@ -1877,6 +1917,56 @@ open func thumbnail(hash: String)throws  -> Data  {
     uniffi_gridsync_ffi_fn_method_gridsync_thumbnail(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(hash),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Reveals recorded on this device and not yet on the server.
+     */
+open func pendingReveals()throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_pending_reveals(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Re-encrypt the store under `new_key` (the same rule as `open`: 64
+     * hex digits, or a passphrase of at least 12 characters; else
+     * `Invalid`, field `key`). This object goes on working; from now on
+     * only `new_key` opens the file (the old one throws `WrongKey`), so
+     * keep it in the Keystore / Keychain first, then call this.
+     */
+open func rekey(newKey: String)throws   {try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_rekey(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(newKey),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A resident's full ID number and phone (everything else shows them
+     * masked). The reading is recorded on this device — the signed-in
+     * user, the time, the household and resident ids and `reason`; no
+     * name or number — and sent to the server's audit log at the next
+     * sync. Throws `Unauthorized` while nobody is signed in, `Invalid`
+     * (field `reason`) for an empty reason, one over 200 characters or
+     * one with a line break or other control character,
+     * `NotFound` for an unknown household or resident.
+     */
+open func revealResident(householdId: String, residentId: String, reason: String)throws  -> RevealedResident  {
+    return try  FfiConverterTypeRevealedResident_lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_reveal_resident(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(householdId),
+        FfiConverterString.lower(residentId),
+        FfiConverterString.lower(reason),uniffiCallStatus
     )
 })
 }
@@ -2427,7 +2517,8 @@ public func FfiConverterTypeConflict_lower(_ value: Conflict) -> RustBuffer {
  */
 public struct ConflictValue: Equatable, Hashable {
     /**
-     * The value as text (a string as is, anything else as JSON).
+     * The value as text (a string as is, anything else as JSON); an ID
+     * number or phone masked.
      */
     public var value: String
     /**
@@ -2447,7 +2538,8 @@ public struct ConflictValue: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * The value as text (a string as is, anything else as JSON).
+         * The value as text (a string as is, anything else as JSON); an ID
+         * number or phone masked.
          */value: String, 
         /**
          * User id of whoever wrote it, when known.
@@ -2599,7 +2691,8 @@ public struct FieldChange: Equatable, Hashable {
      */
     public var path: [String]
     /**
-     * The new value as text (empty when deleted).
+     * The new value as text (empty when deleted); an ID number or phone
+     * masked.
      */
     public var value: String
     /**
@@ -2614,7 +2707,8 @@ public struct FieldChange: Equatable, Hashable {
          * Path from the document root.
          */path: [String], 
         /**
-         * The new value as text (empty when deleted).
+         * The new value as text (empty when deleted); an ID number or phone
+         * masked.
          */value: String, 
         /**
          * The field was deleted.
@@ -4466,11 +4560,12 @@ public struct ReportRow: Equatable, Hashable {
      */
     public var createdAt: Int64
     /**
-     * When handling is due, ms, once dispatched.
+     * When the current stage is due, ms: 待受理 must be accepted, 处置中
+     * handled, by then; `None` in other stages.
      */
     public var deadline: Int64?
     /**
-     * Being handled past its deadline.
+     * Past that time limit (超期).
      */
     public var overdue: Bool
 
@@ -4508,10 +4603,11 @@ public struct ReportRow: Equatable, Hashable {
          * When it was reported, ms since the Unix epoch.
          */createdAt: Int64, 
         /**
-         * When handling is due, ms, once dispatched.
+         * When the current stage is due, ms: 待受理 must be accepted, 处置中
+         * handled, by then; `None` in other stages.
          */deadline: Int64?, 
         /**
-         * Being handled past its deadline.
+         * Past that time limit (超期).
          */overdue: Bool) {
         self.id = id
         self.grid = grid
@@ -4740,6 +4836,12 @@ public func FfiConverterTypeReportStep_lower(_ value: ReportStep) -> RustBuffer 
 
 /**
  * A person in the resident ledger, as typed in a form.
+ *
+ * Read from the SDK (`household`), `id_number` and `phone` are masked
+ * (`110105********1234`, `138****1234`; the full values come from
+ * `revealResident`). Written back (`updateResident`) a value still equal
+ * to its mask keeps the real value: a record read, edited elsewhere and
+ * saved loses nothing.
  */
 public struct Resident: Equatable, Hashable {
     /**
@@ -5122,6 +5224,76 @@ public func FfiConverterTypeResidentRow_lift(_ buf: RustBuffer) throws -> Reside
 #endif
 public func FfiConverterTypeResidentRow_lower(_ value: ResidentRow) -> RustBuffer {
     return FfiConverterTypeResidentRow.lower(value)
+}
+
+
+/**
+ * A resident's full ID number and phone, from `revealResident`. Show
+ * them, then let them go: keep them in no list, file or log.
+ */
+public struct RevealedResident: Equatable, Hashable {
+    /**
+     * 公民身份号码, in full.
+     */
+    public var idNumber: String?
+    /**
+     * Phone, in full.
+     */
+    public var phone: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * 公民身份号码, in full.
+         */idNumber: String?, 
+        /**
+         * Phone, in full.
+         */phone: String?) {
+        self.idNumber = idNumber
+        self.phone = phone
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RevealedResident: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRevealedResident: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RevealedResident {
+        return
+            try RevealedResident(
+                idNumber: FfiConverterOptionString.read(from: &buf), 
+                phone: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RevealedResident, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.idNumber, into: &buf)
+        FfiConverterOptionString.write(value.phone, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRevealedResident_lift(_ buf: RustBuffer) throws -> RevealedResident {
+    return try FfiConverterTypeRevealedResident.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRevealedResident_lower(_ value: RevealedResident) -> RustBuffer {
+    return FfiConverterTypeRevealedResident.lower(value)
 }
 
 
@@ -8140,7 +8312,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridsync_ffi_checksum_method_gridsync_attach_photo() != 30750) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gridsync_ffi_checksum_method_gridsync_issue_catalogue() != 24236) {
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_issue_catalogue() != 34581) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridsync_ffi_checksum_method_gridsync_my_reports() != 53359) {
@@ -8149,7 +8321,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridsync_ffi_checksum_method_gridsync_open_reports() != 9731) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gridsync_ffi_checksum_method_gridsync_overdue_reports() != 48221) {
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_overdue_reports() != 16070) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridsync_ffi_checksum_method_gridsync_photo() != 839) {
@@ -8161,19 +8333,28 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridsync_ffi_checksum_method_gridsync_report_issue() != 25528) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gridsync_ffi_checksum_method_gridsync_reports_nearly_due() != 56641) {
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_reports_nearly_due() != 17149) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gridsync_ffi_checksum_method_gridsync_take_step() != 3440) {
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_take_step() != 24038) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridsync_ffi_checksum_method_gridsync_thumbnail() != 53344) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_pending_reveals() != 8982) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_rekey() != 17418) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_reveal_resident() != 49305) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gridsync_ffi_checksum_method_synclistener_on_progress() != 1762) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gridsync_ffi_checksum_constructor_gridsync_open() != 51982) {
+    if (uniffi_gridsync_ffi_checksum_constructor_gridsync_open() != 14696) {
         return InitializationResult.apiChecksumMismatch
     }
 

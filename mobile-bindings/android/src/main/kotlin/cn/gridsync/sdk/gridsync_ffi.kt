@@ -815,6 +815,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_thumbnail(
     ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_pending_reveals(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_rekey(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_reveal_resident(
+    ): Int
     external fun uniffi_gridsync_ffi_checksum_method_synclistener_on_progress(
     ): Int
     external fun uniffi_gridsync_ffi_checksum_constructor_gridsync_open(
@@ -946,6 +952,12 @@ internal object UniffiLib {
     external fun uniffi_gridsync_ffi_fn_method_gridsync_take_step(`ptr`: Long,`reportId`: RustBuffer.ByValue,`step`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_gridsync_ffi_fn_method_gridsync_thumbnail(`ptr`: Long,`hash`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_pending_reveals(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_rekey(`ptr`: Long,`newKey`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_reveal_resident(`ptr`: Long,`householdId`: RustBuffer.ByValue,`residentId`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_gridsync_ffi_fn_clone_synclistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1192,7 +1204,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_attach_photo() and 0xFFFF) != 30750) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_issue_catalogue() and 0xFFFF) != 24236) {
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_issue_catalogue() and 0xFFFF) != 34581) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_my_reports() and 0xFFFF) != 53359) {
@@ -1201,7 +1213,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_open_reports() and 0xFFFF) != 9731) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_overdue_reports() and 0xFFFF) != 48221) {
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_overdue_reports() and 0xFFFF) != 16070) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_photo() and 0xFFFF) != 839) {
@@ -1213,19 +1225,28 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_report_issue() and 0xFFFF) != 25528) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_reports_nearly_due() and 0xFFFF) != 56641) {
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_reports_nearly_due() and 0xFFFF) != 17149) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_take_step() and 0xFFFF) != 3440) {
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_take_step() and 0xFFFF) != 24038) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_thumbnail() and 0xFFFF) != 53344) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_pending_reveals() and 0xFFFF) != 8982) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_rekey() and 0xFFFF) != 17418) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_reveal_resident() and 0xFFFF) != 49305) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gridsync_ffi_checksum_method_synclistener_on_progress() and 0xFFFF) != 1762) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gridsync_ffi_checksum_constructor_gridsync_open() and 0xFFFF) != 51982) {
+    if ((lib.uniffi_gridsync_ffi_checksum_constructor_gridsync_open() and 0xFFFF) != 14696) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -2264,7 +2285,9 @@ public interface GridsyncInterface {
     
     /**
      * The issue catalogue: categories and subtypes with their Chinese
-     * names, for the report form's pickers.
+     * names, for the report form's pickers. The deployment's own (a city
+     * may replace the built-in one on the server), as the last sync
+     * brought it; the built-in one before the first sync.
      */
     fun `issueCatalogue`(): List<IssueCategory>
     
@@ -2280,7 +2303,8 @@ public interface GridsyncInterface {
     fun `openReports`(`grid`: kotlin.String?): List<ReportRow>
     
     /**
-     * Reports being handled past their deadline (of `grid`, or all).
+     * Reports past their stage's time limit (待受理 not accepted, 处置中
+     * not handled in time), of `grid` or all.
      */
     fun `overdueReports`(`grid`: kotlin.String?): List<ReportRow>
     
@@ -2305,8 +2329,8 @@ public interface GridsyncInterface {
     fun `reportIssue`(`report`: NewReport): kotlin.String
     
     /**
-     * Reports being handled whose deadline falls within `hours` hours
-     * (not yet overdue), of `grid` or all.
+     * Reports whose stage's time limit (待受理 or 处置中) falls within
+     * `hours` hours (not yet overdue), of `grid` or all.
      */
     fun `reportsNearlyDue`(`grid`: kotlin.String?, `hours`: kotlin.Int): List<ReportRow>
     
@@ -2316,9 +2340,12 @@ public interface GridsyncInterface {
      * the report after it. Throws `Invalid` with field `kind` and the
      * Chinese reason when the step is not possible in the report's stage
      * (e.g. 事件处置中，不能结案), `note` / `assignee` / `rating` when one is
-     * missing or not allowed. Whether the user's role may take it is
-     * decided by the server at the next sync: a refused step is listed by
-     * `rejectedChanges()` with the reason (e.g. 网格员不能结案：…).
+     * missing or not allowed; `Forbidden` with the Chinese reason when the
+     * signed-in user's role may not take it (e.g. 网格员不能结案：须由负责该
+     * 层级的社区或街道管理员结案) — the server's own rule, so nothing is
+     * recorded that the server would refuse. (Signed in with an older
+     * server that does not tell the role's scope, the server decides at
+     * the next sync and `rejectedChanges()` lists a refused step.)
      */
     fun `takeStep`(`reportId`: kotlin.String, `step`: Step): kotlin.String
     
@@ -2327,6 +2354,32 @@ public interface GridsyncInterface {
      * lists: downloaded once, then kept on the device.
      */
     fun `thumbnail`(`hash`: kotlin.String): kotlin.ByteArray
+    
+    /**
+     * Reveals recorded on this device and not yet on the server.
+     */
+    fun `pendingReveals`(): kotlin.Long
+    
+    /**
+     * Re-encrypt the store under `new_key` (the same rule as `open`: 64
+     * hex digits, or a passphrase of at least 12 characters; else
+     * `Invalid`, field `key`). This object goes on working; from now on
+     * only `new_key` opens the file (the old one throws `WrongKey`), so
+     * keep it in the Keystore / Keychain first, then call this.
+     */
+    fun `rekey`(`newKey`: kotlin.String)
+    
+    /**
+     * A resident's full ID number and phone (everything else shows them
+     * masked). The reading is recorded on this device — the signed-in
+     * user, the time, the household and resident ids and `reason`; no
+     * name or number — and sent to the server's audit log at the next
+     * sync. Throws `Unauthorized` while nobody is signed in, `Invalid`
+     * (field `reason`) for an empty reason, one over 200 characters or
+     * one with a line break or other control character,
+     * `NotFound` for an unknown household or resident.
+     */
+    fun `revealResident`(`householdId`: kotlin.String, `residentId`: kotlin.String, `reason`: kotlin.String): RevealedResident
     
     companion object
 }
@@ -3135,7 +3188,9 @@ open class Gridsync: Disposable, AutoCloseable, GridsyncInterface
     
     /**
      * The issue catalogue: categories and subtypes with their Chinese
-     * names, for the report form's pickers.
+     * names, for the report form's pickers. The deployment's own (a city
+     * may replace the built-in one on the server), as the last sync
+     * brought it; the built-in one before the first sync.
      */override fun `issueCatalogue`(): List<IssueCategory> {
             return FfiConverterSequenceTypeIssueCategory.lift(
     callWithHandle {
@@ -3187,7 +3242,8 @@ open class Gridsync: Disposable, AutoCloseable, GridsyncInterface
 
     
     /**
-     * Reports being handled past their deadline (of `grid`, or all).
+     * Reports past their stage's time limit (待受理 not accepted, 处置中
+     * not handled in time), of `grid` or all.
      */
     @Throws(GridsyncException::class)override fun `overdueReports`(`grid`: kotlin.String?): List<ReportRow> {
             return FfiConverterSequenceTypeReportRow.lift(
@@ -3264,8 +3320,8 @@ open class Gridsync: Disposable, AutoCloseable, GridsyncInterface
 
     
     /**
-     * Reports being handled whose deadline falls within `hours` hours
-     * (not yet overdue), of `grid` or all.
+     * Reports whose stage's time limit (待受理 or 处置中) falls within
+     * `hours` hours (not yet overdue), of `grid` or all.
      */
     @Throws(GridsyncException::class)override fun `reportsNearlyDue`(`grid`: kotlin.String?, `hours`: kotlin.Int): List<ReportRow> {
             return FfiConverterSequenceTypeReportRow.lift(
@@ -3289,9 +3345,12 @@ open class Gridsync: Disposable, AutoCloseable, GridsyncInterface
      * the report after it. Throws `Invalid` with field `kind` and the
      * Chinese reason when the step is not possible in the report's stage
      * (e.g. 事件处置中，不能结案), `note` / `assignee` / `rating` when one is
-     * missing or not allowed. Whether the user's role may take it is
-     * decided by the server at the next sync: a refused step is listed by
-     * `rejectedChanges()` with the reason (e.g. 网格员不能结案：…).
+     * missing or not allowed; `Forbidden` with the Chinese reason when the
+     * signed-in user's role may not take it (e.g. 网格员不能结案：须由负责该
+     * 层级的社区或街道管理员结案) — the server's own rule, so nothing is
+     * recorded that the server would refuse. (Signed in with an older
+     * server that does not tell the role's scope, the server decides at
+     * the next sync and `rejectedChanges()` lists a refused step.)
      */
     @Throws(GridsyncException::class)override fun `takeStep`(`reportId`: kotlin.String, `step`: Step): kotlin.String {
             return FfiConverterString.lift(
@@ -3328,6 +3387,71 @@ open class Gridsync: Disposable, AutoCloseable, GridsyncInterface
     
 
     
+    /**
+     * Reveals recorded on this device and not yet on the server.
+     */
+    @Throws(GridsyncException::class)override fun `pendingReveals`(): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_pending_reveals(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Re-encrypt the store under `new_key` (the same rule as `open`: 64
+     * hex digits, or a passphrase of at least 12 characters; else
+     * `Invalid`, field `key`). This object goes on working; from now on
+     * only `new_key` opens the file (the old one throws `WrongKey`), so
+     * keep it in the Keystore / Keychain first, then call this.
+     */
+    @Throws(GridsyncException::class)override fun `rekey`(`newKey`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_rekey(
+        it,
+        
+        FfiConverterString.lower(`newKey`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A resident's full ID number and phone (everything else shows them
+     * masked). The reading is recorded on this device — the signed-in
+     * user, the time, the household and resident ids and `reason`; no
+     * name or number — and sent to the server's audit log at the next
+     * sync. Throws `Unauthorized` while nobody is signed in, `Invalid`
+     * (field `reason`) for an empty reason, one over 200 characters or
+     * one with a line break or other control character,
+     * `NotFound` for an unknown household or resident.
+     */
+    @Throws(GridsyncException::class)override fun `revealResident`(`householdId`: kotlin.String, `residentId`: kotlin.String, `reason`: kotlin.String): RevealedResident {
+            return FfiConverterTypeRevealedResident.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_reveal_resident(
+        it,
+        
+        FfiConverterString.lower(`householdId`),
+        FfiConverterString.lower(`residentId`),
+        FfiConverterString.lower(`reason`),_status)
+}
+    }
+    )
+    }
+    
+
+    
 
     
 
@@ -3337,10 +3461,12 @@ open class Gridsync: Disposable, AutoCloseable, GridsyncInterface
         
     /**
      * Open (or create) the encrypted store at `path` (a file in the app's
-     * private storage). `key` is the store's encryption key: generate it
-     * once (e.g. 32 random bytes, hex) and keep it in Android Keystore /
-     * iOS Keychain. `server_url` is the gridsync server (e.g.
-     * `https://grid.example.cn`); `null` uses the one last signed in to.
+     * private storage). `key` is the store's encryption key: 64 hex digits
+     * (32 random bytes, generated once: a raw key) or a passphrase of at
+     * least 12 characters, else `Invalid` (field `key`); keep it in
+     * Android Keystore / iOS Keychain (`rekey` changes it). `server_url`
+     * is the gridsync server (e.g. `https://grid.example.cn`); `null` uses
+     * the one last signed in to.
      *
      * Throws `WrongKey` when the file exists but `key` does not open it.
      */
@@ -3929,7 +4055,8 @@ public object FfiConverterTypeConflict: FfiConverterRustBuffer<Conflict> {
  */
 data class ConflictValue (
     /**
-     * The value as text (a string as is, anything else as JSON).
+     * The value as text (a string as is, anything else as JSON); an ID
+     * number or phone masked.
      */
     var `value`: kotlin.String
     , 
@@ -4052,7 +4179,8 @@ data class FieldChange (
     var `path`: List<kotlin.String>
     , 
     /**
-     * The new value as text (empty when deleted).
+     * The new value as text (empty when deleted); an ID number or phone
+     * masked.
      */
     var `value`: kotlin.String
     , 
@@ -5434,12 +5562,13 @@ data class ReportRow (
     var `createdAt`: kotlin.Long
     , 
     /**
-     * When handling is due, ms, once dispatched.
+     * When the current stage is due, ms: 待受理 must be accepted, 处置中
+     * handled, by then; `None` in other stages.
      */
     var `deadline`: kotlin.Long?
     , 
     /**
-     * Being handled past its deadline.
+     * Past that time limit (超期).
      */
     var `overdue`: kotlin.Boolean
     
@@ -5623,6 +5752,12 @@ public object FfiConverterTypeReportStep: FfiConverterRustBuffer<ReportStep> {
 
 /**
  * A person in the resident ledger, as typed in a form.
+ *
+ * Read from the SDK (`household`), `id_number` and `phone` are masked
+ * (`110105********1234`, `138****1234`; the full values come from
+ * `revealResident`). Written back (`updateResident`) a value still equal
+ * to its mask keeps the real value: a record read, edited elsewhere and
+ * saved loses nothing.
  */
 data class Resident (
     /**
@@ -5901,6 +6036,54 @@ public object FfiConverterTypeResidentRow: FfiConverterRustBuffer<ResidentRow> {
             FfiConverterOptionalString.write(value.`birthDate`, buf)
             FfiConverterOptionalString.write(value.`phoneMasked`, buf)
             FfiConverterOptionalString.write(value.`status`, buf)
+    }
+}
+
+
+
+/**
+ * A resident's full ID number and phone, from `revealResident`. Show
+ * them, then let them go: keep them in no list, file or log.
+ */
+data class RevealedResident (
+    /**
+     * 公民身份号码, in full.
+     */
+    var `idNumber`: kotlin.String?
+    , 
+    /**
+     * Phone, in full.
+     */
+    var `phone`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRevealedResident: FfiConverterRustBuffer<RevealedResident> {
+    override fun read(buf: ByteBuffer): RevealedResident {
+        return RevealedResident(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RevealedResident) = (
+            FfiConverterOptionalString.allocationSize(value.`idNumber`) +
+            FfiConverterOptionalString.allocationSize(value.`phone`)
+    )
+
+    override fun write(value: RevealedResident, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`idNumber`, buf)
+            FfiConverterOptionalString.write(value.`phone`, buf)
     }
 }
 
