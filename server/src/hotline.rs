@@ -426,11 +426,7 @@ const FIELDS: &[&str] = &[
     "caller",
 ];
 
-fn text(
-    m: &Map<String, Value>,
-    field: &'static str,
-    required: bool,
-) -> ApiResult<Option<String>> {
+fn text(m: &Map<String, Value>, field: &'static str, required: bool) -> ApiResult<Option<String>> {
     match m.get(field) {
         None | Some(Value::Null) if required => Err(ApiError::invalid(
             field,
@@ -568,9 +564,7 @@ async fn file(state: &AppState, credential: &Credential, case: Case) -> ApiResul
         .load(&grid_id)
         .await
         .map_err(ApiError::internal)?
-        .ok_or_else(|| {
-            ApiError::invalid("grid", "grid: 网格不存在 / no grid with that code")
-        })?;
+        .ok_or_else(|| ApiError::invalid("grid", "grid: 网格不存在 / no grid with that code"))?;
     let new = case.issue.clone();
     let (report_id, change) = tokio::task::spawn_blocking(move || {
         let mut device = Store::open_in_memory(OpenOptions::default())?;

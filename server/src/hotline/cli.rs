@@ -70,7 +70,9 @@ pub async fn run(state: &AppState, cmd: HotlineCommand) -> anyhow::Result<()> {
                         c.name,
                         c.webhook_url,
                         when(c.created_at),
-                        c.revoked_at.map(when).unwrap_or_else(|| "有效 active".into()),
+                        c.revoked_at
+                            .map(when)
+                            .unwrap_or_else(|| "有效 active".into()),
                     ]
                 })
                 .collect();

@@ -185,8 +185,15 @@ pub async fn round(
             match result {
                 Ok(()) => on!(&db, delivered(d.id, now))?,
                 Err(why) => {
-                    let next = now + knobs.backoff_ms(d.attempts + 1);
-                    tracing::warn!(delivery = d.id, report = %d.report_id, attempts = d.attempts + 1, error = %why, "hotline webhook call failed");
+                    let attempts = d.attempts + 1;
+                    let next = now + knobs.backoff_ms(attempts);
+                    // Loud on the first failure and when it becomes
+                    // "failing"; quiet for every retry between and after.
+                    if attempts == 1 || attempts == knobs.failing_after {
+                        tracing::warn!(delivery = d.id, report = %d.report_id, attempts, error = %why, "hotline webhook call failed");
+                    } else {
+                        tracing::debug!(delivery = d.id, report = %d.report_id, attempts, error = %why, "hotline webhook call failed");
+                    }
                     on!(&db, failed(d.id, next, why, now))?;
                 }
             }

@@ -137,8 +137,16 @@ pub async fn add(
 ) -> WebResult<Response> {
     admin(&user)?;
     user.check_csrf(&form.csrf)?;
-    let created = Hotline::of(&state).create(&form.name, &form.webhook).await?;
-    page(&state, &user, Some(format!("已创建凭据 {}", created.name)), Some(created)).await
+    let created = Hotline::of(&state)
+        .create(&form.name, &form.webhook)
+        .await?;
+    page(
+        &state,
+        &user,
+        Some(format!("已创建凭据 {}", created.name)),
+        Some(created),
+    )
+    .await
 }
 
 /// The form revoking a credential.
@@ -157,7 +165,13 @@ pub async fn revoke(
     admin(&user)?;
     user.check_csrf(&form.csrf)?;
     Hotline::of(&state).revoke(&form.name).await?;
-    page(&state, &user, Some(format!("已吊销凭据 {}", form.name.trim())), None).await
+    page(
+        &state,
+        &user,
+        Some(format!("已吊销凭据 {}", form.name.trim())),
+        None,
+    )
+    .await
 }
 
 /// The form retrying a call (`id`) or all of them (no `id`).
@@ -177,5 +191,11 @@ pub async fn retry(
     admin(&user)?;
     user.check_csrf(&form.csrf)?;
     let n = Hotline::of(&state).retry(form.id).await?;
-    page(&state, &user, Some(format!("已安排立即重试 {n} 个回调")), None).await
+    page(
+        &state,
+        &user,
+        Some(format!("已安排立即重试 {n} 个回调")),
+        None,
+    )
+    .await
 }

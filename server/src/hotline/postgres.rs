@@ -160,7 +160,10 @@ pub(super) async fn changed(
     )
     .await
     .map_err(err)?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
 }
 
 pub(super) async fn enqueue(
