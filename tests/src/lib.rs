@@ -51,8 +51,9 @@ impl TestServer {
         Self::start_with_env(&[])
     }
 
-    /// Like [`TestServer::start`], the process (and every restart) started
-    /// with these environment variables set too.
+    /// Like [`TestServer::start`], the process (every restart, every
+    /// [`TestServer::cli`] command) started with these environment
+    /// variables set too.
     pub fn start_with_env(env: &[(&str, &str)]) -> Self {
         let data = tempfile::tempdir().unwrap();
         let mut s = Self {
@@ -159,6 +160,7 @@ impl TestServer {
             .arg(self.data.path())
             .args(args)
             .env("GRIDSYNC_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("run gridsync-server")
     }
