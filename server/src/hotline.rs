@@ -46,6 +46,16 @@ use crate::state::AppState;
 use crate::store::IncomingChange;
 use crate::web::MainDb;
 
+/// Call the storage function `f` of the backend `db` is on.
+macro_rules! on {
+    ($db:expr, $f:ident ( $($arg:expr),* )) => {
+        match $db {
+            MainDb::Sqlite(p) => $crate::hotline::sqlite::$f(p, $($arg),*).await,
+            MainDb::Postgres(p) => $crate::hotline::postgres::$f(p, $($arg),*).await,
+        }
+    };
+}
+
 pub mod cli;
 pub mod dispatch;
 pub mod pages;
@@ -227,15 +237,6 @@ pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
     mac.update(b".");
     mac.update(body);
     format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-macro_rules! on {
-    ($db:expr, $f:ident ( $($arg:expr),* )) => {
-        match $db {
-            MainDb::Sqlite(p) => sqlite::$f(p, $($arg),*).await,
-            MainDb::Postgres(p) => postgres::$f(p, $($arg),*).await,
-        }
-    };
 }
 
 impl Hotline {
@@ -661,4 +662,62 @@ pub(crate) async fn store_report(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_t_dot_body() {
+        // RFC 4231 test case 2's key and data, split as "t.body".
+        let sig = signature("Jefe", 0, b"what do ya want for nothing?");
+        // HMAC-SHA256("Jefe", "0.what do ya want for nothing?")
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap_or_else(|_| unreachable!());
+        mac.update(b"0.what do ya want for nothing?");
+        let want = hex::encode(mac.finalize().into_bytes());
+        assert_eq!(sig, format!("t=0,v1={want}"));
+        assert_ne!(signature("other", 0, b"what do ya want for nothing?"), sig);
+        assert_ne!(signature("Jefe", 1, b"what do ya want for nothing?"), sig);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_longest_delay() {
+        let k = Knobs {
+            retry_base_ms: 100,
+            retry_max_ms: 1000,
+            ..Knobs::default()
+        };
+        let delays: Vec<i64> = (1..=7).map(|n| k.backoff_ms(n)).collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1000, 1000, 1000]);
+        assert_eq!(k.backoff_ms(10_000), 1000);
+    }
+
+    #[test]
+    fn a_case_is_checked_field_by_field() {
+        let ok = serde_json::json!({
+            "reference": "GD-1", "grid": "110105001001001", "category": "sanitation",
+            "subtype": "garbage", "description": "垃圾堆放",
+            "caller": {"name": "李四", "phone": "13800138000"}
+        });
+        let case = parse_case(ok.clone()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(case.issue.source, "hotline");
+        for (field, value) in [
+            ("reference", serde_json::json!("a b")),
+            ("grid", serde_json::json!("12")),
+            ("lat", serde_json::json!("north")),
+            ("caller", serde_json::json!("13800138000")),
+        ] {
+            let mut body = ok.clone();
+            body[field] = value;
+            let e = parse_case(body)
+                .err()
+                .unwrap_or_else(|| panic!("{field} accepted"));
+            assert!(
+                matches!(&e, ApiError::BadRequest { field: Some(f), .. } if f == field),
+                "{field}: {e:?}"
+            );
+            assert!(!e.to_string().contains("13800138000"));
+        }
+    }
 }

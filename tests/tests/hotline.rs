@@ -239,7 +239,9 @@ fn step(p: &mut Phone, id: &str, kind: EventKind, input: StepInput) {
     assert_eq!(r.rejected, 0, "refused: {:?}", p.store.rejected_changes());
 }
 
-// The same throwaway-database helper as the benchmarks'.
+// The same throwaway-database helper as the benchmarks' (multiprocess.rs
+// includes it too, privately).
+#[allow(clippy::duplicate_mod)]
 #[path = "../../server/benches/common/pg.rs"]
 mod pg;
 

@@ -128,15 +128,6 @@ pub fn spawn_dispatcher(state: AppState, knobs: Knobs) -> tokio::task::JoinHandl
     })
 }
 
-macro_rules! on {
-    ($db:expr, $f:ident ( $($arg:expr),* )) => {
-        match $db {
-            MainDb::Sqlite(p) => super::sqlite::$f(p, $($arg),*).await,
-            MainDb::Postgres(p) => super::postgres::$f(p, $($arg),*).await,
-        }
-    };
-}
-
 /// One pass: finish cut-short filings, queue new steps, send due calls.
 pub async fn round(
     state: &AppState,
