@@ -328,12 +328,19 @@ fn filed_twice_and_every_step_heard(env: &[(&str, &str)]) {
     assert_eq!(steps[0]["reference"], "GD-20261204-0001");
     assert_eq!(steps[0]["stage"], "reported");
 
-    // The receiver goes down; 受理 and 派遣 are taken meanwhile, and the
-    // server is killed and restarted while the calls are failing.
-    receiver.down();
+    // The receiver answers 500 for a while, 受理 is taken meanwhile; then
+    // it goes down (connections refused), 派遣 is taken, and the server
+    // is killed and restarted while the calls are failing.
+    receiver.shared.failing.store(true, Ordering::SeqCst);
     let mut worker = Phone::login(&server, "worker1");
     let worker_id = worker.user_id.clone();
     step(&mut sup, &id, EventKind::Accept, StepInput::default());
+    let start = Instant::now();
+    while receiver.shared.refused.load(Ordering::SeqCst) < 3 {
+        assert!(start.elapsed() < Duration::from_secs(20), "answered 500");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    receiver.down();
     step(
         &mut sup,
         &id,
@@ -343,13 +350,12 @@ fn filed_twice_and_every_step_heard(env: &[(&str, &str)]) {
             ..StepInput::default()
         },
     );
-    // Tried and failed (connections refused) until listed as failing.
+    // Listed as failing, the last error now a refused connection.
     let start = Instant::now();
     loop {
         let out = server.cli(&["admin", "hotline", "failing"]);
         let text = String::from_utf8(out.stdout).unwrap();
-        if text.contains("GD-20261204-0001") {
-            assert!(text.contains("connection failed"), "{text}");
+        if text.contains("GD-20261204-0001") && text.contains("connection failed") {
             break;
         }
         assert!(start.elapsed() < Duration::from_secs(20), "{text}");
