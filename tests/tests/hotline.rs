@@ -539,6 +539,54 @@ fn a_call_that_keeps_failing_is_listed_and_retried_by_hand() {
     assert!(html.contains("持续失败的回调"), "{html}");
     assert!(html.contains("HD-1") && html.contains("HTTP 500"), "{html}");
     assert!(html.contains("12345-haidian"));
+
+    // A credential made on the page: its token and secret are shown on the
+    // answered page only, and work; revoked on the page, it is refused.
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let made = http
+        .post(format!("{}/web/admin/hotline/add", server.url))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "12345-web"),
+            ("webhook", &receiver.url()),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(made.status(), 200);
+    let made = made.text().unwrap();
+    let shown = |id: &str| {
+        made.split(&format!("<code id=\"{id}\">"))
+            .nth(1)
+            .and_then(|s| s.split('<').next())
+            .unwrap()
+            .to_owned()
+    };
+    let (web_token, web_secret) = (shown("token"), shown("secret"));
+    assert!(web_token.starts_with("gsh_") && web_secret.starts_with("whsec_"));
+    let again = http
+        .get(format!("{}/web/admin/hotline", server.url))
+        .header("cookie", &cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(!again.contains(&web_token) && !again.contains(&web_secret));
+    assert_eq!(file(&server, &web_token, &case("WEB-1")).0, 201);
+    let revoked = http
+        .post(format!("{}/web/admin/hotline/revoke", server.url))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("name", "12345-web")])
+        .send()
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(file(&server, &web_token, &case("WEB-2")).0, 401);
+
     // A supervisor may not see it.
     let sup = http
         .post(format!("{}/web/login", server.url))
