@@ -31,7 +31,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use gridsync_core::doc::Author;
 use gridsync_core::issue::{IssuePlace, NewIssue};
 use gridsync_core::{OpenOptions, Store};
@@ -345,7 +345,81 @@ impl Hotline {
 
 /// The hotline's API route.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/hotline/cases", post(file_case))
+    Router::new()
+        .route("/v1/hotline/cases", post(file_case))
+        .route("/v1/hotline/cases/{reference}", get(show_case))
+}
+
+/// A filed case as the platform may read it back: where its report stands
+/// and every step so far, each as its webhook call's body.
+#[derive(Debug, Clone, Serialize)]
+struct CaseView {
+    reference: String,
+    report_id: String,
+    stage: String,
+    stage_name: String,
+    steps: Vec<Value>,
+}
+
+/// `GET /v1/hotline/cases/{reference}`: to reconcile after an outage (the
+/// webhook calls are the primary channel).
+async fn show_case(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    reference: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> ApiResult<Json<CaseView>> {
+    let credential = authenticated(&state, &headers).await?;
+    let not_found = || {
+        ApiError::NotFound(
+            "没有该工单编号的诉求 / no case of that reference from this platform".into(),
+        )
+    };
+    let reference = reference.map(|p| p.0).unwrap_or_default();
+    if reference.is_empty() || reference.len() > MAX_REFERENCE {
+        return Err(not_found());
+    }
+    let hotline = Hotline::of(&state);
+    let report_id = on!(&hotline.db, case(credential.id.clone(), reference.clone()))
+        .map_err(ApiError::internal)?
+        .ok_or_else(not_found)?;
+    let bytes = state
+        .docs
+        .load(&report_id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(not_found)?;
+    let steps: Vec<Value> = dispatch::steps_of(&bytes, &reference)
+        .into_iter()
+        .filter_map(|(_, body)| serde_json::from_str(&body).ok())
+        .collect();
+    let last = steps.iter().rev().find(|s| s["applied"] == true);
+    let field = |k: &str| {
+        last.and_then(|s| s[k].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Ok(Json(CaseView {
+        stage: field("stage"),
+        stage_name: field("stage_name"),
+        reference,
+        report_id,
+        steps,
+    }))
+}
+
+/// The active credential the request's bearer token names, or 401.
+async fn authenticated(state: &AppState, headers: &HeaderMap) -> ApiResult<Credential> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(unauthorized)?;
+    Hotline::of(state)
+        .authenticate(token)
+        .await?
+        .ok_or_else(unauthorized)
 }
 
 /// A 诉求 as the platform sends it, checked.
@@ -375,18 +449,7 @@ async fn file_case(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(unauthorized)?;
-    let hotline = Hotline::of(&state);
-    let credential = hotline
-        .authenticate(token)
-        .await?
-        .ok_or_else(unauthorized)?;
+    let credential = authenticated(&state, &headers).await?;
     let value: Value = serde_json::from_slice(&body).map_err(|_| {
         ApiError::bad_request(
             "invalid_body",

@@ -414,6 +414,18 @@ fn filed_twice_and_every_step_heard(env: &[(&str, &str)]) {
         ]
     );
     assert_eq!(steps[4]["note"], "已清运");
+    // Read back by reference: the same steps, closed.
+    let view: Value = reqwest::blocking::Client::new()
+        .get(format!("{}/v1/hotline/cases/GD-20261204-0001", server.url))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(view["report_id"], id.as_str());
+    assert_eq!(view["stage"], "closed");
+    assert_eq!(view["steps"].as_array().unwrap().len(), 7);
+    assert_eq!(view["steps"][6]["step"], "close");
     assert!(steps.iter().all(|s| s["applied"] == true));
     // The other report's filing came too.
     receiver.wait_steps(&second, &secret, 1);
@@ -486,6 +498,19 @@ fn wrong_credentials_and_bad_input_are_refused() {
     assert_eq!(file(&server, &token, &case("A-3")).0, 401);
     assert_eq!(file(&server, &token, &case("A-4")).0, 401);
     assert_eq!(file(&server, &other, &case("A-3")).0, 201);
+    // Read back: only by the platform that filed it.
+    let get = |token: &str, reference: &str| {
+        reqwest::blocking::Client::new()
+            .get(format!("{}/v1/hotline/cases/{reference}", server.url))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(get(&other, "A-3"), 200);
+    assert_eq!(get(&other, "A-1"), 404);
+    assert_eq!(get(&token, "A-3"), 401);
 }
 
 #[test]

@@ -105,6 +105,23 @@ pub(super) async fn claim(
     })
 }
 
+pub(super) async fn case(
+    pool: &Pool,
+    credential: String,
+    reference: String,
+) -> Result<Option<String>, DbError> {
+    let client = pool.get().await.map_err(pool_err)?;
+    let row = query_opt(
+        &client,
+        "SELECT report_id FROM hotline_cases
+         WHERE credential_id = $1 AND reference = $2 AND change IS NULL",
+        &[&credential, &reference],
+    )
+    .await
+    .map_err(err)?;
+    Ok(row.map(|r| r.get(0)))
+}
+
 pub(super) async fn filed(pool: &Pool, report_id: String) -> Result<(), DbError> {
     let client = pool.get().await.map_err(pool_err)?;
     execute(

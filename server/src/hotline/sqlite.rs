@@ -97,6 +97,22 @@ pub(super) async fn claim(
     .await
 }
 
+pub(super) async fn case(
+    pool: &Pool,
+    credential: String,
+    reference: String,
+) -> Result<Option<String>, DbError> {
+    db::run(pool, move |conn: &mut Connection| {
+        conn.prepare_cached(
+            "SELECT report_id FROM hotline_cases
+             WHERE credential_id = ?1 AND reference = ?2 AND change IS NULL",
+        )?
+        .query_row(params![credential, reference], |r| r.get(0))
+        .optional()
+    })
+    .await
+}
+
 pub(super) async fn filed(pool: &Pool, report_id: String) -> Result<(), DbError> {
     db::run(pool, move |conn: &mut Connection| {
         conn.execute(
