@@ -18,9 +18,14 @@ CREATE TABLE hotline_cases (
     report_id      TEXT COLLATE "C" NOT NULL UNIQUE,
     change         BYTEA,
     created_at     BIGINT NOT NULL,
-    seen_seq       BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (credential_id, reference)
 );
+
+CREATE TABLE hotline_cursor (
+    id   BIGINT PRIMARY KEY CHECK (id = 1),
+    seq  BIGINT NOT NULL
+);
+INSERT INTO hotline_cursor (id, seq) SELECT 1, coalesce(max(seq), 0) FROM changes;
 
 CREATE TABLE hotline_deliveries (
     id            BIGSERIAL PRIMARY KEY,

@@ -19,18 +19,24 @@ CREATE TABLE hotline_credentials (
 -- credential: filing twice makes one report) and the report it made.
 -- `change` holds the creating change until it is stored, so a filing cut
 -- short (a crash) is finished by the next call with the same reference,
--- with the same report id. `seen_seq` is the report's `docs.last_seq` up to
--- which its steps are queued for the webhook.
+-- with the same report id.
 CREATE TABLE hotline_cases (
     credential_id  TEXT NOT NULL REFERENCES hotline_credentials (id),
     reference      TEXT NOT NULL,
     report_id      TEXT NOT NULL UNIQUE,
     change         BLOB,
     created_at     INTEGER NOT NULL,
-    seen_seq       INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (credential_id, reference)
 ) STRICT;
 CREATE INDEX hotline_cases_unfiled ON hotline_cases (created_at) WHERE change IS NOT NULL;
+
+-- How far the dispatcher has followed the change log for steps of filed
+-- reports. Starts at the log's end: no report was filed before this table.
+CREATE TABLE hotline_cursor (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    seq  INTEGER NOT NULL
+) STRICT;
+INSERT INTO hotline_cursor (id, seq) SELECT 1, coalesce(max(seq), 0) FROM changes;
 
 -- Webhook calls to make: one per step of a filed report, in the order the
 -- steps were found (`id`). A row is marked delivered only after a 2xx.

@@ -2,10 +2,13 @@
 //! of each filed report and delivers the calls, signed, in order per
 //! report, retried with exponential backoff until a 2xx.
 //!
-//! Queueing: a filed report whose `docs.last_seq` is past the case's
-//! `seen_seq` is loaded, every workflow event becomes a row of
-//! `hotline_deliveries` (unique by report and event, so finding a step
-//! twice queues it once) and `seen_seq` moves, in one transaction.
+//! Queueing: the dispatcher follows the change log from its cursor
+//! (`hotline_cursor`; the log has no holes, docs/adr/0005); each filed
+//! report with a change there is loaded, every workflow event becomes a row
+//! of `hotline_deliveries` (unique by report and event, so finding a step
+//! twice queues it once) and the cursor moves, in one transaction. A
+//! report's case row is written before its first change is pushed, so no
+//! change of a filed report is passed over.
 //! Delivering: the first undelivered call of each report, if due, is sent;
 //! a 2xx marks it delivered, anything else counts an attempt and sets the
 //! next try `base · 2^(attempts-1)`, at most `max`, later. Rows survive a
@@ -98,6 +101,8 @@ pub fn wake() {
 /// A filing cut short (the server stopped between claiming a reference and
 /// storing its report) is finished after this long.
 const UNFILED_AFTER_MS: i64 = 30_000;
+/// Changes of filed reports read from the log per step.
+const LOG_BATCH: i64 = 500;
 /// Calls sent at once (each to a different report).
 const BATCH: i64 = 32;
 
@@ -144,17 +149,21 @@ pub async fn round(
         }
     }
     loop {
-        let changed = on!(&db, changed(200))?;
-        if changed.is_empty() {
+        let changed = on!(&db, changed(LOG_BATCH))?;
+        if changed.upto <= changed.from {
             break;
         }
-        for (report_id, reference, last_seq) in changed {
-            let steps = match state.docs.load(&report_id).await? {
-                Some(bytes) => steps_of(&bytes, &reference),
-                None => Vec::new(),
-            };
-            on!(&db, enqueue(report_id, last_seq, steps, now_ms()))?;
+        let mut steps = Vec::new();
+        for (report_id, reference) in changed.reports {
+            if let Some(bytes) = state.docs.load(&report_id).await? {
+                steps.extend(
+                    steps_of(&bytes, &reference)
+                        .into_iter()
+                        .map(|(event, body)| (report_id.clone(), event, body)),
+                );
+            }
         }
+        on!(&db, enqueue(steps, changed.upto, now_ms()))?;
     }
     loop {
         let due = on!(&db, due(now_ms(), BATCH))?;

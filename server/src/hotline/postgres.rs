@@ -2,9 +2,9 @@
 
 use deadpool_postgres::Pool;
 
-use super::{Claim, Credential, Due, Failing, NewCredential};
+use super::{Changed, Claim, Credential, Due, Failing, NewCredential};
 use crate::db::DbError;
-use crate::pg::{err, execute, pool_err, query, query_opt};
+use crate::pg::{err, execute, pool_err, query, query_one, query_opt};
 
 const CREDENTIAL: &str =
     "id, name, token_sha256, signing_secret, webhook_url, created_at, revoked_at";
@@ -163,50 +163,61 @@ pub(super) async fn unfiled(
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
-pub(super) async fn changed(
-    pool: &Pool,
-    limit: i64,
-) -> Result<Vec<(String, String, i64)>, DbError> {
+pub(super) async fn changed(pool: &Pool, batch: i64) -> Result<Changed, DbError> {
     let client = pool.get().await.map_err(pool_err)?;
+    let from: i64 = query_one(&client, "SELECT seq FROM hotline_cursor WHERE id = 1", &[])
+        .await
+        .map_err(err)?
+        .get(0);
+    // Pushes commit in seq order (docs/adr/0005): every change up to the
+    // max seen is committed.
+    let max: i64 = query_one(
+        &client,
+        "SELECT coalesce(max(seq), 0)::BIGINT FROM changes",
+        &[],
+    )
+    .await
+    .map_err(err)?
+    .get(0);
     let rows = query(
         &client,
-        "SELECT c.report_id, c.reference, d.last_seq FROM hotline_cases c
-         JOIN docs d ON d.id = c.report_id
-         WHERE c.change IS NULL AND d.last_seq > c.seen_seq LIMIT $1",
-        &[&limit],
+        "SELECT c.seq, h.report_id, h.reference FROM changes c
+         JOIN hotline_cases h ON h.report_id = c.doc_id
+         WHERE c.seq > $1 AND c.seq <= $2 ORDER BY c.seq LIMIT $3",
+        &[&from, &max, &batch],
     )
     .await
     .map_err(err)?;
-    Ok(rows
+    let found = rows
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect())
+        .collect();
+    Ok(Changed::of(from, max, batch, found))
 }
 
 pub(super) async fn enqueue(
     pool: &Pool,
-    report_id: String,
-    seen_seq: i64,
-    steps: Vec<(String, String)>,
+    steps: Vec<(String, String, String)>,
+    upto: i64,
     now: i64,
 ) -> Result<usize, DbError> {
     let mut client = pool.get().await.map_err(pool_err)?;
     let tx = client.transaction().await.map_err(err)?;
     let mut added = 0;
-    for (event_id, payload) in &steps {
+    for (report_id, event_id, payload) in &steps {
         added += execute(
             &tx,
             "INSERT INTO hotline_deliveries (report_id, event_id, payload, next_at, created_at)
              VALUES ($1, $2, $3, $4, $4) ON CONFLICT (report_id, event_id) DO NOTHING",
-            &[&report_id, event_id, payload, &now],
+            &[report_id, event_id, payload, &now],
         )
         .await
         .map_err(err)? as usize;
     }
     execute(
         &tx,
-        "UPDATE hotline_cases SET seen_seq = greatest(seen_seq, $2) WHERE report_id = $1",
-        &[&report_id, &seen_seq],
+        "UPDATE hotline_cursor SET seq = greatest(seq, $1) WHERE id = 1",
+        &[&upto],
     )
     .await
     .map_err(err)?;

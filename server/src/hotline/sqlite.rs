@@ -3,7 +3,7 @@
 use deadpool_sqlite::Pool;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Claim, Credential, Due, Failing, NewCredential};
+use super::{Changed, Claim, Credential, Due, Failing, NewCredential};
 use crate::db::{self, DbError};
 
 const CREDENTIAL: &str =
@@ -151,33 +151,41 @@ pub(super) async fn unfiled(
     .await
 }
 
-pub(super) async fn changed(
-    pool: &Pool,
-    limit: i64,
-) -> Result<Vec<(String, String, i64)>, DbError> {
+pub(super) async fn changed(pool: &Pool, batch: i64) -> Result<Changed, DbError> {
     db::run(pool, move |conn: &mut Connection| {
-        let mut stmt = conn.prepare_cached(
-            "SELECT c.report_id, c.reference, d.last_seq FROM hotline_cases c
-             JOIN docs d ON d.id = c.report_id
-             WHERE c.change IS NULL AND d.last_seq > c.seen_seq LIMIT ?1",
+        let tx = conn.transaction()?;
+        let from: i64 = tx.query_row("SELECT seq FROM hotline_cursor WHERE id = 1", [], |r| {
+            r.get(0)
+        })?;
+        let max: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
+            r.get(0)
+        })?;
+        let mut stmt = tx.prepare_cached(
+            "SELECT c.seq, h.report_id, h.reference FROM changes c
+             JOIN hotline_cases h ON h.report_id = c.doc_id
+             WHERE c.seq > ?1 AND c.seq <= ?2 ORDER BY c.seq LIMIT ?3",
         )?;
-        stmt.query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect()
+        let found: Vec<(i64, String, String)> = stmt
+            .query_map(params![from, max, batch], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        drop(stmt);
+        Ok(Changed::of(from, max, batch, found))
     })
     .await
 }
 
 pub(super) async fn enqueue(
     pool: &Pool,
-    report_id: String,
-    seen_seq: i64,
-    steps: Vec<(String, String)>,
+    steps: Vec<(String, String, String)>,
+    upto: i64,
     now: i64,
 ) -> Result<usize, DbError> {
     db::run(pool, move |conn: &mut Connection| {
         let tx = conn.transaction()?;
         let mut added = 0;
-        for (event_id, payload) in &steps {
+        for (report_id, event_id, payload) in &steps {
             added += tx
                 .prepare_cached(
                     "INSERT INTO hotline_deliveries (report_id, event_id, payload, next_at, created_at)
@@ -186,8 +194,8 @@ pub(super) async fn enqueue(
                 .execute(params![report_id, event_id, payload, now])?;
         }
         tx.execute(
-            "UPDATE hotline_cases SET seen_seq = max(seen_seq, ?2) WHERE report_id = ?1",
-            params![report_id, seen_seq],
+            "UPDATE hotline_cursor SET seq = max(seq, ?1) WHERE id = 1",
+            [upto],
         )?;
         tx.commit()?;
         Ok(added)
