@@ -650,3 +650,63 @@ fn a_call_that_keeps_failing_is_listed_and_retried_by_hand() {
     let refused = receiver.shared.refused.load(Ordering::SeqCst);
     assert!(refused >= 3, "{refused} calls answered 500");
 }
+
+/// POST a case; `None` when the server did not answer (killed).
+fn try_file(url: &str, token: &str, body: &Value) -> Option<(u16, Value)> {
+    let resp = reqwest::blocking::Client::new()
+        .post(format!("{url}/v1/hotline/cases"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .ok()?;
+    let status = resp.status().as_u16();
+    Some((status, resp.json().ok()?))
+}
+
+#[test]
+fn filings_cut_short_by_a_crash_make_no_duplicate_or_orphan_report() {
+    let mut server = community_with_env(FAST);
+    let (token, _) = credential(&server, "12345-crash", "http://127.0.0.1:9/hook");
+    let refs: Vec<String> = (0..48).map(|i| format!("K-{i:03}")).collect();
+    // Four platforms' threads file while the server is killed (SIGKILL).
+    let url = server.url.clone();
+    std::thread::scope(|s| {
+        for chunk in refs.chunks(12) {
+            let (url, token) = (&url, &token);
+            s.spawn(move || {
+                for r in chunk {
+                    let _ = try_file(url, token, &case(r));
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        server.kill();
+    });
+    server.restart();
+
+    // Filed again, every reference answers one report, whatever the crash
+    // cut short; the grid holds exactly these reports.
+    let mut ids = std::collections::BTreeSet::new();
+    let mut new_after = 0;
+    for r in &refs {
+        let (status, answer) = file(&server, &token, &case(r));
+        assert!(status == 200 || status == 201, "{r}: {status} {answer}");
+        let (again, same) = file(&server, &token, &case(r));
+        assert_eq!((again, &same["report_id"]), (200, &answer["report_id"]));
+        assert!(ids.insert(answer["report_id"].as_str().unwrap().to_owned()));
+        if status == 201 {
+            new_after += 1;
+        }
+    }
+    eprintln!("filed before the crash: {}", refs.len() - new_after);
+    let mut sup = Phone::login(&server, "supervisor");
+    sup.sync();
+    let open: std::collections::BTreeSet<String> = sup
+        .store
+        .open_issues(G1)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(open, ids);
+}
