@@ -72,12 +72,15 @@ web_cookie() {
         sed -n 's/^[Ss]et-[Cc]ookie: gridsync_web=\([^;]*\);.*/\1/p'
 }
 
-export GS_ADMIN_TOKEN GS_LOGOUT_TOKEN GS_WORKER_TOKEN GS_ADMIN_COOKIE
+export GS_ADMIN_TOKEN GS_LOGOUT_TOKEN GS_WORKER_TOKEN GS_ADMIN_COOKIE GS_HOTLINE_TOKEN
 GS_ADMIN_TOKEN=$(token admin 1)
 GS_LOGOUT_TOKEN=$(token admin 2)
 GS_WORKER_TOKEN=$(token wangge1 3)
 GS_ADMIN_COOKIE=$(web_cookie admin)
-for v in GS_ADMIN_TOKEN GS_LOGOUT_TOKEN GS_WORKER_TOKEN GS_ADMIN_COOKIE; do
+# A 12345 hotline platform's credential (its webhook goes nowhere).
+GS_HOTLINE_TOKEN=$(GRIDSYNC_LOG=warn "$SERVER" --data-dir "$WORK/data" admin hotline add contract-test \
+    --webhook http://127.0.0.1:9/hook | sed -n 's/^.*token.*: \(gsh_[0-9a-f]*\)$/\1/p')
+for v in GS_ADMIN_TOKEN GS_LOGOUT_TOKEN GS_WORKER_TOKEN GS_ADMIN_COOKIE GS_HOTLINE_TOKEN; do
     [[ -n ${!v} ]] || { log "signing in failed ($v)"; exit 1; }
 done
 
@@ -107,6 +110,9 @@ bearer = "${GS_ADMIN_TOKEN}"
 
 [auth.openapi.webSession]
 api_key = "${GS_ADMIN_COOKIE}"
+
+[auth.openapi.hotline]
+bearer = "${GS_HOTLINE_TOKEN}"
 EOF
 run admin "$WORK/admin.toml" --exclude-path /v1/auth/logout
 

@@ -38,6 +38,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::reveals::routes())
         .merge(crate::blobs::routes())
         .merge(crate::web::routes())
+        .merge(crate::hotline::routes())
         // Checked by the body extractors, after decompression: a small
         // compressed body cannot expand past it either, and a chunked body
         // is cut off there (413, as axum recognises its own limit).

@@ -117,6 +117,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 if args.demo {
                     crate::demo::seed_if_empty(&state, &crate::demo::DemoArgs::default()).await?;
                 }
+                crate::hotline::spawn_dispatcher(state.clone(), crate::hotline::Knobs::from_env());
                 serve(state).await
             }
             Command::Admin(args) => {

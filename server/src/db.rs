@@ -44,6 +44,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../migrations/sqlite/0009_log_generation.sql"),
     ),
+    (10, include_str!("../migrations/sqlite/0010_hotline.sql")),
 ];
 
 /// `PRAGMA synchronous` of every connection: FULL (2).

@@ -12,6 +12,7 @@
 //! - [`reports`]: the issue report read model (`/v1/reports/overdue`, `/v1/reports/nearly-due`);
 //! - [`blobs`]: photos and attachments (`/v1/blobs/{sha256}`);
 //! - [`web`]: the supervisors' web pages (一屏统览), exports, audit log;
+//! - [`hotline`]: the 12345 hotline (接诉即办): platforms file 诉求, webhooks tell every step;
 //! - [`health`]: `/healthz`: storage and log faults, counted.
 
 pub mod admin;
@@ -27,6 +28,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod health;
+pub mod hotline;
 pub mod openapi;
 pub mod pg;
 pub mod principal;

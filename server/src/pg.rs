@@ -69,6 +69,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0008_log_generation",
         include_str!("../migrations/postgres/0008_log_generation.sql"),
     ),
+    (
+        9,
+        "0009_hotline",
+        include_str!("../migrations/postgres/0009_hotline.sql"),
+    ),
 ];
 
 /// Whether `url` names a PostgreSQL database (`postgres://`, `postgresql://`).

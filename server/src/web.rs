@@ -221,4 +221,14 @@ pub fn routes() -> Router<AppState> {
         .route("/web/review/resolve", post(review::resolve))
         .route("/web/export/{file}", get(export::download))
         .route("/web/admin/audit", get(pages::audit_log))
+        .route("/web/admin/hotline", get(crate::hotline::pages::show))
+        .route("/web/admin/hotline/add", post(crate::hotline::pages::add))
+        .route(
+            "/web/admin/hotline/revoke",
+            post(crate::hotline::pages::revoke),
+        )
+        .route(
+            "/web/admin/hotline/retry",
+            post(crate::hotline::pages::retry),
+        )
 }

@@ -41,17 +41,30 @@ pub struct TestServer {
     port: u16,
     /// The data directory (database, keys).
     pub data: tempfile::TempDir,
+    /// Environment variables the server process is started with.
+    env: Vec<(String, String)>,
 }
 
 impl TestServer {
     /// Start a server on a free port with an empty database.
     pub fn start() -> Self {
+        Self::start_with_env(&[])
+    }
+
+    /// Like [`TestServer::start`], the process (every restart, every
+    /// [`TestServer::cli`] command) started with these environment
+    /// variables set too.
+    pub fn start_with_env(env: &[(&str, &str)]) -> Self {
         let data = tempfile::tempdir().unwrap();
         let mut s = Self {
             child: None,
             url: String::new(),
             port: 0,
             data,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         s.spawn(0);
         s
@@ -63,6 +76,7 @@ impl TestServer {
             .arg(self.data.path())
             .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
             .env("GRIDSYNC_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -146,6 +160,7 @@ impl TestServer {
             .arg(self.data.path())
             .args(args)
             .env("GRIDSYNC_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("run gridsync-server")
     }

@@ -14,6 +14,7 @@ mod edge;
 mod faults;
 mod guard;
 mod heal;
+mod hotline;
 mod identity;
 mod multiprocess;
 mod progress;
@@ -34,7 +35,12 @@ pub(crate) const PASSWORD: &str = "Grid-pass-2026";
 /// worker1 and worker2 (grid 1), worker3 (grid 2), holder1, supervisor
 /// (the community), admin.
 pub(crate) fn community() -> TestServer {
-    let server = TestServer::start();
+    community_with_env(&[])
+}
+
+/// [`community`] on a server started with these environment variables.
+pub(crate) fn community_with_env(env: &[(&str, &str)]) -> TestServer {
+    let server = TestServer::start_with_env(env);
     server.import_territory(&serde_json::json!({
         "streets": [{
             "code": "110105001", "name": "建国门街道",

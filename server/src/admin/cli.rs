@@ -31,6 +31,9 @@ pub enum AdminCommand {
     /// Functional departments (职能部门).
     #[command(subcommand)]
     Department(DepartmentCommand),
+    /// The 12345 hotline's platform credentials and failing webhook calls.
+    #[command(subcommand)]
+    Hotline(crate::hotline::cli::HotlineCommand),
 }
 
 /// `admin department …`.
@@ -205,6 +208,7 @@ pub async fn run_cli(state: &AppState, args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::User(cmd) => user(state, cmd).await,
         AdminCommand::Device(cmd) => device(state, cmd).await,
         AdminCommand::Department(cmd) => department(state, cmd).await,
+        AdminCommand::Hotline(cmd) => crate::hotline::cli::run(state, cmd).await,
     }
 }
 
