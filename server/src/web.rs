@@ -219,6 +219,10 @@ pub fn routes() -> Router<AppState> {
         .route("/web/photo/{hash}", get(issues::photo))
         .route("/web/review", get(review::queue))
         .route("/web/review/resolve", post(review::resolve))
+        .route(
+            "/web/export/full",
+            get(export::full_form).post(export::full_submit),
+        )
         .route("/web/export/{file}", get(export::download))
         .route("/web/admin/audit", get(pages::audit_log))
         .route("/web/admin/hotline", get(crate::hotline::pages::show))

@@ -899,16 +899,14 @@ async fn exports_are_masked_unless_asked_and_always_audited() {
             .any(|f| f.len() == 18 && f[..17].bytes().all(|b| b.is_ascii_digit()))
     };
     assert!(!rows.iter().any(|r| full_id(r)), "masked by default");
-    let (status, body) = get(
-        &state,
-        &shequ,
-        &format!("/web/export/ledger.csv?code={G1}&full=1"),
-    )
-    .await;
+    // In full only through the form that asks why (a tab keeps the
+    // digits text in Excel).
+    let (status, _, body) = export_full(&state, &shequ, "ledger.csv", G1, "核对").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         String::from_utf8(body)
             .unwrap()
+            .replace('\t', "")
             .lines()
             .skip(1)
             .all(full_id)
@@ -2552,4 +2550,462 @@ fn by_table(html: &str, id: &str) -> Vec<Vec<String>> {
                 .collect()
         })
         .collect()
+}
+
+// ------------------------------------------- exports a spreadsheet opens right
+
+/// The part `name` of the XLSX (zip) file `xlsx`, as text.
+fn xlsx_part(xlsx: &[u8], name: &str) -> String {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(xlsx)).unwrap();
+    let mut f = zip.by_name(name).unwrap();
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut f, &mut s).unwrap();
+    s
+}
+
+/// The element `<tag …>` of `xml` (its attributes), or "".
+fn element<'a>(xml: &'a str, tag: &str) -> &'a str {
+    match xml.find(&format!("<{tag} ")) {
+        Some(at) => &xml[at..at + xml[at..].find('>').unwrap() + 1],
+        None => "",
+    }
+}
+
+/// Column widths of a sheet's XML, by 0-based column.
+fn col_widths(xml: &str) -> std::collections::BTreeMap<usize, f64> {
+    let attr = |e: &str, name: &str| -> String {
+        let at = e.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        e[at..at + e[at..].find('"').unwrap()].to_owned()
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for e in xml.split("<col ").skip(1) {
+        let e = &format!(" {}", &e[..e.find("/>").unwrap()]);
+        let (min, max): (usize, usize) = (
+            attr(e, "min").parse().unwrap(),
+            attr(e, "max").parse().unwrap(),
+        );
+        for c in min..=max {
+            out.insert(c - 1, attr(e, "width").parse().unwrap());
+        }
+    }
+    out
+}
+
+/// A phone records a household in grid 1 whose residents carry text a
+/// spreadsheet would run as a formula; pushed as wangge1 would.
+async fn formula_looking_household(state: &AppState) {
+    use gridsync_core::household::Resident;
+    let grid_doc = gridsync_server::sync::grid_doc_id(G1);
+    let saved = state.docs.load(&grid_doc).await.unwrap().unwrap();
+    let mut phone = gridsync_core::Store::open_in_memory(Default::default()).unwrap();
+    phone.apply_remote(&grid_doc, &[saved]).unwrap();
+    let id = phone
+        .create_household(gridsync_core::household::NewHousehold {
+            grid: G1.into(),
+            place: gridsync_core::demo::place_of(
+                &gridsync_core::demo::GridPlan {
+                    households: 30,
+                    residents_per_household: 1,
+                    visits_per_household: 0,
+                    buildings: 1,
+                    units: 2,
+                    holder_visits: true,
+                },
+                28,
+            ),
+            residents: vec![
+                Resident::named("=cmd|' /C calc'!A0"),
+                Resident::named("@SUM(1+1)*cmd|' /C calc'!A0"),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+    store_as(state, &id, outbox_of(&phone, &id), "w").await;
+}
+
+/// The confirmation form of an unmasked export, then the form posted
+/// with `reason`: the answer's status, content type and body.
+async fn export_full(
+    state: &AppState,
+    cookie: &str,
+    file: &str,
+    code: &str,
+    reason: &str,
+) -> (StatusCode, String, Vec<u8>) {
+    let (status, form) = get(
+        state,
+        cookie,
+        &format!("/web/export/full?file={file}&code={code}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "the confirmation form");
+    let form = String::from_utf8(form).unwrap();
+    assert!(form.contains("name=\"reason\""), "{form}");
+    let token = csrf(&form);
+    let res = send_form(
+        state,
+        cookie,
+        "/web/export/full",
+        &[
+            ("csrf", &token),
+            ("file", file),
+            ("code", code),
+            ("reason", reason),
+        ],
+    )
+    .await;
+    let status = res.status();
+    let kind = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, kind, body.to_vec())
+}
+
+#[tokio::test]
+async fn an_unmasked_export_asks_for_a_reason_and_audits_it() {
+    let (state, _dir) = demo_server(None).await;
+    let shequ = cookie(&state, "shequ").await;
+    let worker = cookie(&state, "wangge1").await;
+    let audit = || async {
+        gridsync_server::web::audit::latest(state.web.main(), 10)
+            .await
+            .unwrap()
+    };
+    // The old link exports nothing: it leads to the form.
+    let req = Request::get(format!("/web/export/ledger.csv?code={G1}&full=1"))
+        .header(header::COOKIE, &shequ)
+        .body(Body::empty())
+        .unwrap();
+    let res = gridsync_server::app(state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        res.headers()[header::LOCATION],
+        format!("/web/export/full?file=ledger.csv&code={G1}").as_str()
+    );
+    assert!(audit().await.is_empty(), "nothing exported");
+    // The button: on a supervisor's territory page, not on a grid worker's.
+    let (_, page) = get(&state, &shequ, &format!("/web/t/{G1}")).await;
+    let page = String::from_utf8(page).unwrap();
+    assert!(
+        page.contains(&format!(
+            "id=\"export-full\" href=\"/web/export/full?file=ledger.xlsx&amp;code={G1}\""
+        )),
+        "the unmasked export button"
+    );
+    let (_, page) = get(&state, &worker, &format!("/web/t/{G1}")).await;
+    assert!(!String::from_utf8(page).unwrap().contains("export-full"));
+    assert_eq!(
+        get(
+            &state,
+            &worker,
+            &format!("/web/export/full?file=ledger.csv&code={G1}")
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    // No reason, only blanks, too long: the form again, with why.
+    let (status, form) = get(
+        &state,
+        &shequ,
+        &format!("/web/export/full?file=ledger.csv&code={G1}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let token = csrf(&String::from_utf8(form).unwrap());
+    let long = "查".repeat(201);
+    for (reason, why) in [
+        ("", "请填写导出原因"),
+        ("   ", "请填写导出原因"),
+        (long.as_str(), "最多200字"),
+    ] {
+        let (status, page) = post_page(
+            &state,
+            &shequ,
+            "/web/export/full",
+            &[
+                ("csrf", &token),
+                ("file", "ledger.csv"),
+                ("code", G1),
+                ("reason", reason),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{reason}");
+        assert!(by_id(&page, "export-full-error").contains(why), "{page}");
+    }
+    // Without the form token: refused.
+    let (status, _) = post_page(
+        &state,
+        &shequ,
+        "/web/export/full",
+        &[
+            ("csrf", "0"),
+            ("file", "ledger.csv"),
+            ("code", G1),
+            ("reason", "核对低保名单"),
+        ],
+    )
+    .await;
+    assert_ne!(status, StatusCode::OK);
+    assert!(audit().await.is_empty(), "nothing exported");
+    // A grid worker may not, reason or not.
+    let (status, page) = get(&state, &worker, &format!("/web/t/{G1}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = post_page(
+        &state,
+        &worker,
+        "/web/export/full",
+        &[
+            ("csrf", &csrf(&String::from_utf8(page).unwrap())),
+            ("file", "ledger.csv"),
+            ("code", G1),
+            ("reason", "核对低保名单"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // With a reason: the full file, the reason in the audit log.
+    let (status, kind, body) = export_full(&state, &shequ, "ledger.csv", G1, "核对低保名单").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(kind.starts_with("text/csv"));
+    let text = String::from_utf8(body).unwrap();
+    let (_, residents, _, _) = expected(&state, &[G1]).await;
+    let full = |row: &&str| {
+        row.split(',').any(|f| {
+            let f = f.trim_start_matches('\t');
+            f.len() == 18 && f[..17].bytes().all(|b| b.is_ascii_digit())
+        })
+    };
+    assert_eq!(text.lines().skip(1).filter(full).count(), residents);
+    let entries = audit().await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].username, "shequ");
+    assert_eq!(entries[0].action, "export");
+    assert!(
+        entries[0].detail.contains("完整信息"),
+        "{}",
+        entries[0].detail
+    );
+    assert!(
+        entries[0].detail.contains("原因：核对低保名单"),
+        "{}",
+        entries[0].detail
+    );
+}
+
+#[tokio::test]
+async fn the_csv_keeps_id_numbers_and_codes_as_text_and_names_the_holder() {
+    let (state, _dir) = demo_server(None).await;
+    formula_looking_household(&state).await;
+    let shequ = cookie(&state, "shequ").await;
+    let (status, _, body) = export_full(&state, &shequ, "ledger.csv", G1, "入户核查").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with a BOM");
+    let mut r = csv::Reader::from_reader(&body[3..]);
+    let headers: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+    let col = |h: &str| headers.iter().position(|x| x == h).unwrap();
+    let (grid, name, id, phone, holder) = (
+        col("网格编码"),
+        col("姓名"),
+        col("公民身份号码"),
+        col("联系电话"),
+        col("包保责任人"),
+    );
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    let holders: BTreeSet<String> = state
+        .directory
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.username.starts_with("baobao"))
+        .map(|u| u.display_name)
+        .collect();
+    let mut ids = 0;
+    for row in &rows {
+        // A bare 18-digit number is rounded to 15 significant digits by
+        // Excel; a leading tab keeps it text.
+        assert_eq!(&row[grid], &format!("\t{G1}"));
+        let v = &row[id];
+        if !v.is_empty() {
+            assert!(
+                v.strip_prefix('\t')
+                    .is_some_and(|d| d.len() == 18 && d.bytes().all(|b| b.is_ascii_digit()))
+                    || (v.len() == 18 && v.ends_with('X')),
+                "ID number kept as text: {v:?}"
+            );
+            ids += 1;
+        }
+        let p = &row[phone];
+        assert!(
+            p.is_empty() || p.starts_with('\t') || !p.bytes().all(|b| b.is_ascii_digit()),
+            "phone kept as text: {p:?}"
+        );
+        assert!(
+            row[holder].is_empty() || holders.contains(&row[holder]),
+            "{}",
+            &row[holder]
+        );
+    }
+    assert!(ids >= 30, "the demo residents' ID numbers");
+    assert!(
+        rows.iter().filter(|r| !r[holder].is_empty()).count() >= 30,
+        "the demo households have a 包保责任人"
+    );
+    let names: Vec<&str> = rows.iter().map(|r| &r[name]).collect();
+    assert!(names.contains(&"'=cmd|' /C calc'!A0"), "{names:?}");
+    assert!(names.contains(&"'@SUM(1+1)*cmd|' /C calc'!A0"));
+}
+
+#[tokio::test]
+async fn the_xlsx_ledger_opens_right_in_a_spreadsheet() {
+    use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+    let (state, _dir) = demo_server(None).await;
+    formula_looking_household(&state).await;
+    let shequ = cookie(&state, "shequ").await;
+    let (status, kind, xlsx) = export_full(&state, &shequ, "ledger.xlsx", G1, "入户核查").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(kind.contains("spreadsheetml"));
+    let mut book: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(&xlsx[..])).unwrap();
+    let sheet = book.worksheet_range("居民台账").unwrap();
+    let mut rows = sheet.rows();
+    let headers: Vec<String> = rows.next().unwrap().iter().map(|c| c.to_string()).collect();
+    assert_eq!(headers.len(), 16, "{headers:?}");
+    let col = |h: &str| {
+        headers
+            .iter()
+            .position(|x| x == h)
+            .unwrap_or_else(|| panic!("no column {h}"))
+    };
+    let (grid, name, id, birth, holder) = (
+        col("网格编码"),
+        col("姓名"),
+        col("公民身份号码"),
+        col("出生日期"),
+        col("包保责任人"),
+    );
+    let body: Vec<&[Data]> = rows.collect();
+    let (_, residents, _, _) = expected(&state, &[G1]).await;
+    assert_eq!(body.len(), residents);
+    let (mut dates, mut ids, mut held) = (0, 0, 0);
+    for row in &body {
+        assert_eq!(row[grid], Data::String(G1.into()), "the grid code as text");
+        match &row[id] {
+            Data::String(s) if s.len() == 18 => ids += 1,
+            Data::Empty => {}
+            other => panic!("ID number not text: {other:?}"),
+        }
+        match &row[birth] {
+            Data::DateTime(d) if d.is_datetime() => dates += 1,
+            Data::Empty => {}
+            other => panic!("birth date not a date: {other:?}"),
+        }
+        if matches!(&row[holder], Data::String(s) if !s.is_empty()) {
+            held += 1;
+        }
+    }
+    assert_eq!(
+        (ids, dates),
+        (residents - 2, residents - 2),
+        "all but the two added"
+    );
+    assert!(held >= 30, "包保责任人 named");
+    // Formula-looking text is a string cell; no cell is a formula.
+    let names: Vec<&Data> = body.iter().map(|r| &r[name]).collect();
+    assert!(names.contains(&&Data::String("=cmd|' /C calc'!A0".into())));
+    let xml = xlsx_part(&xlsx, "xl/worksheets/sheet1.xml");
+    assert!(!xml.contains("<f>"), "no formulas");
+    assert_eq!(
+        book.worksheet_formula("居民台账")
+            .unwrap()
+            .used_cells()
+            .count(),
+        0
+    );
+    // Widths that fit: the 15-digit code, the 18-digit ID number.
+    let widths = col_widths(&xml);
+    assert!(widths[&grid] >= 17.0, "{widths:?}");
+    assert!(widths[&id] >= 20.0, "{widths:?}");
+    assert!(widths[&birth] >= 12.0, "{widths:?}");
+    // Header row frozen, with a filter over every column and row.
+    let pane = element(&xml, "pane");
+    assert!(
+        pane.contains("ySplit=\"1\"") && pane.contains("state=\"frozen\""),
+        "{pane}"
+    );
+    assert_eq!(
+        element(&xml, "autoFilter"),
+        format!("<autoFilter ref=\"A1:P{}\"/>", residents + 1)
+    );
+    // A4 landscape, one page wide, the title and the export time on top.
+    let setup = element(&xml, "pageSetup");
+    assert!(setup.contains("paperSize=\"9\""), "{setup}");
+    assert!(setup.contains("orientation=\"landscape\""), "{setup}");
+    assert!(setup.contains("fitToHeight=\"0\""), "{setup}");
+    assert!(
+        !setup.contains("fitToWidth="),
+        "fit to 1 page wide (default): {setup}"
+    );
+    assert!(element(&xml, "pageSetUpPr").contains("fitToPage=\"1\""));
+    let head = &xml[xml.find("<oddHeader>").unwrap()..xml.find("</oddHeader>").unwrap()];
+    assert!(head.contains("居民台账") && head.contains(G1), "{head}");
+    assert!(head.contains("导出时间：20"), "{head}");
+    // The summary: counts as numbers, coverage as a percentage.
+    let summary = book.worksheet_range("各网格汇总").unwrap();
+    let sh: Vec<String> = summary
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let row = &summary.rows().nth(1).unwrap();
+    let at = |h: &str| &row[sh.iter().position(|x| x == h).unwrap()];
+    assert!(
+        matches!(at("户数"), Data::Float(v) if *v >= 30.0),
+        "{:?}",
+        at("户数")
+    );
+    assert!(
+        matches!(at("走访覆盖率"), Data::Float(v) if (0.0..=1.0).contains(v)),
+        "{:?}",
+        at("走访覆盖率")
+    );
+    assert!(xlsx_part(&xlsx, "xl/styles.xml").contains("formatCode=\"0.0%\""));
+    // The visit log: times as dates.
+    let (status, visits) = get(
+        &state,
+        &shequ,
+        &format!("/web/export/visits.xlsx?code={G1}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut book: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(&visits[..])).unwrap();
+    let sheet = book.worksheet_range("走访记录").unwrap();
+    let vh: Vec<String> = sheet
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let at = vh.iter().position(|h| h == "走访时间").unwrap();
+    let times: Vec<&Data> = sheet.rows().skip(1).map(|r| &r[at]).collect();
+    assert!(!times.is_empty());
+    assert!(
+        times
+            .iter()
+            .all(|d| matches!(d, Data::DateTime(x) if x.is_datetime())),
+        "{:?}",
+        times[0]
+    );
 }

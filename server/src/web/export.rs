@@ -1,9 +1,10 @@
 //! Exports ("数据填报一张表"): the resident ledger by territory, grid or
 //! building, the visit log and the report list, as XLSX (rust_xlsxwriter)
 //! or CSV (UTF-8 with a byte-order mark, so Excel reads the Chinese
-//! headers). ID numbers and phones are masked unless a supervisor or admin
-//! asks for the full file (`full=1`); every export is written to the audit
-//! log. XLSX files of the ledger also carry a summary sheet per grid
+//! headers). ID numbers and phones are masked; a supervisor or admin gets
+//! them in full only through the confirmation form
+//! (`GET`/`POST /web/export/full`), which asks for a reason and writes it
+//! to the audit log with the export. Every export is audited. XLSX files of the ledger also carry a summary sheet per grid
 //! (district-style: households, residents, attention groups, coverage,
 //! open and overdue reports); those of the report list carry the loop's
 //! figures (事件统计: 办结率, 按期办结率, 满意度, per grid worker and per
@@ -14,20 +15,30 @@
 //! `=`, `+`, `-`, `@`, a tab or a carriage return: OWASP's CSV injection)
 //! is written with a leading `'`, which spreadsheets show as text and do
 //! not run. XLSX cells are typed strings already and are written as they are.
+//!
+//! So a spreadsheet opens them right: in the XLSX, ID numbers, phones and
+//! codes are strings, dates and times are dates (`yyyy-mm-dd`), counts and
+//! rates are numbers (rates as `0.0%`); each column is as wide as its
+//! longest value; the header row is frozen with a filter; printing is A4
+//! landscape, one page wide, the header row repeated, the title and the
+//! export time in the page header. In the CSV an all-digit code (an ID
+//! number, a phone, a 15-digit grid code) begins with a tab, so Excel
+//! keeps it as text instead of rounding it to 15 significant digits.
 
 use std::collections::{BTreeMap, HashMap};
 
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use gridsync_core::codes::AttentionTag;
 use rusqlite::params;
 use serde::Deserialize;
 
-use super::pages::{PERIOD_DAYS, pct, urlencode, when};
+use super::pages::{Nav, PERIOD_DAYS, urlencode, when};
 use super::readmodel::{self, upper};
 use super::session::WebUser;
-use super::{WebError, WebResult, access, audit, mask};
+use super::{WebError, WebResult, access, audit, mask, render};
+use crate::principal::Role;
 use crate::state::AppState;
 
 /// What to export.
@@ -42,7 +53,8 @@ pub struct ExportQuery {
     /// A building of `grid`.
     #[serde(default)]
     pub building: Option<String>,
-    /// `1`: ID numbers and phones in full (supervisors and admins).
+    /// `1`: ID numbers and phones in full. Refused here: the full file is
+    /// only given through the confirmation form, with a reason.
     #[serde(default)]
     pub full: Option<u8>,
 }
@@ -52,16 +64,24 @@ pub struct ExportQuery {
 pub enum Cell {
     /// Text.
     Text(String),
+    /// A code made of digits that is not a number: an ID number, a phone,
+    /// a grid code. Always text, even when it is all digits.
+    Code(String),
     /// A number.
     Num(f64),
     /// A share, 0–1, shown as a percentage.
     Pct(f64),
+    /// A calendar date, `YYYY-MM-DD` (text when it is not one).
+    Date(String),
+    /// A moment, Unix ms, shown in China Standard Time to the minute.
+    Time(i64),
 }
 
 impl Cell {
     fn text(&self) -> String {
         match self {
-            Cell::Text(s) => s.clone(),
+            Cell::Text(s) | Cell::Code(s) | Cell::Date(s) => s.clone(),
+            Cell::Time(ms) => when(*ms),
             Cell::Num(n) if n.fract() == 0.0 => format!("{n:.0}"),
             Cell::Num(n) => n.to_string(),
             Cell::Pct(p) => format!("{:.1}%", p * 100.0),
@@ -77,6 +97,46 @@ fn n(v: i64) -> Cell {
     Cell::Num(v as f64)
 }
 
+fn code(s: impl Into<String>) -> Cell {
+    Cell::Code(s.into())
+}
+
+/// `part` of `whole` as a percentage cell, empty when `whole` is 0.
+fn share(part: i64, whole: i64) -> Cell {
+    if whole > 0 {
+        Cell::Pct(part as f64 / whole as f64)
+    } else {
+        t("")
+    }
+}
+
+/// The moment `ms` (Unix ms) as an Excel date-time in China Standard
+/// Time, the zone the pages show.
+fn excel_time(ms: i64) -> Option<rust_xlsxwriter::ExcelDateTime> {
+    rust_xlsxwriter::ExcelDateTime::from_timestamp(ms.div_euclid(1000) + 8 * 3600).ok()
+}
+
+/// `YYYY-MM-DD` as an Excel date.
+fn excel_date(s: &str) -> Option<rust_xlsxwriter::ExcelDateTime> {
+    let mut parts = s.split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    rust_xlsxwriter::ExcelDateTime::from_ymd(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?).ok()
+}
+
+/// How wide `cell` shows, in Excel's character widths (a Chinese
+/// character counts two).
+fn shown_width(cell: &Cell) -> usize {
+    match cell {
+        Cell::Date(_) => 10,
+        Cell::Time(_) => 16,
+        Cell::Pct(_) => 6,
+        other => unicode_width::UnicodeWidthStr::width(other.text().as_str()),
+    }
+}
+
 /// One sheet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
@@ -88,35 +148,79 @@ pub struct Table {
     pub rows: Vec<Vec<Cell>>,
 }
 
-/// The tables as an XLSX workbook.
-pub fn xlsx(tables: &[Table]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    use rust_xlsxwriter::{Format, Workbook};
+/// The tables as an XLSX workbook, `title` and `exported_at` in each
+/// printed page's header.
+pub fn xlsx(
+    tables: &[Table],
+    title: &str,
+    exported_at: &str,
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, FormatBorder, Workbook};
     let mut wb = Workbook::new();
-    let bold = Format::new().set_bold().set_background_color(0xF2F2F2);
+    let bold = Format::new()
+        .set_bold()
+        .set_background_color(0xF2F2F2)
+        .set_border_bottom(FormatBorder::Thin);
     let percent = Format::new().set_num_format("0.0%");
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    let moment = Format::new().set_num_format("yyyy-mm-dd hh:mm");
+    // `&` starts a header code; a literal one is `&&`.
+    let header = format!(
+        "&L&\"-,Bold\"{}&R导出时间：{}",
+        title.replace('&', "&&"),
+        exported_at.replace('&', "&&")
+    );
     for table in tables {
         let ws = wb.add_worksheet();
         ws.set_name(&table.sheet)?;
+        let mut widths: Vec<usize> = table
+            .headers
+            .iter()
+            .map(|h| unicode_width::UnicodeWidthStr::width(*h))
+            .collect();
         for (c, h) in table.headers.iter().enumerate() {
             ws.write_string_with_format(0, c as u16, *h, &bold)?;
-            let width = if h.contains("号码") || h.contains("情况") || h.contains("描述") {
-                22.0
-            } else {
-                12.0
-            };
-            ws.set_column_width(c as u16, width)?;
         }
         for (r, row) in table.rows.iter().enumerate() {
             for (c, cell) in row.iter().enumerate() {
+                if let Some(w) = widths.get_mut(c) {
+                    *w = (*w).max(shown_width(cell));
+                }
                 let (r, c) = (r as u32 + 1, c as u16);
                 match cell {
-                    Cell::Text(s) => ws.write_string(r, c, s)?,
+                    Cell::Text(s) | Cell::Code(s) => ws.write_string(r, c, s)?,
                     Cell::Num(v) => ws.write_number(r, c, *v)?,
                     Cell::Pct(v) => ws.write_number_with_format(r, c, *v, &percent)?,
+                    Cell::Date(s) => match excel_date(s) {
+                        Some(d) => ws.write_datetime_with_format(r, c, &d, &date)?,
+                        None => ws.write_string(r, c, s)?,
+                    },
+                    Cell::Time(ms) => match excel_time(*ms) {
+                        Some(d) => ws.write_datetime_with_format(r, c, &d, &moment)?,
+                        None => ws.write_string(r, c, "")?,
+                    },
                 };
             }
         }
+        // Room for the filter button and a margin; no column wider than
+        // a long description needs on a landscape page.
+        for (c, w) in widths.iter().enumerate() {
+            ws.set_column_width(c as u16, (*w as f64 + 4.0).clamp(8.0, 60.0))?;
+        }
         ws.set_freeze_panes(1, 0)?;
+        if !table.headers.is_empty() {
+            ws.autofilter(
+                0,
+                0,
+                table.rows.len() as u32,
+                table.headers.len() as u16 - 1,
+            )?;
+        }
+        ws.set_landscape()
+            .set_paper_size(9) // A4
+            .set_print_fit_to_pages(1, 0) // one page wide, as many tall as needed
+            .set_header(&header);
+        ws.set_repeat_rows(0, 0)?;
     }
     wb.save_to_buffer()
 }
@@ -124,9 +228,22 @@ pub fn xlsx(tables: &[Table]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
 /// The text of a CSV cell that no spreadsheet runs as a formula: text
 /// beginning with a formula character gets a leading `'`. Numbers we
 /// wrote as numbers (a negative one begins with `-`) stay numbers.
+///
+/// An all-digit code (ID number, phone, grid code) begins with a tab:
+/// Excel then keeps it as text, all 18 digits, where it would round a
+/// bare `110105200212036240` to `110105200212036000` and show a grid code
+/// as `1.10105E+14`. The other documented way, `="110105200212036240"`,
+/// is itself a formula: an injection scanner rightly flags it and a
+/// spreadsheet that does not evaluate CSV formulas shows it literally.
+/// A tab followed only by digits is plain text everywhere.
 pub fn csv_cell(cell: &Cell) -> String {
     match cell {
-        Cell::Text(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
+        Cell::Code(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("\t{s}")
+        }
+        Cell::Text(s) | Cell::Code(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => {
+            format!("'{s}")
+        }
         other => other.text(),
     }
 }
@@ -167,25 +284,40 @@ impl Selection {
     }
 }
 
-/// The resident ledger of `sel`, masked unless `full`.
+/// The people's display names by user id (包保责任人, 走访人).
+async fn user_names(state: &AppState) -> Result<HashMap<String, String>, crate::db::DbError> {
+    Ok(state
+        .directory
+        .users()
+        .await
+        .map_err(|e| crate::db::DbError::Task(e.to_string()))?
+        .into_iter()
+        .map(|u| (u.id, u.display_name))
+        .collect())
+}
+
+/// The resident ledger of `sel`, masked unless `full`; `names` gives the
+/// 包保责任人's display name by user id.
 pub async fn ledger(
     model: &readmodel::ReadModel,
     sel: Selection,
     full: bool,
+    names: &HashMap<String, String>,
 ) -> Result<Table, crate::db::DbError> {
     let rows = model
         .run(move |c| {
             let mut st = c.prepare(
                 "SELECT h.grid, h.area, h.compound, h.building, h.unit, h.room, r.name, r.id_number,
-                        r.sex, r.birth_date, r.ethnicity, r.phone, r.relation, r.status, r.tags
+                        r.sex, r.birth_date, r.ethnicity, r.phone, r.relation, r.status, r.tags,
+                        h.holder
                  FROM residents r JOIN households h ON h.id = r.household_id
                  WHERE h.grid >= ?1 AND h.grid < ?2 AND (?3 IS NULL OR h.building = ?3)
                  ORDER BY h.grid, h.compound, h.building, h.unit, length(h.room), h.room, r.relation, r.name",
             )?;
             let rows = st
                 .query_map(params![sel.lo, sel.hi, sel.building], |r| {
-                    let mut v: Vec<Option<String>> = Vec::with_capacity(15);
-                    for i in 0..15 {
+                    let mut v: Vec<Option<String>> = Vec::with_capacity(16);
+                    for i in 0..16 {
                         v.push(r.get(i)?);
                     }
                     Ok(v)
@@ -208,21 +340,21 @@ pub async fn ledger(
         .map(|v| {
             let s = |i: usize| v[i].clone().unwrap_or_default();
             vec![
-                t(s(0)),
+                code(s(0)),
                 t(s(1)),
                 t(s(2)),
                 t(s(3)),
                 t(s(4)),
                 t(s(5)),
                 t(s(6)),
-                t(mask::shown(v[7].as_deref(), full, mask::id_number)),
+                code(mask::shown(v[7].as_deref(), full, mask::id_number)),
                 zh(|c| Sex::from_code(c).ok().map(|x| x.name_zh()), &v[8]),
-                t(s(9)),
+                Cell::Date(s(9)),
                 zh(
                     |c| Ethnicity::from_code(c).ok().map(|x| x.name_zh()),
                     &v[10],
                 ),
-                t(mask::shown(v[11].as_deref(), full, mask::phone)),
+                code(mask::shown(v[11].as_deref(), full, mask::phone)),
                 zh(|c| Relation::from_code(c).ok().map(|x| x.name_zh()), &v[12]),
                 zh(
                     |c| ResidenceStatus::from_code(c).ok().map(|x| x.name_zh()),
@@ -238,6 +370,15 @@ pub async fn ledger(
                     })
                     .collect::<Vec<_>>()
                     .join("、")),
+                t(v[15]
+                    .as_ref()
+                    .map(|id| {
+                        names
+                            .get(id)
+                            .cloned()
+                            .unwrap_or_else(|| "（未登记）".into())
+                    })
+                    .unwrap_or_default()),
             ]
         })
         .collect();
@@ -259,6 +400,7 @@ pub async fn ledger(
             "与户主关系",
             "居住状态",
             "关注标签",
+            "包保责任人",
         ],
         rows,
     })
@@ -301,7 +443,7 @@ pub async fn summary(
     let mut rows = Vec::new();
     for (grid, c) in &counts {
         let mut row = vec![
-            t(grid.clone()),
+            code(grid.clone()),
             t(names.get(grid).cloned().unwrap_or_default()),
             n(c.households),
             n(c.residents),
@@ -314,7 +456,7 @@ pub async fn summary(
         );
         row.extend([
             n(c.visited),
-            t(pct(c.visited, c.households)),
+            share(c.visited, c.households),
             n(c.open_reports),
             n(c.overdue),
         ]);
@@ -329,14 +471,7 @@ pub async fn summary(
 
 /// The visit log of `sel`.
 pub async fn visits(state: &AppState, sel: Selection) -> Result<Table, crate::db::DbError> {
-    let users: HashMap<String, String> = state
-        .directory
-        .users()
-        .await
-        .map_err(|e| crate::db::DbError::Task(e.to_string()))?
-        .into_iter()
-        .map(|u| (u.id, u.display_name))
-        .collect();
+    let users = user_names(state).await?;
     let rows = state
         .web
         .model()
@@ -376,9 +511,10 @@ pub async fn visits(state: &AppState, sel: Selection) -> Result<Table, crate::db
         .into_iter()
         .map(
             |(place, at, [visitor, role, method, findings, needs], follow)| {
-                let mut row: Vec<Cell> = place.into_iter().map(t).collect();
+                let [grid, compound, building, unit, room] = place;
+                let mut row = vec![code(grid), t(compound), t(building), t(unit), t(room)];
                 row.extend([
-                    t(when(at)),
+                    Cell::Time(at),
                     t(users
                         .get(&visitor)
                         .cloned()
@@ -430,21 +566,21 @@ pub async fn reports(
         .map(|r| {
             let (closed_at, on_time, rating) = outcomes.get(&r.id).cloned().unwrap_or_default();
             vec![
-                t(r.grid),
+                code(r.grid),
                 t(r.category),
                 t(r.subtype),
                 t(r.description),
                 t(r.building),
                 t(r.stage),
                 t(r.level),
-                t(when(r.created_at)),
-                t(r.deadline.map(when).unwrap_or_default()),
+                Cell::Time(r.created_at),
+                r.deadline.map_or_else(|| t(""), Cell::Time),
                 t(if r.open && r.deadline.is_some_and(|d| d < now) {
                     "是"
                 } else {
                     "否"
                 }),
-                t(closed_at.map(when).unwrap_or_default()),
+                closed_at.map_or_else(|| t(""), Cell::Time),
                 t(match on_time {
                     Some(true) => "是",
                     Some(false) => "否",
@@ -533,24 +669,200 @@ pub fn figures(f: &super::pages::FiguresView) -> Table {
     }
 }
 
+/// The longest reason for an unmasked export, in characters.
+pub const REASON_MAX: usize = 200;
+
 /// `GET /web/export/{ledger|visits|reports|figures}.{xlsx|csv}?code=…` or
-/// `?grid=…&building=…`, `&full=1` for unmasked (audited like all exports).
+/// `?grid=…&building=…`: masked, audited. `&full=1` exports nothing: it
+/// sends a supervisor or admin to the confirmation form that asks why.
 pub async fn download(
     State(state): State<AppState>,
     user: WebUser,
     Path(file): Path<String>,
     Query(q): Query<ExportQuery>,
 ) -> WebResult<Response> {
-    let p = user.principal();
-    let (what, format) = file.rsplit_once('.').ok_or(WebError::NotFound)?;
-    if !matches!(what, "ledger" | "visits" | "reports" | "figures")
-        || !matches!(format, "xlsx" | "csv")
-    {
-        return Err(WebError::NotFound);
+    if q.full == Some(1) {
+        let (what, format) = kind_of(&file)?;
+        if !access::may_export_full(user.principal()) {
+            return Err(WebError::Forbidden);
+        }
+        let (code, building) = scope_of(&user, q.code, q.grid, q.building)?;
+        return Ok(
+            Redirect::to(&form_link(what, format, &code, building.as_deref())).into_response(),
+        );
     }
-    let (code, building) = match (&q.grid, &q.code) {
-        (Some(g), _) => (g.clone(), q.building.clone()),
-        (None, Some(c)) => (if c == "all" { String::new() } else { c.clone() }, None),
+    let (what, format) = kind_of(&file)?;
+    let (code, building) = scope_of(&user, q.code, q.grid, q.building)?;
+    export(&state, &user, what, format, code, building, None).await
+}
+
+/// The confirmation form's fields (query of the `GET`, body of the `POST`).
+#[derive(Debug, Default, Deserialize)]
+pub struct FullForm {
+    /// The form token (`POST` only).
+    #[serde(default)]
+    pub csrf: String,
+    /// `ledger.xlsx` or `ledger.csv`.
+    #[serde(default)]
+    pub file: String,
+    /// A territory code, as [`ExportQuery::code`].
+    #[serde(default)]
+    pub code: Option<String>,
+    /// A grid (with `building`).
+    #[serde(default)]
+    pub grid: Option<String>,
+    /// A building of `grid`.
+    #[serde(default)]
+    pub building: Option<String>,
+    /// Why the full ID numbers and phones are needed (1–200 characters).
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "export_full.html")]
+struct FullPage {
+    nav: Nav,
+    scope: String,
+    code: String,
+    grid: String,
+    building: String,
+    xlsx: bool,
+    reason: String,
+    error: String,
+    cancel: String,
+    max: usize,
+}
+
+impl Nav {
+    /// Whether the page shows the unmasked export button: the roles
+    /// [`access::may_export_full`] allows (the form checks again).
+    pub fn may_export_full(&self) -> bool {
+        [Role::Admin, Role::Supervisor]
+            .iter()
+            .any(|r| r.name_zh() == self.role)
+    }
+}
+
+/// `GET /web/export/full?file=ledger.xlsx&code=…`: the confirmation form
+/// of an unmasked export, asking for the reason.
+pub async fn full_form(user: WebUser, Query(f): Query<FullForm>) -> WebResult<Response> {
+    full_page(&user, f, String::new(), StatusCode::OK)
+}
+
+/// `POST /web/export/full`: the unmasked export, with its reason written
+/// to the audit log; a missing or too long reason shows the form again.
+pub async fn full_submit(
+    State(state): State<AppState>,
+    user: WebUser,
+    Form(f): Form<FullForm>,
+) -> WebResult<Response> {
+    user.check_csrf(&f.csrf)?;
+    let reason = f.reason.trim().to_owned();
+    let len = reason.chars().count();
+    if len == 0 || len > REASON_MAX {
+        let error = if len == 0 {
+            "请填写导出原因（reason）：导出完整身份证号和电话须说明用途".to_owned()
+        } else {
+            format!("导出原因（reason）最多{REASON_MAX}字，现为{len}字")
+        };
+        return full_page(&user, f, error, StatusCode::BAD_REQUEST);
+    }
+    let (what, format) = full_kind(&f.file)?;
+    if !access::may_export_full(user.principal()) {
+        return Err(WebError::Forbidden);
+    }
+    let (code, building) = scope_of(&user, f.code, f.grid, f.building)?;
+    export(&state, &user, what, format, code, building, Some(&reason)).await
+}
+
+fn full_page(
+    user: &WebUser,
+    f: FullForm,
+    error: String,
+    status: StatusCode,
+) -> WebResult<Response> {
+    let (_, format) = full_kind(&f.file)?;
+    if !access::may_export_full(user.principal()) {
+        return Err(WebError::Forbidden);
+    }
+    let (code, building) = scope_of(user, f.code.clone(), f.grid.clone(), f.building.clone())?;
+    let scope = match &building {
+        Some(b) => format!("{code} {b}"),
+        None if code.is_empty() => "全部".into(),
+        None => code.clone(),
+    };
+    let cancel = match (&f.grid, &building) {
+        (Some(g), Some(_)) => format!("/web/g/{g}/building"),
+        _ => super::pages::territory_link(&code),
+    };
+    let page = FullPage {
+        nav: Nav::of(user),
+        scope,
+        code: if f.grid.is_some() {
+            String::new()
+        } else {
+            f.code.unwrap_or_default()
+        },
+        grid: f.grid.unwrap_or_default(),
+        building: building.unwrap_or_default(),
+        xlsx: format == "xlsx",
+        reason: f.reason,
+        error,
+        cancel,
+        max: REASON_MAX,
+    };
+    let mut response = render(&page)?;
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+/// Only the ledger carries ID numbers and phones.
+fn full_kind(file: &str) -> WebResult<(&'static str, &'static str)> {
+    match file {
+        "ledger.xlsx" => Ok(("ledger", "xlsx")),
+        "ledger.csv" => Ok(("ledger", "csv")),
+        _ => Err(WebError::Bad(
+            "完整信息只能导出居民台账（file=ledger.xlsx 或 ledger.csv）".into(),
+        )),
+    }
+}
+
+fn kind_of(file: &str) -> WebResult<(&'static str, &'static str)> {
+    let (what, format) = file.rsplit_once('.').ok_or(WebError::NotFound)?;
+    let what = ["ledger", "visits", "reports", "figures"]
+        .into_iter()
+        .find(|w| *w == what)
+        .ok_or(WebError::NotFound)?;
+    let format = ["xlsx", "csv"]
+        .into_iter()
+        .find(|f| *f == format)
+        .ok_or(WebError::NotFound)?;
+    Ok((what, format))
+}
+
+fn form_link(what: &str, format: &str, code: &str, building: Option<&str>) -> String {
+    match building {
+        Some(b) => format!(
+            "/web/export/full?file={what}.{format}&grid={code}&building={}",
+            urlencode(b)
+        ),
+        None => format!("/web/export/full?file={what}.{format}&code={code}"),
+    }
+}
+
+/// The territory code and building an export covers, checked against the
+/// person's territory.
+fn scope_of(
+    user: &WebUser,
+    code: Option<String>,
+    grid: Option<String>,
+    building: Option<String>,
+) -> WebResult<(String, Option<String>)> {
+    let p = user.principal();
+    let (code, building) = match (grid, code) {
+        (Some(g), _) => (g, building.filter(|b| !b.is_empty())),
+        (None, Some(c)) => (if c == "all" { String::new() } else { c }, None),
         (None, None) => (access::home_code(p).ok_or(WebError::Forbidden)?, None),
     };
     if !code.bytes().all(|b| b.is_ascii_digit()) {
@@ -559,11 +871,23 @@ pub async fn download(
     if !access::may_view(p, &code) {
         return Err(WebError::Forbidden);
     }
-    let full = q.full == Some(1);
-    if full && !access::may_export_full(p) {
-        return Err(WebError::Forbidden);
-    }
-    readmodel::catch_up(&state).await?;
+    Ok((code, building))
+}
+
+/// Build, audit and send one export; `reason` makes it unmasked.
+async fn export(
+    state: &AppState,
+    user: &WebUser,
+    what: &str,
+    format: &str,
+    code: String,
+    building: Option<String>,
+    reason: Option<&str>,
+) -> WebResult<Response> {
+    let p = user.principal();
+    let full = reason.is_some();
+    let file = format!("{what}.{format}");
+    readmodel::catch_up(state).await?;
     let sel = Selection {
         building: building.clone(),
         ..Selection::under(&code)
@@ -571,20 +895,20 @@ pub async fn download(
     let now = gridsync_core::household::Clock::System.now_ms();
     let model = state.web.model();
     let mut tables = match what {
-        "ledger" => vec![ledger(model, sel.clone(), full).await?],
-        "visits" => vec![visits(&state, sel.clone()).await?],
+        "ledger" => vec![ledger(model, sel.clone(), full, &user_names(state).await?).await?],
+        "visits" => vec![visits(state, sel.clone()).await?],
         "figures" => vec![figures(
-            &super::pages::figures(&state, &code, now - PERIOD_DAYS * 86_400_000).await?,
+            &super::pages::figures(state, &code, now - PERIOD_DAYS * 86_400_000).await?,
         )],
         _ => vec![reports(model, sel.clone(), now).await?],
     };
     if what == "reports" && format == "xlsx" {
         tables.push(figures(
-            &super::pages::figures(&state, &code, now - PERIOD_DAYS * 86_400_000).await?,
+            &super::pages::figures(state, &code, now - PERIOD_DAYS * 86_400_000).await?,
         ));
     }
     if what == "ledger" && format == "xlsx" {
-        tables.push(summary(&state, &sel, now).await?);
+        tables.push(summary(state, &sel, now).await?);
     }
     let name_zh = match what {
         "ledger" => "居民台账",
@@ -609,17 +933,28 @@ pub async fn download(
             } else {
                 ""
             },
-            if full {
-                "，完整信息"
-            } else {
-                "，已脱敏"
+            match reason {
+                Some(r) => format!("，完整信息，原因：{r}"),
+                None => "，已脱敏".to_owned(),
             }
         ),
     )
     .await?;
     let (body, content_type) = match format {
         "xlsx" => (
-            xlsx(&tables).map_err(|e| WebError::Internal(format!("xlsx: {e}")))?,
+            xlsx(
+                &tables,
+                &format!(
+                    "{name_zh}（{scope}）{}",
+                    if full {
+                        "·含完整身份证号和电话"
+                    } else {
+                        ""
+                    }
+                ),
+                &when(now),
+            )
+            .map_err(|e| WebError::Internal(format!("xlsx: {e}")))?,
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         ),
         _ => (
@@ -656,7 +991,8 @@ mod tests {
     use super::*;
 
     /// Cells a spreadsheet would run are written as text; the others, and
-    /// numbers, as they are.
+    /// numbers, as they are; all-digit codes after a tab, so they stay
+    /// text (a formula-looking code still gets its `'`).
     #[test]
     fn csv_cells_never_run_as_formulas() -> Result<(), csv::Error> {
         let table = Table {
@@ -668,6 +1004,8 @@ mod tests {
                 vec![t("\t=1"), t("\r=1")],
                 vec![t("张三"), Cell::Num(-4.0)],
                 vec![t("a=1"), t("")],
+                vec![code("110105200212036240"), code("13800138000")],
+                vec![code("+8613800138000"), code("110105********6240")],
             ],
         };
         let bytes = csv(&table)?;
@@ -683,6 +1021,8 @@ mod tests {
             ["'\t=1", "'\r=1"],
             ["张三", "-4"],
             ["a=1", ""],
+            ["\t110105200212036240", "\t13800138000"],
+            ["'+8613800138000", "110105********6240"],
         ]
         .iter()
         .map(|row| row.iter().map(|c| (*c).to_owned()).collect())
