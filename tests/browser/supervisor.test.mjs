@@ -123,7 +123,42 @@ try {
   });
 
   let exported;
-  await step('download the XLSX ledger and read it back: Chinese headers, masked, every resident', async () => {
+  // The ledger as a spreadsheet opens it (ExcelJS reads the file back):
+  // typed cells, widths that fit, a filter on the frozen header, A4
+  // landscape one page wide with the title and export time on top.
+  const opensRight = (sheet, { masked }) => {
+    const headers = sheet.getRow(1).values.slice(1);
+    for (const h of ['网格编码', '楼栋', '单元', '室号', '姓名', '公民身份号码', '出生日期', '联系电话', '关注标签', '包保责任人']) {
+      assert.ok(headers.includes(h), `header ${h}`);
+    }
+    assert.equal(sheet.rowCount - 1, expected.residents, 'one row per resident');
+    const col = (h) => headers.indexOf(h) + 1;
+    let held = 0;
+    for (let r = 2; r <= sheet.rowCount; r++) {
+      const row = sheet.getRow(r);
+      const grid = row.getCell(col('网格编码'));
+      assert.equal(grid.type, ExcelJS.ValueType.String, 'grid code as text');
+      assert.match(grid.value, /^\d{15}$/);
+      const id = row.getCell(col('公民身份号码'));
+      assert.equal(id.type, ExcelJS.ValueType.String, 'ID number as text');
+      assert.match(id.value, masked ? /^\d{6}\*{8}[\dX]{4}$/ : /^\d{17}[\dX]$/);
+      const birth = row.getCell(col('出生日期'));
+      assert.equal(birth.type, ExcelJS.ValueType.Date, `birth date as a date, row ${r}`);
+      assert.equal(birth.numFmt, 'yyyy-mm-dd');
+      if (row.getCell(col('包保责任人')).text) held++;
+    }
+    assert.ok(held > 0, '包保责任人 named');
+    assert.ok(sheet.getColumn(col('网格编码')).width >= 17, 'the 15-digit code fits');
+    assert.ok(sheet.getColumn(col('公民身份号码')).width >= 20, 'the ID number fits');
+    assert.equal(sheet.autoFilter, `A1:P${sheet.rowCount}`, 'a filter over every column');
+    assert.equal(sheet.views[0].state, 'frozen');
+    assert.equal(sheet.views[0].ySplit, 1, 'header row frozen');
+    const ps = sheet.pageSetup;
+    assert.deepEqual([ps.paperSize, ps.orientation, ps.fitToPage, ps.fitToWidth, ps.fitToHeight], [9, 'landscape', true, 1, 0], 'A4 landscape, one page wide');
+    assert.match(sheet.headerFooter.oddHeader, /居民台账.*导出时间：\d{4}-\d{2}-\d{2} \d{2}:\d{2}/);
+  };
+
+  await step('download the XLSX ledger and read it back: typed cells, widths, filter, A4 landscape, 包保责任人, masked', async () => {
     await page.goto(`${BASE}/web/t/${COMMUNITY}`);
     const [download] = await Promise.all([
       page.waitForEvent('download'),
@@ -135,22 +170,38 @@ try {
     await wb.xlsx.load(readFileSync(file));
     const sheet = wb.getWorksheet('居民台账');
     assert.ok(sheet, 'sheet 居民台账');
-    const headers = sheet.getRow(1).values.slice(1);
-    for (const h of ['网格编码', '楼栋', '单元', '室号', '姓名', '公民身份号码', '联系电话', '关注标签']) {
-      assert.ok(headers.includes(h), `header ${h}`);
-    }
-    assert.equal(sheet.rowCount - 1, expected.residents, 'one row per resident');
-    const idCol = headers.indexOf('公民身份号码') + 1;
-    for (let r = 2; r <= Math.min(sheet.rowCount, 50); r++) {
-      assert.match(String(sheet.getRow(r).getCell(idCol).value), /^\d{6}\*{8}[\dX]{4}$/);
-    }
+    opensRight(sheet, { masked: true });
     const summary = wb.getWorksheet('各网格汇总');
     assert.ok(summary, 'summary sheet per grid');
     assert.equal(summary.rowCount - 1, 3);
     const sh = summary.getRow(1).values.slice(1);
     const total = [2, 3, 4].reduce((n, r) => n + Number(summary.getRow(r).getCell(sh.indexOf('户数') + 1).value), 0);
     assert.equal(total, expected.households);
+    const coverage = summary.getRow(2).getCell(sh.indexOf('走访覆盖率') + 1);
+    assert.equal(coverage.type, ExcelJS.ValueType.Number, 'coverage as a number');
+    assert.equal(coverage.numFmt, '0.0%');
     exported = true;
+  });
+
+  await step('the unmasked export button asks for a reason, then gives the full ledger', async () => {
+    await page.goto(`${BASE}/web/t/${COMMUNITY}`);
+    await Promise.all([page.waitForLoadState('load'), page.click('#export-full')]);
+    assert.equal(new URL(page.url()).pathname, '/web/export/full');
+    // Blanks pass the browser's `required` but not the server.
+    await page.fill('textarea[name="reason"]', '   ');
+    await Promise.all([page.waitForLoadState('load'), page.click('#export-full-submit')]);
+    assert.match(await text(page, '#export-full-error'), /请填写导出原因/);
+    await shot(page, '05b-export-full-reason');
+    await page.fill('textarea[name="reason"]', '核对低保名单');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('#export-full-submit'),
+    ]);
+    const file = path.join(ARTIFACTS, 'ledger-full.xlsx');
+    await download.saveAs(file);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(readFileSync(file));
+    opensRight(wb.getWorksheet('居民台账'), { masked: false });
   });
 
   await step('dispatch a report from the web; the phone core sees it dispatched', async () => {

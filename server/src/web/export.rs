@@ -4,7 +4,8 @@
 //! headers). ID numbers and phones are masked; a supervisor or admin gets
 //! them in full only through the confirmation form
 //! (`GET`/`POST /web/export/full`), which asks for a reason and writes it
-//! to the audit log with the export. Every export is audited. XLSX files of the ledger also carry a summary sheet per grid
+//! to the audit log with the export. Every export is audited. XLSX files
+//! of the ledger also carry a summary sheet per grid
 //! (district-style: households, residents, attention groups, coverage,
 //! open and overdue reports); those of the report list carry the loop's
 //! figures (事件统计: 办结率, 按期办结率, 满意度, per grid worker and per
