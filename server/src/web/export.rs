@@ -39,7 +39,6 @@ use super::pages::{Nav, PERIOD_DAYS, urlencode, when};
 use super::readmodel::{self, upper};
 use super::session::WebUser;
 use super::{WebError, WebResult, access, audit, mask, render};
-use crate::principal::Role;
 use crate::state::AppState;
 
 /// What to export.
@@ -733,16 +732,6 @@ struct FullPage {
     error: String,
     cancel: String,
     max: usize,
-}
-
-impl Nav {
-    /// Whether the page shows the unmasked export button: the roles
-    /// [`access::may_export_full`] allows (the form checks again).
-    pub fn may_export_full(&self) -> bool {
-        [Role::Admin, Role::Supervisor]
-            .iter()
-            .any(|r| r.name_zh() == self.role)
-    }
 }
 
 /// `GET /web/export/full?file=ledger.xlsx&code=…`: the confirmation form

@@ -41,6 +41,9 @@ pub struct Nav {
     pub queue: bool,
     /// Whether they are a department user (no territory pages).
     pub department: bool,
+    /// Whether they may export the ledger unmasked (the button; the form
+    /// checks again).
+    pub export_full: bool,
 }
 
 impl Nav {
@@ -59,6 +62,7 @@ impl Nav {
             admin: p.role == Role::Admin,
             queue: matches!(p.role, Role::Department | Role::GridWorker),
             department: p.role == Role::Department,
+            export_full: access::may_export_full(p),
         }
     }
 }
