@@ -2595,7 +2595,8 @@ async fn history_shows_codes_by_name_and_keys_by_label() {
     let history = rows_text(&html, "history").join("\n");
     for words in [
         "新增居民",
-        "姓名: 李桂兰",
+        // In the label table's order: the name, then the ID number.
+        "姓名: 李桂兰；公民身份号码: 110105********",
         "民族: 汉族",
         "与户主关系: 子",
         "居住状态: 流动",

@@ -815,6 +815,7 @@ fn history_fields(
 ) -> (String, String) {
     let mut resident = String::new();
     let mut parts = Vec::new();
+    let mut groups: Vec<&str> = Vec::new();
     let (mut tags_on, mut tags_off, mut distinct) = (Vec::new(), Vec::new(), false);
     for f in fields {
         let path: Vec<&str> = f.path.iter().map(String::as_str).collect();
@@ -870,10 +871,26 @@ fn history_fields(
             },
             other => other.to_string(),
         };
-        parts.push((codes::field_rank(last), format!("{}: {value}", label(last))));
+        // The household's own fields first, then each resident's together,
+        // each group in the label table's order.
+        let group = match (first, path.get(1)) {
+            ("residents", Some(key)) => match groups.iter().position(|g| g == key) {
+                Some(i) => i + 1,
+                None => {
+                    groups.push(*key);
+                    groups.len()
+                }
+            },
+            _ => 0,
+        };
+        parts.push((
+            group,
+            codes::field_rank(last),
+            format!("{}: {value}", label(last)),
+        ));
     }
-    parts.sort_by_key(|(rank, _)| *rank);
-    let mut parts: Vec<String> = parts.into_iter().map(|(_, text)| text).collect();
+    parts.sort_by_key(|(group, rank, _)| (*group, *rank));
+    let mut parts: Vec<String> = parts.into_iter().map(|(_, _, text)| text).collect();
     if !tags_on.is_empty() {
         parts.push(format!("{}: {}", label("tags"), tags_on.join("、")));
     }
