@@ -2800,6 +2800,16 @@ async fn an_unmasked_export_asks_for_a_reason_and_audits_it() {
         "{}",
         entries[0].detail
     );
+    // The audit page says so in words: unmasked, and why.
+    let admin = cookie(&state, "admin").await;
+    let (status, html) = get(&state, &admin, "/web/admin/audit").await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = rows_text(&String::from_utf8(html).unwrap(), "audit");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("导出居民台账（CSV，未脱敏）") && r.contains("原因：核对低保名单")),
+        "{rows:#?}"
+    );
 }
 
 #[tokio::test]
@@ -3008,4 +3018,190 @@ async fn the_xlsx_ledger_opens_right_in_a_spreadsheet() {
         "{:?}",
         times[0]
     );
+}
+
+// ------------------------------------------------ history and audit in words
+
+/// The text of every body row of table `id`, one string a row.
+fn rows_text(html: &str, id: &str) -> Vec<String> {
+    by_table(html, id)
+        .into_iter()
+        .map(|cells| cells.join(" | "))
+        .collect()
+}
+
+#[tokio::test]
+async fn history_shows_codes_by_name_and_keys_by_label() {
+    let (state, _dir) = demo_server(None).await;
+    let shequ = cookie(&state, "shequ").await;
+    let worker = state
+        .directory
+        .user_by_username("wangge1")
+        .await
+        .unwrap()
+        .unwrap();
+    let (mut phone, id) = phone_with_household(&state, 28).await;
+    let mut r = gridsync_core::household::Resident::named("李桂兰");
+    r.id_number = gridsync_core::id_number::with_check_character("11010519450312002");
+    r.phone = Some("13812345678".into());
+    r.sex = Some("2".into());
+    r.ethnicity = Some("01".into());
+    r.relation = Some("20".into());
+    r.status = Some("floating".into());
+    r.tags = gridsync_core::tagset::TagSet::of(["living_alone_elderly"]);
+    let rid = phone.add_resident(&id, r).unwrap();
+    phone
+        .update_resident(&id, &rid, |r| {
+            r.tags = gridsync_core::tagset::TagSet::of(["empty_nest_elderly"]);
+        })
+        .unwrap();
+    store_as(&state, &id, outbox_of(&phone, &id), &worker.id).await;
+
+    let html = page(&state, &shequ, &format!("/web/h/{id}")).await;
+    let history = rows_text(&html, "history").join("\n");
+    for words in [
+        "新增居民",
+        // In the label table's order: the name, then the ID number.
+        "姓名: 李桂兰；公民身份号码: 110105********",
+        "民族: 汉族",
+        "与户主关系: 子",
+        "居住状态: 流动",
+        "性别: 女",
+        "关注标签: 独居老人",
+        "取消关注标签: 独居老人",
+        "关注标签: 空巢老人",
+        "公民身份号码: 110105********",
+        "联系电话: 138****5678",
+    ] {
+        assert!(
+            history.contains(words),
+            "{words} in the history:\n{history}"
+        );
+    }
+    for raw in [
+        "living_alone_elderly",
+        "empty_nest_elderly",
+        "floating",
+        ": 01",
+        ": 20",
+        "true",
+        "ethnicity",
+        "身份证号",
+        "13812345678",
+    ] {
+        assert!(!history.contains(raw), "{raw} in the history:\n{history}");
+    }
+    // The residents table is headed with the same labels.
+    let residents = &html[html.find("id=\"residents\"").unwrap()..];
+    let head = &residents[..residents.find("</thead>").unwrap()];
+    assert!(head.contains("<th>公民身份号码</th>") && head.contains("<th>联系电话</th>"));
+}
+
+#[tokio::test]
+async fn the_audit_log_names_people_addresses_and_what_was_exported() {
+    let (state, _dir) = demo_server(None).await;
+    let shequ = cookie(&state, "shequ").await;
+    let admin = cookie(&state, "admin").await;
+    // A household of the demo, and one of its residents.
+    page(&state, &shequ, &format!("/web/t/{G1}")).await;
+    let row = readmodel::households_in(state.web.model(), G1, None, None)
+        .await
+        .unwrap()
+        .remove(0);
+    let address = format!("{} {} {}室", row.building, row.unit, row.room);
+    let bytes = state.docs.load(&row.id).await.unwrap().unwrap();
+    let h: Household = gridsync_core::doc::read(&Automerge::load(&bytes).unwrap(), None).unwrap();
+    let (rkey, resident) = h.current_residents().next().unwrap();
+    let (rkey, resident_name) = (rkey.to_owned(), resident.name.clone());
+
+    // Seen unmasked on the web, exported, revealed on a phone.
+    let (status, _) = get(&state, &shequ, &format!("/web/h/{}?reveal=1", row.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = get(
+        &state,
+        &shequ,
+        &format!("/web/export/ledger.xlsx?code={COMMUNITY}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let worker = state
+        .directory
+        .user_by_username("wangge1")
+        .await
+        .unwrap()
+        .unwrap();
+    let device = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+    let tokens = gridsync_server::auth::issue_tokens(&state, &worker, device, Some("测试手机"))
+        .await
+        .unwrap();
+    let body = serde_json::json!({"reveals": [{
+        "id": "7d0f6a52-4c1e-4f0a-9d55-1a2b3c4d5e6f", "at": Clock::System.now_ms(),
+        "household_id": row.id, "resident_id": rkey, "reason": "核实身份办理低保"}]});
+    let req = Request::post("/v1/reveals")
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", tokens.access_token),
+        )
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let res = gridsync_server::app(state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let html = page(&state, &admin, "/web/admin/audit").await;
+    let rows = rows_text(&html, "audit");
+    assert_eq!(rows.len(), 3, "{rows:#?}");
+    let supervisor = state
+        .directory
+        .user_by_username("shequ")
+        .await
+        .unwrap()
+        .unwrap();
+    let community = state
+        .directory
+        .community(COMMUNITY)
+        .await
+        .unwrap()
+        .unwrap()
+        .name;
+    let find = |words: &str| {
+        rows.iter()
+            .find(|r| r.contains(words))
+            .unwrap_or_else(|| panic!("no entry {words}: {rows:#?}"))
+    };
+    let unmask = find("| 查看完整信息 |");
+    assert!(
+        unmask.contains(&format!("{}（", supervisor.display_name)),
+        "{unmask}"
+    );
+    assert!(unmask.contains(&address), "{unmask}");
+    assert!(unmask.contains("公民身份号码、联系电话"), "{unmask}");
+    let export = find("导出居民台账（XLSX，已脱敏）");
+    assert!(export.contains(&supervisor.display_name), "{export}");
+    assert!(export.contains(&format!("| {community} |")), "{export}");
+    let reveal = find("手机查看完整信息");
+    for words in [
+        worker.display_name.as_str(),
+        address.as_str(),
+        resident_name.as_str(),
+        "测试手机",
+        "核实身份办理低保",
+    ] {
+        assert!(reveal.contains(words), "{words} in {reveal}");
+    }
+    let table = rows.join("\n");
+    for raw in [
+        "household:",
+        "territory:",
+        "ledger.xlsx",
+        row.id.as_str(),
+        rkey.as_str(),
+        device,
+        "| shequ |",
+    ] {
+        assert!(!table.contains(raw), "{raw} in the audit log:\n{table}");
+    }
 }

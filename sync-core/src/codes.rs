@@ -234,6 +234,97 @@ code_table! {
     }
 }
 
+/// The Chinese label of each field key of the ledger's documents
+/// (household, its place and house, residents, visits), the one wording
+/// for a field wherever it is named to a person: the household page, its
+/// change history, the audit log, the review queue, the exports. The ID
+/// number is 公民身份号码 (GB 11643's term), the phone 联系电话. The
+/// order is the order fields are listed in ([`field_rank`]).
+const FIELD_LABELS: &[(&str, &str)] = &[
+    // the household
+    ("grid", "网格"),
+    ("place", "地址"),
+    ("house", "房屋信息"),
+    ("holder", "包保责任人"),
+    ("tags", "关注标签"),
+    ("residents", "居民"),
+    ("visits", "走访记录"),
+    ("merged_into", "合并到"),
+    ("distinct_from", "已确认不是重复住户"),
+    // its place
+    ("area", "片区"),
+    ("compound", "小区"),
+    ("building", "楼栋"),
+    ("unit", "单元"),
+    ("room", "室号"),
+    // its house
+    ("usage", "房屋用途"),
+    ("ownership", "产权"),
+    ("area_m2", "面积（平方米）"),
+    ("occupants", "实住人数"),
+    // a resident
+    ("name", "姓名"),
+    ("id_number", "公民身份号码"),
+    ("sex", "性别"),
+    ("birth_date", "出生日期"),
+    ("ethnicity", "民族"),
+    ("phone", "联系电话"),
+    ("relation", "与户主关系"),
+    ("status", "居住状态"),
+    ("moved_in", "迁入日期"),
+    ("moved_out", "迁出日期"),
+    ("removed", "移出台账"),
+    ("note", "备注"),
+    // a visit
+    ("visitor", "走访人"),
+    ("role", "走访人身份"),
+    ("at", "走访时间"),
+    ("method", "走访方式"),
+    ("findings", "走访情况"),
+    ("needs", "群众诉求"),
+    ("follow_up", "需要跟进"),
+    ("lat", "纬度"),
+    ("lon", "经度"),
+    ("corrects", "更正的走访"),
+];
+
+/// The Chinese label of field `key` ([`FIELD_LABELS`]); `None` for a key
+/// the table does not know (written by a newer app, or bookkeeping).
+pub fn field_label(key: &str) -> Option<&'static str> {
+    FIELD_LABELS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, label)| *label)
+}
+
+/// Where field `key` comes when fields are listed (a household's place
+/// before its house, a resident's name before their ID number); keys the
+/// table does not know come last.
+pub fn field_rank(key: &str) -> usize {
+    FIELD_LABELS
+        .iter()
+        .position(|(k, _)| *k == key)
+        .unwrap_or(FIELD_LABELS.len())
+}
+
+/// The Chinese name of `code` held by field `key`, from the field's code
+/// table (民族 `01` is 汉族, 关注标签 `living_alone_elderly` is 独居老人);
+/// `None` when the field holds no code or the code is unknown.
+pub fn code_name(key: &str, code: &str) -> Option<&'static str> {
+    let name = match key {
+        "sex" => Sex::from_code(code).ok()?.name_zh(),
+        "ethnicity" => Ethnicity::from_code(code).ok()?.name_zh(),
+        "relation" => Relation::from_code(code).ok()?.name_zh(),
+        "status" => ResidenceStatus::from_code(code).ok()?.name_zh(),
+        "tags" => AttentionTag::from_code(code).ok()?.name_zh(),
+        "usage" => HouseUse::from_code(code).ok()?.name_zh(),
+        "method" => VisitMethod::from_code(code).ok()?.name_zh(),
+        "role" => VisitorRole::from_code(code).ok()?.name_zh(),
+        _ => return None,
+    };
+    Some(name)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 pub(crate) mod tests {
@@ -390,5 +481,89 @@ pub(crate) mod tests {
     #[test]
     fn reading_a_non_string_is_an_error() {
         assert!(serde_json::from_value::<Sex>(serde_json::json!(1)).is_err());
+    }
+
+    /// Every key of a household document a person may see named has a
+    /// label, each label is used once, and coded fields read by name.
+    #[test]
+    fn every_household_field_has_one_label() {
+        use crate::household::{Household, Resident, Visit};
+        let mut h = Household::default();
+        h.house.area_m2 = Some(1.0);
+        h.house.occupants = Some(1);
+        h.house.usage = Some("rented".into());
+        h.house.ownership = Some("自有".into());
+        h.holder = Some("u".into());
+        h.merged_into = Some("h".into());
+        let r = Resident {
+            id_number: Some("x".into()),
+            sex: Some("1".into()),
+            birth_date: Some("x".into()),
+            ethnicity: Some("01".into()),
+            phone: Some("x".into()),
+            relation: Some("20".into()),
+            status: Some("floating".into()),
+            moved_in: Some("x".into()),
+            moved_out: Some("x".into()),
+            note: Some("x".into()),
+            merged_into: Some("x".into()),
+            ..Resident::named("x")
+        };
+        h.residents.insert("r".into(), r);
+        let v = Visit {
+            lat: Some(1.0),
+            lon: Some(1.0),
+            corrects: Some("v".into()),
+            ..Visit::default()
+        };
+        h.visits.insert("v".into(), v);
+        let json = serde_json::to_value(&h).unwrap();
+        let mut keys = Vec::new();
+        fn walk(v: &serde_json::Value, keyed_by_id: bool, keys: &mut Vec<String>) {
+            let serde_json::Value::Object(map) = v else {
+                return;
+            };
+            for (k, child) in map {
+                if !keyed_by_id {
+                    keys.push(k.clone());
+                }
+                walk(
+                    child,
+                    matches!(k.as_str(), "residents" | "visits") && !keyed_by_id,
+                    keys,
+                );
+            }
+        }
+        walk(&json, false, &mut keys);
+        let bookkeeping = [
+            "kind",
+            "schema",
+            "id",
+            "created_by",
+            "created_at",
+            "merged_heads",
+        ];
+        let unlabelled: Vec<_> = keys
+            .iter()
+            .filter(|k| !bookkeeping.contains(&k.as_str()) && field_label(k).is_none())
+            .collect();
+        assert!(unlabelled.is_empty(), "no label for {unlabelled:?}");
+        assert!(keys.len() > 30, "{keys:?}");
+        let labels: HashSet<_> = FIELD_LABELS.iter().map(|(_, l)| l).collect();
+        assert_eq!(labels.len(), FIELD_LABELS.len(), "labels are unique");
+        let keys: HashSet<_> = FIELD_LABELS.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys.len(), FIELD_LABELS.len(), "keys are unique");
+        assert_eq!(field_label("id_number"), Some("公民身份号码"));
+        assert_eq!(field_label("phone"), Some("联系电话"));
+        assert_eq!(field_label("no_such_field"), None);
+        assert!(field_rank("compound") < field_rank("room"));
+        assert_eq!(field_rank("no_such_field"), FIELD_LABELS.len());
+        assert_eq!(code_name("ethnicity", "01"), Some("汉族"));
+        assert_eq!(code_name("relation", "20"), Some("子"));
+        assert_eq!(code_name("status", "floating"), Some("流动"));
+        assert_eq!(code_name("tags", "living_alone_elderly"), Some("独居老人"));
+        assert_eq!(code_name("usage", "rented"), Some("出租"));
+        assert_eq!(code_name("ethnicity", "99x"), None);
+        assert_eq!(code_name("name", "01"), None);
     }
 }

@@ -94,6 +94,7 @@ try {
   });
 
   let householdUrl;
+  let householdAddress;
   await step('drill-down: community → grid → building → household, masked, with history', async () => {
     await Promise.all([page.waitForLoadState('load'), page.click('#children tbody tr:first-child a')]);
     assert.equal(new URL(page.url()).pathname, `/web/t/${GRID1}`);
@@ -110,7 +111,20 @@ try {
     const phones = await page.$$eval('#residents td.phone', (tds) => tds.map((t) => t.textContent.trim()));
     for (const p of phones) assert.match(p, /^1\d{2}\*{4}\d{4}$/, 'phones masked');
     assert.ok(await page.locator('#history tbody tr').count() > 0, 'ledger history shown');
-    assert.match(await text(page, '#history tbody'), /新建住户/);
+    // The history in words: codes by their names, keys by their labels,
+    // ID numbers and phones masked.
+    const history = await text(page, '#history tbody');
+    assert.match(history, /新增住户/);
+    assert.match(history, /民族: [^\d；]+族/);
+    assert.match(history, /与户主关系: [^\d；]+/);
+    assert.match(history, /居住状态: (户籍|流动)/);
+    assert.match(history, /公民身份号码: \d{6}\*{8}[\dX]{4}/);
+    assert.match(history, /联系电话: 1\d{2}\*{4}\d{4}/);
+    for (const raw of [/民族: \d/, /与户主关系: \d/, /居住状态: [a-z]/, /[a-z_]{3,}: /, /身份证号/, /: (true|false)/]) {
+      assert.doesNotMatch(history, raw);
+    }
+    householdAddress = await page.$eval('h1', (h) => h.firstChild.textContent.trim());
+    assert.match(householdAddress, /室$/);
     await shot(page, '04-household-masked');
   });
 
@@ -400,9 +414,17 @@ try {
     assert.ok(householdUrl && exported);
     const { page: a } = await signIn('admin');
     await a.goto(`${BASE}/web/admin/audit`);
-    const rows = await a.$$eval('#audit tbody tr', (trs) => trs.map((tr) => tr.textContent));
-    assert.ok(rows.some((r) => r.includes('shequ') && r.includes('查看完整信息')));
-    assert.ok(rows.some((r) => r.includes('shequ') && r.includes('导出') && r.includes('ledger.xlsx')));
+    // In words: the person by name and role, the household by its
+    // address, the territory by its name, what was exported.
+    const rows = await a.$$eval('#audit tbody tr', (trs) => trs.map((tr) =>
+      Object.fromEntries(['who', 'action', 'target'].map((c) => [c, tr.querySelector(`td.${c}`)?.textContent.trim()]))));
+    const who = '幸福社区书记（社区/街道管理员）';
+    assert.ok(rows.some((r) => r.who === who && r.action === '查看完整信息' && r.target === householdAddress),
+      JSON.stringify(rows));
+    assert.ok(rows.some((r) => r.who === who && r.action === '导出居民台账（XLSX，已脱敏）' && r.target === '幸福社区'),
+      JSON.stringify(rows));
+    const all = await text(a, '#audit tbody');
+    for (const raw of ['household:', 'territory:', 'ledger.xlsx', 'shequ']) assert.ok(!all.includes(raw), raw);
     await shot(a, '13-audit-log');
     const { context: sc, page: s } = await signIn('shequ');
     assert.equal((await s.goto(`${BASE}/web/admin/audit`)).status(), 403, 'supervisors cannot');

@@ -2,7 +2,10 @@
 //! who, what, when; phones' reveals of a resident's full values arrive
 //! through `/v1/reveals` ([`crate::reveals`]). Kept in the main database (it cannot be rebuilt, unlike
 //! the read model), readable by administrators on `/web/admin/audit`.
-//! Entries name records by id, never by a person's name or number.
+//! Entries name records by id, never by a person's name or number; what
+//! an entry is about is read back from them ([`subject`]) so that the
+//! audit page can name the person, the household's address and the
+//! territory in words.
 
 use rusqlite::params;
 
@@ -180,5 +183,189 @@ pub async fn latest(main: &MainDb, limit: i64) -> Result<Vec<Entry>, DbError> {
                 })
                 .collect())
         }
+    }
+}
+
+/// What an entry is about, read back from how it is written: the
+/// household page writes `unmask` with `household:<id>`; exports write
+/// `export` with `territory:<code>` and `<what>.<format>[（单栋楼）]，完整信息|已脱敏`;
+/// phones' reveals are `reveal` with the household id and
+/// `居民 <key>；设备 <id>；原因：<reason>；记录 <id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A household's residents shown unmasked on its web page.
+    Unmask {
+        /// The household's id.
+        household: String,
+    },
+    /// An export of a territory.
+    Export {
+        /// The territory's code (empty: the whole city).
+        territory: String,
+        /// `ledger`, `visits`, `reports` or `figures`.
+        what: String,
+        /// `xlsx` or `csv`.
+        format: String,
+        /// Unmasked.
+        full: bool,
+        /// Of one building only.
+        building: bool,
+        /// The reason given for an unmasked export.
+        reason: Option<String>,
+    },
+    /// A phone's reveal of one resident's full values.
+    Reveal {
+        /// The household's id.
+        household: String,
+        /// The resident's key.
+        resident: String,
+        /// The device's id.
+        device: String,
+        /// The reason the person gave.
+        reason: String,
+    },
+    /// Anything else, shown as written.
+    Other,
+}
+
+/// What `e` is about ([`Subject`]).
+pub fn subject(e: &Entry) -> Subject {
+    match e.action.as_str() {
+        "unmask" => match e.target.strip_prefix("household:") {
+            Some(household) => Subject::Unmask {
+                household: household.to_owned(),
+            },
+            None => Subject::Other,
+        },
+        "export" => {
+            let Some(territory) = e.target.strip_prefix("territory:") else {
+                return Subject::Other;
+            };
+            let file = e.detail.split(['（', '，']).next().unwrap_or("");
+            let Some((what, format)) = file.rsplit_once('.') else {
+                return Subject::Other;
+            };
+            // `<file>[（单栋楼）]，完整信息[，原因：<reason>]` or `…，已脱敏`.
+            let reason = e.detail.split_once("，原因：").map(|(_, r)| r.to_owned());
+            Subject::Export {
+                territory: territory.to_owned(),
+                what: what.to_owned(),
+                format: format.to_owned(),
+                full: e.detail.contains("，完整信息"),
+                building: e.detail.contains("（单栋楼）"),
+                reason,
+            }
+        }
+        "reveal" => {
+            let parsed = e.detail.strip_prefix("居民 ").and_then(|rest| {
+                let (resident, rest) = rest.split_once("；设备 ")?;
+                let (device, rest) = rest.split_once("；原因：")?;
+                let (reason, _record) = rest.rsplit_once("；记录 ")?;
+                Some(Subject::Reveal {
+                    household: e.target.clone(),
+                    resident: resident.to_owned(),
+                    device: device.to_owned(),
+                    reason: reason.to_owned(),
+                })
+            });
+            parsed.unwrap_or(Subject::Other)
+        }
+        _ => Subject::Other,
+    }
+}
+
+/// The Chinese name of an export (`ledger` is 居民台账), as its file is
+/// named.
+pub fn export_name(what: &str) -> Option<&'static str> {
+    Some(match what {
+        "ledger" => "居民台账",
+        "visits" => "走访记录",
+        "figures" => "事件统计",
+        "reports" => "事件清单",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn entry(action: &str, target: &str, detail: &str) -> Entry {
+        Entry {
+            at: 1,
+            user_id: "u".into(),
+            username: "shequ".into(),
+            action: action.into(),
+            target: target.into(),
+            detail: detail.into(),
+        }
+    }
+
+    #[test]
+    fn entries_are_read_back_as_written() {
+        assert_eq!(
+            subject(&entry("unmask", "household:h1", "公民身份号码、联系电话")),
+            Subject::Unmask {
+                household: "h1".into()
+            }
+        );
+        assert_eq!(
+            subject(&entry(
+                "export",
+                "territory:110105001001001",
+                "ledger.xlsx（单栋楼），完整信息"
+            )),
+            Subject::Export {
+                territory: "110105001001001".into(),
+                what: "ledger".into(),
+                format: "xlsx".into(),
+                full: true,
+                building: true,
+                reason: None,
+            }
+        );
+        assert_eq!(
+            subject(&entry(
+                "export",
+                "territory:110105001001",
+                "ledger.csv，完整信息，原因：核对低保名单"
+            )),
+            Subject::Export {
+                territory: "110105001001".into(),
+                what: "ledger".into(),
+                format: "csv".into(),
+                full: true,
+                building: false,
+                reason: Some("核对低保名单".into()),
+            }
+        );
+        assert_eq!(
+            subject(&entry("export", "territory:", "visits.csv，已脱敏")),
+            Subject::Export {
+                territory: String::new(),
+                what: "visits".into(),
+                format: "csv".into(),
+                full: false,
+                building: false,
+                reason: None,
+            }
+        );
+        assert_eq!(
+            subject(&entry(
+                "reveal",
+                "h1",
+                "居民 r1；设备 d1；原因：核实；身份；记录 x1"
+            )),
+            Subject::Reveal {
+                household: "h1".into(),
+                resident: "r1".into(),
+                device: "d1".into(),
+                reason: "核实；身份".into(),
+            }
+        );
+        assert_eq!(subject(&entry("unmask", "h1", "")), Subject::Other);
+        assert_eq!(subject(&entry("reveal", "h1", "garbled")), Subject::Other);
+        assert_eq!(subject(&entry("login", "x", "y")), Subject::Other);
     }
 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use gridsync_core::codes::AttentionTag;
+use gridsync_core::codes::{self, AttentionTag};
 use gridsync_core::household::Household;
 use serde::Deserialize;
 
@@ -775,79 +775,150 @@ struct HouseholdPage {
     revealed: bool,
     may_reveal: bool,
     reveal_link: String,
+    /// The residents table's headings, from the core's field labels.
+    headings: Vec<&'static str>,
+    /// What revealing shows: 公民身份号码和联系电话.
+    shown: String,
     residents: Vec<ResidentLine>,
     visits: Vec<VisitLine>,
     history: Vec<HistoryLine>,
 }
 
-fn op_name(op: &str) -> String {
-    match op {
-        "create_household" => "新建住户",
-        "add_resident" => "新增居民",
-        "update_resident" => "修改居民信息",
-        "add_visit" => "登记走访",
-        "merge_households" => "合并重复住户",
-        "merge_residents" => "合并重复居民",
-        "move_household" => "迁移网格",
-        "resolve_conflict" => "处理冲突",
-        "add_place" => "新增楼栋单元",
-        other => other,
-    }
-    .to_owned()
+/// The label of field `key`, from the core's one table; the key itself
+/// when the table does not know it (a newer app's field).
+fn label(key: &str) -> &str {
+    codes::field_label(key).unwrap_or(key)
 }
 
-fn field_name(f: &str) -> &str {
-    match f {
-        "name" => "姓名",
-        "id_number" => "身份证号",
-        "phone" => "电话",
-        "sex" => "性别",
-        "birth_date" => "出生日期",
-        "ethnicity" => "民族",
-        "relation" => "与户主关系",
-        "status" => "居住状态",
-        "tags" => "关注标签",
-        "removed" => "已移除",
-        "moved_in" => "迁入日期",
-        "moved_out" => "迁出日期",
-        "note" => "备注",
-        "holder" => "包保责任人",
-        "grid" => "网格",
-        "occupants" => "居住人数",
-        "usage" => "房屋用途",
-        "ownership" => "产权",
-        "area_m2" => "面积",
-        "area" => "片区",
-        "compound" => "小区",
-        "building" => "楼栋",
-        "unit" => "单元",
-        "room" => "室号",
-        "merged_into" => "合并到",
-        other => other,
+/// A household's address as people write it: 片区 小区 楼栋 单元 室.
+fn address_of(place: [&str; 5]) -> String {
+    let [area, compound, building, unit, room] = place;
+    let room = if room.is_empty() {
+        String::new()
+    } else {
+        format!("{room}室")
+    };
+    [area, compound, building, unit, room.as_str()]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The fields one change wrote, in words: each key by its label, each
+/// code by its name in the core's code tables, tags by name, ID numbers
+/// and phones masked unless `revealed`, people and grids by name. Visits
+/// (listed apart) and bookkeeping keys are left out. Returns the resident
+/// concerned (if any) and the text.
+fn history_fields(
+    fields: &[gridsync_core::doc::FieldChange],
+    h: &Household,
+    revealed: bool,
+    name_of: &dyn Fn(&str) -> String,
+    grids: &HashMap<String, String>,
+) -> (String, String) {
+    let mut resident = String::new();
+    let mut parts = Vec::new();
+    let mut groups: Vec<&str> = Vec::new();
+    let (mut tags_on, mut tags_off, mut distinct) = (Vec::new(), Vec::new(), false);
+    for f in fields {
+        let path: Vec<&str> = f.path.iter().map(String::as_str).collect();
+        let (Some(&first), Some(&last)) = (path.first(), path.last()) else {
+            continue;
+        };
+        let bookkeeping = matches!(
+            last,
+            "kind" | "schema" | "id" | "created_at" | "created_by" | "merged_heads"
+        );
+        if first == "visits" || bookkeeping {
+            continue;
+        }
+        if first == "residents"
+            && let Some(key) = path.get(1)
+            && let Some(r) = h.residents.get(*key)
+        {
+            resident = r.name.clone();
+        }
+        // Tag sets are maps {code: true}: a tag added or taken off.
+        if path.len() >= 2 && path[path.len() - 2] == "tags" {
+            let name = codes::code_name("tags", last).unwrap_or(last);
+            if f.deleted {
+                tags_off.push(name);
+            } else {
+                tags_on.push(name);
+            }
+            continue;
+        }
+        if first == "distinct_from" {
+            distinct |= !f.deleted;
+            continue;
+        }
+        let value = match &f.value {
+            // A field written empty (a new resident's unset fields).
+            serde_json::Value::Null if !f.deleted => continue,
+            serde_json::Value::Null => "（清空）".to_owned(),
+            serde_json::Value::Bool(b) => if *b { "是" } else { "否" }.to_owned(),
+            serde_json::Value::String(v) => match last {
+                "holder" => name_of(v),
+                "id_number" => mask::shown(Some(v), revealed, mask::id_number),
+                "phone" => mask::shown(Some(v), revealed, mask::phone),
+                "grid" => grids.get(v).cloned().unwrap_or_else(|| v.clone()),
+                "merged_into" if first == "residents" => h
+                    .residents
+                    .get(v)
+                    .map(|r| r.name.clone())
+                    .unwrap_or_else(|| "另一条登记".into()),
+                "merged_into" => "另一住户".into(),
+                _ => codes::code_name(last, v)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.clone()),
+            },
+            other => other.to_string(),
+        };
+        // The household's own fields first, then each resident's together,
+        // each group in the label table's order.
+        let group = match (first, path.get(1)) {
+            ("residents", Some(key)) => match groups.iter().position(|g| g == key) {
+                Some(i) => i + 1,
+                None => {
+                    groups.push(*key);
+                    groups.len()
+                }
+            },
+            _ => 0,
+        };
+        parts.push((
+            group,
+            codes::field_rank(last),
+            format!("{}: {value}", label(last)),
+        ));
     }
+    parts.sort_by_key(|(group, rank, _)| (*group, *rank));
+    let mut parts: Vec<String> = parts.into_iter().map(|(_, _, text)| text).collect();
+    if !tags_on.is_empty() {
+        parts.push(format!("{}: {}", label("tags"), tags_on.join("、")));
+    }
+    if !tags_off.is_empty() {
+        parts.push(format!("取消{}: {}", label("tags"), tags_off.join("、")));
+    }
+    if distinct {
+        parts.push(label("distinct_from").to_owned());
+    }
+    parts.truncate(12);
+    (resident, parts.join("；"))
 }
 
 fn code_zh(kind: &str, code: Option<&str>) -> String {
-    use gridsync_core::codes::{Relation, ResidenceStatus};
     let Some(code) = code else {
         return String::new();
     };
-    let name = match kind {
-        "relation" => Relation::from_code(code).map(|r| r.name_zh()).ok(),
-        "status" => ResidenceStatus::from_code(code).map(|r| r.name_zh()).ok(),
-        _ => None,
-    };
-    name.map(str::to_owned).unwrap_or_else(|| code.to_owned())
+    codes::code_name(kind, code).unwrap_or(code).to_owned()
 }
 
 fn tags_zh<'a>(tags: impl Iterator<Item = &'a str>) -> String {
-    tags.map(|t| {
-        AttentionTag::from_code(t)
-            .map(|a| a.name_zh().to_owned())
-            .unwrap_or_else(|_| t.to_owned())
-    })
-    .collect::<Vec<_>>()
-    .join("、")
+    tags.map(|t| codes::code_name("tags", t).unwrap_or(t))
+        .collect::<Vec<_>>()
+        .join("、")
 }
 
 /// `GET /web/h/{id}`: a household, its residents (masked unless revealed,
@@ -887,7 +958,7 @@ pub async fn household(
             p,
             "unmask",
             &format!("household:{id}"),
-            "身份证号、电话",
+            &format!("{}、{}", label("id_number"), label("phone")),
         )
         .await?;
     }
@@ -941,49 +1012,25 @@ pub async fn household(
         .into_iter()
         .filter(|(_, user)| user != crate::sync::SERVER_USER)
         .collect();
+    // Grids a change moved the household to, by name.
+    let mut grids = HashMap::new();
+    for e in &history {
+        for f in &e.fields {
+            if f.path.len() == 1
+                && f.path[0] == "grid"
+                && let Some(code) = f.value.as_str()
+                && !grids.contains_key(code)
+                && let Some(g) = state.directory.grid(code).await?
+            {
+                grids.insert(code.to_owned(), g.name);
+            }
+        }
+    }
     let history = history
         .into_iter()
         .rev()
         .map(|e| {
-            let mut resident = String::new();
-            let fields = e
-                .fields
-                .iter()
-                .filter(|f| f.path.first().map(String::as_str) != Some("visits"))
-                .filter(|f| {
-                    let last = f.path.last().map(String::as_str).unwrap_or("");
-                    let bookkeeping = matches!(
-                        last,
-                        "kind" | "schema" | "id" | "created_at" | "created_by" | "merged_heads"
-                    );
-                    let cleared_resident_field =
-                        f.path.len() == 3 && f.path[0] == "residents" && f.value.is_null();
-                    !(bookkeeping || cleared_resident_field)
-                })
-                .map(|f| {
-                    if f.path.first().map(String::as_str) == Some("residents")
-                        && let Some(key) = f.path.get(1)
-                        && let Some(r) = h.residents.get(key)
-                    {
-                        resident = r.name.clone();
-                    }
-                    let last = f.path.last().map(String::as_str).unwrap_or("");
-                    let value = match &f.value {
-                        serde_json::Value::String(s) => s.clone(),
-                        serde_json::Value::Null => String::new(),
-                        other => other.to_string(),
-                    };
-                    let value = match last {
-                        "holder" => name_of(&value),
-                        "id_number" => mask::shown(Some(&value), revealed, mask::id_number),
-                        "phone" => mask::shown(Some(&value), revealed, mask::phone),
-                        _ => value,
-                    };
-                    format!("{}: {}", field_name(last), value)
-                })
-                .take(12)
-                .collect::<Vec<_>>()
-                .join("；");
+            let (resident, fields) = history_fields(&e.fields, &h, revealed, &name_of, &grids);
             HistoryLine {
                 when: when(e.at),
                 who: pushers
@@ -992,7 +1039,11 @@ pub async fn household(
                     .or(e.by.as_deref())
                     .map(name_of)
                     .unwrap_or_else(|| "—".into()),
-                op: e.op.as_deref().map(op_name).unwrap_or_default(),
+                op: e
+                    .op
+                    .as_deref()
+                    .map(gridsync_core::store::op_name)
+                    .unwrap_or_default(),
                 resident,
                 fields,
             }
@@ -1008,10 +1059,13 @@ pub async fn household(
         ),
         name: format!("{} {}", h.place.compound, h.place.building),
     });
-    let address = format!(
-        "{} {} {} {} {}室",
-        h.place.area, h.place.compound, h.place.building, h.place.unit, h.place.room
-    );
+    let address = address_of([
+        &h.place.area,
+        &h.place.compound,
+        &h.place.building,
+        &h.place.unit,
+        &h.place.room,
+    ]);
     crumbs.push(Crumb {
         link: String::new(),
         name: format!("{} {}室", h.place.unit, h.place.room),
@@ -1028,6 +1082,11 @@ pub async fn household(
         revealed,
         may_reveal,
         reveal_link: format!("/web/h/{id}?reveal=1"),
+        headings: ["name", "id_number", "phone", "relation", "status", "tags"]
+            .into_iter()
+            .map(|k| codes::field_label(k).unwrap_or(k))
+            .collect(),
+        shown: format!("{}和{}", label("id_number"), label("phone")),
         residents,
         visits,
         history,
@@ -1038,13 +1097,14 @@ pub async fn household(
 pub struct AuditLine {
     /// When.
     pub when: String,
-    /// Who (login name).
+    /// Who: display name and role.
     pub who: String,
-    /// What, in Chinese.
+    /// What, in words (`导出居民台账（XLSX，未脱敏）`).
     pub action: String,
-    /// Target.
+    /// On what: the household's address, the territory's name.
     pub target: String,
-    /// Detail.
+    /// More: the fields shown, the resident, device and reason of a
+    /// phone's reveal.
     pub detail: String,
 }
 
@@ -1055,29 +1115,150 @@ struct AuditPage {
     entries: Vec<AuditLine>,
 }
 
-/// `GET /web/admin/audit`: the latest audit entries (admins only).
+/// `GET /web/admin/audit`: the latest audit entries (admins only), in
+/// words: the person by name and role, the household by its address, the
+/// territory by its name, what was exported or viewed.
 pub async fn audit_log(State(state): State<AppState>, user: WebUser) -> WebResult<Response> {
+    use audit::Subject;
     if user.principal().role != Role::Admin {
         return Err(WebError::Forbidden);
     }
-    let entries = audit::latest(state.web.main(), 500)
+    let entries = audit::latest(state.web.main(), 500).await?;
+    let subjects: Vec<Subject> = entries.iter().map(audit::subject).collect();
+    // What the entries name by id, looked up once each.
+    let mut households = Vec::new();
+    let mut residents = Vec::new();
+    let mut territories: HashMap<String, String> = HashMap::new();
+    let mut devices: HashMap<String, String> = HashMap::new();
+    for s in &subjects {
+        match s {
+            Subject::Unmask { household } => households.push(household.clone()),
+            Subject::Reveal {
+                household,
+                resident,
+                device,
+                ..
+            } => {
+                households.push(household.clone());
+                residents.push((household.clone(), resident.clone()));
+                if !devices.contains_key(device) {
+                    let name = match state.directory.device(device).await? {
+                        Some(d) => d.name.unwrap_or_else(|| "未命名的手机".into()),
+                        None => "（未登记的手机）".into(),
+                    };
+                    devices.insert(device.clone(), name);
+                }
+            }
+            Subject::Export { territory, .. } if !territories.contains_key(territory) => {
+                let name = match territory_name(&state, territory).await {
+                    Ok((name, _)) => name,
+                    Err(WebError::NotFound) => format!("（未登记的区域 {territory}）"),
+                    Err(e) => return Err(e),
+                };
+                territories.insert(territory.clone(), name);
+            }
+            _ => {}
+        }
+    }
+    households.sort();
+    households.dedup();
+    readmodel::catch_up(&state).await?;
+    let named = readmodel::places_and_names(state.web.model(), households, residents).await?;
+    let users: HashMap<String, (String, Role)> = state
+        .directory
+        .users()
         .await?
         .into_iter()
-        .map(|e| AuditLine {
-            when: when(e.at),
-            who: e.username,
-            action: match e.action.as_str() {
-                "unmask" => "查看完整信息".into(),
-                "export" => "导出".into(),
-                "reveal" => "手机查看完整信息".into(),
-                other => other.to_owned(),
-            },
-            target: e.target,
-            detail: e.detail,
+        .map(|u| (u.id, (u.display_name, u.role)))
+        .collect();
+    let address = |id: &str| {
+        named
+            .places
+            .get(id)
+            .map(|p| address_of([&p[0], &p[1], &p[2], &p[3], &p[4]]))
+            .unwrap_or_else(|| "（台账中已无此住户）".into())
+    };
+    let shown = format!("{}、{}", label("id_number"), label("phone"));
+    let lines = entries
+        .into_iter()
+        .zip(subjects)
+        .map(|(e, s)| {
+            let who = match users.get(&e.user_id) {
+                Some((name, role)) => format!("{name}（{}）", role.name_zh()),
+                None => e.username.clone(),
+            };
+            let (action, target, detail) = match s {
+                Subject::Unmask { household } => (
+                    "查看完整信息".to_owned(),
+                    address(&household),
+                    shown.clone(),
+                ),
+                Subject::Export {
+                    territory,
+                    what,
+                    format,
+                    full,
+                    building,
+                    reason,
+                } => (
+                    format!(
+                        "导出{}（{}，{}）",
+                        audit::export_name(&what).unwrap_or(&what),
+                        format.to_uppercase(),
+                        if full { "未脱敏" } else { "已脱敏" }
+                    ),
+                    territories.get(&territory).cloned().unwrap_or_default(),
+                    [
+                        building.then(|| "其中一栋楼".to_owned()),
+                        reason.map(|r| format!("原因：{r}")),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("；"),
+                ),
+                Subject::Reveal {
+                    household,
+                    resident,
+                    device,
+                    reason,
+                } => {
+                    let person = named
+                        .residents
+                        .get(&(household.clone(), resident))
+                        .cloned()
+                        .unwrap_or_else(|| "（台账中已无此居民）".into());
+                    (
+                        "手机查看完整信息".to_owned(),
+                        address(&household),
+                        format!(
+                            "居民：{person}；{shown}；手机：{}；原因：{reason}",
+                            devices.get(&device).map(String::as_str).unwrap_or("")
+                        ),
+                    )
+                }
+                Subject::Other => (
+                    match e.action.as_str() {
+                        "unmask" => "查看完整信息".into(),
+                        "export" => "导出".into(),
+                        "reveal" => "手机查看完整信息".into(),
+                        other => other.to_owned(),
+                    },
+                    e.target.clone(),
+                    e.detail.clone(),
+                ),
+            };
+            AuditLine {
+                when: when(e.at),
+                who,
+                action,
+                target,
+                detail,
+            }
         })
         .collect();
     render(&AuditPage {
         nav: Nav::of(&user),
-        entries,
+        entries: lines,
     })
 }

@@ -1023,6 +1023,60 @@ pub async fn household_grid(model: &ReadModel, id: &str) -> Result<Option<String
         .await
 }
 
+/// What the read model knows of some households and residents named by
+/// id ([`places_and_names`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Named {
+    /// Where each household is: 片区, 小区, 楼栋, 单元, 室.
+    pub places: HashMap<String, [String; 5]>,
+    /// Each resident's name, by (household id, resident key).
+    pub residents: HashMap<(String, String), String>,
+}
+
+/// Where the households of `ids` are and the names of the residents of
+/// `residents` (household id, resident key), for those the read model
+/// has. For the audit log, which names records by id.
+pub async fn places_and_names(
+    model: &ReadModel,
+    ids: Vec<String>,
+    residents: Vec<(String, String)>,
+) -> Result<Named, DbError> {
+    model
+        .run(move |c| {
+            let mut places = HashMap::new();
+            let mut stmt = c.prepare_cached(
+                "SELECT area, compound, building, unit, room FROM households WHERE id = ?1",
+            )?;
+            for id in ids {
+                let place = stmt
+                    .query_row([&id], |r| {
+                        Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
+                    })
+                    .optional()?;
+                if let Some(place) = place {
+                    places.insert(id, place);
+                }
+            }
+            let mut names = HashMap::new();
+            let mut stmt = c.prepare_cached(
+                "SELECT name FROM residents WHERE household_id = ?1 AND key = ?2",
+            )?;
+            for (household, key) in residents {
+                let name: Option<String> = stmt
+                    .query_row([&household, &key], |r| r.get(0))
+                    .optional()?;
+                if let Some(name) = name {
+                    names.insert((household, key), name);
+                }
+            }
+            Ok(Named {
+                places,
+                residents: names,
+            })
+        })
+        .await
+}
+
 /// The loop's figures for the reports of a territory made in a period.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Figures {
