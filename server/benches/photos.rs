@@ -26,27 +26,9 @@ use gridsync_core::{OpenOptions, Store};
 mod server;
 use server::Server;
 
-const COMMUNITY: &str = "110105001001";
 const GRID: &str = "110105001001001";
 const PASSWORD: &str = "bench-pass-2026";
 const PHOTOS: usize = 20;
-
-/// A real JPEG of about 2 MB: noise at quality 95 does not compress.
-fn photo(seed: u32) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    let img = image::RgbImage::from_fn(1100, 800, |_, _| {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        let b = state.to_le_bytes();
-        image::Rgb([b[0], b[1], b[2]])
-    });
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95)
-        .encode_image(&img)
-        .unwrap();
-    out
-}
 
 fn phone(dir: &Path, name: &str, url: &str, user: &str) -> (Store, Client) {
     let mut store =
@@ -110,32 +92,7 @@ struct Run {
 fn run(photos: &[Vec<u8>], interrupt: bool) -> Run {
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(&tmp.path().join("server"), None);
-    let territory = serde_json::json!({"streets": [{"code": "110105001", "name": "建国门街道",
-        "communities": [{"code": COMMUNITY, "name": "幸福社区",
-            "grids": [{"code": GRID, "name": "第一网格"}]}]}]});
-    let tfile = tmp.path().join("territory.json");
-    std::fs::write(&tfile, territory.to_string()).unwrap();
-    server.cli(&["import", tfile.to_str().unwrap()]);
-    for (user, role, extra) in [
-        ("w1", "grid_worker", ["--grids", GRID]),
-        ("sup", "supervisor", ["--subtree", COMMUNITY]),
-    ] {
-        server.cli(&[
-            "admin",
-            "user",
-            "add",
-            "--username",
-            user,
-            "--name",
-            "测试",
-            "--role",
-            role,
-            extra[0],
-            extra[1],
-            "--password",
-            PASSWORD,
-        ]);
-    }
+    server::one_grid_community(&server, tmp.path(), GRID, PASSWORD);
     let url = server.url.clone();
     let (mut store, client) = phone(tmp.path(), "worker", &url, "w1");
     sync(&mut store, &client, &mut |_| {});
@@ -219,7 +176,9 @@ fn run(photos: &[Vec<u8>], interrupt: bool) -> Run {
 
 fn main() {
     let t = Instant::now();
-    let photos: Vec<Vec<u8>> = (0..PHOTOS as u32).map(photo).collect();
+    let photos: Vec<Vec<u8>> = (0..PHOTOS as u32)
+        .map(|i| server::noise_jpeg(i, 1100, 800))
+        .collect();
     let total: u64 = photos.iter().map(|p| p.len() as u64).sum();
     println!(
         "{PHOTOS} photos, {:.2} MB in all ({:.2} MB each on average; generated in {} ms)",

@@ -11,7 +11,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use gridsync_core::issue::NewIssue;
@@ -22,58 +21,8 @@ use gridsync_core::{OpenOptions, Store};
 mod server;
 use server::Server;
 
-const COMMUNITY: &str = "110105001001";
 const GRID: &str = "110105001001001";
 const PASSWORD: &str = "bench-pass-2026";
-
-/// A real JPEG of about 1 MB: noise at quality 95 does not compress.
-fn photo(seed: u32) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    let img = image::RgbImage::from_fn(780, 560, |_, _| {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        let b = state.to_le_bytes();
-        image::Rgb([b[0], b[1], b[2]])
-    });
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95)
-        .encode_image(&img)
-        .unwrap();
-    out
-}
-
-/// A fresh server with the community, a grid worker and its supervisor.
-fn server(dir: &Path) -> Server {
-    let server = Server::start(&dir.join("server"), None);
-    let territory = serde_json::json!({"streets": [{"code": "110105001", "name": "建国门街道",
-        "communities": [{"code": COMMUNITY, "name": "幸福社区",
-            "grids": [{"code": GRID, "name": "第一网格"}]}]}]});
-    let tfile = dir.join("territory.json");
-    std::fs::write(&tfile, territory.to_string()).unwrap();
-    server.cli(&["import", tfile.to_str().unwrap()]);
-    for (user, role, extra) in [
-        ("w1", "grid_worker", ["--grids", GRID]),
-        ("sup", "supervisor", ["--subtree", COMMUNITY]),
-    ] {
-        server.cli(&[
-            "admin",
-            "user",
-            "add",
-            "--username",
-            user,
-            "--name",
-            "测试",
-            "--role",
-            role,
-            extra[0],
-            extra[1],
-            "--password",
-            PASSWORD,
-        ]);
-    }
-    server
-}
 
 /// The supervisor signed in to the web: its session cookie.
 fn web_session(http: &reqwest::blocking::Client, url: &str) -> String {
@@ -99,7 +48,8 @@ struct Run {
 
 fn run(photos: &[Vec<u8>]) -> Run {
     let tmp = tempfile::tempdir().unwrap();
-    let server = server(tmp.path());
+    let server = Server::start(&tmp.path().join("server"), None);
+    server::one_grid_community(&server, tmp.path(), GRID, PASSWORD);
     let url = server.url.clone();
     let mut phone =
         Store::open_with(tmp.path().join("phone.sqlite3"), OpenOptions::default()).unwrap();
@@ -179,7 +129,7 @@ fn run(photos: &[Vec<u8>]) -> Run {
 }
 
 fn main() {
-    let photos: Vec<Vec<u8>> = (0..3).map(photo).collect();
+    let photos: Vec<Vec<u8>> = (0..3).map(|i| server::noise_jpeg(i, 780, 560)).collect();
     let total: usize = photos.iter().map(Vec::len).sum();
     println!(
         "3 photos, {:.2} MB in all ({})",

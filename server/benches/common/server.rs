@@ -162,3 +162,54 @@ impl Drop for Server {
         self.kill();
     }
 }
+
+/// The community 幸福社区 with one grid (`grid`), its grid worker `w1` and
+/// the community's supervisor `sup`, both with `password`: the set-up of
+/// the photo benches.
+pub(crate) fn one_grid_community(server: &Server, dir: &Path, grid: &str, password: &str) {
+    let community = &grid[..12];
+    let territory = serde_json::json!({"streets": [{"code": &grid[..9], "name": "建国门街道",
+        "communities": [{"code": community, "name": "幸福社区",
+            "grids": [{"code": grid, "name": "第一网格"}]}]}]});
+    let tfile = dir.join("territory.json");
+    std::fs::write(&tfile, territory.to_string()).unwrap();
+    server.cli(&["import", tfile.to_str().unwrap()]);
+    for (user, role, extra) in [
+        ("w1", "grid_worker", ["--grids", grid]),
+        ("sup", "supervisor", ["--subtree", community]),
+    ] {
+        server.cli(&[
+            "admin",
+            "user",
+            "add",
+            "--username",
+            user,
+            "--name",
+            "测试",
+            "--role",
+            role,
+            extra[0],
+            extra[1],
+            "--password",
+            password,
+        ]);
+    }
+}
+
+/// A real JPEG of `w`×`h` pixels that does not compress (noise at quality
+/// 95): about 2 MB at 1100×800, 1 MB at 780×560.
+pub(crate) fn noise_jpeg(seed: u32, w: u32, h: u32) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    let img = image::RgbImage::from_fn(w, h, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let b = state.to_le_bytes();
+        image::Rgb([b[0], b[1], b[2]])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95)
+        .encode_image(&img)
+        .unwrap();
+    out
+}

@@ -239,7 +239,7 @@ impl Store {
     /// subtype is unknown to this app.
     pub fn issue_deadline(&self, issue: &Issue) -> Result<Option<i64>> {
         let calendar = self.work_calendar()?;
-        Ok(deadline_of(&calendar, issue))
+        Ok(issue.due(&issue.status, &calendar))
     }
 
     /// Open issues of a grid (not closed, rated or withdrawn), oldest first.
@@ -306,7 +306,7 @@ impl Store {
                 Err(e) => return Err(e),
             };
             let row = IssueRow {
-                deadline: deadline_of(&calendar, &i),
+                deadline: i.due(&i.status, &calendar),
                 id: i.id,
                 grid: i.grid,
                 category: i.category,
@@ -324,8 +324,4 @@ impl Store {
         }
         Ok(rows)
     }
-}
-
-fn deadline_of(calendar: &WorkCalendar, i: &Issue) -> Option<i64> {
-    i.due(&i.status, calendar)
 }

@@ -4,7 +4,8 @@
 //! the phone offers the same categories, checks reports the same way and
 //! counts the same deadlines as the supervisors' pages.
 //!
-//! Fetched after each sync with the `ETag` of the last answer (a `304`
+//! Fetched after each sync ([`request_state`] and [`apply`] with the
+//! store, [`fetch`] without it) with the `ETag` of the last answer (a `304`
 //! costs a few hundred bytes), kept in the store, and installed when the
 //! store is opened ([`install_kept`]). An older server without the
 //! endpoint (404) leaves the phone on the built-in catalogue.
@@ -105,13 +106,6 @@ pub fn apply(store: &mut Store, fetched: Fetched) -> Result<bool> {
     store.set_work_calendar(&calendar)?;
     store.set_meta(ETAG_KEY, tag.as_deref().unwrap_or(""))?;
     Ok(true)
-}
-
-/// Fetch and keep the server's rules; whether they changed.
-pub fn refresh(store: &mut Store, client: &Client) -> Result<bool> {
-    let (token, etag) = request_state(store)?;
-    let fetched = fetch(client, &token, etag.as_deref())?;
-    apply(store, fetched)
 }
 
 /// Install the catalogue this store last received (at open, before any
