@@ -18,6 +18,7 @@ uniffi::setup_scaffolding!();
 
 mod client;
 mod codes;
+mod contacts;
 mod error;
 mod issues;
 mod privacy;
@@ -25,6 +26,7 @@ mod records;
 
 pub use client::{ChangeListener, Gridsync, SyncListener};
 pub use codes::{Code, CodeTable, codes};
+pub use contacts::*;
 pub use error::GridsyncError;
 pub use issues::*;
 pub use privacy::RevealedResident;

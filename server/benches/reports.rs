@@ -125,6 +125,7 @@ fn admin() -> Principal {
         grids: Vec::new(),
         subtree: None,
         department: None,
+        post: None,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod http;
 mod table;
 
+use gridsync_core::contact::Post;
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use cli::{AdminArgs, run_cli};
@@ -69,6 +70,9 @@ pub struct CreateUser {
     /// Department code (department users).
     #[serde(default)]
     pub department: Option<String>,
+    /// The building or unit served (楼栋长, 单元长).
+    #[serde(default)]
+    pub post: Option<Post>,
     /// Initial password; generated (and answered once) when absent.
     #[serde(default)]
     pub password: Option<String>,
@@ -103,6 +107,9 @@ pub struct ChangeUser {
     /// Department code; `null` clears it.
     #[serde(default, deserialize_with = "present")]
     pub department: Option<Option<String>>,
+    /// Building or unit served; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    pub post: Option<Option<Post>>,
     /// Activate or deactivate (deactivating ends every session).
     #[serde(default)]
     pub active: Option<bool>,
@@ -112,8 +119,10 @@ pub struct ChangeUser {
 }
 
 /// A field that is present (even as `null`) is `Some`.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Create a user; a password is generated when none is given.
@@ -126,6 +135,7 @@ pub async fn create_user(state: &AppState, req: CreateUser) -> Result<CreatedUse
         grids: req.grids,
         subtree: req.subtree,
         department: req.department,
+        post: req.post,
         active: true,
     };
     // Refuse malformed fields before paying for the hash.
@@ -173,6 +183,7 @@ pub async fn change_user(
                 grids: req.grids,
                 subtree: req.subtree,
                 department: req.department,
+                post: req.post,
                 active: req.active,
                 password_hash,
             },

@@ -36,6 +36,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::sync::routes())
         .merge(crate::reports::routes())
         .merge(crate::reveals::routes())
+        .merge(crate::roster::routes())
         .merge(crate::blobs::routes())
         .merge(crate::web::routes())
         .merge(crate::hotline::routes())

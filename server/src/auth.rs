@@ -249,6 +249,9 @@ pub struct Me {
     /// Department acted for (department users).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
+    /// Building or unit served (楼栋长, 单元长).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post: Option<gridsync_core::contact::Post>,
 }
 
 impl Me {
@@ -261,6 +264,7 @@ impl Me {
             grids,
             subtree,
             department,
+            post,
         } = caller.principal;
         Me {
             user_id,
@@ -272,6 +276,7 @@ impl Me {
             grids,
             subtree,
             department,
+            post,
         }
     }
 }

@@ -45,6 +45,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0009_log_generation.sql"),
     ),
     (10, include_str!("../migrations/sqlite/0010_hotline.sql")),
+    (
+        12,
+        include_str!("../migrations/sqlite/0012_building_heads.sql"),
+    ),
 ];
 
 /// `PRAGMA synchronous` of every connection: FULL (2).
@@ -105,7 +109,30 @@ pub async fn open(path: &Path) -> Result<Pool, DbError> {
 /// `user_version` (1..=n, contiguous), which still counts as applied. A
 /// migration numbered below one already applied (a gap filled later) is
 /// applied too.
+///
+/// Migrations run with foreign keys off, as SQLite's procedure for
+/// rebuilding a table requires (dropping a referenced table would
+/// otherwise cascade to its children), and every reference is checked
+/// after the last one: a dangling one fails the start.
 fn migrate(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let result = migrate_all(conn).and_then(|()| {
+        let dangling: Option<String> = conn
+            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .optional()?;
+        match dangling {
+            Some(table) => Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                Some(format!("a migration left a dangling reference in {table}")),
+            )),
+            None => Ok(()),
+        }
+    });
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    result
+}
+
+fn migrate_all(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
     let legacy: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY) STRICT",
@@ -212,6 +239,48 @@ mod tests {
             conn.execute("INSERT INTO schema_migrations VALUES (?1)", [n])?;
         }
         Ok(conn)
+    }
+
+    /// The users rebuild for 楼栋长/单元长 (migration 12) keeps every user
+    /// and everything that refers to one: grids, devices, sessions. With
+    /// foreign keys on (as the pool's connections have them), dropping the
+    /// old table would have cascaded to user_grids.
+    #[test]
+    fn the_users_rebuild_keeps_every_user_and_what_refers_to_them() -> rusqlite::Result<()> {
+        let mut conn = migrated_before(12)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(
+            "INSERT INTO streets VALUES ('110105001', '街道', 1);
+             INSERT INTO communities VALUES ('110105001001', '110105001', '社区', 1);
+             INSERT INTO grids VALUES ('110105001001001', '110105001001', '一网格', 1);
+             INSERT INTO users (id, username, display_name, role, active, created_at, updated_at)
+                 VALUES ('u1', 'wangge', '网格员甲', 'grid_worker', 1, 1, 1);
+             INSERT INTO user_grids VALUES ('u1', '110105001001001');
+             INSERT INTO devices (id, user_id, registered_at, last_seen_at) VALUES ('d1', 'u1', 1, 1);
+             INSERT INTO sessions (id, user_id, device_id, created_at) VALUES ('s1', 'u1', 'd1', 1);",
+        )?;
+        migrate(&mut conn)?;
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+        assert_eq!(count("SELECT count(*) FROM users")?, 1);
+        assert_eq!(count("SELECT count(*) FROM user_grids")?, 1);
+        assert_eq!(count("SELECT count(*) FROM devices")?, 1);
+        assert_eq!(count("SELECT count(*) FROM sessions")?, 1);
+        let fk: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+        assert_eq!(fk, 1, "foreign keys are on again after migrating");
+        conn.execute(
+            "INSERT INTO users (id, username, display_name, role, active, created_at, updated_at, post)
+             VALUES ('u2', 'loudong', '楼栋长甲', 'building_head', 1, 1, 1, '{}')",
+            [],
+        )?;
+        // The references still hold: a grid row for an unknown user is refused.
+        assert!(
+            conn.execute(
+                "INSERT INTO user_grids VALUES ('nobody', '110105001001001')",
+                []
+            )
+            .is_err()
+        );
+        Ok(())
     }
 
     /// A database written before migration 6 keeps every document, and

@@ -17,9 +17,11 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use gridsync_core::Reason;
+use gridsync_core::contact::Post;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+
 use crate::principal::{Principal, Role};
 
 /// Errors of a directory implementation.
@@ -259,6 +261,10 @@ pub struct User {
     /// Department code (department users only).
     #[serde(default)]
     pub department: Option<String>,
+    /// The building or unit served (楼栋长, 单元长 only); its grid is also
+    /// the user's one grid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post: Option<Post>,
     /// Whether a password is set (users of the external identity provider
     /// may have none).
     pub has_password: bool,
@@ -279,6 +285,7 @@ impl User {
             grids: self.grids.clone(),
             subtree: self.subtree.clone(),
             department: self.department.clone(),
+            post: self.post.clone(),
         }
     }
 }
@@ -301,6 +308,8 @@ pub struct NewUser {
     pub subtree: Option<String>,
     /// Department code (department users: required; others: none).
     pub department: Option<String>,
+    /// Building or unit (楼栋长, 单元长: required; others: none).
+    pub post: Option<Post>,
     /// Whether the user may sign in.
     pub active: bool,
 }
@@ -316,6 +325,7 @@ impl NewUser {
             grids: Vec::new(),
             subtree: None,
             department: None,
+            post: None,
             active: true,
         }
     }
@@ -342,6 +352,12 @@ impl NewUser {
         self
     }
 
+    /// With this building or unit (楼栋长, 单元长).
+    pub fn with_post(mut self, post: Post) -> Self {
+        self.post = Some(post);
+        self
+    }
+
     /// With this password hash.
     pub fn with_password_hash(mut self, hash: impl Into<String>) -> Self {
         self.password_hash = Some(hash.into());
@@ -361,6 +377,7 @@ impl NewUser {
             &mut self.grids,
             &mut self.subtree,
             &mut self.department,
+            &mut self.post,
         )
     }
 }
@@ -379,6 +396,8 @@ pub struct UserUpdate {
     pub subtree: Option<Option<String>>,
     /// New department (`Some(None)` clears it).
     pub department: Option<Option<String>>,
+    /// New building or unit (`Some(None)` clears it).
+    pub post: Option<Option<Post>>,
     /// Activate or deactivate.
     pub active: Option<bool>,
     /// New argon2id PHC password hash.
@@ -405,6 +424,9 @@ impl UserUpdate {
                 if role != Role::Department && self.department.is_none() {
                     user.department = None;
                 }
+                if !role.is_head() && self.post.is_none() {
+                    user.post = None;
+                }
             }
             user.role = role;
         }
@@ -417,6 +439,9 @@ impl UserUpdate {
         if let Some(department) = &self.department {
             user.department = department.clone();
         }
+        if let Some(post) = &self.post {
+            user.post = post.clone();
+        }
         if let Some(active) = self.active {
             user.active = active;
         }
@@ -428,6 +453,7 @@ impl UserUpdate {
             &mut user.grids,
             &mut user.subtree,
             &mut user.department,
+            &mut user.post,
         )
     }
 }
@@ -482,14 +508,17 @@ fn validate_display_name(name: &str) -> DirectoryResult<()> {
 }
 
 /// The role rules: grid workers have grids and no subtree, supervisors a
-/// subtree and no grids, department users a department, everyone else none
-/// of these. Codes are trimmed, checked for shape, sorted and deduplicated.
+/// subtree and no grids, department users a department, 楼栋长/单元长 a post
+/// (whose grid becomes their one grid), everyone else none of these. Codes
+/// are trimmed, checked for shape, sorted and deduplicated.
 fn normalize_assignment(
     role: Role,
     grids: &mut Vec<String>,
     subtree: &mut Option<String>,
     department: &mut Option<String>,
+    post: &mut Option<Post>,
 ) -> DirectoryResult<()> {
+    normalize_post(role, grids, post)?;
     if let Some(d) = department.as_mut() {
         *d = d.trim().to_ascii_lowercase();
         if d.is_empty() {
@@ -538,7 +567,7 @@ fn normalize_assignment(
                 "a grid worker needs at least one grid",
             ));
         }
-        Role::GridWorker => {}
+        Role::GridWorker | Role::BuildingHead | Role::UnitHead => {}
         _ if !grids.is_empty() => {
             return Err(DirectoryError::invalid(
                 "grids",
@@ -567,6 +596,85 @@ fn normalize_assignment(
         )),
         (_, None) => Ok(()),
     }
+}
+
+/// A post as stored in `users.post` (JSON).
+pub(crate) fn post_to_sql(post: Option<&Post>) -> Option<String> {
+    post.and_then(|p| serde_json::to_string(p).ok())
+}
+
+/// A post from `users.post` (unreadable JSON reads as none).
+pub(crate) fn post_from_sql(json: Option<String>) -> Option<Post> {
+    json.and_then(|j| serde_json::from_str(&j).ok())
+}
+
+/// A 楼栋长 needs a compound and building, a 单元长 also a unit; the post's
+/// grid becomes their only grid. Nobody else has a post.
+fn normalize_post(
+    role: Role,
+    grids: &mut Vec<String>,
+    post: &mut Option<Post>,
+) -> DirectoryResult<()> {
+    if !role.is_head() {
+        if post.is_some() {
+            return Err(DirectoryError::invalid(
+                "post",
+                "只有楼栋长、单元长可以指定楼栋",
+                "only building and unit heads have a post",
+            ));
+        }
+        return Ok(());
+    }
+    let Some(p) = post.as_mut() else {
+        return Err(DirectoryError::invalid(
+            "post",
+            "楼栋长、单元长需要指定所在的网格、小区和楼栋",
+            "a building or unit head needs a grid, compound and building",
+        ));
+    };
+    for part in [&mut p.grid, &mut p.compound, &mut p.building, &mut p.unit] {
+        *part = part.trim().to_owned();
+    }
+    let code = gridsync_core::codes::GridCode::parse(&p.grid).map_err(|reason| {
+        DirectoryError::Invalid {
+            field: "post.grid",
+            reason,
+        }
+    })?;
+    p.grid = code.as_str().to_owned();
+    if p.compound.is_empty() || p.building.is_empty() {
+        return Err(DirectoryError::invalid(
+            "post.building",
+            "请填写小区和楼栋",
+            "compound and building are required",
+        ));
+    }
+    match (role, p.unit.is_empty()) {
+        (Role::UnitHead, true) => {
+            return Err(DirectoryError::invalid(
+                "post.unit",
+                "单元长需要指定单元",
+                "a unit head needs a unit",
+            ));
+        }
+        (Role::BuildingHead, false) => {
+            return Err(DirectoryError::invalid(
+                "post.unit",
+                "楼栋长负责整栋楼，不指定单元",
+                "a building head serves the whole building: no unit",
+            ));
+        }
+        _ => {}
+    }
+    if grids.iter().any(|g| g.trim() != p.grid) {
+        return Err(DirectoryError::invalid(
+            "grids",
+            "楼栋长、单元长的网格由所在楼栋决定",
+            "a head's grid is their post's grid",
+        ));
+    }
+    *grids = vec![p.grid.clone()];
+    Ok(())
 }
 
 // ------------------------------------------------------------------ devices

@@ -128,6 +128,7 @@ pub fn principal(n: u8) -> Principal {
         grids,
         subtree,
         department,
+        post: None,
     }
 }
 

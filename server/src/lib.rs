@@ -34,6 +34,7 @@ pub mod pg;
 pub mod principal;
 pub mod reports;
 pub mod reveals;
+pub mod roster;
 pub mod scope;
 pub mod state;
 pub mod store;

@@ -74,6 +74,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0009_hotline",
         include_str!("../migrations/postgres/0009_hotline.sql"),
     ),
+    (
+        11,
+        "0011_building_heads",
+        include_str!("../migrations/postgres/0011_building_heads.sql"),
+    ),
 ];
 
 /// Whether `url` names a PostgreSQL database (`postgres://`, `postgresql://`).

@@ -2,6 +2,7 @@
 //! what their role entitles them to. Built by [`crate::auth`], judged by
 //! [`crate::scope`].
 
+use gridsync_core::contact::Post;
 use serde::{Deserialize, Serialize};
 
 /// A user's role.
@@ -18,6 +19,11 @@ pub enum Role {
     Department,
     /// Manages users, devices and the territory; sees everything.
     Admin,
+    /// 楼栋长: reads the masked roster of their building and records
+    /// contacts there (小三级); never the ledger itself.
+    BuildingHead,
+    /// 单元长: as a building head, for one unit of a building.
+    UnitHead,
 }
 
 impl Role {
@@ -29,6 +35,8 @@ impl Role {
             Role::Supervisor => "supervisor",
             Role::Department => "department",
             Role::Admin => "admin",
+            Role::BuildingHead => "building_head",
+            Role::UnitHead => "unit_head",
         }
     }
 
@@ -40,6 +48,8 @@ impl Role {
             "supervisor" => Role::Supervisor,
             "department" => Role::Department,
             "admin" => Role::Admin,
+            "building_head" => Role::BuildingHead,
+            "unit_head" => Role::UnitHead,
             _ => return None,
         })
     }
@@ -47,6 +57,11 @@ impl Role {
     /// The role's Chinese name (the core's table, shared with phones).
     pub fn name_zh(self) -> &'static str {
         gridsync_core::issue::duty::role_name_zh(self.code())
+    }
+
+    /// A 楼栋长 or 单元长: serves a [`Post`], reads a roster, records contacts.
+    pub fn is_head(self) -> bool {
+        matches!(self, Role::BuildingHead | Role::UnitHead)
     }
 }
 
@@ -68,4 +83,6 @@ pub struct Principal {
     pub subtree: Option<String>,
     /// The department a department user acts for (its code, e.g. `chengguan`).
     pub department: Option<String>,
+    /// The building or unit a 楼栋长/单元长 serves.
+    pub post: Option<Post>,
 }

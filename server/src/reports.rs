@@ -122,7 +122,7 @@ impl ReportScope {
                 prefixes: Vec::new(),
                 department: p.department.clone(),
             },
-            Role::PackageHolder => Self::default(),
+            Role::PackageHolder | Role::BuildingHead | Role::UnitHead => Self::default(),
         }
     }
 

@@ -10,6 +10,10 @@
 //! - A department user (职能部门) reads the issue reports dispatched to
 //!   their department (feed `d:<code>`) and may only add the steps that are
 //!   theirs (handle, feed back); never households or grids.
+//! - A 楼栋长/单元长 (building or unit head, 小三级) reads the masked
+//!   roster of their building or unit (`GET /v1/roster`, not a feed) and
+//!   the contacts they made; they write only new contacts, in their own
+//!   name, at households of their post.
 //! - An admin reads and writes everything.
 //!
 //! Reads are granted as feeds (see [`crate::store`]); writes are judged per
@@ -18,6 +22,7 @@
 //! report's closed loop is decided in [`steps`].
 
 use automerge::{Automerge, Change};
+use gridsync_core::contact;
 use gridsync_core::issue::{self, Issue};
 use gridsync_core::{doc, shape};
 
@@ -36,7 +41,11 @@ pub async fn feeds_for(
 ) -> Result<Vec<String>, crate::db::DbError> {
     Ok(match p.role {
         Role::GridWorker => p.grids.iter().map(|g| grid_feed(g)).collect(),
-        Role::PackageHolder => vec![holder_feed(&p.user_id)],
+        // A head's feed holds only the contacts they made (their roster
+        // comes masked, from `GET /v1/roster`, never as documents).
+        Role::PackageHolder | Role::BuildingHead | Role::UnitHead => {
+            vec![holder_feed(&p.user_id)]
+        }
         Role::Supervisor => match &p.subtree {
             Some(prefix) => directory
                 .grid_codes_under(prefix)
@@ -65,6 +74,9 @@ pub fn may_read(p: &Principal, facts: &DocFacts) -> bool {
             facts.kind == "household" && facts.holder.as_deref() == Some(p.user_id.as_str())
         }
         Role::Supervisor => under_subtree(p, &facts.scope),
+        Role::BuildingHead | Role::UnitHead => {
+            facts.kind == contact::KIND && facts.holder.as_deref() == Some(p.user_id.as_str())
+        }
         Role::Department => {
             facts.kind == issue::KIND
                 && p.department
@@ -227,6 +239,20 @@ impl WriteGuard for Guard {
                         "包保责任人不能更改住户的网格或包保人 / package-holders cannot change a household's grid or holder",
                     )
                     .at(if moved { "grid" } else { "holder" }));
+                }
+                Ok(after)
+            }
+            // A head writes only their own contacts; which households
+            // those may be at was judged by the rules above.
+            Role::BuildingHead | Role::UnitHead => {
+                let mine = |f: &DocFacts| {
+                    f.kind == contact::KIND && f.holder.as_deref() == Some(p.user_id.as_str())
+                };
+                if before.is_some_and(|b| !mine(b)) || !mine(&after) {
+                    return Err(Refusal::new(
+                        "role_forbids",
+                        "楼栋长、单元长只能记录联系，不能修改台账或事件 / building and unit heads record contacts only",
+                    ));
                 }
                 Ok(after)
             }

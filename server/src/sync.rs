@@ -547,6 +547,7 @@ pub fn server_principal() -> Principal {
         grids: Vec::new(),
         subtree: None,
         department: None,
+        post: None,
     }
 }
 

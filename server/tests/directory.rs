@@ -89,6 +89,93 @@ pub(crate) mod suite {
         assert!(dir.community("110105001003").await.expect("dir").is_none());
     }
 
+    /// 楼栋长 and 单元长: a post is required and checked, its grid becomes
+    /// the user's one grid, it is stored and read back, and a role change
+    /// away from head drops it.
+    pub(crate) async fn building_heads(dir: Arc<dyn Directory>) {
+        use gridsync_core::contact::Post;
+        with_territory(dir.as_ref()).await;
+        let post = Post {
+            grid: format!(" {G1} "),
+            compound: "幸福小区".into(),
+            building: " 3号楼 ".into(),
+            unit: String::new(),
+        };
+        let head = dir
+            .create_user(NewUser::new("lou", "楼栋长", Role::BuildingHead).with_post(post.clone()))
+            .await
+            .expect("create");
+        let stored = head.post.clone().expect("post kept");
+        assert_eq!(
+            (stored.grid.as_str(), stored.building.as_str()),
+            (G1, "3号楼")
+        );
+        assert_eq!(head.grids, [G1]);
+        assert_eq!(dir.user(&head.id).await.expect("dir"), Some(head.clone()));
+        assert_eq!(head.principal(None).post, Some(stored));
+
+        let field = |r: Result<gridsync_server::directory::User, DirectoryError>| match r {
+            Err(DirectoryError::Invalid { field, .. }) => field,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        let no_post = dir
+            .create_user(NewUser::new("lou2", "楼栋长", Role::BuildingHead))
+            .await;
+        assert_eq!(field(no_post), "post");
+        let unit_without_unit = dir
+            .create_user(NewUser::new("dan", "单元长", Role::UnitHead).with_post(post.clone()))
+            .await;
+        assert_eq!(field(unit_without_unit), "post.unit");
+        let worker_with_post = dir
+            .create_user(
+                NewUser::new("wg", "网格员", Role::GridWorker)
+                    .with_grids([G1])
+                    .with_post(post.clone()),
+            )
+            .await;
+        assert_eq!(field(worker_with_post), "post");
+        let unknown_grid = dir
+            .create_user(
+                NewUser::new("lou3", "楼栋长", Role::BuildingHead).with_post(Post {
+                    grid: "110105001001099".into(),
+                    ..post.clone()
+                }),
+            )
+            .await;
+        assert!(
+            matches!(unknown_grid, Err(DirectoryError::UnknownGrid(_))),
+            "{unknown_grid:?}"
+        );
+
+        let unit = dir
+            .update_user(
+                &head.id,
+                UserUpdate {
+                    role: Some(Role::UnitHead),
+                    post: Some(Some(Post {
+                        unit: "2单元".into(),
+                        ..post.clone()
+                    })),
+                    ..UserUpdate::default()
+                },
+            )
+            .await
+            .expect("to unit head");
+        assert_eq!(unit.post.as_ref().map(|p| p.unit.as_str()), Some("2单元"));
+        let worker = dir
+            .update_user(
+                &head.id,
+                UserUpdate {
+                    role: Some(Role::GridWorker),
+                    grids: Some(vec![G2.into()]),
+                    ..UserUpdate::default()
+                },
+            )
+            .await
+            .expect("to grid worker");
+        assert_eq!((worker.post, worker.grids), (None, vec![G2.to_owned()]));
+    }
+
     pub(crate) async fn users(dir: Arc<dyn Directory>) {
         with_territory(dir.as_ref()).await;
         let u = dir
@@ -403,6 +490,7 @@ mod sqlite {
         sqlite_directory(),
         territory_lookups,
         users,
+        building_heads,
         devices_and_sessions,
         concurrent_rotation_has_one_winner,
     );

@@ -143,6 +143,7 @@ macro_rules! pg_directory_conformance {
 pg_directory_conformance!(
     territory_lookups,
     users,
+    building_heads,
     devices_and_sessions,
     concurrent_rotation_has_one_winner,
 );

@@ -58,6 +58,7 @@ fn principal(who: Who) -> Principal {
         grids: grids.into_iter().map(String::from).collect(),
         subtree: subtree.map(String::from),
         department: department.map(String::from),
+        post: None,
     }
 }
 

@@ -22,6 +22,7 @@ pub(crate) fn principal(role: Role, grids: &[&str]) -> Principal {
         grids: grids.iter().map(|s| s.to_string()).collect(),
         subtree: matches!(role, Role::Supervisor).then(|| "110105001001".to_string()),
         department: None,
+        post: None,
     }
 }
 

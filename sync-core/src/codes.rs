@@ -146,7 +146,11 @@ code_table! {
 code_table! {
     /// A reason a person needs the grid worker's attention.
     ///
-    /// The last six are the special-population types of GB/T 31000-2015.
+    /// 高龄老人 (80 and over), 孤寡老人 (alone, without children), 党员中心户
+    /// (a party member's home that serves its neighbours) and 新就业群体
+    /// (couriers, ride-hailing and delivery riders) are the tags the
+    /// cities' 小三级 work uses. The last six are the special-population
+    /// types of GB/T 31000-2015.
     /// Tags for which [`AttentionTag::is_sensitive`] holds are sensitive
     /// personal information under PIPL art. 28 and need the stricter handling.
     pub enum AttentionTag {
@@ -160,6 +164,10 @@ code_table! {
         LeftBehindChild = ("left_behind_child", "留守儿童"),
         ChildInDifficulty = ("child_in_difficulty", "困境儿童"),
         PartyMember = ("party_member", "党员"),
+        AdvancedAgeElderly = ("advanced_age_elderly", "高龄老人"),
+        SolitaryElderly = ("solitary_elderly", "孤寡老人"),
+        PartyCenterHousehold = ("party_center_household", "党员中心户"),
+        NewEmploymentGroup = ("new_employment_group", "新就业群体"),
         ReleasedPrisoner = ("released_prisoner", "刑满释放人员"),
         CommunityCorrection = ("community_correction", "社区矫正人员"),
         SevereMentalDisorder = ("severe_mental_disorder", "严重精神障碍患者"),
@@ -411,7 +419,7 @@ pub(crate) mod tests {
     fn attention_tag_table() {
         check_table(
             AttentionTag::all(),
-            14,
+            18,
             AttentionTag::code,
             AttentionTag::name_zh,
             AttentionTag::from_code,

@@ -25,6 +25,7 @@ use crate::{Error, Reason, Result};
 
 mod validate;
 
+pub(crate) use validate::CLOCK_SKEW_MS;
 pub use validate::Clock;
 
 /// Where a household lives, down to the room: 片区 / 小区 / 楼栋 / 单元 / 室.
@@ -378,6 +379,24 @@ impl Resident {
             self.birth_date = Some(validate::format_date(id.birth_date()));
         }
     }
+}
+
+/// Age in whole years on `today` of someone born on `birth_date`
+/// (`YYYY-MM-DD`); `None` when the date does not read or is after today.
+pub fn age_on(birth_date: &str, today: time::Date) -> Option<u32> {
+    let mut parts = birth_date.trim().splitn(3, '-');
+    let y: i32 = parts.next()?.parse().ok()?;
+    let m: u8 = parts.next()?.parse().ok()?;
+    let d: u8 = parts.next()?.parse().ok()?;
+    let born = time::Date::from_calendar_date(y, time::Month::try_from(m).ok()?, d).ok()?;
+    if born > today {
+        return None;
+    }
+    let mut age = today.year() - born.year();
+    if (today.month() as u8, today.day()) < (born.month() as u8, born.day()) {
+        age -= 1;
+    }
+    u32::try_from(age).ok()
 }
 
 impl Visit {

@@ -244,6 +244,25 @@ pub fn mask_phone(phone: &str) -> String {
     }
 }
 
+/// Masks a person's name for people who may know of a household but not
+/// who is in it (a 楼栋长's roster): the surname and, for names of three
+/// characters or more, the last character stay (张*明, 欧阳**红, 李*).
+pub fn mask_name(name: &str) -> String {
+    let chars: Vec<char> = name.trim().chars().collect();
+    match chars.len() {
+        0 => String::new(),
+        1 => "*".into(),
+        2 => format!("{}*", chars[0]),
+        n => {
+            let mut out = String::new();
+            out.push(chars[0]);
+            out.extend(std::iter::repeat_n('*', n - 2));
+            out.push(chars[n - 1]);
+            out
+        }
+    }
+}
+
 /// Validates a phone number and returns it normalised.
 ///
 /// Accepted: an 11-digit mainland mobile (`1` then `3`–`9`), optionally with a
@@ -350,6 +369,15 @@ mod tests {
 
     fn reason_en(s: &str) -> String {
         parse(s).unwrap_err().en
+    }
+
+    #[test]
+    fn names_are_masked_keeping_the_surname() {
+        assert_eq!(mask_name("张伟"), "张*");
+        assert_eq!(mask_name("王秀英"), "王*英");
+        assert_eq!(mask_name("欧阳建华"), "欧**华");
+        assert_eq!(mask_name(" 李 "), "*");
+        assert_eq!(mask_name(""), "");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! - [`household`], [`grid`], [`issue`]: the records people edit, each an
 //!   Automerge document with a typed API (issue reports carry their
 //!   closed-loop workflow as an append-only event map);
+//! - [`contact`]: what 楼栋长/单元长 record at the door, and the masked
+//!   roster of their building they record it from;
 //! - [`codes`], [`id_number`]: the national standard code tables and the
 //!   citizen ID number, used to validate what is typed;
 //! - [`doc`]: what all documents share (authorship, conflicts, history);
@@ -11,6 +13,7 @@
 //! This crate knows nothing of HTTP servers, UniFFI or any UI.
 
 pub mod codes;
+pub mod contact;
 pub mod demo;
 pub mod doc;
 mod error;

@@ -1,6 +1,6 @@
 //! The closed shape of every document kind: which fields a household, a
-//! grid and an issue report may hold, of which type, and every limit on
-//! strings, lists and maps. One place for all of it: the server refuses a
+//! grid, an issue report and a building head's contact may hold, of which
+//! type, and every limit on strings, lists and maps. One place for all of it: the server refuses a
 //! pushed document that breaks it (`check`), the phone's validation uses the
 //! same limits so it refuses before it records, and docs/protocol.md lists
 //! them.
@@ -194,6 +194,22 @@ const GRID: Shape = Shape::Record(&[
     ),
 ]);
 
+const CONTACT: Shape = Shape::Record(&[
+    ("kind", CODE),
+    ("schema", Shape::Number),
+    ("id", ID),
+    ("grid", CODE),
+    ("household", ID),
+    ("place", PLACE),
+    ("by", ID),
+    ("role", CODE),
+    ("at", Shape::Number),
+    ("method", CODE),
+    ("findings", Shape::Text(TEXT_CHARS)),
+    ("needs", Shape::Text(TEXT_CHARS)),
+    ("follow_up", Shape::Bool),
+]);
+
 const ISSUE_PLACE: Shape = Shape::Record(&[
     ("household", ID),
     ("building", Shape::Text(LANDMARK_CHARS)),
@@ -270,6 +286,7 @@ pub fn check(kind: &str, doc: &Value) -> Result<(), Misfit> {
         crate::household::KIND => &HOUSEHOLD,
         crate::grid::KIND => &GRID,
         crate::issue::KIND => &ISSUE,
+        crate::contact::KIND => &CONTACT,
         _ => {
             return Err(Misfit {
                 field: "kind".into(),
@@ -485,6 +502,6 @@ mod tests {
 
     #[test]
     fn unknown_kind_is_refused() {
-        assert_eq!(field_of("contact", json!({})), "kind");
+        assert_eq!(field_of("visit_note", json!({})), "kind");
     }
 }

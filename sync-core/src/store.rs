@@ -23,6 +23,7 @@ use crate::household::Clock;
 use crate::{Error, Result};
 
 mod blobs;
+mod contacts;
 mod duplicate;
 mod issues;
 mod key;

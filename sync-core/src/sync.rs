@@ -29,6 +29,7 @@ use crate::{Error, Result};
 pub mod blobs;
 pub mod client;
 pub mod reveals;
+pub mod roster;
 pub mod rules;
 pub mod wire;
 
@@ -248,6 +249,20 @@ pub fn sync<A: StoreAccess>(
             });
         if let Err(e) = refreshed {
             tracing::warn!(error = %e, "report rules not refreshed");
+        }
+        // A building or unit head's roster, every sync: it is what their
+        // contacts are recorded against offline.
+        let roster = store
+            .with(|s| roster::request_state(s))
+            .and_then(|wanted| match wanted {
+                Some(token) => {
+                    let fetched = roster::fetch(client, &token)?;
+                    store.with(|s| s.set_roster(Some(&fetched)))
+                }
+                None => Ok(()),
+            });
+        if let Err(e) = roster {
+            tracing::warn!(error = %e, "building roster not refreshed");
         }
     }
     store.with(|store| {

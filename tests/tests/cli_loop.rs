@@ -14,12 +14,12 @@ use crate::report_loop::street;
 use crate::{G1, PASSWORD};
 
 /// One person's command line: a store file of their own.
-struct Cli {
+pub(crate) struct Cli {
     store: PathBuf,
 }
 
 impl Cli {
-    fn login(server: &gridsync_tests::TestServer, dir: &Path, user: &str) -> Cli {
+    pub(crate) fn login(server: &gridsync_tests::TestServer, dir: &Path, user: &str) -> Cli {
         let cli = Cli {
             store: dir.join(format!("{user}.sqlite3")),
         };
@@ -28,7 +28,7 @@ impl Cli {
         cli
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         std::process::Command::new(gridsync_tests::client_bin())
             .arg("--store")
             .arg(&self.store)
@@ -38,7 +38,7 @@ impl Cli {
             .unwrap()
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
             out.status.success(),
@@ -50,7 +50,7 @@ impl Cli {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    fn json(&self, args: &[&str]) -> Value {
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
         serde_json::from_str(&self.ok(&[&["--json"], args].concat())).unwrap()
     }
 

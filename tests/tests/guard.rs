@@ -14,13 +14,13 @@ use serde_json::json;
 use crate::*;
 
 /// A signed-in client speaking docs/protocol.md by hand.
-struct Raw {
+pub(crate) struct Raw {
     url: String,
-    token: String,
+    pub(crate) token: String,
 }
 
 impl Raw {
-    fn login(server: &TestServer, user: &str) -> Raw {
+    pub(crate) fn login(server: &TestServer, user: &str) -> Raw {
         let resp: serde_json::Value = reqwest::blocking::Client::new()
             .post(format!("{}/v1/auth/login", server.url))
             .json(&json!({"username": user, "password": PASSWORD,
@@ -36,7 +36,7 @@ impl Raw {
     }
 
     /// Push `changes` (document id, bytes) and return the answer.
-    fn push(&self, changes: &[(String, Vec<u8>)]) -> serde_json::Value {
+    pub(crate) fn push(&self, changes: &[(String, Vec<u8>)]) -> serde_json::Value {
         let push: Vec<serde_json::Value> = changes
             .iter()
             .map(|(doc, data)| {
@@ -57,7 +57,7 @@ impl Raw {
 
 /// One change to `base` (a saved document) made by `f`, with the change
 /// message naming `by`: what any Automerge client can build.
-fn change(
+pub(crate) fn change(
     base: &[u8],
     by: &str,
     f: impl FnOnce(&mut Transaction<'_>) -> Result<(), automerge::AutomergeError>,
@@ -86,7 +86,7 @@ fn first_key(doc: &impl ReadDoc, map: &ObjId) -> String {
 /// The answer refused the only change pushed, with `code`, naming a field
 /// that starts with `field`.
 #[track_caller]
-fn refused(answer: &serde_json::Value, code: &str, field: &str) {
+pub(crate) fn refused(answer: &serde_json::Value, code: &str, field: &str) {
     assert_eq!(answer["stored"], 0, "nothing stored: {answer}");
     let r = &answer["rejected"][0];
     assert_eq!(r["code"], code, "{answer}");
@@ -102,7 +102,7 @@ fn refused(answer: &serde_json::Value, code: &str, field: &str) {
 }
 
 #[track_caller]
-fn accepted(answer: &serde_json::Value) {
+pub(crate) fn accepted(answer: &serde_json::Value) {
     assert_eq!(answer["rejected"], json!([]), "{answer}");
     assert_eq!(answer["stored"], 1, "{answer}");
 }

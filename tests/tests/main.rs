@@ -7,6 +7,7 @@
 mod access;
 mod bad_requests;
 mod blobs;
+mod building_heads;
 mod cli_loop;
 mod converge;
 mod crash;

@@ -485,6 +485,21 @@ void uniffi_gridsync_ffi_fn_method_gridsync_update_household(uint64_t ptr, RustB
 void uniffi_gridsync_ffi_fn_method_gridsync_update_resident(uint64_t ptr, RustBuffer household_id, RustBuffer resident_id, RustBuffer resident, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_BUILDING_ROSTER
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_BUILDING_ROSTER
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_building_roster(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_CONTACTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_CONTACTS
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_contacts(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_LOG_CONTACT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_LOG_CONTACT
+RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_log_contact(uint64_t ptr, RustBuffer contact, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_ATTACH_PHOTO
 #define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_FN_METHOD_GRIDSYNC_ATTACH_PHOTO
 RustBuffer uniffi_gridsync_ffi_fn_method_gridsync_attach_photo(uint64_t ptr, RustBuffer report_id, RustBuffer path, RustCallStatus *_Nonnull out_status
@@ -1064,6 +1079,24 @@ uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_update_household(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_UPDATE_RESIDENT
 #define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_UPDATE_RESIDENT
 uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_update_resident(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_BUILDING_ROSTER
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_BUILDING_ROSTER
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_building_roster(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_CONTACTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_CONTACTS
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_contacts(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_LOG_CONTACT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDSYNC_FFI_CHECKSUM_METHOD_GRIDSYNC_LOG_CONTACT
+uint16_t uniffi_gridsync_ffi_checksum_method_gridsync_log_contact(void
     
 );
 #endif

@@ -5,6 +5,7 @@ use std::io::BufRead;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use gridsync_core::contact::Post;
 
 use super::{ChangeUser, CreateUser, change_user, create_user, find_user, revoke_device, table};
 use crate::directory::{Department, Device, User};
@@ -98,7 +99,7 @@ pub enum UserCommand {
         /// Name shown to people (姓名).
         #[arg(long)]
         name: String,
-        /// grid_worker 网格员, package_holder 包保责任人, supervisor 社区/街道管理员, department 职能部门, admin 系统管理员.
+        /// grid_worker 网格员, package_holder 包保责任人, supervisor 社区/街道管理员, department 职能部门, admin 系统管理员, building_head 楼栋长, unit_head 单元长.
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// Grid codes, comma-separated (grid workers).
@@ -110,6 +111,10 @@ pub enum UserCommand {
         /// Department code (department users; see `admin department list`).
         #[arg(long)]
         department: Option<String>,
+        /// The building or unit a 楼栋长/单元长 serves, as
+        /// `<grid code>/<小区>/<楼栋>[/<单元>]`, e.g. `110105001001001/幸福小区/3号楼/2单元`.
+        #[arg(long)]
+        post: Option<String>,
         /// The password.
         #[command(flatten)]
         password: PasswordSource,
@@ -255,6 +260,7 @@ async fn user(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
             grids,
             subtree,
             department,
+            post,
             password,
         } => {
             let created = create_user(
@@ -266,6 +272,11 @@ async fn user(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
                     grids,
                     subtree,
                     department,
+                    post: post
+                        .as_deref()
+                        .map(parse_post)
+                        .transpose()
+                        .map_err(anyhow::Error::msg)?,
                     password: password.read()?,
                 },
             )
@@ -422,15 +433,39 @@ async fn device(state: &AppState, cmd: DeviceCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `<grid>/<小区>/<楼栋>[/<单元>]` as a post.
+fn parse_post(s: &str) -> Result<Post, String> {
+    let parts: Vec<&str> = s.split('/').map(str::trim).collect();
+    match parts.as_slice() {
+        [grid, compound, building] | [grid, compound, building, ""] => Ok(Post {
+            grid: (*grid).to_owned(),
+            compound: (*compound).to_owned(),
+            building: (*building).to_owned(),
+            unit: String::new(),
+        }),
+        [grid, compound, building, unit] => Ok(Post {
+            grid: (*grid).to_owned(),
+            compound: (*compound).to_owned(),
+            building: (*building).to_owned(),
+            unit: (*unit).to_owned(),
+        }),
+        _ => Err(
+            "应为 网格编码/小区/楼栋[/单元] / expected <grid>/<compound>/<building>[/<unit>]"
+                .into(),
+        ),
+    }
+}
+
 fn users_table(users: &[User]) -> String {
     let rows: Vec<Vec<String>> = users
         .iter()
         .map(|u| {
-            let scope = match (&u.subtree, &u.department, u.grids.is_empty()) {
-                (Some(s), _, _) => s.clone(),
-                (None, Some(d), _) => d.clone(),
-                (None, None, false) => u.grids.join(","),
-                (None, None, true) => "-".to_owned(),
+            let scope = match (&u.subtree, &u.department, &u.post, u.grids.is_empty()) {
+                (Some(s), _, _, _) => s.clone(),
+                (None, Some(d), _, _) => d.clone(),
+                (None, None, Some(p), _) => format!("{} {}", p.grid, p.describe()),
+                (None, None, None, false) => u.grids.join(","),
+                (None, None, None, true) => "-".to_owned(),
             };
             vec![
                 u.username.clone(),

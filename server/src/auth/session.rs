@@ -72,6 +72,9 @@ pub struct UserView {
     /// Department acted for (department users).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
+    /// Building or unit served (楼栋长, 单元长).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post: Option<gridsync_core::contact::Post>,
 }
 
 impl From<&User> for UserView {
@@ -85,6 +88,7 @@ impl From<&User> for UserView {
             grids: u.grids.clone(),
             subtree: u.subtree.clone(),
             department: u.department.clone(),
+            post: u.post.clone(),
         }
     }
 }

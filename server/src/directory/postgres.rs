@@ -74,7 +74,7 @@ fn role_from_sql(code: &str) -> DirectoryResult<Role> {
     })
 }
 
-const USER_COLUMNS: &str = "id, username, display_name, role, active, subtree, password_hash IS NOT NULL, created_at, updated_at, department";
+const USER_COLUMNS: &str = "id, username, display_name, role, active, subtree, password_hash IS NOT NULL, created_at, updated_at, department, post";
 
 fn user_from_row(row: &Row) -> DirectoryResult<User> {
     let role: String = row.get(3);
@@ -89,6 +89,7 @@ fn user_from_row(row: &Row) -> DirectoryResult<User> {
         created_at: row.get(7),
         updated_at: row.get(8),
         department: row.get(9),
+        post: super::post_from_sql(row.get(10)),
         grids: Vec::new(),
     })
 }
@@ -459,8 +460,8 @@ impl Directory for PgDirectory {
         .await?;
         let inserted = execute(
             &tx,
-            "INSERT INTO users (id, username, display_name, role, password_hash, active, subtree, created_at, updated_at, department) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
+            "INSERT INTO users (id, username, display_name, role, password_hash, active, subtree, created_at, updated_at, department, post) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)",
             &[
                 &id,
                 &user.username,
@@ -471,6 +472,7 @@ impl Directory for PgDirectory {
                 &user.subtree,
                 &now,
                 &user.department,
+                &super::post_to_sql(user.post.as_ref()),
             ],
         )
         .await;
@@ -533,7 +535,7 @@ impl Directory for PgDirectory {
         .await?;
         execute(
             &tx,
-            "UPDATE users SET display_name = $2, role = $3, active = $4, subtree = $5, updated_at = $6, department = $7 WHERE id = $1",
+            "UPDATE users SET display_name = $2, role = $3, active = $4, subtree = $5, updated_at = $6, department = $7, post = $8 WHERE id = $1",
             &[
                 &id,
                 &user.display_name,
@@ -542,6 +544,7 @@ impl Directory for PgDirectory {
                 &user.subtree,
                 &now,
                 &user.department,
+                &super::post_to_sql(user.post.as_ref()),
             ],
         )
         .await

@@ -75,7 +75,7 @@ fn role_from_sql(code: &str) -> rusqlite::Result<Role> {
     })
 }
 
-const USER_COLUMNS: &str = "id, username, display_name, role, active, subtree, password_hash IS NOT NULL, created_at, updated_at, department";
+const USER_COLUMNS: &str = "id, username, display_name, role, active, subtree, password_hash IS NOT NULL, created_at, updated_at, department, post";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = row.get(3)?;
@@ -90,6 +90,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         created_at: row.get(7)?,
         updated_at: row.get(8)?,
         department: row.get(9)?,
+        post: super::post_from_sql(row.get(10)?),
         grids: Vec::new(),
     })
 }
@@ -443,8 +444,8 @@ impl Directory for SqliteDirectory {
                 return Ok(Err(e));
             }
             tx.execute(
-                "INSERT INTO users (id, username, display_name, role, password_hash, active, subtree, created_at, updated_at, department) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+                "INSERT INTO users (id, username, display_name, role, password_hash, active, subtree, created_at, updated_at, department, post) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
                 params![
                     id,
                     user.username,
@@ -454,7 +455,8 @@ impl Directory for SqliteDirectory {
                     user.active,
                     user.subtree,
                     now,
-                    user.department
+                    user.department,
+                    super::post_to_sql(user.post.as_ref())
                 ],
             )?;
             write_grids(&tx, &id, &user.grids)?;
@@ -512,8 +514,8 @@ impl Directory for SqliteDirectory {
                 return Ok(Err(e));
             }
             tx.execute(
-                "UPDATE users SET display_name = ?2, role = ?3, active = ?4, subtree = ?5, updated_at = ?6, department = ?7 WHERE id = ?1",
-                params![id, user.display_name, user.role.code(), user.active, user.subtree, now, user.department],
+                "UPDATE users SET display_name = ?2, role = ?3, active = ?4, subtree = ?5, updated_at = ?6, department = ?7, post = ?8 WHERE id = ?1",
+                params![id, user.display_name, user.role.code(), user.active, user.subtree, now, user.department, super::post_to_sql(user.post.as_ref())],
             )?;
             if let Some(hash) = &update.password_hash {
                 tx.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![id, hash])?;

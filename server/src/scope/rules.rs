@@ -33,6 +33,7 @@
 
 use automerge::{Automerge, ObjId, ObjType, ReadDoc, Value};
 use gridsync_core::codes::VisitorRole;
+use gridsync_core::contact::Contact;
 use gridsync_core::household::Household;
 use gridsync_core::issue::Issue;
 
@@ -92,6 +93,20 @@ pub(crate) fn check(
             }
         }
         (None, Record::Issue(i)) => new_issue(p, i),
+        (None, Record::Contact(c)) => new_contact(p, c),
+        // A contact is a record of what was said at the door on a day:
+        // never edited afterwards (the server alone may, repairing data).
+        (Some((Record::Contact(_), _)), Record::Contact(_)) => {
+            if is_server(p) {
+                Ok(())
+            } else {
+                Err(forbidden(
+                    "contact",
+                    "已记录的联系不能修改，如有补充请另记一条",
+                    "a recorded contact is never edited: record another",
+                ))
+            }
+        }
         (Some((Record::Household(old), old_doc)), Record::Household(new)) => {
             household(p, (old, old_doc), (new, after.1), ops)
         }
@@ -152,6 +167,48 @@ pub(crate) fn check(
         // A kind never changes (refused before this by the guard).
         (Some(_), _) => Err(unchangeable("kind")),
     }
+}
+
+/// A new contact: recorded by a 楼栋长/单元长 in their own name and role,
+/// at a household of their own building or unit, not dated ahead.
+fn new_contact(p: &Principal, c: &Contact) -> Result<(), Refusal> {
+    not_future("at", c.at)?;
+    if is_server(p) {
+        return Ok(());
+    }
+    if !p.role.is_head() {
+        return Err(forbidden(
+            "kind",
+            "联系记录由楼栋长、单元长填写；网格员请记走访",
+            "contacts are recorded by building and unit heads; grid workers record visits",
+        ));
+    }
+    if c.by != p.user_id {
+        return Err(forbidden(
+            "by",
+            "联系人须为当前登录的本人",
+            "a contact's `by` must be the signed-in user",
+        ));
+    }
+    if c.role != p.role.code() {
+        return Err(forbidden(
+            "role",
+            "联系人身份与登录角色不符",
+            "a contact's role must be the signed-in user's role",
+        ));
+    }
+    if !p
+        .post
+        .as_ref()
+        .is_some_and(|post| post.covers(&c.grid, &c.place))
+    {
+        return Err(Refusal::new(
+            "out_of_scope",
+            "该户不在您负责的楼栋或单元 / the household is outside your building or unit",
+        )
+        .at("place"));
+    }
+    Ok(())
 }
 
 fn new_household(p: &Principal, h: &Household) -> Result<(), Refusal> {
@@ -247,7 +304,7 @@ fn household(
         let may_move = match p.role {
             Role::Admin | Role::Supervisor => true,
             Role::GridWorker => p.grids.iter().any(|g| g == &new.grid),
-            Role::PackageHolder | Role::Department => false,
+            Role::PackageHolder | Role::Department | Role::BuildingHead | Role::UnitHead => false,
         };
         if !may_move {
             return Err(forbidden(

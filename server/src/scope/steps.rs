@@ -31,6 +31,7 @@ fn duty(p: &Principal) -> Duty {
         grids: p.grids.clone(),
         subtree: p.subtree.clone(),
         department: p.department.clone(),
+        post: p.post.clone(),
     }
 }
 
@@ -122,6 +123,7 @@ mod tests {
             grids: Vec::new(),
             subtree: None,
             department: None,
+            post: None,
         }
     }
 

@@ -7,6 +7,7 @@
 
 use automerge::Automerge;
 use gridsync_core::codes::GridCode;
+use gridsync_core::contact::{self, Contact};
 use gridsync_core::doc;
 use gridsync_core::grid::{self, Grid};
 use gridsync_core::household::{self, Clock, Household};
@@ -58,6 +59,8 @@ pub enum Record {
     Grid(Grid),
     /// An issue report (事件).
     Issue(Box<Issue>),
+    /// A 楼栋长/单元长's contact with a household.
+    Contact(Box<Contact>),
 }
 
 /// A document that passed validation: what access control needs of it and
@@ -87,6 +90,9 @@ fn parse(kind: &str, json: serde_json::Value) -> Result<Record, Refusal> {
         grid::KIND => Record::Grid(serde_json::from_value(json).map_err(|_| shape_of("a grid"))?),
         issue::KIND => Record::Issue(Box::new(
             serde_json::from_value(json).map_err(|_| shape_of("an issue report"))?,
+        )),
+        contact::KIND => Record::Contact(Box::new(
+            serde_json::from_value(json).map_err(|_| shape_of("a contact"))?,
         )),
         _ => return Err(invalid_at("kind", "未知的记录类型", "unknown kind")),
     })
@@ -230,6 +236,19 @@ pub fn document(doc_id: &str, d: &Automerge) -> Result<Validated, Refusal> {
                 kind,
                 scope: i.grid.clone(),
                 holder: None,
+            }
+        }
+        Record::Contact(c) => {
+            id_matches(&c.id, doc_id)?;
+            grid_code(&c.grid)?;
+            c.validate(&clock)?;
+            // The head who made it reads it back through their own feed
+            // (`h:<user id>`); the grid's people through the grid's.
+            DocFacts {
+                kind,
+                scope: c.grid.clone(),
+                holder: Some(c.by.clone()),
+                departments: Vec::new(),
             }
         }
     };

@@ -6,6 +6,7 @@
 //! - `args`: the command line (clap);
 //! - `ledger`: grids, households, residents, visits, coverage lists;
 //! - `issue`: issue reports, their steps and photos;
+//! - `contact`: a 楼栋长/单元长's roster and contacts;
 //! - `remote`: login, sync with a progress bar, status;
 //! - `review`: conflicts, duplicates, refused changes, history, any document;
 //! - `output`: tables, times in China Standard Time, errors.
@@ -20,6 +21,8 @@ use gridsync_core::Store;
 
 #[path = "gridsync/args.rs"]
 mod args;
+#[path = "gridsync/contact.rs"]
+mod contact;
 #[path = "gridsync/issue.rs"]
 mod issue;
 #[path = "gridsync/ledger.rs"]
@@ -74,6 +77,8 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Resident(c) => ledger::resident(s, c)?,
         Command::Visit(c) => ledger::visit(s, c)?,
         Command::Issue(c) => issue::issue(s, c)?,
+        Command::Roster => contact::roster(s)?,
+        Command::Contact(c) => contact::contact(s, c)?,
         Command::NotVisited { days } => ledger::not_visited(s, days)?,
         Command::NotContacted { days, holder } => {
             ledger::not_contacted(s, days, holder.as_deref())?

@@ -31,7 +31,7 @@ pub struct Duty {
     /// User id.
     pub user_id: String,
     /// Role code: `grid_worker`, `package_holder`, `supervisor`,
-    /// `department`, `admin`.
+    /// `department`, `admin`, `building_head`, `unit_head`.
     pub role: String,
     /// Grid codes assigned (grid workers).
     #[serde(default)]
@@ -42,6 +42,9 @@ pub struct Duty {
     /// The department a department user acts for (its code).
     #[serde(default)]
     pub department: Option<String>,
+    /// The building or unit a 楼栋长/单元长 serves.
+    #[serde(default)]
+    pub post: Option<crate::contact::Post>,
 }
 
 /// A role's Chinese name, from its code.
@@ -52,6 +55,8 @@ pub fn role_name_zh(code: &str) -> &'static str {
         "supervisor" => "社区/街道管理员",
         "department" => "职能部门",
         "admin" => "系统管理员",
+        "building_head" => "楼栋长",
+        "unit_head" => "单元长",
         _ => "未知角色",
     }
 }

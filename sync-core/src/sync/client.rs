@@ -121,6 +121,9 @@ impl Client {
                 user: user.id.clone(),
                 role: user.role.clone(),
             })?;
+            // A roster belongs to the head it was given to: the next
+            // sync fetches the new user's, if they have one.
+            store.set_roster(None)?;
             store.set_duty(Some(&user.duty()))
         })?;
         Ok(user)
@@ -134,6 +137,7 @@ impl Client {
             store.set_meta(ACCESS, "")?;
             store.set_meta(REFRESH, "")?;
             store.set_author(crate::doc::Author::default())?;
+            store.set_roster(None)?;
             store.set_duty(None)
         })
     }

@@ -225,6 +225,9 @@ pub struct User {
     /// Department acted for (department users).
     #[serde(default)]
     pub department: Option<String>,
+    /// The building or unit served (楼栋长, 单元长).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post: Option<crate::contact::Post>,
 }
 
 impl User {
@@ -236,6 +239,7 @@ impl User {
             grids: self.grids.clone(),
             subtree: self.subtree.clone(),
             department: self.department.clone(),
+            post: self.post.clone(),
         }
     }
 }

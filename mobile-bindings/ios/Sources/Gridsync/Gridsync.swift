@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
+    typealias FfiType = UInt32
+    typealias SwiftType = UInt32
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
     typealias FfiType = Int32
     typealias SwiftType = Int32
@@ -1061,6 +1077,25 @@ public protocol GridsyncProtocol: AnyObject, Sendable {
      * written, so edits of other fields on other phones are kept.
      */
     func updateResident(householdId: String, residentId: String, resident: Resident) throws 
+    
+    /**
+     * The roster of the signed-in 楼栋长/单元长's building or unit, as
+     * the last sync brought it (every sync refreshes it); `None` before
+     * the first sync or for other roles.
+     */
+    func buildingRoster() throws  -> BuildingRoster?
+    
+    /**
+     * The contacts recorded on this account, newest first.
+     */
+    func contacts() throws  -> [ContactRow]
+    
+    /**
+     * Record a contact with a household of the roster, offline; returns
+     * its id. Throws `Invalid` naming the field (`household` when it is
+     * not on the roster, `method`, `findings` when nothing was noted).
+     */
+    func logContact(contact: NewContact) throws  -> String
     
     /**
      * Attach the photo in file `path` (JPEG, PNG, …, at most 10 MB) to
@@ -1752,6 +1787,47 @@ open func updateResident(householdId: String, residentId: String, resident: Resi
 }
     
     /**
+     * The roster of the signed-in 楼栋长/单元长's building or unit, as
+     * the last sync brought it (every sync refreshes it); `None` before
+     * the first sync or for other roles.
+     */
+open func buildingRoster()throws  -> BuildingRoster?  {
+    return try  FfiConverterOptionTypeBuildingRoster.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_building_roster(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The contacts recorded on this account, newest first.
+     */
+open func contacts()throws  -> [ContactRow]  {
+    return try  FfiConverterSequenceTypeContactRow.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_contacts(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Record a contact with a household of the roster, offline; returns
+     * its id. Throws `Invalid` naming the field (`household` when it is
+     * not on the roster, `method`, `findings` when nothing was noted).
+     */
+open func logContact(contact: NewContact)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeGridsyncError_lift) {
+        uniffiCallStatus in
+    uniffi_gridsync_ffi_fn_method_gridsync_log_contact(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeNewContact_lower(contact),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Attach the photo in file `path` (JPEG, PNG, …, at most 10 MB) to
      * report `report_id`: kept on the device once however often attached,
      * listed in the report, uploaded by the next `sync` after the report
@@ -2261,6 +2337,96 @@ public func FfiConverterTypeSyncListener_lower(_ value: SyncListener) -> UInt64 
 
 
 /**
+ * The households of a head's building or unit; names and phones masked,
+ * no ID numbers (the head never holds the ledger).
+ */
+public struct BuildingRoster: Equatable, Hashable {
+    /**
+     * Grid code.
+     */
+    public var grid: String
+    /**
+     * 小区 and 楼栋 (and 单元 for a unit head), e.g. 幸福小区 3号楼.
+     */
+    public var post: String
+    /**
+     * When the server made it (ms since the epoch).
+     */
+    public var at: Int64
+    /**
+     * The households, by room.
+     */
+    public var households: [RosterHousehold]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Grid code.
+         */grid: String, 
+        /**
+         * 小区 and 楼栋 (and 单元 for a unit head), e.g. 幸福小区 3号楼.
+         */post: String, 
+        /**
+         * When the server made it (ms since the epoch).
+         */at: Int64, 
+        /**
+         * The households, by room.
+         */households: [RosterHousehold]) {
+        self.grid = grid
+        self.post = post
+        self.at = at
+        self.households = households
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension BuildingRoster: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBuildingRoster: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BuildingRoster {
+        return
+            try BuildingRoster(
+                grid: FfiConverterString.read(from: &buf), 
+                post: FfiConverterString.read(from: &buf), 
+                at: FfiConverterInt64.read(from: &buf), 
+                households: FfiConverterSequenceTypeRosterHousehold.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: BuildingRoster, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.grid, into: &buf)
+        FfiConverterString.write(value.post, into: &buf)
+        FfiConverterInt64.write(value.at, into: &buf)
+        FfiConverterSequenceTypeRosterHousehold.write(value.households, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBuildingRoster_lift(_ buf: RustBuffer) throws -> BuildingRoster {
+    return try FfiConverterTypeBuildingRoster.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBuildingRoster_lower(_ value: BuildingRoster) -> RustBuffer {
+    return FfiConverterTypeBuildingRoster.lower(value)
+}
+
+
+/**
  * What a local edit or a sync changed on this device, for
  * `ChangeListener`.
  */
@@ -2600,6 +2766,135 @@ public func FfiConverterTypeConflictValue_lift(_ buf: RustBuffer) throws -> Conf
 #endif
 public func FfiConverterTypeConflictValue_lower(_ value: ConflictValue) -> RustBuffer {
     return FfiConverterTypeConflictValue.lower(value)
+}
+
+
+/**
+ * A recorded contact.
+ */
+public struct ContactRow: Equatable, Hashable {
+    /**
+     * Its id.
+     */
+    public var id: String
+    /**
+     * The household's id.
+     */
+    public var household: String
+    /**
+     * 单元 and 室 of the household, e.g. 2单元 301.
+     */
+    public var place: String
+    /**
+     * When (ms since the epoch).
+     */
+    public var at: Int64
+    /**
+     * How (code).
+     */
+    public var method: String
+    /**
+     * What was found.
+     */
+    public var findings: String
+    /**
+     * 群众诉求.
+     */
+    public var needs: String
+    /**
+     * 需跟进.
+     */
+    public var followUp: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its id.
+         */id: String, 
+        /**
+         * The household's id.
+         */household: String, 
+        /**
+         * 单元 and 室 of the household, e.g. 2单元 301.
+         */place: String, 
+        /**
+         * When (ms since the epoch).
+         */at: Int64, 
+        /**
+         * How (code).
+         */method: String, 
+        /**
+         * What was found.
+         */findings: String, 
+        /**
+         * 群众诉求.
+         */needs: String, 
+        /**
+         * 需跟进.
+         */followUp: Bool) {
+        self.id = id
+        self.household = household
+        self.place = place
+        self.at = at
+        self.method = method
+        self.findings = findings
+        self.needs = needs
+        self.followUp = followUp
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ContactRow: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeContactRow: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ContactRow {
+        return
+            try ContactRow(
+                id: FfiConverterString.read(from: &buf), 
+                household: FfiConverterString.read(from: &buf), 
+                place: FfiConverterString.read(from: &buf), 
+                at: FfiConverterInt64.read(from: &buf), 
+                method: FfiConverterString.read(from: &buf), 
+                findings: FfiConverterString.read(from: &buf), 
+                needs: FfiConverterString.read(from: &buf), 
+                followUp: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ContactRow, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.household, into: &buf)
+        FfiConverterString.write(value.place, into: &buf)
+        FfiConverterInt64.write(value.at, into: &buf)
+        FfiConverterString.write(value.method, into: &buf)
+        FfiConverterString.write(value.findings, into: &buf)
+        FfiConverterString.write(value.needs, into: &buf)
+        FfiConverterBool.write(value.followUp, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeContactRow_lift(_ buf: RustBuffer) throws -> ContactRow {
+    return try FfiConverterTypeContactRow.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeContactRow_lower(_ value: ContactRow) -> RustBuffer {
+    return FfiConverterTypeContactRow.lower(value)
 }
 
 
@@ -3750,6 +4045,107 @@ public func FfiConverterTypeLastError_lift(_ buf: RustBuffer) throws -> LastErro
 #endif
 public func FfiConverterTypeLastError_lower(_ value: LastError) -> RustBuffer {
     return FfiConverterTypeLastError.lower(value)
+}
+
+
+/**
+ * A contact to record.
+ */
+public struct NewContact: Equatable, Hashable {
+    /**
+     * The household's id, from the roster.
+     */
+    public var household: String
+    /**
+     * `in_person` 入户走访 (when empty), `phone` 电话沟通, `message`
+     * 信息推送, `other` 其他.
+     */
+    public var method: String
+    /**
+     * What was found.
+     */
+    public var findings: String
+    /**
+     * 群众诉求: what the household asks for.
+     */
+    public var needs: String
+    /**
+     * 需跟进: the grid worker should follow up.
+     */
+    public var followUp: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The household's id, from the roster.
+         */household: String, 
+        /**
+         * `in_person` 入户走访 (when empty), `phone` 电话沟通, `message`
+         * 信息推送, `other` 其他.
+         */method: String = "", 
+        /**
+         * What was found.
+         */findings: String = "", 
+        /**
+         * 群众诉求: what the household asks for.
+         */needs: String = "", 
+        /**
+         * 需跟进: the grid worker should follow up.
+         */followUp: Bool = false) {
+        self.household = household
+        self.method = method
+        self.findings = findings
+        self.needs = needs
+        self.followUp = followUp
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NewContact: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNewContact: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NewContact {
+        return
+            try NewContact(
+                household: FfiConverterString.read(from: &buf), 
+                method: FfiConverterString.read(from: &buf), 
+                findings: FfiConverterString.read(from: &buf), 
+                needs: FfiConverterString.read(from: &buf), 
+                followUp: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NewContact, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.household, into: &buf)
+        FfiConverterString.write(value.method, into: &buf)
+        FfiConverterString.write(value.findings, into: &buf)
+        FfiConverterString.write(value.needs, into: &buf)
+        FfiConverterBool.write(value.followUp, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNewContact_lift(_ buf: RustBuffer) throws -> NewContact {
+    return try FfiConverterTypeNewContact.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNewContact_lower(_ value: NewContact) -> RustBuffer {
+    return FfiConverterTypeNewContact.lower(value)
 }
 
 
@@ -5294,6 +5690,206 @@ public func FfiConverterTypeRevealedResident_lift(_ buf: RustBuffer) throws -> R
 #endif
 public func FfiConverterTypeRevealedResident_lower(_ value: RevealedResident) -> RustBuffer {
     return FfiConverterTypeRevealedResident.lower(value)
+}
+
+
+/**
+ * One household of the roster.
+ */
+public struct RosterHousehold: Equatable, Hashable {
+    /**
+     * Its id: what `logContact` names.
+     */
+    public var id: String
+    /**
+     * 单元.
+     */
+    public var unit: String
+    /**
+     * 室.
+     */
+    public var room: String
+    /**
+     * The people living there, masked.
+     */
+    public var residents: [RosterResident]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its id: what `logContact` names.
+         */id: String, 
+        /**
+         * 单元.
+         */unit: String, 
+        /**
+         * 室.
+         */room: String, 
+        /**
+         * The people living there, masked.
+         */residents: [RosterResident]) {
+        self.id = id
+        self.unit = unit
+        self.room = room
+        self.residents = residents
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RosterHousehold: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRosterHousehold: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RosterHousehold {
+        return
+            try RosterHousehold(
+                id: FfiConverterString.read(from: &buf), 
+                unit: FfiConverterString.read(from: &buf), 
+                room: FfiConverterString.read(from: &buf), 
+                residents: FfiConverterSequenceTypeRosterResident.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RosterHousehold, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.unit, into: &buf)
+        FfiConverterString.write(value.room, into: &buf)
+        FfiConverterSequenceTypeRosterResident.write(value.residents, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRosterHousehold_lift(_ buf: RustBuffer) throws -> RosterHousehold {
+    return try FfiConverterTypeRosterHousehold.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRosterHousehold_lower(_ value: RosterHousehold) -> RustBuffer {
+    return FfiConverterTypeRosterHousehold.lower(value)
+}
+
+
+/**
+ * One resident of a roster household.
+ */
+public struct RosterResident: Equatable, Hashable {
+    /**
+     * Name masked: 张*明.
+     */
+    public var name: String
+    /**
+     * Sex code (`codes(CodeTable.SEX)`).
+     */
+    public var sex: String?
+    /**
+     * Age in years, if the birth date is known.
+     */
+    public var age: UInt32?
+    /**
+     * Relation to the head of household (code).
+     */
+    public var relation: String?
+    /**
+     * Attention tags a head may see (独居老人, 高龄老人, …; never the
+     * sensitive ones), as codes.
+     */
+    public var tags: [String]
+    /**
+     * Phone masked: 138****5678.
+     */
+    public var phone: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Name masked: 张*明.
+         */name: String, 
+        /**
+         * Sex code (`codes(CodeTable.SEX)`).
+         */sex: String?, 
+        /**
+         * Age in years, if the birth date is known.
+         */age: UInt32?, 
+        /**
+         * Relation to the head of household (code).
+         */relation: String?, 
+        /**
+         * Attention tags a head may see (独居老人, 高龄老人, …; never the
+         * sensitive ones), as codes.
+         */tags: [String], 
+        /**
+         * Phone masked: 138****5678.
+         */phone: String?) {
+        self.name = name
+        self.sex = sex
+        self.age = age
+        self.relation = relation
+        self.tags = tags
+        self.phone = phone
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RosterResident: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRosterResident: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RosterResident {
+        return
+            try RosterResident(
+                name: FfiConverterString.read(from: &buf), 
+                sex: FfiConverterOptionString.read(from: &buf), 
+                age: FfiConverterOptionUInt32.read(from: &buf), 
+                relation: FfiConverterOptionString.read(from: &buf), 
+                tags: FfiConverterSequenceString.read(from: &buf), 
+                phone: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RosterResident, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.sex, into: &buf)
+        FfiConverterOptionUInt32.write(value.age, into: &buf)
+        FfiConverterOptionString.write(value.relation, into: &buf)
+        FfiConverterSequenceString.write(value.tags, into: &buf)
+        FfiConverterOptionString.write(value.phone, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRosterResident_lift(_ buf: RustBuffer) throws -> RosterResident {
+    return try FfiConverterTypeRosterResident.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRosterResident_lower(_ value: RosterResident) -> RustBuffer {
+    return FfiConverterTypeRosterResident.lower(value)
 }
 
 
@@ -7484,6 +8080,30 @@ public func FfiConverterTypeSyncPhase_lower(_ value: SyncPhase) -> RustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = UInt32?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt32.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionInt32: FfiConverterRustBuffer {
     typealias SwiftType = Int32?
 
@@ -7620,6 +8240,30 @@ fileprivate struct FfiConverterOptionTypeSyncListener: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeSyncListener.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeBuildingRoster: FfiConverterRustBuffer {
+    typealias SwiftType = BuildingRoster?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeBuildingRoster.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeBuildingRoster.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -7792,6 +8436,31 @@ fileprivate struct FfiConverterSequenceTypeConflictValue: FfiConverterRustBuffer
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeConflictValue.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeContactRow: FfiConverterRustBuffer {
+    typealias SwiftType = [ContactRow]
+
+    public static func write(_ value: [ContactRow], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeContactRow.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ContactRow] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ContactRow]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeContactRow.read(from: &buf))
         }
         return seq
     }
@@ -8150,6 +8819,56 @@ fileprivate struct FfiConverterSequenceTypeResidentRow: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeRosterHousehold: FfiConverterRustBuffer {
+    typealias SwiftType = [RosterHousehold]
+
+    public static func write(_ value: [RosterHousehold], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRosterHousehold.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [RosterHousehold] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [RosterHousehold]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRosterHousehold.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeRosterResident: FfiConverterRustBuffer {
+    typealias SwiftType = [RosterResident]
+
+    public static func write(_ value: [RosterResident], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRosterResident.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [RosterResident] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [RosterResident]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRosterResident.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeVisitEntry: FfiConverterRustBuffer {
     typealias SwiftType = [VisitEntry]
 
@@ -8307,6 +9026,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridsync_ffi_checksum_method_gridsync_update_resident() != 8638) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_building_roster() != 5058) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_contacts() != 51222) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridsync_ffi_checksum_method_gridsync_log_contact() != 50363) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridsync_ffi_checksum_method_gridsync_attach_photo() != 30750) {

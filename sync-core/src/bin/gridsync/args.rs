@@ -56,6 +56,12 @@ pub(crate) enum Command {
     /// list, show, take a step, attach photos
     #[command(subcommand)]
     Issue(IssueCommand),
+    /// 楼栋名册（楼栋长、单元长；姓名电话已脱敏） / the masked roster of a
+    /// building or unit head's building
+    Roster,
+    /// 楼栋长、单元长的联系记录 / a building or unit head's contacts
+    #[command(subcommand)]
+    Contact(ContactCommand),
     /// 超过若干天未走访的住户 / households not visited for some days
     NotVisited {
         /// 天数 / days
@@ -433,6 +439,33 @@ pub(crate) enum ResidentField {
     MovedIn,
     MovedOut,
     Note,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ContactCommand {
+    /// 记录一次联系（离线可用，按楼栋名册） / record a contact with a
+    /// household of the roster (offline)
+    Add(ContactAdd),
+    /// 我的联系记录 / my contacts, newest first
+    List,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ContactAdd {
+    /// 住户编号（见 roster） / household id, from `roster`
+    pub(crate) household_id: String,
+    /// 方式 / how: in_person 入户走访 (default), phone 电话沟通, message 信息推送, other 其他
+    #[arg(long, default_value = "")]
+    pub(crate) method: String,
+    /// 了解到的情况 / what was found
+    #[arg(long, default_value = "")]
+    pub(crate) findings: String,
+    /// 群众诉求 / what the household asks for
+    #[arg(long, default_value = "")]
+    pub(crate) needs: String,
+    /// 需网格员跟进 / the grid worker should follow up
+    #[arg(long)]
+    pub(crate) follow_up: bool,
 }
 
 #[derive(Debug, Subcommand)]

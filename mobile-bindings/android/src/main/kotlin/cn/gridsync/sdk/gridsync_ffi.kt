@@ -793,6 +793,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_update_resident(
     ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_building_roster(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_contacts(
+    ): Int
+    external fun uniffi_gridsync_ffi_checksum_method_gridsync_log_contact(
+    ): Int
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_attach_photo(
     ): Int
     external fun uniffi_gridsync_ffi_checksum_method_gridsync_issue_catalogue(
@@ -931,6 +937,12 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_gridsync_ffi_fn_method_gridsync_update_resident(`ptr`: Long,`householdId`: RustBuffer.ByValue,`residentId`: RustBuffer.ByValue,`resident`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_building_roster(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_contacts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gridsync_ffi_fn_method_gridsync_log_contact(`ptr`: Long,`contact`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_gridsync_ffi_fn_method_gridsync_attach_photo(`ptr`: Long,`reportId`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_gridsync_ffi_fn_method_gridsync_issue_catalogue(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1201,6 +1213,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_update_resident() and 0xFFFF) != 8638) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_building_roster() and 0xFFFF) != 5058) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_contacts() and 0xFFFF) != 51222) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_log_contact() and 0xFFFF) != 50363) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gridsync_ffi_checksum_method_gridsync_attach_photo() and 0xFFFF) != 30750) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1435,6 +1456,29 @@ private class JavaLangRefCleanable(
     val cleanable: java.lang.ref.Cleaner.Cleanable
 ) : UniffiCleaner.Cleanable {
     override fun clean() = cleanable.clean()
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUInt: FfiConverter<UInt, Int> {
+    override fun lift(value: Int): UInt {
+        return value.toUInt()
+    }
+
+    override fun read(buf: ByteBuffer): UInt {
+        return lift(buf.getInt())
+    }
+
+    override fun lower(value: UInt): Int {
+        return value.toInt()
+    }
+
+    override fun allocationSize(value: UInt) = 4UL
+
+    override fun write(value: UInt, buf: ByteBuffer) {
+        buf.putInt(value.toInt())
+    }
 }
 
 /**
@@ -2273,6 +2317,25 @@ public interface GridsyncInterface {
      * written, so edits of other fields on other phones are kept.
      */
     fun `updateResident`(`householdId`: kotlin.String, `residentId`: kotlin.String, `resident`: Resident)
+    
+    /**
+     * The roster of the signed-in 楼栋长/单元长's building or unit, as
+     * the last sync brought it (every sync refreshes it); `None` before
+     * the first sync or for other roles.
+     */
+    fun `buildingRoster`(): BuildingRoster?
+    
+    /**
+     * The contacts recorded on this account, newest first.
+     */
+    fun `contacts`(): List<ContactRow>
+    
+    /**
+     * Record a contact with a household of the roster, offline; returns
+     * its id. Throws `Invalid` naming the field (`household` when it is
+     * not on the roster, `method`, `findings` when nothing was noted).
+     */
+    fun `logContact`(`contact`: NewContact): kotlin.String
     
     /**
      * Attach the photo in file `path` (JPEG, PNG, …, at most 10 MB) to
@@ -3164,6 +3227,62 @@ open class Gridsync: Disposable, AutoCloseable, GridsyncInterface
 
     
     /**
+     * The roster of the signed-in 楼栋长/单元长's building or unit, as
+     * the last sync brought it (every sync refreshes it); `None` before
+     * the first sync or for other roles.
+     */
+    @Throws(GridsyncException::class)override fun `buildingRoster`(): BuildingRoster? {
+            return FfiConverterOptionalTypeBuildingRoster.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_building_roster(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The contacts recorded on this account, newest first.
+     */
+    @Throws(GridsyncException::class)override fun `contacts`(): List<ContactRow> {
+            return FfiConverterSequenceTypeContactRow.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_contacts(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Record a contact with a household of the roster, offline; returns
+     * its id. Throws `Invalid` naming the field (`household` when it is
+     * not on the roster, `method`, `findings` when nothing was noted).
+     */
+    @Throws(GridsyncException::class)override fun `logContact`(`contact`: NewContact): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(GridsyncException) { _status ->
+    UniffiLib.uniffi_gridsync_ffi_fn_method_gridsync_log_contact(
+        it,
+        
+        FfiConverterTypeNewContact.lower(`contact`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Attach the photo in file `path` (JPEG, PNG, …, at most 10 MB) to
      * report `report_id`: kept on the device once however often attached,
      * listed in the report, uploaded by the next `sync` after the report
@@ -3875,6 +3994,70 @@ public object FfiConverterTypeSyncListener: FfiConverter<SyncListener, Long> {
 
 
 /**
+ * The households of a head's building or unit; names and phones masked,
+ * no ID numbers (the head never holds the ledger).
+ */
+data class BuildingRoster (
+    /**
+     * Grid code.
+     */
+    var `grid`: kotlin.String
+    , 
+    /**
+     * 小区 and 楼栋 (and 单元 for a unit head), e.g. 幸福小区 3号楼.
+     */
+    var `post`: kotlin.String
+    , 
+    /**
+     * When the server made it (ms since the epoch).
+     */
+    var `at`: kotlin.Long
+    , 
+    /**
+     * The households, by room.
+     */
+    var `households`: List<RosterHousehold>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBuildingRoster: FfiConverterRustBuffer<BuildingRoster> {
+    override fun read(buf: ByteBuffer): BuildingRoster {
+        return BuildingRoster(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterSequenceTypeRosterHousehold.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: BuildingRoster) = (
+            FfiConverterString.allocationSize(value.`grid`) +
+            FfiConverterString.allocationSize(value.`post`) +
+            FfiConverterLong.allocationSize(value.`at`) +
+            FfiConverterSequenceTypeRosterHousehold.allocationSize(value.`households`)
+    )
+
+    override fun write(value: BuildingRoster, buf: ByteBuffer) {
+            FfiConverterString.write(value.`grid`, buf)
+            FfiConverterString.write(value.`post`, buf)
+            FfiConverterLong.write(value.`at`, buf)
+            FfiConverterSequenceTypeRosterHousehold.write(value.`households`, buf)
+    }
+}
+
+
+
+/**
  * What a local edit or a sync changed on this device, for
  * `ChangeListener`.
  */
@@ -4109,6 +4292,101 @@ public object FfiConverterTypeConflictValue: FfiConverterRustBuffer<ConflictValu
             FfiConverterOptionalString.write(value.`by`, buf)
             FfiConverterLong.write(value.`at`, buf)
             FfiConverterBoolean.write(value.`winner`, buf)
+    }
+}
+
+
+
+/**
+ * A recorded contact.
+ */
+data class ContactRow (
+    /**
+     * Its id.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * The household's id.
+     */
+    var `household`: kotlin.String
+    , 
+    /**
+     * 单元 and 室 of the household, e.g. 2单元 301.
+     */
+    var `place`: kotlin.String
+    , 
+    /**
+     * When (ms since the epoch).
+     */
+    var `at`: kotlin.Long
+    , 
+    /**
+     * How (code).
+     */
+    var `method`: kotlin.String
+    , 
+    /**
+     * What was found.
+     */
+    var `findings`: kotlin.String
+    , 
+    /**
+     * 群众诉求.
+     */
+    var `needs`: kotlin.String
+    , 
+    /**
+     * 需跟进.
+     */
+    var `followUp`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeContactRow: FfiConverterRustBuffer<ContactRow> {
+    override fun read(buf: ByteBuffer): ContactRow {
+        return ContactRow(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ContactRow) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`household`) +
+            FfiConverterString.allocationSize(value.`place`) +
+            FfiConverterLong.allocationSize(value.`at`) +
+            FfiConverterString.allocationSize(value.`method`) +
+            FfiConverterString.allocationSize(value.`findings`) +
+            FfiConverterString.allocationSize(value.`needs`) +
+            FfiConverterBoolean.allocationSize(value.`followUp`)
+    )
+
+    override fun write(value: ContactRow, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`household`, buf)
+            FfiConverterString.write(value.`place`, buf)
+            FfiConverterLong.write(value.`at`, buf)
+            FfiConverterString.write(value.`method`, buf)
+            FfiConverterString.write(value.`findings`, buf)
+            FfiConverterString.write(value.`needs`, buf)
+            FfiConverterBoolean.write(value.`followUp`, buf)
     }
 }
 
@@ -4930,6 +5208,78 @@ public object FfiConverterTypeLastError: FfiConverterRustBuffer<LastError> {
             FfiConverterString.write(value.`zh`, buf)
             FfiConverterString.write(value.`en`, buf)
             FfiConverterOptionalInt.write(value.`status`, buf)
+    }
+}
+
+
+
+/**
+ * A contact to record.
+ */
+data class NewContact (
+    /**
+     * The household's id, from the roster.
+     */
+    var `household`: kotlin.String
+    , 
+    /**
+     * `in_person` 入户走访 (when empty), `phone` 电话沟通, `message`
+     * 信息推送, `other` 其他.
+     */
+    var `method`: kotlin.String = "" 
+    , 
+    /**
+     * What was found.
+     */
+    var `findings`: kotlin.String = "" 
+    , 
+    /**
+     * 群众诉求: what the household asks for.
+     */
+    var `needs`: kotlin.String = "" 
+    , 
+    /**
+     * 需跟进: the grid worker should follow up.
+     */
+    var `followUp`: kotlin.Boolean = false 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNewContact: FfiConverterRustBuffer<NewContact> {
+    override fun read(buf: ByteBuffer): NewContact {
+        return NewContact(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NewContact) = (
+            FfiConverterString.allocationSize(value.`household`) +
+            FfiConverterString.allocationSize(value.`method`) +
+            FfiConverterString.allocationSize(value.`findings`) +
+            FfiConverterString.allocationSize(value.`needs`) +
+            FfiConverterBoolean.allocationSize(value.`followUp`)
+    )
+
+    override fun write(value: NewContact, buf: ByteBuffer) {
+            FfiConverterString.write(value.`household`, buf)
+            FfiConverterString.write(value.`method`, buf)
+            FfiConverterString.write(value.`findings`, buf)
+            FfiConverterString.write(value.`needs`, buf)
+            FfiConverterBoolean.write(value.`followUp`, buf)
     }
 }
 
@@ -6083,6 +6433,149 @@ public object FfiConverterTypeRevealedResident: FfiConverterRustBuffer<RevealedR
 
     override fun write(value: RevealedResident, buf: ByteBuffer) {
             FfiConverterOptionalString.write(value.`idNumber`, buf)
+            FfiConverterOptionalString.write(value.`phone`, buf)
+    }
+}
+
+
+
+/**
+ * One household of the roster.
+ */
+data class RosterHousehold (
+    /**
+     * Its id: what `logContact` names.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * 单元.
+     */
+    var `unit`: kotlin.String
+    , 
+    /**
+     * 室.
+     */
+    var `room`: kotlin.String
+    , 
+    /**
+     * The people living there, masked.
+     */
+    var `residents`: List<RosterResident>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRosterHousehold: FfiConverterRustBuffer<RosterHousehold> {
+    override fun read(buf: ByteBuffer): RosterHousehold {
+        return RosterHousehold(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeRosterResident.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RosterHousehold) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`unit`) +
+            FfiConverterString.allocationSize(value.`room`) +
+            FfiConverterSequenceTypeRosterResident.allocationSize(value.`residents`)
+    )
+
+    override fun write(value: RosterHousehold, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`unit`, buf)
+            FfiConverterString.write(value.`room`, buf)
+            FfiConverterSequenceTypeRosterResident.write(value.`residents`, buf)
+    }
+}
+
+
+
+/**
+ * One resident of a roster household.
+ */
+data class RosterResident (
+    /**
+     * Name masked: 张*明.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * Sex code (`codes(CodeTable.SEX)`).
+     */
+    var `sex`: kotlin.String?
+    , 
+    /**
+     * Age in years, if the birth date is known.
+     */
+    var `age`: kotlin.UInt?
+    , 
+    /**
+     * Relation to the head of household (code).
+     */
+    var `relation`: kotlin.String?
+    , 
+    /**
+     * Attention tags a head may see (独居老人, 高龄老人, …; never the
+     * sensitive ones), as codes.
+     */
+    var `tags`: List<kotlin.String>
+    , 
+    /**
+     * Phone masked: 138****5678.
+     */
+    var `phone`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRosterResident: FfiConverterRustBuffer<RosterResident> {
+    override fun read(buf: ByteBuffer): RosterResident {
+        return RosterResident(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RosterResident) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`sex`) +
+            FfiConverterOptionalUInt.allocationSize(value.`age`) +
+            FfiConverterOptionalString.allocationSize(value.`relation`) +
+            FfiConverterSequenceString.allocationSize(value.`tags`) +
+            FfiConverterOptionalString.allocationSize(value.`phone`)
+    )
+
+    override fun write(value: RosterResident, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`sex`, buf)
+            FfiConverterOptionalUInt.write(value.`age`, buf)
+            FfiConverterOptionalString.write(value.`relation`, buf)
+            FfiConverterSequenceString.write(value.`tags`, buf)
             FfiConverterOptionalString.write(value.`phone`, buf)
     }
 }
@@ -7766,6 +8259,38 @@ public object FfiConverterTypeSyncPhase: FfiConverterRustBuffer<SyncPhase> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
+    override fun read(buf: ByteBuffer): kotlin.UInt? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUInt.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UInt?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUInt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UInt?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUInt.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalInt: FfiConverterRustBuffer<kotlin.Int?> {
     override fun read(buf: ByteBuffer): kotlin.Int? {
         if (buf.get().toInt() == 0) {
@@ -7948,6 +8473,38 @@ public object FfiConverterOptionalTypeSyncListener: FfiConverterRustBuffer<SyncL
         } else {
             buf.put(1)
             FfiConverterTypeSyncListener.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeBuildingRoster: FfiConverterRustBuffer<BuildingRoster?> {
+    override fun read(buf: ByteBuffer): BuildingRoster? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeBuildingRoster.read(buf)
+    }
+
+    override fun allocationSize(value: BuildingRoster?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeBuildingRoster.allocationSize(value)
+        }
+    }
+
+    override fun write(value: BuildingRoster?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeBuildingRoster.write(value, buf)
         }
     }
 }
@@ -8156,6 +8713,34 @@ public object FfiConverterSequenceTypeConflictValue: FfiConverterRustBuffer<List
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeConflictValue.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeContactRow: FfiConverterRustBuffer<List<ContactRow>> {
+    override fun read(buf: ByteBuffer): List<ContactRow> {
+        val len = buf.getInt()
+        return List<ContactRow>(len) {
+            FfiConverterTypeContactRow.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ContactRow>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeContactRow.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ContactRow>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeContactRow.write(it, buf)
         }
     }
 }
@@ -8548,6 +9133,62 @@ public object FfiConverterSequenceTypeResidentRow: FfiConverterRustBuffer<List<R
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeResidentRow.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRosterHousehold: FfiConverterRustBuffer<List<RosterHousehold>> {
+    override fun read(buf: ByteBuffer): List<RosterHousehold> {
+        val len = buf.getInt()
+        return List<RosterHousehold>(len) {
+            FfiConverterTypeRosterHousehold.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<RosterHousehold>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRosterHousehold.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<RosterHousehold>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRosterHousehold.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRosterResident: FfiConverterRustBuffer<List<RosterResident>> {
+    override fun read(buf: ByteBuffer): List<RosterResident> {
+        val len = buf.getInt()
+        return List<RosterResident>(len) {
+            FfiConverterTypeRosterResident.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<RosterResident>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRosterResident.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<RosterResident>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRosterResident.write(it, buf)
         }
     }
 }
