@@ -251,18 +251,20 @@ try {
     const worker = phone('wangge1');
     const list = worker.json('household', 'list').filter((h) => h.grid === GRID1 && h.residents > 0);
     assert.ok(list.length > 0, 'households in grid 1');
-    // Prefer someone the tag fits: 60 or over, living alone.
+    // Someone whose status and tag the edit changes; preferably someone
+    // the tag fits: 60 or over, living alone.
     let chosen;
-    for (const h of list) {
+    for (const h of list.slice(0, 40)) {
       const full = worker.json('household', 'show', h.id);
       const current = Object.entries(full.residents ?? {}).filter(([, r]) => !r.removed && !r.merged_into);
-      const old = current.find(([, r]) => r.birth_date && r.birth_date <= '1960-01-01');
+      const open = current.filter(([, r]) => r.status !== 'floating' && !r.tags?.living_alone_elderly);
+      const old = open.find(([, r]) => r.birth_date && r.birth_date <= '1960-01-01');
       if (current.length === 1 && old) { chosen = { hid: h.id, rid: old[0], r: old[1] }; break; }
-      if (!chosen && current.length) chosen = { hid: h.id, rid: current[0][0], r: current[0][1] };
+      if (!chosen && open.length) chosen = { hid: h.id, rid: open[0][0], r: open[0][1] };
     }
+    assert.ok(chosen, 'a resident not yet 流动 nor 独居老人 in grid 1');
     // Every field changes, so each is in the entry: 02 蒙古族 or 03 回族.
     const [code, ethnicity] = chosen.r.ethnicity === '03' ? ['02', '蒙古族'] : ['03', '回族'];
-    assert.notEqual(chosen.r.status, 'floating');
     worker.run('resident', 'edit', chosen.hid, chosen.rid,
       '--status', 'floating', '--tag', 'living_alone_elderly', '--ethnicity', code);
     worker.sync();
