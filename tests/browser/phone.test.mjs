@@ -7,8 +7,9 @@
 // cannot use: no sideways scrolling of the page itself; every header link,
 // button, form field and every table's last column on screen, or reachable
 // by scrolling the box it sits in; header texts not broken into a column of
-// characters; chart labels at least 11 px as rendered; at phone width,
-// buttons and fields at least 40 px tall for a finger.
+// characters; chart labels at least 11 px as rendered and not cut by the
+// chart's edge; at phone width, buttons and fields at least 40 px tall for
+// a finger.
 //
 // Then, at desktop size, two walks of issue 14 item 8: a resident edited on
 // a phone (the `gridsync` command-line client, the phone's core) shows in
@@ -140,12 +141,18 @@ async function layoutProblems(page, size) {
       out.push(`the header takes ${Math.round(header.getBoundingClientRect().height)}px of a ${vh}px screen`);
     }
 
-    // 4. Chart labels readable as rendered: font size times the SVG's scale.
+    // 4. Chart labels readable as rendered: font size times the SVG's
+    //    scale; and whole, not cut by the edge of the drawing.
     for (const t of [...document.querySelectorAll('svg text')].filter(visible)) {
       const ctm = t.getScreenCTM();
       const scale = ctm ? Math.hypot(ctm.a, ctm.b) : 1;
       const px = parseFloat(getComputedStyle(t).fontSize) * scale;
       if (px < minChart - 0.05) out.push(`chart text "${t.textContent.trim()}": ${px.toFixed(1)}px`);
+      const r = t.getBoundingClientRect();
+      const box = t.ownerSVGElement.getBoundingClientRect();
+      if (r.left < box.left - 1 || r.right > box.right + 1) {
+        out.push(`chart text "${t.textContent.trim()}": cut by the chart's edge (x ${Math.round(r.left)}–${Math.round(r.right)}, chart ${Math.round(box.left)}–${Math.round(box.right)})`);
+      }
     }
 
     // 5. At phone width, targets a finger can hit.
