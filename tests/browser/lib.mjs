@@ -49,12 +49,14 @@ export function pages(browser, base, artifacts) {
   // frame is ready yet. Wait for a frame and try again; if it still fails, say
   // so loudly but let the check's own assertions decide whether it passed.
   const shotWarnings = [];
-  async function shot(page, name) {
+  // `fullPage: true` takes the whole page, not only the window (the
+  // phone-width shots, where the page is long).
+  async function shot(page, name, { fullPage = false } = {}) {
     const file = path.join(artifacts, `${name}.png`);
     for (let attempt = 1; ; attempt++) {
       try {
         await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
-        await page.screenshot({ path: file, fullPage: false, timeout: 15000 });
+        await page.screenshot({ path: file, fullPage, timeout: 15000 });
         return;
       } catch (e) {
         if (attempt >= 4) {

@@ -2,6 +2,7 @@
 # The supervisor web pages in real headless Chromium: installs Chromium and
 # the npm packages if missing, builds and starts the real server with the
 # demo data on a free port, runs tests/browser/supervisor.test.mjs against it,
+# then tests/browser/phone.test.mjs (every page at 390×844 and 1366×768),
 # stops the server. Screenshots go to target/browser-artifacts/.
 # Then walks one report's closed loop across the phone (the Kotlin SDK on the
 # JVM, compiled by mobile-bindings/scripts/test-kotlin.sh) and Chromium:
@@ -56,6 +57,13 @@ GRIDSYNC_CLI="$target/debug/gridsync" \
 GRIDSYNC_WORK="$work" \
 ARTIFACTS="$root/target/browser-artifacts" \
     node "$here/supervisor.test.mjs"
+
+echo "==> every page at phone width (390×844) and on an office screen (1366×768)"
+GRIDSYNC_URL="http://127.0.0.1:$port" \
+GRIDSYNC_CLI="$target/debug/gridsync" \
+GRIDSYNC_WORK="$work" \
+ARTIFACTS="$root/target/browser-artifacts" \
+    node "$here/phone.test.mjs"
 
 echo "==> one report's loop across the phone (Kotlin SDK on the JVM) and Chromium"
 GRIDSYNC_KOTLIN_BUILD_ONLY=1 bash mobile-bindings/scripts/test-kotlin.sh
