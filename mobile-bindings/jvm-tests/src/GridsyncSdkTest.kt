@@ -49,7 +49,7 @@ fun idNumber(yyyymmdd: String, seq: Int): String {
 }
 
 /** The real gridsync-server on a free loopback port, seeded with the demo community (`households` in its grid). */
-class Server(bin: String, households: Int = 5) : AutoCloseable {
+class Server(private val bin: String, households: Int = 5) : AutoCloseable {
     private val data: File = Files.createTempDirectory("gridsync-server").toFile()
     private val process: Process
     val url: String
@@ -72,6 +72,13 @@ class Server(bin: String, households: Int = 5) : AutoCloseable {
         url = found
         // Keep draining stdout so the server never blocks on a full pipe.
         Thread { out.lineSequence().forEach { } }.apply { isDaemon = true }.start()
+    }
+
+    /** `gridsync-server admin …` on this server's data (as an operator would, while it runs). */
+    fun admin(vararg args: String) {
+        val p = ProcessBuilder(listOf(bin, "--data-dir", data.path, "admin") + args).redirectErrorStream(true).start()
+        val out = p.inputStream.bufferedReader().readText()
+        check(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0) { "admin ${args.toList()} failed: $out" }
     }
 
     override fun close() {
@@ -560,6 +567,7 @@ fun main() {
         asyncTests(s, tests)
         lockTests(s, serverBin, tests)
         privacyTests(s, tests)
+        contactTests(s, tests)
 
         for ((name, body) in tests) {
             try {

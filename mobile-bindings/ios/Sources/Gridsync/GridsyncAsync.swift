@@ -636,4 +636,8 @@ public final class GridsyncAsync: @unchecked Sendable {
 
     public func photo(hash: String) async throws -> Data { try await run { try $0.photo(hash: hash) } }
     public func thumbnail(hash: String) async throws -> Data { try await run { try $0.thumbnail(hash: hash) } }
+
+    public func buildingRoster() async throws -> BuildingRoster? { try await run { try $0.buildingRoster() } }
+    public func logContact(contact: NewContact) async throws -> String { try await run { try $0.logContact(contact: contact) } }
+    public func contacts() async throws -> [ContactRow] { try await run { try $0.contacts() } }
 }

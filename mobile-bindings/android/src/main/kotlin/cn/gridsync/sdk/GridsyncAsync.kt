@@ -360,6 +360,10 @@ class GridsyncAsync(
     suspend fun photo(hash: String): ByteArray = io { photo(hash) }
     suspend fun thumbnail(hash: String): ByteArray = io { thumbnail(hash) }
 
+    suspend fun buildingRoster(): BuildingRoster? = io { buildingRoster() }
+    suspend fun logContact(contact: NewContact): String = io { logContact(contact) }
+    suspend fun contacts(): List<ContactRow> = io { contacts() }
+
     companion object {
         /** `Gridsync.open` on `dispatcher` (it reads and may migrate the store file). */
         suspend fun open(
