@@ -500,6 +500,13 @@ pub struct FieldChange {
     pub value: String,
     /// The field was deleted.
     pub deleted: bool,
+    /// The field in words, from the core's one label table (民族, 公民身份号码,
+    /// 关注标签, …): what a screen shows instead of the key.
+    pub label: String,
+    /// The value in words: a code by its Chinese name (`01` → 汉族,
+    /// `floating` → 流动, a tag → 独居老人), `true`/`false` as 是/否, an ID
+    /// number or phone masked; otherwise `value`.
+    pub text: String,
 }
 
 /// One change in a record's history.
@@ -622,6 +629,13 @@ fn kept(
 
 /// A field's value as text for a screen, with ID numbers and phones (by
 /// the last element of its path, or as keys inside an object) masked.
+/// A history field's label and value in words (the core's
+/// `field_in_words`), ID numbers and phones masked.
+fn in_words(path: &[String], v: &serde_json::Value) -> (String, String) {
+    let (label, name) = gridsync_core::codes::field_in_words(path, v);
+    (label, name.unwrap_or_else(|| shown(path, v.clone())))
+}
+
 fn shown(path: &[String], v: serde_json::Value) -> String {
     text(mask_value(path.last().map(String::as_str), v))
 }
@@ -1000,10 +1014,15 @@ impl From<doc::HistoryEntry> for HistoryEntry {
             fields: h
                 .fields
                 .into_iter()
-                .map(|f| FieldChange {
-                    value: shown(&f.path, f.value),
-                    path: f.path,
-                    deleted: f.deleted,
+                .map(|f| {
+                    let (label, text) = in_words(&f.path, &f.value);
+                    FieldChange {
+                        value: shown(&f.path, f.value),
+                        path: f.path,
+                        deleted: f.deleted,
+                        label,
+                        text,
+                    }
                 })
                 .collect(),
         }

@@ -315,6 +315,30 @@ pub fn field_rank(key: &str) -> usize {
         .unwrap_or(FIELD_LABELS.len())
 }
 
+/// A changed field of a document in words, as people read a history: its
+/// label (`…/tags/<code>` is 关注标签) and, when the value has a name, that
+/// name (a code's 汉族 / 流动, a tag's 独居老人, `true`/`false` as 是/否).
+/// `None` for a value that is its own text (a name, a date); callers show
+/// it themselves, masking ID numbers and phones.
+pub fn field_in_words(path: &[String], value: &serde_json::Value) -> (String, Option<String>) {
+    let last = path.last().map(String::as_str).unwrap_or("");
+    let parent = path.len().checked_sub(2).and_then(|i| path.get(i));
+    if parent.is_some_and(|p| p == "tags") {
+        let name = code_name("tags", last).unwrap_or(last);
+        return (
+            field_label("tags").unwrap_or("tags").to_owned(),
+            Some(name.to_owned()),
+        );
+    }
+    let label = field_label(last).unwrap_or(last).to_owned();
+    let name = match value {
+        serde_json::Value::Bool(b) => Some(if *b { "是" } else { "否" }.to_owned()),
+        serde_json::Value::String(s) => code_name(last, s).map(str::to_owned),
+        _ => None,
+    };
+    (label, name)
+}
+
 /// The Chinese name of `code` held by field `key`, from the field's code
 /// table (民族 `01` is 汉族, 关注标签 `living_alone_elderly` is 独居老人);
 /// `None` when the field holds no code or the code is unknown.

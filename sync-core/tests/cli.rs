@@ -256,6 +256,15 @@ fn edits_show_up_in_the_history_of_the_field() {
     assert_eq!(history[1]["op"], "update_resident");
     let human = cli.ok(&["history", &h, "--path", &path]);
     assert!(human.contains("update_resident") && human.contains("北京时间"));
+    assert!(
+        human.contains("联系电话（"),
+        "fields by their label: {human}"
+    );
+    let usage = cli.ok(&["history", &h, "--path", "house/usage"]);
+    assert!(
+        usage.contains("房屋用途（house/usage） = 出租"),
+        "codes by their name: {usage}"
+    );
 
     let full = cli.json(&["household", "show", &h]);
     assert_eq!(full["house"]["occupants"], 3);

@@ -265,6 +265,15 @@ fun main() {
             check(edited.phone == "139****4321") { "B's phone edit arrived (shown masked): ${edited.phone}" }
             check(after.visits.size == 2) { "B's visit arrived" }
             check(phoneA.history(householdId).any { it.op == "update_resident" }) { "history shows the edit" }
+            // The history in words (issue #14 item 1), as the household page writes it.
+            val fields = phoneA.history(householdId).flatMap { it.fields }
+            val tag = fields.first { it.path.takeLast(2) == listOf("tags", "living_alone_elderly") }
+            check(tag.label == "关注标签" && tag.text == "独居老人") { "a tag in words: ${tag.label} ${tag.text}" }
+            val relation = fields.first { it.path.lastOrNull() == "relation" }
+            val spouse = codes(CodeTable.RELATION).first { it.code == "02" }.name
+            check(relation.label == "与户主关系" && relation.text == spouse) { "a code in words: ${relation.label} ${relation.text}" }
+            val phone = fields.last { it.path.lastOrNull() == "phone" }
+            check(phone.label == "联系电话" && phone.text == "139****4321") { "a phone masked: ${phone.label} ${phone.text}" }
         }
 
         tests["invalid ID number is a typed exception naming the field"] = {

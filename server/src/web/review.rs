@@ -128,20 +128,11 @@ pub struct QueueQuery {
     done: Option<String>,
 }
 
+/// A conflicting field in words, from the core's one label table (the
+/// same 公民身份号码 / 联系电话 as the household page and the exports).
 fn field_zh(path: &[String]) -> String {
     let last = path.last().map(String::as_str).unwrap_or("");
-    let name = match last {
-        "phone" => "联系电话",
-        "id_number" => "公民身份号码",
-        "name" => "姓名",
-        "relation" => "与户主关系",
-        "status" => "居住状态",
-        "holder" => "包保责任人",
-        "note" => "备注",
-        "room" => "室号",
-        "building" => "楼栋",
-        other => other,
-    };
+    let name = gridsync_core::codes::field_label(last).unwrap_or(last);
     if path.first().map(String::as_str) == Some("residents") {
         format!("居民的{name}")
     } else {

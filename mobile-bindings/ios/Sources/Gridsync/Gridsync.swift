@@ -2994,6 +2994,17 @@ public struct FieldChange: Equatable, Hashable {
      * The field was deleted.
      */
     public var deleted: Bool
+    /**
+     * The field in words, from the core's one label table (民族, 公民身份号码,
+     * 关注标签, …): what a screen shows instead of the key.
+     */
+    public var label: String
+    /**
+     * The value in words: a code by its Chinese name (`01` → 汉族,
+     * `floating` → 流动, a tag → 独居老人), `true`/`false` as 是/否, an ID
+     * number or phone masked; otherwise `value`.
+     */
+    public var text: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3007,10 +3018,21 @@ public struct FieldChange: Equatable, Hashable {
          */value: String, 
         /**
          * The field was deleted.
-         */deleted: Bool) {
+         */deleted: Bool, 
+        /**
+         * The field in words, from the core's one label table (民族, 公民身份号码,
+         * 关注标签, …): what a screen shows instead of the key.
+         */label: String, 
+        /**
+         * The value in words: a code by its Chinese name (`01` → 汉族,
+         * `floating` → 流动, a tag → 独居老人), `true`/`false` as 是/否, an ID
+         * number or phone masked; otherwise `value`.
+         */text: String) {
         self.path = path
         self.value = value
         self.deleted = deleted
+        self.label = label
+        self.text = text
     }
 
     
@@ -3031,7 +3053,9 @@ public struct FfiConverterTypeFieldChange: FfiConverterRustBuffer {
             try FieldChange(
                 path: FfiConverterSequenceString.read(from: &buf), 
                 value: FfiConverterString.read(from: &buf), 
-                deleted: FfiConverterBool.read(from: &buf)
+                deleted: FfiConverterBool.read(from: &buf), 
+                label: FfiConverterString.read(from: &buf), 
+                text: FfiConverterString.read(from: &buf)
         )
     }
 
@@ -3039,6 +3063,8 @@ public struct FfiConverterTypeFieldChange: FfiConverterRustBuffer {
         FfiConverterSequenceString.write(value.path, into: &buf)
         FfiConverterString.write(value.value, into: &buf)
         FfiConverterBool.write(value.deleted, into: &buf)
+        FfiConverterString.write(value.label, into: &buf)
+        FfiConverterString.write(value.text, into: &buf)
     }
 }
 

@@ -296,10 +296,12 @@ pub(crate) fn history(
         ));
         for f in &e.fields {
             let path = f.path.join("/");
+            let (label, name) = gridsync_core::codes::field_in_words(&f.path, &f.value);
             if f.deleted {
-                human.push_str(&format!("    {path}  已删除 / deleted\n"));
+                human.push_str(&format!("    {label}（{path}）  已删除 / deleted\n"));
             } else {
-                human.push_str(&format!("    {path} = {}\n", value_text(&f.value)));
+                let value = name.unwrap_or_else(|| value_text(&f.value));
+                human.push_str(&format!("    {label}（{path}） = {value}\n"));
             }
         }
     }

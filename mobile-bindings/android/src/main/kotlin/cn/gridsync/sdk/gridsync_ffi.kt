@@ -4466,6 +4466,19 @@ data class FieldChange (
      * The field was deleted.
      */
     var `deleted`: kotlin.Boolean
+    , 
+    /**
+     * The field in words, from the core's one label table (民族, 公民身份号码,
+     * 关注标签, …): what a screen shows instead of the key.
+     */
+    var `label`: kotlin.String
+    , 
+    /**
+     * The value in words: a code by its Chinese name (`01` → 汉族,
+     * `floating` → 流动, a tag → 独居老人), `true`/`false` as 是/否, an ID
+     * number or phone masked; otherwise `value`.
+     */
+    var `text`: kotlin.String
     
 ){
     
@@ -4485,19 +4498,25 @@ public object FfiConverterTypeFieldChange: FfiConverterRustBuffer<FieldChange> {
             FfiConverterSequenceString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
         )
     }
 
     override fun allocationSize(value: FieldChange) = (
             FfiConverterSequenceString.allocationSize(value.`path`) +
             FfiConverterString.allocationSize(value.`value`) +
-            FfiConverterBoolean.allocationSize(value.`deleted`)
+            FfiConverterBoolean.allocationSize(value.`deleted`) +
+            FfiConverterString.allocationSize(value.`label`) +
+            FfiConverterString.allocationSize(value.`text`)
     )
 
     override fun write(value: FieldChange, buf: ByteBuffer) {
             FfiConverterSequenceString.write(value.`path`, buf)
             FfiConverterString.write(value.`value`, buf)
             FfiConverterBoolean.write(value.`deleted`, buf)
+            FfiConverterString.write(value.`label`, buf)
+            FfiConverterString.write(value.`text`, buf)
     }
 }
 
