@@ -498,8 +498,15 @@ fn committed_bindings_are_up_to_date() {
     } else {
         "libgridsync_ffi.so"
     };
-    let lib = bindgen.parent().unwrap().join(lib_name);
-    assert!(lib.exists(), "{} not built", lib.display());
+    // `cargo build` puts the library beside the binaries; `cargo test`
+    // builds it too but leaves it in deps/ (not uplifted): either will do,
+    // so a plain `cargo test --workspace` on a fresh clone runs this.
+    let dir = bindgen.parent().unwrap();
+    let lib = [dir.join(lib_name), dir.join("deps").join(lib_name)]
+        .into_iter()
+        .filter(|p| p.exists())
+        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .unwrap_or_else(|| panic!("{lib_name} not built in {}", dir.display()));
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../mobile-bindings/scripts/generate.sh")
         .canonicalize()
