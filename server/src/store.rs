@@ -14,6 +14,7 @@ use automerge::Automerge;
 use serde::Serialize;
 
 pub mod postgres;
+pub(crate) mod pull;
 pub(crate) mod push;
 pub mod sqlite;
 

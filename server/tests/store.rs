@@ -594,6 +594,68 @@ pub(crate) mod suite {
         assert_eq!(docs_for("d2", by_d1_again).await, 1);
     }
 
+    /// A page cut short leaves `base` behind `cursor`. A document further
+    /// on whose newest change is the pulling device's own, but which has
+    /// another device's change after `base` that the device was never sent,
+    /// must still be sent: what is "only the device's own" counts from
+    /// `base`, not from `cursor`. (The SQLite store counted from `cursor`
+    /// and skipped it, so the other device's change never arrived.)
+    pub(crate) async fn echo_suppression_counts_from_base(store: Arc<dyn DocStore>) {
+        let (mut a, first) = phone_with(G1, 3, None);
+        let ids: Vec<String> = a
+            .households(&Default::default())
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        let worker = || guard(principal(Role::GridWorker, &[G1]));
+        let mut edit = |id: &str, device: &'static str| {
+            let before = a.outbox(10_000).unwrap().len();
+            a.add_resident(id, Resident::named("后来")).unwrap();
+            (outbox_after(&a, before), device)
+        };
+        let edits = [
+            edit(&ids[0], "e"), // another device's change to A: d lacks it
+            edit(&ids[1], "e"), // B
+            edit(&ids[0], "d"), // d's own, newest change to A
+            edit(&ids[2], "e"), // C
+        ];
+        store
+            .push(first, None, Some("e".into()), worker())
+            .await
+            .unwrap();
+        let seen = store.max_seq().await.unwrap();
+        for (changes, device) in edits {
+            store
+                .push(changes, None, Some(device.into()), worker())
+                .await
+                .unwrap();
+        }
+        // d had everything up to `seen`; it pulls one document per page.
+        let limits = PullLimits {
+            max_docs: 1,
+            ..PullLimits::default()
+        };
+        let mut cursors = vec![feed(&format!("g:{G1}"), seen)];
+        let mut sent = Vec::new();
+        loop {
+            let page = store
+                .pull(cursors.clone(), limits, Some("d".into()))
+                .await
+                .unwrap();
+            sent.extend(page.docs.into_iter().map(|d| d.id));
+            cursors = page.cursors;
+            if !page.more {
+                break;
+            }
+        }
+        assert!(
+            sent.contains(&ids[0]),
+            "A carries e's change d lacks: {sent:?}"
+        );
+        assert!(sent.contains(&ids[1]) && sent.contains(&ids[2]), "{sent:?}");
+    }
+
     pub(crate) async fn paged_pull_delivers_whole_documents(store: Arc<dyn DocStore>) {
         // Documents recorded by two phones, interleaved in the log, so a
         // document's latest change comes after others' earlier pages.
@@ -903,6 +965,7 @@ macro_rules! conformance {
             case!(garbage_changes_are_refused);
             case!(own_changes_are_not_echoed);
             case!(echo_follows_interleaved_writers);
+            case!(echo_suppression_counts_from_base);
             case!(a_cursor_past_the_end_starts_over);
             case!(paged_pull_delivers_whole_documents);
             case!(concurrent_pushes_keep_the_log_whole);

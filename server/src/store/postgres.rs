@@ -47,10 +47,11 @@ use deadpool_postgres::{GenericClient, Pool};
 use lru::LruCache;
 use tokio_postgres::IsolationLevel;
 
+use super::pull::Candidate;
 use super::push::Planned;
 use super::{
-    DocFacts, DocStore, FeedCursor, IncomingChange, LogMark, Position, PullLimits, PullPage,
-    PulledDoc, PushOutcome, StoreError, WriteGuard,
+    DocFacts, DocStore, FeedCursor, IncomingChange, LogMark, PullLimits, PullPage, PushOutcome,
+    StoreError, WriteGuard,
 };
 use crate::db::DbError;
 use crate::pg::{self, err, execute, pool_err, query, query_one, query_opt};
@@ -586,7 +587,9 @@ impl PgDocStore {
             .start()
             .await
             .map_err(err)?;
-        let page = pull_in(&tx, feeds, limits, device).await.map_err(err)?;
+        let page = super::pull::page(&mut PgPull { tx: &tx }, feeds, limits, device.as_deref())
+            .await
+            .map_err(err)?;
         tx.commit().await.map_err(err)?;
         Ok(page)
     }
@@ -619,15 +622,6 @@ pub mod lookups {
 /// Documents read per chunk of a pull page.
 const PULL_CHUNK: usize = 250;
 
-/// A document of a feed a pull may send.
-struct Candidate {
-    doc_id: String,
-    last_seq: i64,
-    since_seq: i64,
-    kind: String,
-    scope: String,
-}
-
 /// What a device lacks of each document of `chunk`: everything after
 /// `base` (the whole document if it entered the feed after `base`, see
 /// `Position`), for the documents with at least one such change from
@@ -638,7 +632,7 @@ async fn chunk_data<C: GenericClient>(
     base: i64,
     device: &Option<String>,
 ) -> Result<std::collections::HashMap<String, Vec<u8>>, tokio_postgres::Error> {
-    let whole = |c: &Candidate| c.since_seq > base;
+    let whole = |c: &Candidate| c.whole(base);
     let ids: Vec<&str> = chunk.iter().map(|c| c.doc_id.as_str()).collect();
     let afters: Vec<i64> = chunk
         .iter()
@@ -688,119 +682,94 @@ async fn chunk_data<C: GenericClient>(
     Ok(out)
 }
 
-async fn pull_in<C: GenericClient>(
-    tx: &C,
-    feeds: Vec<FeedCursor>,
-    limits: PullLimits,
-    device: Option<String>,
-) -> Result<PullPage, tokio_postgres::Error> {
-    let max: i64 = query_one(tx, "SELECT coalesce(max(seq), 0) FROM changes", &[])
-        .await?
-        .get(0);
-    let mut page = PullPage::default();
-    let mut bytes = 0usize;
-    for FeedCursor { feed, at } in feeds {
-        // A position past the end of the log means the log was restored
-        // from an older backup: the device's cursor means nothing here any
-        // more, so start the feed over (whole documents, harmless to load).
-        let at = if at.cursor > max || at.base > max {
-            Position::default()
-        } else {
-            at
-        };
-        let (base, cursor) = (at.base.min(at.cursor), at.cursor);
-        let room = limits.max_docs.saturating_sub(page.docs.len());
-        let full = room == 0 || (bytes >= limits.max_bytes && !page.docs.is_empty());
-        let mut new_cursor = cursor;
-        let mut new_base = base;
-        let mut exhausted = false;
-        if !full {
-            let limit = i64::try_from(room.saturating_add(1)).unwrap_or(i64::MAX);
-            let rows = query(
-                tx,
-                "SELECT f.doc_id, f.last_seq, f.since_seq, d.kind, d.scope FROM feed f
-                 JOIN docs d ON d.id = f.doc_id
-                 WHERE f.feed = $1 AND f.last_seq > $2 ORDER BY f.last_seq LIMIT $3",
-                &[&feed, &cursor, &limit],
-            )
-            .await?;
-            exhausted = rows.len() <= room;
-            let candidates: Vec<Candidate> = rows
-                .iter()
-                .take(room)
-                .map(|r| Candidate {
-                    doc_id: r.get(0),
-                    last_seq: r.get(1),
-                    since_seq: r.get(2),
-                    kind: r.get(3),
-                    scope: r.get(4),
-                })
-                .collect();
-            // A few statements per chunk of documents rather than three
-            // round trips per document (a supervisor's first pull of 20
-            // grids is 10,000 documents); chunks keep what is read beyond
-            // a page's byte limit small.
-            'page: for chunk in candidates.chunks(PULL_CHUNK) {
-                if bytes >= limits.max_bytes && !page.docs.is_empty() {
-                    exhausted = false;
-                    break;
-                }
-                let mut data = chunk_data(tx, chunk, base, &device).await?;
-                for c in chunk {
-                    if bytes >= limits.max_bytes && !page.docs.is_empty() {
-                        exhausted = false;
-                        break 'page;
-                    }
-                    new_cursor = c.last_seq;
-                    // The device's own changes are not echoed back.
-                    let Some(d) = data.remove(&c.doc_id) else {
-                        continue;
-                    };
-                    bytes += d.len();
-                    page.docs.push(PulledDoc {
-                        id: c.doc_id.clone(),
-                        kind: c.kind.clone(),
-                        scope: c.scope.clone(),
-                        data: d,
-                    });
-                }
-            }
-            if exhausted {
-                new_cursor = max.max(cursor);
-                new_base = new_cursor;
-            }
-        }
-        if !exhausted {
-            page.more = true;
-        }
-        let departed = query(
-            tx,
-            "SELECT doc_id FROM departures WHERE feed = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
-            &[&feed, &cursor, &new_cursor],
+/// The PostgreSQL side of a pull: its queries, inside one REPEATABLE READ
+/// transaction. What a page holds is decided in [`super::pull`], for both
+/// backends.
+struct PgPull<'a, C> {
+    tx: &'a C,
+}
+
+impl<C: GenericClient + Sync> super::pull::PullSource for PgPull<'_, C> {
+    type Error = tokio_postgres::Error;
+    // A few statements per chunk of documents rather than three round trips
+    // per document (a supervisor's first pull of 20 grids is 10,000
+    // documents); chunks keep what is read beyond a page's byte limit small.
+    const CHUNK: usize = PULL_CHUNK;
+
+    async fn log_end(&mut self) -> Result<i64, Self::Error> {
+        Ok(
+            query_one(self.tx, "SELECT coalesce(max(seq), 0) FROM changes", &[])
+                .await?
+                .get(0),
+        )
+    }
+
+    async fn candidates(
+        &mut self,
+        feed: &str,
+        cursor: i64,
+        _base: i64,
+        limit: usize,
+        _device: Option<&str>,
+    ) -> Result<Vec<Candidate>, Self::Error> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = query(
+            self.tx,
+            "SELECT f.doc_id, f.last_seq, f.since_seq, d.kind, d.scope FROM feed f
+             JOIN docs d ON d.id = f.doc_id
+             WHERE f.feed = $1 AND f.last_seq > $2 ORDER BY f.last_seq LIMIT $3",
+            &[&feed, &cursor, &limit],
         )
         .await?;
-        page.departures.extend(
-            departed
-                .into_iter()
-                .map(|r| (feed.clone(), r.get::<_, String>(0))),
-        );
-        let remaining: i64 = query_one(
-            tx,
+        Ok(rows
+            .iter()
+            .map(|r| Candidate {
+                doc_id: r.get(0),
+                last_seq: r.get(1),
+                since_seq: r.get(2),
+                kind: r.get(3),
+                scope: r.get(4),
+                from_others: None,
+            })
+            .collect())
+    }
+
+    async fn data(
+        &mut self,
+        chunk: &[Candidate],
+        base: i64,
+        device: Option<&str>,
+    ) -> Result<std::collections::HashMap<String, Vec<u8>>, Self::Error> {
+        chunk_data(self.tx, chunk, base, &device.map(str::to_owned)).await
+    }
+
+    async fn departures(
+        &mut self,
+        feed: &str,
+        after: i64,
+        upto: i64,
+    ) -> Result<Vec<String>, Self::Error> {
+        Ok(query(
+            self.tx,
+            "SELECT doc_id FROM departures WHERE feed = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
+            &[&feed, &after, &upto],
+        )
+        .await?
+        .into_iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect())
+    }
+
+    async fn remaining(&mut self, feed: &str, after: i64) -> Result<u64, Self::Error> {
+        let n: i64 = query_one(
+            self.tx,
             "SELECT count(*) FROM feed WHERE feed = $1 AND last_seq > $2",
-            &[&feed, &new_cursor],
+            &[&feed, &after],
         )
         .await?
         .get(0);
-        page.remaining += remaining.max(0) as u64;
-        page.cursors.push(FeedCursor {
-            feed,
-            at: Position {
-                base: new_base,
-                cursor: new_cursor,
-            },
-        });
+        Ok(u64::try_from(n).unwrap_or(0))
     }
-    Ok(page)
 }
 
 #[async_trait]

@@ -16,10 +16,11 @@ use deadpool_sqlite::Pool;
 use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::pull::Candidate;
 use super::push::Planned;
 use super::{
-    DocFacts, DocStore, FeedCursor, IncomingChange, LogMark, Position, PullLimits, PullPage,
-    PulledDoc, PushOutcome, StoreError, WriteGuard,
+    DocFacts, DocStore, FeedCursor, IncomingChange, LogMark, PullLimits, PullPage, PushOutcome,
+    StoreError, WriteGuard,
 };
 use crate::db;
 
@@ -383,6 +384,107 @@ fn update_feeds(
     Ok(())
 }
 
+/// The SQLite side of a pull: its queries, inside one read transaction
+/// (every feed from the same snapshot). What a page holds is decided in
+/// [`super::pull`], for both backends.
+struct SqlitePull<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+}
+
+impl super::pull::PullSource for SqlitePull<'_> {
+    type Error = rusqlite::Error;
+    // Read document by document: nothing beyond a full page is read.
+    const CHUNK: usize = 1;
+
+    async fn log_end(&mut self) -> rusqlite::Result<i64> {
+        log_end_of(self.tx)
+    }
+
+    async fn candidates(
+        &mut self,
+        feed: &str,
+        cursor: i64,
+        base: i64,
+        limit: usize,
+        device: Option<&str>,
+    ) -> rusqlite::Result<Vec<Candidate>> {
+        // Whether the device lacks a change from someone else, known from
+        // the same query: right after a push the docs row's writer says so
+        // without reading the log.
+        self.tx
+            .prepare_cached(
+                "SELECT f.doc_id, f.last_seq, f.since_seq, d.kind, d.scope,
+                    CASE WHEN d.writer = ?4
+                        AND d.writer_after <= CASE WHEN f.since_seq > ?5 THEN 0 ELSE ?5 END
+                    THEN 0 ELSE EXISTS (SELECT 1 FROM changes c WHERE c.doc_id = f.doc_id
+                        AND c.seq > CASE WHEN f.since_seq > ?5 THEN 0 ELSE ?5 END
+                        AND (c.device_id IS NULL OR c.device_id IS NOT ?4)) END
+                 FROM feed f JOIN docs d ON d.id = f.doc_id
+                 WHERE f.feed = ?1 AND f.last_seq > ?2 ORDER BY f.last_seq LIMIT ?3",
+            )?
+            .query_map(
+                params![
+                    feed,
+                    cursor,
+                    i64::try_from(limit).unwrap_or(i64::MAX),
+                    device,
+                    base
+                ],
+                |r| {
+                    Ok(Candidate {
+                        doc_id: r.get(0)?,
+                        last_seq: r.get(1)?,
+                        since_seq: r.get(2)?,
+                        kind: r.get(3)?,
+                        scope: r.get(4)?,
+                        from_others: Some(r.get(5)?),
+                    })
+                },
+            )?
+            .collect()
+    }
+
+    async fn data(
+        &mut self,
+        chunk: &[Candidate],
+        base: i64,
+        _device: Option<&str>,
+    ) -> rusqlite::Result<std::collections::HashMap<String, Vec<u8>>> {
+        let mut out = std::collections::HashMap::new();
+        for c in chunk.iter().filter(|c| c.from_others != Some(false)) {
+            let data = if c.whole(base) {
+                doc_bytes(self.tx, &c.doc_id)?
+            } else {
+                let mut d = Vec::new();
+                append_changes_after(self.tx, &c.doc_id, base, &mut d)?;
+                d
+            };
+            out.insert(c.doc_id.clone(), data);
+        }
+        Ok(out)
+    }
+
+    async fn departures(
+        &mut self,
+        feed: &str,
+        after: i64,
+        upto: i64,
+    ) -> rusqlite::Result<Vec<String>> {
+        self.tx
+            .prepare_cached("SELECT doc_id FROM departures WHERE feed = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq")?
+            .query_map(params![feed, after, upto], |r| r.get(0))?
+            .collect()
+    }
+
+    async fn remaining(&mut self, feed: &str, after: i64) -> rusqlite::Result<u64> {
+        let n: i64 = self
+            .tx
+            .prepare_cached("SELECT count(*) FROM feed WHERE feed = ?1 AND last_seq > ?2")?
+            .query_row(params![feed, after], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
 fn pull_blocking(
     conn: &mut Connection,
     feeds: Vec<FeedCursor>,
@@ -391,106 +493,13 @@ fn pull_blocking(
 ) -> rusqlite::Result<PullPage> {
     // One read transaction: every feed is read from the same snapshot.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-    let max = log_end_of(&tx)?;
-    let mut page = PullPage::default();
-    let mut bytes = 0usize;
-    for FeedCursor { feed, at } in feeds {
-        // A position past the end of the log means the log was restored
-        // from an older backup: the device's cursor means nothing here any
-        // more, so start the feed over (whole documents, harmless to load).
-        let at = if at.cursor > max || at.base > max {
-            Position::default()
-        } else {
-            at
-        };
-        let (base, cursor) = (at.base.min(at.cursor), at.cursor);
-        let room = limits.max_docs.saturating_sub(page.docs.len());
-        let full = room == 0 || (bytes >= limits.max_bytes && !page.docs.is_empty());
-        let mut new_cursor = cursor;
-        let mut new_base = base;
-        let mut exhausted = false;
-        if !full {
-            // The device's own changes are not echoed back: a document
-            // whose every change the device lacks is its own is skipped
-            // (`from_others`). Right after a push that is every document of
-            // the page: the docs row's writer says so without reading the log.
-            let rows: Vec<(String, i64, i64, String, String, bool)> = tx
-                .prepare_cached(
-                    "SELECT f.doc_id, f.last_seq, f.since_seq, d.kind, d.scope,
-                        CASE WHEN d.writer = ?4
-                            AND d.writer_after <= CASE WHEN f.since_seq > ?2 THEN 0 ELSE ?2 END
-                        THEN 0 ELSE EXISTS (SELECT 1 FROM changes c WHERE c.doc_id = f.doc_id
-                            AND c.seq > CASE WHEN f.since_seq > ?2 THEN 0 ELSE ?2 END
-                            AND (c.device_id IS NULL OR c.device_id IS NOT ?4)) END
-                     FROM feed f JOIN docs d ON d.id = f.doc_id
-                     WHERE f.feed = ?1 AND f.last_seq > ?2 ORDER BY f.last_seq LIMIT ?3",
-                )?
-                .query_map(params![feed, cursor, (room + 1) as i64, device], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            exhausted = rows.len() <= room;
-            for (i, (doc_id, last_seq, since_seq, kind, scope, from_others)) in
-                rows.into_iter().enumerate()
-            {
-                if i == room || (bytes >= limits.max_bytes && !page.docs.is_empty()) {
-                    exhausted = false;
-                    break;
-                }
-                new_cursor = last_seq;
-                if !from_others {
-                    continue;
-                }
-                // Everything after `base`: the device may lack older
-                // changes than `cursor` of a document it has not been sent.
-                let data = if since_seq > base {
-                    doc_bytes(&tx, &doc_id)?
-                } else {
-                    let mut d = Vec::new();
-                    append_changes_after(&tx, &doc_id, base, &mut d)?;
-                    d
-                };
-                bytes += data.len();
-                page.docs.push(PulledDoc {
-                    id: doc_id,
-                    kind,
-                    scope,
-                    data,
-                });
-            }
-            if exhausted {
-                new_cursor = max.max(cursor);
-                new_base = new_cursor;
-            }
-        }
-        if !exhausted {
-            page.more = true;
-        }
-        let departed: Vec<String> = tx
-            .prepare_cached("SELECT doc_id FROM departures WHERE feed = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq")?
-            .query_map(params![feed, cursor, new_cursor], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        page.departures
-            .extend(departed.into_iter().map(|d| (feed.clone(), d)));
-        let remaining: i64 = tx
-            .prepare_cached("SELECT count(*) FROM feed WHERE feed = ?1 AND last_seq > ?2")?
-            .query_row(params![feed, new_cursor], |r| r.get(0))?;
-        page.remaining += remaining as u64;
-        page.cursors.push(FeedCursor {
-            feed,
-            at: Position {
-                base: new_base,
-                cursor: new_cursor,
-            },
-        });
-    }
+    // SqlitePull's queries never wait: its futures are ready when polled.
+    let page = futures_executor::block_on(super::pull::page(
+        &mut SqlitePull { tx: &tx },
+        feeds,
+        limits,
+        device.as_deref(),
+    ))?;
     tx.commit()?;
     Ok(page)
 }
