@@ -25,8 +25,9 @@ use crate::{Error, Reason, Result};
 
 mod validate;
 
-pub(crate) use validate::CLOCK_SKEW_MS;
-pub use validate::Clock;
+pub(crate) use crate::clock::CLOCK_SKEW_MS;
+/// Kept where it was imported from until every caller names [`crate::clock`].
+pub use crate::clock::Clock;
 
 /// Where a household lives, down to the room: 片区 / 小区 / 楼栋 / 单元 / 室.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -410,7 +411,7 @@ impl Visit {
         if self.at <= 0 {
             return Err(Reason::new("走访时间无效", "visit time is not set").on("at"));
         }
-        if self.at > clock.now_ms() + validate::CLOCK_SKEW_MS {
+        if self.at > clock.now_ms() + CLOCK_SKEW_MS {
             return Err(
                 Reason::new("走访时间不能晚于现在", "visit time is in the future").on("at"),
             );

@@ -12,6 +12,7 @@
 //!
 //! This crate knows nothing of HTTP servers, UniFFI or any UI.
 
+pub mod clock;
 pub mod codes;
 pub mod contact;
 pub mod demo;
