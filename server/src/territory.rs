@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use gridsync_core::Reason;
-use gridsync_core::codes::GridCode;
+use gridsync_core::codes::{CommunityCode, GridCode, StreetCode};
 use serde::{Deserialize, Serialize};
 
 use crate::directory::{
@@ -230,62 +230,23 @@ impl From<TerritoryError> for ApiError {
 
 // ------------------------------------------------------------- code checks
 
-fn all_digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// A street (街道/乡镇) code: 9 digits, a valid province, not ending in 000.
+/// A street (街道/乡镇) code: 9 digits, a valid province, not ending in 000
+/// (the core's [`StreetCode`]).
 pub fn check_street_code(code: &str) -> Result<(), Reason> {
-    if code.len() != 9 || !all_digits(code) {
-        return Err(Reason::new(
-            "街道编码应为9位数字",
-            "street code must be 9 digits",
-        ));
-    }
-    if code.starts_with("00") {
-        return Err(Reason::new(
-            "街道编码的省级代码无效",
-            "street code has an invalid province code",
-        ));
-    }
-    if code.ends_with("000") {
-        return Err(Reason::new(
-            "街道编码的后三位不能为000",
-            "street code must not end in 000",
-        ));
-    }
-    Ok(())
+    StreetCode::parse(code).map(|_| ())
 }
 
 /// A community (社区/村) code: 12 digits, a valid street code followed by
-/// three digits that are not 000.
+/// three digits that are not 000 (the core's [`CommunityCode`]).
 pub fn check_community_code(code: &str) -> Result<(), Reason> {
-    if code.len() != 12 || !all_digits(code) {
-        return Err(Reason::new(
-            "社区编码应为12位数字",
-            "community code must be 12 digits",
-        ));
-    }
-    check_street_code(&code[..9]).map_err(|_| {
-        Reason::new(
-            "社区编码的前9位不是有效的街道编码",
-            "community code does not start with a valid street code",
-        )
-    })?;
-    if code.ends_with("000") {
-        return Err(Reason::new(
-            "社区编码的后三位不能为000",
-            "community code must not end in 000",
-        ));
-    }
-    Ok(())
+    CommunityCode::parse(code).map(|_| ())
 }
 
 /// A supervisor's subtree: a community (12 digits) or street (9 digits) code.
 pub fn check_subtree_code(code: &str) -> Result<(), Reason> {
     match code.len() {
-        9 => check_street_code(code),
-        12 => check_community_code(code),
+        StreetCode::LEN => check_street_code(code),
+        CommunityCode::LEN => check_community_code(code),
         _ => Err(Reason::new(
             "管辖范围应为12位社区编码或9位街道编码",
             "subtree must be a 12-digit community code or a 9-digit street code",
@@ -471,7 +432,7 @@ impl Collector {
                 .communities
                 .into_iter()
                 .map(|(code, name)| CommunityInfo {
-                    street_code: code[..9].to_owned(),
+                    street_code: code[..StreetCode::LEN].to_owned(),
                     code,
                     name,
                 })
@@ -480,8 +441,8 @@ impl Collector {
                 .grids
                 .into_iter()
                 .map(|(code, name)| GridInfo {
-                    street_code: code[..9].to_owned(),
-                    community_code: code[..12].to_owned(),
+                    street_code: code[..StreetCode::LEN].to_owned(),
+                    community_code: code[..CommunityCode::LEN].to_owned(),
                     code,
                     name,
                 })

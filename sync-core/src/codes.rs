@@ -12,7 +12,7 @@ mod grid;
 mod relation;
 
 pub use ethnicity::Ethnicity;
-pub use grid::GridCode;
+pub use grid::{CommunityCode, GridCode, StreetCode, level_of};
 pub use relation::Relation;
 
 /// Implements serde for a type that is stored as a string.

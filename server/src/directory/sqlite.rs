@@ -141,7 +141,7 @@ fn check_assignment(
         }
     }
     if let Some(code) = subtree {
-        let sql = if code.len() == 12 {
+        let sql = if code.len() == gridsync_core::codes::CommunityCode::LEN {
             "SELECT 1 FROM communities WHERE code = ?1"
         } else {
             "SELECT 1 FROM streets WHERE code = ?1"

@@ -3,13 +3,15 @@
 //! module only lifts them to the levels above a grid (street, community)
 //! and picks where a person's pages start.
 
+use gridsync_core::codes::GridCode;
+
 use crate::principal::{Principal, Role};
 use crate::store::DocFacts;
 
 /// Whether `p` may open the page of territory `code` (a 9-digit street,
 /// a 12-digit community, a 15-digit grid, or "" for the whole city).
 pub fn may_view(p: &Principal, code: &str) -> bool {
-    if code.len() == 15 {
+    if code.len() == GridCode::LEN {
         return crate::scope::may_read(
             p,
             &DocFacts {
@@ -32,7 +34,7 @@ pub fn may_view(p: &Principal, code: &str) -> bool {
 
 /// Whether `p` may read a document of grid `grid` (households, reports).
 pub fn may_read_grid(p: &Principal, grid: &str) -> bool {
-    grid.len() == 15 && may_view(p, grid)
+    grid.len() == GridCode::LEN && may_view(p, grid)
 }
 
 /// Where a person's pages start: their subtree, their grid, or the city.

@@ -24,6 +24,7 @@ use automerge::{ActorId, Automerge, ObjType, ReadDoc, Value};
 use axum::extract::{Form, FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use gridsync_core::codes::{CommunityCode, GridCode, StreetCode};
 use gridsync_core::issue::{
     self as core_issue, Event, EventKind, Issue, Source, Stage, Urgency, catalogue, workflow,
 };
@@ -397,8 +398,8 @@ fn reaches(p: &Principal, grid: &str, level: &str) -> bool {
         Role::Admin => true,
         Role::GridWorker => level == "grid" && p.grids.iter().any(|g| g == grid),
         Role::Supervisor => match p.subtree.as_deref().map(str::len) {
-            Some(12) => matches!(level, "grid" | "community"),
-            Some(9) => true,
+            Some(CommunityCode::LEN) => matches!(level, "grid" | "community"),
+            Some(StreetCode::LEN) => true,
             _ => false,
         },
         _ => false,
@@ -679,7 +680,7 @@ pub async fn list(
     };
     let mut grids: Vec<(String, String, bool)> = grid_names
         .iter()
-        .filter(|(g, _)| g.len() == 15)
+        .filter(|(g, _)| g.len() == GridCode::LEN)
         .map(|(g, n)| (g.clone(), n.clone(), *g == filter.grid))
         .collect();
     grids.sort();

@@ -1,4 +1,6 @@
-//! The grid code: a community's statistical division code plus a grid number.
+//! The territory's codes: a street's and a community's statistical
+//! division codes (9 and 12 digits), and the grid code, a community's code
+//! plus a grid number (15 digits).
 
 use std::fmt;
 use std::str::FromStr;
@@ -53,17 +55,113 @@ impl GridCode {
 
     /// The 12-digit village or community (村/社区) code.
     pub fn community_code(&self) -> &str {
-        &self.0[..12]
+        &self.0[..CommunityCode::LEN]
     }
 
     /// The 9-digit township or street (乡镇/街道) code.
     pub fn street_code(&self) -> &str {
-        &self.0[..9]
+        &self.0[..StreetCode::LEN]
     }
 
     /// The 3-digit grid number within the community.
     pub fn grid_number(&self) -> &str {
-        &self.0[12..]
+        &self.0[CommunityCode::LEN..]
+    }
+}
+
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A township or street (乡镇/街道), identified by 9 ASCII digits of the
+/// statistical division codes: a valid province, not ending in 000.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreetCode(String);
+
+impl StreetCode {
+    /// Number of digits in a street code.
+    pub const LEN: usize = 9;
+
+    /// Validates a street code.
+    pub fn parse(code: &str) -> Result<StreetCode, Reason> {
+        if code.len() != Self::LEN || !all_digits(code) {
+            return Err(Reason::new(
+                "街道编码应为9位数字",
+                "street code must be 9 digits",
+            ));
+        }
+        if code.starts_with("00") {
+            return Err(Reason::new(
+                "街道编码的省级代码无效",
+                "street code has an invalid province code",
+            ));
+        }
+        if code.ends_with("000") {
+            return Err(Reason::new(
+                "街道编码的后三位不能为000",
+                "street code must not end in 000",
+            ));
+        }
+        Ok(StreetCode(code.to_owned()))
+    }
+
+    /// All 9 digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A village or community (村/社区), identified by 12 ASCII digits: a
+/// valid street code followed by three digits that are not 000.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CommunityCode(String);
+
+impl CommunityCode {
+    /// Number of digits in a community code.
+    pub const LEN: usize = 12;
+
+    /// Validates a community code.
+    pub fn parse(code: &str) -> Result<CommunityCode, Reason> {
+        if code.len() != Self::LEN || !all_digits(code) {
+            return Err(Reason::new(
+                "社区编码应为12位数字",
+                "community code must be 12 digits",
+            ));
+        }
+        StreetCode::parse(&code[..StreetCode::LEN]).map_err(|_| {
+            Reason::new(
+                "社区编码的前9位不是有效的街道编码",
+                "community code does not start with a valid street code",
+            )
+        })?;
+        if code.ends_with("000") {
+            return Err(Reason::new(
+                "社区编码的后三位不能为000",
+                "community code must not end in 000",
+            ));
+        }
+        Ok(CommunityCode(code.to_owned()))
+    }
+
+    /// All 12 digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The 9-digit street code it starts with.
+    pub fn street_code(&self) -> &str {
+        &self.0[..StreetCode::LEN]
+    }
+}
+
+/// Which level of the territory a code names, by its length: a street (9),
+/// a community (12) or a grid (15); `None` for any other length.
+pub fn level_of(code: &str) -> Option<&'static str> {
+    match code.len() {
+        StreetCode::LEN => Some("street"),
+        CommunityCode::LEN => Some("community"),
+        GridCode::LEN => Some("grid"),
+        _ => None,
     }
 }
 

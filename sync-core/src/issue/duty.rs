@@ -67,8 +67,8 @@ impl Duty {
     /// supervisor (9 digits) at every level.
     fn reach(&self) -> Option<Level> {
         match self.subtree.as_deref().map(str::len) {
-            Some(12) => Some(Level::Community),
-            Some(9) => Some(Level::Department),
+            Some(crate::codes::CommunityCode::LEN) => Some(Level::Community),
+            Some(crate::codes::StreetCode::LEN) => Some(Level::Department),
             _ => None,
         }
     }
