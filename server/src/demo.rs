@@ -125,6 +125,12 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
             .await?;
         holders.push(u.id);
     }
+    // Phones signed in: each grid worker's (the third one's last seen five
+    // days ago) and the first package-holder's. The second package-holder
+    // never synced: the overview flags them (从未同步).
+    let now_s = gridsync_core::household::Clock::System.now_ms() / 1000;
+    let mut phones: Vec<(String, String, i64)> =
+        vec![(holders[0].clone(), "李建华的手机".into(), now_s - 26 * 3600)];
     let mut workers = Vec::new();
     for i in 0..grids {
         let u = state
@@ -138,7 +144,28 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
                 .with_grids([grid_code(i)]),
             )
             .await?;
+        let seen = if i == 2 {
+            5 * 86_400
+        } else {
+            3600 * (i as i64 + 2)
+        };
+        phones.push((
+            u.id.clone(),
+            format!("第{}网格网格员的手机", i + 1),
+            now_s - seen,
+        ));
         workers.push(u.id);
+    }
+    for (n, (owner, name, seen)) in phones.iter().enumerate() {
+        state
+            .directory
+            .register_device(
+                &format!("00000000-0000-4000-8000-{:012}", n + 1),
+                owner,
+                Some(name),
+                *seen,
+            )
+            .await?;
     }
 
     // Households are written by an in-memory device holding the grid
@@ -215,7 +242,7 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
             grid_code(i)
         );
     }
-    println!("  baobao1-2  包保责任人 / package-holders");
+    println!("  baobao1-2  包保责任人 / package-holders (baobao2 never synced)");
     for (code, name, login, _) in DEPARTMENTS {
         println!("  {login:<10} {name} / department user ({code})");
     }

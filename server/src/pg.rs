@@ -74,6 +74,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0009_hotline",
         include_str!("../migrations/postgres/0009_hotline.sql"),
     ),
+    (
+        12,
+        "0012_needs_closed",
+        include_str!("../migrations/postgres/0012_needs_closed.sql"),
+    ),
 ];
 
 /// Whether `url` names a PostgreSQL database (`postgres://`, `postgresql://`).
