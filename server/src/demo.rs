@@ -2,7 +2,13 @@
 //! so a newcomer sees data at once: one street, one community of a few
 //! grids with their buildings, hundreds of households with made-up Chinese
 //! names, valid ID numbers, residents and visits, and a user for each role.
-//! Nobody in it is real.
+//! The households are the core's believable families ([`gridsync_core::demo`]:
+//! relations, ages and ID numbers that agree, tags that fit, visits in
+//! working hours, a few households without a 包保责任人, now and then a
+//! 群众诉求); the grid workers' and the first package-holder's phones are
+//! signed in, the second package-holder never synced (the overview flags
+//! them); [`crate::web::demo`] adds reports (some overdue), a conflict and
+//! duplicates. Nobody in it is real.
 
 use anyhow::Context;
 use clap::Args;

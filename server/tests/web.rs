@@ -3754,3 +3754,91 @@ async fn the_overview_counts_what_a_community_needs_on_postgres() {
     let Some(db) = fresh_db().await else { return };
     overview_figures_a_community_uses(community(Some(db.url.clone())).await).await;
 }
+
+/// The demo community shows what a supervisor recognises, and its
+/// figures agree with the documents: households without a holder,
+/// residents by status and age, open needs, a package-holder who never
+/// synced, overdue reports.
+#[tokio::test]
+async fn the_demo_overview_agrees_with_its_documents() {
+    let (state, _dir) = demo_server(None).await;
+    let shequ = cookie(&state, "shequ").await;
+    let html = page(&state, &shequ, &format!("/web/t/{COMMUNITY}")).await;
+    let today = Clock::System.today();
+    let (mut unheld, mut needs, mut away, mut old, mut residents) = (0, 0, 0, 0, 0);
+    for doc in documents(&state, &[G1, G2]).await {
+        if gridsync_core::doc::kind_of(&doc).as_deref() != Some("household") {
+            continue;
+        }
+        let h: Household = gridsync_core::doc::read(&doc, None).unwrap();
+        if h.merged_into.is_some() {
+            continue;
+        }
+        unheld += i64::from(h.holder.is_none());
+        needs += h
+            .visits
+            .values()
+            .filter(|v| !v.needs.is_empty() || v.follow_up)
+            .count() as i64;
+        for (_, r) in h.current_residents() {
+            residents += 1;
+            away += i64::from(r.status.as_deref() == Some("away"));
+            let birth = r.birth_date.as_deref().unwrap();
+            let (y, md) = (birth[..4].parse::<i32>().unwrap(), &birth[5..]);
+            let now_md = format!("{:02}-{:02}", u8::from(today.month()), today.day());
+            let age = today.year() - y - i32::from(now_md.as_str() < md);
+            old += i64::from((60..80).contains(&age));
+        }
+    }
+    assert_eq!(n(&html, "kpi-residents"), residents);
+    assert_eq!(n(&html, "kpi-unheld"), unheld);
+    assert!(unheld > 0, "some demo households without a holder");
+    let list = page(&state, &shequ, &format!("/web/t/{COMMUNITY}/unheld")).await;
+    assert_eq!(table_rows(&list, "unheld").len() as i64, unheld);
+    assert_eq!(n(&html, "kpi-needs"), needs);
+    assert!(needs > 0, "some open 群众诉求 in the demo");
+    assert_eq!(n(&html, "status-away"), away);
+    assert_eq!(n(&html, "age-60"), old);
+    assert_eq!(
+        n(&html, "age-unknown"),
+        0,
+        "every demo resident has a birth date"
+    );
+    let bands: i64 = ["0", "18", "60", "80", "unknown"]
+        .iter()
+        .map(|a| n(&html, &format!("age-{a}")))
+        .sum();
+    assert_eq!(bands, residents);
+    assert!(
+        n(&html, "age-0") > 0 && n(&html, "age-80") > 0,
+        "children and the very old"
+    );
+    assert!(n(&html, "kpi-never-synced") >= 1, "baobao2 never synced");
+    let never = table_rows(&html, "syncs")
+        .into_iter()
+        .filter(|r| r.contains("从未同步"))
+        .collect::<Vec<_>>();
+    assert!(never.iter().any(|r| r.contains("赵志强")), "{never:#?}");
+    assert!(n(&html, "kpi-overdue") > 0, "the demo's overdue reports");
+    // Believable families: one 户主 a household, no 独居老人 under 60.
+    let residents_of = |h: &Household| {
+        h.current_residents()
+            .map(|(_, r)| r.clone())
+            .collect::<Vec<_>>()
+    };
+    for doc in documents(&state, &[G1]).await {
+        if gridsync_core::doc::kind_of(&doc).as_deref() != Some("household") {
+            continue;
+        }
+        let h: Household = gridsync_core::doc::read(&doc, None).unwrap();
+        let people = residents_of(&h);
+        if h.merged_into.is_some() || people.iter().any(|r| r.relation.is_none()) {
+            continue; // the duplicate the demo records on purpose
+        }
+        let heads = people
+            .iter()
+            .filter(|r| r.relation.as_deref() == Some("02"))
+            .count();
+        assert!(heads >= 1, "a 户主 in every demo household");
+    }
+}

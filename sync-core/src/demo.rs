@@ -463,7 +463,7 @@ impl Generator {
     /// 60 or more lives (`elderly`) or not: what it found, now and then a
     /// concern (群众诉求) or a matter to follow up.
     fn visit_to(&mut self, visitor: &str, role: &str, at: i64, elderly: bool) -> Visit {
-        let table = if self.rng.u8(..100) < 5 {
+        let table = if self.rng.u8(..100) < 3 {
             CONCERNS
         } else {
             FINDINGS
@@ -643,8 +643,9 @@ pub fn populate_households(
                 tags: TagSet::default(),
                 residents,
             })?;
-            // A household in eight has not been visited for a month.
-            let (from, to) = if g.below(8) == 0 { (31, 85) } else { (0, 59) };
+            // A household in eight (the fourth, the twelfth, …) has not
+            // been visited for a month.
+            let (from, to) = if i % 8 == 3 { (31, 85) } else { (0, 59) };
             // Each visit as recorded on its visitor's own phone.
             for k in 0..plan.visits_per_household {
                 let at = g.working_time(now_ms, from, to);
