@@ -3689,7 +3689,25 @@ async fn overview_figures_a_community_uses(c: Community) {
         "{}",
         audit[0]
     );
-    let _ = b_visits;
+    // The household pages say which need was handled, by whom.
+    let visits = rows_text(
+        &page(&state, &shequ, &format!("/web/h/{a}")).await,
+        "visits",
+    )
+    .join("\n");
+    assert!(
+        visits.contains("楼道灯损坏，希望尽快维修") && visits.contains("已处理（幸福社区书记，"),
+        "{visits}"
+    );
+    let visits = rows_text(
+        &page(&state, &shequ, &format!("/web/h/{b}")).await,
+        "visits",
+    )
+    .join("\n");
+    assert!(
+        visits.contains("需跟进") && visits.contains("待处理"),
+        "{visits}"
+    );
 
     // The closure survives a rebuild of the read model.
     drop(state);

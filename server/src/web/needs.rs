@@ -70,6 +70,38 @@ pub async fn closed_among(
     }
 }
 
+/// The needs of household `id` that were closed: visit key → (who, when).
+pub async fn closed_in(
+    main: &MainDb,
+    id: &str,
+) -> Result<std::collections::HashMap<String, (String, i64)>, DbError> {
+    let id = id.to_owned();
+    match main {
+        MainDb::Sqlite(pool) => crate::db::run(pool, move |c| {
+            c.prepare_cached(
+                "SELECT visit_key, closed_by, closed_at FROM needs_closed WHERE household_id = ?1",
+            )?
+            .query_map([id], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+            .collect()
+        })
+        .await,
+        MainDb::Postgres(pool) => {
+            let client = pool.get().await.map_err(crate::pg::pool_err)?;
+            let rows = crate::pg::query(
+                &client,
+                "SELECT visit_key, closed_by, closed_at FROM needs_closed WHERE household_id = $1",
+                &[&id],
+            )
+            .await
+            .map_err(crate::pg::err)?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get(0), (r.get(1), r.get(2))))
+                .collect())
+        }
+    }
+}
+
 /// Record that `by` (user id) closed the need of visit `visit` of
 /// `household` at `at` (ms); whether it was open until now.
 pub async fn close(

@@ -1000,6 +1000,12 @@ pub struct VisitLine {
     pub method: String,
     /// What was found.
     pub findings: String,
+    /// The 群众诉求 noted, if any.
+    pub needs: String,
+    /// Whether a follow-up was asked for.
+    pub follow_up: bool,
+    /// For a need: 待处理, or 已处理 with who and when.
+    pub handled: String,
 }
 
 /// A history line.
@@ -1238,18 +1244,26 @@ pub async fn household(
             tags: tags_zh(r.tags.iter()),
         })
         .collect();
+    let closed = super::needs::closed_in(state.web.main(), &id).await?;
     let mut visits: Vec<VisitLine> = h
         .visits_in_order()
         .into_iter()
         .rev()
         .take(50)
-        .map(|(_, v)| VisitLine {
+        .map(|(key, v)| VisitLine {
             when: when(v.at),
             who: name_of(&v.visitor),
             method: gridsync_core::codes::VisitMethod::from_code(&v.method)
                 .map(|m| m.name_zh().to_owned())
                 .unwrap_or_else(|_| v.method.clone()),
             findings: v.findings.clone(),
+            needs: v.needs.clone(),
+            follow_up: v.follow_up,
+            handled: match closed.get(key) {
+                Some((by, at)) => format!("已处理（{}，{}）", name_of(by), when(*at)),
+                None if !v.needs.trim().is_empty() || v.follow_up => "待处理".into(),
+                None => String::new(),
+            },
         })
         .collect();
     visits.truncate(50);
