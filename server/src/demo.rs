@@ -7,8 +7,9 @@
 //! working hours, a few households without a 包保责任人, now and then a
 //! 群众诉求); the grid workers' and the first package-holder's phones are
 //! signed in, the second package-holder never synced (the overview flags
-//! them); [`crate::web::demo`] adds reports (some overdue), a conflict and
-//! duplicates. Nobody in it is real.
+//! them); the needs noted more than two weeks ago are marked handled, the
+//! recent ones wait on the overview; [`crate::web::demo`] adds reports
+//! (some overdue), a conflict and duplicates. Nobody in it is real.
 
 use anyhow::Context;
 use clap::Args;
@@ -232,6 +233,7 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
         anyhow::bail!("demo data refused: {}", r.refusal.reason);
     }
     crate::web::demo::seed(state, COMMUNITY).await?;
+    close_old_needs(state, &workers).await?;
     println!(
         "已生成演示社区 / demo community seeded: {grids} 个网格, {} 户",
         grids * households
@@ -251,6 +253,42 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
     println!("  baobao1-2  包保责任人 / package-holders (baobao2 never synced)");
     for (code, name, login, _) in DEPARTMENTS {
         println!("  {login:<10} {name} / department user ({code})");
+    }
+    Ok(())
+}
+
+/// Days after which the demo's 群众诉求 / 需跟进 have been handled.
+const NEEDS_HANDLED_AFTER_DAYS: i64 = 14;
+
+/// Mark the demo visits' needs older than [`NEEDS_HANDLED_AFTER_DAYS`]
+/// handled by their grid's worker one to three days after they were
+/// noted, as a community that keeps up would have them: the overview
+/// lists the recent ones. Demo bookkeeping, not audited: nobody did it.
+async fn close_old_needs(state: &AppState, workers: &[String]) -> anyhow::Result<()> {
+    const DAY_MS: i64 = 86_400_000;
+    crate::web::readmodel::catch_up(state)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = gridsync_core::household::Clock::System.now_ms();
+    for n in crate::web::readmodel::needs(state.web.model(), COMMUNITY).await? {
+        if now - n.at < NEEDS_HANDLED_AFTER_DAYS * DAY_MS {
+            continue;
+        }
+        let Some(worker) = (0..workers.len())
+            .find(|&i| grid_code(i) == n.grid)
+            .map(|i| &workers[i])
+        else {
+            continue;
+        };
+        let closed_at = (n.at + (n.at / 1000 % 3 + 1) * DAY_MS).min(now);
+        crate::web::needs::close(
+            state.web.main(),
+            &n.household_id,
+            &n.visit_key,
+            worker,
+            closed_at,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -245,7 +245,8 @@ impl Generator {
     /// The resident `m`, with an ID number, sex and birth date that agree.
     fn person(&mut self, m: &Member, today: Date, ethnicity: &str, status: &str) -> Resident {
         let birth = self.born(m.age, today);
-        let phone = (m.age >= 14 && (m.age < 80 || self.rng.bool())).then(|| self.phone());
+        // Children's contact number is a guardian's (`family` fills it in).
+        let phone = (m.age >= 14).then(|| self.phone());
         Resident {
             name: format!("{}{}", m.surname, self.given(m.male, birth.year())),
             id_number: Some(self.id_number_of(birth, m.male)),
@@ -335,6 +336,11 @@ impl Generator {
             }
             r.tags = tags;
             out.push(r);
+        }
+        // A child's 联系电话 in the ledger is a parent's or guardian's.
+        let guardian = out.iter().find_map(|r| r.phone.clone());
+        for r in out.iter_mut().filter(|r| r.phone.is_none()) {
+            r.phone = guardian.clone();
         }
         out
     }

@@ -77,14 +77,16 @@ pub async fn closed_in(
 ) -> Result<std::collections::HashMap<String, (String, i64)>, DbError> {
     let id = id.to_owned();
     match main {
-        MainDb::Sqlite(pool) => crate::db::run(pool, move |c| {
-            c.prepare_cached(
+        MainDb::Sqlite(pool) => {
+            crate::db::run(pool, move |c| {
+                c.prepare_cached(
                 "SELECT visit_key, closed_by, closed_at FROM needs_closed WHERE household_id = ?1",
             )?
             .query_map([id], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
             .collect()
-        })
-        .await,
+            })
+            .await
+        }
         MainDb::Postgres(pool) => {
             let client = pool.get().await.map_err(crate::pg::pool_err)?;
             let rows = crate::pg::query(
