@@ -5,15 +5,16 @@
 //! The households are the core's believable families ([`gridsync_core::demo`]:
 //! relations, ages and ID numbers that agree, tags that fit, visits in
 //! working hours, a few households without a 包保责任人, now and then a
-//! 群众诉求); the grid workers' and the first package-holder's phones are
-//! signed in, the second package-holder never synced (the overview flags
-//! them); the needs noted more than two weeks ago are marked handled, the
+//! 群众诉求); the grid workers' and two package-holders' phones are
+//! signed in, a third package-holder, newly appointed to some households,
+//! never synced (the overview flags her); the needs noted more than two weeks ago are marked handled, the
 //! recent ones wait on the overview; [`crate::web::demo`] adds reports
 //! (some overdue), a conflict and duplicates. Nobody in it is real.
 
 use anyhow::Context;
 use clap::Args;
 use gridsync_core::demo::{GridPlan, populate_households};
+use gridsync_core::doc::Author;
 use gridsync_core::{OpenOptions, Store};
 
 use crate::directory::{CommunityInfo, Department, GridInfo, NewUser, StreetInfo, TerritoryRows};
@@ -102,10 +103,11 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
         .directory
         .create_user(user("admin", "系统管理员", Role::Admin))
         .await?;
-    state
+    let supervisor = state
         .directory
         .create_user(user("shequ", "幸福社区书记", Role::Supervisor).with_subtree(COMMUNITY))
-        .await?;
+        .await?
+        .id;
     state
         .directory
         .create_user(user("jiedao", "建国门街道办", Role::Supervisor).with_subtree(STREET))
@@ -125,7 +127,7 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
             .await?;
     }
     let mut holders = Vec::new();
-    for (i, name) in ["李建华", "赵志强"].iter().enumerate() {
+    for (i, name) in ["李建华", "赵志强", "王秀兰"].iter().enumerate() {
         let u = state
             .directory
             .create_user(user(&format!("baobao{}", i + 1), name, Role::PackageHolder))
@@ -133,11 +135,14 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
         holders.push(u.id);
     }
     // Phones signed in: each grid worker's (the third one's last seen five
-    // days ago) and the first package-holder's. The second package-holder
-    // never synced: the overview flags them (从未同步).
+    // days ago) and the first two package-holders'. The third, newly
+    // appointed to some households, never synced: the overview flags her
+    // (从未同步).
     let now_s = gridsync_core::household::Clock::System.now_ms() / 1000;
-    let mut phones: Vec<(String, String, i64)> =
-        vec![(holders[0].clone(), "李建华的手机".into(), now_s - 26 * 3600)];
+    let mut phones: Vec<(String, String, i64)> = vec![
+        (holders[0].clone(), "李建华的手机".into(), now_s - 26 * 3600),
+        (holders[1].clone(), "赵志强的手机".into(), now_s - 50 * 3600),
+    ];
     let mut workers = Vec::new();
     for i in 0..grids {
         let u = state
@@ -181,6 +186,7 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
     let changes = tokio::task::spawn_blocking({
         let state = state.clone();
         let workers = workers.clone();
+        let holders = holders.clone();
         move || -> anyhow::Result<Vec<IncomingChange>> {
             let handle = tokio::runtime::Handle::current();
             let mut device = Store::open_in_memory(OpenOptions::default())?;
@@ -201,15 +207,29 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
                     units: 2,
                     holder_visits: true,
                 };
-                populate_households(
+                let ids = populate_households(
                     &mut device,
                     &code,
                     &plan,
                     worker,
-                    &holders,
+                    &holders[..2],
                     now,
                     1000 + i as u64,
                 )?;
+                // The third package-holder took over one held household
+                // in nine from the supervisor's hand this week, and has
+                // not contacted them yet.
+                let by = Author {
+                    user: supervisor.clone(),
+                    role: Role::Supervisor.code().into(),
+                };
+                for id in ids.iter().skip(4).step_by(9) {
+                    if device.household(id)?.holder.is_some() {
+                        device.with_author(by.clone(), |s| {
+                            s.edit_household(id, |f| f.holder = Some(holders[2].clone()))
+                        })?;
+                    }
+                }
             }
             for e in device.outbox(usize::MAX >> 1)? {
                 changes.push(IncomingChange {
@@ -250,7 +270,7 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
             grid_code(i)
         );
     }
-    println!("  baobao1-2  包保责任人 / package-holders (baobao2 never synced)");
+    println!("  baobao1-3  包保责任人 / package-holders (baobao3 newly appointed, never synced)");
     for (code, name, login, _) in DEPARTMENTS {
         println!("  {login:<10} {name} / department user ({code})");
     }

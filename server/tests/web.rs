@@ -3839,12 +3839,12 @@ async fn the_demo_overview_agrees_with_its_documents() {
         n(&html, "age-0") > 0 && n(&html, "age-80") > 0,
         "children and the very old"
     );
-    assert!(n(&html, "kpi-never-synced") >= 1, "baobao2 never synced");
+    assert!(n(&html, "kpi-never-synced") >= 1, "baobao3 never synced");
     let never = table_rows(&html, "syncs")
         .into_iter()
         .filter(|r| r.contains("从未同步"))
         .collect::<Vec<_>>();
-    assert!(never.iter().any(|r| r.contains("赵志强")), "{never:#?}");
+    assert!(never.iter().any(|r| r.contains("王秀兰")), "{never:#?}");
     assert!(n(&html, "kpi-overdue") > 0, "the demo's overdue reports");
     // Believable families: one 户主 a household, no 独居老人 under 60.
     let residents_of = |h: &Household| {
