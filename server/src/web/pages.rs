@@ -4,8 +4,8 @@
 //! attention groups, coverage, households without a 包保责任人 and their
 //! list, open 群众诉求 / 需跟进, reports, syncs with those who never
 //! synced flagged), the household page with its residents, visits and
-//! ledger history, and the admins' audit log. Handlers are thin: check access, catch the read
-//! model up, query it, render.
+//! ledger history, and the admins' audit log. Handlers are thin: check
+//! access, catch the read model up, query it, render.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -599,7 +599,8 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
     // The people of this territory (its grid workers, supervisors below
     // it, the holders of its households): each device's last push (the
     // change log) and last sign-in or token refresh (the directory); a
-    // worker who never synced is listed too.
+    // grid worker or package-holder who never synced is listed first,
+    // flagged and counted.
     let devices = dir.devices(None).await?;
     let pushes: HashMap<(String, String), i64> = readmodel::syncs(model)
         .await?
@@ -647,11 +648,16 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
             syncs.push(row("网页或服务器".into(), Some(*at), None));
         }
         if syncs.len() == before && matches!(u.role, Role::GridWorker | Role::PackageHolder) {
-            syncs.push(SyncRow {
-                never: true,
-                ..row("从未同步".into(), None, None)
-            });
-            never_synced += 1;
+            if devices.iter().any(|d| d.user_id == u.id) {
+                // Synced once, on phones since signed out for good.
+                syncs.push(row("（设备均已注销）".into(), None, None));
+            } else {
+                syncs.push(SyncRow {
+                    never: true,
+                    ..row("从未同步".into(), None, None)
+                });
+                never_synced += 1;
+            }
         }
     }
     // The people never synced first, then the latest.
