@@ -3542,6 +3542,17 @@ async fn overview_figures_a_community_uses(c: Community) {
     let rows = table_rows(&list, "unheld");
     assert_eq!(rows.len(), 1, "{rows:#?}");
     assert!(rows[0].contains(&format!("/web/h/{c_id}")) && rows[0].contains("103室"));
+    let wangge2 = cookie(&state, "wangge2").await;
+    for uri in [
+        format!("/web/t/{G1}/unheld"),
+        format!("/web/t/{COMMUNITY}/unheld"),
+    ] {
+        assert_eq!(
+            get(&state, &wangge2, &uri).await.0,
+            StatusCode::FORBIDDEN,
+            "{uri}"
+        );
+    }
     // 户籍/流动/外出 by the core's names; age bands; each adds up to the
     // residents.
     let status: Vec<i64> = ["registered", "floating", "lodging", "away", "none"]
@@ -3621,7 +3632,6 @@ async fn overview_figures_a_community_uses(c: Community) {
         StatusCode::SEE_OTHER,
         "without the form token"
     );
-    let wangge2 = cookie(&state, "wangge2").await;
     let other_token = csrf(&page(&state, &wangge2, &format!("/web/t/{G2}")).await);
     let refused = close(wangge2.clone(), other_token, a_visits[0].clone()).await;
     assert_eq!(
