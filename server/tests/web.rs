@@ -3770,6 +3770,61 @@ async fn overview_figures_a_community_uses(c: Community) {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let html = page(&state, &shequ, &format!("/web/t/{G1}")).await;
     assert_eq!(n(&html, "kpi-needs"), 1);
+    // The same flat recorded twice, a need closed on the copy: merging
+    // the copy into the first keeps it closed (a visit keeps its key).
+    let (d, d_visits) = household_with(
+        &state,
+        &worker,
+        G1,
+        "102",
+        Some(&holders[1]),
+        vec![person("李建国", Some(70), Some("floating"), "02")],
+        vec![noted(
+            &worker,
+            2,
+            "反映暖气不热",
+            "暖气不热，希望物业检修",
+            false,
+        )],
+    )
+    .await;
+    let html = page(&state, &shequ, &format!("/web/t/{G1}")).await;
+    assert_eq!(n(&html, "kpi-needs"), 2);
+    let token = csrf(&html);
+    let closed = post(
+        &state,
+        &shequ,
+        "/web/needs/close",
+        &[
+            ("csrf", &token),
+            ("household", &d),
+            ("visit", &d_visits[0]),
+            ("back", G1),
+        ],
+    )
+    .await;
+    assert_eq!(closed, StatusCode::SEE_OTHER);
+    let merged = post(
+        &state,
+        &shequ,
+        "/web/review/resolve",
+        &[
+            ("csrf", &token),
+            ("action", "merge"),
+            ("a", &b),
+            ("b", &d),
+            ("back", COMMUNITY),
+        ],
+    )
+    .await;
+    assert_eq!(merged, StatusCode::SEE_OTHER);
+    let html = page(&state, &shequ, &format!("/web/t/{G1}")).await;
+    assert_eq!(n(&html, "kpi-households"), 3, "merged into one");
+    assert_eq!(
+        n(&html, "kpi-needs"),
+        1,
+        "closed on the copy, closed in the survivor"
+    );
 }
 
 #[tokio::test]
@@ -3827,10 +3882,13 @@ async fn the_demo_overview_agrees_with_its_documents() {
     assert_eq!(table_rows(&list, "unheld").len() as i64, unheld);
     // The needs older than two weeks were handled; the recent ones wait
     // (how many is up to the calendar: visits on a weekend move to Friday).
-    let handled = gridsync_server::web::needs::closed_among(state.web.main(), needs.clone())
-        .await
-        .unwrap()
-        .len();
+    let handled = gridsync_server::web::needs::closures(
+        state.web.main(),
+        needs.iter().map(|(_, visit)| visit.clone()).collect(),
+    )
+    .await
+    .unwrap()
+    .len();
     assert!(handled > 0, "some demo needs handled");
     assert_eq!(n(&html, "kpi-needs"), (needs.len() - handled) as i64);
     assert_eq!(n(&html, "status-away"), away);

@@ -7,15 +7,17 @@
 //! would be one every phone and the server's shape rules must learn. It
 //! is kept in the main database (table `needs_closed`, keyed by household
 //! id and visit key, with who closed it and when), beside the audit log,
-//! so a rebuilt read model finds it again. A later visit noting a new
-//! need is another key: it opens a new item and reopens nothing closed.
+//! so a rebuilt read model finds it again; it is looked up by the visit's
+//! key, which a visit keeps when duplicate households are merged. A later
+//! visit noting a new need is another key: it opens a new item and
+//! reopens nothing closed.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use axum::Form;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::Deserialize;
 
 use super::session::WebUser;
@@ -24,24 +26,31 @@ use crate::db::DbError;
 use crate::principal::Role;
 use crate::state::AppState;
 
-/// The (household id, visit key) pairs of `keys` that were closed.
-pub async fn closed_among(
+/// Who closed the needs of the visits `keys` and when (user id, ms),
+/// for those closed. Found by the visit's key alone: a visit keeps its
+/// key when a duplicate household is merged into another, so a need
+/// closed on either stays closed.
+pub async fn closures(
     main: &MainDb,
-    keys: Vec<(String, String)>,
-) -> Result<HashSet<(String, String)>, DbError> {
+    keys: Vec<String>,
+) -> Result<HashMap<String, (String, i64)>, DbError> {
     if keys.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(HashMap::new());
     }
     match main {
         MainDb::Sqlite(pool) => {
             crate::db::run(pool, move |c| {
                 let mut st = c.prepare_cached(
-                    "SELECT 1 FROM needs_closed WHERE household_id = ?1 AND visit_key = ?2",
+                    "SELECT closed_by, closed_at FROM needs_closed WHERE visit_key = ?1
+                     ORDER BY closed_at LIMIT 1",
                 )?;
-                let mut out = HashSet::new();
+                let mut out = HashMap::new();
                 for key in keys {
-                    if st.exists(params![key.0, key.1])? {
-                        out.insert(key);
+                    if let Some(closed) = st
+                        .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()?
+                    {
+                        out.insert(key, closed);
                     }
                 }
                 Ok(out)
@@ -49,53 +58,16 @@ pub async fn closed_among(
             .await
         }
         MainDb::Postgres(pool) => {
-            let mut households: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
-            households.sort();
-            households.dedup();
             let client = pool.get().await.map_err(crate::pg::pool_err)?;
             let rows = crate::pg::query(
                 &client,
-                "SELECT household_id, visit_key FROM needs_closed WHERE household_id = ANY($1)",
-                &[&households],
+                "SELECT visit_key, closed_by, closed_at FROM needs_closed
+                 WHERE visit_key = ANY($1) ORDER BY closed_at DESC",
+                &[&keys],
             )
             .await
             .map_err(crate::pg::err)?;
-            let wanted: HashSet<(String, String)> = keys.into_iter().collect();
-            Ok(rows
-                .iter()
-                .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
-                .filter(|k| wanted.contains(k))
-                .collect())
-        }
-    }
-}
-
-/// The needs of household `id` that were closed: visit key → (who, when).
-pub async fn closed_in(
-    main: &MainDb,
-    id: &str,
-) -> Result<std::collections::HashMap<String, (String, i64)>, DbError> {
-    let id = id.to_owned();
-    match main {
-        MainDb::Sqlite(pool) => {
-            crate::db::run(pool, move |c| {
-                c.prepare_cached(
-                "SELECT visit_key, closed_by, closed_at FROM needs_closed WHERE household_id = ?1",
-            )?
-            .query_map([id], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
-            .collect()
-            })
-            .await
-        }
-        MainDb::Postgres(pool) => {
-            let client = pool.get().await.map_err(crate::pg::pool_err)?;
-            let rows = crate::pg::query(
-                &client,
-                "SELECT visit_key, closed_by, closed_at FROM needs_closed WHERE household_id = $1",
-                &[&id],
-            )
-            .await
-            .map_err(crate::pg::err)?;
+            // The earliest closure last, so it is the one kept.
             Ok(rows
                 .iter()
                 .map(|r| (r.get(0), (r.get(1), r.get(2))))
@@ -145,14 +117,11 @@ pub async fn close(
 /// The needs noted under `prefix` that nobody closed yet, oldest first.
 pub async fn open_needs(state: &AppState, prefix: &str) -> WebResult<Vec<readmodel::NeedRow>> {
     let all = readmodel::needs(state.web.model(), prefix).await?;
-    let keys = all
-        .iter()
-        .map(|n| (n.household_id.clone(), n.visit_key.clone()))
-        .collect();
-    let closed = closed_among(state.web.main(), keys).await?;
+    let keys = all.iter().map(|n| n.visit_key.clone()).collect();
+    let closed = closures(state.web.main(), keys).await?;
     Ok(all
         .into_iter()
-        .filter(|n| !closed.contains(&(n.household_id.clone(), n.visit_key.clone())))
+        .filter(|n| !closed.contains_key(&n.visit_key))
         .collect())
 }
 

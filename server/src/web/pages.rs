@@ -1250,7 +1250,8 @@ pub async fn household(
             tags: tags_zh(r.tags.iter()),
         })
         .collect();
-    let closed = super::needs::closed_in(state.web.main(), &id).await?;
+    let closed =
+        super::needs::closures(state.web.main(), h.visits.keys().cloned().collect()).await?;
     let mut visits: Vec<VisitLine> = h
         .visits_in_order()
         .into_iter()
