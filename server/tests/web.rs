@@ -3604,6 +3604,21 @@ async fn overview_figures_a_community_uses(c: Community) {
     assert_eq!(n(&whole, "kpi-residents"), 7);
     assert_eq!(n(&whole, "age-60"), 2);
     assert_eq!(n(&whole, "kpi-never-synced"), 1);
+    // The street and the whole city (an admin's) count the same.
+    let admin = cookie(&state, "admin").await;
+    for uri in [format!("/web/t/{STREET}"), "/web/t/all".to_owned()] {
+        let above = page(&state, &admin, &uri).await;
+        for id in [
+            "kpi-needs",
+            "kpi-unheld",
+            "kpi-residents",
+            "age-60",
+            "status-floating",
+            "kpi-never-synced",
+        ] {
+            assert_eq!(n(&above, id), n(&whole, id), "{id} on {uri}");
+        }
+    }
 
     // 已处理: only with the form token, only by someone who may read the
     // grid, and audited once.
@@ -3683,7 +3698,6 @@ async fn overview_figures_a_community_uses(c: Community) {
     assert_eq!(entries[0].username, "shequ");
     assert_eq!(entries[0].action, gridsync_server::web::audit::CLOSE_NEED);
     assert!(Clock::System.now_ms() - entries[0].at < 60_000);
-    let admin = cookie(&state, "admin").await;
     let audit = rows_text(&page(&state, &admin, "/web/admin/audit").await, "audit");
     assert_eq!(audit.len(), 1, "{audit:#?}");
     for words in [
