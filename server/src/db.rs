@@ -49,6 +49,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("../migrations/sqlite/0012_building_heads.sql"),
     ),
+    (
+        13,
+        include_str!("../migrations/sqlite/0013_needs_closed.sql"),
+    ),
 ];
 
 /// `PRAGMA synchronous` of every connection: FULL (2).

@@ -2,11 +2,19 @@
 //! so a newcomer sees data at once: one street, one community of a few
 //! grids with their buildings, hundreds of households with made-up Chinese
 //! names, valid ID numbers, residents and visits, and a user for each role.
-//! Nobody in it is real.
+//! The households are the core's believable families ([`gridsync_core::demo`]:
+//! relations, ages and ID numbers that agree, tags that fit, visits in
+//! working hours, a few households without a 包保责任人, now and then a
+//! 群众诉求); the grid workers' and two package-holders' phones are
+//! signed in, a third package-holder, newly appointed to some households,
+//! never synced (the overview flags her); the needs noted more than two weeks ago are marked handled, the
+//! recent ones wait on the overview; [`crate::web::demo`] adds reports
+//! (some overdue), a conflict and duplicates. Nobody in it is real.
 
 use anyhow::Context;
 use clap::Args;
 use gridsync_core::demo::{GridPlan, populate_households};
+use gridsync_core::doc::Author;
 use gridsync_core::{OpenOptions, Store};
 
 use crate::directory::{CommunityInfo, Department, GridInfo, NewUser, StreetInfo, TerritoryRows};
@@ -95,10 +103,11 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
         .directory
         .create_user(user("admin", "系统管理员", Role::Admin))
         .await?;
-    state
+    let supervisor = state
         .directory
         .create_user(user("shequ", "幸福社区书记", Role::Supervisor).with_subtree(COMMUNITY))
-        .await?;
+        .await?
+        .id;
     state
         .directory
         .create_user(user("jiedao", "建国门街道办", Role::Supervisor).with_subtree(STREET))
@@ -118,13 +127,22 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
             .await?;
     }
     let mut holders = Vec::new();
-    for (i, name) in ["李建华", "赵志强"].iter().enumerate() {
+    for (i, name) in ["李建华", "赵志强", "王秀兰"].iter().enumerate() {
         let u = state
             .directory
             .create_user(user(&format!("baobao{}", i + 1), name, Role::PackageHolder))
             .await?;
         holders.push(u.id);
     }
+    // Phones signed in: each grid worker's (the third one's last seen five
+    // days ago) and the first two package-holders'. The third, newly
+    // appointed to some households, never synced: the overview flags her
+    // (从未同步).
+    let now_s = gridsync_core::household::Clock::System.now_ms() / 1000;
+    let mut phones: Vec<(String, String, i64)> = vec![
+        (holders[0].clone(), "李建华的手机".into(), now_s - 26 * 3600),
+        (holders[1].clone(), "赵志强的手机".into(), now_s - 50 * 3600),
+    ];
     let mut workers = Vec::new();
     for i in 0..grids {
         let u = state
@@ -138,7 +156,28 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
                 .with_grids([grid_code(i)]),
             )
             .await?;
+        let seen = if i == 2 {
+            5 * 86_400
+        } else {
+            3600 * (i as i64 + 2)
+        };
+        phones.push((
+            u.id.clone(),
+            format!("第{}网格网格员的手机", i + 1),
+            now_s - seen,
+        ));
         workers.push(u.id);
+    }
+    for (n, (owner, name, seen)) in phones.iter().enumerate() {
+        state
+            .directory
+            .register_device(
+                &format!("00000000-0000-4000-8000-{:012}", n + 1),
+                owner,
+                Some(name),
+                *seen,
+            )
+            .await?;
     }
 
     // Households are written by an in-memory device holding the grid
@@ -147,6 +186,7 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
     let changes = tokio::task::spawn_blocking({
         let state = state.clone();
         let workers = workers.clone();
+        let holders = holders.clone();
         move || -> anyhow::Result<Vec<IncomingChange>> {
             let handle = tokio::runtime::Handle::current();
             let mut device = Store::open_in_memory(OpenOptions::default())?;
@@ -167,15 +207,29 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
                     units: 2,
                     holder_visits: true,
                 };
-                populate_households(
+                let ids = populate_households(
                     &mut device,
                     &code,
                     &plan,
                     worker,
-                    &holders,
+                    &holders[..2],
                     now,
                     1000 + i as u64,
                 )?;
+                // The third package-holder took over one held household
+                // in nine from the supervisor's hand this week, and has
+                // not contacted them yet.
+                let by = Author {
+                    user: supervisor.clone(),
+                    role: Role::Supervisor.code().into(),
+                };
+                for id in ids.iter().skip(4).step_by(9) {
+                    if device.household(id)?.holder.is_some() {
+                        device.with_author(by.clone(), |s| {
+                            s.edit_household(id, |f| f.holder = Some(holders[2].clone()))
+                        })?;
+                    }
+                }
             }
             for e in device.outbox(usize::MAX >> 1)? {
                 changes.push(IncomingChange {
@@ -199,6 +253,7 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
         anyhow::bail!("demo data refused: {}", r.refusal.reason);
     }
     crate::web::demo::seed(state, COMMUNITY).await?;
+    close_old_needs(state, &workers).await?;
     println!(
         "已生成演示社区 / demo community seeded: {grids} 个网格, {} 户",
         grids * households
@@ -215,9 +270,45 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
             grid_code(i)
         );
     }
-    println!("  baobao1-2  包保责任人 / package-holders");
+    println!("  baobao1-3  包保责任人 / package-holders (baobao3 newly appointed, never synced)");
     for (code, name, login, _) in DEPARTMENTS {
         println!("  {login:<10} {name} / department user ({code})");
+    }
+    Ok(())
+}
+
+/// Days after which the demo's 群众诉求 / 需跟进 have been handled.
+const NEEDS_HANDLED_AFTER_DAYS: i64 = 14;
+
+/// Mark the demo visits' needs older than [`NEEDS_HANDLED_AFTER_DAYS`]
+/// handled by their grid's worker one to three days after they were
+/// noted, as a community that keeps up would have them: the overview
+/// lists the recent ones. Demo bookkeeping, not audited: nobody did it.
+async fn close_old_needs(state: &AppState, workers: &[String]) -> anyhow::Result<()> {
+    const DAY_MS: i64 = 86_400_000;
+    crate::web::readmodel::catch_up(state)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = gridsync_core::household::Clock::System.now_ms();
+    for n in crate::web::readmodel::needs(state.web.model(), COMMUNITY).await? {
+        if now - n.at < NEEDS_HANDLED_AFTER_DAYS * DAY_MS {
+            continue;
+        }
+        let Some(worker) = (0..workers.len())
+            .find(|&i| grid_code(i) == n.grid)
+            .map(|i| &workers[i])
+        else {
+            continue;
+        };
+        let closed_at = (n.at + (n.at / 1000 % 3 + 1) * DAY_MS).min(now);
+        crate::web::needs::close(
+            state.web.main(),
+            &n.household_id,
+            &n.visit_key,
+            worker,
+            closed_at,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -79,6 +79,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0011_building_heads",
         include_str!("../migrations/postgres/0011_building_heads.sql"),
     ),
+    (
+        12,
+        "0012_needs_closed",
+        include_str!("../migrations/postgres/0012_needs_closed.sql"),
+    ),
 ];
 
 /// Whether `url` names a PostgreSQL database (`postgres://`, `postgresql://`).

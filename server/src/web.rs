@@ -9,6 +9,7 @@
 //! - [`access`]: which territory a person may open (built on [`crate::scope`]);
 //! - [`pages`]: overview, drill-down, household, admin audit log;
 //! - [`mask`]: ID numbers and phones masked unless unmasking is allowed;
+//! - [`needs`]: 群众诉求 / 需跟进 noted in visits, and marking them handled;
 //! - [`audit`]: the audit log of unmasked views and exports;
 //! - [`export`]: ledgers, visit logs and report lists as XLSX and CSV;
 //! - [`issues`]: report handling from the web: the filtered, paged list,
@@ -30,6 +31,7 @@ pub mod export;
 pub mod issues;
 pub mod mask;
 pub mod multipart;
+pub mod needs;
 pub mod pages;
 pub mod readmodel;
 pub mod review;
@@ -209,6 +211,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/web/logout", post(session::logout))
         .route("/web/t/{code}", get(pages::territory))
+        .route("/web/t/{code}/unheld", get(pages::unheld))
+        .route("/web/needs/close", post(needs::close_form))
         .route("/web/g/{grid}/building", get(pages::building))
         .route("/web/h/{id}", get(pages::household))
         .route("/web/reports", get(issues::list))

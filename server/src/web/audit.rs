@@ -1,5 +1,5 @@
-//! The audit log: every unmasked view of personal data and every export,
-//! who, what, when; phones' reveals of a resident's full values arrive
+//! The audit log: every unmasked view of personal data, every export and
+//! every 群众诉求 / 需跟进 marked handled, who, what, when; phones' reveals of a resident's full values arrive
 //! through `/v1/reveals` ([`crate::reveals`]). Kept in the main database (it cannot be rebuilt, unlike
 //! the read model), readable by administrators on `/web/admin/audit`.
 //! Entries name records by id, never by a person's name or number; what
@@ -12,6 +12,10 @@ use rusqlite::params;
 use super::MainDb;
 use crate::db::DbError;
 use crate::principal::Principal;
+
+/// The action of a 群众诉求 / 需跟进 marked handled on the overview
+/// ([`super::needs`]): target `household:<id>`, detail `visit:<key>`.
+pub const CLOSE_NEED: &str = "close_need";
 
 /// One audit entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,6 +228,13 @@ pub enum Subject {
         /// The reason the person gave.
         reason: String,
     },
+    /// A visit's 群众诉求 / 需跟进 marked handled.
+    NeedClosed {
+        /// The household's id.
+        household: String,
+        /// The visit's key.
+        visit: String,
+    },
     /// Anything else, shown as written.
     Other,
 }
@@ -270,6 +281,16 @@ pub fn subject(e: &Entry) -> Subject {
             });
             parsed.unwrap_or(Subject::Other)
         }
+        CLOSE_NEED => match (
+            e.target.strip_prefix("household:"),
+            e.detail.strip_prefix("visit:"),
+        ) {
+            (Some(household), Some(visit)) => Subject::NeedClosed {
+                household: household.to_owned(),
+                visit: visit.to_owned(),
+            },
+            _ => Subject::Other,
+        },
         _ => Subject::Other,
     }
 }
@@ -364,6 +385,14 @@ mod tests {
                 reason: "核实；身份".into(),
             }
         );
+        assert_eq!(
+            subject(&entry(CLOSE_NEED, "household:h1", "visit:v1")),
+            Subject::NeedClosed {
+                household: "h1".into(),
+                visit: "v1".into(),
+            }
+        );
+        assert_eq!(subject(&entry(CLOSE_NEED, "h1", "v1")), Subject::Other);
         assert_eq!(subject(&entry("unmask", "h1", "")), Subject::Other);
         assert_eq!(subject(&entry("reveal", "h1", "garbled")), Subject::Other);
         assert_eq!(subject(&entry("login", "x", "y")), Subject::Other);

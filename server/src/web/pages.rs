@@ -1,14 +1,17 @@
 //! The pages: the overview of a street, community or grid (一屏统览) with
-//! drill-down street → community → grid → building → unit → household, the
-//! household page with its residents, visits and ledger history, and the
-//! admins' audit log. Handlers are thin: check access, catch the read
-//! model up, query it, render.
+//! drill-down street → community → grid → building → unit → household
+//! (its figures: households, residents by residence status and age band,
+//! attention groups, coverage, households without a 包保责任人 and their
+//! list, open 群众诉求 / 需跟进, reports, syncs with those who never
+//! synced flagged), the household page with its residents, visits and
+//! ledger history, and the admins' audit log. Handlers are thin: check
+//! access, catch the read model up, query it, render.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use gridsync_core::codes::{self, AttentionTag};
+use gridsync_core::codes::{self, AttentionTag, ResidenceStatus};
 use gridsync_core::household::Household;
 use serde::Deserialize;
 
@@ -172,6 +175,58 @@ pub struct SyncRow {
     pub stale: bool,
     /// The later of the two, ms (for sorting).
     pub latest: i64,
+    /// A grid worker or package-holder with no phone signed in and no
+    /// change received, ever: flagged 从未同步.
+    pub never: bool,
+}
+
+/// An open 群众诉求 / 需跟进 of the overview's list.
+pub struct NeedLine {
+    /// The household's page.
+    pub link: String,
+    /// The household's id (the form's).
+    pub household: String,
+    /// The visit's key (the form's).
+    pub visit: String,
+    /// Where the household is.
+    pub address: String,
+    /// Its grid's name.
+    pub grid: String,
+    /// Who noted it.
+    pub who: String,
+    /// When.
+    pub when: String,
+    /// What was noted, shortened: the 群众诉求, or what the visit found
+    /// when it only asked for a follow-up.
+    pub text: String,
+    /// Whether a follow-up was asked for.
+    pub follow_up: bool,
+    /// Whole days since it was noted.
+    pub days: i64,
+}
+
+/// A figure of the residents' make-up: its element id, label and count.
+pub struct Share {
+    /// Element id.
+    pub id: String,
+    /// Label.
+    pub label: String,
+    /// Residents.
+    pub n: i64,
+}
+
+/// The open needs listed on an overview at most (the count is of all).
+pub const NEEDS_LISTED: usize = 100;
+/// Characters of a need's text shown in the list.
+const NEED_CHARS: usize = 40;
+
+/// `text` cut to `n` characters, with `…` when cut.
+fn short(text: &str, n: usize) -> String {
+    let mut out: String = text.chars().take(n).collect();
+    if text.chars().nth(n).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// A grid worker's or a department's row of the figures.
@@ -311,6 +366,19 @@ struct TerritoryPage {
     chart: chart::Chart,
     grid: bool,
     figures: FiguresView,
+    /// Grid workers and package-holders who never synced.
+    never_synced: i64,
+    /// Households without a 包保责任人, and the page listing them.
+    unheld: i64,
+    unheld_link: String,
+    /// Residents by residence status (the core's names) and by age band.
+    status: Vec<Share>,
+    ages: Vec<Share>,
+    /// Open 群众诉求 / 需跟进, oldest first, and how many there are.
+    needs: Vec<NeedLine>,
+    needs_total: usize,
+    /// Whether the viewer may mark them handled.
+    may_close: bool,
 }
 
 /// The name of a territory code, with its level.
@@ -531,7 +599,8 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
     // The people of this territory (its grid workers, supervisors below
     // it, the holders of its households): each device's last push (the
     // change log) and last sign-in or token refresh (the directory); a
-    // worker who never synced is listed too.
+    // grid worker or package-holder who never synced is listed first,
+    // flagged and counted.
     let devices = dir.devices(None).await?;
     let pushes: HashMap<(String, String), i64> = readmodel::syncs(model)
         .await?
@@ -539,6 +608,7 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
         .map(|s| ((s.user_id, s.device_id), s.at))
         .collect();
     let mut syncs = Vec::new();
+    let mut never_synced = 0;
     for u in &users {
         let ours = match u.role {
             Role::GridWorker => u.grids.iter().any(|g| g.starts_with(code)),
@@ -552,6 +622,7 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
         let row = |device: String, push: Option<i64>, seen: Option<i64>| {
             let latest = push.max(seen);
             SyncRow {
+                never: false,
                 who: u.display_name.clone(),
                 role: u.role.name_zh().to_owned(),
                 device,
@@ -576,11 +647,109 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
         if let Some(at) = pushes.get(&(u.id.clone(), String::new())) {
             syncs.push(row("网页或服务器".into(), Some(*at), None));
         }
-        if syncs.len() == before && u.role == Role::GridWorker {
-            syncs.push(row("（从未同步）".into(), None, None));
+        if syncs.len() == before && matches!(u.role, Role::GridWorker | Role::PackageHolder) {
+            if devices.iter().any(|d| d.user_id == u.id) {
+                // Synced once, on phones since signed out for good.
+                syncs.push(row("（设备均已注销）".into(), None, None));
+            } else {
+                syncs.push(SyncRow {
+                    never: true,
+                    ..row("从未同步".into(), None, None)
+                });
+                never_synced += 1;
+            }
         }
     }
-    syncs.sort_by_key(|r| std::cmp::Reverse(r.latest));
+    // The people never synced first, then the latest.
+    syncs.sort_by_key(|r| (!r.never, std::cmp::Reverse(r.latest)));
+
+    // Who the residents are: residence status by the core's names, age
+    // bands on today's date in Beijing (the server's clock, as every
+    // figure of the page).
+    let today = gridsync_core::household::Clock::Fixed(now).today();
+    let profile = readmodel::profile(
+        model,
+        code,
+        format!(
+            "{:04}-{:02}-{:02}",
+            today.year(),
+            u8::from(today.month()),
+            today.day()
+        ),
+    )
+    .await?;
+    let mut status: Vec<Share> = ResidenceStatus::all()
+        .iter()
+        .map(|s| Share {
+            id: format!("status-{}", s.code()),
+            label: s.name_zh().to_owned(),
+            n: 0,
+        })
+        .collect();
+    let mut unrecorded = 0;
+    for (code, n) in profile.status {
+        match code
+            .as_deref()
+            .and_then(|c| ResidenceStatus::from_code(c).ok())
+            .and_then(|s| ResidenceStatus::all().iter().position(|x| *x == s))
+        {
+            Some(i) => status[i].n += n,
+            None => unrecorded += n,
+        }
+    }
+    status.push(Share {
+        id: "status-none".into(),
+        label: "未填".into(),
+        n: unrecorded,
+    });
+    let ages = [
+        ("age-0", "0–17岁"),
+        ("age-18", "18–59岁"),
+        ("age-60", "60–79岁"),
+        ("age-80", "80岁及以上"),
+        ("age-unknown", "未知"),
+    ]
+    .into_iter()
+    .zip(profile.ages)
+    .map(|((id, label), n)| Share {
+        id: id.into(),
+        label: label.into(),
+        n,
+    })
+    .collect();
+
+    // 群众诉求 / 需跟进 not handled yet, oldest first.
+    let open = super::needs::open_needs(state, code).await?;
+    let needs_total = open.len();
+    let mut grid_names: HashMap<String, String> = HashMap::new();
+    let mut needs = Vec::new();
+    for n in open.into_iter().take(NEEDS_LISTED) {
+        if !grid_names.contains_key(&n.grid) {
+            let name = dir.grid(&n.grid).await?.map(|g| g.name).unwrap_or_default();
+            grid_names.insert(n.grid.clone(), name);
+        }
+        let [area, compound, building, unit, room] = &n.place;
+        needs.push(NeedLine {
+            link: format!("/web/h/{}", n.household_id),
+            address: address_of([area, compound, building, unit, room]),
+            grid: grid_names.get(&n.grid).cloned().unwrap_or_default(),
+            who: names
+                .get(n.visitor.as_str())
+                .map(|u| u.display_name.clone())
+                .unwrap_or_else(|| "（未登记）".into()),
+            when: when(n.at),
+            text: if n.needs.trim().is_empty() {
+                short(&n.findings, NEED_CHARS)
+            } else {
+                short(&n.needs, NEED_CHARS)
+            },
+            follow_up: n.follow_up,
+            days: ((now - n.at) / DAY_MS).max(0),
+            household: n.household_id,
+            visit: n.visit_key,
+        });
+    }
+    let p = user.principal();
 
     Ok(TerritoryPage {
         nav: Nav::of(user),
@@ -600,6 +769,94 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
         chart,
         grid: code.len() == 15,
         figures: figures(state, code, since).await?,
+        never_synced,
+        unheld: readmodel::unheld_count(model, code).await?,
+        unheld_link: format!("{}/unheld", territory_link(code)),
+        status,
+        ages,
+        needs,
+        needs_total,
+        may_close: matches!(p.role, Role::Admin | Role::Supervisor | Role::GridWorker),
+    })
+}
+
+/// A household without a 包保责任人.
+pub struct UnheldLine {
+    /// Its page.
+    pub link: String,
+    /// Its grid's name.
+    pub grid: String,
+    /// Where it is.
+    pub address: String,
+    /// Residents.
+    pub residents: i64,
+    /// Last visit, or 从未.
+    pub last_visit: String,
+    /// Not visited in the period.
+    pub stale: bool,
+}
+
+#[derive(askama::Template)]
+#[template(path = "unheld.html")]
+struct UnheldPage {
+    nav: Nav,
+    crumbs: Vec<Crumb>,
+    title: String,
+    rows: Vec<UnheldLine>,
+    period: i64,
+}
+
+/// `GET /web/t/{code}/unheld`: the households of a street, community or
+/// grid that have no 包保责任人 (the overview counts them), so a
+/// supervisor can assign one.
+pub async fn unheld(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(code): Path<String>,
+) -> WebResult<Response> {
+    let code = if code == "all" { String::new() } else { code };
+    if !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(WebError::NotFound);
+    }
+    if !access::may_view(user.principal(), &code) {
+        return Err(WebError::Forbidden);
+    }
+    let (title, _) = territory_name(&state, &code).await?;
+    readmodel::catch_up(&state).await?;
+    let rows = readmodel::unheld_households(state.web.model(), &code).await?;
+    let since = gridsync_core::household::Clock::System.now_ms() - PERIOD_DAYS * DAY_MS;
+    let mut grids: HashMap<String, String> = HashMap::new();
+    let mut lines = Vec::with_capacity(rows.len());
+    for r in rows {
+        if !grids.contains_key(&r.grid) {
+            let name = state
+                .directory
+                .grid(&r.grid)
+                .await?
+                .map(|g| g.name)
+                .unwrap_or_default();
+            grids.insert(r.grid.clone(), name);
+        }
+        lines.push(UnheldLine {
+            link: format!("/web/h/{}", r.id),
+            grid: grids.get(&r.grid).cloned().unwrap_or_default(),
+            address: address_of(["", &r.compound, &r.building, &r.unit, &r.room]),
+            residents: r.residents,
+            last_visit: r.last_visit_at.map(when).unwrap_or_else(|| "从未".into()),
+            stale: r.last_visit_at.is_none_or(|t| t < since),
+        });
+    }
+    let mut crumbs = crumbs(&state, &user, &code).await?;
+    crumbs.push(Crumb {
+        link: String::new(),
+        name: "无包保责任人的住户".into(),
+    });
+    render(&UnheldPage {
+        nav: Nav::of(&user),
+        crumbs,
+        title: format!("{title} 无包保责任人的住户"),
+        rows: lines,
+        period: PERIOD_DAYS,
     })
 }
 
@@ -749,6 +1006,12 @@ pub struct VisitLine {
     pub method: String,
     /// What was found.
     pub findings: String,
+    /// The 群众诉求 noted, if any.
+    pub needs: String,
+    /// Whether a follow-up was asked for.
+    pub follow_up: bool,
+    /// For a need: 待处理, or 已处理 with who and when.
+    pub handled: String,
 }
 
 /// A history line.
@@ -987,18 +1250,27 @@ pub async fn household(
             tags: tags_zh(r.tags.iter()),
         })
         .collect();
+    let closed =
+        super::needs::closures(state.web.main(), h.visits.keys().cloned().collect()).await?;
     let mut visits: Vec<VisitLine> = h
         .visits_in_order()
         .into_iter()
         .rev()
         .take(50)
-        .map(|(_, v)| VisitLine {
+        .map(|(key, v)| VisitLine {
             when: when(v.at),
             who: name_of(&v.visitor),
             method: gridsync_core::codes::VisitMethod::from_code(&v.method)
                 .map(|m| m.name_zh().to_owned())
                 .unwrap_or_else(|_| v.method.clone()),
             findings: v.findings.clone(),
+            needs: v.needs.clone(),
+            follow_up: v.follow_up,
+            handled: match closed.get(key) {
+                Some((by, at)) => format!("已处理（{}，{}）", name_of(by), when(*at)),
+                None if !v.needs.trim().is_empty() || v.follow_up => "待处理".into(),
+                None => String::new(),
+            },
         })
         .collect();
     visits.truncate(50);
@@ -1130,9 +1402,14 @@ pub async fn audit_log(State(state): State<AppState>, user: WebUser) -> WebResul
     let mut residents = Vec::new();
     let mut territories: HashMap<String, String> = HashMap::new();
     let mut devices: HashMap<String, String> = HashMap::new();
+    let mut closed_needs = Vec::new();
     for s in &subjects {
         match s {
             Subject::Unmask { household } => households.push(household.clone()),
+            Subject::NeedClosed { household, visit } => {
+                households.push(household.clone());
+                closed_needs.push((household.clone(), visit.clone()));
+            }
             Subject::Reveal {
                 household,
                 resident,
@@ -1164,6 +1441,29 @@ pub async fn audit_log(State(state): State<AppState>, user: WebUser) -> WebResul
     households.dedup();
     readmodel::catch_up(&state).await?;
     let named = readmodel::places_and_names(state.web.model(), households, residents).await?;
+    // What each closed need said, and when it was noted.
+    let mut noted: HashMap<(String, String), String> = HashMap::new();
+    for (household, visit) in closed_needs {
+        if noted.contains_key(&(household.clone(), visit.clone())) {
+            continue;
+        }
+        let text = match readmodel::need(state.web.model(), &household, &visit).await? {
+            Some(n) => format!(
+                "{}（{}走访时记录）",
+                short(
+                    if n.needs.trim().is_empty() {
+                        &n.findings
+                    } else {
+                        &n.needs
+                    },
+                    NEED_CHARS
+                ),
+                when(n.at)
+            ),
+            None => "（台账中已无此走访记录）".into(),
+        };
+        noted.insert((household, visit), text);
+    }
     let users: HashMap<String, (String, Role)> = state
         .directory
         .users()
@@ -1237,6 +1537,14 @@ pub async fn audit_log(State(state): State<AppState>, user: WebUser) -> WebResul
                         ),
                     )
                 }
+                Subject::NeedClosed { household, visit } => (
+                    "群众诉求 / 需跟进已处理".to_owned(),
+                    address(&household),
+                    noted
+                        .get(&(household.clone(), visit))
+                        .cloned()
+                        .unwrap_or_default(),
+                ),
                 Subject::Other => (
                     match e.action.as_str() {
                         "unmask" => "查看完整信息".into(),

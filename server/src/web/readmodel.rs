@@ -1,6 +1,8 @@
 //! The read model of the web pages: relational tables derived from the
 //! accepted documents (households, residents and their attention tags,
-//! visits, issue reports, same-field conflicts, last syncs), so a page
+//! visits, issue reports, same-field conflicts, last syncs; which visits'
+//! needs were handled is not derived and lives in the main database,
+//! [`super::needs`]), so a page
 //! aggregates 10,000 households with a few indexed queries instead of
 //! loading 10,000 Automerge documents.
 //!
@@ -33,7 +35,7 @@ use crate::db::DbError;
 use crate::state::AppState;
 
 /// Bump when the tables below change: the file is then rebuilt.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Log entries read per projector step.
 const BATCH: i64 = 5000;
@@ -93,9 +95,11 @@ CREATE TABLE visits (
     findings TEXT NOT NULL,
     needs TEXT NOT NULL,
     follow_up INTEGER NOT NULL,
+    corrected INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (household_id, key)
 );
 CREATE INDEX visits_grid ON visits (grid, at);
+CREATE INDEX visits_needs ON visits (grid, at) WHERE needs <> '' OR follow_up = 1;
 CREATE TABLE issues (
     id TEXT PRIMARY KEY,
     grid TEXT NOT NULL,
@@ -656,10 +660,18 @@ fn write_household(
             .execute(params![id, key, h.grid, t])?;
         }
     }
+    // A visit another entry corrects is superseded by it (visits are
+    // never edited): its need, if any, is the correction's to carry.
+    let corrected: std::collections::HashSet<&str> = h
+        .visits
+        .values()
+        .filter_map(|v| v.corrects.as_deref())
+        .collect();
     for (key, v) in &h.visits {
         tx.prepare_cached(
-            "INSERT INTO visits (household_id, key, grid, visitor, role, at, method, findings, needs, follow_up)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO visits (household_id, key, grid, visitor, role, at, method, findings, needs,
+                follow_up, corrected)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?
         .execute(params![
             id,
@@ -671,7 +683,8 @@ fn write_household(
             v.method,
             v.findings,
             v.needs,
-            v.follow_up
+            v.follow_up,
+            corrected.contains(key.as_str())
         ])?;
     }
     Ok(())
@@ -1215,6 +1228,175 @@ pub async fn outcomes(
                 Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
             })?
             .collect()
+        })
+        .await
+}
+
+/// Households under `prefix` without a 包保责任人.
+pub async fn unheld_count(model: &ReadModel, prefix: &str) -> Result<i64, DbError> {
+    let (lo, hi) = (prefix.to_owned(), upper(prefix));
+    model
+        .run(move |c| {
+            c.prepare_cached(
+                "SELECT count(*) FROM households
+                 WHERE grid >= ?1 AND grid < ?2 AND (holder IS NULL OR holder = '')",
+            )?
+            .query_row(params![lo, hi], |r| r.get(0))
+        })
+        .await
+}
+
+/// The households under `prefix` without a 包保责任人, by grid and address.
+pub async fn unheld_households(
+    model: &ReadModel,
+    prefix: &str,
+) -> Result<Vec<HouseholdRow>, DbError> {
+    let (lo, hi) = (prefix.to_owned(), upper(prefix));
+    model
+        .run(move |c| {
+            c.prepare_cached(
+                "SELECT id, grid, compound, building, unit, room, residents, visits, last_visit_at, holder
+                 FROM households
+                 WHERE grid >= ?1 AND grid < ?2 AND (holder IS NULL OR holder = '')
+                 ORDER BY grid, compound, building, unit, length(room), room",
+            )?
+            .query_map(params![lo, hi], |r| {
+                Ok(HouseholdRow {
+                    id: r.get(0)?,
+                    grid: r.get(1)?,
+                    compound: r.get(2)?,
+                    building: r.get(3)?,
+                    unit: r.get(4)?,
+                    room: r.get(5)?,
+                    residents: r.get(6)?,
+                    visits: r.get(7)?,
+                    last_visit_at: r.get(8)?,
+                    holder: r.get(9)?,
+                })
+            })?
+            .collect()
+        })
+        .await
+}
+
+/// Who the residents under a territory are: by residence status, by age.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// Residents per residence status code (`None`: not recorded).
+    pub status: Vec<(Option<String>, i64)>,
+    /// Residents aged 0–17, 18–59, 60–79, 80 and over, and of unknown
+    /// age (no birth date), in that order.
+    pub ages: [i64; 5],
+}
+
+/// The residents under `prefix` by residence status and by age band on
+/// `today` (`YYYY-MM-DD`, Beijing time): whole years from the birth
+/// date, a birthday not yet reached this year not counted.
+pub async fn profile(model: &ReadModel, prefix: &str, today: String) -> Result<Profile, DbError> {
+    let (lo, hi) = (prefix.to_owned(), upper(prefix));
+    model
+        .run(move |c| {
+            let status = c
+                .prepare_cached(
+                    "SELECT status, count(*) FROM residents
+                     WHERE grid >= ?1 AND grid < ?2 GROUP BY status ORDER BY status",
+                )?
+                .query_map(params![lo, hi], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut ages = [0i64; 5];
+            let mut st = c.prepare_cached(
+                "SELECT CASE
+                    WHEN birth_date IS NULL
+                      OR birth_date NOT GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'
+                      OR birth_date > ?3 THEN 4
+                    WHEN age < 18 THEN 0 WHEN age < 60 THEN 1 WHEN age < 80 THEN 2 ELSE 3 END,
+                    count(*)
+                 FROM (SELECT birth_date,
+                         CAST(substr(?3, 1, 4) AS INTEGER) - CAST(substr(birth_date, 1, 4) AS INTEGER)
+                           - (substr(?3, 6, 5) < substr(birth_date, 6, 5)) AS age
+                       FROM residents WHERE grid >= ?1 AND grid < ?2)
+                 GROUP BY 1",
+            )?;
+            let mut rows = st.query(params![lo, hi, today])?;
+            while let Some(r) = rows.next()? {
+                let band: i64 = r.get(0)?;
+                ages[band.clamp(0, 4) as usize] += r.get::<_, i64>(1)?;
+            }
+            Ok(Profile { status, ages })
+        })
+        .await
+}
+
+/// A 群众诉求 or 需跟进 noted in a visit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeedRow {
+    /// The household's id.
+    pub household_id: String,
+    /// The visit's key in it.
+    pub visit_key: String,
+    /// Grid code.
+    pub grid: String,
+    /// Where the household is: 片区, 小区, 楼栋, 单元, 室.
+    pub place: [String; 5],
+    /// Who made the visit (user id).
+    pub visitor: String,
+    /// When, ms.
+    pub at: i64,
+    /// The concern noted (群众诉求), may be empty.
+    pub needs: String,
+    /// What the visit found.
+    pub findings: String,
+    /// Whether a follow-up was asked for.
+    pub follow_up: bool,
+}
+
+const NEED_COLUMNS: &str = "v.household_id, v.key, v.grid, h.area, h.compound, h.building, h.unit,
+    h.room, v.visitor, v.at, v.needs, v.findings, v.follow_up";
+
+fn need_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NeedRow> {
+    Ok(NeedRow {
+        household_id: r.get(0)?,
+        visit_key: r.get(1)?,
+        grid: r.get(2)?,
+        place: [r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
+        visitor: r.get(8)?,
+        at: r.get(9)?,
+        needs: r.get(10)?,
+        findings: r.get(11)?,
+        follow_up: r.get(12)?,
+    })
+}
+
+/// Every visit under `prefix` that noted a 群众诉求 or asked for a
+/// follow-up (and was not superseded by a correction), oldest first.
+/// Whether each was handled is kept apart ([`super::needs`]).
+pub async fn needs(model: &ReadModel, prefix: &str) -> Result<Vec<NeedRow>, DbError> {
+    let (lo, hi) = (prefix.to_owned(), upper(prefix));
+    model
+        .run(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {NEED_COLUMNS} FROM visits v JOIN households h ON h.id = v.household_id
+                 WHERE v.grid >= ?1 AND v.grid < ?2 AND (v.needs <> '' OR v.follow_up = 1)
+                   AND v.corrected = 0
+                 ORDER BY v.at, v.household_id, v.key"
+            ))?
+            .query_map(params![lo, hi], need_row)?
+            .collect()
+        })
+        .await
+}
+
+/// The need noted by visit `key` of household `id`, if that visit noted one.
+pub async fn need(model: &ReadModel, id: &str, key: &str) -> Result<Option<NeedRow>, DbError> {
+    let (id, key) = (id.to_owned(), key.to_owned());
+    model
+        .run(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {NEED_COLUMNS} FROM visits v JOIN households h ON h.id = v.household_id
+                 WHERE v.household_id = ?1 AND v.key = ?2 AND (v.needs <> '' OR v.follow_up = 1)"
+            ))?
+            .query_row(params![id, key], need_row)
+            .optional()
         })
         .await
 }
