@@ -614,6 +614,10 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
             Role::GridWorker => u.grids.iter().any(|g| g.starts_with(code)),
             Role::Supervisor => u.subtree.as_deref().is_some_and(|t| t.starts_with(code)),
             Role::PackageHolder => holder_ids.contains(&u.id),
+            // 楼栋长/单元长 of a building in a grid of this territory.
+            Role::BuildingHead | Role::UnitHead => {
+                u.post.as_ref().is_some_and(|post| post.grid.starts_with(code))
+            }
             _ => false,
         };
         if !ours || !u.active {
@@ -647,7 +651,12 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
         if let Some(at) = pushes.get(&(u.id.clone(), String::new())) {
             syncs.push(row("网页或服务器".into(), Some(*at), None));
         }
-        if syncs.len() == before && matches!(u.role, Role::GridWorker | Role::PackageHolder) {
+        if syncs.len() == before
+            && matches!(
+                u.role,
+                Role::GridWorker | Role::PackageHolder | Role::BuildingHead | Role::UnitHead
+            )
+        {
             if devices.iter().any(|d| d.user_id == u.id) {
                 // Synced once, on phones since signed out for good.
                 syncs.push(row("（设备均已注销）".into(), None, None));
@@ -1252,7 +1261,7 @@ pub async fn household(
         .collect();
     let closed =
         super::needs::closures(state.web.main(), h.visits.keys().cloned().collect()).await?;
-    let mut visits: Vec<VisitLine> = h
+    let visits: Vec<VisitLine> = h
         .visits_in_order()
         .into_iter()
         .rev()
@@ -1273,6 +1282,42 @@ pub async fn household(
             },
         })
         .collect();
+    // What the building's 楼栋长/单元长 noted at the door, among the visits.
+    let contacts = readmodel::contacts_of(state.web.model(), &id).await?;
+    let contact_closed =
+        super::needs::closures(state.web.main(), contacts.iter().map(|c| c.id.clone()).collect())
+            .await?;
+    let mut dated: Vec<(i64, VisitLine)> = h
+        .visits_in_order()
+        .into_iter()
+        .rev()
+        .map(|(_, v)| v.at)
+        .zip(visits)
+        .collect();
+    dated.extend(contacts.into_iter().map(|c| {
+        let line = VisitLine {
+            when: when(c.at),
+            who: format!(
+                "{}（{}）",
+                name_of(&c.by),
+                gridsync_core::issue::duty::role_name_zh(&c.role)
+            ),
+            method: gridsync_core::codes::VisitMethod::from_code(&c.method)
+                .map(|m| m.name_zh().to_owned())
+                .unwrap_or_else(|_| c.method.clone()),
+            handled: match contact_closed.get(&c.id) {
+                Some((by, at)) => format!("已处理（{}，{}）", name_of(by), when(*at)),
+                None if !c.needs.trim().is_empty() || c.follow_up => "待处理".into(),
+                None => String::new(),
+            },
+            findings: c.findings,
+            needs: c.needs,
+            follow_up: c.follow_up,
+        };
+        (c.at, line)
+    }));
+    dated.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    let mut visits: Vec<VisitLine> = dated.into_iter().map(|(_, l)| l).collect();
     visits.truncate(50);
     // Who made each change: the person the server recorded from the token
     // that pushed it, not the name a change's message gives (the server

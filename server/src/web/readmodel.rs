@@ -35,7 +35,7 @@ use crate::db::DbError;
 use crate::state::AppState;
 
 /// Bump when the tables below change: the file is then rebuilt.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// Log entries read per projector step.
 const BATCH: i64 = 5000;
@@ -96,6 +96,12 @@ CREATE TABLE visits (
     needs TEXT NOT NULL,
     follow_up INTEGER NOT NULL,
     corrected INTEGER NOT NULL DEFAULT 0,
+    -- A 楼栋长/单元长's contact (its own document, key = its id), listed
+    -- with the household's visits and needs; `place_key` is the
+    -- compound|building it says it was made at, which must be the
+    -- household's for it to be listed there.
+    contact INTEGER NOT NULL DEFAULT 0,
+    place_key TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (household_id, key)
 );
 CREATE INDEX visits_grid ON visits (grid, at);
@@ -298,6 +304,8 @@ pub enum Projected {
     Household(Box<Household>, Vec<ConflictRow>, Option<ClockFlag>),
     /// An issue report.
     Issue(Box<IssueRow>, Vec<ConflictRow>),
+    /// A 楼栋长/单元长's contact with a household.
+    Contact(Box<gridsync_core::contact::Contact>),
     /// Anything else (grid documents, merged-away households): no rows.
     Nothing,
 }
@@ -483,6 +491,9 @@ pub fn project(bytes: &[u8], calendar: &WorkCalendar) -> Option<Projected> {
                 conflicts(),
             ))
         }
+        gridsync_core::contact::KIND => Some(Projected::Contact(Box::new(
+            gridsync_core::doc::read(&doc, None).ok()?,
+        ))),
         _ => Some(Projected::Nothing),
     }
 }
@@ -526,7 +537,8 @@ fn delete_doc(tx: &rusqlite::Transaction<'_>, id: &str) -> rusqlite::Result<()> 
         "DELETE FROM households WHERE id = ?1",
         "DELETE FROM residents WHERE household_id = ?1",
         "DELETE FROM resident_tags WHERE household_id = ?1",
-        "DELETE FROM visits WHERE household_id = ?1",
+        "DELETE FROM visits WHERE household_id = ?1 AND contact = 0",
+        "DELETE FROM visits WHERE key = ?1 AND contact = 1",
         "DELETE FROM issues WHERE id = ?1",
         "DELETE FROM conflicts WHERE doc_id = ?1",
         "DELETE FROM clock_flags WHERE doc_id = ?1",
@@ -566,6 +578,27 @@ fn write_doc(tx: &rusqlite::Transaction<'_>, id: &str, p: &Projected) -> rusqlit
                 .execute(params![id, h.grid, f.author, f.offset_ms, f.changes])?;
             }
             write_conflicts(tx, id, &h.grid, "household", conflicts)
+        }
+        Projected::Contact(c) => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO visits (household_id, key, grid, visitor, role, at, method,
+                    findings, needs, follow_up, corrected, contact, place_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 1, ?11)",
+            )?
+            .execute(params![
+                c.household,
+                id,
+                c.grid,
+                c.by,
+                c.role,
+                c.at,
+                c.method,
+                c.findings,
+                c.needs,
+                c.follow_up,
+                format!("{}|{}", c.place.compound.trim(), c.place.building.trim()),
+            ])?;
+            Ok(())
         }
         Projected::Issue(row, conflicts) => {
             let i = &row.issue;
@@ -1350,6 +1383,12 @@ pub struct NeedRow {
     pub follow_up: bool,
 }
 
+/// A contact is listed with a household only when made at its building
+/// (the server checked the place against the head's post, not the
+/// household id a phone wrote).
+const AT_ITS_HOUSEHOLD: &str =
+    "(v.contact = 0 OR v.place_key = h.compound || '|' || h.building)";
+
 const NEED_COLUMNS: &str = "v.household_id, v.key, v.grid, h.area, h.compound, h.building, h.unit,
     h.room, v.visitor, v.at, v.needs, v.findings, v.follow_up";
 
@@ -1377,7 +1416,7 @@ pub async fn needs(model: &ReadModel, prefix: &str) -> Result<Vec<NeedRow>, DbEr
             c.prepare_cached(&format!(
                 "SELECT {NEED_COLUMNS} FROM visits v JOIN households h ON h.id = v.household_id
                  WHERE v.grid >= ?1 AND v.grid < ?2 AND (v.needs <> '' OR v.follow_up = 1)
-                   AND v.corrected = 0
+                   AND v.corrected = 0 AND {AT_ITS_HOUSEHOLD}
                  ORDER BY v.at, v.household_id, v.key"
             ))?
             .query_map(params![lo, hi], need_row)?
@@ -1393,10 +1432,61 @@ pub async fn need(model: &ReadModel, id: &str, key: &str) -> Result<Option<NeedR
         .run(move |c| {
             c.prepare_cached(&format!(
                 "SELECT {NEED_COLUMNS} FROM visits v JOIN households h ON h.id = v.household_id
-                 WHERE v.household_id = ?1 AND v.key = ?2 AND (v.needs <> '' OR v.follow_up = 1)"
+                 WHERE v.household_id = ?1 AND v.key = ?2 AND (v.needs <> '' OR v.follow_up = 1)
+                   AND {AT_ITS_HOUSEHOLD}"
             ))?
             .query_row(params![id, key], need_row)
             .optional()
+        })
+        .await
+}
+
+/// A 楼栋长/单元长's contact with a household, for its page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactRow {
+    /// The contact's id (its key among the household's needs).
+    pub id: String,
+    /// Who (user id) and in which role.
+    pub by: String,
+    /// Role code.
+    pub role: String,
+    /// When, ms.
+    pub at: i64,
+    /// How (code).
+    pub method: String,
+    /// What was found.
+    pub findings: String,
+    /// 群众诉求.
+    pub needs: String,
+    /// 需跟进.
+    pub follow_up: bool,
+}
+
+/// The contacts building and unit heads made with household `id` at its
+/// building, newest first.
+pub async fn contacts_of(model: &ReadModel, id: &str) -> Result<Vec<ContactRow>, DbError> {
+    let id = id.to_owned();
+    model
+        .run(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT v.key, v.visitor, v.role, v.at, v.method, v.findings, v.needs, v.follow_up
+                 FROM visits v JOIN households h ON h.id = v.household_id
+                 WHERE v.household_id = ?1 AND v.contact = 1 AND {AT_ITS_HOUSEHOLD}
+                 ORDER BY v.at DESC"
+            ))?
+            .query_map([id], |r| {
+                Ok(ContactRow {
+                    id: r.get(0)?,
+                    by: r.get(1)?,
+                    role: r.get(2)?,
+                    at: r.get(3)?,
+                    method: r.get(4)?,
+                    findings: r.get(5)?,
+                    needs: r.get(6)?,
+                    follow_up: r.get(7)?,
+                })
+            })?
+            .collect()
         })
         .await
 }
