@@ -45,6 +45,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0009_log_generation.sql"),
     ),
     (10, include_str!("../migrations/sqlite/0010_hotline.sql")),
+    (
+        11,
+        include_str!("../migrations/sqlite/0011_ledger_import.sql"),
+    ),
 ];
 
 /// `PRAGMA synchronous` of every connection: FULL (2).

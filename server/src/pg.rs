@@ -74,6 +74,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0009_hotline",
         include_str!("../migrations/postgres/0009_hotline.sql"),
     ),
+    (
+        10,
+        "0010_ledger_import",
+        include_str!("../migrations/postgres/0010_ledger_import.sql"),
+    ),
 ];
 
 /// Whether `url` names a PostgreSQL database (`postgres://`, `postgresql://`).
