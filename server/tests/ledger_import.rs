@@ -435,8 +435,7 @@ async fn the_web_pages_upload_map_check_and_import() {
                 .send()
                 .await
                 .unwrap();
-            let cookie = res
-                .headers()
+            res.headers()
                 .get_all("set-cookie")
                 .iter()
                 .filter_map(|v| v.to_str().ok())
@@ -445,8 +444,7 @@ async fn the_web_pages_upload_map_check_and_import() {
                 .split(';')
                 .next()
                 .unwrap()
-                .to_owned();
-            cookie
+                .to_owned()
         }
     };
     let get = |cookie: String, path: String| {
