@@ -495,19 +495,25 @@ async fn the_web_pages_upload_map_check_and_import() {
     );
     body.extend_from_slice(&xlsx);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let res = client
-        .post(format!("{base}/web/import"))
-        .header("cookie", sup.clone())
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    let page = res.text().await.unwrap();
+    let upload = |body: Vec<u8>| {
+        let (client, base, sup) = (client.clone(), base.clone(), sup.clone());
+        async move {
+            let res = client
+                .post(format!("{base}/web/import"))
+                .header("cookie", sup)
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    let (status, page) = upload(body.clone()).await;
+    assert_eq!(status, 200);
     assert!(page.contains("已按列名预选"), "{page}");
     assert!(
         page.contains("<option value=\"身份证号\" selected>"),
@@ -551,6 +557,11 @@ async fn the_web_pages_upload_map_check_and_import() {
             .is_some()
     );
     let mapping_json = html_unescape(&attr(&page, "name=\"mapping\" value=\""));
+    let (_, again) = upload(body).await;
+    assert!(
+        again.contains("已按本社区上次保存的对应关系预选"),
+        "{again}"
+    );
 
     // A forged form is refused; the real one imports.
     let run = |csrf: String| {
