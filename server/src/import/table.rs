@@ -160,6 +160,7 @@ fn csv_rows(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, String> {
         .flexible(true)
         .from_reader(text.as_bytes());
     let mut out = Vec::new();
+    let (mut line, mut counted_to) = (1usize, 0usize);
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|_| format!("CSV 第{}行格式错误（引号不配对？）", i + 1))?;
         // A tab or an apostrophe kept a code as text in a spreadsheet.
@@ -167,7 +168,24 @@ fn csv_rows(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, String> {
             .iter()
             .map(|c| c.trim().trim_start_matches('\'').trim().to_owned())
             .collect();
-        out.push((i + 1, cells));
+        // The line it starts on, counted from its byte offset: what a
+        // spreadsheet opening the file numbers it (the csv crate skips
+        // empty lines, and its own line count does not see them).
+        let mut at = record
+            .position()
+            .map_or(counted_to, |p| (p.byte() as usize).min(text.len()));
+        // Its position may be that of the empty lines before it.
+        while matches!(text.as_bytes().get(at), Some(b'\n' | b'\r')) {
+            at += 1;
+        }
+        if at >= counted_to {
+            line += text.as_bytes()[counted_to..at]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            counted_to = at;
+        }
+        out.push((line, cells));
         if out.len() > MAX_ROWS + 10 {
             break;
         }
