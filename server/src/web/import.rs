@@ -27,6 +27,8 @@ use crate::state::AppState;
 pub const UPLOAD_TTL: Duration = Duration::from_secs(30 * 60);
 /// Uploads kept at once (the oldest is dropped first).
 const UPLOADS_KEPT: usize = 16;
+/// Bytes of uploads kept at once (the oldest are dropped first).
+const UPLOAD_BYTES_KEPT: usize = 128 << 20;
 /// Refused rows listed on the report page.
 const LISTED: usize = 200;
 
@@ -47,7 +49,11 @@ fn keep(upload: Upload) {
     kept.retain(|u| {
         u.at.elapsed() < UPLOAD_TTL && !(u.sha256 == upload.sha256 && u.user_id == upload.user_id)
     });
-    if kept.len() >= UPLOADS_KEPT {
+    while !kept.is_empty()
+        && (kept.len() >= UPLOADS_KEPT
+            || kept.iter().map(|u| u.bytes.len()).sum::<usize>() + upload.bytes.len()
+                > UPLOAD_BYTES_KEPT)
+    {
         kept.remove(0);
     }
     kept.push(upload);
