@@ -592,6 +592,29 @@ async fn the_web_pages_upload_map_check_and_import() {
     assert!(page.contains("id=\"import-new-residents\">298<"), "{page}");
     let after = log_end(&state).await;
     assert!(after > before);
+    // The household's history names the supervisor who imported it.
+    gridsync_server::web::readmodel::catch_up(&state)
+        .await
+        .unwrap();
+    let (grid, place) = ledger::household_place(1);
+    let key = place.address_key();
+    let id: String = state
+        .web
+        .model()
+        .run(move |c| {
+            c.query_row(
+                "SELECT id FROM households WHERE grid = ?1 AND address_key = ?2",
+                [grid, key],
+                |r| r.get(0),
+            )
+        })
+        .await
+        .unwrap();
+    let (status, page) = get(sup.clone(), format!("/web/h/{id}")).await;
+    assert_eq!(status, 200);
+    let history = &page[page.find("id=\"history\"").unwrap()..];
+    let history = &history[..history.find("</table>").unwrap()];
+    assert!(history.contains("测试用户"), "{history}");
     // Pressed again (the same file): nothing changes.
     let (status, page) = run(csrf).await;
     assert_eq!(status, 200);
