@@ -39,6 +39,9 @@ pub enum Command {
     Admin(crate::admin::AdminArgs),
     /// Import streets, communities and grids from a JSON or CSV file.
     Import(crate::territory::ImportArgs),
+    /// Import a community's resident ledger (台账, XLSX or CSV) as a
+    /// person: a dry run, or the import (docs/import.md).
+    ImportLedger(crate::import::LedgerArgs),
     /// Seed a realistic demo community (grids, households, users) and print
     /// the demo logins.
     Demo(crate::demo::DemoArgs),
@@ -134,6 +137,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     );
                 }
                 Ok(())
+            }
+            Command::ImportLedger(args) => {
+                let state = AppState::open(config).await?;
+                crate::import::run_cli(&state, args).await
             }
             Command::Demo(args) => {
                 let state = AppState::open(config).await?;

@@ -46,6 +46,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (10, include_str!("../migrations/sqlite/0010_hotline.sql")),
     (
+        11,
+        include_str!("../migrations/sqlite/0011_ledger_import.sql"),
+    ),
+    (
         12,
         include_str!("../migrations/sqlite/0012_building_heads.sql"),
     ),

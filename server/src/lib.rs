@@ -2,7 +2,7 @@
 //! JWT auth and grid-scoped access control, over an embedded SQLite store by
 //! default (PostgreSQL for larger deployments).
 //!
-//! - [`cli`]: the command line (`serve`, `admin`, `import`, `demo`);
+//! - [`cli`]: the command line (`serve`, `admin`, `import`, `import-ledger`, `demo`);
 //! - [`app`]: the HTTP routes; handlers are thin and call the modules below;
 //! - [`auth`]: login, tokens, the `Principal` extractor;
 //! - [`directory`]: users, devices and the territory (streets, communities, grids);
@@ -12,6 +12,7 @@
 //! - [`reports`]: the issue report read model (`/v1/reports/overdue`, `/v1/reports/nearly-due`);
 //! - [`blobs`]: photos and attachments (`/v1/blobs/{sha256}`);
 //! - [`web`]: the supervisors' web pages (一屏统览), exports, audit log;
+//! - [`import`]: importing the resident ledgers communities keep (XLSX, CSV);
 //! - [`hotline`]: the 12345 hotline (接诉即办): platforms file 诉求, webhooks tell every step;
 //! - [`health`]: `/healthz`: storage and log faults, counted.
 
@@ -29,6 +30,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod health;
 pub mod hotline;
+pub mod import;
 pub mod openapi;
 pub mod pg;
 pub mod principal;

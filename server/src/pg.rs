@@ -75,6 +75,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/postgres/0009_hotline.sql"),
     ),
     (
+        10,
+        "0010_ledger_import",
+        include_str!("../migrations/postgres/0010_ledger_import.sql"),
+    ),
+    (
         11,
         "0011_building_heads",
         include_str!("../migrations/postgres/0011_building_heads.sql"),

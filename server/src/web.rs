@@ -15,7 +15,8 @@
 //! - [`issues`]: report handling from the web: the filtered, paged list,
 //!   one report's page with its timeline and photos, every step with a
 //!   note and a confirmation, a department's queue (吹哨报到);
-//! - [`multipart`]: the form of a step that carries a photo;
+//! - [`multipart`]: the forms that carry a file (a step's photo, a ledger);
+//! - [`import`]: the ledger import pages (upload, columns, dry run, import);
 //! - [`review`]: the review queue (same-field conflicts, suspected duplicates);
 //! - [`chart`]: the overview's bar chart, as inline SVG data;
 //! - [`actor`]: the server editing documents on a person's behalf, through
@@ -28,6 +29,7 @@ pub mod audit;
 pub mod chart;
 pub mod demo;
 pub mod export;
+pub mod import;
 pub mod issues;
 pub mod mask;
 pub mod multipart;
@@ -228,6 +230,9 @@ pub fn routes() -> Router<AppState> {
             get(export::full_form).post(export::full_submit),
         )
         .route("/web/export/{file}", get(export::download))
+        .route("/web/import", get(import::form).post(import::upload))
+        .route("/web/import/check", post(import::check))
+        .route("/web/import/run", post(import::run))
         .route("/web/admin/audit", get(pages::audit_log))
         .route("/web/admin/hotline", get(crate::hotline::pages::show))
         .route("/web/admin/hotline/add", post(crate::hotline::pages::add))

@@ -7,6 +7,7 @@ mod auth;
 mod blobs;
 mod directory;
 mod fuzz_corpus;
+mod ledger_import;
 mod openapi;
 mod postgres;
 mod reports;

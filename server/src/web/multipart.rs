@@ -1,5 +1,6 @@
-//! A small `multipart/form-data` reader for the one web form that carries
-//! a file: the confirmation of a step with a photo (处置, 反馈, 核查). The
+//! A small `multipart/form-data` reader for the web forms that carry a
+//! file: the confirmation of a step with a photo (处置, 反馈, 核查), and
+//! the upload of a ledger to import (`web/import`). The
 //! whole body is already in memory (bounded by the server's body limit);
 //! this splits it into its named parts. Nothing else of RFC 7578 is needed
 //! by a browser's form post: no nested parts, no transfer encodings.
