@@ -13,6 +13,7 @@
 
 use anyhow::Context;
 use clap::Args;
+use gridsync_core::contact::{NewContact, Post, Roster, RosterHousehold};
 use gridsync_core::demo::{GridPlan, populate_households};
 use gridsync_core::doc::Author;
 use gridsync_core::{OpenOptions, Store};
@@ -183,15 +184,17 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
     // Households are written by an in-memory device holding the grid
     // documents, then pushed like any phone's changes.
     let households = args.households.clamp(1, 2000);
-    let changes = tokio::task::spawn_blocking({
+    let (changes, building) = tokio::task::spawn_blocking({
         let state = state.clone();
         let workers = workers.clone();
         let holders = holders.clone();
-        move || -> anyhow::Result<Vec<IncomingChange>> {
+        move || -> anyhow::Result<(Vec<IncomingChange>, Vec<RosterHousehold>)> {
             let handle = tokio::runtime::Handle::current();
             let mut device = Store::open_in_memory(OpenOptions::default())?;
             let now = gridsync_core::household::Clock::System.now_ms();
             let mut changes = Vec::new();
+            // The households of grid 1's first building, for its 楼栋长.
+            let mut building: Vec<RosterHousehold> = Vec::new();
             for (i, worker) in workers.iter().enumerate() {
                 let code = grid_code(i);
                 let id = crate::sync::grid_doc_id(&code);
@@ -230,6 +233,22 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
                         })?;
                     }
                 }
+                if i == 0 {
+                    for id in &ids {
+                        let h = device.household(id)?;
+                        let first = building.first().map(|b| b.place.clone());
+                        if first.is_none_or(|f| {
+                            f.compound == h.place.compound && f.building == h.place.building
+                        }) {
+                            building.push(RosterHousehold {
+                                id: id.clone(),
+                                grid: code.clone(),
+                                place: h.place.clone(),
+                                residents: Vec::new(),
+                            });
+                        }
+                    }
+                }
             }
             for e in device.outbox(usize::MAX >> 1)? {
                 changes.push(IncomingChange {
@@ -237,7 +256,7 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
                     data: e.data,
                 });
             }
-            Ok(changes)
+            Ok((changes, building))
         }
     })
     .await??;
@@ -254,6 +273,7 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
     }
     crate::web::demo::seed(state, COMMUNITY).await?;
     close_old_needs(state, &workers).await?;
+    building_heads(state, &hash, building).await?;
     println!(
         "已生成演示社区 / demo community seeded: {grids} 个网格, {} 户",
         grids * households
@@ -271,8 +291,138 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
         );
     }
     println!("  baobao1-3  包保责任人 / package-holders (baobao3 newly appointed, never synced)");
+    println!(
+        "  louzhang1  楼栋长 / building head (第1网格 first building; danyuan1 its unit head, never synced)"
+    );
     for (code, name, login, _) in DEPARTMENTS {
         println!("  {login:<10} {name} / department user ({code})");
+    }
+    Ok(())
+}
+
+/// The 小三级 of grid 1's first building: its 楼栋长 (louzhang1, with a
+/// phone, who recorded contacts this week, one noting a 群众诉求 still
+/// open) and the 单元长 of its first unit (danyuan1, who never synced).
+/// The contacts are pushed as the head, through the head's own guard.
+async fn building_heads(
+    state: &AppState,
+    hash: &str,
+    building: Vec<RosterHousehold>,
+) -> anyhow::Result<()> {
+    let Some(first) = building.first() else {
+        return Ok(());
+    };
+    let post = Post {
+        grid: first.grid.clone(),
+        compound: first.place.compound.clone(),
+        building: first.place.building.clone(),
+        unit: String::new(),
+    };
+    let head = state
+        .directory
+        .create_user(
+            NewUser::new("louzhang1", "孙桂英", Role::BuildingHead)
+                .with_password_hash(hash)
+                .with_post(post.clone()),
+        )
+        .await?;
+    state
+        .directory
+        .create_user(
+            NewUser::new("danyuan1", "周明", Role::UnitHead)
+                .with_password_hash(hash)
+                .with_post(Post {
+                    unit: first.place.unit.clone(),
+                    ..post.clone()
+                }),
+        )
+        .await?;
+    let device = "00000000-0000-4000-8000-0000000000b1";
+    let now = gridsync_core::household::Clock::System.now_ms();
+    state
+        .directory
+        .register_device(
+            device,
+            &head.id,
+            Some("孙桂英的手机"),
+            now / 1000 - 20 * 3600,
+        )
+        .await?;
+    let author = Author {
+        user: head.id.clone(),
+        role: head.role.code().into(),
+    };
+    let roster = Roster {
+        post,
+        at: now,
+        households: building,
+    };
+    let changes = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<IncomingChange>> {
+        let mut phone = Store::open_in_memory(OpenOptions::default())?;
+        phone.set_author(author)?;
+        phone.set_roster(Some(&roster))?;
+        // This week, in working hours, Beijing time (UTC+8).
+        let (day, hour) = (86_400_000, 3_600_000);
+        let beijing = now + 8 * hour;
+        let midnight = beijing - beijing.rem_euclid(day) - 8 * hour;
+        let notes: [(usize, i64, i64, &str, &str, bool); 3] = [
+            (0, 3, 10 * hour, "老人在家，精神不错", "", false),
+            (
+                1,
+                2,
+                15 * hour + hour / 2,
+                "楼道堆放杂物",
+                "请物业清理三楼楼道杂物",
+                true,
+            ),
+            (
+                2,
+                1,
+                9 * hour + hour / 2,
+                "新搬来一户租客，已登记联系方式",
+                "",
+                false,
+            ),
+        ];
+        for (n, days_ago, time_of_day, findings, needs, follow_up) in notes {
+            let Some(h) = roster.households.get(n) else {
+                continue;
+            };
+            let at = midnight - days_ago * day + time_of_day;
+            phone.set_clock(gridsync_core::household::Clock::Fixed(at));
+            phone.log_contact(NewContact {
+                household: h.id.clone(),
+                method: String::new(),
+                findings: findings.into(),
+                needs: needs.into(),
+                follow_up,
+            })?;
+        }
+        Ok(phone
+            .outbox(usize::MAX >> 1)?
+            .into_iter()
+            .map(|e| IncomingChange {
+                doc_id: e.doc_id,
+                data: e.data,
+            })
+            .collect())
+    })
+    .await??;
+    let guard = crate::scope::Guard::new(
+        head.principal(Some(device.into())),
+        crate::sync::validate::document,
+    );
+    let outcome = state
+        .docs
+        .push(
+            changes,
+            Some(head.id.clone()),
+            Some(device.into()),
+            Box::new(guard),
+        )
+        .await?;
+    if let Some(r) = outcome.rejected.first() {
+        anyhow::bail!("demo contacts refused: {}", r.refusal.reason);
     }
     Ok(())
 }

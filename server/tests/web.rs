@@ -3865,6 +3865,14 @@ async fn the_demo_overview_agrees_with_its_documents() {
     let (mut unheld, mut away, mut old, mut residents) = (0, 0, 0, 0);
     let mut needs = Vec::new();
     for doc in documents(&state, &[G1, G2]).await {
+        // A 楼栋长's contact noting a need is an open need too.
+        if gridsync_core::doc::kind_of(&doc).as_deref() == Some("contact") {
+            let c: gridsync_core::contact::Contact = gridsync_core::doc::read(&doc, None).unwrap();
+            if !c.needs.is_empty() || c.follow_up {
+                needs.push((c.household.clone(), c.id.clone()));
+            }
+            continue;
+        }
         if gridsync_core::doc::kind_of(&doc).as_deref() != Some("household") {
             continue;
         }
@@ -3927,6 +3935,15 @@ async fn the_demo_overview_agrees_with_its_documents() {
         .filter(|r| r.contains("从未同步"))
         .collect::<Vec<_>>();
     assert!(never.iter().any(|r| r.contains("王秀兰")), "{never:#?}");
+    // The 小三级: the unit head who never synced is flagged, the building
+    // head who did is not.
+    assert!(
+        never
+            .iter()
+            .any(|r| r.contains("周明") && r.contains("单元长")),
+        "{never:#?}"
+    );
+    assert!(!never.iter().any(|r| r.contains("孙桂英")), "{never:#?}");
     assert!(n(&html, "kpi-overdue") > 0, "the demo's overdue reports");
     // Believable families: one 户主 a household, no 独居老人 under 60.
     let residents_of = |h: &Household| {

@@ -231,6 +231,8 @@ try {
       ['export-full', shequ, `/web/export/full?file=ledger.xlsx&code=${COMMUNITY}`, async (p) => assert.ok(await p.locator('#export-full-submit').isVisible())],
       ['audit', admin, '/web/admin/audit', async (p) => assert.ok(await p.locator('#audit tbody tr').count() > 0)],
       ['hotline', admin, '/web/admin/hotline', async (p) => assert.ok(await p.locator('#credentials').isVisible())],
+      ['unheld', shequ, `/web/t/${COMMUNITY}/unheld`, async (p) => assert.ok(await p.locator('table tbody tr').count() > 0)],
+      ['import', shequ, '/web/import', async (p) => assert.ok(await p.locator('input[type=file]').count() > 0)],
     ];
     for (const [name, p, url, check] of walk) {
       await step(`${size}: ${name} (${url.split('?')[0]}) is usable`, async () => {
@@ -318,6 +320,23 @@ try {
     assert.match(entry, /幸福社区/);
     await shot(a, 'desktop-audit-export-reason');
     await ac.close();
+  });
+
+  await step('desktop: the building head\'s 群众诉求 is an open need; its household shows the contact; the unit head who never synced is flagged', async () => {
+    const { context, page } = await signIn('shequ');
+    await go(page, `/web/t/${COMMUNITY}`);
+    const need = page.locator('#needs tr.need', { hasText: '请物业清理三楼楼道杂物' });
+    assert.equal(await need.count(), 1, 'the 楼栋长\'s need is listed');
+    assert.match(await need.textContent(), /孙桂英/);
+    const never = await page.$$eval('#syncs tbody tr', (trs) => trs.map((tr) => tr.textContent.replace(/\s+/g, ' ')));
+    assert.ok(never.some((t) => t.includes('周明') && t.includes('单元长') && t.includes('从未同步')), never.join('\n'));
+    assert.ok(never.some((t) => t.includes('孙桂英') && t.includes('楼栋长') && !t.includes('从未同步')), 'the building head synced');
+    await Promise.all([page.waitForLoadState('load'), need.locator('a').first().click()]);
+    const visits = await page.textContent('body');
+    assert.match(visits, /孙桂英（楼栋长）/);
+    assert.match(visits, /请物业清理三楼楼道杂物/);
+    await shot(page, 'desktop-household-building-head-contact');
+    await context.close();
   });
 } finally {
   await browser.close();

@@ -615,9 +615,10 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
             Role::Supervisor => u.subtree.as_deref().is_some_and(|t| t.starts_with(code)),
             Role::PackageHolder => holder_ids.contains(&u.id),
             // 楼栋长/单元长 of a building in a grid of this territory.
-            Role::BuildingHead | Role::UnitHead => {
-                u.post.as_ref().is_some_and(|post| post.grid.starts_with(code))
-            }
+            Role::BuildingHead | Role::UnitHead => u
+                .post
+                .as_ref()
+                .is_some_and(|post| post.grid.starts_with(code)),
             _ => false,
         };
         if !ours || !u.active {
@@ -1284,9 +1285,11 @@ pub async fn household(
         .collect();
     // What the building's 楼栋长/单元长 noted at the door, among the visits.
     let contacts = readmodel::contacts_of(state.web.model(), &id).await?;
-    let contact_closed =
-        super::needs::closures(state.web.main(), contacts.iter().map(|c| c.id.clone()).collect())
-            .await?;
+    let contact_closed = super::needs::closures(
+        state.web.main(),
+        contacts.iter().map(|c| c.id.clone()).collect(),
+    )
+    .await?;
     let mut dated: Vec<(i64, VisitLine)> = h
         .visits_in_order()
         .into_iter()

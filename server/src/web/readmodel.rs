@@ -1386,8 +1386,7 @@ pub struct NeedRow {
 /// A contact is listed with a household only when made at its building
 /// (the server checked the place against the head's post, not the
 /// household id a phone wrote).
-const AT_ITS_HOUSEHOLD: &str =
-    "(v.contact = 0 OR v.place_key = h.compound || '|' || h.building)";
+const AT_ITS_HOUSEHOLD: &str = "(v.contact = 0 OR v.place_key = h.compound || '|' || h.building)";
 
 const NEED_COLUMNS: &str = "v.household_id, v.key, v.grid, h.area, h.compound, h.building, h.unit,
     h.room, v.visitor, v.at, v.needs, v.findings, v.follow_up";
