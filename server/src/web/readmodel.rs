@@ -1021,6 +1021,25 @@ pub struct HouseholdRow {
 }
 
 /// Households of one building of a grid (every building when `building`
+/// The columns [`household_row`] reads.
+const HOUSEHOLD_COLUMNS: &str =
+    "id, grid, compound, building, unit, room, residents, visits, last_visit_at, holder";
+
+fn household_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HouseholdRow> {
+    Ok(HouseholdRow {
+        id: r.get(0)?,
+        grid: r.get(1)?,
+        compound: r.get(2)?,
+        building: r.get(3)?,
+        unit: r.get(4)?,
+        room: r.get(5)?,
+        residents: r.get(6)?,
+        visits: r.get(7)?,
+        last_visit_at: r.get(8)?,
+        holder: r.get(9)?,
+    })
+}
+
 /// is None), in address order.
 pub async fn households_in(
     model: &ReadModel,
@@ -1031,26 +1050,12 @@ pub async fn households_in(
     let grid = grid.to_owned();
     model
         .run(move |c| {
-            c.prepare_cached(
-                "SELECT id, grid, compound, building, unit, room, residents, visits, last_visit_at, holder
-                 FROM households WHERE grid = ?1
+            c.prepare_cached(&format!(
+                "SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE grid = ?1
                    AND (?2 IS NULL OR compound = ?2) AND (?3 IS NULL OR building = ?3)
-                 ORDER BY compound, building, unit, length(room), room",
-            )?
-            .query_map(params![grid, compound, building], |r| {
-                Ok(HouseholdRow {
-                    id: r.get(0)?,
-                    grid: r.get(1)?,
-                    compound: r.get(2)?,
-                    building: r.get(3)?,
-                    unit: r.get(4)?,
-                    room: r.get(5)?,
-                    residents: r.get(6)?,
-                    visits: r.get(7)?,
-                    last_visit_at: r.get(8)?,
-                    holder: r.get(9)?,
-                })
-            })?
+                 ORDER BY compound, building, unit, length(room), room"
+            ))?
+            .query_map(params![grid, compound, building], household_row)?
             .collect()
         })
         .await
@@ -1287,26 +1292,12 @@ pub async fn unheld_households(
     let (lo, hi) = (prefix.to_owned(), upper(prefix));
     model
         .run(move |c| {
-            c.prepare_cached(
-                "SELECT id, grid, compound, building, unit, room, residents, visits, last_visit_at, holder
-                 FROM households
+            c.prepare_cached(&format!(
+                "SELECT {HOUSEHOLD_COLUMNS} FROM households
                  WHERE grid >= ?1 AND grid < ?2 AND (holder IS NULL OR holder = '')
-                 ORDER BY grid, compound, building, unit, length(room), room",
-            )?
-            .query_map(params![lo, hi], |r| {
-                Ok(HouseholdRow {
-                    id: r.get(0)?,
-                    grid: r.get(1)?,
-                    compound: r.get(2)?,
-                    building: r.get(3)?,
-                    unit: r.get(4)?,
-                    room: r.get(5)?,
-                    residents: r.get(6)?,
-                    visits: r.get(7)?,
-                    last_visit_at: r.get(8)?,
-                    holder: r.get(9)?,
-                })
-            })?
+                 ORDER BY grid, compound, building, unit, length(room), room"
+            ))?
+            .query_map(params![lo, hi], household_row)?
             .collect()
         })
         .await
