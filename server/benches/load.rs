@@ -326,7 +326,7 @@ fn main() {
 
     // One seeding phone per grid; the first grids' households are held by
     // the package-holders.
-    let now = gridsync_core::household::Clock::System.now_ms();
+    let now = gridsync_core::clock::Clock::System.now_ms();
     let plan = GridPlan {
         households: s.households,
         residents_per_household: 2,

@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use gridsync_core::clock::Clock;
 use gridsync_core::demo::{Generator, GridPlan, place_of, populate_grid};
-use gridsync_core::household::{Clock, Household};
+use gridsync_core::household::Household;
 use gridsync_core::issue::{EventKind, IssuePlace, NewIssue, StepInput};
 use gridsync_core::{OpenOptions, Store};
 use gridsync_server::AppState;

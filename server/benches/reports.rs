@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gridsync_core::household::Clock;
+use gridsync_core::clock::Clock;
 use gridsync_core::issue::{EventKind, NewIssue, StepInput};
 use gridsync_core::{OpenOptions, Store};
 use gridsync_server::principal::{Principal, Role};

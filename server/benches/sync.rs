@@ -150,7 +150,7 @@ fn main() {
         PASSWORD,
     ]);
 
-    let now = gridsync_core::household::Clock::System.now_ms();
+    let now = gridsync_core::clock::Clock::System.now_ms();
     let record_grid = |store: &mut Store, i: usize| {
         // The visits are the signed-in worker's own.
         let worker = store.author().user.clone();

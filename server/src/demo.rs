@@ -139,7 +139,7 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
     // days ago) and the first two package-holders'. The third, newly
     // appointed to some households, never synced: the overview flags her
     // (从未同步).
-    let now_s = gridsync_core::household::Clock::System.now_ms() / 1000;
+    let now_s = gridsync_core::clock::Clock::System.now_ms() / 1000;
     let mut phones: Vec<(String, String, i64)> = vec![
         (holders[0].clone(), "李建华的手机".into(), now_s - 26 * 3600),
         (holders[1].clone(), "赵志强的手机".into(), now_s - 50 * 3600),
@@ -191,7 +191,7 @@ async fn seed(state: &AppState, args: &DemoArgs) -> anyhow::Result<()> {
         move || -> anyhow::Result<(Vec<IncomingChange>, Vec<RosterHousehold>)> {
             let handle = tokio::runtime::Handle::current();
             let mut device = Store::open_in_memory(OpenOptions::default())?;
-            let now = gridsync_core::household::Clock::System.now_ms();
+            let now = gridsync_core::clock::Clock::System.now_ms();
             let mut changes = Vec::new();
             // The households of grid 1's first building, for its 楼栋长.
             let mut building: Vec<RosterHousehold> = Vec::new();
@@ -338,7 +338,7 @@ async fn building_heads(
         )
         .await?;
     let device = "00000000-0000-4000-8000-0000000000b1";
-    let now = gridsync_core::household::Clock::System.now_ms();
+    let now = gridsync_core::clock::Clock::System.now_ms();
     state
         .directory
         .register_device(
@@ -389,7 +389,7 @@ async fn building_heads(
                 continue;
             };
             let at = midnight - days_ago * day + time_of_day;
-            phone.set_clock(gridsync_core::household::Clock::Fixed(at));
+            phone.set_clock(gridsync_core::clock::Clock::Fixed(at));
             phone.log_contact(NewContact {
                 household: h.id.clone(),
                 method: String::new(),
@@ -439,7 +439,7 @@ async fn close_old_needs(state: &AppState, workers: &[String]) -> anyhow::Result
     crate::web::readmodel::catch_up(state)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let now = gridsync_core::household::Clock::System.now_ms();
+    let now = gridsync_core::clock::Clock::System.now_ms();
     for n in crate::web::readmodel::needs(state.web.model(), COMMUNITY).await? {
         if now - n.at < NEEDS_HANDLED_AFTER_DAYS * DAY_MS {
             continue;

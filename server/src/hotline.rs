@@ -243,7 +243,7 @@ pub struct Hotline {
 }
 
 fn now_ms() -> i64 {
-    gridsync_core::household::Clock::System.now_ms()
+    gridsync_core::clock::Clock::System.now_ms()
 }
 
 fn sha256_hex(s: &str) -> String {

@@ -28,7 +28,8 @@ pub mod table;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use gridsync_core::household::{Clock, NewHousehold, Place, Resident};
+use gridsync_core::clock::Clock;
+use gridsync_core::household::{NewHousehold, Place, Resident};
 use sha2::{Digest, Sha256};
 
 use crate::principal::{Principal, Role};

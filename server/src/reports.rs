@@ -503,7 +503,7 @@ fn listed(rows: Vec<ReportRow>, now: i64) -> ReportList {
 }
 
 fn now_ms() -> i64 {
-    gridsync_core::household::Clock::System.now_ms()
+    gridsync_core::clock::Clock::System.now_ms()
 }
 
 async fn overdue(

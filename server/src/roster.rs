@@ -9,9 +9,10 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use gridsync_core::clock::Clock;
 use gridsync_core::codes::AttentionTag;
 use gridsync_core::contact::{Roster, RosterHousehold, RosterResident};
-use gridsync_core::household::{Clock, Place, age_on};
+use gridsync_core::household::{Place, age_on};
 use gridsync_core::id_number::{mask_name, mask_phone};
 use rusqlite::params;
 

@@ -7,7 +7,7 @@
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
-use gridsync_core::household::Clock;
+use gridsync_core::clock::Clock;
 use gridsync_core::issue::NewIssue;
 use gridsync_core::{OpenOptions, Store};
 use gridsync_server::principal::Role;

@@ -178,7 +178,7 @@ fn write_seeds() {
     s.add_visit(
         &household,
         Visit {
-            at: gridsync_core::household::Clock::System.now_ms() - 3_600_000,
+            at: gridsync_core::clock::Clock::System.now_ms() - 3_600_000,
             method: "in_person".into(),
             findings: "独居老人，身体尚好".into(),
             ..Visit::default()

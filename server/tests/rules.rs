@@ -10,8 +10,9 @@ use std::sync::OnceLock;
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{Automerge, ObjId, ObjType, ReadDoc, Value};
+use gridsync_core::clock::Clock;
 use gridsync_core::doc::Author;
-use gridsync_core::household::{Clock, NewHousehold, Place, Resident, Visit};
+use gridsync_core::household::{NewHousehold, Place, Resident, Visit};
 use gridsync_core::issue::NewIssue;
 use gridsync_core::shape;
 use gridsync_core::{OpenOptions, Store};

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use gridsync_core::household::{Clock, NewHousehold, Place, Resident};
+use gridsync_core::clock::Clock;
+use gridsync_core::household::{NewHousehold, Place, Resident};
 use gridsync_core::{OpenOptions, Store};
 use gridsync_server::principal::{Principal, Role};
 use gridsync_server::scope::Guard;

@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
+use gridsync_core::clock::Clock;
 use gridsync_core::demo::{Generator, GridPlan, populate_grid};
-use gridsync_core::household::Clock;
 use gridsync_core::store::PlaceFilter;
 use gridsync_core::{OpenOptions, Store};
 

@@ -15,8 +15,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Clock;
 use crate::codes::VisitMethod;
-use crate::household::{Clock, Place};
+use crate::household::Place;
 use crate::{Reason, Result, shape};
 
 /// The `kind` of a contact document.

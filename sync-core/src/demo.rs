@@ -210,7 +210,7 @@ impl Generator {
     /// (a 户主 or 配偶 is an adult, a 子/女 younger), on its own: for
     /// tests that need one person; [`Generator::family`] makes households.
     pub fn resident(&mut self, relation: &str) -> Resident {
-        let today = crate::household::Clock::System.today();
+        let today = crate::clock::Clock::System.today();
         let age = match relation.as_bytes().first() {
             Some(b'2' | b'3') => self.rng.i32(1..=30),
             Some(b'4') => self.rng.i32(0..=12),
@@ -604,7 +604,7 @@ pub fn populate_households(
     seed: u64,
 ) -> Result<Vec<String>> {
     let mut g = Generator::new(seed);
-    let today = crate::household::Clock::Fixed(now_ms).today();
+    let today = crate::clock::Clock::Fixed(now_ms).today();
     store.batch(|s| {
         for b in 0..plan.buildings {
             for u in 0..plan.units {
@@ -685,7 +685,8 @@ mod tests {
     use time::Date;
 
     use super::*;
-    use crate::household::{Clock, Household};
+    use crate::clock::Clock;
+    use crate::household::Household;
     use crate::id_number::IdNumber;
     use crate::store::OpenOptions;
 

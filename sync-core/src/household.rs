@@ -26,8 +26,7 @@ use crate::{Error, Reason, Result};
 mod validate;
 
 pub(crate) use crate::clock::CLOCK_SKEW_MS;
-/// Kept where it was imported from until every caller names [`crate::clock`].
-pub use crate::clock::Clock;
+use crate::clock::Clock;
 
 /// Where a household lives, down to the room: 片区 / 小区 / 楼栋 / 单元 / 室.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

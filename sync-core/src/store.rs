@@ -18,8 +18,8 @@ use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
 use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::clock::Clock;
 use crate::doc::{self, Author, ChangeNote, DocId};
-use crate::household::Clock;
 use crate::{Error, Result};
 
 mod blobs;

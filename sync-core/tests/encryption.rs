@@ -6,7 +6,8 @@
 
 use std::path::Path;
 
-use gridsync_core::household::{Clock, NewHousehold};
+use gridsync_core::clock::Clock;
+use gridsync_core::household::NewHousehold;
 use gridsync_core::{Error, OpenOptions, Store};
 
 use crate::{NOW, id_number, new_household, resident, seed_grid, visit};

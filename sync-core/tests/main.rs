@@ -13,9 +13,10 @@ mod ledger;
 mod merge;
 mod projection;
 
+use gridsync_core::clock::Clock;
 use gridsync_core::doc::Author;
 use gridsync_core::grid::NewGrid;
-use gridsync_core::household::{Clock, NewHousehold, Place, Resident, Visit};
+use gridsync_core::household::{NewHousehold, Place, Resident, Visit};
 use gridsync_core::{OpenOptions, Store};
 
 /// 2026-11-26 10:00 China Standard Time, in ms.

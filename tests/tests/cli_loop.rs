@@ -237,7 +237,7 @@ fn a_city_catalogue_and_calendar_reach_the_phone_by_sync() {
     let data = server.data.path();
     std::fs::write(data.join("catalogue.json"), cat.to_string()).unwrap();
     let day = 86_400_000;
-    let now = gridsync_core::household::Clock::System.now_ms();
+    let now = gridsync_core::clock::Clock::System.now_ms();
     // China Standard Time dates, today and the eleven days after.
     let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(8)).date();
     let holidays: Vec<String> = (0..12)

@@ -213,7 +213,7 @@ fn hard_deletes_and_replacements_are_refused() {
         tx.put(
             &v,
             "at",
-            gridsync_core::household::Clock::System.now_ms() - 1000,
+            gridsync_core::clock::Clock::System.now_ms() - 1000,
         )?;
         tx.put(&v, "method", "phone")?;
         tx.put(&v, "findings", "更正：上次记录的房号有误")?;
@@ -381,7 +381,7 @@ fn authorship_comes_from_the_token() {
             tx.put(
                 &v,
                 "at",
-                gridsync_core::household::Clock::System.now_ms() - 1000,
+                gridsync_core::clock::Clock::System.now_ms() - 1000,
             )?;
             tx.put(&v, "method", "in_person")?;
             tx.put(&v, "findings", "走访")?;
@@ -460,7 +460,7 @@ fn new_records_are_the_pushers_and_not_in_the_future() {
         .unwrap();
         doc.get_last_local_change().unwrap().raw_bytes().to_vec()
     };
-    let future = gridsync_core::household::Clock::System.now_ms() + 3 * 24 * 3600 * 1000;
+    let future = gridsync_core::clock::Clock::System.now_ms() + 3 * 24 * 3600 * 1000;
     let ahead = new_with(&|tx| tx.put(automerge::ROOT, "created_at", future));
     refused(
         &mallory.push(&[(h.clone(), ahead)]),

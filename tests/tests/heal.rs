@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use gridsync_core::household::{Clock, Resident, Visit};
+use gridsync_core::clock::Clock;
+use gridsync_core::household::{Resident, Visit};
 use gridsync_core::sync::SyncReport;
 use gridsync_tests::TestServer;
 

@@ -141,7 +141,7 @@ pub(crate) fn place(building: u32, room: &str) -> Place {
 
 pub(crate) fn visit(findings: &str) -> Visit {
     Visit {
-        at: gridsync_core::household::Clock::System.now_ms() - 60_000,
+        at: gridsync_core::clock::Clock::System.now_ms() - 60_000,
         method: "in_person".into(),
         findings: findings.into(),
         ..Visit::default()

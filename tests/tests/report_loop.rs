@@ -6,7 +6,7 @@
 //! stored nowhere; concurrent offline steps converge; the department and
 //! other grids see what they should; the overdue list on the server.
 
-use gridsync_core::household::Clock;
+use gridsync_core::clock::Clock;
 use gridsync_core::issue::{EventKind, NewIssue, Stage, StepInput};
 
 use crate::*;

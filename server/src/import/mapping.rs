@@ -287,7 +287,7 @@ pub async fn save(
     user_id: &str,
 ) -> Result<(), DbError> {
     let text = serde_json::to_string(mapping).unwrap_or_else(|_| "{}".into());
-    let at = gridsync_core::household::Clock::System.now_ms();
+    let at = gridsync_core::clock::Clock::System.now_ms();
     let (community, user_id) = (community.to_owned(), user_id.to_owned());
     match main {
         MainDb::Sqlite(pool) => {

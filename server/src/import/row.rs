@@ -9,8 +9,9 @@
 //! A refusal names the row, the column and why, in Chinese; the value is
 //! shown only masked when it is a name, an ID number or a phone.
 
+use gridsync_core::clock::Clock;
 use gridsync_core::codes::{AttentionTag, Ethnicity, Relation, ResidenceStatus, Sex};
-use gridsync_core::household::{Clock, Place, Resident};
+use gridsync_core::household::{Place, Resident};
 use gridsync_core::tagset::TagSet;
 
 use super::mapping::{Columns, Field};

@@ -417,7 +417,7 @@ impl PgDocStore {
             .get::<_, i64>(0)
             + 1;
         let mut updated: Vec<(String, i64, Automerge)> = Vec::new();
-        let now = gridsync_core::household::Clock::System.now_ms();
+        let now = gridsync_core::clock::Clock::System.now_ms();
         let ids: Vec<&str> = decided.iter().map(|e| e.doc_id.as_str()).collect();
         let mut rows = doc_rows(&tx, &ids, true).await.map_err(err)?;
         let mut decisions = Vec::with_capacity(decided.len());

@@ -189,7 +189,7 @@ fn push_blocking(
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut updated: Vec<(String, i64, Automerge)> = Vec::new();
-    let now = gridsync_core::household::Clock::System.now_ms();
+    let now = gridsync_core::clock::Clock::System.now_ms();
     // Nothing was stored since the documents were read: a document new then
     // is new now (a docs row is only ever written with a change), so its
     // row need not be looked up again.

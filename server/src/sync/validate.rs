@@ -6,11 +6,12 @@
 //! (compared with before) is judged in [`crate::scope::rules`].
 
 use automerge::Automerge;
+use gridsync_core::clock::Clock;
 use gridsync_core::codes::GridCode;
 use gridsync_core::contact::{self, Contact};
 use gridsync_core::doc;
 use gridsync_core::grid::{self, Grid};
-use gridsync_core::household::{self, Clock, Household};
+use gridsync_core::household::{self, Household};
 use gridsync_core::issue::{self, Issue};
 use gridsync_core::shape;
 

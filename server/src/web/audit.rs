@@ -43,7 +43,7 @@ pub async fn record(
     detail: &str,
 ) -> Result<(), DbError> {
     let e = Entry {
-        at: gridsync_core::household::Clock::System.now_ms(),
+        at: gridsync_core::clock::Clock::System.now_ms(),
         user_id: p.user_id.clone(),
         username: p.username.clone(),
         action: action.to_owned(),

@@ -8,8 +8,9 @@
 //! phone's changes. Nobody in it is real.
 
 use anyhow::Context;
+use gridsync_core::clock::Clock;
 use gridsync_core::doc::Author;
-use gridsync_core::household::{Clock, Household, NewHousehold, Resident};
+use gridsync_core::household::{Household, NewHousehold, Resident};
 use gridsync_core::issue::{
     EventKind, IssuePlace, NewIssue, StepInput, catalogue, department_assignee,
 };

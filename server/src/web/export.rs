@@ -882,7 +882,7 @@ async fn export(
         building: building.clone(),
         ..Selection::under(&code)
     };
-    let now = gridsync_core::household::Clock::System.now_ms();
+    let now = gridsync_core::clock::Clock::System.now_ms();
     let model = state.web.model();
     let mut tables = match what {
         "ledger" => vec![ledger(model, sel.clone(), full, &user_names(state).await?).await?],

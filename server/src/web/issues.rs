@@ -593,7 +593,7 @@ pub async fn list(
         return Err(WebError::Forbidden);
     }
     readmodel::catch_up(&state).await?;
-    let now = gridsync_core::household::Clock::System.now_ms();
+    let now = gridsync_core::clock::Clock::System.now_ms();
     let names = Names::load(&state).await?;
     let grid_names: HashMap<String, String> = state
         .directory
@@ -863,7 +863,7 @@ pub async fn show(
     let p = user.principal();
     let (issue, _) = readable(&state, p, &id).await?;
     let names = Names::load(&state).await?;
-    let now = gridsync_core::household::Clock::System.now_ms();
+    let now = gridsync_core::clock::Clock::System.now_ms();
     let status = &issue.status;
     let stage_code = readmodel::stage_code(status.stage);
     let mut steps = steps_for(
@@ -1037,7 +1037,7 @@ pub async fn queue(
         _ => return Err(WebError::Forbidden),
     };
     readmodel::catch_up(&state).await?;
-    let now = gridsync_core::household::Clock::System.now_ms();
+    let now = gridsync_core::clock::Clock::System.now_ms();
     let names = Names::load(&state).await?;
     let grid_names: HashMap<String, String> = state
         .directory
@@ -1315,7 +1315,7 @@ pub async fn take_step(
         kind: kind.code().into(),
         actor: p.user_id.clone(),
         role: p.role.code().into(),
-        at: gridsync_core::household::Clock::System
+        at: gridsync_core::clock::Clock::System
             .now_ms()
             .max(status.last_at + 1),
         level: status.level.code().into(),

@@ -158,7 +158,7 @@ pub async fn close_form(
     if !access::may_read_grid(p, &need.grid) {
         return Err(WebError::Forbidden);
     }
-    let now = gridsync_core::household::Clock::System.now_ms();
+    let now = gridsync_core::clock::Clock::System.now_ms();
     if close(
         state.web.main(),
         &form.household,

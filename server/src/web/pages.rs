@@ -443,7 +443,7 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
     let (title, level) = territory_name(state, code).await?;
     readmodel::catch_up(state).await?;
     let model = state.web.model();
-    let now = gridsync_core::household::Clock::System.now_ms();
+    let now = gridsync_core::clock::Clock::System.now_ms();
     let since = now - PERIOD_DAYS * DAY_MS;
     let dir = &state.directory;
 
@@ -676,7 +676,7 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
     // Who the residents are: residence status by the core's names, age
     // bands on today's date in Beijing (the server's clock, as every
     // figure of the page).
-    let today = gridsync_core::household::Clock::Fixed(now).today();
+    let today = gridsync_core::clock::Clock::Fixed(now).today();
     let profile = readmodel::profile(
         model,
         code,
@@ -834,7 +834,7 @@ pub async fn unheld(
     let (title, _) = territory_name(&state, &code).await?;
     readmodel::catch_up(&state).await?;
     let rows = readmodel::unheld_households(state.web.model(), &code).await?;
-    let since = gridsync_core::household::Clock::System.now_ms() - PERIOD_DAYS * DAY_MS;
+    let since = gridsync_core::clock::Clock::System.now_ms() - PERIOD_DAYS * DAY_MS;
     let mut grids: HashMap<String, String> = HashMap::new();
     let mut lines = Vec::with_capacity(rows.len());
     for r in rows {
@@ -940,7 +940,7 @@ pub async fn building(
     }
     readmodel::catch_up(&state).await?;
     let rows = readmodel::households_in(state.web.model(), &grid, q.c.clone(), q.b.clone()).await?;
-    let now = gridsync_core::household::Clock::System.now_ms();
+    let now = gridsync_core::clock::Clock::System.now_ms();
     let since = now - PERIOD_DAYS * DAY_MS;
     let mut units: BTreeMap<String, Vec<HouseholdLine>> = BTreeMap::new();
     for r in rows {

@@ -99,9 +99,10 @@ impl Store {
 mod tests {
     use super::*;
     use crate::OpenOptions;
+    use crate::clock::Clock;
     use crate::contact::{Post, RosterHousehold};
     use crate::doc::Author;
-    use crate::household::{Clock, Place};
+    use crate::household::Place;
 
     fn roster() -> Roster {
         Roster {
