@@ -2,7 +2,7 @@
 //! its Chinese name, in the standard's order.
 
 use gridsync_core::codes::{
-    AttentionTag, Ethnicity, HouseUse, Relation, ResidenceStatus, Sex, VisitMethod, VisitorRole,
+    AttentionTag, Ethnicity, HouseUse, Op, Relation, ResidenceStatus, Sex, VisitMethod, VisitorRole,
 };
 use gridsync_core::issue::{Source, Urgency};
 
@@ -29,6 +29,8 @@ pub enum CodeTable {
     IssueSource,
     /// 紧急程度 (一般, 紧急, 特急).
     IssueUrgency,
+    /// 修改类型: what a change did (`HistoryEntry.op`), 新增走访记录, ….
+    Operation,
 }
 
 /// A code and its Chinese name.
@@ -64,6 +66,7 @@ pub fn codes(table: CodeTable) -> Vec<Code> {
         CodeTable::VisitMethod => table!(VisitMethod),
         CodeTable::VisitorRole => table!(VisitorRole),
         CodeTable::HouseUse => table!(HouseUse),
+        CodeTable::Operation => table!(Op),
         CodeTable::IssueSource => [
             Source::Patrol,
             Source::Visit,

@@ -518,6 +518,9 @@ pub struct HistoryEntry {
     pub by: Option<String>,
     /// What the change did (`add_visit`, `update_resident`, …).
     pub op: Option<String>,
+    /// The same in words, for the screen (新增走访记录, 修改居民信息, …;
+    /// `codes(CodeTable.OPERATION)` lists them all).
+    pub op_name: Option<String>,
     /// When, ms.
     pub at: i64,
     /// The fields it wrote.
@@ -1009,6 +1012,7 @@ impl From<doc::HistoryEntry> for HistoryEntry {
         Self {
             hash: h.hash,
             by: h.by,
+            op_name: h.op.as_deref().map(gridsync_core::store::op_name),
             op: h.op,
             at: h.at,
             fields: h

@@ -237,7 +237,7 @@ pub(crate) async fn facts_for(
             .ok()
             .and_then(|d| gridsync_core::doc::read::<gridsync_core::issue::Issue>(&d, None).ok());
         if let Some(issue) = issue {
-            facts.departments = crate::sync::validate::departments_of(&issue);
+            facts.departments = issue.departments();
         }
     }
     Ok(Some(facts))

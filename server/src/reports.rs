@@ -54,7 +54,7 @@ pub struct ReportRow {
     pub category: String,
     /// Subtype code.
     pub subtype: String,
-    /// Stage code ([`stage_code`]).
+    /// Stage code ([`Stage::code`]).
     pub stage: String,
     /// Level code (`grid`, `community`, `street`, `department`).
     pub level: String,
@@ -180,37 +180,6 @@ pub fn load_catalogue(data_dir: &std::path::Path) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-/// The stored code of a stage.
-pub fn stage_code(stage: Stage) -> &'static str {
-    match stage {
-        Stage::Reported => "reported",
-        Stage::Accepted => "accepted",
-        Stage::Dispatched => "dispatched",
-        Stage::Handled => "handled",
-        Stage::FedBack => "fed_back",
-        Stage::Verified => "verified",
-        Stage::Closed => "closed",
-        Stage::Rated => "rated",
-        Stage::Withdrawn => "withdrawn",
-    }
-}
-
-fn stage_from_code(code: &str) -> Option<Stage> {
-    [
-        Stage::Reported,
-        Stage::Accepted,
-        Stage::Dispatched,
-        Stage::Handled,
-        Stage::FedBack,
-        Stage::Verified,
-        Stage::Closed,
-        Stage::Rated,
-        Stage::Withdrawn,
-    ]
-    .into_iter()
-    .find(|s| stage_code(*s) == code)
-}
-
 /// The row of a report document, with its deadline under `calendar`.
 pub fn row_of(i: &Issue, calendar: &WorkCalendar) -> ReportRow {
     let status = workflow::status(&i.events);
@@ -225,7 +194,7 @@ pub fn row_of(i: &Issue, calendar: &WorkCalendar) -> ReportRow {
         grid: i.grid.clone(),
         category: i.category.clone(),
         subtype: i.subtype.clone(),
-        stage: stage_code(status.stage).to_owned(),
+        stage: status.stage.code().to_owned(),
         level: status.level.code().to_owned(),
         department: status
             .assignee
@@ -493,7 +462,7 @@ fn listed(rows: Vec<ReportRow>, now: i64) -> ReportList {
                 category_name: issue::catalogue::category(&row.category)
                     .map(|c| c.name.to_owned())
                     .unwrap_or_default(),
-                stage_name: stage_from_code(&row.stage)
+                stage_name: Stage::from_code(&row.stage)
                     .map(|s| s.name_zh().to_owned())
                     .unwrap_or_default(),
                 row,

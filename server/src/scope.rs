@@ -289,7 +289,7 @@ fn department_write(
     let mine = |i: &Issue| {
         p.department
             .as_ref()
-            .is_some_and(|d| crate::sync::validate::departments_of(i).contains(d))
+            .is_some_and(|d| i.departments().contains(d))
     };
     if !mine(old) || old.grid != new.grid {
         return Err(out_of_scope());

@@ -242,6 +242,45 @@ code_table! {
     }
 }
 
+code_table! {
+    /// What a change did: the `op` of its note (`{"by", "op"}`), written
+    /// by the store's operations and named in Chinese wherever a change is
+    /// shown (history, refused changes, the audit of merges). The
+    /// workflow steps of a report are their event kinds' codes.
+    pub enum Op {
+        unknown = ("未知的修改", "unknown operation"),
+        expected = "an operation code",
+        CreateGrid = ("create_grid", "新增网格"),
+        AddPlace = ("add_place", "新增楼栋单元"),
+        CreateHousehold = ("create_household", "新增住户"),
+        EditHousehold = ("edit_household", "修改住户信息"),
+        MoveHousehold = ("move_household", "住户移到其他网格"),
+        AddResident = ("add_resident", "新增居民"),
+        UpdateResident = ("update_resident", "修改居民信息"),
+        AddVisit = ("add_visit", "新增走访记录"),
+        MergeHouseholds = ("merge_households", "合并重复住户"),
+        MergedInto = ("merged_into", "并入另一住户"),
+        ForwardMergedEdits = ("forward_merged_edits", "转入合并后的住户"),
+        MergedHeads = ("merged_heads", "记下合并时的版本"),
+        MergeResidents = ("merge_residents", "合并重复居民"),
+        DismissDuplicate = ("dismiss_duplicate", "确认不是重复住户"),
+        ResolveConflict = ("resolve_conflict", "选定冲突的值"),
+        ReportIssue = ("report_issue", "上报事件"),
+        AttachPhoto = ("attach_photo", "添加照片"),
+        LogContact = ("log_contact", "记录楼栋联系"),
+        Accept = ("accept", "受理事件"),
+        Dispatch = ("dispatch", "派遣事件"),
+        Escalate = ("escalate", "事件上报上级"),
+        Handle = ("handle", "处置事件"),
+        Feedback = ("feedback", "反馈处置结果"),
+        VerifyPass = ("verify_pass", "核查通过"),
+        VerifyFail = ("verify_fail", "核查未通过"),
+        Close = ("close", "事件结案"),
+        Rate = ("rate", "评价事件"),
+        Withdraw = ("withdraw", "撤回事件"),
+    }
+}
+
 /// The Chinese label of each field key of the ledger's documents
 /// (household, its place and house, residents, visits), the one wording
 /// for a field wherever it is named to a person: the household page, its

@@ -163,6 +163,29 @@ pub struct IssueRow {
 }
 
 impl Issue {
+    /// The departments the report is dispatched to: those named by
+    /// dispatches that took effect, in order, without repeats. A
+    /// department keeps seeing a report it was once given (to feed back,
+    /// and for its records); the server puts it in their feeds `d:<code>`.
+    pub fn departments(&self) -> Vec<String> {
+        let status = workflow::status(&self.events);
+        let mut out: Vec<String> = Vec::new();
+        for id in &status.applied {
+            let Some(e) = self.events.get(id) else {
+                continue;
+            };
+            if e.kind != EventKind::Dispatch.code() {
+                continue;
+            }
+            if let Some(d) = e.assignee.as_deref().and_then(assignee_department)
+                && !out.iter().any(|o| o == d)
+            {
+                out.push(d.to_owned());
+            }
+        }
+        out
+    }
+
     /// The catalogue entry of its subtype, if known to this app.
     pub fn subtype_entry(&self) -> Option<&'static Subtype> {
         catalogue::subtype(&self.category, &self.subtype)

@@ -19,6 +19,7 @@ use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::clock::Clock;
+use crate::codes::Op;
 use crate::doc::{self, Author, ChangeNote, DocId};
 use crate::{Error, Result};
 
@@ -863,7 +864,7 @@ impl Store {
 
     /// Resolve the conflict at `path` by choosing value `choice`.
     pub fn resolve_conflict(&mut self, id: &str, path: &[String], choice: usize) -> Result<()> {
-        self.edit_doc(id, "resolve_conflict", |tx| {
+        self.edit_doc(id, Op::ResolveConflict.code(), |tx| {
             doc::resolve_conflict(tx, path, choice)
         })
     }

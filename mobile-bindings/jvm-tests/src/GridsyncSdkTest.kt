@@ -264,7 +264,8 @@ fun main() {
             val edited = after.residents.first { it.id == residentId }.resident
             check(edited.phone == "139****4321") { "B's phone edit arrived (shown masked): ${edited.phone}" }
             check(after.visits.size == 2) { "B's visit arrived" }
-            check(phoneA.history(householdId).any { it.op == "update_resident" }) { "history shows the edit" }
+            check(phoneA.history(householdId).any { it.op == "update_resident" && it.opName == "修改居民信息" }) { "history shows the edit, in words" }
+            check(codes(CodeTable.OPERATION).any { it.code == "add_visit" && it.name == "新增走访记录" }) { "the operations table" }
             // The history in words (issue #14 item 1), as the household page writes it.
             val fields = phoneA.history(householdId).flatMap { it.fields }
             val tag = fields.first { it.path.takeLast(2) == listOf("tags", "living_alone_elderly") }

@@ -255,7 +255,7 @@ pub(crate) fn steps_of(bytes: &[u8], reference: &str) -> Vec<(String, String)> {
             "step": e.kind,
             "step_name": kind.map(EventKind::name_zh),
             "applied": applied,
-            "stage": crate::reports::stage_code(status.stage),
+            "stage": status.stage.code(),
             "stage_name": status.stage.name_zh(),
             "level": e.level,
             "at": e.at,

@@ -32,7 +32,7 @@
 //! every change judged with it is a merge too.
 
 use automerge::{Automerge, ObjId, ObjType, ReadDoc, Value};
-use gridsync_core::codes::VisitorRole;
+use gridsync_core::codes::{Op, VisitorRole};
 use gridsync_core::contact::Contact;
 use gridsync_core::household::Household;
 use gridsync_core::issue::Issue;
@@ -42,7 +42,7 @@ use crate::store::Refusal;
 use crate::sync::validate::{Record, not_future};
 
 /// The `op`s of changes that copy a merged household's entries.
-const MERGE_OPS: &[&str] = &["merge_households", "forward_merged_edits"];
+const MERGE_OPS: [Op; 2] = [Op::MergeHouseholds, Op::ForwardMergedEdits];
 
 /// The change notes' author rule: whether `p` is the server itself, which
 /// writes demo data and grid documents under other names.
@@ -316,7 +316,9 @@ fn household(
     }
     if !is_server(p) {
         let merging = !ops.is_empty()
-            && ops.iter().all(|op| MERGE_OPS.contains(&op.as_str()))
+            && ops
+                .iter()
+                .all(|op| MERGE_OPS.iter().any(|m| m.code() == op))
             && matches!(p.role, Role::Admin | Role::Supervisor | Role::GridWorker);
         for (key, v) in &new.visits {
             if old.visits.contains_key(key) || merging {

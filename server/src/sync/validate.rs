@@ -99,26 +99,6 @@ fn parse(kind: &str, json: serde_json::Value) -> Result<Record, Refusal> {
     })
 }
 
-/// The departments an issue is dispatched to: those named by dispatches
-/// that took effect, in order, without repeats. A department keeps seeing
-/// a report it was once given (to feed back, and for its records).
-pub fn departments_of(i: &Issue) -> Vec<String> {
-    let status = issue::workflow::status(&i.events);
-    let mut out: Vec<String> = Vec::new();
-    for id in &status.applied {
-        let Some(e) = i.events.get(id) else { continue };
-        if e.kind != issue::EventKind::Dispatch.code() {
-            continue;
-        }
-        if let Some(d) = e.assignee.as_deref().and_then(issue::assignee_department)
-            && !out.iter().any(|o| o == d)
-        {
-            out.push(d.to_owned());
-        }
-    }
-    out
-}
-
 fn grid_code(grid: &str) -> Result<(), Refusal> {
     GridCode::parse(grid)
         .map(|_| ())
@@ -233,7 +213,7 @@ pub fn document(doc_id: &str, d: &Automerge) -> Result<Validated, Refusal> {
                 ));
             }
             DocFacts {
-                departments: departments_of(i),
+                departments: i.departments(),
                 kind,
                 scope: i.grid.clone(),
                 holder: None,

@@ -354,19 +354,6 @@ impl Action {
     }
 }
 
-/// Stage codes with their Chinese names, for the filter.
-const STAGES: [&str; 9] = [
-    "reported",
-    "accepted",
-    "dispatched",
-    "handled",
-    "fed_back",
-    "verified",
-    "closed",
-    "rated",
-    "withdrawn",
-];
-
 #[derive(askama::Template)]
 #[template(path = "reports.html")]
 struct ReportsPage {
@@ -689,13 +676,13 @@ pub async fn list(
         crumbs,
         done: q.done.map(|d| done_zh(&d)),
         reports,
-        stages: STAGES
+        stages: Stage::ALL
             .iter()
             .map(|s| {
                 (
-                    (*s).to_owned(),
-                    readmodel::stage_name(s).to_owned(),
-                    *s == filter.stage,
+                    s.code().to_owned(),
+                    s.name_zh().to_owned(),
+                    s.code() == filter.stage,
                 )
             })
             .collect(),
@@ -865,7 +852,7 @@ pub async fn show(
     let names = Names::load(&state).await?;
     let now = gridsync_core::clock::Clock::System.now_ms();
     let status = &issue.status;
-    let stage_code = readmodel::stage_code(status.stage);
+    let stage_code = status.stage.code();
     let mut steps = steps_for(
         p,
         &Facts {

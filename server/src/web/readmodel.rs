@@ -498,39 +498,8 @@ pub fn project(bytes: &[u8], calendar: &WorkCalendar) -> Option<Projected> {
     }
 }
 
-/// A stage's stable code (as stored in the read model).
-pub fn stage_code(s: workflow::Stage) -> &'static str {
-    use workflow::Stage::*;
-    match s {
-        Reported => "reported",
-        Accepted => "accepted",
-        Dispatched => "dispatched",
-        Handled => "handled",
-        FedBack => "fed_back",
-        Verified => "verified",
-        Closed => "closed",
-        Rated => "rated",
-        Withdrawn => "withdrawn",
-    }
-}
-
-/// A stage's Chinese name from its stored code.
-pub fn stage_name(code: &str) -> &'static str {
-    use workflow::Stage::*;
-    let s = match code {
-        "reported" => Reported,
-        "accepted" => Accepted,
-        "dispatched" => Dispatched,
-        "handled" => Handled,
-        "fed_back" => FedBack,
-        "verified" => Verified,
-        "closed" => Closed,
-        "rated" => Rated,
-        "withdrawn" => Withdrawn,
-        _ => return "未知",
-    };
-    s.name_zh()
-}
+/// A stage's Chinese name from its stored code (the core's table).
+pub use gridsync_core::issue::workflow::stage_name_zh as stage_name;
 
 fn delete_doc(tx: &rusqlite::Transaction<'_>, id: &str) -> rusqlite::Result<()> {
     for sql in [

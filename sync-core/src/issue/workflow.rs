@@ -171,6 +171,40 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in the loop's order.
+    pub const ALL: [Stage; 9] = [
+        Stage::Reported,
+        Stage::Accepted,
+        Stage::Dispatched,
+        Stage::Handled,
+        Stage::FedBack,
+        Stage::Verified,
+        Stage::Closed,
+        Stage::Rated,
+        Stage::Withdrawn,
+    ];
+
+    /// The stage's stable code, as the server stores it and its API and
+    /// webhooks send it (`reported`, `fed_back`, …).
+    pub fn code(self) -> &'static str {
+        match self {
+            Stage::Reported => "reported",
+            Stage::Accepted => "accepted",
+            Stage::Dispatched => "dispatched",
+            Stage::Handled => "handled",
+            Stage::FedBack => "fed_back",
+            Stage::Verified => "verified",
+            Stage::Closed => "closed",
+            Stage::Rated => "rated",
+            Stage::Withdrawn => "withdrawn",
+        }
+    }
+
+    /// The stage of a stored code.
+    pub fn from_code(code: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.code() == code)
+    }
+
     /// Whether the issue still needs work (not closed, rated or withdrawn).
     pub fn is_open(self) -> bool {
         !matches!(self, Stage::Closed | Stage::Rated | Stage::Withdrawn)
@@ -190,6 +224,11 @@ impl Stage {
             Stage::Withdrawn => "已撤销",
         }
     }
+}
+
+/// The Chinese name of a stored stage code (未知 for a code no stage has).
+pub fn stage_name_zh(code: &str) -> &'static str {
+    Stage::from_code(code).map_or("未知", Stage::name_zh)
 }
 
 /// An event that had no effect, and why.

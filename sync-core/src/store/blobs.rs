@@ -10,6 +10,7 @@ use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::Store;
+use crate::codes::Op;
 use crate::issue;
 use crate::{Error, Reason, Result};
 
@@ -114,7 +115,7 @@ impl Store {
         self.write(|s| {
             let hash = s.put_blob(data)?;
             let h = hash.clone();
-            s.edit_doc(issue_id, "attach_photo", |tx| {
+            s.edit_doc(issue_id, Op::AttachPhoto.code(), |tx| {
                 let photos = match tx.get(&automerge::ROOT, "photos")? {
                     Some((Value::Object(ObjType::List), obj)) => obj,
                     _ => tx.put_object(&automerge::ROOT, "photos", ObjType::List)?,

@@ -4,6 +4,7 @@
 //! other record.
 
 use super::Store;
+use crate::codes::Op;
 use crate::contact::{self, Contact, NewContact, Roster};
 use crate::doc::{self, DocId};
 use crate::{Error, Reason, Result};
@@ -71,7 +72,7 @@ impl Store {
         };
         c.validate(&self.clock)?;
         let grid = c.grid.clone();
-        self.create_doc(&id, contact::KIND, &grid, "log_contact", |tx| {
+        self.create_doc(&id, contact::KIND, &grid, Op::LogContact.code(), |tx| {
             doc::write_new(tx, &automerge::ROOT, &c)
         })?;
         Ok(id)

@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Store;
+use crate::codes::Op;
 use crate::doc;
 use crate::household::{self, Household, Resident};
 use crate::{Error, Reason, Result};
@@ -95,7 +96,7 @@ impl Store {
     pub fn dismiss_duplicate(&mut self, a: &str, b: &str) -> Result<()> {
         self.write(|s| {
             for (this, other) in [(a, b), (b, a)] {
-                s.edit_typed(this, "dismiss_duplicate", |h: &mut Household| {
+                s.edit_typed(this, Op::DismissDuplicate.code(), |h: &mut Household| {
                     h.distinct_from.insert(other);
                     Ok(())
                 })?;
@@ -138,9 +139,9 @@ impl Store {
                 survivor_id,
                 &Household::default(),
                 &loser,
-                "merge_households",
+                Op::MergeHouseholds.code(),
             )?;
-            s.edit_typed(loser_id, "merged_into", |h: &mut Household| {
+            s.edit_typed(loser_id, Op::MergedInto.code(), |h: &mut Household| {
                 h.merged_into = Some(survivor_id.to_string());
                 h.merged_heads = loser_heads;
                 Ok(())
@@ -159,25 +160,29 @@ impl Store {
         }
         let (keep, gone) = if a < b { (a, b) } else { (b, a) };
         let clock = self.clock;
-        self.edit_typed(household_id, "merge_residents", |h: &mut Household| {
-            household::ensure_live(h)?;
-            let missing = |id: &str| Error::NotFound {
-                kind: "resident",
-                id: id.to_string(),
-            };
-            let other = h
-                .residents
-                .get(gone)
-                .cloned()
-                .ok_or_else(|| missing(gone))?;
-            let kept = h.residents.get_mut(keep).ok_or_else(|| missing(keep))?;
-            fill_resident(kept, &other);
-            kept.validate("", &clock)?;
-            if let Some(g) = h.residents.get_mut(gone) {
-                g.merged_into = Some(keep.to_string());
-            }
-            Ok(keep.to_string())
-        })
+        self.edit_typed(
+            household_id,
+            Op::MergeResidents.code(),
+            |h: &mut Household| {
+                household::ensure_live(h)?;
+                let missing = |id: &str| Error::NotFound {
+                    kind: "resident",
+                    id: id.to_string(),
+                };
+                let other = h
+                    .residents
+                    .get(gone)
+                    .cloned()
+                    .ok_or_else(|| missing(gone))?;
+                let kept = h.residents.get_mut(keep).ok_or_else(|| missing(keep))?;
+                fill_resident(kept, &other);
+                kept.validate("", &clock)?;
+                if let Some(g) = h.residents.get_mut(gone) {
+                    g.merged_into = Some(keep.to_string());
+                }
+                Ok(keep.to_string())
+            },
+        )
     }
 
     /// Copy into `survivor_id` what `now` has that `before` did not: new or
@@ -270,9 +275,9 @@ impl Store {
             return Ok(());
         }
         let before = old.unwrap_or_default();
-        if self.absorb(&survivor, &before, &h, "forward_merged_edits")? {
+        if self.absorb(&survivor, &before, &h, Op::ForwardMergedEdits.code())? {
             let heads = self.heads(id)?;
-            self.edit_typed(id, "merged_heads", |h: &mut Household| {
+            self.edit_typed(id, Op::MergedHeads.code(), |h: &mut Household| {
                 h.merged_heads = heads;
                 Ok(())
             })?;

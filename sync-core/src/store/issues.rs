@@ -13,6 +13,7 @@ use automerge::transaction::Transactable;
 use automerge::{ReadDoc, Value};
 
 use super::Store;
+use crate::codes::Op;
 use crate::doc::{self, DocId};
 use crate::issue::duty::Duty;
 use crate::issue::{
@@ -73,7 +74,7 @@ impl Store {
             events,
             status: Default::default(),
         };
-        self.create_doc(&id, issue::KIND, &new.grid, "report_issue", |tx| {
+        self.create_doc(&id, issue::KIND, &new.grid, Op::ReportIssue.code(), |tx| {
             doc::write_new(tx, &automerge::ROOT, &i)
         })?;
         Ok(id)

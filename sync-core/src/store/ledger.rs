@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Store;
+use crate::codes::Op;
 use crate::codes::VisitorRole;
 use crate::doc::{self, DocId};
 use crate::grid::{self, Grid, NewGrid};
@@ -83,7 +84,7 @@ impl Store {
             places: TagSet::default(),
         };
         self.write(|s| {
-            s.create_doc(&id, grid::KIND, &new.code, "create_grid", |tx| {
+            s.create_doc(&id, grid::KIND, &new.code, Op::CreateGrid.code(), |tx| {
                 doc::write_new(tx, &automerge::ROOT, &grid)
             })?;
             // Households created in the same batch look the grid up.
@@ -125,7 +126,7 @@ impl Store {
         grid::check_new_place(area, compound, building, unit)?;
         let id = self.known_grid(code)?;
         let key = grid::place_key(area, compound, building, unit);
-        self.edit_typed(&id, "add_place", |g: &mut Grid| {
+        self.edit_typed(&id, Op::AddPlace.code(), |g: &mut Grid| {
             g.places.insert(key);
             Ok(())
         })
@@ -164,9 +165,13 @@ impl Store {
             distinct_from: TagSet::default(),
         };
         shape::check(household::KIND, &to_json(&h)?)?;
-        self.create_doc(&id, household::KIND, &new.grid, "create_household", |tx| {
-            doc::write_new(tx, &automerge::ROOT, &h)
-        })?;
+        self.create_doc(
+            &id,
+            household::KIND,
+            &new.grid,
+            Op::CreateHousehold.code(),
+            |tx| doc::write_new(tx, &automerge::ROOT, &h),
+        )?;
         Ok(id)
     }
 
@@ -187,7 +192,7 @@ impl Store {
     pub fn edit_household(&mut self, id: &str, f: impl FnOnce(&mut HouseholdFields)) -> Result<()> {
         let current = self.household(id)?;
         let grid = self.grid(&current.grid).ok();
-        self.edit_typed(id, "edit_household", |h: &mut Household| {
+        self.edit_typed(id, Op::EditHousehold.code(), |h: &mut Household| {
             household::ensure_live(h)?;
             let mut fields = HouseholdFields {
                 place: h.place.clone(),
@@ -228,7 +233,7 @@ impl Store {
         let target = self.grid(grid_code)?;
         target.check_place(&current.place)?;
         let code = grid_code.to_string();
-        self.edit_typed(id, "move_household", |h: &mut Household| {
+        self.edit_typed(id, Op::MoveHousehold.code(), |h: &mut Household| {
             h.grid = code;
             Ok(())
         })?;
@@ -249,7 +254,7 @@ impl Store {
         let rid = doc::new_id();
         self.add_entry(
             household_id,
-            "add_resident",
+            Op::AddResident.code(),
             "residents",
             &rid,
             &r,
@@ -300,35 +305,39 @@ impl Store {
         f: impl FnOnce(&mut Resident),
     ) -> Result<()> {
         let clock = self.clock;
-        self.edit_typed(household_id, "update_resident", |h: &mut Household| {
-            household::ensure_live(h)?;
-            let r = h
-                .residents
-                .get_mut(resident_id)
-                .ok_or_else(|| Error::NotFound {
-                    kind: "resident",
-                    id: resident_id.into(),
-                })?;
-            let old_id = r.id_number.clone();
-            f(r);
-            if r.id_number != old_id {
-                // Sex and birth date derived from the old number follow the new one.
-                let derived = Resident {
-                    id_number: old_id,
-                    ..Resident::default()
-                };
-                let mut derived = derived;
-                derived.normalise();
-                if r.sex == derived.sex {
-                    r.sex = None;
+        self.edit_typed(
+            household_id,
+            Op::UpdateResident.code(),
+            |h: &mut Household| {
+                household::ensure_live(h)?;
+                let r = h
+                    .residents
+                    .get_mut(resident_id)
+                    .ok_or_else(|| Error::NotFound {
+                        kind: "resident",
+                        id: resident_id.into(),
+                    })?;
+                let old_id = r.id_number.clone();
+                f(r);
+                if r.id_number != old_id {
+                    // Sex and birth date derived from the old number follow the new one.
+                    let derived = Resident {
+                        id_number: old_id,
+                        ..Resident::default()
+                    };
+                    let mut derived = derived;
+                    derived.normalise();
+                    if r.sex == derived.sex {
+                        r.sex = None;
+                    }
+                    if r.birth_date == derived.birth_date {
+                        r.birth_date = None;
+                    }
                 }
-                if r.birth_date == derived.birth_date {
-                    r.birth_date = None;
-                }
-            }
-            r.normalise();
-            r.validate("", &clock)
-        })
+                r.normalise();
+                r.validate("", &clock)
+            },
+        )
     }
 
     /// Take a resident off the ledger (moved away, deceased, entered by
@@ -390,7 +399,7 @@ impl Store {
         let corrects = v.corrects.clone();
         self.add_entry(
             household_id,
-            "add_visit",
+            Op::AddVisit.code(),
             "visits",
             &vid,
             &v,

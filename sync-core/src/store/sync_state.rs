@@ -38,36 +38,12 @@ pub struct RejectedChange {
     pub advice: String,
 }
 
-/// What a change with note `op` did, in Chinese, for the worker; the
-/// code itself when unknown.
+/// What a change with note `op` did, in Chinese, for the worker (the
+/// core's [`Op`](crate::codes::Op) table); the code itself when unknown.
+/// An issue reported before `report_issue` was the op said `report`.
 pub fn op_name(op: &str) -> String {
-    let name = match op {
-        "add_visit" => "新增走访记录",
-        "add_resident" => "新增居民",
-        "update_resident" => "修改居民信息",
-        "create_household" => "新增住户",
-        "edit_household" => "修改住户信息",
-        "move_household" => "住户移到其他网格",
-        "merge_households" => "合并重复住户",
-        "merge_residents" => "合并重复居民",
-        "dismiss_duplicate" => "确认不是重复住户",
-        "resolve_conflict" => "选定冲突的值",
-        "add_place" => "新增楼栋单元",
-        "create_grid" => "新增网格",
-        "report_issue" | "report" => "上报事件",
-        "attach_photo" => "添加照片",
-        "accept" => "受理事件",
-        "dispatch" => "派遣事件",
-        "escalate" => "事件上报上级",
-        "handle" => "处置事件",
-        "feedback" => "反馈处置结果",
-        "verify_pass" | "verify_fail" => "核查事件",
-        "close" => "事件结案",
-        "rate" => "评价事件",
-        "withdraw" => "撤回事件",
-        _ => return op.to_string(),
-    };
-    name.to_string()
+    let op = if op == "report" { "report_issue" } else { op };
+    crate::codes::Op::from_code(op).map_or_else(|_| op.to_string(), |o| o.name_zh().to_string())
 }
 
 /// What a worker can do about a change refused with `code`.

@@ -3299,6 +3299,11 @@ public struct HistoryEntry: Equatable, Hashable {
      */
     public var op: String?
     /**
+     * The same in words, for the screen (新增走访记录, 修改居民信息, …;
+     * `codes(CodeTable.OPERATION)` lists them all).
+     */
+    public var opName: String?
+    /**
      * When, ms.
      */
     public var at: Int64
@@ -3320,6 +3325,10 @@ public struct HistoryEntry: Equatable, Hashable {
          * What the change did (`add_visit`, `update_resident`, …).
          */op: String?, 
         /**
+         * The same in words, for the screen (新增走访记录, 修改居民信息, …;
+         * `codes(CodeTable.OPERATION)` lists them all).
+         */opName: String?, 
+        /**
          * When, ms.
          */at: Int64, 
         /**
@@ -3328,6 +3337,7 @@ public struct HistoryEntry: Equatable, Hashable {
         self.hash = hash
         self.by = by
         self.op = op
+        self.opName = opName
         self.at = at
         self.fields = fields
     }
@@ -3351,6 +3361,7 @@ public struct FfiConverterTypeHistoryEntry: FfiConverterRustBuffer {
                 hash: FfiConverterString.read(from: &buf), 
                 by: FfiConverterOptionString.read(from: &buf), 
                 op: FfiConverterOptionString.read(from: &buf), 
+                opName: FfiConverterOptionString.read(from: &buf), 
                 at: FfiConverterInt64.read(from: &buf), 
                 fields: FfiConverterSequenceTypeFieldChange.read(from: &buf)
         )
@@ -3360,6 +3371,7 @@ public struct FfiConverterTypeHistoryEntry: FfiConverterRustBuffer {
         FfiConverterString.write(value.hash, into: &buf)
         FfiConverterOptionString.write(value.by, into: &buf)
         FfiConverterOptionString.write(value.op, into: &buf)
+        FfiConverterOptionString.write(value.opName, into: &buf)
         FfiConverterInt64.write(value.at, into: &buf)
         FfiConverterSequenceTypeFieldChange.write(value.fields, into: &buf)
     }
@@ -6916,6 +6928,10 @@ public enum CodeTable: Equatable, Hashable {
      * 紧急程度 (一般, 紧急, 特急).
      */
     case issueUrgency
+    /**
+     * 修改类型: what a change did (`HistoryEntry.op`), 新增走访记录, ….
+     */
+    case operation
 
 
 
@@ -6956,6 +6972,8 @@ public struct FfiConverterTypeCodeTable: FfiConverterRustBuffer {
         case 9: return .issueSource
         
         case 10: return .issueUrgency
+        
+        case 11: return .operation
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -7003,6 +7021,10 @@ public struct FfiConverterTypeCodeTable: FfiConverterRustBuffer {
         
         case .issueUrgency:
             writeInt(&buf, Int32(10))
+        
+        
+        case .operation:
+            writeInt(&buf, Int32(11))
         
         }
     }

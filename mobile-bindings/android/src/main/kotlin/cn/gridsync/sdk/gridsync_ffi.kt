@@ -4684,6 +4684,12 @@ data class HistoryEntry (
     var `op`: kotlin.String?
     , 
     /**
+     * The same in words, for the screen (新增走访记录, 修改居民信息, …;
+     * `codes(CodeTable.OPERATION)` lists them all).
+     */
+    var `opName`: kotlin.String?
+    , 
+    /**
      * When, ms.
      */
     var `at`: kotlin.Long
@@ -4711,6 +4717,7 @@ public object FfiConverterTypeHistoryEntry: FfiConverterRustBuffer<HistoryEntry>
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterSequenceTypeFieldChange.read(buf),
         )
@@ -4720,6 +4727,7 @@ public object FfiConverterTypeHistoryEntry: FfiConverterRustBuffer<HistoryEntry>
             FfiConverterString.allocationSize(value.`hash`) +
             FfiConverterOptionalString.allocationSize(value.`by`) +
             FfiConverterOptionalString.allocationSize(value.`op`) +
+            FfiConverterOptionalString.allocationSize(value.`opName`) +
             FfiConverterLong.allocationSize(value.`at`) +
             FfiConverterSequenceTypeFieldChange.allocationSize(value.`fields`)
     )
@@ -4728,6 +4736,7 @@ public object FfiConverterTypeHistoryEntry: FfiConverterRustBuffer<HistoryEntry>
             FfiConverterString.write(value.`hash`, buf)
             FfiConverterOptionalString.write(value.`by`, buf)
             FfiConverterOptionalString.write(value.`op`, buf)
+            FfiConverterOptionalString.write(value.`opName`, buf)
             FfiConverterLong.write(value.`at`, buf)
             FfiConverterSequenceTypeFieldChange.write(value.`fields`, buf)
     }
@@ -7342,7 +7351,11 @@ enum class CodeTable {
     /**
      * 紧急程度 (一般, 紧急, 特急).
      */
-    ISSUE_URGENCY;
+    ISSUE_URGENCY,
+    /**
+     * 修改类型: what a change did (`HistoryEntry.op`), 新增走访记录, ….
+     */
+    OPERATION;
 
     
 
