@@ -349,9 +349,7 @@ async fn sync(
     // Before the push: a device that saw changes the log no longer has
     // reads every feed again from the start.
     let log_lost = match &req.log {
-        Some(seen) => crate::store::log_lost(state.docs.as_ref(), seen)
-            .await
-            .map_err(ApiError::internal)?,
+        Some(seen) => crate::store::log_lost(state.docs.as_ref(), seen).await?,
         None => false,
     };
 
@@ -369,14 +367,11 @@ async fn sync(
                 principal.device_id.clone(),
                 Box::new(guard),
             )
-            .await
-            .map_err(ApiError::internal)?
+            .await?
     };
 
     let push_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let feeds = scope::feeds_for(&principal, state.directory.as_ref())
-        .await
-        .map_err(ApiError::internal)?;
+    let feeds = scope::feeds_for(&principal, state.directory.as_ref()).await?;
     let dropped_feeds: Vec<String> = req
         .cursors
         .keys()
@@ -400,8 +395,7 @@ async fn sync(
     let page = state
         .docs
         .pull(cursors, limits, principal.device_id.clone())
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
 
     tracing::info!(
         user = %principal.user_id,
@@ -417,7 +411,7 @@ async fn sync(
     // A document that left one feed may still be readable through another.
     let mut purge = Vec::new();
     for (_, doc_id) in &page.departures {
-        let still = match state.docs.facts(doc_id).await.map_err(ApiError::internal)? {
+        let still = match state.docs.facts(doc_id).await? {
             Some(f) => scope::may_read(&principal, &f),
             None => false,
         };
@@ -425,10 +419,8 @@ async fn sync(
             purge.push(doc_id.clone());
         }
     }
-    let heads = crate::store::heads_for_missing(state.docs.as_ref(), &outcome.rejected)
-        .await
-        .map_err(ApiError::internal)?;
-    let log = state.docs.log_mark().await.map_err(ApiError::internal)?;
+    let heads = crate::store::heads_for_missing(state.docs.as_ref(), &outcome.rejected).await?;
+    let log = state.docs.log_mark().await?;
     Ok(Json(SyncResponse {
         stored: outcome.stored,
         duplicates: outcome.duplicates,
