@@ -29,6 +29,7 @@ pub mod audit;
 pub mod chart;
 pub mod demo;
 pub mod export;
+pub mod format;
 pub mod import;
 pub mod issues;
 pub mod mask;
