@@ -7,7 +7,9 @@
 //!   up to the log's head, so what a page shows is never stale;
 //! - [`session`]: the login form, the session cookie and the CSRF token;
 //! - [`access`]: which territory a person may open (built on [`crate::scope`]);
-//! - [`pages`]: overview, drill-down, household, admin audit log;
+//! - [`pages`]: overview, drill-down, household, admin audit log, one
+//!   module each;
+//! - [`format`]: how the pages write times, addresses, labels and codes;
 //! - [`mask`]: ID numbers and phones masked unless unmasking is allowed;
 //! - [`needs`]: 群众诉求 / 需跟进 noted in visits, and marking them handled;
 //! - [`audit`]: the audit log of unmasked views and exports;
