@@ -194,6 +194,88 @@ fn history_fields(
     (resident, parts.join("；"))
 }
 
+/// The ledger history in words, newest first: who made each change (the
+/// person the server recorded), what kind, and the fields it wrote.
+async fn history_lines(
+    state: &AppState,
+    id: &str,
+    history: Vec<gridsync_core::doc::HistoryEntry>,
+    h: &Household,
+    revealed: bool,
+    name_of: &(dyn Fn(&str) -> String + Sync),
+) -> WebResult<Vec<HistoryLine>> {
+    // Who made each change: the person the server recorded from the token
+    // that pushed it, not the name a change's message gives (the server
+    // itself, seeding demo data, pushes under the names it gives).
+    let pushers: HashMap<String, String> = state
+        .docs
+        .pushers(id)
+        .await?
+        .into_iter()
+        .filter(|(_, user)| user != crate::sync::SERVER_USER)
+        .collect();
+    // Grids a change moved the household to, by name.
+    let mut grids = HashMap::new();
+    for e in &history {
+        for f in &e.fields {
+            if f.path.len() == 1
+                && f.path[0] == "grid"
+                && let Some(code) = f.value.as_str()
+                && !grids.contains_key(code)
+                && let Some(g) = state.directory.grid(code).await?
+            {
+                grids.insert(code.to_owned(), g.name);
+            }
+        }
+    }
+    Ok(history
+        .into_iter()
+        .rev()
+        .map(|e| {
+            let (resident, fields) = history_fields(&e.fields, h, revealed, name_of, &grids);
+            HistoryLine {
+                when: when(e.at),
+                who: pushers
+                    .get(&e.hash)
+                    .map(String::as_str)
+                    .or(e.by.as_deref())
+                    .map(name_of)
+                    .unwrap_or_else(|| "—".into()),
+                op: e
+                    .op
+                    .as_deref()
+                    .map(gridsync_core::store::op_name)
+                    .unwrap_or_default(),
+                resident,
+                fields,
+            }
+        })
+        .collect())
+}
+
+/// How a visit or doorstep contact was made, in Chinese (the code itself
+/// when the core does not know it).
+fn method_zh(method: &str) -> String {
+    gridsync_core::codes::VisitMethod::from_code(method)
+        .map(|m| m.name_zh().to_owned())
+        .unwrap_or_else(|_| method.to_owned())
+}
+
+/// Whether what a visit or contact noted was handled: 已处理 with who and
+/// when, 待处理 for a need or follow-up not handled yet, nothing otherwise.
+fn handled(
+    closed: Option<&(String, i64)>,
+    needs: &str,
+    follow_up: bool,
+    name_of: &dyn Fn(&str) -> String,
+) -> String {
+    match closed {
+        Some((by, at)) => format!("已处理（{}，{}）", name_of(by), when(*at)),
+        None if !needs.trim().is_empty() || follow_up => "待处理".into(),
+        None => String::new(),
+    }
+}
+
 /// `GET /web/h/{id}`: a household, its residents (masked unless revealed,
 /// which is audited), its visits and its ledger history.
 pub async fn household(
@@ -269,17 +351,11 @@ pub async fn household(
         .map(|(key, v)| VisitLine {
             when: when(v.at),
             who: name_of(&v.visitor),
-            method: gridsync_core::codes::VisitMethod::from_code(&v.method)
-                .map(|m| m.name_zh().to_owned())
-                .unwrap_or_else(|_| v.method.clone()),
+            method: method_zh(&v.method),
             findings: v.findings.clone(),
             needs: v.needs.clone(),
             follow_up: v.follow_up,
-            handled: match closed.get(key) {
-                Some((by, at)) => format!("已处理（{}，{}）", name_of(by), when(*at)),
-                None if !v.needs.trim().is_empty() || v.follow_up => "待处理".into(),
-                None => String::new(),
-            },
+            handled: handled(closed.get(key), &v.needs, v.follow_up, &name_of),
         })
         .collect();
     // What the building's 楼栋长/单元长 noted at the door, among the visits.
@@ -304,14 +380,8 @@ pub async fn household(
                 name_of(&c.by),
                 gridsync_core::issue::duty::role_name_zh(&c.role)
             ),
-            method: gridsync_core::codes::VisitMethod::from_code(&c.method)
-                .map(|m| m.name_zh().to_owned())
-                .unwrap_or_else(|_| c.method.clone()),
-            handled: match contact_closed.get(&c.id) {
-                Some((by, at)) => format!("已处理（{}，{}）", name_of(by), when(*at)),
-                None if !c.needs.trim().is_empty() || c.follow_up => "待处理".into(),
-                None => String::new(),
-            },
+            method: method_zh(&c.method),
+            handled: handled(contact_closed.get(&c.id), &c.needs, c.follow_up, &name_of),
             findings: c.findings,
             needs: c.needs,
             follow_up: c.follow_up,
@@ -321,53 +391,7 @@ pub async fn household(
     dated.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
     let mut visits: Vec<VisitLine> = dated.into_iter().map(|(_, l)| l).collect();
     visits.truncate(50);
-    // Who made each change: the person the server recorded from the token
-    // that pushed it, not the name a change's message gives (the server
-    // itself, seeding demo data, pushes under the names it gives).
-    let pushers: std::collections::HashMap<String, String> = state
-        .docs
-        .pushers(&id)
-        .await?
-        .into_iter()
-        .filter(|(_, user)| user != crate::sync::SERVER_USER)
-        .collect();
-    // Grids a change moved the household to, by name.
-    let mut grids = HashMap::new();
-    for e in &history {
-        for f in &e.fields {
-            if f.path.len() == 1
-                && f.path[0] == "grid"
-                && let Some(code) = f.value.as_str()
-                && !grids.contains_key(code)
-                && let Some(g) = state.directory.grid(code).await?
-            {
-                grids.insert(code.to_owned(), g.name);
-            }
-        }
-    }
-    let history = history
-        .into_iter()
-        .rev()
-        .map(|e| {
-            let (resident, fields) = history_fields(&e.fields, &h, revealed, &name_of, &grids);
-            HistoryLine {
-                when: when(e.at),
-                who: pushers
-                    .get(&e.hash)
-                    .map(String::as_str)
-                    .or(e.by.as_deref())
-                    .map(name_of)
-                    .unwrap_or_else(|| "—".into()),
-                op: e
-                    .op
-                    .as_deref()
-                    .map(gridsync_core::store::op_name)
-                    .unwrap_or_default(),
-                resident,
-                fields,
-            }
-        })
-        .collect();
+    let history = history_lines(&state, &id, history, &h, revealed, &name_of).await?;
     let mut crumbs = crumbs(&state, &user, &h.grid).await?;
     crumbs.push(Crumb {
         link: format!(
