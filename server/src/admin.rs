@@ -20,7 +20,6 @@ pub use table::table;
 
 use crate::auth::{AuthError, hash_password_async};
 use crate::directory::{Device, DirectoryError, EndReason, NewUser, User, UserUpdate};
-use crate::error::ApiError;
 use crate::principal::{Principal, Role};
 use crate::state::AppState;
 
@@ -39,16 +38,6 @@ pub enum AdminError {
         "不能停用自己的账号或取消自己的管理员权限 / you cannot deactivate yourself or drop your own admin role"
     )]
     SelfLockout,
-}
-
-impl From<AdminError> for ApiError {
-    fn from(e: AdminError) -> Self {
-        match e {
-            AdminError::Directory(e) => e.into(),
-            AdminError::Auth(e) => e.into(),
-            AdminError::SelfLockout => ApiError::Conflict(e.to_string()),
-        }
-    }
 }
 
 /// A user to create (`POST /v1/admin/users`, `admin user add`).

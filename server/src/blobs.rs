@@ -162,10 +162,6 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-fn db(e: StoreError) -> ApiError {
-    ApiError::internal(e)
-}
-
 fn not_found() -> ApiError {
     ApiError::NotFound("照片不存在或无权查看 / no such photo, or not yours to see".into())
 }
@@ -185,7 +181,7 @@ fn offset_error(status: StatusCode, code: &'static str, message: &str, offset: u
 /// Whether the document `doc_id` on the server lists `hash` among its
 /// photos.
 async fn doc_lists(state: &AppState, doc_id: &str, hash: &str) -> ApiResult<bool> {
-    let Some(saved) = state.docs.load(doc_id).await.map_err(db)? else {
+    let Some(saved) = state.docs.load(doc_id).await? else {
         return Ok(false);
     };
     let hash = hash.to_owned();
@@ -201,13 +197,12 @@ async fn doc_lists(state: &AppState, doc_id: &str, hash: &str) -> ApiResult<bool
             .unwrap_or(false);
         Ok(listed)
     })
-    .await
-    .map_err(ApiError::internal)?
+    .await?
 }
 
 /// Whether `p` may read `doc_id` and it lists `hash`.
 async fn doc_grants(state: &AppState, p: &Principal, doc_id: &str, hash: &str) -> ApiResult<bool> {
-    let Some(facts) = facts_for(state, p, doc_id).await.map_err(db)? else {
+    let Some(facts) = facts_for(state, p, doc_id).await? else {
         return Ok(false);
     };
     if !scope::may_read(p, &facts) {
@@ -246,7 +241,7 @@ pub(crate) async fn facts_for(
 /// Whether `p` may read the blob `hash`: through any document it was
 /// uploaded for that `p` may read and that lists it.
 async fn may_read_blob(state: &AppState, p: &Principal, hash: &str) -> ApiResult<bool> {
-    for doc in state.blobs.refs(hash).await.map_err(db)? {
+    for doc in state.blobs.refs(hash).await? {
         if doc_grants(state, p, &doc, hash).await? {
             return Ok(true);
         }
@@ -256,7 +251,7 @@ async fn may_read_blob(state: &AppState, p: &Principal, hash: &str) -> ApiResult
 
 /// The blob if `p` may see it, else 404.
 async fn visible(state: &AppState, p: &Principal, hash: &str) -> ApiResult<BlobInfo> {
-    let Some(info) = state.blobs.info(hash).await.map_err(db)? else {
+    let Some(info) = state.blobs.info(hash).await? else {
         return Err(not_found());
     };
     if !may_read_blob(state, p, hash).await? {
@@ -377,7 +372,7 @@ async fn begin(
     Path(hash): Path<String>,
     body: Bytes,
 ) -> Result<Response, Response> {
-    let hash = parse_hash(&hash).map_err(IntoResponse::into_response)?;
+    let hash = parse_hash(&hash)?;
     let req: BeginRequest = serde_json::from_slice(&body).map_err(|_| {
         ApiError::bad_request(
             "invalid_json",
@@ -398,14 +393,8 @@ async fn begin(
             ApiError::invalid("size", "文件为空 / an empty file is not a photo").into_response(),
         );
     }
-    let doc = gridsync_core::doc::parse_id("doc", &req.doc)
-        .map_err(|e| ApiError::from(e).into_response())?;
-    let Some(facts) = state
-        .docs
-        .facts(&doc)
-        .await
-        .map_err(|e| db(e).into_response())?
-    else {
+    let doc = gridsync_core::doc::parse_id("doc", &req.doc).map_err(ApiError::from)?;
+    let Some(facts) = state.docs.facts(&doc).await? else {
         return Err(ApiError::NotFound(
             "照片所属的事件尚未同步到服务器 / the report this photo belongs to is not on the server yet"
                 .into(),
@@ -418,21 +407,14 @@ async fn begin(
         )
         .into_response());
     }
-    if !doc_lists(&state, &doc, &hash)
-        .await
-        .map_err(IntoResponse::into_response)?
-    {
+    if !doc_lists(&state, &doc, &hash).await? {
         return Err(ApiError::Conflict(
             "事件中没有这张照片：请先同步事件 / the report does not list this photo; sync the report first"
                 .into(),
         )
         .into_response());
     }
-    if let Some(known) = state
-        .blobs
-        .info(&hash)
-        .await
-        .map_err(|e| db(e).into_response())?
+    if let Some(known) = state.blobs.info(&hash).await?
         && known.complete
         && known.size != req.size
     {
@@ -442,11 +424,7 @@ async fn begin(
         )
         .into_response());
     }
-    let info = state
-        .blobs
-        .begin(&hash, req.size, &doc, &p.user_id)
-        .await
-        .map_err(|e| db(e).into_response())?;
+    let info = state.blobs.begin(&hash, req.size, &doc, &p.user_id).await?;
     // A crash between the last chunk and its verification leaves a full
     // upload not yet complete: finish it now.
     let info = if !info.complete && info.received == info.size {
@@ -464,7 +442,7 @@ async fn append(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Response> {
-    let hash = parse_hash(&hash).map_err(IntoResponse::into_response)?;
+    let hash = parse_hash(&hash)?;
     let offset: u64 = headers
         .get(UPLOAD_OFFSET)
         .and_then(|v| v.to_str().ok())
@@ -486,21 +464,13 @@ async fn append(
     }
     // The uploader must be entitled to the blob through a document, like
     // any reader: nobody else may add to (or probe) an upload.
-    visible(&state, &p, &hash)
-        .await
-        .map_err(IntoResponse::into_response)?;
-    match state
-        .blobs
-        .append(&hash, offset, body)
-        .await
-        .map_err(|e| db(e).into_response())?
-    {
+    visible(&state, &p, &hash).await?;
+    match state.blobs.append(&hash, offset, body).await? {
         Appended::Ok(received) => {
             let info = state
                 .blobs
                 .info(&hash)
-                .await
-                .map_err(|e| db(e).into_response())?
+                .await?
                 .ok_or_else(|| not_found().into_response())?;
             let info = if received == info.size {
                 finish(&state, &hash).await?
@@ -528,8 +498,7 @@ async fn append(
             let info = state
                 .blobs
                 .info(&hash)
-                .await
-                .map_err(|e| db(e).into_response())?
+                .await?
                 .ok_or_else(|| not_found().into_response())?;
             Ok(UploadState::of(&hash, &info).response(StatusCode::OK))
         }
@@ -539,18 +508,12 @@ async fn append(
 /// Verify a fully received upload and make its thumbnail; a mismatch
 /// discards it.
 async fn finish(state: &AppState, hash: &str) -> Result<BlobInfo, Response> {
-    let Some(data) = state
-        .blobs
-        .partial(hash)
-        .await
-        .map_err(|e| db(e).into_response())?
-    else {
+    let Some(data) = state.blobs.partial(hash).await? else {
         // Finished meanwhile by another request.
         return state
             .blobs
             .info(hash)
-            .await
-            .map_err(|e| db(e).into_response())?
+            .await?
             .ok_or_else(|| not_found().into_response());
     };
     let expected = hash.to_owned();
@@ -561,13 +524,9 @@ async fn finish(state: &AppState, hash: &str) -> Result<BlobInfo, Response> {
         Some((thumb::content_type(&data), thumb::make(&data)))
     })
     .await
-    .map_err(|e| ApiError::internal(e).into_response())?;
+    .map_err(ApiError::from)?;
     let Some((content_type, thumbnail)) = checked else {
-        state
-            .blobs
-            .discard(hash)
-            .await
-            .map_err(|e| db(e).into_response())?;
+        state.blobs.discard(hash).await?;
         return Err(offset_error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "hash_mismatch",
@@ -575,16 +534,11 @@ async fn finish(state: &AppState, hash: &str) -> Result<BlobInfo, Response> {
             0,
         ));
     };
-    state
-        .blobs
-        .complete(hash, content_type, thumbnail)
-        .await
-        .map_err(|e| db(e).into_response())?;
+    state.blobs.complete(hash, content_type, thumbnail).await?;
     state
         .blobs
         .info(hash)
-        .await
-        .map_err(|e| db(e).into_response())?
+        .await?
         .ok_or_else(|| not_found().into_response())
 }
 
@@ -640,17 +594,12 @@ async fn download(
     }
     let want_thumb = q.thumb.as_deref().is_some_and(|t| t == "1" || t == "true");
     let (bytes, content_type) = if want_thumb {
-        let t = state.blobs.thumb(&hash).await.map_err(db)?.ok_or_else(|| {
+        let t = state.blobs.thumb(&hash).await?.ok_or_else(|| {
             ApiError::NotFound("该文件没有缩略图 / this file has no thumbnail".into())
         })?;
         (t, "image/jpeg".to_owned())
     } else {
-        let b = state
-            .blobs
-            .read(&hash)
-            .await
-            .map_err(db)?
-            .ok_or_else(not_found)?;
+        let b = state.blobs.read(&hash).await?.ok_or_else(not_found)?;
         (b, info.content_type)
     };
     let etag = if want_thumb {

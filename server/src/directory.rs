@@ -20,8 +20,6 @@ use gridsync_core::Reason;
 use gridsync_core::contact::Post;
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
-
 use crate::principal::{Principal, Role};
 
 /// Errors of a directory implementation.
@@ -90,27 +88,6 @@ impl From<DirectoryError> for crate::db::DbError {
                 Err(other) => crate::db::DbError::Task(other.to_string()),
             },
             other => crate::db::DbError::Task(other.to_string()),
-        }
-    }
-}
-
-impl From<DirectoryError> for ApiError {
-    fn from(e: DirectoryError) -> Self {
-        match e {
-            DirectoryError::Invalid { field, reason } => {
-                ApiError::invalid(field, format!("{} / {}", reason.zh, reason.en))
-            }
-            DirectoryError::UnknownGrid(_) => ApiError::invalid("grids", e.to_string()),
-            DirectoryError::UnknownSubtree(_) => ApiError::invalid("subtree", e.to_string()),
-            DirectoryError::UnknownDepartment(_) => ApiError::invalid("department", e.to_string()),
-            DirectoryError::UsernameTaken => ApiError::Conflict(e.to_string()),
-            DirectoryError::UserNotFound | DirectoryError::DeviceNotFound => {
-                ApiError::NotFound(e.to_string())
-            }
-            DirectoryError::DeviceOfAnotherUser | DirectoryError::DeviceRevoked => {
-                ApiError::Forbidden(e.to_string())
-            }
-            DirectoryError::Storage(_) => ApiError::internal(e),
         }
     }
 }

@@ -14,6 +14,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::directory::DirectoryError;
+
 /// An error answered over HTTP.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -184,6 +186,83 @@ impl From<gridsync_core::Error> for ApiError {
             }
             other => ApiError::internal(other),
         }
+    }
+}
+
+/// A database failure is ours: a 500 (or 507 when the disk is full).
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// A blocking task that failed to finish (it panicked) is ours: a 500.
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// The directory's refusals as answers: a bad field is a 400, a taken
+/// username a 409, a missing user or device a 404, a device not the
+/// caller's (or revoked) a 403; a storage failure is ours.
+impl From<DirectoryError> for ApiError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::Invalid { field, reason } => {
+                ApiError::invalid(field, format!("{} / {}", reason.zh, reason.en))
+            }
+            DirectoryError::UnknownGrid(_) => ApiError::invalid("grids", e.to_string()),
+            DirectoryError::UnknownSubtree(_) => ApiError::invalid("subtree", e.to_string()),
+            DirectoryError::UnknownDepartment(_) => ApiError::invalid("department", e.to_string()),
+            DirectoryError::UsernameTaken => ApiError::Conflict(e.to_string()),
+            DirectoryError::UserNotFound | DirectoryError::DeviceNotFound => {
+                ApiError::NotFound(e.to_string())
+            }
+            DirectoryError::DeviceOfAnotherUser | DirectoryError::DeviceRevoked => {
+                ApiError::Forbidden(e.to_string())
+            }
+            DirectoryError::Storage(_) => ApiError::internal(e),
+        }
+    }
+}
+
+/// The hotline's refusals: a bad field is a 400, an unknown case a 404.
+impl From<crate::hotline::HotlineError> for ApiError {
+    fn from(e: crate::hotline::HotlineError) -> Self {
+        match e {
+            crate::hotline::HotlineError::Db(e) => ApiError::internal(e),
+            crate::hotline::HotlineError::Invalid { field, zh, en } => {
+                ApiError::invalid(field.clone(), format!("{field}: {zh} / {en}"))
+            }
+            crate::hotline::HotlineError::NotFound => ApiError::NotFound(e.to_string()),
+        }
+    }
+}
+
+/// The administrators' refusals: locking oneself out is a 409.
+impl From<crate::admin::AdminError> for ApiError {
+    fn from(e: crate::admin::AdminError) -> Self {
+        match e {
+            crate::admin::AdminError::Directory(e) => e.into(),
+            crate::admin::AdminError::Auth(e) => e.into(),
+            crate::admin::AdminError::SelfLockout => ApiError::Conflict(e.to_string()),
+        }
+    }
+}
+
+/// For handlers whose own refusals are whole responses (they carry
+/// headers): an API error is answered as [`ApiError`] answers it.
+impl From<ApiError> for Response {
+    fn from(e: ApiError) -> Self {
+        e.into_response()
+    }
+}
+
+/// For the same handlers: a database failure answered as [`ApiError`]'s.
+impl From<crate::db::DbError> for Response {
+    fn from(e: crate::db::DbError) -> Self {
+        ApiError::from(e).into_response()
     }
 }
 

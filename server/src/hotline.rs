@@ -224,18 +224,6 @@ fn invalid(field: &str, zh: &str, en: &str) -> HotlineError {
     }
 }
 
-impl From<HotlineError> for ApiError {
-    fn from(e: HotlineError) -> Self {
-        match e {
-            HotlineError::Db(e) => ApiError::internal(e),
-            HotlineError::Invalid { field, zh, en } => {
-                ApiError::invalid(field.clone(), format!("{field}: {zh} / {en}"))
-            }
-            HotlineError::NotFound => ApiError::NotFound(e.to_string()),
-        }
-    }
-}
-
 /// The hotline's tables, in the main database.
 #[derive(Clone)]
 pub struct Hotline {
@@ -411,15 +399,9 @@ async fn show_case(
         return Err(not_found());
     }
     let hotline = Hotline::of(&state);
-    let report_id = on!(&hotline.db, case(credential.id.clone(), reference.clone()))
-        .map_err(ApiError::internal)?
-        .ok_or_else(not_found)?;
-    let bytes = state
-        .docs
-        .load(&report_id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(not_found)?;
+    let report_id =
+        on!(&hotline.db, case(credential.id.clone(), reference.clone()))?.ok_or_else(not_found)?;
+    let bytes = state.docs.load(&report_id).await?.ok_or_else(not_found)?;
     let steps: Vec<Value> = dispatch::steps_of(&bytes, &reference)
         .into_iter()
         .filter_map(|(_, body)| serde_json::from_str(&body).ok())
@@ -656,12 +638,10 @@ fn check_caller(caller: &Value) -> ApiResult<()> {
 /// it. Filing a reference again answers the id it made the first time.
 async fn file(state: &AppState, credential: &Credential, case: Case) -> ApiResult<(String, bool)> {
     let grid_id = crate::sync::grid_doc_id(&case.issue.grid);
-    let grid = state
-        .docs
-        .load(&grid_id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::invalid("grid", "grid: 网格不存在 / no grid with that code"))?;
+    let grid =
+        state.docs.load(&grid_id).await?.ok_or_else(|| {
+            ApiError::invalid("grid", "grid: 网格不存在 / no grid with that code")
+        })?;
     let new = case.issue.clone();
     let (report_id, change) = tokio::task::spawn_blocking(move || {
         let mut device = Store::open_in_memory(OpenOptions::default())?;
@@ -688,8 +668,7 @@ async fn file(state: &AppState, credential: &Credential, case: Case) -> ApiResul
         };
         Ok::<_, gridsync_core::Error>((id, change))
     })
-    .await
-    .map_err(ApiError::internal)?
+    .await?
     .map_err(|e| match e {
         gridsync_core::Error::Invalid { field, reason } => ApiError::invalid(
             field.clone(),
@@ -707,8 +686,7 @@ async fn file(state: &AppState, credential: &Credential, case: Case) -> ApiResul
             change.clone(),
             now_ms()
         )
-    )
-    .map_err(ApiError::internal)?;
+    )?;
     let (report_id, change, created) = match claim {
         Claim::New => (report_id, Some(change), true),
         Claim::Existing { report_id, change } => (report_id, change, false),
@@ -716,11 +694,11 @@ async fn file(state: &AppState, credential: &Credential, case: Case) -> ApiResul
     if let Some(change) = change {
         if let Err(e) = store_report(state, &report_id, change).await {
             if created {
-                on!(&hotline.db, unclaim(report_id.clone())).map_err(ApiError::internal)?;
+                on!(&hotline.db, unclaim(report_id.clone()))?;
             }
             return Err(e);
         }
-        on!(&hotline.db, filed(report_id.clone())).map_err(ApiError::internal)?;
+        on!(&hotline.db, filed(report_id.clone()))?;
     }
     dispatch::wake();
     Ok((report_id, created))
@@ -748,8 +726,7 @@ pub(crate) async fn store_report(
             None,
             Box::new(guard),
         )
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     if let Some(r) = outcome.rejected.first() {
         return Err(ApiError::BadRequest {
             code: r.refusal.code,

@@ -491,8 +491,7 @@ async fn overdue(
     let rows = state
         .reports
         .overdue(&ReportScope::of(&p), now, q.limit.unwrap_or(200))
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     Ok(Json(listed(rows, now)))
 }
 
@@ -512,8 +511,7 @@ async fn nearly_due(
             hours * 3_600_000,
             q.limit.unwrap_or(200),
         )
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     Ok(Json(listed(rows, now)))
 }
 

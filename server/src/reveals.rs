@@ -139,9 +139,7 @@ async fn reveals(
                 r.id
             ),
         };
-        audit::record_once(state.web.main(), entry)
-            .await
-            .map_err(ApiError::internal)?;
+        audit::record_once(state.web.main(), entry).await?;
         recorded.push(r.id);
     }
     Ok(Json(RevealsResponse { recorded }))

@@ -31,10 +31,9 @@ async fn roster(State(state): State<AppState>, p: Principal) -> Result<Json<Rost
             "只有楼栋长、单元长有楼栋名册 / only building and unit heads have a roster".into(),
         ));
     };
-    let internal = |e: &dyn std::fmt::Display| ApiError::Internal(e.to_string());
     crate::web::readmodel::catch_up(&state)
         .await
-        .map_err(|e| internal(&e))?;
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let clock = Clock::System;
     let today = clock.today();
     let wanted = post.clone();
@@ -92,8 +91,7 @@ async fn roster(State(state): State<AppState>, p: Principal) -> Result<Json<Rost
             }
             Ok(homes)
         })
-        .await
-        .map_err(|e| internal(&e))?;
+        .await?;
     tracing::info!(
         user_id = %p.user_id,
         households = households.len(),

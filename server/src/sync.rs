@@ -338,6 +338,17 @@ async fn sync(
         parse_request(&body)?
     };
     drop(body);
+    Ok(Json(round_trip(&state, &principal, req).await?))
+}
+
+/// One sync round trip for an authenticated person: check the device,
+/// push what the phone sent (through its guard), pull a page of every feed
+/// the person reads, and answer both with what the phone must purge.
+pub(crate) async fn round_trip(
+    state: &AppState,
+    principal: &Principal,
+    req: Parsed,
+) -> ApiResult<SyncResponse> {
     if let (Some(claimed), Some(token_device)) = (&req.device_id, &principal.device_id)
         && claimed != token_device
     {
@@ -345,38 +356,19 @@ async fn sync(
             "设备与登录凭证不符 / device_id does not match the token's device".into(),
         ));
     }
-    let incoming = req.incoming;
     // Before the push: a device that saw changes the log no longer has
     // reads every feed again from the start.
     let log_lost = match &req.log {
-        Some(seen) => crate::store::log_lost(state.docs.as_ref(), seen)
-            .await
-            .map_err(ApiError::internal)?,
+        Some(seen) => crate::store::log_lost(state.docs.as_ref(), seen).await?,
         None => false,
     };
 
     let started = std::time::Instant::now();
-    let pushed = incoming.len();
-    let outcome = if incoming.is_empty() {
-        Default::default()
-    } else {
-        let guard = scope::Guard::new(principal.clone(), validate::document);
-        state
-            .docs
-            .push(
-                incoming,
-                Some(principal.user_id.clone()),
-                principal.device_id.clone(),
-                Box::new(guard),
-            )
-            .await
-            .map_err(ApiError::internal)?
-    };
-
+    let pushed = req.incoming.len();
+    let outcome = push(state, principal, req.incoming).await?;
     let push_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let feeds = scope::feeds_for(&principal, state.directory.as_ref())
-        .await
-        .map_err(ApiError::internal)?;
+
+    let feeds = scope::feeds_for(principal, state.directory.as_ref()).await?;
     let dropped_feeds: Vec<String> = req
         .cursors
         .keys()
@@ -400,8 +392,7 @@ async fn sync(
     let page = state
         .docs
         .pull(cursors, limits, principal.device_id.clone())
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
 
     tracing::info!(
         user = %principal.user_id,
@@ -414,22 +405,10 @@ async fn sync(
         total_ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
         "sync"
     );
-    // A document that left one feed may still be readable through another.
-    let mut purge = Vec::new();
-    for (_, doc_id) in &page.departures {
-        let still = match state.docs.facts(doc_id).await.map_err(ApiError::internal)? {
-            Some(f) => scope::may_read(&principal, &f),
-            None => false,
-        };
-        if !still && !purge.contains(doc_id) {
-            purge.push(doc_id.clone());
-        }
-    }
-    let heads = crate::store::heads_for_missing(state.docs.as_ref(), &outcome.rejected)
-        .await
-        .map_err(ApiError::internal)?;
-    let log = state.docs.log_mark().await.map_err(ApiError::internal)?;
-    Ok(Json(SyncResponse {
+    let purge = purge(state, principal, &page.departures).await?;
+    let heads = crate::store::heads_for_missing(state.docs.as_ref(), &outcome.rejected).await?;
+    let log = state.docs.log_mark().await?;
+    Ok(SyncResponse {
         stored: outcome.stored,
         duplicates: outcome.duplicates,
         rejected: outcome.rejected,
@@ -453,7 +432,50 @@ async fn sync(
         log_lost,
         now: i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
             .unwrap_or(i64::MAX),
-    }))
+    })
+}
+
+/// Push a phone's changes through its person's guard (nothing to do for
+/// none).
+async fn push(
+    state: &AppState,
+    principal: &Principal,
+    incoming: Vec<IncomingChange>,
+) -> ApiResult<crate::store::PushOutcome> {
+    if incoming.is_empty() {
+        return Ok(Default::default());
+    }
+    let guard = scope::Guard::new(principal.clone(), validate::document);
+    Ok(state
+        .docs
+        .push(
+            incoming,
+            Some(principal.user_id.clone()),
+            principal.device_id.clone(),
+            Box::new(guard),
+        )
+        .await?)
+}
+
+/// The documents that left a feed and that the person can no longer read
+/// through any other: a document that left one feed may still be readable
+/// through another.
+async fn purge(
+    state: &AppState,
+    principal: &Principal,
+    departures: &[(String, String)],
+) -> ApiResult<Vec<String>> {
+    let mut purge = Vec::new();
+    for (_, doc_id) in departures {
+        let still = match state.docs.facts(doc_id).await? {
+            Some(f) => scope::may_read(principal, &f),
+            None => false,
+        };
+        if !still && !purge.contains(doc_id) {
+            purge.push(doc_id.clone());
+        }
+    }
+    Ok(purge)
 }
 
 /// A grid the server publishes as a grid document.

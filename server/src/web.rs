@@ -7,7 +7,9 @@
 //!   up to the log's head, so what a page shows is never stale;
 //! - [`session`]: the login form, the session cookie and the CSRF token;
 //! - [`access`]: which territory a person may open (built on [`crate::scope`]);
-//! - [`pages`]: overview, drill-down, household, admin audit log;
+//! - [`pages`]: overview, drill-down, household, admin audit log, one
+//!   module each;
+//! - [`format`]: how the pages write times, addresses, labels and codes;
 //! - [`mask`]: ID numbers and phones masked unless unmasking is allowed;
 //! - [`needs`]: 群众诉求 / 需跟进 noted in visits, and marking them handled;
 //! - [`audit`]: the audit log of unmasked views and exports;
@@ -29,6 +31,7 @@ pub mod audit;
 pub mod chart;
 pub mod demo;
 pub mod export;
+pub mod format;
 pub mod import;
 pub mod issues;
 pub mod mask;
@@ -120,6 +123,12 @@ impl From<DbError> for WebError {
 
 impl From<crate::directory::DirectoryError> for WebError {
     fn from(e: crate::directory::DirectoryError) -> Self {
+        WebError::Internal(e.to_string())
+    }
+}
+
+impl From<tokio::task::JoinError> for WebError {
+    fn from(e: tokio::task::JoinError) -> Self {
         WebError::Internal(e.to_string())
     }
 }

@@ -141,9 +141,7 @@ async fn import_csv(
 }
 
 async fn import(state: &AppState, format: Format, body: &[u8]) -> ApiResult<Json<ImportSummary>> {
-    let summary = territory::import(state.directory.as_ref(), format, body)
-        .await
-        .map_err(ApiError::from)?;
+    let summary = territory::import(state.directory.as_ref(), format, body).await?;
     // Phones learn new grids (and their places) from grid documents.
     crate::sync::publish_grids(state)
         .await

@@ -50,8 +50,7 @@ where
             .collect();
         Ok::<_, gridsync_core::Error>((value, changes))
     })
-    .await
-    .map_err(|e| WebError::Internal(e.to_string()))?
+    .await?
     .map_err(|e| match e {
         gridsync_core::Error::Invalid { reason, .. } => WebError::Bad(reason.zh),
         other => WebError::Bad(format!("无法完成：{}", core_error_zh(&other))),
