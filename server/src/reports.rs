@@ -264,10 +264,15 @@ impl Reports {
         let _one = self.catching_up.lock().await;
         let mut written = 0;
         loop {
-            let (from, ids, upto) = match &self.backend {
-                Backend::Sqlite(p) => sqlite::changed(p, BATCH).await?,
-                Backend::Postgres(p) => postgres::changed(p, BATCH).await?,
+            let from = match &self.backend {
+                Backend::Sqlite(p) => sqlite::cursor(p).await?,
+                Backend::Postgres(p) => postgres::cursor(p).await?,
             };
+            let slice = self.docs.log_after(from, BATCH, Some(issue::KIND)).await?;
+            let upto = slice.upto(BATCH);
+            let mut ids: Vec<String> = slice.entries.into_iter().map(|e| e.doc_id).collect();
+            ids.sort();
+            ids.dedup();
             if upto <= from {
                 return Ok(written);
             }

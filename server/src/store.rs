@@ -99,6 +99,42 @@ pub struct Rejected {
     pub refusal: Refusal,
 }
 
+/// One change of the log, as projectors read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Its position.
+    pub seq: i64,
+    /// The document it changed.
+    pub doc_id: String,
+    /// Who pushed it (`None`: the server itself).
+    pub user_id: Option<String>,
+    /// From which device (`None`: not a device).
+    pub device_id: Option<String>,
+    /// When the server received it (ms).
+    pub received_at: i64,
+}
+
+/// A stretch of the log ([`DocStore::log_after`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogSlice {
+    /// The entries, in order.
+    pub entries: Vec<LogEntry>,
+    /// The log's end when they were read.
+    pub end: i64,
+}
+
+impl LogSlice {
+    /// How far a projector that handled these entries has read: the last
+    /// entry when the slice was cut at `limit`, else the log's end (the
+    /// changes between were of other kinds).
+    pub fn upto(&self, limit: usize) -> i64 {
+        match self.entries.last() {
+            Some(last) if self.entries.len() >= limit => last.seq,
+            _ => self.end,
+        }
+    }
+}
+
 /// What a push did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PushOutcome {
@@ -288,6 +324,18 @@ pub trait DocStore: Send + Sync + 'static {
 
     /// The highest sequence number in the log.
     async fn max_seq(&self) -> Result<i64, StoreError>;
+
+    /// The log after `after`, for projectors (the web's read model, the
+    /// report lists): up to `limit` entries in order (only changes of
+    /// documents of `kind`, when given), and the log's end as read in the
+    /// same snapshot. The one place outside the store that the change
+    /// log's columns are read.
+    async fn log_after(
+        &self,
+        after: i64,
+        limit: usize,
+        kind: Option<&str>,
+    ) -> Result<LogSlice, StoreError>;
 
     /// Where the log stands now: its generation, its end and the change
     /// there.

@@ -25,35 +25,15 @@ fn row(r: &tokio_postgres::Row) -> ReportRow {
     }
 }
 
-/// The cursor, the reports changed after it (at most `batch` changes'
-/// worth), and the log position they bring the cursor to.
-pub(super) async fn changed(pool: &Pool, batch: usize) -> Result<(i64, Vec<String>, i64), DbError> {
+/// How far the report projector has followed the change log.
+pub(super) async fn cursor(pool: &Pool) -> Result<i64, DbError> {
     let c = pool.get().await.map_err(pool_err)?;
-    let from: i64 = query_one(&c, "SELECT seq FROM report_cursor WHERE id = 1", &[])
-        .await
-        .map_err(err)?
-        .get(0);
-    let max: i64 = query_one(&c, "SELECT coalesce(max(seq), 0)::BIGINT FROM changes", &[])
-        .await
-        .map_err(err)?
-        .get(0);
-    let found = query(
-        &c,
-        "SELECT c.seq, c.doc_id FROM changes c JOIN docs d ON d.id = c.doc_id
-         WHERE c.seq > $1 AND c.seq <= $2 AND d.kind = 'issue' ORDER BY c.seq LIMIT $3",
-        &[&from, &max, &(batch as i64)],
+    Ok(
+        query_one(&c, "SELECT seq FROM report_cursor WHERE id = 1", &[])
+            .await
+            .map_err(err)?
+            .get(0),
     )
-    .await
-    .map_err(err)?;
-    let upto = if found.len() == batch {
-        found.last().map_or(max, |r| r.get(0))
-    } else {
-        max
-    };
-    let mut ids: Vec<String> = found.iter().map(|r| r.get(1)).collect();
-    ids.sort();
-    ids.dedup();
-    Ok((from, ids, upto))
 }
 
 /// Store projected rows and move the cursor to `upto`, in one transaction.

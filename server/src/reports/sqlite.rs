@@ -24,36 +24,12 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportRow> {
     })
 }
 
-/// The cursor, the reports changed after it (at most `batch` changes'
-/// worth), and the log position they bring the cursor to.
-pub(super) async fn changed(pool: &Pool, batch: usize) -> Result<(i64, Vec<String>, i64), DbError> {
-    db::run(pool, move |c: &mut Connection| {
-        let tx = c.transaction()?;
-        let from: i64 = tx.query_row("SELECT seq FROM report_cursor WHERE id = 1", [], |r| {
+/// How far the report projector has followed the change log.
+pub(super) async fn cursor(pool: &Pool) -> Result<i64, DbError> {
+    db::run(pool, |c: &mut Connection| {
+        c.query_row("SELECT seq FROM report_cursor WHERE id = 1", [], |r| {
             r.get(0)
-        })?;
-        let max: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
-            r.get(0)
-        })?;
-        let mut stmt = tx.prepare_cached(
-            "SELECT c.seq, c.doc_id FROM changes c JOIN docs d ON d.id = c.doc_id
-             WHERE c.seq > ?1 AND c.seq <= ?2 AND d.kind = 'issue' ORDER BY c.seq LIMIT ?3",
-        )?;
-        let found: Vec<(i64, String)> = stmt
-            .query_map(params![from, max, batch as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        drop(stmt);
-        let upto = if found.len() == batch {
-            found.last().map_or(max, |(s, _)| *s)
-        } else {
-            max
-        };
-        let mut ids: Vec<String> = found.into_iter().map(|(_, id)| id).collect();
-        ids.sort();
-        ids.dedup();
-        Ok((from, ids, upto))
+        })
     })
     .await
 }

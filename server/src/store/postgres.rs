@@ -50,8 +50,8 @@ use tokio_postgres::IsolationLevel;
 use super::pull::Candidate;
 use super::push::Planned;
 use super::{
-    DocFacts, DocStore, FeedCursor, IncomingChange, LogMark, PullLimits, PullPage, PushOutcome,
-    StoreError, WriteGuard,
+    DocFacts, DocStore, FeedCursor, IncomingChange, LogEntry, LogMark, LogSlice, PullLimits,
+    PullPage, PushOutcome, StoreError, WriteGuard,
 };
 use crate::db::DbError;
 use crate::pg::{self, err, execute, pool_err, query, query_one, query_opt};
@@ -838,6 +838,52 @@ impl DocStore for PgDocStore {
                 .map_err(err)?
                 .get(0),
         )
+    }
+
+    async fn log_after(
+        &self,
+        after: i64,
+        limit: usize,
+        kind: Option<&str>,
+    ) -> Result<LogSlice, StoreError> {
+        let mut client = self.pool.get().await.map_err(pool_err)?;
+        // The entries and the end from one snapshot: a prefix of the log.
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(err)?;
+        let end: i64 = query_one(&tx, "SELECT coalesce(max(seq), 0) FROM changes", &[])
+            .await
+            .map_err(err)?
+            .get(0);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = query(
+            &tx,
+            "SELECT c.seq, c.doc_id, c.user_id, c.device_id, c.received_at FROM changes c
+             WHERE c.seq > $1 AND c.seq <= $2
+               AND ($3::text IS NULL OR c.doc_id IN (SELECT id FROM docs WHERE kind = $3))
+             ORDER BY c.seq LIMIT $4",
+            &[&after, &end, &kind, &limit],
+        )
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(LogSlice {
+            entries: rows
+                .iter()
+                .map(|r| LogEntry {
+                    seq: r.get(0),
+                    doc_id: r.get(1),
+                    user_id: r.get(2),
+                    device_id: r.get(3),
+                    received_at: r.get(4),
+                })
+                .collect(),
+            end,
+        })
     }
 
     async fn pushers(&self, doc_id: &str) -> Result<Vec<(String, String)>, StoreError> {

@@ -19,8 +19,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::pull::Candidate;
 use super::push::Planned;
 use super::{
-    DocFacts, DocStore, FeedCursor, IncomingChange, LogMark, PullLimits, PullPage, PushOutcome,
-    StoreError, WriteGuard,
+    DocFacts, DocStore, FeedCursor, IncomingChange, LogEntry, LogMark, LogSlice, PullLimits,
+    PullPage, PushOutcome, StoreError, WriteGuard,
 };
 use crate::db;
 
@@ -613,6 +613,40 @@ impl DocStore for SqliteDocStore {
 
     async fn max_seq(&self) -> Result<i64, StoreError> {
         db::run(&self.pool, |conn| log_end_of(conn)).await
+    }
+
+    async fn log_after(
+        &self,
+        after: i64,
+        limit: usize,
+        kind: Option<&str>,
+    ) -> Result<LogSlice, StoreError> {
+        let kind = kind.map(str::to_owned);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        db::run(&self.pool, move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let end = log_end_of(&tx)?;
+            let entries = tx
+                .prepare_cached(
+                    "SELECT c.seq, c.doc_id, c.user_id, c.device_id, c.received_at FROM changes c
+                     WHERE c.seq > ?1 AND c.seq <= ?2
+                       AND (?3 IS NULL OR c.doc_id IN (SELECT id FROM docs WHERE kind = ?3))
+                     ORDER BY c.seq LIMIT ?4",
+                )?
+                .query_map(params![after, end, kind, limit], |r| {
+                    Ok(LogEntry {
+                        seq: r.get(0)?,
+                        doc_id: r.get(1)?,
+                        user_id: r.get(2)?,
+                        device_id: r.get(3)?,
+                        received_at: r.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            tx.commit()?;
+            Ok(LogSlice { entries, end })
+        })
+        .await
     }
 
     async fn pushers(&self, doc_id: &str) -> Result<Vec<(String, String)>, StoreError> {

@@ -30,7 +30,7 @@ use gridsync_core::household::Household;
 use gridsync_core::issue::{Issue, WorkCalendar, workflow};
 use rusqlite::{OptionalExtension, params};
 
-use super::{MainDb, WebError, WebResult};
+use super::{WebError, WebResult};
 use crate::db::DbError;
 use crate::state::AppState;
 
@@ -38,7 +38,7 @@ use crate::state::AppState;
 const SCHEMA_VERSION: i64 = 6;
 
 /// Log entries read per projector step.
-const BATCH: i64 = 5000;
+const BATCH: usize = 5000;
 
 const SCHEMA: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -692,61 +692,6 @@ fn write_household(
     Ok(())
 }
 
-/// One entry of the change log, as the projector reads it.
-#[derive(Debug, Clone)]
-struct LogEntry {
-    seq: i64,
-    doc_id: String,
-    user_id: Option<String>,
-    device_id: Option<String>,
-    received_at: i64,
-}
-
-async fn log_after(main: &MainDb, after: i64) -> Result<Vec<LogEntry>, DbError> {
-    match main {
-        MainDb::Sqlite(pool) => {
-            crate::db::run(pool, move |c| {
-                c.prepare_cached(
-                    "SELECT seq, doc_id, user_id, device_id, received_at FROM changes
-                     WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                )?
-                .query_map(params![after, BATCH], |r| {
-                    Ok(LogEntry {
-                        seq: r.get(0)?,
-                        doc_id: r.get(1)?,
-                        user_id: r.get(2)?,
-                        device_id: r.get(3)?,
-                        received_at: r.get(4)?,
-                    })
-                })?
-                .collect()
-            })
-            .await
-        }
-        MainDb::Postgres(pool) => {
-            let client = pool.get().await.map_err(crate::pg::pool_err)?;
-            let rows = crate::pg::query(
-                &client,
-                "SELECT seq, doc_id, user_id, device_id, received_at FROM changes
-                 WHERE seq > $1 ORDER BY seq LIMIT $2",
-                &[&after, &BATCH],
-            )
-            .await
-            .map_err(crate::pg::err)?;
-            Ok(rows
-                .iter()
-                .map(|r| LogEntry {
-                    seq: r.get(0),
-                    doc_id: r.get(1),
-                    user_id: r.get(2),
-                    device_id: r.get(3),
-                    received_at: r.get(4),
-                })
-                .collect())
-        }
-    }
-}
-
 /// Bring the read model up to the head of the change log. Cheap when
 /// nothing changed (one `max(seq)` query); pages call it before reading.
 pub async fn catch_up(state: &AppState) -> WebResult<()> {
@@ -758,7 +703,7 @@ pub async fn catch_up(state: &AppState) -> WebResult<()> {
     let _one = web.projector.lock().await;
     let mut done = web.model.projected_seq().await?;
     while done < head {
-        let entries = log_after(&web.main, done).await?;
+        let entries = state.docs.log_after(done, BATCH, None).await?.entries;
         let Some(last) = entries.last().map(|e| e.seq) else {
             break;
         };
