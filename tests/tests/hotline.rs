@@ -245,7 +245,8 @@ fn a_case_filed_twice_is_one_report_and_the_platform_hears_every_step() {
 }
 
 /// The same on PostgreSQL, when GRIDSYNC_TEST_DATABASE_URL names one (e.g.
-/// `eval "$(bash scripts/postgres.sh)"`); skipped otherwise.
+/// `eval "$(bash scripts/postgres.sh)"`); skipped otherwise, a failure if
+/// GRIDSYNC_REQUIRE_POSTGRES is set (the harness's contract).
 #[test]
 fn on_postgres_too() {
     let Some(db) = gridsync_tests::PgDatabase::fresh() else {
