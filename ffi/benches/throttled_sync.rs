@@ -18,10 +18,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -42,12 +42,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn target_dir() -> PathBuf {
-    // target/<profile>/deps/<bench> → target/<profile>
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
 }
 
 /// A direction's pace: when the link is free again (shared by every
@@ -140,15 +134,6 @@ fn proxy(upstream: String) -> String {
     url
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn seed(bin: &Path, data: &Path, grids: usize, households: usize) {
     let t = Instant::now();
     let out = Command::new(bin)
@@ -175,27 +160,6 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
         }
     }
-}
-
-fn serve(bin: &Path, data: &Path) -> (Server, String) {
-    let mut child = Command::new(bin)
-        .arg("--data-dir")
-        .arg(data)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .env("GRIDSYNC_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(u) = line.strip_prefix("listening on ") {
-            break u.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (Server(child), url)
 }
 
 /// Worst, median and count of a list of waits.
@@ -226,12 +190,7 @@ fn main() {
     // `cargo bench` passes `--bench`; nothing else is taken.
     let grids = env_usize("GRIDSYNC_BENCH_GRIDS", 5);
     let households = env_usize("GRIDSYNC_BENCH_HOUSEHOLDS", 2000);
-    let bin = target_dir().join("gridsync-server");
-    assert!(
-        bin.exists(),
-        "{} missing: cargo build -p gridsync-server",
-        bin.display()
-    );
+    let bin = gridsync_tests::server_bin();
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("server");
     match std::env::var_os("GRIDSYNC_BENCH_SEED").map(PathBuf::from) {
@@ -242,8 +201,10 @@ fn main() {
         }
         None => seed(&bin, &data, grids, households),
     }
-    let (_server, url) = serve(&bin, &data);
-    let upstream = url.trim_start_matches("http://").to_string();
+    let server = gridsync_tests::TestServer::options()
+        .data_dir(&data)
+        .start();
+    let upstream = server.url.trim_start_matches("http://").to_string();
     let slow = proxy(upstream);
 
     let phone = Gridsync::open(

@@ -48,12 +48,9 @@ use gridsync_core::demo::{Generator, GridPlan, populate_households};
 use gridsync_core::sync::{Client, SyncOptions};
 use gridsync_core::{OpenOptions, Store};
 
-#[path = "common/pg.rs"]
-mod pg;
 #[path = "common/server.rs"]
 mod server;
-use pg::PgDatabase;
-use server::Server;
+use gridsync_tests::PgDatabase;
 
 const COMMUNITY: &str = "110105001001";
 const PASSWORD: &str = "load-pass-2026";
@@ -106,31 +103,6 @@ impl Settings {
 
     fn grids(&self) -> usize {
         self.phones.div_ceil(self.per_grid)
-    }
-}
-
-impl Server {
-    fn add_user(&self, username: &str, role: &str, grids: Option<&str>, subtree: Option<&str>) {
-        let mut args = vec![
-            "admin",
-            "user",
-            "add",
-            "--username",
-            username,
-            "--name",
-            "负载测试",
-            "--role",
-            role,
-            "--password",
-            PASSWORD,
-        ];
-        if let Some(g) = grids {
-            args.extend(["--grids", g]);
-        }
-        if let Some(s) = subtree {
-            args.extend(["--subtree", s]);
-        }
-        self.cli(&args);
     }
 }
 
@@ -261,9 +233,7 @@ fn main() {
         .unwrap();
     let s = Settings::read();
     let tmp = tempfile::tempdir().unwrap();
-    let pg = std::env::var("GRIDSYNC_TEST_DATABASE_URL")
-        .ok()
-        .map(|url| PgDatabase::create(&url));
+    let pg = PgDatabase::if_configured();
     assert!(
         s.processes == 1 || pg.is_some(),
         "two server processes share a PostgreSQL database: set GRIDSYNC_TEST_DATABASE_URL"
@@ -279,18 +249,13 @@ fn main() {
     let wrap = std::env::var("GRIDSYNC_LOAD_WRAP")
         .ok()
         .filter(|w| !w.trim().is_empty());
-    let first = Server::start_with(&first_data, db_url, "127.0.0.1:0", wrap.as_deref());
+    let first = server::start_wrapped(&first_data, db_url, wrap.as_deref());
     let mut servers = vec![first];
     if s.processes == 2 {
         let data = tmp.path().join("server-2");
         std::fs::create_dir_all(&data).unwrap();
         std::fs::copy(first_data.join("jwt-secret"), data.join("jwt-secret")).unwrap();
-        servers.push(Server::start_with(
-            &data,
-            db_url,
-            "127.0.0.1:0",
-            wrap.as_deref(),
-        ));
+        servers.push(server::start_wrapped(&data, db_url, wrap.as_deref()));
     }
     let admin = &servers[0];
     let grids = s.grids();
@@ -301,13 +266,19 @@ fn main() {
     std::fs::write(&tfile, territory.to_string()).unwrap();
     admin.cli(&["import", tfile.to_str().unwrap()]);
     for g in 0..grids {
-        admin.add_user(&format!("w{g}"), "grid_worker", Some(&grid(g)), None);
+        admin.add_user(&format!("w{g}"), "grid_worker", &[&grid(g)], None, PASSWORD);
     }
     for k in 0..HOLDERS {
-        admin.add_user(&format!("h{k}"), "package_holder", None, None);
+        admin.add_user(&format!("h{k}"), "package_holder", &[], None, PASSWORD);
     }
     for k in 0..=SUPERVISORS {
-        admin.add_user(&format!("sup{k}"), "supervisor", None, Some(COMMUNITY));
+        admin.add_user(
+            &format!("sup{k}"),
+            "supervisor",
+            &[],
+            Some(COMMUNITY),
+            PASSWORD,
+        );
     }
     let clients: Vec<Client> = servers
         .iter()
@@ -378,7 +349,7 @@ fn main() {
     for o in supervisors.iter_mut().chain(holders.iter_mut()) {
         o.sync().unwrap();
     }
-    let setup_peaks: Vec<f64> = servers.iter().map(Server::peak_mb).collect();
+    let setup_peaks: Vec<f64> = servers.iter().map(server::peak_mb).collect();
     let setup_took = setup_started.elapsed();
 
     // Shift end: offline edits on every phone, untimed.
@@ -401,7 +372,7 @@ fn main() {
         p.before = p.outbox();
     });
     for sv in &servers {
-        sv.reset_peak();
+        server::reset_peak(sv);
     }
 
     // Every phone syncs; supervisors and holders keep pulling meanwhile.
@@ -448,7 +419,7 @@ fn main() {
         p.catch_up = Some(p.sync().map(|(_, took)| took));
     });
     let catch_up_took = catch_up_started.elapsed();
-    let peaks: Vec<f64> = servers.iter().map(Server::peak_mb).collect();
+    let peaks: Vec<f64> = servers.iter().map(server::peak_mb).collect();
 
     // Checks: a fresh supervisor pull (through the last process) holds every
     // acknowledged change, and every device's documents match it.

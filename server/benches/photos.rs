@@ -24,7 +24,6 @@ use gridsync_core::{OpenOptions, Store};
 
 #[path = "common/server.rs"]
 mod server;
-use server::Server;
 
 const GRID: &str = "110105001001001";
 const PASSWORD: &str = "bench-pass-2026";
@@ -91,8 +90,8 @@ struct Run {
 /// `interrupt`.
 fn run(photos: &[Vec<u8>], interrupt: bool) -> Run {
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(&tmp.path().join("server"), None);
-    server::one_grid_community(&server, tmp.path(), GRID, PASSWORD);
+    let server = server::start(&tmp.path().join("server"), None);
+    server::one_grid_community(&server, GRID, PASSWORD);
     let url = server.url.clone();
     let (mut store, client) = phone(tmp.path(), "worker", &url, "w1");
     sync(&mut store, &client, &mut |_| {});
@@ -115,7 +114,10 @@ fn run(photos: &[Vec<u8>], interrupt: bool) -> Run {
                 std::thread::sleep(Duration::from_micros(200));
             }
             let t = Instant::now();
-            server.lock().unwrap().restart(outage());
+            let mut server = server.lock().unwrap();
+            server.kill();
+            std::thread::sleep(outage());
+            server.restart();
             Some(t.elapsed())
         })
     });

@@ -19,7 +19,6 @@ use gridsync_core::{OpenOptions, Store};
 
 #[path = "common/server.rs"]
 mod server;
-use server::Server;
 
 const GRID: &str = "110105001001001";
 const PASSWORD: &str = "bench-pass-2026";
@@ -48,8 +47,8 @@ struct Run {
 
 fn run(photos: &[Vec<u8>]) -> Run {
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(&tmp.path().join("server"), None);
-    server::one_grid_community(&server, tmp.path(), GRID, PASSWORD);
+    let server = server::start(&tmp.path().join("server"), None);
+    server::one_grid_community(&server, GRID, PASSWORD);
     let url = server.url.clone();
     let mut phone =
         Store::open_with(tmp.path().join("phone.sqlite3"), OpenOptions::default()).unwrap();

@@ -241,29 +241,12 @@ async fn run(name: &str, reports: Reports, docs: Arc<dyn DocStore>, changes: Vec
 }
 
 async fn postgres(changes: Vec<IncomingChange>) {
-    let Ok(admin_url) = std::env::var("GRIDSYNC_TEST_DATABASE_URL") else {
+    let Some(db) = gridsync_tests::PgDatabase::if_configured() else {
         println!("PostgreSQL: skipped (set GRIDSYNC_TEST_DATABASE_URL)");
         return;
     };
-    let name = format!("gs_bench_{}", uuid::Uuid::new_v4().simple());
-    let (client, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let url = match admin_url.rfind('/') {
-        Some(i) if admin_url[..i].contains("://") && i > admin_url.find("://").unwrap() + 2 => {
-            let rest = &admin_url[i + 1..];
-            let query = rest.find('?').map(|q| &rest[q..]).unwrap_or("");
-            format!("{}/{name}{query}", &admin_url[..i])
-        }
-        _ => format!("{admin_url}/{name}"),
-    };
     {
-        let pool = gridsync_server::pg::open(&url).await.unwrap();
+        let pool = gridsync_server::pg::open(&db.url).await.unwrap();
         let docs: Arc<dyn DocStore> = Arc::new(gridsync_server::store::postgres::PgDocStore::new(
             pool.clone(),
         ));
@@ -275,10 +258,7 @@ async fn postgres(changes: Vec<IncomingChange>) {
         )
         .await;
     }
-    client
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .unwrap();
+    // The pool is gone: the database is dropped with `db`.
 }
 
 fn phone_list() {

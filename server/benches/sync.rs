@@ -17,11 +17,10 @@ use gridsync_core::demo::{GridPlan, populate_households};
 use gridsync_core::sync::{Client, SyncOptions, SyncReport};
 use gridsync_core::{OpenOptions, Store};
 
-#[path = "common/pg.rs"]
-mod pg;
 #[path = "common/server.rs"]
 mod server;
-use server::{Server, peak_mb_of};
+use gridsync_tests::PgDatabase;
+use server::peak_mb_of;
 
 const COMMUNITY: &str = "110105001001";
 const PASSWORD: &str = "bench-pass-2026";
@@ -84,15 +83,13 @@ fn main() {
     let data = tmp.path().join("server");
     // On PostgreSQL when GRIDSYNC_TEST_DATABASE_URL is set (a fresh
     // database, dropped afterwards), else the embedded SQLite default.
-    let pg = std::env::var("GRIDSYNC_TEST_DATABASE_URL")
-        .ok()
-        .map(|url| pg::PgDatabase::create(&url));
+    let pg = PgDatabase::if_configured();
     let db_url = pg.as_ref().map(|p| p.url.as_str());
     println!(
         "server storage: {}",
         if pg.is_some() { "PostgreSQL" } else { "SQLite" }
     );
-    let server = Server::start(&data, db_url);
+    let server = server::start(&data, db_url);
 
     // Territory: one community of 20 grids; a worker per grid, a second
     // worker in grid 1, a supervisor for the community.
@@ -213,7 +210,7 @@ fn main() {
     let push_median = pushes[pushes.len() / 2];
     // Restart the server so its peak memory is the pull's alone.
     drop(server);
-    let server = Server::start(&data, db_url);
+    let server = server::start(&data, db_url);
     let out = Command::new(std::env::current_exe().unwrap())
         .env(CHILD, format!("{}|{}", server.url, tmp.path().display()))
         .output()
@@ -224,7 +221,7 @@ fn main() {
         .find(|l| l.starts_with("RESULT "))
         .unwrap_or_else(|| panic!("child failed: {}", String::from_utf8_lossy(&out.stderr)));
     let f: Vec<f64> = line[7..].split(' ').map(|x| x.parse().unwrap()).collect();
-    let server_peak = server.peak_mb();
+    let server_peak = server::peak_mb(&server);
 
     println!("| measurement | result | target |");
     println!("|---|---|---|");

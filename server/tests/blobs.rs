@@ -366,7 +366,7 @@ async fn blobs_on_sqlite_files() {
 
 #[tokio::test]
 async fn blobs_on_postgres() {
-    let Some(db) = crate::postgres::fresh_db().await else {
+    let Some(db) = gridsync_tests::PgDatabase::fresh() else {
         return;
     };
     let url = db.url.clone();

@@ -231,7 +231,7 @@ async fn a_ledger_of_5000_is_checked_imported_and_imported_again_unchanged() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn on_postgres_too() {
-    let Some(db) = crate::postgres::fresh_db().await else {
+    let Some(db) = gridsync_tests::PgDatabase::fresh() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -16,3 +16,4 @@ mod rules;
 mod store;
 mod support;
 mod territory;
+mod web;

@@ -3,7 +3,8 @@
 //!
 //! `GRIDSYNC_TEST_DATABASE_URL` names a database on a server where the user
 //! may create databases (`eval "$(scripts/postgres.sh)"` starts one); each
-//! test works in a fresh database `gs_test_<random>` and drops it after.
+//! test works in a fresh database (`gridsync_tests::PgDatabase`, the
+//! harness the benches use too) dropped after.
 //! Without the variable the tests print a notice and skip, unless
 //! `GRIDSYNC_REQUIRE_POSTGRES` is set (CI), when they fail.
 
@@ -16,106 +17,25 @@ use gridsync_server::directory::postgres::PgDirectory;
 use gridsync_server::principal::Role;
 use gridsync_server::store::postgres::PgDocStore;
 use gridsync_server::store::{DocStore, PullLimits};
+use gridsync_tests::PgDatabase;
 use tokio_postgres::NoTls;
 
 use crate::store::{G1, feed, guard, phone_with, principal};
 
-/// A database made for one test, dropped when this is.
-pub(crate) struct TestDb {
-    admin_url: String,
-    name: String,
-    /// URL of the test's own database.
-    pub(crate) url: String,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        // Drop may run on a runtime thread: use a thread of our own.
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let (client, conn) = tokio_postgres::connect(&admin_url, NoTls).await?;
-                tokio::spawn(conn);
-                client
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("note: test database {} was not dropped", self.name);
-        }
-    }
-}
-
-/// `url` with its database replaced by `db`.
-fn with_database(url: &str, db: &str) -> String {
-    let (scheme, rest) = url.split_once("://").expect("a URL");
-    let (authority, tail) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i + 1..]),
-        None => (rest, ""),
-    };
-    let query = tail.find('?').map(|i| &tail[i..]).unwrap_or("");
-    format!("{scheme}://{authority}/{db}{query}")
-}
-
-/// A fresh database, or `None` (with a notice) when no PostgreSQL is
-/// configured and none is required.
-pub(crate) async fn fresh_db() -> Option<TestDb> {
-    let Ok(admin_url) = std::env::var("GRIDSYNC_TEST_DATABASE_URL") else {
-        if std::env::var_os("GRIDSYNC_REQUIRE_POSTGRES").is_some() {
-            panic!(
-                "GRIDSYNC_REQUIRE_POSTGRES is set but GRIDSYNC_TEST_DATABASE_URL is not: \
-                 start one with `eval \"$(scripts/postgres.sh)\"`"
-            );
-        }
-        // Straight to stderr: the test harness captures eprintln! of a
-        // passing test, and this notice must be seen.
-        static NOTICE: std::sync::Once = std::sync::Once::new();
-        NOTICE.call_once(|| {
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: PostgreSQL tests (set GRIDSYNC_TEST_DATABASE_URL, e.g. eval \"$(scripts/postgres.sh)\"; \
-                 set GRIDSYNC_REQUIRE_POSTGRES to make this an error)"
-            );
-        });
-        return None;
-    };
-    let name = format!("gs_test_{}", uuid::Uuid::new_v4().simple());
-    let (client, conn) = tokio_postgres::connect(&admin_url, NoTls)
-        .await
-        .expect("connect to GRIDSYNC_TEST_DATABASE_URL");
-    tokio::spawn(conn);
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create test database");
-    let url = with_database(&admin_url, &name);
-    Some(TestDb {
-        admin_url,
-        name,
-        url,
-    })
-}
-
-pub(crate) async fn pg_store() -> Option<(Arc<dyn DocStore>, TestDb)> {
-    let db = fresh_db().await?;
+pub(crate) async fn pg_store() -> Option<(Arc<dyn DocStore>, PgDatabase)> {
+    let db = PgDatabase::fresh()?;
     let pool = gridsync_server::pg::open(&db.url).await.expect("open");
     Some((Arc::new(PgDocStore::new(pool)), db))
 }
 
-pub(crate) async fn pg_directory() -> Option<(Arc<dyn Directory>, TestDb)> {
-    let db = fresh_db().await?;
+pub(crate) async fn pg_directory() -> Option<(Arc<dyn Directory>, PgDatabase)> {
+    let db = PgDatabase::fresh()?;
     let pool = gridsync_server::pg::open(&db.url).await.expect("open");
     Some((Arc::new(PgDirectory::new(pool)), db))
 }
 
-// The store suite; a test without PostgreSQL returns early (see fresh_db).
+// The store suite; a test without PostgreSQL returns early (see
+// PgDatabase::fresh).
 crate::conformance!(store, {
     let Some(made) = pg_store().await else {
         return;
@@ -154,7 +74,9 @@ pg_directory_conformance!(
 /// ends with every change.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_push_concurrently_and_a_puller_misses_nothing() {
-    let Some(db) = fresh_db().await else { return };
+    let Some(db) = PgDatabase::fresh() else {
+        return;
+    };
     let (a, b) = tokio::join!(
         gridsync_server::pg::open(&db.url),
         gridsync_server::pg::open(&db.url)
@@ -291,7 +213,9 @@ async fn two_processes_push_concurrently_and_a_puller_misses_nothing() {
 /// changed it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_process_never_serves_a_stale_document() {
-    let Some(db) = fresh_db().await else { return };
+    let Some(db) = PgDatabase::fresh() else {
+        return;
+    };
     let a: Arc<dyn DocStore> = Arc::new(PgDocStore::new(
         gridsync_server::pg::open(&db.url).await.unwrap(),
     ));
@@ -380,7 +304,9 @@ async fn a_second_process_never_serves_a_stale_document() {
 /// `AppState::open` picks PostgreSQL for a `postgres://` URL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_state_opens_postgres_for_a_postgres_url() {
-    let Some(db) = fresh_db().await else { return };
+    let Some(db) = PgDatabase::fresh() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let mut config = gridsync_server::config::Config::with_data_dir(dir.path());
     config.database_url = Some(db.url.clone());
@@ -406,7 +332,9 @@ async fn app_state_opens_postgres_for_a_postgres_url() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn array_lookups_use_the_indexes_before_the_log_has_statistics() {
     use gridsync_server::store::postgres::lookups;
-    let Some(db) = fresh_db().await else { return };
+    let Some(db) = PgDatabase::fresh() else {
+        return;
+    };
     let pool = gridsync_server::pg::open(&db.url).await.expect("open");
     let client = pool.get().await.expect("connection");
     // 6,000 documents of 10 changes each, never analysed.

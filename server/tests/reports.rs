@@ -226,7 +226,7 @@ async fn read_model_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_model_on_postgres() {
-    let Some(db) = crate::postgres::fresh_db().await else {
+    let Some(db) = gridsync_tests::PgDatabase::fresh() else {
         return;
     };
     let pool = gridsync_server::pg::open(&db.url).await.unwrap();

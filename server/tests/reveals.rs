@@ -15,7 +15,7 @@ async fn reveals_are_audited_once_with_user_device_and_reason() {
 
 #[tokio::test]
 async fn reveals_are_audited_once_on_postgres() {
-    let Some(db) = crate::postgres::fresh_db().await else {
+    let Some(db) = gridsync_tests::PgDatabase::fresh() else {
         return;
     };
     let url = db.url.clone();

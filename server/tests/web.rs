@@ -4,8 +4,6 @@
 //! SQLite always, on PostgreSQL too when `GRIDSYNC_TEST_DATABASE_URL` is
 //! set. (The pages in a real browser: tests/browser/run.sh.)
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::BTreeSet;
 
 use automerge::Automerge;
@@ -19,13 +17,11 @@ use gridsync_server::config::Config;
 use gridsync_server::demo::DemoArgs;
 use gridsync_server::store::{FeedCursor, Position, PullLimits, grid_feed};
 use gridsync_server::web::readmodel;
-use tokio_postgres::NoTls;
+use gridsync_tests::PgDatabase;
 use tower::ServiceExt;
 
-const COMMUNITY: &str = "110105001001";
-const STREET: &str = "110105001";
-const G1: &str = "110105001001001";
-const G2: &str = "110105001001002";
+use crate::support::{COMMUNITY, G1, G2, STREET};
+
 const DAY_MS: i64 = 86_400_000;
 
 /// A demo server (two grids of 30 households) on a temporary directory,
@@ -220,7 +216,9 @@ async fn the_overview_matches_the_documents() {
 
 #[tokio::test]
 async fn the_overview_matches_the_documents_on_postgres() {
-    let Some(db) = fresh_db().await else { return };
+    let Some(db) = PgDatabase::fresh() else {
+        return;
+    };
     let (state, _dir) = demo_server(Some(db.url.clone())).await;
     overview_matches_the_documents(&state).await;
     // The audit log lives in PostgreSQL too.
@@ -930,61 +928,6 @@ async fn exports_are_masked_unless_asked_and_always_audited() {
             .all(|e| e.username == "shequ" && e.action == "export")
     );
     assert!(audit.iter().any(|e| e.detail.contains("完整信息")));
-}
-
-// ------------------------------------------------------------ PostgreSQL
-
-struct TestDb {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let (client, conn) = tokio_postgres::connect(&admin_url, NoTls).await?;
-                tokio::spawn(conn);
-                client
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await
-            })
-        })
-        .join();
-    }
-}
-
-async fn fresh_db() -> Option<TestDb> {
-    let Ok(admin_url) = std::env::var("GRIDSYNC_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var_os("GRIDSYNC_REQUIRE_POSTGRES").is_none(),
-            "GRIDSYNC_REQUIRE_POSTGRES is set but GRIDSYNC_TEST_DATABASE_URL is not"
-        );
-        eprintln!("SKIPPED: PostgreSQL web test (set GRIDSYNC_TEST_DATABASE_URL)");
-        return None;
-    };
-    let name = format!("gs_web_{}", uuid::Uuid::new_v4().simple());
-    let (client, conn) = tokio_postgres::connect(&admin_url, NoTls).await.unwrap();
-    tokio::spawn(conn);
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let (scheme, rest) = admin_url.split_once("://").unwrap();
-    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let query = tail.find('?').map(|i| &tail[i..]).unwrap_or("");
-    let url = format!("{scheme}://{authority}/{name}{query}");
-    Some(TestDb {
-        admin_url,
-        name,
-        url,
-    })
 }
 
 #[tokio::test]
@@ -3849,7 +3792,9 @@ async fn the_overview_counts_what_a_community_needs() {
 
 #[tokio::test]
 async fn the_overview_counts_what_a_community_needs_on_postgres() {
-    let Some(db) = fresh_db().await else { return };
+    let Some(db) = PgDatabase::fresh() else {
+        return;
+    };
     overview_figures_a_community_uses(community(Some(db.url.clone())).await).await;
 }
 

@@ -5,11 +5,10 @@
 //! private from the first start on a fresh data directory.
 
 use std::path::Path;
-use std::process::Stdio;
 
 use gridsync_core::issue::NewIssue;
 
-use crate::faults::{Server, phone};
+use crate::faults::{phone, seed};
 use crate::*;
 
 fn http() -> reqwest::blocking::Client {
@@ -218,8 +217,11 @@ fn the_cookie_is_secure_behind_an_https_proxy() {
 fn secure_cookies_can_be_configured() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    Server::seed(&data);
-    let server = Server::start(&data, Stdio::inherit(), "warn", &["--secure-cookies"]);
+    let server = TestServer::options()
+        .data_dir(&data)
+        .serve_args(&["--secure-cookies"])
+        .start();
+    seed(&server);
     let set_cookie = web_login(&server.url, "supervisor", &[]);
     assert!(set_cookie.contains("; Secure"), "{set_cookie}");
 }
@@ -255,8 +257,8 @@ fn files_holding_personal_data_are_private() {
         std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let data = parent.join("gridsync-data");
-    let server = Server::start(&data, Stdio::inherit(), "warn", &[]);
-    Server::seed(&data);
+    let server = TestServer::options().data_dir(&data).start();
+    seed(&server);
     // Personal data in every store: a household, a report with a photo,
     // a page view (the read model).
     let phones = tempfile::tempdir().unwrap();
@@ -338,7 +340,7 @@ fn files_holding_personal_data_are_private() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let server = Server::start(&data, Stdio::inherit(), "warn", &[]);
+    let server = TestServer::options().data_dir(&data).start();
     assert_eq!(mode(&data), 0o700);
     drop(server);
 }

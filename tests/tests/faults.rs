@@ -5,9 +5,9 @@
 //! its edits, `/healthz` says degraded, and everything goes through once
 //! space is back).
 
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gridsync_core::household::NewHousehold;
@@ -16,117 +16,25 @@ use gridsync_core::{OpenOptions, Store};
 
 use crate::*;
 
-/// A server process started here (not [`gridsync_tests::TestServer`]): on
-/// a data directory of the test's choosing, with standard error where the
-/// test says.
-pub(crate) struct Server {
-    child: Child,
-    pub(crate) url: String,
+/// One community, grid G1, and worker1 and supervisor, on `server`; no
+/// file of it left in the data directory.
+pub(crate) fn seed(server: &TestServer) {
+    server.import_territory(&serde_json::json!({
+        "streets": [{"code": "110105001", "name": "建国门街道", "communities": [{
+            "code": COMMUNITY, "name": "幸福社区",
+            "grids": [{"code": G1, "name": "第一网格"}]
+        }]}]
+    }));
+    std::fs::remove_file(server.data.path().join("territory.json")).unwrap();
+    server.add_user("worker1", "grid_worker", &[G1], None, PASSWORD);
+    server.add_user("supervisor", "supervisor", &[], Some(COMMUNITY), PASSWORD);
 }
 
-impl Server {
-    pub(crate) fn start(data: &Path, stderr: Stdio, log: &str, args: &[&str]) -> Server {
-        let mut child = Command::new(gridsync_tests::server_bin())
-            .arg("--data-dir")
-            .arg(data)
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(args)
-            .env("GRIDSYNC_LOG", log)
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(url.to_string());
-                }
-            }
-        });
-        let url = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(url) => url,
-            Err(_) => {
-                let status = child.try_wait().unwrap();
-                let _ = child.kill();
-                panic!("the server did not report its address (exit: {status:?})");
-            }
-        };
-        Server { child, url }
-    }
-
-    /// `gridsync-server --data-dir … <args>`, which must succeed.
-    pub(crate) fn cli(data: &Path, args: &[&str]) {
-        let out = Command::new(gridsync_tests::server_bin())
-            .arg("--data-dir")
-            .arg(data)
-            .args(args)
-            .env("GRIDSYNC_LOG", "warn")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "gridsync-server {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// One community, grid G1, and worker1 and supervisor.
-    pub(crate) fn seed(data: &Path) {
-        let territory = data.join("territory.json");
-        std::fs::create_dir_all(data).unwrap();
-        std::fs::write(
-            &territory,
-            serde_json::to_vec(&serde_json::json!({
-                "streets": [{"code": "110105001", "name": "建国门街道", "communities": [{
-                    "code": COMMUNITY, "name": "幸福社区",
-                    "grids": [{"code": G1, "name": "第一网格"}]
-                }]}]
-            }))
-            .unwrap(),
-        )
-        .unwrap();
-        Self::cli(data, &["import", territory.to_str().unwrap()]);
-        std::fs::remove_file(&territory).unwrap();
-        for (user, role, extra) in [
-            ("worker1", "grid_worker", ["--grids", G1]),
-            ("supervisor", "supervisor", ["--subtree", COMMUNITY]),
-        ] {
-            let mut args = vec![
-                "admin",
-                "user",
-                "add",
-                "--username",
-                user,
-                "--name",
-                user,
-                "--role",
-                role,
-                "--password",
-                PASSWORD,
-            ];
-            args.extend(extra);
-            Self::cli(data, &args);
-        }
-    }
-
-    pub(crate) fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    pub(crate) fn health(&self) -> serde_json::Value {
-        let resp = reqwest::blocking::get(format!("{}/healthz", self.url)).unwrap();
-        assert_eq!(resp.status(), 200, "/healthz answers while the server runs");
-        resp.json().unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `/healthz` of a running server.
+pub(crate) fn healthz(server: &TestServer) -> serde_json::Value {
+    let resp = reqwest::blocking::get(format!("{}/healthz", server.url)).unwrap();
+    assert_eq!(resp.status(), 200, "/healthz answers while the server runs");
+    resp.json().unwrap()
 }
 
 /// A phone signed in to `url` as `user`, its store in `dir`.
@@ -164,13 +72,13 @@ fn new_household(store: &mut Store, room: &str) -> String {
 fn a_full_log_disk_costs_no_request() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    Server::seed(&data);
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
     // Debug: a log line for every request, and many more.
-    let mut server = Server::start(&data, Stdio::from(full), "debug", &[]);
+    let mut server = TestServer::options()
+        .data_dir(&data)
+        .stderr_to(Path::new("/dev/full"))
+        .env(&[("GRIDSYNC_LOG", "debug")])
+        .start();
+    seed(&server);
     let (mut store, client) = phone(&server.url, "worker1", dir.path());
     sync(&mut store, &client).unwrap();
     store
@@ -194,7 +102,7 @@ fn a_full_log_disk_costs_no_request() {
     assert_eq!(resp.status(), 401);
 
     assert!(server.alive(), "the server runs on");
-    let health = server.health();
+    let health = healthz(&server);
     assert!(
         health["log"]["write_errors"].as_u64().unwrap() > 0,
         "{health}"
@@ -259,13 +167,11 @@ fn a_full_data_disk_answers_storage_full_and_recovers() {
         return;
     };
     let data = mnt.0.join("data");
-    Server::seed(&data);
-    let mut server = Server::start(
-        &data,
-        Stdio::inherit(),
-        "warn",
-        &["--min-free-disk-mb", "1"],
-    );
+    let mut server = TestServer::options()
+        .data_dir(&data)
+        .serve_args(&["--min-free-disk-mb", "1"])
+        .start();
+    seed(&server);
     let phones = tempfile::tempdir().unwrap();
     let (mut store, client) = phone(&server.url, "worker1", phones.path());
     sync(&mut store, &client).unwrap();
@@ -273,7 +179,7 @@ fn a_full_data_disk_answers_storage_full_and_recovers() {
         .add_place(G1, "", "幸福小区", "1号楼", "1单元")
         .unwrap();
     sync(&mut store, &client).unwrap();
-    assert_eq!(server.health()["status"], "ok");
+    assert_eq!(healthz(&server)["status"], "ok");
 
     let filler = mnt.0.join("filler");
     fill(&filler);
@@ -305,7 +211,7 @@ fn a_full_data_disk_answers_storage_full_and_recovers() {
     assert!(refused.to_string().contains("服务器存储空间不足"));
     assert!(!store.outbox(10_000).unwrap().is_empty(), "edits kept");
     assert!(server.alive());
-    let health = server.health();
+    let health = healthz(&server);
     assert_eq!(health["status"], "degraded", "{health}");
     assert_eq!(health["storage"]["status"], "full", "{health}");
     assert!(health["storage"]["full_errors"].as_u64().unwrap() >= 1);
@@ -330,7 +236,7 @@ fn a_full_data_disk_answers_storage_full_and_recovers() {
     for id in &ids {
         assert!(sup.household(id).is_ok(), "{id} reached the supervisor");
     }
-    let health = server.health();
+    let health = healthz(&server);
     assert_eq!(health["storage"]["status"], "ok", "{health}");
     drop(server);
 }
@@ -347,13 +253,11 @@ fn a_photo_meeting_a_full_disk_waits_for_space() {
         return;
     };
     let data = mnt.0.join("data");
-    Server::seed(&data);
-    let server = Server::start(
-        &data,
-        Stdio::inherit(),
-        "warn",
-        &["--min-free-disk-mb", "1"],
-    );
+    let server = TestServer::options()
+        .data_dir(&data)
+        .serve_args(&["--min-free-disk-mb", "1"])
+        .start();
+    seed(&server);
     let phones = tempfile::tempdir().unwrap();
     let (mut store, client) = phone(&server.url, "worker1", phones.path());
     sync(&mut store, &client).unwrap();
@@ -408,7 +312,7 @@ fn a_photo_meeting_a_full_disk_waits_for_space() {
 
     let filler = mnt.0.join("filler");
     fill(&filler);
-    let before = server.health()["storage"]["full_errors"].as_u64().unwrap();
+    let before = healthz(&server)["storage"]["full_errors"].as_u64().unwrap();
     let result = sync(&mut store, &client);
     match &result {
         // The photo waits; the rest of the sync went through.
@@ -417,7 +321,7 @@ fn a_photo_meeting_a_full_disk_waits_for_space() {
         Err(gridsync_core::Error::Server { status: 507, .. }) => {}
         Err(e) => panic!("expected storage_full, got {e:?}"),
     }
-    let health = server.health();
+    let health = healthz(&server);
     assert!(
         health["storage"]["full_errors"].as_u64().unwrap() > before,
         "{health}"

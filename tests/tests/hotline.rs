@@ -239,33 +239,19 @@ fn step(p: &mut Phone, id: &str, kind: EventKind, input: StepInput) {
     assert_eq!(r.rejected, 0, "refused: {:?}", p.store.rejected_changes());
 }
 
-// The same throwaway-database helper as the benchmarks' (multiprocess.rs
-// includes it too, privately).
-#[allow(clippy::duplicate_mod)]
-#[path = "../../server/benches/common/pg.rs"]
-mod pg;
-
 #[test]
 fn a_case_filed_twice_is_one_report_and_the_platform_hears_every_step() {
     filed_twice_and_every_step_heard(FAST);
 }
 
 /// The same on PostgreSQL, when GRIDSYNC_TEST_DATABASE_URL names one (e.g.
-/// `eval "$(bash scripts/postgres.sh)"`); skipped otherwise.
+/// `eval "$(bash scripts/postgres.sh)"`); skipped otherwise, a failure if
+/// GRIDSYNC_REQUIRE_POSTGRES is set (the harness's contract).
 #[test]
 fn on_postgres_too() {
-    let Some(admin) = std::env::var("GRIDSYNC_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: hotline on PostgreSQL needs GRIDSYNC_TEST_DATABASE_URL"
-        );
+    let Some(db) = gridsync_tests::PgDatabase::fresh() else {
         return;
     };
-    let db = pg::PgDatabase::create(&admin);
     let mut env = FAST.to_vec();
     env.push(("GRIDSYNC_DATABASE_URL", db.url.as_str()));
     filed_twice_and_every_step_heard(&env);

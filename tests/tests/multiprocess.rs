@@ -9,171 +9,38 @@
 //! GRIDSYNC_REQUIRE_POSTGRES is set, which makes that a failure.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use gridsync_core::sync::{RetryPolicy, SyncOptions};
-use gridsync_tests::server_bin;
+use gridsync_tests::PgDatabase;
 
 use crate::*;
-
-// The same throwaway-database helper as the benchmarks'.
-#[path = "../../server/benches/common/pg.rs"]
-mod pg;
-use pg::PgDatabase as Database;
-
-/// The admin URL of the test PostgreSQL, or `None` (with a notice) when
-/// none is configured and none is required.
-fn postgres_url() -> Option<String> {
-    match std::env::var("GRIDSYNC_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("GRIDSYNC_REQUIRE_POSTGRES").is_none(),
-                "GRIDSYNC_REQUIRE_POSTGRES is set but GRIDSYNC_TEST_DATABASE_URL is not: \
-                 start one with `eval \"$(bash scripts/postgres.sh)\"`"
-            );
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: multi-process tests need PostgreSQL (set GRIDSYNC_TEST_DATABASE_URL, \
-                 e.g. eval \"$(bash scripts/postgres.sh)\")"
-            );
-            None
-        }
-    }
-}
-
-/// One server process on the shared database, with its own data directory.
-struct Process {
-    child: Option<Child>,
-    url: String,
-    data: tempfile::TempDir,
-    database_url: String,
-}
-
-impl Process {
-    /// Start on a free port; `secret_from` is a data directory whose
-    /// `jwt-secret` is copied first, so tokens of that process work here.
-    fn start(database_url: &str, secret_from: Option<&Process>) -> Process {
-        let data = tempfile::tempdir().unwrap();
-        if let Some(other) = secret_from {
-            std::fs::copy(
-                other.data.path().join("jwt-secret"),
-                data.path().join("jwt-secret"),
-            )
-            .unwrap();
-        }
-        let mut child = Command::new(server_bin())
-            .arg("--data-dir")
-            .arg(data.path())
-            .args(["--database-url", database_url])
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .env("GRIDSYNC_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start gridsync-server");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(url.to_string());
-                }
-            }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("server did not report its address");
-        Process {
-            child: Some(child),
-            url,
-            data,
-            database_url: database_url.to_string(),
-        }
-    }
-
-    fn cli(&self, args: &[&str]) {
-        let out = Command::new(server_bin())
-            .arg("--data-dir")
-            .arg(self.data.path())
-            .args(["--database-url", &self.database_url])
-            .args(args)
-            .env("GRIDSYNC_LOG", "warn")
-            .output()
-            .expect("run gridsync-server");
-        assert!(
-            out.status.success(),
-            "gridsync-server {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn add_user(&self, username: &str, role: &str, grid: Option<&str>, subtree: Option<&str>) {
-        let mut args = vec![
-            "admin",
-            "user",
-            "add",
-            "--username",
-            username,
-            "--name",
-            username,
-            "--role",
-            role,
-            "--password",
-            PASSWORD,
-        ];
-        if let Some(g) = grid {
-            args.extend(["--grids", g]);
-        }
-        if let Some(s) = subtree {
-            args.extend(["--subtree", s]);
-        }
-        self.cli(&args);
-    }
-
-    /// SIGKILL: no graceful shutdown.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// A fresh database with the community of main.rs (grids 1–3; worker1 and
 /// worker2 in grid 1, worker3 in grid 2, supervisor) and two processes on
 /// it sharing one token secret (in that order, so the processes stop
 /// before the database is dropped). `None` when PostgreSQL is not configured.
-fn two_processes() -> Option<(Database, Process, Process)> {
-    let db = Database::create(&postgres_url()?);
-    let p1 = Process::start(&db.url, None);
-    let territory = p1.data.path().join("territory.json");
-    std::fs::write(
-        &territory,
-        serde_json::json!({"streets": [{"code": "110105001", "name": "建国门街道",
+fn two_processes() -> Option<(PgDatabase, TestServer, TestServer)> {
+    let db = PgDatabase::fresh()?;
+    let p1 = TestServer::options().database_url(Some(&db.url)).start();
+    p1.import_territory(
+        &serde_json::json!({"streets": [{"code": "110105001", "name": "建国门街道",
             "communities": [{"code": COMMUNITY, "name": "幸福社区", "grids": [
                 {"code": G1, "name": "第一网格"}, {"code": G2, "name": "第二网格"},
-                {"code": G3, "name": "第三网格"}]}]}]})
-        .to_string(),
-    )
-    .unwrap();
-    p1.cli(&["import", territory.to_str().unwrap()]);
-    p1.add_user("worker1", "grid_worker", Some(G1), None);
-    p1.add_user("worker2", "grid_worker", Some(G1), None);
-    p1.add_user("worker3", "grid_worker", Some(G2), None);
-    p1.add_user("supervisor", "supervisor", None, Some(COMMUNITY));
-    let p2 = Process::start(&db.url, Some(&p1));
+                {"code": G3, "name": "第三网格"}]}]}]}),
+    );
+    p1.add_user("worker1", "grid_worker", &[G1], None, PASSWORD);
+    p1.add_user("worker2", "grid_worker", &[G1], None, PASSWORD);
+    p1.add_user("worker3", "grid_worker", &[G2], None, PASSWORD);
+    p1.add_user("supervisor", "supervisor", &[], Some(COMMUNITY), PASSWORD);
+    // Its own data directory, the first one's token secret: sessions work
+    // on both.
+    let p2 = TestServer::options()
+        .database_url(Some(&db.url))
+        .copy_in(&p1.data.path().join("jwt-secret"))
+        .start();
     Some((db, p1, p2))
 }
 
