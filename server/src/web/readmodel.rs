@@ -870,28 +870,6 @@ pub async fn holder_coverage(
         .await
 }
 
-/// Open reports under `prefix` by (category, stage): (open, overdue).
-pub async fn report_counts(
-    model: &ReadModel,
-    prefix: &str,
-    now: i64,
-) -> Result<Vec<(String, String, i64, i64)>, DbError> {
-    let (lo, hi) = (prefix.to_owned(), upper(prefix));
-    model
-        .run(move |c| {
-            c.prepare_cached(
-                "SELECT category, stage, count(*), coalesce(sum(deadline IS NOT NULL AND deadline < ?3), 0)
-                 FROM issues WHERE grid >= ?1 AND grid < ?2 AND open = 1
-                 GROUP BY category, stage ORDER BY category, stage",
-            )?
-            .query_map(params![lo, hi, now], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
-            .collect()
-        })
-        .await
-}
-
 /// Last sync (last change received) per (user, device).
 pub async fn syncs(model: &ReadModel) -> Result<Vec<SyncSeen>, DbError> {
     model
