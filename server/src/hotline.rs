@@ -123,38 +123,6 @@ pub(crate) enum Claim {
     },
 }
 
-/// Filed reports with changes in the log after the dispatcher's cursor.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Changed {
-    /// The cursor.
-    pub(crate) from: i64,
-    /// Where the cursor moves once these are queued.
-    pub(crate) upto: i64,
-    /// (report id, reference), each once.
-    pub(crate) reports: Vec<(String, String)>,
-}
-
-impl Changed {
-    /// From the log's rows found after `from` (at most `batch`, in seq
-    /// order) and its end `max`.
-    pub(crate) fn of(from: i64, max: i64, batch: i64, found: Vec<(i64, String, String)>) -> Self {
-        let upto = if found.len() as i64 == batch {
-            found.last().map_or(max, |(seq, _, _)| *seq)
-        } else {
-            max
-        };
-        let mut reports: Vec<(String, String)> =
-            found.into_iter().map(|(_, id, r)| (id, r)).collect();
-        reports.sort();
-        reports.dedup();
-        Self {
-            from,
-            upto,
-            reports,
-        }
-    }
-}
-
 /// A webhook call due now.
 #[derive(Debug, Clone)]
 pub(crate) struct Due {
@@ -752,17 +720,6 @@ mod tests {
         assert_eq!(sig, format!("t=0,v1={want}"));
         assert_ne!(signature("other", 0, b"what do ya want for nothing?"), sig);
         assert_ne!(signature("Jefe", 1, b"what do ya want for nothing?"), sig);
-    }
-
-    #[test]
-    fn the_cursor_stops_at_a_full_batch_and_reports_come_once() {
-        let row = |seq: i64, id: &str| (seq, id.to_owned(), format!("ref-{id}"));
-        let full = Changed::of(10, 99, 3, vec![row(11, "b"), row(12, "a"), row(15, "b")]);
-        assert_eq!((full.from, full.upto), (10, 15));
-        assert_eq!(full.reports.len(), 2);
-        let last = Changed::of(15, 99, 3, vec![row(40, "a")]);
-        assert_eq!(last.upto, 99);
-        assert_eq!(Changed::of(99, 99, 3, Vec::new()).upto, 99);
     }
 
     #[test]

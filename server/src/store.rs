@@ -427,3 +427,40 @@ pub async fn log_lost(store: &dyn DocStore, seen: &LogMark) -> Result<bool, Stor
     store.renew_generation(&now.generation).await?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{LogEntry, LogSlice};
+
+    /// A projector's cursor stops at the last entry of a full slice (more
+    /// may follow) and moves to the log's end after a short one (the
+    /// changes in between were of other kinds).
+    #[test]
+    fn the_cursor_stops_at_a_full_slice_and_jumps_after_a_short_one() {
+        let entry = |seq: i64| LogEntry {
+            seq,
+            doc_id: format!("d{seq}"),
+            user_id: None,
+            device_id: None,
+            received_at: 0,
+        };
+        let full = LogSlice {
+            entries: vec![entry(11), entry(12), entry(15)],
+            end: 99,
+        };
+        assert_eq!(full.upto(3), 15);
+        let short = LogSlice {
+            entries: vec![entry(40)],
+            end: 99,
+        };
+        assert_eq!(short.upto(3), 99);
+        assert_eq!(
+            LogSlice {
+                entries: Vec::new(),
+                end: 99
+            }
+            .upto(3),
+            99
+        );
+    }
+}

@@ -102,7 +102,7 @@ pub fn wake() {
 /// storing its report) is finished after this long.
 const UNFILED_AFTER_MS: i64 = 30_000;
 /// Changes of filed reports read from the log per step.
-const LOG_BATCH: i64 = 500;
+const LOG_BATCH: usize = 500;
 /// Calls sent at once (each to a different report).
 const BATCH: i64 = 32;
 
@@ -149,12 +149,22 @@ pub async fn round(
         }
     }
     loop {
-        let changed = on!(&db, changed(LOG_BATCH))?;
-        if changed.upto <= changed.from {
+        // The reports changed since the cursor (the log as the store gives
+        // every projector), then which of them came from the hotline.
+        let from = on!(&db, cursor())?;
+        let slice = state
+            .docs
+            .log_after(from, LOG_BATCH, Some(issue::KIND))
+            .await?;
+        let upto = slice.upto(LOG_BATCH);
+        if upto <= from {
             break;
         }
+        let mut ids: Vec<String> = slice.entries.into_iter().map(|e| e.doc_id).collect();
+        ids.sort();
+        ids.dedup();
         let mut steps = Vec::new();
-        for (report_id, reference) in changed.reports {
+        for (report_id, reference) in on!(&db, references(ids))? {
             if let Some(bytes) = state.docs.load(&report_id).await? {
                 steps.extend(
                     steps_of(&bytes, &reference)
@@ -163,7 +173,7 @@ pub async fn round(
                 );
             }
         }
-        on!(&db, enqueue(steps, changed.upto, now_ms()))?;
+        on!(&db, enqueue(steps, upto, now_ms()))?;
     }
     loop {
         let due = on!(&db, due(now_ms(), BATCH))?;

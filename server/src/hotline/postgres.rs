@@ -2,7 +2,7 @@
 
 use deadpool_postgres::Pool;
 
-use super::{Changed, Claim, Credential, Due, Failing, NewCredential};
+use super::{Claim, Credential, Due, Failing, NewCredential};
 use crate::db::DbError;
 use crate::pg::{err, execute, pool_err, query, query_one, query_opt};
 
@@ -163,36 +163,33 @@ pub(super) async fn unfiled(
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
-pub(super) async fn changed(pool: &Pool, batch: i64) -> Result<Changed, DbError> {
+/// How far the dispatcher has followed the change log.
+pub(super) async fn cursor(pool: &Pool) -> Result<i64, DbError> {
     let client = pool.get().await.map_err(pool_err)?;
-    let from: i64 = query_one(&client, "SELECT seq FROM hotline_cursor WHERE id = 1", &[])
-        .await
-        .map_err(err)?
-        .get(0);
-    // Pushes commit in seq order (docs/adr/0005): every change up to the
-    // max seen is committed.
-    let max: i64 = query_one(
-        &client,
-        "SELECT coalesce(max(seq), 0)::BIGINT FROM changes",
-        &[],
+    Ok(
+        query_one(&client, "SELECT seq FROM hotline_cursor WHERE id = 1", &[])
+            .await
+            .map_err(err)?
+            .get(0),
     )
-    .await
-    .map_err(err)?
-    .get(0);
+}
+
+/// Which of the reports `ids` came from the hotline: (report id, the
+/// platform's reference), in id order.
+pub(super) async fn references(
+    pool: &Pool,
+    ids: Vec<String>,
+) -> Result<Vec<(String, String)>, DbError> {
+    let client = pool.get().await.map_err(pool_err)?;
     let rows = query(
         &client,
-        "SELECT c.seq, h.report_id, h.reference FROM changes c
-         JOIN hotline_cases h ON h.report_id = c.doc_id
-         WHERE c.seq > $1 AND c.seq <= $2 ORDER BY c.seq LIMIT $3",
-        &[&from, &max, &batch],
+        "SELECT report_id, reference FROM hotline_cases WHERE report_id = ANY($1)
+         ORDER BY report_id",
+        &[&ids],
     )
     .await
     .map_err(err)?;
-    let found = rows
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect();
-    Ok(Changed::of(from, max, batch, found))
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 pub(super) async fn enqueue(

@@ -3,7 +3,7 @@
 use deadpool_sqlite::Pool;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Changed, Claim, Credential, Due, Failing, NewCredential};
+use super::{Claim, Credential, Due, Failing, NewCredential};
 use crate::db::{self, DbError};
 
 const CREDENTIAL: &str =
@@ -151,27 +151,36 @@ pub(super) async fn unfiled(
     .await
 }
 
-pub(super) async fn changed(pool: &Pool, batch: i64) -> Result<Changed, DbError> {
+/// How far the dispatcher has followed the change log.
+pub(super) async fn cursor(pool: &Pool) -> Result<i64, DbError> {
+    db::run(pool, |conn: &mut Connection| {
+        conn.query_row("SELECT seq FROM hotline_cursor WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+    })
+    .await
+}
+
+/// Which of the reports `ids` came from the hotline: (report id, the
+/// platform's reference), in id order.
+pub(super) async fn references(
+    pool: &Pool,
+    ids: Vec<String>,
+) -> Result<Vec<(String, String)>, DbError> {
     db::run(pool, move |conn: &mut Connection| {
-        let tx = conn.transaction()?;
-        let from: i64 = tx.query_row("SELECT seq FROM hotline_cursor WHERE id = 1", [], |r| {
-            r.get(0)
-        })?;
-        let max: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
-            r.get(0)
-        })?;
-        let mut stmt = tx.prepare_cached(
-            "SELECT c.seq, h.report_id, h.reference FROM changes c
-             JOIN hotline_cases h ON h.report_id = c.doc_id
-             WHERE c.seq > ?1 AND c.seq <= ?2 ORDER BY c.seq LIMIT ?3",
+        let mut stmt = conn.prepare_cached(
+            "SELECT report_id, reference FROM hotline_cases WHERE report_id = ?1",
         )?;
-        let found: Vec<(i64, String, String)> = stmt
-            .query_map(params![from, max, batch], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        drop(stmt);
-        Ok(Changed::of(from, max, batch, found))
+        let mut out = Vec::new();
+        for id in &ids {
+            if let Some(found) = stmt
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+            {
+                out.push(found);
+            }
+        }
+        Ok(out)
     })
     .await
 }
