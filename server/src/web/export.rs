@@ -414,7 +414,13 @@ pub async fn summary(
 ) -> Result<Table, crate::db::DbError> {
     let model = state.web.model();
     let since = now - PERIOD_DAYS * 86_400_000;
-    let counts = readmodel::counts_by(model, &sel.lo, 15, since, now).await?;
+    let mut counts = readmodel::counts_by(model, &sel.lo, 15, since).await?;
+    // Each grid's open and overdue reports as the overview counts them.
+    for (grid, c) in counts.iter_mut() {
+        let reports = state.reports.counts_by_category_stage(grid, now).await?;
+        c.open_reports = reports.iter().map(|r| r.open).sum();
+        c.overdue = reports.iter().map(|r| r.overdue).sum();
+    }
     let (lo, hi) = (sel.lo.clone(), sel.hi.clone());
     let tags: Vec<(String, String, i64)> = model
         .run(move |c| {

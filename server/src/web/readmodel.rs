@@ -771,21 +771,23 @@ pub struct Counts {
     pub residents: i64,
     /// Households visited since the period start.
     pub visited: i64,
-    /// Open reports.
+    /// Open reports (from the report read model, [`crate::reports`]:
+    /// filled by the caller, not by [`counts_by`]).
     pub open_reports: i64,
-    /// Overdue open reports.
+    /// Overdue open reports (likewise).
     pub overdue: i64,
 }
 
 /// Households, residents, visited households per group of the territory
 /// under `prefix`: grouped by the first `group_len` characters of the
 /// grid code (territory levels), or by building when `group_len` is 0.
+/// Report figures are the report read model's, one source for every page
+/// and export.
 pub async fn counts_by(
     model: &ReadModel,
     prefix: &str,
     group_len: usize,
     since: i64,
-    now: i64,
 ) -> Result<BTreeMap<String, Counts>, DbError> {
     let (lo, hi) = (prefix.to_owned(), upper(prefix));
     model
@@ -808,25 +810,6 @@ pub async fn counts_by(
                 e.households = r.get(1)?;
                 e.residents = r.get(2)?;
                 e.visited = r.get(3)?;
-            }
-            let ikey = if group_len == 0 {
-                // Reports are by grid; at building level they are not split.
-                "''".to_owned()
-            } else {
-                format!("substr(grid, 1, {group_len})")
-            };
-            if group_len > 0 {
-                let sql = format!(
-                    "SELECT {ikey}, count(*), coalesce(sum(deadline IS NOT NULL AND deadline < ?3), 0)
-                     FROM issues WHERE grid >= ?1 AND grid < ?2 AND open = 1 GROUP BY 1"
-                );
-                let mut st = c.prepare(&sql)?;
-                let mut rows = st.query(params![lo, hi, now])?;
-                while let Some(r) = rows.next()? {
-                    let e = out.entry(r.get(0)?).or_default();
-                    e.open_reports = r.get(1)?;
-                    e.overdue = r.get(2)?;
-                }
             }
             Ok(out)
         })

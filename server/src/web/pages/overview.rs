@@ -299,7 +299,7 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
     let now = gridsync_core::clock::Clock::System.now_ms();
     let since = now - PERIOD_DAYS * DAY_MS;
 
-    let (child_label, mut children) = children(state, code, since, now).await?;
+    let (child_label, mut children) = children(state, code, since).await?;
     let mut totals = Counts::default();
     for r in &children {
         totals.households += r.c.households;
@@ -367,7 +367,6 @@ async fn children(
     state: &AppState,
     code: &str,
     since: i64,
-    now: i64,
 ) -> WebResult<(&'static str, Vec<ChildRow>)> {
     let dir = &state.directory;
     let (group_len, child_label, named): (usize, &'static str, Vec<(String, String)>) =
@@ -401,7 +400,7 @@ async fn children(
             ),
             _ => (0, "楼栋", Vec::new()),
         };
-    let mut counts = readmodel::counts_by(state.web.model(), code, group_len, since, now).await?;
+    let mut counts = readmodel::counts_by(state.web.model(), code, group_len, since).await?;
     let rows = if group_len == 0 {
         counts
             .iter()
