@@ -526,13 +526,7 @@ impl PgDocStore {
         // was ~2,000 round trips, and a fresh phone pulling soon after got
         // the documents uncompacted).
         for chunk in ids.chunks(COMPACT_CHUNK) {
-            let tx = client
-                .build_transaction()
-                .isolation_level(IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()
-                .await
-                .map_err(err)?;
+            let tx = snapshot(&mut client).await?;
             let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
             let rows = doc_rows(&tx, &refs, false).await.map_err(err)?;
             let mut docs = Vec::with_capacity(rows.len());
@@ -580,13 +574,7 @@ impl PgDocStore {
     ) -> Result<PullPage, DbError> {
         let mut client = self.pool.get().await.map_err(pool_err)?;
         // One snapshot for every feed: a prefix 1..=max of the log.
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(err)?;
+        let tx = snapshot(&mut client).await?;
         let page = super::pull::page(&mut PgPull { tx: &tx }, feeds, limits, device.as_deref())
             .await
             .map_err(err)?;
@@ -680,6 +668,21 @@ async fn chunk_data<C: GenericClient>(
         }
     }
     Ok(out)
+}
+
+/// A read-only REPEATABLE READ transaction: every query in it sees one
+/// snapshot, hence one prefix 1..=max of the log (pushes commit in seq
+/// order, ADR 0005).
+async fn snapshot(
+    client: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>, DbError> {
+    client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(err)
 }
 
 /// The PostgreSQL side of a pull: its queries, inside one REPEATABLE READ
@@ -807,13 +810,7 @@ impl DocStore for PgDocStore {
     async fn load(&self, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let mut client = self.pool.get().await.map_err(pool_err)?;
         // Row and data from one snapshot, so the version matches its tag.
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(err)?;
+        let tx = snapshot(&mut client).await?;
         let Some(row) = doc_row(&tx, doc_id, false).await.map_err(err)? else {
             return Ok(None);
         };
@@ -848,13 +845,7 @@ impl DocStore for PgDocStore {
     ) -> Result<LogSlice, StoreError> {
         let mut client = self.pool.get().await.map_err(pool_err)?;
         // The entries and the end from one snapshot: a prefix of the log.
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(err)?;
+        let tx = snapshot(&mut client).await?;
         let end: i64 = query_one(&tx, "SELECT coalesce(max(seq), 0) FROM changes", &[])
             .await
             .map_err(err)?

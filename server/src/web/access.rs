@@ -8,6 +8,20 @@ use gridsync_core::codes::GridCode;
 use crate::principal::{Principal, Role};
 use crate::store::DocFacts;
 
+/// The territory a page's path names (`all`: the whole city, as the empty
+/// code), if it is a code at all and `p` may open its page: 404 for what is
+/// not a code, 403 for a territory outside `p`'s.
+pub fn viewable(p: &Principal, code: String) -> super::WebResult<String> {
+    let code = if code == "all" { String::new() } else { code };
+    if !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(super::WebError::NotFound);
+    }
+    if !may_view(p, &code) {
+        return Err(super::WebError::Forbidden);
+    }
+    Ok(code)
+}
+
 /// Whether `p` may open the page of territory `code` (a 9-digit street,
 /// a 12-digit community, a 15-digit grid, or "" for the whole city).
 pub fn may_view(p: &Principal, code: &str) -> bool {

@@ -15,7 +15,7 @@ use gridsync_core::codes::{AttentionTag, ResidenceStatus};
 use super::super::format::{address_of, need_text, pct, territory_link, urlencode, when};
 use super::super::readmodel::{self, Counts};
 use super::super::session::WebUser;
-use super::super::{WebError, WebResult, access, chart, render};
+use super::super::{WebResult, access, chart, render};
 use super::{Crumb, DAY_MS, Nav, PERIOD_DAYS, crumbs, territory_name};
 use crate::directory::User;
 use crate::principal::Role;
@@ -281,13 +281,7 @@ pub async fn territory(
     user: WebUser,
     Path(code): Path<String>,
 ) -> WebResult<Response> {
-    let code = if code == "all" { String::new() } else { code };
-    if !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(WebError::NotFound);
-    }
-    if !access::may_view(user.principal(), &code) {
-        return Err(WebError::Forbidden);
-    }
+    let code = access::viewable(user.principal(), code)?;
     let page = overview(&state, &user, &code).await?;
     render(&page)
 }

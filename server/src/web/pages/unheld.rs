@@ -9,7 +9,7 @@ use axum::response::Response;
 use super::super::format::{address_of, when};
 use super::super::readmodel;
 use super::super::session::WebUser;
-use super::super::{WebError, WebResult, access, render};
+use super::super::{WebResult, access, render};
 use super::{Crumb, DAY_MS, Nav, PERIOD_DAYS, crumbs, territory_name};
 use crate::state::AppState;
 
@@ -47,13 +47,7 @@ pub async fn unheld(
     user: WebUser,
     Path(code): Path<String>,
 ) -> WebResult<Response> {
-    let code = if code == "all" { String::new() } else { code };
-    if !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(WebError::NotFound);
-    }
-    if !access::may_view(user.principal(), &code) {
-        return Err(WebError::Forbidden);
-    }
+    let code = access::viewable(user.principal(), code)?;
     let (title, _) = territory_name(&state, &code).await?;
     readmodel::catch_up(&state).await?;
     let rows = readmodel::unheld_households(state.web.model(), &code).await?;
