@@ -19,9 +19,7 @@ pub mod session;
 pub mod throttle;
 
 use axum::Router;
-use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, extract::State};
 use gridsync_core::Reason;
@@ -36,7 +34,6 @@ pub use session::{
 };
 
 use crate::directory::DirectoryError;
-use crate::error::ApiError;
 use crate::principal::{Principal, Role};
 use crate::state::AppState;
 
@@ -120,80 +117,6 @@ pub enum AuthError {
     /// Hashing, signing or a task failed.
     #[error("auth internal: {0}")]
     Internal(String),
-}
-
-impl AuthError {
-    /// The HTTP status and the stable machine code of the answer
-    /// (`error` in the JSON body). Clients act on the code: on
-    /// `device_revoked` a phone removes the data it holds.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            AuthError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
-            AuthError::AccountDisabled => (StatusCode::UNAUTHORIZED, "account_disabled"),
-            AuthError::MissingToken => (StatusCode::UNAUTHORIZED, "missing_token"),
-            AuthError::Expired => (StatusCode::UNAUTHORIZED, "token_expired"),
-            AuthError::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
-            AuthError::WebSessionToken => (StatusCode::UNAUTHORIZED, "web_session_token"),
-            AuthError::SessionEnded => (StatusCode::UNAUTHORIZED, "session_ended"),
-            AuthError::DeviceRevoked => (StatusCode::UNAUTHORIZED, "device_revoked"),
-            AuthError::RefreshInvalid => (StatusCode::UNAUTHORIZED, "refresh_invalid"),
-            AuthError::RefreshReused => (StatusCode::UNAUTHORIZED, "refresh_reused"),
-            AuthError::WrongDevice => (StatusCode::UNAUTHORIZED, "wrong_device"),
-            AuthError::UnknownExternalUser => (StatusCode::UNAUTHORIZED, "unknown_user"),
-            AuthError::DeviceOfAnotherUser => (StatusCode::FORBIDDEN, "device_of_another_user"),
-            AuthError::NotAdmin => (StatusCode::FORBIDDEN, "admin_required"),
-            AuthError::TooManyAttempts { .. } => {
-                (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
-            }
-            AuthError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
-            AuthError::Directory(_) | AuthError::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
-        }
-    }
-}
-
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Invalid { field, reason } => {
-                ApiError::invalid(field, format!("{} / {}", reason.zh, reason.en))
-            }
-            AuthError::Directory(e) => e.into(),
-            AuthError::Internal(detail) => ApiError::Internal(detail),
-            other => match other.status_and_code().0 {
-                StatusCode::FORBIDDEN => ApiError::Forbidden(other.to_string()),
-                _ => ApiError::Unauthorized(other.to_string()),
-            },
-        }
-    }
-}
-
-/// The same body as [`ApiError`]'s (`{"error", "message"}`), with a code
-/// per reason instead of one `unauthorized`, and `WWW-Authenticate` on 401.
-impl IntoResponse for AuthError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        if matches!(
-            self,
-            AuthError::Invalid { .. } | AuthError::Directory(_) | AuthError::Internal(_)
-        ) {
-            return ApiError::from(self).into_response();
-        }
-        let body = serde_json::json!({ "error": code, "message": self.to_string() });
-        let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        if let AuthError::TooManyAttempts { retry_after } = self {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(retry_after));
-        }
-        response
-    }
 }
 
 /// This module's routes.

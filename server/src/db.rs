@@ -79,27 +79,43 @@ pub fn create_private(path: &Path) -> std::io::Result<()> {
 
 /// Open (creating if needed) the database at `path` and migrate it.
 pub async fn open(path: &Path) -> Result<Pool, DbError> {
+    let pool = pool(path, 8, |c| {
+        // An acknowledged push survives a power loss (see above).
+        c.pragma_update(None, "synchronous", SYNCHRONOUS)?;
+        // Checkpoints run in the background after pushes
+        // (`store::sqlite`), not inside the commit of whichever
+        // request crosses the default 1,000 pages: that made
+        // one large push wait ~15 ms more. This is the safety
+        // net should the background ones fall behind.
+        c.pragma_update(None, "wal_autocheckpoint", 16384)?;
+        c.pragma_update(None, "cache_size", -32768)?;
+        c.pragma_update(None, "foreign_keys", "ON")
+    })
+    .await?;
+    run(&pool, migrate).await?;
+    Ok(pool)
+}
+
+/// The one way a SQLite pool is made (the main database and the web's read
+/// model): the file created the owner's only, at most `max_size`
+/// connections, each waiting up to 10 s for a lock, in WAL mode, then set up
+/// by `setup` (durability, cache, foreign keys: what differs per file).
+pub async fn pool(
+    path: &Path,
+    max_size: usize,
+    setup: fn(&rusqlite::Connection) -> rusqlite::Result<()>,
+) -> Result<Pool, DbError> {
     create_private(path).map_err(|e| DbError::Task(format!("creating the database file: {e}")))?;
-    let pool = Config::new(path)
+    Config::new(path)
         .builder(Runtime::Tokio1)
         .map_err(|e| DbError::Pool(e.to_string()))?
-        .max_size(8)
-        .post_create(deadpool_sqlite::Hook::async_fn(|conn, _| {
+        .max_size(max_size)
+        .post_create(deadpool_sqlite::Hook::async_fn(move |conn, _| {
             Box::pin(async move {
-                conn.interact(|c| {
+                conn.interact(move |c| {
                     c.busy_timeout(std::time::Duration::from_secs(10))?;
                     c.pragma_update(None, "journal_mode", "WAL")?;
-                    // An acknowledged push survives a power loss (see above).
-                    c.pragma_update(None, "synchronous", SYNCHRONOUS)?;
-                    // Checkpoints run in the background after pushes
-                    // (`store::sqlite`), not inside the commit of whichever
-                    // request crosses the default 1,000 pages: that made
-                    // one large push wait ~15 ms more. This is the safety
-                    // net should the background ones fall behind.
-                    c.pragma_update(None, "wal_autocheckpoint", 16384)?;
-                    c.pragma_update(None, "cache_size", -32768)?;
-                    c.pragma_update(None, "foreign_keys", "ON")?;
-                    Ok::<_, rusqlite::Error>(())
+                    setup(c)
                 })
                 .await
                 .map_err(|e| deadpool_sqlite::HookError::message(e.to_string()))?
@@ -107,9 +123,7 @@ pub async fn open(path: &Path) -> Result<Pool, DbError> {
             })
         }))
         .build()
-        .map_err(|e| DbError::Pool(e.to_string()))?;
-    run(&pool, migrate).await?;
-    Ok(pool)
+        .map_err(|e| DbError::Pool(e.to_string()))
 }
 
 /// Apply every migration not applied yet. Applied versions are recorded in

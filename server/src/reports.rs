@@ -182,6 +182,13 @@ pub fn load_catalogue(data_dir: &std::path::Path) -> anyhow::Result<bool> {
 
 /// The row of a report document, with its deadline under `calendar`.
 pub fn row_of(i: &Issue, calendar: &WorkCalendar) -> ReportRow {
+    fold(i, calendar).0
+}
+
+/// A report document folded once: its row (the rules both read models
+/// keep: stage, level, department, deadline) and the workflow status it
+/// came from, for a projector that keeps more of it (the web's pages).
+pub fn fold(i: &Issue, calendar: &WorkCalendar) -> (ReportRow, workflow::Status) {
     let status = workflow::status(&i.events);
     let deadline = match (i.subtype_entry(), status.dispatched_at) {
         (Some(sub), Some(start)) if status.stage == Stage::Dispatched => {
@@ -189,7 +196,7 @@ pub fn row_of(i: &Issue, calendar: &WorkCalendar) -> ReportRow {
         }
         _ => None,
     };
-    ReportRow {
+    let row = ReportRow {
         id: i.id.clone(),
         grid: i.grid.clone(),
         category: i.category.clone(),
@@ -205,7 +212,8 @@ pub fn row_of(i: &Issue, calendar: &WorkCalendar) -> ReportRow {
         dispatched_at: status.dispatched_at,
         deadline,
         updated_at: status.last_at.max(i.created_at),
-    }
+    };
+    (row, status)
 }
 
 enum Backend {

@@ -23,7 +23,6 @@ use crate::directory::{
     CommunityInfo, Directory, DirectoryError, GridInfo, ImportSummary, StreetInfo, TerritoryRows,
     UpsertCounts,
 };
-use crate::error::ApiError;
 use crate::state::AppState;
 
 /// At most this many problems are listed; the count of the rest follows.
@@ -143,7 +142,7 @@ impl Problem {
     }
 
     /// Where, in Chinese and in English, with the field.
-    fn place(&self) -> (String, String) {
+    pub(crate) fn place(&self) -> (String, String) {
         let (zh, en) = match &self.location {
             Location::File => ("文件".to_owned(), "file".to_owned()),
             Location::Line(n) => (format!("第{n}行"), format!("line {n}")),
@@ -213,19 +212,6 @@ pub enum TerritoryError {
     /// The directory failed; nothing was imported.
     #[error(transparent)]
     Directory(#[from] DirectoryError),
-}
-
-impl From<TerritoryError> for ApiError {
-    fn from(e: TerritoryError) -> Self {
-        match e {
-            TerritoryError::Invalid(problems) => ApiError::BadRequest {
-                code: "invalid_territory",
-                field: problems.list.first().map(|p| p.place().1),
-                message: problems.to_string(),
-            },
-            TerritoryError::Directory(e) => e.into(),
-        }
-    }
 }
 
 // ------------------------------------------------------------- code checks

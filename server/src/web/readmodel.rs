@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use automerge::Automerge;
-use deadpool_sqlite::{Config, Pool, Runtime};
+use deadpool_sqlite::Pool;
 use gridsync_core::household::Household;
 use gridsync_core::issue::{Issue, WorkCalendar, workflow};
 use rusqlite::{OptionalExtension, params};
@@ -169,31 +169,15 @@ pub struct ReadModel {
 impl ReadModel {
     /// Open (creating, or rebuilding on a schema change) the file at `path`.
     pub async fn open(path: &Path) -> Result<Self, DbError> {
-        let pool = Config::new(path)
-            .builder(Runtime::Tokio1)
-            .map_err(|e| DbError::Pool(e.to_string()))?
-            .max_size(4)
-            .post_create(deadpool_sqlite::Hook::async_fn(|conn, _| {
-                Box::pin(async move {
-                    conn.interact(|c| {
-                        c.busy_timeout(std::time::Duration::from_secs(10))?;
-                        c.pragma_update(None, "journal_mode", "WAL")?;
-                        // Derived data: a crash loses at most what the
-                        // projector re-reads from the log. NORMAL, not OFF:
-                        // in WAL mode OFF may leave the file corrupt after
-                        // a power loss, NORMAL only loses the last commits
-                        // (and their cursor with them).
-                        c.pragma_update(None, "synchronous", "NORMAL")?;
-                        c.pragma_update(None, "cache_size", -32_000)?;
-                        Ok::<_, rusqlite::Error>(())
-                    })
-                    .await
-                    .map_err(|e| deadpool_sqlite::HookError::message(e.to_string()))?
-                    .map_err(|e| deadpool_sqlite::HookError::message(e.to_string()))
-                })
-            }))
-            .build()
-            .map_err(|e| DbError::Pool(e.to_string()))?;
+        let pool = crate::db::pool(path, 4, |c| {
+            // Derived data: a crash loses at most what the projector
+            // re-reads from the log. NORMAL, not OFF: in WAL mode OFF may
+            // leave the file corrupt after a power loss, NORMAL only loses
+            // the last commits (and their cursor with them).
+            c.pragma_update(None, "synchronous", "NORMAL")?;
+            c.pragma_update(None, "cache_size", -32_000)
+        })
+        .await?;
         let model = Self { pool };
         model.run(migrate).await?;
         Ok(model)
@@ -408,8 +392,12 @@ pub struct Outcome {
     pub fed_back_at: Option<i64>,
 }
 
-/// The outcome of `issue`, whose fold is `status`.
-pub fn outcome(issue: &Issue, status: &workflow::Status, calendar: &WorkCalendar) -> Outcome {
+/// The outcome of `issue`, whose fold is `row` and `status`.
+fn outcome(
+    issue: &Issue,
+    (row, status): &(crate::reports::ReportRow, workflow::Status),
+    calendar: &WorkCalendar,
+) -> Outcome {
     // The handling deadline as the core computes it while 处置中.
     let handling_due = issue.due(
         &workflow::Status {
@@ -431,12 +419,8 @@ pub fn outcome(issue: &Issue, status: &workflow::Status, calendar: &WorkCalendar
             .closed_at
             .map(|c| handling_due.is_none_or(|d| c <= d)),
         rating: status.rating,
-        department: status
-            .assignee
-            .as_deref()
-            .and_then(gridsync_core::issue::assignee_department)
-            .map(str::to_owned),
-        dispatched_at: status.dispatched_at,
+        department: row.department.clone(),
+        dispatched_at: row.dispatched_at,
         fed_back_at,
     }
 }
@@ -470,19 +454,20 @@ pub fn project(bytes: &[u8], calendar: &WorkCalendar) -> Option<Projected> {
         }
         gridsync_core::issue::KIND => {
             let issue: Issue = gridsync_core::doc::read(&doc, None).ok()?;
-            // The report read model's rules (stage, level), so the lists
-            // here and its counts agree; the deadline is the current
-            // stage's: 待受理 has its own limit, 处置中 the subtype's.
-            let row = crate::reports::row_of(&issue, calendar);
-            let status = workflow::status(&issue.events);
+            // Folded once by the report read model's rules (stage, level,
+            // department), so the lists here and its counts agree; the
+            // deadline is the current stage's: 待受理 has its own limit,
+            // 处置中 the subtype's.
+            let folded = crate::reports::fold(&issue, calendar);
+            let outcome = outcome(&issue, &folded, calendar);
+            let (row, status) = folded;
             let deadline = issue.due(&status, calendar);
-            let outcome = outcome(&issue, &status, calendar);
             Some(Projected::Issue(
                 Box::new(IssueRow {
                     open: status.stage.is_open(),
                     stage: row.stage,
                     level: row.level,
-                    assignee: status.assignee.clone(),
+                    assignee: status.assignee,
                     deadline,
                     last_at: row.updated_at,
                     outcome,
