@@ -34,6 +34,7 @@ use super::{WebError, WebResult};
 use crate::db::DbError;
 use crate::state::AppState;
 
+pub mod export;
 pub mod issues;
 
 /// Bump when the tables below change: the file is then rebuilt.
