@@ -36,6 +36,7 @@ use crate::state::AppState;
 
 pub mod export;
 pub mod issues;
+pub mod review;
 
 /// Bump when the tables below change: the file is then rebuilt.
 const SCHEMA_VERSION: i64 = 6;
