@@ -4,7 +4,10 @@
 //! - [`readmodel`]: the tables the pages aggregate (households, residents,
 //!   visits, reports, conflicts, last syncs), kept by a projector that
 //!   tails the change log by sequence number; every page first catches it
-//!   up to the log's head, so what a page shows is never stale;
+//!   up to the log's head, so what a page shows is never stale; it holds
+//!   the pages' queries of those tables, returning typed rows (the review
+//!   queue's, the exports' and the report lists' in its `review`,
+//!   `export` and `issues` modules), so no handler here holds its SQL;
 //! - [`session`]: the login form, the session cookie and the CSRF token;
 //! - [`access`]: which territory a person may open (built on [`crate::scope`]);
 //! - [`pages`]: overview, drill-down, household, admin audit log, one

@@ -32,11 +32,11 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use gridsync_core::codes::AttentionTag;
-use rusqlite::params;
 use serde::Deserialize;
 
 use super::pages::{Nav, PERIOD_DAYS, urlencode, when};
-use super::readmodel::{self, upper};
+use super::readmodel;
+pub use super::readmodel::export::Selection;
 use super::session::WebUser;
 use super::{WebError, WebResult, access, audit, mask, render};
 use crate::state::AppState;
@@ -262,28 +262,6 @@ pub fn csv(table: &Table) -> Result<Vec<u8>, csv::Error> {
     Ok(out)
 }
 
-/// Which records an export covers.
-#[derive(Debug, Clone)]
-pub struct Selection {
-    /// Codes from `lo` (inclusive) to `hi` (exclusive).
-    pub lo: String,
-    /// Upper bound.
-    pub hi: String,
-    /// Only this building.
-    pub building: Option<String>,
-}
-
-impl Selection {
-    /// Everything under territory `code`.
-    pub fn under(code: &str) -> Self {
-        Self {
-            lo: code.to_owned(),
-            hi: upper(code),
-            building: None,
-        }
-    }
-}
-
 /// The people's display names by user id (包保责任人, 走访人).
 async fn user_names(state: &AppState) -> Result<HashMap<String, String>, crate::db::DbError> {
     Ok(state
@@ -304,28 +282,7 @@ pub async fn ledger(
     full: bool,
     names: &HashMap<String, String>,
 ) -> Result<Table, crate::db::DbError> {
-    let rows = model
-        .run(move |c| {
-            let mut st = c.prepare(
-                "SELECT h.grid, h.area, h.compound, h.building, h.unit, h.room, r.name, r.id_number,
-                        r.sex, r.birth_date, r.ethnicity, r.phone, r.relation, r.status, r.tags,
-                        h.holder
-                 FROM residents r JOIN households h ON h.id = r.household_id
-                 WHERE h.grid >= ?1 AND h.grid < ?2 AND (?3 IS NULL OR h.building = ?3)
-                 ORDER BY h.grid, h.compound, h.building, h.unit, length(h.room), h.room, r.relation, r.name",
-            )?;
-            let rows = st
-                .query_map(params![sel.lo, sel.hi, sel.building], |r| {
-                    let mut v: Vec<Option<String>> = Vec::with_capacity(16);
-                    for i in 0..16 {
-                        v.push(r.get(i)?);
-                    }
-                    Ok(v)
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
-        })
-        .await?;
+    let rows = readmodel::export::ledger_rows(model, sel).await?;
     use gridsync_core::codes::{Ethnicity, Relation, ResidenceStatus, Sex};
     let zh = |f: fn(&str) -> Option<&'static str>, v: &Option<String>| -> Cell {
         match v.as_deref() {
@@ -337,32 +294,34 @@ pub async fn ledger(
     };
     let rows = rows
         .into_iter()
-        .map(|v| {
-            let s = |i: usize| v[i].clone().unwrap_or_default();
+        .map(|row| {
+            let (p, r) = (row.place, row.resident);
             vec![
-                code(s(0)),
-                t(s(1)),
-                t(s(2)),
-                t(s(3)),
-                t(s(4)),
-                t(s(5)),
-                t(s(6)),
-                code(mask::shown(v[7].as_deref(), full, mask::id_number)),
-                zh(|c| Sex::from_code(c).ok().map(|x| x.name_zh()), &v[8]),
-                Cell::Date(s(9)),
+                code(row.grid),
+                t(p.area),
+                t(p.compound),
+                t(p.building),
+                t(p.unit),
+                t(p.room),
+                t(r.name),
+                code(mask::shown(r.id_number.as_deref(), full, mask::id_number)),
+                zh(|c| Sex::from_code(c).ok().map(|x| x.name_zh()), &r.sex),
+                Cell::Date(r.birth_date.unwrap_or_default()),
                 zh(
                     |c| Ethnicity::from_code(c).ok().map(|x| x.name_zh()),
-                    &v[10],
+                    &r.ethnicity,
                 ),
-                code(mask::shown(v[11].as_deref(), full, mask::phone)),
-                zh(|c| Relation::from_code(c).ok().map(|x| x.name_zh()), &v[12]),
+                code(mask::shown(r.phone.as_deref(), full, mask::phone)),
+                zh(
+                    |c| Relation::from_code(c).ok().map(|x| x.name_zh()),
+                    &r.relation,
+                ),
                 zh(
                     |c| ResidenceStatus::from_code(c).ok().map(|x| x.name_zh()),
-                    &v[13],
+                    &r.status,
                 ),
-                t(s(14)
-                    .split(',')
-                    .filter(|x| !x.is_empty())
+                t(r.tags
+                    .iter()
                     .map(|x| {
                         AttentionTag::from_code(x)
                             .map(|a| a.name_zh().to_owned())
@@ -370,7 +329,8 @@ pub async fn ledger(
                     })
                     .collect::<Vec<_>>()
                     .join("、")),
-                t(v[15]
+                t(row
+                    .holder
                     .as_ref()
                     .map(|id| {
                         names
@@ -421,20 +381,7 @@ pub async fn summary(
         c.open_reports = reports.iter().map(|r| r.open).sum();
         c.overdue = reports.iter().map(|r| r.overdue).sum();
     }
-    let (lo, hi) = (sel.lo.clone(), sel.hi.clone());
-    let tags: Vec<(String, String, i64)> = model
-        .run(move |c| {
-            c.prepare_cached(
-                "SELECT grid, tag, count(*) FROM resident_tags WHERE grid >= ?1 AND grid < ?2 GROUP BY grid, tag",
-            )?
-            .query_map(params![lo, hi], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect()
-        })
-        .await?;
-    let mut by_grid: HashMap<String, HashMap<String, i64>> = HashMap::new();
-    for (g, tag, k) in tags {
-        by_grid.entry(g).or_default().insert(tag, k);
-    }
+    let by_grid = readmodel::export::tag_counts_by_grid(model, sel).await?;
     let names: BTreeMap<String, String> = state
         .directory
         .grids(&sel.lo)
@@ -478,66 +425,37 @@ pub async fn summary(
 /// The visit log of `sel`.
 pub async fn visits(state: &AppState, sel: Selection) -> Result<Table, crate::db::DbError> {
     let users = user_names(state).await?;
-    let rows = state
-        .web
-        .model()
-        .run(move |c| {
-            c.prepare(
-                "SELECT h.grid, h.compound, h.building, h.unit, h.room, v.at, v.visitor, v.role,
-                        v.method, v.findings, v.needs, v.follow_up
-                 FROM visits v JOIN households h ON h.id = v.household_id
-                 WHERE h.grid >= ?1 AND h.grid < ?2 AND (?3 IS NULL OR h.building = ?3)
-                 ORDER BY v.at DESC",
-            )?
-            .query_map(params![sel.lo, sel.hi, sel.building], |r| {
-                Ok((
-                    [
-                        r.get::<_, String>(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                    ],
-                    r.get::<_, i64>(5)?,
-                    [
-                        r.get::<_, String>(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                        r.get(9)?,
-                        r.get(10)?,
-                    ],
-                    r.get::<_, bool>(11)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .await?;
+    let rows = readmodel::export::visit_log(state.web.model(), sel).await?;
     use gridsync_core::codes::{VisitMethod, VisitorRole};
     let rows = rows
         .into_iter()
-        .map(
-            |(place, at, [visitor, role, method, findings, needs], follow)| {
-                let [grid, compound, building, unit, room] = place;
-                let mut row = vec![code(grid), t(compound), t(building), t(unit), t(room)];
-                row.extend([
-                    Cell::Time(at),
-                    t(users
-                        .get(&visitor)
-                        .cloned()
-                        .unwrap_or_else(|| "（未登记）".into())),
-                    t(VisitorRole::from_code(&role)
-                        .map(|r| r.name_zh().to_owned())
-                        .unwrap_or(role)),
-                    t(VisitMethod::from_code(&method)
-                        .map(|m| m.name_zh().to_owned())
-                        .unwrap_or(method)),
-                    t(findings),
-                    t(needs),
-                    t(if follow { "是" } else { "否" }),
-                ]);
-                row
-            },
-        )
+        .map(|v| {
+            let p = v.place;
+            let mut row = vec![
+                code(v.grid),
+                t(p.compound),
+                t(p.building),
+                t(p.unit),
+                t(p.room),
+            ];
+            row.extend([
+                Cell::Time(v.at),
+                t(users
+                    .get(&v.visitor)
+                    .cloned()
+                    .unwrap_or_else(|| "（未登记）".into())),
+                t(VisitorRole::from_code(&v.role)
+                    .map(|r| r.name_zh().to_owned())
+                    .unwrap_or(v.role)),
+                t(VisitMethod::from_code(&v.method)
+                    .map(|m| m.name_zh().to_owned())
+                    .unwrap_or(v.method)),
+                t(v.findings),
+                t(v.needs),
+                t(if v.follow_up { "是" } else { "否" }),
+            ]);
+            row
+        })
         .collect();
     Ok(Table {
         sheet: "走访记录".into(),

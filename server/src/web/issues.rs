@@ -28,11 +28,11 @@ use gridsync_core::codes::{CommunityCode, GridCode, StreetCode};
 use gridsync_core::issue::{
     self as core_issue, Event, EventKind, Issue, Source, Stage, Urgency, catalogue, workflow,
 };
-use rusqlite::params;
 use serde::Deserialize;
 
 use super::pages::{Crumb, Nav, territory_link, urlencode, when};
-use super::readmodel::{self, upper};
+pub use super::readmodel::issues::Filter;
+use super::readmodel::{self, issues::ReportListRow};
 use super::session::WebUser;
 use super::{WebError, WebResult, access, render};
 use crate::principal::{Principal, Role};
@@ -90,60 +90,27 @@ fn level_zh(code: &str) -> &'static str {
     }
 }
 
-const LINE_COLUMNS: &str =
-    "id, grid, category, subtype, description, coalesce(building, ''), stage, level,
-    created_at, deadline, open, assignee";
-
-type RawLine = ([String; 8], i64, Option<i64>, bool, Option<String>);
-
-fn raw_line(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawLine> {
-    Ok((
-        [
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-            r.get(7)?,
-        ],
-        r.get(8)?,
-        r.get(9)?,
-        r.get(10)?,
-        r.get(11)?,
-    ))
-}
-
-fn line_of(
-    (
-        [id, grid, cat, sub, description, building, stage, level],
-        created_at,
-        deadline,
-        open,
-        assignee,
-    ): RawLine,
-) -> ReportLine {
-    let category = catalogue::category(&cat);
-    let codes = (cat.clone(), sub.clone());
+fn line_of(r: ReportListRow) -> ReportLine {
+    let category = catalogue::category(&r.category);
+    let codes = (r.category.clone(), r.subtype.clone());
     ReportLine {
         codes,
-        subtype: catalogue::subtype(&cat, &sub)
+        subtype: catalogue::subtype(&r.category, &r.subtype)
             .map(|s| s.name.to_owned())
-            .unwrap_or(sub),
-        category: category.map(|c| c.name.to_owned()).unwrap_or(cat),
-        stage: readmodel::stage_name(&stage).to_owned(),
-        stage_code: stage,
-        level: level_zh(&level).to_owned(),
-        level_code: level,
-        assignee,
-        id,
-        grid,
-        description,
-        building,
-        created_at,
-        deadline,
-        open,
+            .unwrap_or(r.subtype),
+        category: category.map(|c| c.name.to_owned()).unwrap_or(r.category),
+        stage: readmodel::stage_name(&r.stage).to_owned(),
+        stage_code: r.stage,
+        level: level_zh(&r.level).to_owned(),
+        level_code: r.level,
+        assignee: r.assignee,
+        id: r.id,
+        grid: r.grid,
+        description: r.description,
+        building: r.building,
+        created_at: r.created_at,
+        deadline: r.deadline,
+        open: r.open,
     }
 }
 
@@ -153,34 +120,8 @@ pub async fn rows(
     prefix: &str,
     open_only: bool,
 ) -> Result<Vec<ReportLine>, crate::db::DbError> {
-    let (lo, hi) = (prefix.to_owned(), upper(prefix));
-    let raw = model
-        .run(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {LINE_COLUMNS}
-                 FROM issues WHERE grid >= ?1 AND grid < ?2 AND (open = 1 OR ?3 = 0)
-                 ORDER BY open DESC, deadline IS NULL, deadline, created_at DESC"
-            ))?
-            .query_map(params![lo, hi, open_only], raw_line)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .await?;
-    Ok(raw.into_iter().map(line_of).collect())
-}
-
-/// What the report list is narrowed to (empty: everything).
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    /// A stage code.
-    pub stage: String,
-    /// A category code.
-    pub category: String,
-    /// A grid code.
-    pub grid: String,
-    /// A department code (reports dispatched to it now).
-    pub department: String,
-    /// Only open reports past their stage's deadline at this instant (ms).
-    pub overdue_at: Option<i64>,
+    let rows = readmodel::issues::reports_under(model, prefix, open_only).await?;
+    Ok(rows.into_iter().map(line_of).collect())
 }
 
 /// One page of the reports under `prefix` matching `f` (`PAGE` a page,
@@ -191,56 +132,8 @@ pub async fn page(
     f: &Filter,
     offset: usize,
 ) -> Result<(usize, Vec<ReportLine>), crate::db::DbError> {
-    let (lo, hi) = (prefix.to_owned(), upper(prefix));
-    let f = f.clone();
-    let dept = if f.department.is_empty() {
-        String::new()
-    } else {
-        core_issue::department_assignee(&f.department)
-    };
-    let (total, raw) = model
-        .run(move |c| {
-            let filter = "grid >= ?1 AND grid < ?2 AND (?3 = '' OR stage = ?3)
-                 AND (?4 = '' OR category = ?4) AND (?5 = '' OR grid = ?5)
-                 AND (?6 = '' OR assignee = ?6)
-                 AND (?7 = 0 OR (open = 1 AND deadline IS NOT NULL AND deadline < ?8))";
-            let overdue = f.overdue_at.is_some();
-            let at = f.overdue_at.unwrap_or(0);
-            let total: i64 = c
-                .prepare_cached(&format!("SELECT count(*) FROM issues WHERE {filter}"))?
-                .query_row(
-                    params![lo, hi, f.stage, f.category, f.grid, dept, overdue, at],
-                    |r| r.get(0),
-                )?;
-            let rows = c
-                .prepare_cached(&format!(
-                    "SELECT {LINE_COLUMNS} FROM issues WHERE {filter}
-                     ORDER BY open DESC, deadline IS NULL, deadline, created_at DESC, id
-                     LIMIT ?9 OFFSET ?10"
-                ))?
-                .query_map(
-                    params![
-                        lo,
-                        hi,
-                        f.stage,
-                        f.category,
-                        f.grid,
-                        dept,
-                        overdue,
-                        at,
-                        PAGE as i64,
-                        offset as i64
-                    ],
-                    raw_line,
-                )?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok((total, rows))
-        })
-        .await?;
-    Ok((
-        usize::try_from(total).unwrap_or(0),
-        raw.into_iter().map(line_of).collect(),
-    ))
+    let page = readmodel::issues::filtered_page(model, prefix, f, PAGE, offset).await?;
+    Ok((page.total, page.rows.into_iter().map(line_of).collect()))
 }
 
 /// The open reports handled now by `assignee` (a user id or
@@ -249,18 +142,8 @@ pub async fn assigned_to(
     model: &readmodel::ReadModel,
     assignee: &str,
 ) -> Result<Vec<ReportLine>, crate::db::DbError> {
-    let assignee = assignee.to_owned();
-    let raw = model
-        .run(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {LINE_COLUMNS} FROM issues WHERE assignee = ?1 AND open = 1
-                 ORDER BY deadline IS NULL, deadline, created_at DESC, id"
-            ))?
-            .query_map(params![assignee], raw_line)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .await?;
-    Ok(raw.into_iter().map(line_of).collect())
+    let rows = readmodel::issues::open_assigned_to(model, assignee).await?;
+    Ok(rows.into_iter().map(line_of).collect())
 }
 
 /// `?code=` of the list, its filters and page, and the outcome of the

@@ -34,6 +34,10 @@ use super::{WebError, WebResult};
 use crate::db::DbError;
 use crate::state::AppState;
 
+pub mod export;
+pub mod issues;
+pub mod review;
+
 /// Bump when the tables below change: the file is then rebuilt.
 const SCHEMA_VERSION: i64 = 6;
 

@@ -11,11 +11,10 @@
 
 use axum::extract::{Form, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use rusqlite::params;
 use serde::Deserialize;
 
 use super::pages::{Crumb, Nav, territory_link, urlencode, when};
-use super::readmodel::{self, upper};
+use super::readmodel;
 use super::session::WebUser;
 use super::{WebError, WebResult, access, mask, render};
 use crate::principal::Role;
@@ -164,91 +163,13 @@ pub async fn queue(
     let p = user.principal();
     let code = territory_code(p, q.code.as_deref())?;
     readmodel::catch_up(&state).await?;
-    let (lo, hi) = (code.clone(), upper(&code));
-    let (conflicts, pairs, people, twice, clocks) = state
-        .web
-        .model()
-        .run(move |c| {
-            let conflicts = c
-                .prepare(
-                    "SELECT c.doc_id, c.path, c.vals, coalesce(h.compound || ' ' || h.building || ' ' || h.unit || ' ' || h.room || '室', '事件')
-                     FROM conflicts c LEFT JOIN households h ON h.id = c.doc_id
-                     WHERE c.grid >= ?1 AND c.grid < ?2 ORDER BY c.doc_id, c.n LIMIT 200",
-                )?
-                .query_map(params![lo, hi], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let pairs = c
-                .prepare(
-                    "SELECT a.id, b.id, a.compound || ' ' || a.building || ' ' || a.unit || ' ' || a.room || '室'
-                     FROM households a JOIN households b
-                       ON a.grid = b.grid AND a.address_key = b.address_key AND a.id < b.id
-                     WHERE a.grid >= ?1 AND a.grid < ?2
-                       AND instr(',' || a.distinct_from || ',', ',' || b.id || ',') = 0
-                       AND instr(',' || b.distinct_from || ',', ',' || a.id || ',') = 0
-                     ORDER BY a.id LIMIT 200",
-                )?
-                .query_map(params![lo, hi], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let people = c
-                .prepare(
-                    "SELECT ra.household_id, rb.household_id, ra.id_number,
-                            ha.compound || ' ' || ha.building || ' ' || ha.unit || ' ' || ha.room || '室'
-                     FROM residents ra JOIN residents rb
-                       ON ra.id_number = rb.id_number AND ra.household_id < rb.household_id
-                     JOIN households ha ON ha.id = ra.household_id
-                     JOIN households hb ON hb.id = rb.household_id
-                     WHERE ra.grid >= ?1 AND ra.grid < ?2 AND ra.id_number IS NOT NULL
-                       AND ha.address_key <> hb.address_key
-                       AND instr(',' || ha.distinct_from || ',', ',' || hb.id || ',') = 0
-                     ORDER BY ra.household_id LIMIT 200",
-                )?
-                .query_map(params![lo, hi], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let twice = c
-                .prepare(
-                    "SELECT ra.household_id, ra.key, rb.key, ra.id_number,
-                            h.compound || ' ' || h.building || ' ' || h.unit || ' ' || h.room || '室'
-                     FROM residents ra JOIN residents rb
-                       ON ra.household_id = rb.household_id AND ra.id_number = rb.id_number AND ra.key < rb.key
-                     JOIN households h ON h.id = ra.household_id
-                     WHERE ra.grid >= ?1 AND ra.grid < ?2 AND ra.id_number IS NOT NULL
-                     ORDER BY ra.household_id LIMIT 200",
-                )?
-                .query_map(params![lo, hi], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                    ))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let clocks = c
-                .prepare(
-                    "SELECT f.doc_id, f.author, f.offset_ms, f.changes,
-                            h.compound || ' ' || h.building || ' ' || h.unit || ' ' || h.room || '室'
-                     FROM clock_flags f JOIN households h ON h.id = f.doc_id
-                     WHERE f.grid >= ?1 AND f.grid < ?2
-                     ORDER BY abs(f.offset_ms) DESC, f.doc_id LIMIT 200",
-                )?
-                .query_map(params![lo, hi], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, String>(4)?,
-                    ))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok((conflicts, pairs, people, twice, clocks))
-        })
-        .await?;
+    let readmodel::review::ReviewQueue {
+        conflicts,
+        pairs,
+        shared,
+        twice,
+        clocks,
+    } = readmodel::review::review_queue(state.web.model(), &code).await?;
     let users = state.directory.users().await?;
     let name_of = |id: &Option<String>| {
         id.as_deref()
@@ -258,15 +179,15 @@ pub async fn queue(
     };
     let conflicts = conflicts
         .into_iter()
-        .filter_map(|(doc_id, path_json, vals, place)| {
-            let path: Vec<String> = serde_json::from_str(&path_json).ok()?;
+        .filter_map(|c| {
+            let path: Vec<String> = serde_json::from_str(&c.path).ok()?;
             let values: Vec<gridsync_core::doc::ConflictValue> =
-                serde_json::from_str(&vals).ok()?;
+                serde_json::from_str(&c.values).ok()?;
             let last = path.last().cloned().unwrap_or_default();
             Some(ConflictView {
                 field: field_zh(&path),
-                place,
-                path: path_json,
+                place: c.place,
+                path: c.path,
                 choices: values
                     .into_iter()
                     .enumerate()
@@ -289,52 +210,51 @@ pub async fn queue(
                         }
                     })
                     .collect(),
-                doc_id,
+                doc_id: c.doc_id,
             })
         })
         .collect();
     let mut duplicates: Vec<DuplicateView> = pairs
         .into_iter()
-        .map(|(a, b, place)| DuplicateView {
+        .map(|p| DuplicateView {
             kind: "疑似重复住户".into(),
-            a,
-            b,
-            place,
+            a: p.a,
+            b: p.b,
+            place: p.place,
             detail: "同一网格、同一地址登记了两户".into(),
             residents: None,
         })
         .collect();
-    duplicates.extend(people.into_iter().map(|(a, b, id, place)| DuplicateView {
+    duplicates.extend(shared.into_iter().map(|s| DuplicateView {
         kind: "疑似重复居民".into(),
-        a,
-        b,
-        place,
-        detail: format!("身份证号 {} 登记在两户", mask::id_number(&id)),
+        detail: format!("身份证号 {} 登记在两户", mask::id_number(&s.id_number)),
+        a: s.a,
+        b: s.b,
+        place: s.place,
         residents: None,
     }));
-    duplicates.extend(
-        twice
-            .into_iter()
-            .map(|(h, ra, rb, id, place)| DuplicateView {
-                kind: "同户重复居民".into(),
-                a: h.clone(),
-                b: h,
-                place,
-                detail: format!("身份证号 {} 在本户登记了两次", mask::id_number(&id)),
-                residents: Some((ra, rb)),
-            }),
-    );
+    duplicates.extend(twice.into_iter().map(|t| DuplicateView {
+        kind: "同户重复居民".into(),
+        a: t.household_id.clone(),
+        b: t.household_id,
+        place: t.place,
+        detail: format!(
+            "身份证号 {} 在本户登记了两次",
+            mask::id_number(&t.id_number)
+        ),
+        residents: Some((t.a, t.b)),
+    }));
     let clocks = clocks
         .into_iter()
-        .map(|(doc_id, author, offset_ms, changes, place)| {
-            let (offset, correction) = clock_words(offset_ms);
+        .map(|f| {
+            let (offset, correction) = clock_words(f.flag.offset_ms);
             ClockView {
-                doc_id,
-                place,
-                by: name_of(&author),
+                doc_id: f.doc_id,
+                place: f.place,
+                by: name_of(&f.flag.author),
                 offset,
                 correction,
-                changes,
+                changes: f.flag.changes,
             }
         })
         .collect();
