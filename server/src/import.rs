@@ -34,6 +34,7 @@ use sha2::{Digest, Sha256};
 
 use crate::principal::{Principal, Role};
 use crate::state::AppState;
+use crate::web::readmodel::import::{Existing, Known};
 use crate::web::{WebError, WebResult};
 use mapping::{Field, Saved};
 use row::{Checked, Context, GridChoice, Problem};
@@ -162,119 +163,14 @@ pub async fn context(state: &AppState, p: &Principal, community: &str) -> WebRes
     })
 }
 
-/// A resident as the read model holds them.
-#[derive(Debug, Clone, Default)]
-struct Known {
-    key: String,
-    name: String,
-    id_number: Option<String>,
-    sex: Option<String>,
-    birth_date: Option<String>,
-    ethnicity: Option<String>,
-    phone: Option<String>,
-    relation: Option<String>,
-    status: Option<String>,
-    tags: Vec<String>,
-}
-
-/// What the server holds of the community, and where the file's ID
-/// numbers are recorded anywhere.
-#[derive(Debug, Default)]
-struct Existing {
-    /// (grid, address key) → household id.
-    households: HashMap<(String, String), String>,
-    /// Household id → its current residents.
-    residents: HashMap<String, Vec<Known>>,
-    /// ID number → (household id, grid, address) wherever recorded.
-    ids: HashMap<String, (String, String, String)>,
-}
-
 async fn existing(state: &AppState, community: &str, ids: Vec<String>) -> WebResult<Existing> {
     crate::web::readmodel::catch_up(state).await?;
-    let (lo, hi) = (
-        community.to_owned(),
-        crate::web::readmodel::upper(community),
-    );
-    let found = state
-        .web
-        .model()
-        .run(move |c| {
-            let mut out = Existing::default();
-            let mut q = c.prepare(
-                "SELECT id, grid, address_key FROM households WHERE grid >= ?1 AND grid < ?2",
-            )?;
-            let rows = q.query_map([&lo, &hi], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
-            })?;
-            for row in rows {
-                let (id, grid, key) = row?;
-                out.households.insert((grid, key), id);
-            }
-            let mut q = c.prepare(
-                "SELECT household_id, key, name, id_number, sex, birth_date, ethnicity, phone,
-                        relation, status, tags
-                 FROM residents WHERE grid >= ?1 AND grid < ?2",
-            )?;
-            let rows = q.query_map([&lo, &hi], |r| {
-                let tags: String = r.get(10)?;
-                Ok((
-                    r.get::<_, String>(0)?,
-                    Known {
-                        key: r.get(1)?,
-                        name: r.get(2)?,
-                        id_number: r.get(3)?,
-                        sex: r.get(4)?,
-                        birth_date: r.get(5)?,
-                        ethnicity: r.get(6)?,
-                        phone: r.get(7)?,
-                        relation: r.get(8)?,
-                        status: r.get(9)?,
-                        tags: tags
-                            .split(',')
-                            .filter(|t| !t.is_empty())
-                            .map(str::to_owned)
-                            .collect(),
-                    },
-                ))
-            })?;
-            for row in rows {
-                let (h, k) = row?;
-                out.residents.entry(h).or_default().push(k);
-            }
-            for chunk in ids.chunks(500) {
-                let marks = vec!["?"; chunk.len()].join(",");
-                let mut q = c.prepare(&format!(
-                    "SELECT r.id_number, h.id, h.grid, h.compound, h.building, h.unit, h.room
-                     FROM residents r JOIN households h ON h.id = r.household_id
-                     WHERE r.id_number IN ({marks})"
-                ))?;
-                let rows = q.query_map(rusqlite::params_from_iter(chunk.iter()), |r| {
-                    let place: Vec<String> = (3..7)
-                        .map(|i| r.get::<_, String>(i))
-                        .collect::<rusqlite::Result<_>>()?;
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        (
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                            address(&place),
-                        ),
-                    ))
-                })?;
-                for row in rows {
-                    let (id, at) = row?;
-                    out.ids.insert(id, at);
-                }
-            }
-            Ok(out)
-        })
-        .await?;
-    Ok(found)
+    Ok(crate::web::readmodel::import::existing(state.web.model(), community, ids).await?)
 }
 
 /// An address in words: 小区 楼栋 单元 房号.
-fn address(parts: &[String]) -> String {
-    parts
+fn address(place: &Place) -> String {
+    [&place.compound, &place.building, &place.unit, &place.room]
         .iter()
         .map(|s| s.trim())
         .filter(|s| !s.is_empty())
@@ -460,11 +356,11 @@ async fn plan(
         // Recorded in another household?
         if matched.is_none()
             && let Some(id) = &r.id_number
-            && let Some((other, grid, address)) = known.ids.get(id)
-            && Some(other) != household
+            && let Some(at) = known.ids.get(id)
+            && Some(&at.household) != household
         {
-            let where_ = if crate::web::access::may_read_grid(p, grid) {
-                format!("（{address}）")
+            let where_ = if crate::web::access::may_read_grid(p, &at.grid) {
+                format!("（{}）", address(&at.place))
             } else {
                 "（不在您负责的范围内）".to_owned()
             };

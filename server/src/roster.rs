@@ -12,9 +12,8 @@ use axum::{Json, Router};
 use gridsync_core::clock::Clock;
 use gridsync_core::codes::AttentionTag;
 use gridsync_core::contact::{Roster, RosterHousehold, RosterResident};
-use gridsync_core::household::{Place, age_on};
+use gridsync_core::household::age_on;
 use gridsync_core::id_number::{mask_name, mask_phone};
-use rusqlite::params;
 
 use crate::error::ApiError;
 use crate::principal::Principal;
@@ -36,62 +35,30 @@ async fn roster(State(state): State<AppState>, p: Principal) -> Result<Json<Rost
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let clock = Clock::System;
     let today = clock.today();
-    let wanted = post.clone();
-    let households = state
-        .web
-        .model()
-        .run(move |c| {
-            let mut homes: Vec<RosterHousehold> = c
-                .prepare_cached(
-                    "SELECT id, grid, area, compound, building, unit, room FROM households
-                     WHERE grid = ?1 AND compound = ?2 AND building = ?3
-                       AND (?4 = '' OR unit = ?4)
-                     ORDER BY unit, length(room), room",
-                )?
-                .query_map(
-                    params![wanted.grid, wanted.compound, wanted.building, wanted.unit],
-                    |r| {
-                        Ok(RosterHousehold {
-                            id: r.get(0)?,
-                            grid: r.get(1)?,
-                            place: Place {
-                                area: r.get(2)?,
-                                compound: r.get(3)?,
-                                building: r.get(4)?,
-                                unit: r.get(5)?,
-                                room: r.get(6)?,
-                            },
-                            residents: Vec::new(),
-                        })
-                    },
-                )?
-                .collect::<rusqlite::Result<_>>()?;
-            let mut people = c.prepare_cached(
-                "SELECT name, sex, birth_date, relation, tags, phone FROM residents
-                 WHERE household_id = ?1 ORDER BY key",
-            )?;
-            for h in &mut homes {
-                h.residents = people
-                    .query_map([&h.id], |r| {
-                        let tags: String = r.get(4)?;
-                        let birth: Option<String> = r.get(2)?;
-                        let phone: Option<String> = r.get(5)?;
-                        Ok(RosterResident {
-                            name: mask_name(&r.get::<_, String>(0)?),
-                            sex: r.get(1)?,
-                            age: birth.as_deref().and_then(|b| age_on(b, today)),
-                            relation: r.get(3)?,
-                            tags: shareable_tags(&tags),
-                            phone: phone
-                                .filter(|ph| !ph.is_empty())
-                                .map(|ph: String| mask_phone(&ph)),
-                        })
-                    })?
-                    .collect::<rusqlite::Result<_>>()?;
-            }
-            Ok(homes)
+    let households = crate::web::readmodel::roster::households_at(state.web.model(), post.clone())
+        .await?
+        .into_iter()
+        .map(|h| RosterHousehold {
+            id: h.id,
+            grid: h.grid,
+            place: h.place,
+            residents: h
+                .residents
+                .into_iter()
+                .map(|r| RosterResident {
+                    name: mask_name(&r.name),
+                    sex: r.sex,
+                    age: r.birth_date.as_deref().and_then(|b| age_on(b, today)),
+                    relation: r.relation,
+                    tags: shareable_tags(&r.tags),
+                    phone: r
+                        .phone
+                        .filter(|ph| !ph.is_empty())
+                        .map(|ph| mask_phone(&ph)),
+                })
+                .collect(),
         })
-        .await?;
+        .collect::<Vec<_>>();
     tracing::info!(
         user_id = %p.user_id,
         households = households.len(),

@@ -26,7 +26,7 @@ use std::path::Path;
 
 use automerge::Automerge;
 use deadpool_sqlite::Pool;
-use gridsync_core::household::Household;
+use gridsync_core::household::{Household, Place};
 use gridsync_core::issue::{Issue, WorkCalendar, workflow};
 use rusqlite::{OptionalExtension, params};
 
@@ -35,8 +35,10 @@ use crate::db::DbError;
 use crate::state::AppState;
 
 pub mod export;
+pub mod import;
 pub mod issues;
 pub mod review;
+pub mod roster;
 
 /// Bump when the tables below change: the file is then rebuilt.
 const SCHEMA_VERSION: i64 = 6;
@@ -487,6 +489,18 @@ pub fn project(bytes: &[u8], calendar: &WorkCalendar) -> Option<Projected> {
     }
 }
 
+/// A household's place from the five columns from `i`: area, compound,
+/// building, unit, room.
+pub(crate) fn place_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Place> {
+    Ok(Place {
+        area: r.get(i)?,
+        compound: r.get(i + 1)?,
+        building: r.get(i + 2)?,
+        unit: r.get(i + 3)?,
+        room: r.get(i + 4)?,
+    })
+}
+
 /// A stage's Chinese name from its stored code (the core's table).
 pub use gridsync_core::issue::workflow::stage_name_zh as stage_name;
 
@@ -884,11 +898,11 @@ pub struct HouseholdRow {
     pub holder: Option<String>,
 }
 
-/// Households of one building of a grid (every building when `building`
 /// The columns [`household_row`] reads.
 const HOUSEHOLD_COLUMNS: &str =
     "id, grid, compound, building, unit, room, residents, visits, last_visit_at, holder";
 
+/// A [`HouseholdRow`] from the [`HOUSEHOLD_COLUMNS`] of a row.
 fn household_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HouseholdRow> {
     Ok(HouseholdRow {
         id: r.get(0)?,
@@ -904,6 +918,7 @@ fn household_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HouseholdRow> {
     })
 }
 
+/// Households of one building of a grid (every building when `building`
 /// is None), in address order.
 pub async fn households_in(
     model: &ReadModel,

@@ -10,7 +10,7 @@ use gridsync_core::household::{Place, Resident};
 use gridsync_core::tagset::TagSet;
 use rusqlite::params;
 
-use super::{ReadModel, upper};
+use super::{ReadModel, place_at as place, upper};
 use crate::db::DbError;
 
 /// Which records an export covers.
@@ -48,18 +48,6 @@ pub struct LedgerRow {
     pub resident: Resident,
     /// The household's 包保责任人 (user id).
     pub holder: Option<String>,
-}
-
-/// The household's place from the five columns from `i`: area,
-/// compound, building, unit, room.
-fn place(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Place> {
-    Ok(Place {
-        area: r.get(i)?,
-        compound: r.get(i + 1)?,
-        building: r.get(i + 2)?,
-        unit: r.get(i + 3)?,
-        room: r.get(i + 4)?,
-    })
 }
 
 /// The residents of `sel` by grid and address (then relation and name).
