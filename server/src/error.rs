@@ -2,6 +2,11 @@
 //! stable code and a message a person can act on (Chinese first); 5xx are
 //! logged and answer a generic body. No personal data in either.
 //!
+//! This is the one place errors become HTTP: the other modules' error
+//! types (auth, directory, territory, hotline, admin) convert here into
+//! [`ApiError`] or answer themselves here ([`AuthError`]'s codes and
+//! headers), and the web pages' [`WebError`] is rendered here as a page.
+//!
 //! A full data disk is not a generic 500: whatever failed for want of
 //! space (SQLite's `SQLITE_FULL`, `ENOSPC` or `EDQUOT` writing a blob,
 //! PostgreSQL's `could not extend file`) answers 507 `storage_full`, which
@@ -12,12 +17,14 @@
 use axum::Json;
 use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Serialize;
 
 use crate::auth::AuthError;
 use crate::directory::DirectoryError;
+use crate::hotline::HotlineError;
 use crate::territory::TerritoryError;
+use crate::web::WebError;
 
 /// An error answered over HTTP.
 #[derive(Debug, thiserror::Error)]
@@ -340,6 +347,89 @@ impl IntoResponse for AuthError {
                 .insert(RETRY_AFTER, HeaderValue::from(retry_after));
         }
         response
+    }
+}
+
+// ------------------------------------------------------------ web pages
+
+/// A failure below a page is ours: logged, a generic page shown.
+impl From<crate::db::DbError> for WebError {
+    fn from(e: crate::db::DbError) -> Self {
+        WebError::Internal(e.to_string())
+    }
+}
+
+impl From<crate::directory::DirectoryError> for WebError {
+    fn from(e: crate::directory::DirectoryError) -> Self {
+        WebError::Internal(e.to_string())
+    }
+}
+
+impl From<tokio::task::JoinError> for WebError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        WebError::Internal(e.to_string())
+    }
+}
+
+impl From<askama::Error> for WebError {
+    fn from(e: askama::Error) -> Self {
+        WebError::Internal(format!("template: {e}"))
+    }
+}
+
+/// The hotline's refusals on its pages: a bad field says why.
+impl From<HotlineError> for WebError {
+    fn from(e: HotlineError) -> Self {
+        match e {
+            HotlineError::Db(e) => WebError::Internal(e.to_string()),
+            HotlineError::Invalid { zh, .. } => WebError::Bad(zh),
+            HotlineError::NotFound => WebError::Bad("没有该名称的有效凭据".into()),
+        }
+    }
+}
+
+/// A page's refusal as a page (or, for no session, the way to sign in).
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: String,
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            WebError::SignIn => return Redirect::to("/web/login").into_response(),
+            WebError::Forbidden => StatusCode::FORBIDDEN,
+            WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::Bad(_) => StatusCode::BAD_REQUEST,
+            // Logged and counted like the API's 507 `storage_full`.
+            WebError::Internal(detail) if is_storage_full(detail) => {
+                note_storage_full(detail);
+                StatusCode::INSUFFICIENT_STORAGE
+            }
+            WebError::Internal(detail) => {
+                tracing::error!(error = %detail, "web page failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let page = ErrorPage {
+            title: match status {
+                StatusCode::FORBIDDEN => "无权访问",
+                StatusCode::NOT_FOUND => "未找到",
+                StatusCode::BAD_REQUEST => "请求有误",
+                _ => "出错了",
+            },
+            message: if status == StatusCode::INSUFFICIENT_STORAGE {
+                "服务器存储空间不足，请联系管理员".to_owned()
+            } else {
+                self.to_string()
+            },
+        };
+        match askama::Template::render(&page) {
+            Ok(body) => (status, Html(body)).into_response(),
+            Err(_) => (status, self.to_string()).into_response(),
+        }
     }
 }
 

@@ -48,8 +48,8 @@ pub mod session;
 use std::path::Path;
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::db::DbError;
@@ -118,76 +118,8 @@ pub enum WebError {
     Internal(String),
 }
 
-impl From<DbError> for WebError {
-    fn from(e: DbError) -> Self {
-        WebError::Internal(e.to_string())
-    }
-}
-
-impl From<crate::directory::DirectoryError> for WebError {
-    fn from(e: crate::directory::DirectoryError) -> Self {
-        WebError::Internal(e.to_string())
-    }
-}
-
-impl From<tokio::task::JoinError> for WebError {
-    fn from(e: tokio::task::JoinError) -> Self {
-        WebError::Internal(e.to_string())
-    }
-}
-
-impl From<askama::Error> for WebError {
-    fn from(e: askama::Error) -> Self {
-        WebError::Internal(format!("template: {e}"))
-    }
-}
-
 /// `Result` of the web handlers.
 pub type WebResult<T> = Result<T, WebError>;
-
-#[derive(askama::Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    title: &'a str,
-    message: String,
-}
-
-impl IntoResponse for WebError {
-    fn into_response(self) -> Response {
-        let status = match &self {
-            WebError::SignIn => return Redirect::to("/web/login").into_response(),
-            WebError::Forbidden => StatusCode::FORBIDDEN,
-            WebError::NotFound => StatusCode::NOT_FOUND,
-            WebError::Bad(_) => StatusCode::BAD_REQUEST,
-            // Logged and counted like the API's 507 `storage_full`.
-            WebError::Internal(detail) if crate::error::is_storage_full(detail) => {
-                crate::error::note_storage_full(detail);
-                StatusCode::INSUFFICIENT_STORAGE
-            }
-            WebError::Internal(detail) => {
-                tracing::error!(error = %detail, "web page failed");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
-        let page = ErrorPage {
-            title: match status {
-                StatusCode::FORBIDDEN => "无权访问",
-                StatusCode::NOT_FOUND => "未找到",
-                StatusCode::BAD_REQUEST => "请求有误",
-                _ => "出错了",
-            },
-            message: if status == StatusCode::INSUFFICIENT_STORAGE {
-                "服务器存储空间不足，请联系管理员".to_owned()
-            } else {
-                self.to_string()
-            },
-        };
-        match askama::Template::render(&page) {
-            Ok(body) => (status, Html(body)).into_response(),
-            Err(_) => (status, self.to_string()).into_response(),
-        }
-    }
-}
 
 /// Render a template as a page.
 pub(crate) fn render<T: askama::Template>(t: &T) -> WebResult<Response> {

@@ -7,7 +7,7 @@ use axum::extract::{Form, State};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{Created, Hotline, HotlineError, Knobs};
+use super::{Created, Hotline, Knobs};
 use crate::principal::Role;
 use crate::state::AppState;
 use crate::web::pages::{Nav, when};
@@ -50,16 +50,6 @@ fn admin(user: &WebUser) -> WebResult<()> {
         Ok(())
     } else {
         Err(WebError::Forbidden)
-    }
-}
-
-impl From<HotlineError> for WebError {
-    fn from(e: HotlineError) -> Self {
-        match e {
-            HotlineError::Db(e) => WebError::Internal(e.to_string()),
-            HotlineError::Invalid { zh, .. } => WebError::Bad(zh),
-            HotlineError::NotFound => WebError::Bad("没有该名称的有效凭据".into()),
-        }
     }
 }
 
