@@ -5,7 +5,10 @@
 //!
 //! Run: `cargo build --release -p gridsync-server && cargo bench -p gridsync-server --bench sync`
 //! (on PostgreSQL: `eval "$(bash scripts/postgres.sh)"` first, which sets
-//! GRIDSYNC_TEST_DATABASE_URL).
+//! GRIDSYNC_TEST_DATABASE_URL). With `-- --json FILE` (or
+//! GRIDSYNC_BENCH_JSON=FILE) it also writes every figure, the phone's CPU
+//! time next to each wall time and the sizes, as JSON: what
+//! scripts/bench-peers.sh puts next to PouchDB's.
 
 #![allow(clippy::unwrap_used)]
 
@@ -48,6 +51,33 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     (v, t.elapsed())
 }
 
+/// CPU time of this process so far, user + system, all threads (the
+/// phone's work: the server is another process).
+fn cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Like [`timed`], with the CPU time this process spent meanwhile.
+fn timed_cpu<T>(f: impl FnOnce() -> T) -> (T, Duration, Duration) {
+    let c = cpu();
+    let (v, took) = timed(f);
+    (v, took, cpu() - c)
+}
+
+fn msf(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Where to write the figures as JSON: `--json FILE` or GRIDSYNC_BENCH_JSON.
+fn json_out() -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1).cloned())
+        .or_else(|| std::env::var("GRIDSYNC_BENCH_JSON").ok())
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
@@ -61,17 +91,20 @@ fn child(spec: &str) {
     let mut parts = spec.split('|');
     let (url, dir) = (parts.next().unwrap(), parts.next().unwrap());
     let (mut store, client) = phone(Path::new(dir), "supervisor", url, "supervisor");
-    let (report, took) = timed(|| sync(&mut store, &client));
+    let (report, took, took_cpu) = timed_cpu(|| sync(&mut store, &client));
     // The lists are built from the stored documents on the first query.
-    let (households, listed) = timed(|| store.households(&Default::default()).unwrap().len());
+    let (households, listed, listed_cpu) =
+        timed_cpu(|| store.households(&Default::default()).unwrap().len());
     println!(
-        "RESULT {} {} {} {} {} {}",
-        took.as_millis(),
+        "RESULT {} {} {} {} {} {} {} {}",
+        msf(took),
         peak_mb_of("/proc/self/status"),
         households,
         report.bytes_received,
         report.rounds,
-        listed.as_millis()
+        msf(listed),
+        msf(took_cpu),
+        msf(listed_cpu)
     );
 }
 
@@ -159,15 +192,26 @@ fn main() {
     sync(&mut a, &ca); // grid documents
     record_grid(&mut a, 0);
     let pending = a.pending_changes().unwrap();
-    let (push_report, push) = timed(|| sync(&mut a, &ca));
+    let (push_report, push, push_cpu) = timed_cpu(|| sync(&mut a, &ca));
     assert_eq!(push_report.pushed, pending);
     let mut pushes = vec![push];
+    let mut push_cpus = vec![push_cpu];
 
     // 2. A fresh phone pulls that grid.
     let (mut b, cb) = phone(tmp.path(), "b", &server.url, "w0b");
-    let (pull_report, pull) = timed(|| sync(&mut b, &cb));
-    let (_, pull_listed) = timed(|| b.households(&Default::default()).unwrap().len());
+    let (pull_report, pull, pull_cpu) = timed_cpu(|| sync(&mut b, &cb));
+    let (_, pull_listed, pull_listed_cpu) =
+        timed_cpu(|| b.households(&Default::default()).unwrap().len());
     assert_eq!(b.households(&Default::default()).unwrap().len(), 500);
+    // What the fresh phone holds of the grid, counted after the clock
+    // stopped: the sizes the side-by-side bench shows next to PouchDB's.
+    let (mut residents, mut visits) = (0, 0);
+    let listed_households = b.households(&Default::default()).unwrap();
+    for row in &listed_households {
+        let h = b.household(&row.id).unwrap();
+        residents += h.residents.len();
+        visits += h.visits.len();
+    }
 
     // 3. An incremental round: 50 edits on each of two phones, 10 of them on
     // the same households; both sync until they agree.
@@ -187,7 +231,7 @@ fn main() {
         b.add_visit(other, g.visit(&wb, "grid_worker", now - 2000))
             .unwrap();
     }
-    let (_, incremental) = timed(|| {
+    let (_, incremental, incremental_cpu) = timed_cpu(|| {
         sync(&mut a, &ca);
         sync(&mut b, &cb);
         sync(&mut a, &ca);
@@ -200,14 +244,19 @@ fn main() {
         sync(&mut p, &c);
         record_grid(&mut p, i);
         let pending = p.pending_changes().unwrap();
-        let (report, took) = timed(|| sync(&mut p, &c));
+        let (report, took, took_cpu) = timed_cpu(|| sync(&mut p, &c));
         assert_eq!(report.pushed, pending);
         pushes.push(took);
+        push_cpus.push(took_cpu);
     }
     // One sample is at the mercy of whatever else the shared machine does:
     // report the median of the twenty grids' pushes, and their range.
+    let push_first = pushes[0];
     pushes.sort();
     let push_median = pushes[pushes.len() / 2];
+    let mut push_cpus_sorted = push_cpus.clone();
+    push_cpus_sorted.sort();
+    let push_cpu_median = push_cpus_sorted[push_cpus_sorted.len() / 2];
     // Restart the server so its peak memory is the pull's alone.
     drop(server);
     let server = server::start(&data, db_url);
@@ -274,5 +323,56 @@ fn main() {
         f[3] / 1e6,
         f[4]
     );
+    println!(
+        "| phone's CPU time (user + system, all its threads): first push / median of 20 pushes | {} / {} | |",
+        ms(push_cpu),
+        ms(push_cpu_median)
+    );
+    println!(
+        "| phone's CPU time: pull of one grid + its first list query | {} + {} | |",
+        ms(pull_cpu),
+        ms(pull_listed_cpu)
+    );
+    println!(
+        "| phone's CPU time: 20-grid pull + its first list query | {:.0} ms + {:.0} ms | |",
+        f[6], f[7]
+    );
+    println!(
+        "| phones' CPU time: incremental round (both phones) | {} | |",
+        ms(incremental_cpu)
+    );
+    println!(
+        "| sizes: one grid on the fresh phone | {} households, {} residents, {} visits ({} changes pushed) | |",
+        listed_households.len(),
+        residents,
+        visits,
+        pending
+    );
     assert_eq!(f[2] as usize, 10_000);
+
+    if let Some(path) = json_out() {
+        let d = |x: Duration| (msf(x) * 1000.0).round() / 1000.0;
+        let json = serde_json::json!({
+            "storage": if pg.is_some() { "postgresql" } else { "sqlite" },
+            "sizes": {
+                "grid": {"households": listed_households.len(), "residents": residents,
+                         "visits": visits, "changes": pending},
+                "supervisor_households": f[2],
+                "grids": 20,
+            },
+            "push": {"first_ms": d(push_first), "first_cpu_ms": d(push_cpu),
+                     "median_ms": d(push_median), "median_cpu_ms": d(push_cpu_median),
+                     "sorted_ms": pushes.iter().map(|&x| d(x)).collect::<Vec<_>>(),
+                     "bytes_sent": push_report.bytes_sent},
+            "pull": {"sync_ms": d(pull), "sync_cpu_ms": d(pull_cpu),
+                     "list_ms": d(pull_listed), "list_cpu_ms": d(pull_listed_cpu),
+                     "bytes_received": pull_report.bytes_received, "rounds": pull_report.rounds},
+            "scale": {"sync_ms": f[0], "sync_cpu_ms": f[6], "list_ms": f[5], "list_cpu_ms": f[7],
+                      "client_peak_mib": f[1], "server_peak_mib": server_peak,
+                      "bytes_received": f[3], "rounds": f[4]},
+            "incremental": {"ms": d(incremental), "cpu_ms": d(incremental_cpu)},
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+        println!("figures written to {path}");
+    }
 }
