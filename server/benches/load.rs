@@ -14,7 +14,7 @@
 //! server (a fresh supervisor pull holds it), and every device converged
 //! (its documents' heads equal the fresh pull's). Phones are in-memory
 //! gridsync-core stores. On PostgreSQL, also how long each shift-end push
-//! held the push lock every process queues on (ADR 0005, ADR 0008): the
+//! held the push lock every process queues on (ADR 0005): the
 //! servers log it at debug level (`push lock released`, `held_us`) to a
 //! file of the bench's, read after the shift end; from it, how busy the
 //! lock was and how many such pushes per second it admits at most.
