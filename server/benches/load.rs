@@ -13,7 +13,11 @@
 //! setup), and two checks: every change a phone was told is stored is on the
 //! server (a fresh supervisor pull holds it), and every device converged
 //! (its documents' heads equal the fresh pull's). Phones are in-memory
-//! gridsync-core stores.
+//! gridsync-core stores. On PostgreSQL, also how long each shift-end push
+//! held the push lock every process queues on (ADR 0005): the
+//! servers log it at debug level (`push lock released`, `held_us`) to a
+//! file of the bench's, read after the shift end; from it, how busy the
+//! lock was and how many such pushes per second it admits at most.
 //!
 //! Run (SQLite, one process):
 //!     cargo build --release -p gridsync-server && cargo bench -p gridsync-server --bench load
@@ -203,6 +207,99 @@ fn pool<T: Send>(
     skipped.into_inner()
 }
 
+/// The target of the PostgreSQL store's `push lock released` event.
+const LOCK_TARGET: &str = "gridsync_server::store::postgres";
+
+fn log_len(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// The push lock's hold and wait times, one per push, from the servers'
+/// log lines between two offsets.
+#[derive(Default)]
+struct LockTimes {
+    held: Vec<Duration>,
+    waited: Vec<Duration>,
+    changes: u64,
+}
+
+impl LockTimes {
+    fn read(path: &std::path::Path, from: u64, to: u64) -> LockTimes {
+        let bytes = std::fs::read(path).unwrap_or_default();
+        let span = bytes
+            .get(from as usize..(to as usize).min(bytes.len()))
+            .unwrap_or_default();
+        let mut times = LockTimes::default();
+        for line in String::from_utf8_lossy(span).lines() {
+            if !line.contains("push lock released") {
+                // What the servers said otherwise (warnings, errors).
+                eprintln!("server: {line}");
+                continue;
+            }
+            let field = |name: &str| -> Option<u64> {
+                let at = line.find(&format!(" {name}="))? + name.len() + 2;
+                let digits: String = line[at..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                digits.parse().ok()
+            };
+            if let (Some(held), Some(waited)) = (field("held_us"), field("waited_us")) {
+                times.held.push(Duration::from_micros(held));
+                times.waited.push(Duration::from_micros(waited));
+                times.changes += field("changes").unwrap_or(0);
+            }
+        }
+        times
+    }
+
+    fn print(&self, wall: Duration) {
+        let n = self.held.len();
+        if n == 0 {
+            println!("| push lock | no hold times in the servers' log |");
+            return;
+        }
+        let total: Duration = self.held.iter().sum();
+        let mean = total.checked_div(n as u32).unwrap_or_default();
+        println!(
+            "| push lock (all processes) held per shift-end push | p50 / p95 / p99 / max: {}; mean {:.2} ms, {:.1} changes per push |",
+            fine_percentiles(self.held.clone()),
+            mean.as_secs_f64() * 1000.0,
+            self.changes as f64 / n.max(1) as f64
+        );
+        println!(
+            "| push lock: waited for it | p50 / p95 / p99 / max: {} |",
+            fine_percentiles(self.waited.clone())
+        );
+        println!(
+            "| push lock busy during the shift end; its ceiling (1 ÷ mean held) | {:.0} % of the wall time ({:.2} s held); {:.0} pushes/s at most |",
+            100.0 * total.as_secs_f64() / wall.as_secs_f64(),
+            total.as_secs_f64(),
+            1.0 / mean.as_secs_f64().max(1e-9)
+        );
+    }
+}
+
+/// Like [`percentiles`], to a hundredth of a millisecond.
+fn fine_percentiles(mut v: Vec<Duration>) -> String {
+    if v.is_empty() {
+        return "–".into();
+    }
+    v.sort();
+    let at = |p: f64| {
+        let i = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
+        v[i].as_secs_f64() * 1000.0
+    };
+    format!(
+        "{:.2} / {:.2} / {:.2} / {:.2} ms (n = {})",
+        at(50.0),
+        at(95.0),
+        at(99.0),
+        at(100.0),
+        v.len()
+    )
+}
+
 fn percentiles(mut v: Vec<Duration>) -> String {
     if v.is_empty() {
         return "–".into();
@@ -249,13 +346,27 @@ fn main() {
     let wrap = std::env::var("GRIDSYNC_LOAD_WRAP")
         .ok()
         .filter(|w| !w.trim().is_empty());
-    let first = server::start_wrapped(&first_data, db_url, wrap.as_deref());
+    // Both processes log to one file (appending), the push lock's hold
+    // times among it.
+    let server_log = tmp.path().join("servers.log");
+    let start = |data: &std::path::Path| {
+        let level = std::env::var("GRIDSYNC_BENCH_LOG").unwrap_or_else(|_| "warn".into());
+        let filter = format!("{level},{LOCK_TARGET}=debug");
+        server::Server::options()
+            .data_dir(data)
+            .database_url(db_url)
+            .wrap(wrap.as_deref())
+            .env(&[("GRIDSYNC_LOG", &filter), ("NO_COLOR", "1")])
+            .stderr_to(&server_log)
+            .start()
+    };
+    let first = start(&first_data);
     let mut servers = vec![first];
     if s.processes == 2 {
         let data = tmp.path().join("server-2");
         std::fs::create_dir_all(&data).unwrap();
         std::fs::copy(first_data.join("jwt-secret"), data.join("jwt-secret")).unwrap();
-        servers.push(server::start_wrapped(&data, db_url, wrap.as_deref()));
+        servers.push(start(&data));
     }
     let admin = &servers[0];
     let grids = s.grids();
@@ -376,6 +487,7 @@ fn main() {
     }
 
     // Every phone syncs; supervisors and holders keep pulling meanwhile.
+    let log_at_shift_start = log_len(&server_log);
     let done = AtomicBool::new(false);
     let observer_latencies: Mutex<HashMap<&str, Vec<Duration>>> = Mutex::new(HashMap::new());
     let observer_errors = AtomicUsize::new(0);
@@ -412,6 +524,7 @@ fn main() {
         skipped
     });
     let shift_took = started.elapsed();
+    let lock = LockTimes::read(&server_log, log_at_shift_start, log_len(&server_log));
 
     // Catch-up: every phone pulls what the others pushed.
     let catch_up_started = Instant::now();
@@ -543,6 +656,9 @@ fn main() {
         mb(&setup_peaks),
         mb(&peaks)
     );
+    if pg.is_some() {
+        lock.print(shift_took);
+    }
     println!("| acknowledged changes missing on the server | {missing} of {acked} |");
     println!(
         "| devices converged with a fresh supervisor pull | {converged} of {} phones, {observers_converged} of {} supervisors/holders |",

@@ -901,6 +901,67 @@ pub(crate) mod suite {
         assert_eq!(h.current_residents().count(), 2 + 8);
     }
 
+    /// A push that leaves a document with many loose changes folds them
+    /// into a snapshot in the same transaction; a later push adds loose
+    /// changes after that snapshot, and another replaces it. At each step
+    /// the stored document and a fresh pull of it are the phone's.
+    pub(crate) async fn a_document_compacted_by_its_push_stays_whole(store: Arc<dyn DocStore>) {
+        let (mut phone, mut changes) = phone_with(G1, 1, None);
+        let id = changes[0].doc_id.clone();
+        let push = |changes: Vec<IncomingChange>| {
+            let store = store.clone();
+            async move {
+                let out = store
+                    .push(
+                        changes,
+                        None,
+                        None,
+                        guard(principal(Role::GridWorker, &[G1])),
+                    )
+                    .await
+                    .unwrap();
+                assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+                out.stored
+            }
+        };
+        // Each step's edits (40 pass the threshold of a snapshot), pushed
+        // at once.
+        for (step, edits) in [40, 3, 40].into_iter().enumerate() {
+            let before = phone.outbox(100_000).unwrap().len();
+            for i in 0..edits {
+                phone
+                    .add_resident(&id, Resident::named(format!("住户{step}-{i}")))
+                    .unwrap();
+            }
+            changes.extend(outbox_after(&phone, before));
+            let n = changes.len();
+            assert_eq!(push(std::mem::take(&mut changes)).await, n);
+            let mut heads = phone.heads(&id).unwrap();
+            heads.sort();
+            let stored =
+                automerge::Automerge::load(&store.load(&id).await.unwrap().unwrap()).unwrap();
+            let mut got = gridsync_core::doc::heads_hex(&stored.get_heads());
+            got.sort();
+            assert_eq!(got, heads, "stored document after step {step}");
+            let page = store
+                .pull(
+                    vec![feed(&format!("g:{G1}"), 0)],
+                    PullLimits::default(),
+                    None,
+                )
+                .await
+                .unwrap();
+            assert_eq!(page.docs.len(), 1);
+            let pulled = automerge::Automerge::load(&page.docs[0].data).unwrap();
+            let mut got = gridsync_core::doc::heads_hex(&pulled.get_heads());
+            got.sort();
+            assert_eq!(got, heads, "pulled document after step {step}");
+            let h: gridsync_core::household::Household =
+                gridsync_core::doc::read(&pulled, None).unwrap();
+            assert_eq!(h.residents.len(), 2 + [40, 43, 83][step]);
+        }
+    }
+
     pub(crate) async fn concurrent_pushes_keep_the_log_whole(store: Arc<dyn DocStore>) {
         let mut tasks = Vec::new();
         let mut total = 0;
@@ -970,6 +1031,7 @@ macro_rules! conformance {
             case!(a_cursor_past_the_end_starts_over);
             case!(paged_pull_delivers_whole_documents);
             case!(concurrent_pushes_keep_the_log_whole);
+            case!(a_document_compacted_by_its_push_stays_whole);
             case!(concurrent_pushes_to_one_document_all_land);
             case!(a_log_that_lost_changes_is_told_by_its_mark);
             case!(the_pusher_of_each_change_is_recorded);

@@ -40,6 +40,7 @@
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use automerge::Automerge;
@@ -117,37 +118,43 @@ async fn doc_row<C: GenericClient>(
     }))
 }
 
-/// The rows of many documents in one round trip; `lock` takes their row
-/// locks (in id order, so concurrent pushes cannot deadlock).
+/// The rows of pushed documents `$1`, taking their row locks (in id
+/// order, so concurrent pushes cannot deadlock) so that a background
+/// compaction cannot interleave.
+const DOC_ROWS_LOCKED: &str = "SELECT id, kind, scope, holder, last_seq, loose FROM docs
+     WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+
+/// A row of [`DOC_ROWS_LOCKED`] (or of its unlocked form).
+fn doc_row_of(r: &tokio_postgres::Row) -> (String, DocRow) {
+    (
+        r.get(0),
+        DocRow {
+            facts: DocFacts {
+                kind: r.get(1),
+                scope: r.get(2),
+                holder: r.get(3),
+                departments: Vec::new(),
+            },
+            last_seq: r.get(4),
+            loose: r.get(5),
+        },
+    )
+}
+
+/// The rows of many documents in one round trip.
 async fn doc_rows<C: GenericClient>(
     c: &C,
     ids: &[&str],
-    lock: bool,
 ) -> Result<std::collections::HashMap<String, DocRow>, tokio_postgres::Error> {
-    let sql = if lock {
-        "SELECT id, kind, scope, holder, last_seq, loose FROM docs WHERE id = ANY($1) ORDER BY id FOR UPDATE"
-    } else {
-        "SELECT id, kind, scope, holder, last_seq, loose FROM docs WHERE id = ANY($1)"
-    };
-    Ok(query(c, sql, &[&ids])
-        .await?
-        .into_iter()
-        .map(|r| {
-            (
-                r.get(0),
-                DocRow {
-                    facts: DocFacts {
-                        kind: r.get(1),
-                        scope: r.get(2),
-                        holder: r.get(3),
-                        departments: Vec::new(),
-                    },
-                    last_seq: r.get(4),
-                    loose: r.get(5),
-                },
-            )
-        })
-        .collect())
+    Ok(query(
+        c,
+        "SELECT id, kind, scope, holder, last_seq, loose FROM docs WHERE id = ANY($1)",
+        &[&ids],
+    )
+    .await?
+    .iter()
+    .map(doc_row_of)
+    .collect())
 }
 
 /// Everything stored of a document: snapshot and later changes, concatenated.
@@ -223,6 +230,8 @@ struct Writes {
     holders: Vec<Option<String>>,
     loose: Vec<i64>,
     last_seqs: Vec<i64>,
+    /// A fresh snapshot of the document, replacing its loose changes.
+    snapshots: Vec<Option<Vec<u8>>>,
     /// Feeds a document stays in: (feed, doc, last_seq).
     stay: (Vec<String>, Vec<String>, Vec<i64>),
     /// Feeds a document enters: (feed, doc, last_seq, since_seq).
@@ -263,9 +272,15 @@ impl Writes {
         }
     }
 
-    async fn write<C: GenericClient>(
+    /// Write every row of the push: the statements are prepared first
+    /// (once per connection) and then sent together, in this order, and
+    /// answered together: one round trip under the push lock instead of
+    /// one per statement. They touch different rows (a document's feed
+    /// rows are in exactly one of leave, stay and enter), so no statement
+    /// depends on another's result.
+    async fn write(
         &self,
-        tx: &C,
+        tx: &deadpool_postgres::Transaction<'_>,
         user_id: &Option<String>,
         device_id: &Option<String>,
         now: i64,
@@ -273,95 +288,135 @@ impl Writes {
         if self.seqs.is_empty() {
             return Ok(());
         }
+        let (changes, docs, leave_feed, leave_departure, stay, enter_departure, enter_feed) = tokio::try_join!(
+            tx.prepare_cached(writes::CHANGES),
+            tx.prepare_cached(writes::DOCS),
+            tx.prepare_cached(writes::LEAVE_FEED),
+            tx.prepare_cached(writes::LEAVE_DEPARTURE),
+            tx.prepare_cached(writes::STAY),
+            tx.prepare_cached(writes::ENTER_DEPARTURE),
+            tx.prepare_cached(writes::ENTER_FEED),
+        )?;
         let hashes: Vec<&[u8]> = self.hashes.iter().map(Vec::as_slice).collect();
         let data: Vec<&[u8]> = self.data.iter().map(Vec::as_slice).collect();
-        execute(
-            tx,
-            "INSERT INTO changes (seq, doc_id, hash, data, user_id, device_id, received_at)
-             SELECT s, d, h, x, $5, $6, $7
-             FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bytea[]) AS t(s, d, h, x)",
-            &[
-                &self.seqs,
-                &self.change_docs,
-                &hashes,
-                &data,
-                user_id,
-                device_id,
-                &now,
-            ],
-        )
-        .await?;
-        execute(
-            tx,
-            "INSERT INTO docs (id, kind, scope, holder, snapshot, snapshot_seq, loose, last_seq,
-                updated_at, writer, writer_after)
-             SELECT i, k, s, h, NULL, 0, l, q, $7, $8, 0
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
-                AS t(i, k, s, h, l, q)
-             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, scope = excluded.scope,
-                holder = excluded.holder, loose = excluded.loose, last_seq = excluded.last_seq,
-                updated_at = excluded.updated_at, writer = excluded.writer,
-                writer_after = CASE WHEN docs.writer IS NOT DISTINCT FROM excluded.writer
-                    THEN docs.writer_after ELSE docs.last_seq END",
-            &[
-                &self.ids,
-                &self.kinds,
-                &self.scopes,
-                &self.holders,
-                &self.loose,
-                &self.last_seqs,
-                &now,
-                device_id,
-            ],
-        )
-        .await?;
-        if !self.leave.0.is_empty() {
-            execute(
-                tx,
-                "DELETE FROM feed f USING unnest($1::text[], $2::text[]) AS t(feed, doc)
-                 WHERE f.feed = t.feed AND f.doc_id = t.doc",
-                &[&self.leave.0, &self.leave.1],
-            )
-            .await?;
-            execute(
-                tx,
-                "INSERT INTO departures (feed, doc_id, seq)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
-                 ON CONFLICT (feed, doc_id) DO UPDATE SET seq = excluded.seq",
-                &[&self.leave.0, &self.leave.1, &self.leave.2],
-            )
-            .await?;
-        }
-        if !self.stay.0.is_empty() {
-            execute(
-                tx,
-                "UPDATE feed f SET last_seq = t.last_seq
-                 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(feed, doc, last_seq)
-                 WHERE f.feed = t.feed AND f.doc_id = t.doc",
-                &[&self.stay.0, &self.stay.1, &self.stay.2],
-            )
-            .await?;
-        }
-        if !self.enter.0.is_empty() {
-            execute(
-                tx,
-                "DELETE FROM departures d USING unnest($1::text[], $2::text[]) AS t(feed, doc)
-                 WHERE d.feed = t.feed AND d.doc_id = t.doc",
-                &[&self.enter.0, &self.enter.1],
-            )
-            .await?;
-            execute(
-                tx,
-                "INSERT INTO feed (feed, doc_id, last_seq, since_seq)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
-                 ON CONFLICT (feed, doc_id) DO UPDATE SET last_seq = excluded.last_seq,
-                    since_seq = excluded.since_seq",
-                &[&self.enter.0, &self.enter.1, &self.enter.2, &self.enter.3],
-            )
-            .await?;
-        }
+        let snapshots: Vec<Option<&[u8]>> = self.snapshots.iter().map(Option::as_deref).collect();
+        let some = |rows: &Vec<String>| !rows.is_empty();
+        // `biased`: polled, hence sent, in the order written.
+        tokio::try_join!(
+            biased;
+            async {
+                tx.execute(
+                    &changes,
+                    &[&self.seqs, &self.change_docs, &hashes, &data, user_id, device_id, &now],
+                )
+                .await
+            },
+            async {
+                tx.execute(
+                    &docs,
+                    &[
+                        &self.ids,
+                        &self.kinds,
+                        &self.scopes,
+                        &self.holders,
+                        &self.loose,
+                        &self.last_seqs,
+                        &snapshots,
+                        &now,
+                        device_id,
+                    ],
+                )
+                .await
+            },
+            async {
+                if some(&self.leave.0) {
+                    tx.execute(&leave_feed, &[&self.leave.0, &self.leave.1]).await
+                } else {
+                    Ok(0)
+                }
+            },
+            async {
+                if some(&self.leave.0) {
+                    tx.execute(&leave_departure, &[&self.leave.0, &self.leave.1, &self.leave.2])
+                        .await
+                } else {
+                    Ok(0)
+                }
+            },
+            async {
+                if some(&self.stay.0) {
+                    tx.execute(&stay, &[&self.stay.0, &self.stay.1, &self.stay.2]).await
+                } else {
+                    Ok(0)
+                }
+            },
+            async {
+                if some(&self.enter.0) {
+                    tx.execute(&enter_departure, &[&self.enter.0, &self.enter.1]).await
+                } else {
+                    Ok(0)
+                }
+            },
+            async {
+                if some(&self.enter.0) {
+                    tx.execute(
+                        &enter_feed,
+                        &[&self.enter.0, &self.enter.1, &self.enter.2, &self.enter.3],
+                    )
+                    .await
+                } else {
+                    Ok(0)
+                }
+            },
+        )?;
         Ok(())
     }
+}
+
+/// The statements of [`Writes::write`].
+mod writes {
+    /// The change log rows.
+    pub(super) const CHANGES: &str =
+        "INSERT INTO changes (seq, doc_id, hash, data, user_id, device_id, received_at)
+         SELECT s, d, h, x, $5, $6, $7
+         FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bytea[]) AS t(s, d, h, x)";
+    /// The document rows; a fresh snapshot (`$7`, not null) replaces the
+    /// loose changes it holds.
+    pub(super) const DOCS: &str =
+        "INSERT INTO docs (id, kind, scope, holder, snapshot, snapshot_seq, loose, last_seq,
+            updated_at, writer, writer_after)
+         SELECT i, k, s, h, x, CASE WHEN x IS NULL THEN 0 ELSE q END,
+            CASE WHEN x IS NULL THEN l ELSE 0 END, q, $8, $9, 0
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
+            $7::bytea[]) AS t(i, k, s, h, l, q, x)
+         ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, scope = excluded.scope,
+            holder = excluded.holder,
+            snapshot = coalesce(excluded.snapshot, docs.snapshot),
+            snapshot_seq = CASE WHEN excluded.snapshot IS NULL THEN docs.snapshot_seq
+                ELSE excluded.snapshot_seq END,
+            loose = excluded.loose, last_seq = excluded.last_seq,
+            updated_at = excluded.updated_at, writer = excluded.writer,
+            writer_after = CASE WHEN docs.writer IS NOT DISTINCT FROM excluded.writer
+                THEN docs.writer_after ELSE docs.last_seq END";
+    /// Feeds documents left.
+    pub(super) const LEAVE_FEED: &str =
+        "DELETE FROM feed f USING unnest($1::text[], $2::text[]) AS t(feed, doc)
+         WHERE f.feed = t.feed AND f.doc_id = t.doc";
+    pub(super) const LEAVE_DEPARTURE: &str = "INSERT INTO departures (feed, doc_id, seq)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+         ON CONFLICT (feed, doc_id) DO UPDATE SET seq = excluded.seq";
+    /// Feeds documents stay in.
+    pub(super) const STAY: &str = "UPDATE feed f SET last_seq = t.last_seq
+         FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(feed, doc, last_seq)
+         WHERE f.feed = t.feed AND f.doc_id = t.doc";
+    /// Feeds documents enter.
+    pub(super) const ENTER_DEPARTURE: &str =
+        "DELETE FROM departures d USING unnest($1::text[], $2::text[]) AS t(feed, doc)
+         WHERE d.feed = t.feed AND d.doc_id = t.doc";
+    pub(super) const ENTER_FEED: &str = "INSERT INTO feed (feed, doc_id, last_seq, since_seq)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
+         ON CONFLICT (feed, doc_id) DO UPDATE SET last_seq = excluded.last_seq,
+            since_seq = excluded.since_seq";
 }
 
 impl PgDocStore {
@@ -385,7 +440,7 @@ impl PgDocStore {
         // (its `last_seq` moved).
         let mut planned = Vec::with_capacity(groups.len());
         let ids: Vec<&str> = groups.iter().map(|(id, _)| id.as_str()).collect();
-        let mut rows = doc_rows(&client, &ids, false).await.map_err(err)?;
+        let mut rows = doc_rows(&client, &ids).await.map_err(err)?;
         for (doc_id, changes) in groups {
             let row = rows.remove(&doc_id);
             let working = match &row {
@@ -407,20 +462,65 @@ impl PgDocStore {
             .start()
             .await
             .map_err(err)?;
+        let ids: Vec<&str> = decided.iter().map(|e| e.doc_id.as_str()).collect();
+        // Changes of a document already in its log are duplicates (a
+        // concurrent push of the same changes stored them first). Asked
+        // for the changes decided on documents the server already held; a
+        // document new to the server has no log yet (its row and its
+        // first changes are written by one push), and one decided again
+        // below is asked about then.
+        let mut keys: (Vec<&str>, Vec<&[u8]>) = (Vec::new(), Vec::new());
+        for early in decided.iter().filter(|e| !e.was_new()) {
+            for c in early.accepted() {
+                keys.0.push(early.doc_id.as_str());
+                keys.1.push(c.hash.as_ref());
+            }
+        }
+        // The statements are prepared first (once per connection), then
+        // sent together and answered together, in the order written: the
+        // lock, then what is read under it, in one round trip. PostgreSQL
+        // runs them one after the other, so at READ COMMITTED the reads
+        // take their snapshots after the lock is granted.
+        let (lock_stmt, end_stmt, rows_stmt, known_stmt) = tokio::try_join!(
+            tx.prepare_cached("SELECT pg_advisory_xact_lock($1)"),
+            tx.prepare_cached("SELECT coalesce(max(seq), 0) FROM changes"),
+            tx.prepare_cached(DOC_ROWS_LOCKED),
+            tx.prepare_cached(lookups::KNOWN),
+        )
+        .map_err(err)?;
+        let asked = Instant::now();
+        let mut locked = asked;
         // Serializes pushes until commit: see the module docs.
-        execute(&tx, "SELECT pg_advisory_xact_lock($1)", &[&pg::PUSH_LOCK])
-            .await
-            .map_err(err)?;
-        let mut next_seq: i64 = query_one(&tx, "SELECT coalesce(max(seq), 0) FROM changes", &[])
-            .await
-            .map_err(err)?
-            .get::<_, i64>(0)
-            + 1;
+        let (_, end, locked_rows, known_rows) = tokio::try_join!(
+            biased;
+            async {
+                let granted = tx.execute(&lock_stmt, &[&pg::PUSH_LOCK]).await;
+                locked = Instant::now();
+                granted
+            },
+            tx.query_one(&end_stmt, &[]),
+            async { tx.query(&rows_stmt, &[&ids]).await },
+            async {
+                if keys.0.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    tx.query(&known_stmt, &[&keys.0, &keys.1]).await
+                }
+            },
+        )
+        .map_err(err)?;
+        let mut next_seq = end.get::<_, i64>(0) + 1;
+        let mut known: std::collections::HashMap<String, std::collections::HashSet<Vec<u8>>> =
+            Default::default();
+        for r in &known_rows {
+            known.entry(r.get(0)).or_default().insert(r.get(1));
+        }
+        let mut rows: std::collections::HashMap<String, DocRow> =
+            locked_rows.iter().map(doc_row_of).collect();
         let mut updated: Vec<(String, i64, Automerge)> = Vec::new();
         let now = gridsync_core::clock::Clock::System.now_ms();
-        let ids: Vec<&str> = decided.iter().map(|e| e.doc_id.as_str()).collect();
-        let mut rows = doc_rows(&tx, &ids, true).await.map_err(err)?;
         let mut decisions = Vec::with_capacity(decided.len());
+        let mut again: (Vec<String>, Vec<Vec<u8>>) = (Vec::new(), Vec::new());
         for early in decided {
             let doc_id = early.doc_id.clone();
             let row = rows.remove(&doc_id);
@@ -432,32 +532,27 @@ impl PgDocStore {
                         None => Automerge::new(),
                     };
                     let before = row.as_ref().map(|r| &r.facts);
-                    redo.decide(&doc_id, working, before, guard)
+                    let d = redo.decide(&doc_id, working, before, guard);
+                    if row.is_some() {
+                        for c in &d.accepted {
+                            again.0.push(doc_id.clone());
+                            again.1.push(c.hash.as_ref().to_vec());
+                        }
+                    }
+                    d
                 }
             };
             decisions.push((doc_id, row, decision));
         }
-        // Changes of a document already in its log are duplicates (a
-        // concurrent push of the same changes stored them first).
-        let mut keys: (Vec<String>, Vec<Vec<u8>>) = (Vec::new(), Vec::new());
-        for (doc_id, _, d) in &decisions {
-            for c in &d.accepted {
-                keys.0.push(doc_id.clone());
-                keys.1.push(c.hash.as_ref().to_vec());
-            }
-        }
-        let mut known: std::collections::HashSet<(String, Vec<u8>)> = if keys.0.is_empty() {
-            Default::default()
-        } else {
-            query(&tx, lookups::KNOWN, &[&keys.0, &keys.1])
+        if !again.0.is_empty() {
+            for r in query(&tx, lookups::KNOWN, &[&again.0, &again.1])
                 .await
                 .map_err(err)?
-                .iter()
-                .map(|r| (r.get::<_, String>(0), r.get::<_, Vec<u8>>(1)))
-                .collect()
-        };
+            {
+                known.entry(r.get(0)).or_default().insert(r.get(1));
+            }
+        }
         let mut w = Writes::default();
-        let mut snapshots: Vec<(String, Vec<u8>, i64)> = Vec::new();
         for (doc_id, row, decision) in decisions {
             outcome.duplicates += decision.duplicates;
             outcome.rejected.extend(decision.rejected);
@@ -466,9 +561,10 @@ impl PgDocStore {
             let mut last_seq = 0;
             let mut first_new_seq = None;
             let count = accepted.len() as i64;
+            let stored = known.get(&doc_id);
             for change in accepted {
-                let hash = change.hash.as_ref().to_vec();
-                if !known.insert((doc_id.clone(), hash.clone())) {
+                let hash = change.hash.as_ref();
+                if stored.is_some_and(|s| s.contains(hash)) {
                     outcome.duplicates += 1;
                     continue;
                 }
@@ -478,7 +574,7 @@ impl PgDocStore {
                 outcome.stored += 1;
                 w.seqs.push(last_seq);
                 w.change_docs.push(doc_id.clone());
-                w.hashes.push(hash);
+                w.hashes.push(hash.to_vec());
                 w.data.push(change.data);
             }
             let Some(first_new_seq) = first_new_seq else {
@@ -494,23 +590,28 @@ impl PgDocStore {
             w.loose.push(loose);
             w.last_seqs.push(last_seq);
             if loose >= COMPACT_AFTER {
-                snapshots.push((doc_id.clone(), working.save(), last_seq));
-            } else if loose >= COMPACT_SOON {
-                compact_soon.push(doc_id.clone());
+                w.snapshots.push(Some(working.save()));
+            } else {
+                w.snapshots.push(None);
+                if loose >= COMPACT_SOON {
+                    compact_soon.push(doc_id.clone());
+                }
             }
             updated.push((doc_id, last_seq, working));
         }
         w.write(&tx, &user_id, &device_id, now).await.map_err(err)?;
-        for (doc_id, snapshot, last_seq) in &snapshots {
-            execute(
-                &tx,
-                "UPDATE docs SET snapshot = $2, snapshot_seq = $3, loose = 0 WHERE id = $1",
-                &[doc_id, snapshot, last_seq],
-            )
-            .await
-            .map_err(err)?;
-        }
         tx.commit().await.map_err(err)?;
+        // What one push costs every other: how long it held the lock that
+        // serializes pushes across all processes (ADR 0005), and how long
+        // it waited for it. At debug level; the load bench reads it.
+        let released = Instant::now();
+        tracing::debug!(
+            held_us = u64::try_from((released - locked).as_micros()).unwrap_or(u64::MAX),
+            waited_us = u64::try_from((locked - asked).as_micros()).unwrap_or(u64::MAX),
+            changes = outcome.stored,
+            docs = w.ids.len(),
+            "push lock released"
+        );
         super::cache_docs(&self.cache, updated);
         // Refusals in push order, however they were found.
         outcome.rejected.sort_by_key(|r| r.index);
@@ -528,7 +629,7 @@ impl PgDocStore {
         for chunk in ids.chunks(COMPACT_CHUNK) {
             let tx = snapshot(&mut client).await?;
             let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            let rows = doc_rows(&tx, &refs, false).await.map_err(err)?;
+            let rows = doc_rows(&tx, &refs).await.map_err(err)?;
             let mut docs = Vec::with_capacity(rows.len());
             for (id, row) in rows {
                 if row.loose > 0 {

@@ -339,6 +339,11 @@ impl Redo {
 }
 
 impl Early {
+    /// The changes it decided to store.
+    pub(crate) fn accepted(&self) -> &[Accepted] {
+        &self.decision.accepted
+    }
+
     /// Whether the document was new to the server when decided on.
     pub(crate) fn was_new(&self) -> bool {
         self.seq.is_none()
