@@ -41,7 +41,7 @@ pub mod review;
 pub mod roster;
 
 /// Bump when the tables below change: the file is then rebuilt.
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 /// Log entries read per projector step.
 const BATCH: usize = 5000;
@@ -112,6 +112,10 @@ CREATE TABLE visits (
 );
 CREATE INDEX visits_grid ON visits (grid, at);
 CREATE INDEX visits_needs ON visits (grid, at) WHERE needs <> '' OR follow_up = 1;
+-- A contact's rows are replaced by its own id (`delete_doc`): without this
+-- every projected document scanned every visit, and catching up grew with
+-- the square of the district.
+CREATE INDEX visits_contact ON visits (key) WHERE contact = 1;
 CREATE TABLE issues (
     id TEXT PRIMARY KEY,
     grid TEXT NOT NULL,
@@ -504,17 +508,20 @@ pub(crate) fn place_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Plac
 /// A stage's Chinese name from its stored code (the core's table).
 pub use gridsync_core::issue::workflow::stage_name_zh as stage_name;
 
+/// What replacing a document's rows deletes first, each by an index.
+const DELETE_DOC: [&str; 8] = [
+    "DELETE FROM households WHERE id = ?1",
+    "DELETE FROM residents WHERE household_id = ?1",
+    "DELETE FROM resident_tags WHERE household_id = ?1",
+    "DELETE FROM visits WHERE household_id = ?1 AND contact = 0",
+    "DELETE FROM visits WHERE key = ?1 AND contact = 1",
+    "DELETE FROM issues WHERE id = ?1",
+    "DELETE FROM conflicts WHERE doc_id = ?1",
+    "DELETE FROM clock_flags WHERE doc_id = ?1",
+];
+
 fn delete_doc(tx: &rusqlite::Transaction<'_>, id: &str) -> rusqlite::Result<()> {
-    for sql in [
-        "DELETE FROM households WHERE id = ?1",
-        "DELETE FROM residents WHERE household_id = ?1",
-        "DELETE FROM resident_tags WHERE household_id = ?1",
-        "DELETE FROM visits WHERE household_id = ?1 AND contact = 0",
-        "DELETE FROM visits WHERE key = ?1 AND contact = 1",
-        "DELETE FROM issues WHERE id = ?1",
-        "DELETE FROM conflicts WHERE doc_id = ?1",
-        "DELETE FROM clock_flags WHERE doc_id = ?1",
-    ] {
+    for sql in DELETE_DOC {
         tx.prepare_cached(sql)?.execute([id])?;
     }
     Ok(())
@@ -713,9 +720,7 @@ pub async fn catch_up(state: &AppState) -> WebResult<()> {
         let mut ids: Vec<String> = Vec::new();
         let mut seen: HashMap<(String, String), i64> = HashMap::new();
         for e in &entries {
-            if !ids.contains(&e.doc_id) {
-                ids.push(e.doc_id.clone());
-            }
+            ids.push(e.doc_id.clone());
             if let Some(user) = &e.user_id {
                 let key = (user.clone(), e.device_id.clone().unwrap_or_default());
                 let at = seen.entry(key).or_insert(e.received_at);
@@ -1358,4 +1363,37 @@ pub async fn contacts_of(model: &ReadModel, id: &str) -> Result<Vec<ContactRow>,
             .collect()
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Projecting a document replaces its rows: every delete finds them by
+    /// an index, never by scanning a table that grows with the district.
+    #[tokio::test]
+    async fn replacing_a_documents_rows_scans_no_table() -> Result<(), DbError> {
+        let dir = tempfile::tempdir().map_err(|e| DbError::Task(e.to_string()))?;
+        let model = ReadModel::open(&dir.path().join("rm.sqlite3")).await?;
+        let plans = model
+            .run(|c| {
+                let mut plans = Vec::new();
+                for sql in DELETE_DOC {
+                    let plan: Vec<String> = c
+                        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?
+                        .query_map(["x"], |r| r.get::<_, String>(3))?
+                        .collect::<rusqlite::Result<_>>()?;
+                    plans.push((sql, plan.join("; ")));
+                }
+                Ok(plans)
+            })
+            .await?;
+        for (sql, plan) in plans {
+            assert!(
+                !plan.starts_with("SCAN") && !plan.contains("; SCAN"),
+                "{sql}: {plan}"
+            );
+        }
+        Ok(())
+    }
 }
