@@ -24,10 +24,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use gridsync_core::demo::{Generator, GridPlan, populate_households};
+use gridsync_core::demo::{GridPlan, populate_households};
 use gridsync_core::sync::{Client, SyncOptions, SyncReport};
 use gridsync_core::{OpenOptions, Store};
 
+#[path = "common/edits.rs"]
+mod edits;
 #[path = "common/server.rs"]
 mod server;
 use gridsync_tests::PgDatabase;
@@ -191,15 +193,13 @@ fn forget(dir: &Path, name: &str) {
     }
 }
 
-/// Grid `i` recorded offline on its worker's phone and pushed.
-fn seed(admin: &Admin, dir: &Path, i: usize, now: i64) {
-    let user = format!("w{i}");
-    admin.worker(&user, &grid(i));
-    let (mut p, c) = phone(dir, &user, &admin.url, &user);
-    sync(&mut p, &c);
+/// Grid `i`'s households recorded on a phone signed in as its worker,
+/// after a first sync for the grid's own document; not pushed yet.
+fn record_offline(p: &mut Store, c: &Client, i: usize, now: i64) {
+    sync(p, c);
     let worker = p.author().user.clone();
     populate_households(
-        &mut p,
+        p,
         &grid(i),
         &GridPlan::default(),
         &worker,
@@ -208,6 +208,14 @@ fn seed(admin: &Admin, dir: &Path, i: usize, now: i64) {
         7 + i as u64,
     )
     .unwrap();
+}
+
+/// Grid `i` recorded offline on its worker's phone and pushed.
+fn seed(admin: &Admin, dir: &Path, i: usize, now: i64) {
+    let user = format!("w{i}");
+    admin.worker(&user, &grid(i));
+    let (mut p, c) = phone(dir, &user, &admin.url, &user);
+    record_offline(&mut p, &c, i, now);
     sync(&mut p, &c);
     drop(p);
     forget(dir, &user);
@@ -322,39 +330,14 @@ fn main() {
         admin.worker(&wa, &grid(i));
         admin.worker(&wb, &grid(i));
         let (mut a, ca) = phone(&phones, &wa, &server.url, &wa);
-        sync(&mut a, &ca);
-        let worker = a.author().user.clone();
-        populate_households(
-            &mut a,
-            &grid(i),
-            &GridPlan::default(),
-            &worker,
-            &[],
-            now,
-            7 + i as u64,
-        )
-        .unwrap();
+        record_offline(&mut a, &ca, i, now);
         let (_, push) = timed(|| sync(&mut a, &ca));
         seeded += 1;
         let (mut b, cb) = phone(&phones, &wb, &server.url, &wb);
         let (_, pull) = timed(|| sync(&mut b, &cb));
         let (n, listed) = timed(|| b.households(&Default::default()).unwrap().len());
         assert_eq!(n, 500);
-        let ids: Vec<String> = a
-            .households(&Default::default())
-            .unwrap()
-            .into_iter()
-            .map(|h| h.id)
-            .collect();
-        let mut g = Generator::new(9);
-        let (ua, ub) = (a.author().user.clone(), b.author().user.clone());
-        for (k, id) in ids.iter().take(50).enumerate() {
-            a.add_visit(id, g.visit(&ua, "grid_worker", now - 1000))
-                .unwrap();
-            let other = if k < 10 { id } else { &ids[100 + k] };
-            b.add_visit(other, g.visit(&ub, "grid_worker", now - 2000))
-                .unwrap();
-        }
+        let ids = edits::offline_edits(&mut a, &mut b, now);
         let (_, incremental) = timed(|| {
             sync(&mut a, &ca);
             sync(&mut b, &cb);

@@ -20,6 +20,8 @@ use gridsync_core::demo::{GridPlan, populate_households};
 use gridsync_core::sync::{Client, SyncOptions, SyncReport};
 use gridsync_core::{OpenOptions, Store};
 
+#[path = "common/edits.rs"]
+mod edits;
 #[path = "common/server.rs"]
 mod server;
 use gridsync_tests::PgDatabase;
@@ -215,22 +217,7 @@ fn main() {
 
     // 3. An incremental round: 50 edits on each of two phones, 10 of them on
     // the same households; both sync until they agree.
-    let ids: Vec<String> = a
-        .households(&Default::default())
-        .unwrap()
-        .into_iter()
-        .map(|h| h.id)
-        .collect();
-    let mut g = gridsync_core::demo::Generator::new(9);
-    // Each phone records under its own signed-in worker.
-    let (wa, wb) = (a.author().user.clone(), b.author().user.clone());
-    for (k, id) in ids.iter().take(50).enumerate() {
-        a.add_visit(id, g.visit(&wa, "grid_worker", now - 1000))
-            .unwrap();
-        let other = if k < 10 { id } else { &ids[100 + k] };
-        b.add_visit(other, g.visit(&wb, "grid_worker", now - 2000))
-            .unwrap();
-    }
+    let ids = edits::offline_edits(&mut a, &mut b, now);
     let (_, incremental, incremental_cpu) = timed_cpu(|| {
         sync(&mut a, &ca);
         sync(&mut b, &cb);

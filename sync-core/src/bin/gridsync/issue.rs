@@ -136,7 +136,7 @@ fn row_json(r: &IssueRow, now: i64) -> serde_json::Value {
         "category": r.category,
         "subtype": r.subtype,
         "description": r.description,
-        "stage": stage_code(r.stage),
+        "stage": r.stage.code(),
         "stage_name": r.stage.name_zh(),
         "level": r.level.code(),
         "assignee": r.assignee,
@@ -145,21 +145,6 @@ fn row_json(r: &IssueRow, now: i64) -> serde_json::Value {
         "deadline": r.deadline,
         "overdue": r.stage == Stage::Dispatched && r.deadline.is_some_and(|d| d < now),
     })
-}
-
-/// The stage's code, as the server's report endpoints give it.
-fn stage_code(s: Stage) -> &'static str {
-    match s {
-        Stage::Reported => "reported",
-        Stage::Accepted => "accepted",
-        Stage::Dispatched => "dispatched",
-        Stage::Handled => "handled",
-        Stage::FedBack => "fed_back",
-        Stage::Verified => "verified",
-        Stage::Closed => "closed",
-        Stage::Rated => "rated",
-        Stage::Withdrawn => "withdrawn",
-    }
 }
 
 fn list(store: &mut Store, l: IssueList) -> anyhow::Result<Output> {
@@ -341,13 +326,13 @@ fn step(store: &mut Store, s: IssueStep) -> anyhow::Result<Output> {
     }
     let stage = store.issue(&s.id)?.status.stage;
     Output::new(
-        json!({ "id": s.id, "step_id": eid, "kind": kind.code(), "stage": stage_code(stage), "photos": hashes }),
+        json!({ "id": s.id, "step_id": eid, "kind": kind.code(), "stage": stage.code(), "photos": hashes }),
         format!(
             "已{} / {} recorded: 事件现在{}（同步后生效，服务器核对角色） / now {} (takes effect when synced; the server checks the role)",
             kind.name_zh(),
             kind.code(),
             stage.name_zh(),
-            stage_code(stage)
+            stage.code()
         ),
     )
 }
