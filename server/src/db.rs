@@ -57,6 +57,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../migrations/sqlite/0013_needs_closed.sql"),
     ),
+    (14, include_str!("../migrations/sqlite/0014_listings.sql")),
 ];
 
 /// `PRAGMA synchronous` of every connection: FULL (2).

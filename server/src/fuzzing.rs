@@ -363,6 +363,7 @@ pub fn ledger_import(data: &[u8]) -> Result<(), Violation> {
             kind: kind.to_owned(),
             scope: GRID.to_owned(),
             data: chunk,
+            listing: None,
         }];
         // Refusing a page is allowed; panicking or corrupting the store is not.
         let _ = store.apply_pulled(&page);

@@ -89,6 +89,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0012_needs_closed",
         include_str!("../migrations/postgres/0012_needs_closed.sql"),
     ),
+    (
+        13,
+        "0013_listings",
+        include_str!("../migrations/postgres/0013_listings.sql"),
+    ),
 ];
 
 /// Whether `url` names a PostgreSQL database (`postgres://`, `postgresql://`).

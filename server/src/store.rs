@@ -159,6 +159,10 @@ pub struct DocFacts {
     /// through their feeds `d:<code>`. Filled by validation from the
     /// document; facts read back from a store row leave it empty.
     pub departments: Vec<String>,
+    /// The document's list rows ([`gridsync_core::Listing`], JSON), sent
+    /// with it to a device that pulls it whole. Filled by validation;
+    /// facts read back from a store row leave it empty.
+    pub listing: Option<Vec<u8>>,
 }
 
 impl DocFacts {
@@ -277,6 +281,9 @@ pub struct PulledDoc {
     pub scope: String,
     /// Automerge data to load: a saved document and/or changes, concatenated.
     pub data: Vec<u8>,
+    /// Its list rows ([`DocFacts::listing`]), when `data` is the whole
+    /// document at the version they were derived from.
+    pub listing: Option<Vec<u8>>,
 }
 
 /// One page of a pull.

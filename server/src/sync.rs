@@ -146,6 +146,11 @@ pub struct SyncedDoc {
     pub scope: String,
     /// Automerge data (a saved document and/or changes), base64.
     pub data: String,
+    /// Its list rows as validation derived them (docs/protocol.md,
+    /// "List rows"), only with the whole document at that version: a
+    /// device may store them instead of decoding the document to list it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// The answer to a sync request.
@@ -420,6 +425,10 @@ pub(crate) async fn round_trip(
                 kind: d.kind,
                 scope: d.scope,
                 data: B64.encode(&d.data),
+                list: d
+                    .listing
+                    .and_then(|l| String::from_utf8(l).ok())
+                    .and_then(|l| serde_json::value::RawValue::from_string(l).ok()),
             })
             .collect(),
         purge,

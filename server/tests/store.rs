@@ -962,6 +962,128 @@ pub(crate) mod suite {
         }
     }
 
+    /// A document pulled whole carries the list rows validation derived
+    /// from its latest version, the rows the phone derives itself; sent as
+    /// changes after the device's base it carries none; and rows left
+    /// behind their document (a write that derived none) are never sent.
+    pub(crate) async fn a_pulled_document_carries_its_current_list_rows(store: Arc<dyn DocStore>) {
+        use gridsync_core::Listing;
+        use gridsync_server::store::{DocFacts, Refusal, WriteGuard};
+
+        /// Validation as usual, the list rows dropped.
+        struct Rowless(Box<Guard>);
+        impl WriteGuard for Rowless {
+            fn admit(&self, change: &automerge::Change) -> Result<String, Refusal> {
+                self.0.admit(change)
+            }
+            fn check(
+                &self,
+                doc_id: &str,
+                before: Option<&DocFacts>,
+                before_doc: &automerge::Automerge,
+                after: &automerge::Automerge,
+                ops: &[String],
+            ) -> Result<DocFacts, Refusal> {
+                let mut facts = self.0.check(doc_id, before, before_doc, after, ops)?;
+                assert!(facts.listing.is_some(), "validation derives the rows");
+                facts.listing = None;
+                Ok(facts)
+            }
+        }
+        let worker = || guard(principal(Role::GridWorker, &[G1]));
+        let (mut phone, changes) = phone_with(G1, 2, None);
+        let ids: Vec<String> = {
+            let mut ids: Vec<String> = changes.iter().map(|c| c.doc_id.clone()).collect();
+            ids.dedup();
+            ids
+        };
+        assert_eq!(ids.len(), 2);
+        store.push(changes, None, None, worker()).await.unwrap();
+        let listings = |page: &gridsync_server::store::PullPage| {
+            page.docs
+                .iter()
+                .map(|d| {
+                    let l = d.listing.as_ref().map(|l| {
+                        Listing::from_json(std::str::from_utf8(l).unwrap()).expect("readable rows")
+                    });
+                    (d.id.clone(), l)
+                })
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let whole = |store: Arc<dyn DocStore>| async move {
+            store
+                .pull(
+                    vec![feed(&format!("g:{G1}"), 0)],
+                    PullLimits::default(),
+                    None,
+                )
+                .await
+                .unwrap()
+        };
+        let first = whole(store.clone()).await;
+        let got = listings(&first);
+        for id in &ids {
+            let want = phone.listing(id).unwrap().unwrap();
+            assert_eq!(got[id].as_ref(), Some(&want), "rows of {id}");
+            assert_eq!(want.household.as_ref().unwrap().people.len(), 2);
+        }
+        let end = store.max_seq().await.unwrap();
+
+        // A resident added: the rows follow; pulled as changes after the
+        // device's base, the document comes without them.
+        let before = phone.outbox(100_000).unwrap().len();
+        phone
+            .add_resident(&ids[0], Resident::named("王五"))
+            .unwrap();
+        store
+            .push(outbox_after(&phone, before), None, None, worker())
+            .await
+            .unwrap();
+        let got = listings(&whole(store.clone()).await);
+        assert_eq!(got[&ids[0]], phone.listing(&ids[0]).unwrap());
+        assert_eq!(
+            got[&ids[0]]
+                .as_ref()
+                .unwrap()
+                .household
+                .as_ref()
+                .unwrap()
+                .people
+                .len(),
+            3
+        );
+        let news = store
+            .pull(
+                vec![feed(&format!("g:{G1}"), end)],
+                PullLimits::default(),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(news.docs.len(), 1);
+        assert_eq!(news.docs[0].listing, None);
+
+        // A write that derived no rows: the old rows are behind the
+        // document now, and are not sent; the other document's still are.
+        let before = phone.outbox(100_000).unwrap().len();
+        phone
+            .add_resident(&ids[0], Resident::named("赵六"))
+            .unwrap();
+        let out = store
+            .push(
+                outbox_after(&phone, before),
+                None,
+                None,
+                Box::new(Rowless(worker())),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.stored, 1);
+        let got = listings(&whole(store.clone()).await);
+        assert_eq!(got[&ids[0]], None, "stale rows are never sent");
+        assert_eq!(got[&ids[1]], phone.listing(&ids[1]).unwrap());
+    }
+
     pub(crate) async fn concurrent_pushes_keep_the_log_whole(store: Arc<dyn DocStore>) {
         let mut tasks = Vec::new();
         let mut total = 0;
@@ -1032,6 +1154,7 @@ macro_rules! conformance {
             case!(paged_pull_delivers_whole_documents);
             case!(concurrent_pushes_keep_the_log_whole);
             case!(a_document_compacted_by_its_push_stays_whole);
+            case!(a_pulled_document_carries_its_current_list_rows);
             case!(concurrent_pushes_to_one_document_all_land);
             case!(a_log_that_lost_changes_is_told_by_its_mark);
             case!(the_pusher_of_each_change_is_recorded);

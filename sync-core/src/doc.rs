@@ -79,35 +79,59 @@ impl ChangeNote {
     }
 }
 
-/// Whether `data` is exactly one saved Automerge document (what
-/// `Automerge::save` writes) whose checksum holds: complete on its own, so it
-/// can be stored as a snapshot and decoded later. Reads only the chunk
-/// header and hashes the chunk; does not decode the document.
-pub fn is_whole_document(data: &[u8]) -> bool {
+/// The first Automerge chunk of `data`, its checksum checked without
+/// decoding it: (its type, its length in bytes), or `None` if it is not a
+/// whole chunk whose checksum holds.
+fn intact_chunk(data: &[u8]) -> Option<(u8, usize)> {
     use sha2::{Digest, Sha256};
     const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-    const DOCUMENT_CHUNK: u8 = 0;
-    if data.len() < 10 || data[..4] != MAGIC || data[8] != DOCUMENT_CHUNK {
-        return false;
+    if data.len() < 10 || data[..4] != MAGIC {
+        return None;
     }
     // The chunk's length, unsigned LEB128, after the type byte.
     let mut len: u64 = 0;
     let mut at = 9;
     for shift in (0..64).step_by(7) {
-        let Some(&b) = data.get(at) else {
-            return false;
-        };
+        let &b = data.get(at)?;
         at += 1;
         len |= u64::from(b & 0x7f) << shift;
         if b & 0x80 == 0 {
             break;
         }
     }
-    if (at as u64).checked_add(len) != Some(data.len() as u64) {
-        return false;
+    let end = usize::try_from((at as u64).checked_add(len)?).ok()?;
+    if end > data.len() {
+        return None;
     }
     // Checksum: the first 4 bytes of SHA-256 over type, length and contents.
-    Sha256::digest(&data[8..])[..4] == data[4..8]
+    (Sha256::digest(&data[8..end])[..4] == data[4..8]).then_some((data[8], end))
+}
+
+/// Whether `data` is exactly one saved Automerge document (what
+/// `Automerge::save` writes) whose checksum holds: complete on its own, so it
+/// can be stored as a snapshot and decoded later. Reads only the chunk
+/// header and hashes the chunk; does not decode the document.
+pub fn is_whole_document(data: &[u8]) -> bool {
+    const DOCUMENT_CHUNK: u8 = 0;
+    intact_chunk(data) == Some((DOCUMENT_CHUNK, data.len()))
+}
+
+/// Whether `data` is one or more saved documents or (uncompressed)
+/// changes, concatenated, every chunk whole with its checksum holding:
+/// what may be stored as it came and decoded later. Hashes the chunks;
+/// decodes nothing (so it does not know whether the changes' dependencies
+/// are all there).
+pub fn chunks_intact(data: &[u8]) -> bool {
+    const DOCUMENT_CHUNK: u8 = 0;
+    const CHANGE_CHUNK: u8 = 1;
+    let mut rest = data;
+    while !rest.is_empty() {
+        match intact_chunk(rest) {
+            Some((DOCUMENT_CHUNK | CHANGE_CHUNK, end)) => rest = &rest[end..],
+            _ => return false,
+        }
+    }
+    !data.is_empty()
 }
 
 /// The kind of a document, read from its root.
@@ -658,5 +682,29 @@ mod tests {
         // Truncated.
         assert!(!is_whole_document(&bytes[..bytes.len() - 1]));
         assert!(!is_whole_document(&[]));
+    }
+
+    #[test]
+    fn intact_chunks_are_told_from_damaged_ones() {
+        let (mut doc, bytes) = saved();
+        let mut tx = doc.transaction();
+        tx.put(automerge::ROOT, "note", "x").ok();
+        tx.commit();
+        let changes: Vec<u8> = doc
+            .get_changes(&[])
+            .iter()
+            .flat_map(|c| c.raw_bytes().to_vec())
+            .collect();
+        assert!(chunks_intact(&changes));
+        assert!(chunks_intact(&bytes));
+        assert!(chunks_intact(&[bytes.clone(), changes.clone()].concat()));
+        // Every chunk is checked, the last one too.
+        let mut damaged = changes.clone();
+        let last = damaged.len() - 1;
+        damaged[last] ^= 0x01;
+        assert!(!chunks_intact(&damaged));
+        assert!(!chunks_intact(&changes[..changes.len() - 1]));
+        assert!(!chunks_intact(&[changes.clone(), vec![0x85]].concat()));
+        assert!(!chunks_intact(&[]));
     }
 }

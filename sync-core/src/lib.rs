@@ -29,4 +29,4 @@ pub mod tagset;
 
 pub use error::{Error, Reason, Result};
 pub use store::ledger::HouseholdFields;
-pub use store::{Applied, Durability, OpenOptions, OutboxEntry, PulledDoc, Store};
+pub use store::{Applied, Durability, Listing, OpenOptions, OutboxEntry, PulledDoc, Store};

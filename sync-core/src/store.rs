@@ -37,7 +37,9 @@ mod sync_state;
 pub use blobs::{BlobInfo, MAX_BLOB_BYTES, PendingBlob, blob_hash, is_blob_hash};
 pub use duplicate::{DuplicateKind, DuplicateSuspect};
 pub use key::{MIN_PASSPHRASE_CHARS, StoreKey};
-pub use projection::{HouseholdRow, PlaceFilter, ResidentRow};
+pub use projection::{
+    GridListing, HouseholdListing, HouseholdRow, Listing, PlaceFilter, ResidentListing, ResidentRow,
+};
 pub use reveals::{MAX_REASON_CHARS, Reveal, Revealed};
 pub use sync_state::{RejectedChange, op_name, refusal_advice};
 
@@ -52,6 +54,12 @@ pub struct PulledDoc {
     pub scope: String,
     /// Automerge data: a saved document and/or changes.
     pub data: Vec<u8>,
+    /// Its list rows as the server derived them for the version `data`
+    /// makes of it ([`Listing`] as JSON, unread): used for a document new
+    /// here that arrived whole, so it is listed without being decoded.
+    /// `None`, or rows in a format this version does not read: derived
+    /// here.
+    pub listing: Option<String>,
 }
 
 /// How many changes a document may gather before they are folded into its
@@ -717,10 +725,14 @@ impl Store {
     }
 
     /// Store a pulled page. A document new here that arrived whole (one
-    /// saved document, checksum verified: [`doc::is_whole_document`]) is
-    /// stored as it came, with the kind and grid the server gave, and its
-    /// list rows are built later: before the next list query reads them
-    /// ([`Store::index_pending`]). Decoding ten thousand documents is what
+    /// saved document, checksum verified: [`doc::is_whole_document`]; or
+    /// all its changes, which the server marks by sending its list rows,
+    /// every checksum verified: [`doc::chunks_intact`]) is stored as it
+    /// came, with the kind and grid the server gave (and the
+    /// list rows the server sent with it, if any), and its list rows are
+    /// built later: before the next list query reads them
+    /// ([`Store::index_pending`]), from the rows sent when they are
+    /// readable, else by decoding it. Decoding ten thousand documents is what
     /// makes a first pull slow; storing them is not. Everything else goes
     /// through [`Store::apply_remote_many`].
     pub fn apply_pulled(&mut self, docs: &[PulledDoc]) -> Result<()> {
@@ -732,7 +744,12 @@ impl Store {
             let id = doc::parse_id("doc_id", &d.id)?;
             let stored = self.contains(&id)?;
             let here = stored || self.cache.contains(&id);
-            if !here && doc::is_whole_document(&d.data) && new_here.insert(id.clone()) {
+            // New here and complete: one saved document, or changes the
+            // server sent rows with (it sends rows only with everything
+            // of a document), every chunk's checksum holding.
+            let complete = doc::is_whole_document(&d.data)
+                || (d.listing.is_some() && doc::chunks_intact(&d.data));
+            if !here && complete && new_here.insert(id.clone()) {
                 whole.push((id, d));
             } else if stored && self.may_defer(&id)? {
                 more.push((id, d));
@@ -761,8 +778,31 @@ impl Store {
                 }
             }
             for (id, d) in whole {
-                s.insert_snapshot(&id, &d.kind, &d.scope, &d.data)?;
-                s.mark_pending(&id)?;
+                if doc::is_whole_document(&d.data) {
+                    s.insert_snapshot(&id, &d.kind, &d.scope, &d.data)?;
+                } else {
+                    // Changes: kept as they came, folded when next saved.
+                    s.conn
+                        .prepare_cached(
+                            "INSERT INTO docs (id, kind, scope, snapshot, loose, updated_at)
+                             VALUES (?1, ?2, ?3, NULL, 1, ?4)",
+                        )?
+                        .execute(params![id, d.kind, d.scope, now])?;
+                    s.conn
+                        .prepare_cached("INSERT INTO chunks (doc_id, data) VALUES (?1, ?2)")?
+                        .execute(params![id, d.data])?;
+                }
+                match &d.listing {
+                    // Written by the next list query, with no decoding.
+                    Some(listing) => {
+                        s.conn
+                            .prepare_cached(
+                                "INSERT OR REPLACE INTO p_pending (doc_id, listing) VALUES (?1, ?2)",
+                            )?
+                            .execute(params![id, listing])?;
+                    }
+                    None => s.mark_pending(&id)?,
+                }
             }
             s.apply_remote_many(&careful)
         })

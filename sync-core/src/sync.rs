@@ -535,6 +535,7 @@ fn sync_inner<A: StoreAccess>(
                 kind: d.kind.clone(),
                 scope: d.scope.clone(),
                 data,
+                listing: d.list.as_ref().map(|l| l.get().to_owned()),
             });
         }
         let purge = resp.purge.clone();

@@ -198,6 +198,7 @@ fn pulled_documents_are_listed_after_lazy_indexing() {
             kind: "household".into(),
             scope: GRID.into(),
             data: src.export_doc(id).unwrap(),
+            listing: None,
         })
         .collect();
     let mut dst = store("supervisor");
@@ -247,10 +248,103 @@ fn pulled_documents_are_listed_after_lazy_indexing() {
             kind: "household".into(),
             scope: GRID.into(),
             data: changes,
+            listing: None,
         }])
         .unwrap();
     assert_eq!(third.index_pending(100).unwrap(), 0);
     assert_eq!(third.households(&PlaceFilter::default()).unwrap().len(), 1);
+}
+
+/// Whole documents pulled with the server's list rows are listed from
+/// those rows, without decoding, and every list equals the source's. Rows
+/// in a format this version does not know are not read: those documents
+/// are indexed from their data as before.
+#[test]
+fn pulled_documents_with_their_rows_are_listed_without_decoding() {
+    use gridsync_core::Listing;
+    let (mut src, ids) = small_grid();
+    let page: Vec<gridsync_core::PulledDoc> = ids
+        .iter()
+        .map(|id| gridsync_core::PulledDoc {
+            id: id.clone(),
+            kind: "household".into(),
+            scope: GRID.into(),
+            data: src.export_doc(id).unwrap(),
+            listing: src
+                .listing(id)
+                .unwrap()
+                .map(|l| String::from_utf8(l.to_json()).unwrap()),
+        })
+        .collect();
+    assert!(page.iter().all(|d| d.listing.is_some()));
+    let mut dst = store("supervisor");
+    dst.apply_pulled(&page).unwrap();
+    assert_eq!(dst.pending_index().unwrap(), (ids.len(), ids.len()));
+    let lists = |s: &Store| {
+        (
+            s.households(&PlaceFilter::default()).unwrap(),
+            s.residents_with_tag("living_alone_elderly").unwrap(),
+            s.search_residents("王").unwrap(),
+            s.households_not_visited(30).unwrap(),
+            s.holder_coverage("holder-1", 30).unwrap(),
+        )
+    };
+    assert_eq!(lists(&dst), lists(&src));
+    assert!(!lists(&dst).0.is_empty());
+    // The document itself is stored whole and reads as the source's.
+    assert_eq!(
+        dst.household(&ids[0]).unwrap(),
+        src.household(&ids[0]).unwrap()
+    );
+
+    // Rows sent as JSON round-trip; another version's, or rows this
+    // version cannot read, are not used: those documents are decoded.
+    let json = page[0].listing.clone().unwrap();
+    assert_eq!(Listing::from_json(&json), src.listing(&ids[0]).unwrap());
+    let future = json.replacen("\"v\":1", "\"v\":2", 1);
+    assert_ne!(future, json);
+    assert_eq!(Listing::from_json(&future), None);
+    assert_eq!(Listing::from_json("{\"v\":1,\"household\":{}}"), None);
+    let mut odd = page.clone();
+    odd[0].listing = Some(future);
+    odd[1].listing = Some("{\"v\":1,\"household\":{}}".into());
+    odd[2].listing = Some("not json".into());
+    let mut third = store("supervisor-2");
+    third.apply_pulled(&odd).unwrap();
+    assert_eq!(lists(&third), lists(&src));
+
+    // What is listed is the rows sent, not a decoding of the document.
+    let mut sent = page.clone();
+    let mut rows = Listing::from_json(sent[0].listing.as_deref().unwrap()).unwrap();
+    rows.household.as_mut().unwrap().residents = 97;
+    sent[0].listing = Some(String::from_utf8(rows.to_json()).unwrap());
+    let mut fourth = store("supervisor-3");
+    fourth.apply_pulled(&sent).unwrap();
+    let row = fourth
+        .households(&PlaceFilter::default())
+        .unwrap()
+        .into_iter()
+        .find(|h| h.id == ids[0])
+        .unwrap();
+    assert_eq!(row.residents, 97);
+    assert_eq!(fourth.pending_index().unwrap(), (0, 0));
+
+    // All of a document's changes with its rows (the server had not yet
+    // folded them into a snapshot): stored as they came, listed from the
+    // rows, and the document reads whole.
+    let mut changes = page.clone();
+    for d in &mut changes {
+        d.data = src.doc_changes(&d.id).unwrap().concat();
+        assert!(!gridsync_core::doc::is_whole_document(&d.data));
+    }
+    let mut fifth = store("supervisor-4");
+    fifth.apply_pulled(&changes).unwrap();
+    assert_eq!(fifth.pending_index().unwrap(), (ids.len(), ids.len()));
+    assert_eq!(lists(&fifth), lists(&src));
+    for id in &ids {
+        assert_eq!(fifth.household(id).unwrap(), src.household(id).unwrap());
+        assert_eq!(fifth.heads(id).unwrap(), src.heads(id).unwrap());
+    }
 }
 
 /// News for documents already here is kept as it came and listed by the
@@ -265,6 +359,7 @@ fn news_for_known_documents_is_listed_after_lazy_indexing() {
         kind: "household".into(),
         scope: GRID.into(),
         data,
+        listing: None,
     };
     let whole = src.export_doc(&ids[3]).unwrap();
     dst.apply_pulled(&[page(&ids[3], whole)]).unwrap();

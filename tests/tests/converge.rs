@@ -122,3 +122,44 @@ fn an_unchanged_device_syncs_in_one_small_round() {
     assert_eq!(again.pushed, 0);
     assert_eq!(again.bytes_received, 0, "nothing new, nothing sent back");
 }
+
+/// A fresh phone stores documents it pulls whole with the list rows the
+/// server derived, and lists them from those rows: its lists are the
+/// recording phone's.
+#[test]
+fn a_fresh_phone_lists_pulled_documents_with_the_servers_rows() {
+    let server = community();
+    let mut a = Phone::login(&server, "worker1");
+    a.sync();
+    a.add_places(G1);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let h = a.household(G1, &format!("10{i}"), None);
+        // Enough changes that the push stores the document as a snapshot,
+        // which the next pull sends whole.
+        for v in 0..40 {
+            a.store.add_visit(&h, visit(&format!("走访{v}"))).unwrap();
+        }
+        ids.push(h);
+    }
+    a.sync();
+    let mut b = Phone::login(&server, "worker2");
+    b.sync();
+    // Waiting to be listed, every household with the server's rows.
+    let (pending, with_rows) = b.store.pending_index().unwrap();
+    assert!(pending >= ids.len(), "{pending}");
+    assert_eq!(with_rows, ids.len());
+    let lists = |s: &gridsync_core::Store| {
+        (
+            s.households(&Default::default()).unwrap(),
+            s.households_not_visited(30).unwrap(),
+            s.search_residents("张").unwrap(),
+        )
+    };
+    assert_eq!(lists(&b.store), lists(&a.store));
+    for id in &ids {
+        let row = lists(&b.store).0.into_iter().find(|r| &r.id == id).unwrap();
+        assert!(row.last_visit.is_some());
+        assert_eq!(b.store.household(id).unwrap().visits.len(), 40);
+    }
+}

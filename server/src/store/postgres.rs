@@ -48,7 +48,7 @@ use deadpool_postgres::{GenericClient, Pool};
 use lru::LruCache;
 use tokio_postgres::IsolationLevel;
 
-use super::pull::Candidate;
+use super::pull::{Candidate, Sent};
 use super::push::Planned;
 use super::{
     DocFacts, DocStore, FeedCursor, IncomingChange, LogEntry, LogMark, LogSlice, PullLimits,
@@ -112,6 +112,7 @@ async fn doc_row<C: GenericClient>(
             scope: r.get(1),
             holder: r.get(2),
             departments: Vec::new(),
+            listing: None,
         },
         last_seq: r.get(3),
         loose: r.get(4),
@@ -134,6 +135,7 @@ fn doc_row_of(r: &tokio_postgres::Row) -> (String, DocRow) {
                 scope: r.get(2),
                 holder: r.get(3),
                 departments: Vec::new(),
+                listing: None,
             },
             last_seq: r.get(4),
             loose: r.get(5),
@@ -232,6 +234,8 @@ struct Writes {
     last_seqs: Vec<i64>,
     /// A fresh snapshot of the document, replacing its loose changes.
     snapshots: Vec<Option<Vec<u8>>>,
+    /// List rows derived by validation: (doc, last_seq, rows).
+    listings: (Vec<String>, Vec<i64>, Vec<Vec<u8>>),
     /// Feeds a document stays in: (feed, doc, last_seq).
     stay: (Vec<String>, Vec<String>, Vec<i64>),
     /// Feeds a document enters: (feed, doc, last_seq, since_seq).
@@ -288,7 +292,16 @@ impl Writes {
         if self.seqs.is_empty() {
             return Ok(());
         }
-        let (changes, docs, leave_feed, leave_departure, stay, enter_departure, enter_feed) = tokio::try_join!(
+        let (
+            changes,
+            docs,
+            leave_feed,
+            leave_departure,
+            stay,
+            enter_departure,
+            enter_feed,
+            listings,
+        ) = tokio::try_join!(
             tx.prepare_cached(writes::CHANGES),
             tx.prepare_cached(writes::DOCS),
             tx.prepare_cached(writes::LEAVE_FEED),
@@ -296,6 +309,7 @@ impl Writes {
             tx.prepare_cached(writes::STAY),
             tx.prepare_cached(writes::ENTER_DEPARTURE),
             tx.prepare_cached(writes::ENTER_FEED),
+            tx.prepare_cached(writes::LISTINGS),
         )?;
         let hashes: Vec<&[u8]> = self.hashes.iter().map(Vec::as_slice).collect();
         let data: Vec<&[u8]> = self.data.iter().map(Vec::as_slice).collect();
@@ -368,6 +382,17 @@ impl Writes {
                     Ok(0)
                 }
             },
+            async {
+                if some(&self.listings.0) {
+                    tx.execute(
+                        &listings,
+                        &[&self.listings.0, &self.listings.1, &self.listings.2],
+                    )
+                    .await
+                } else {
+                    Ok(0)
+                }
+            },
         )?;
         Ok(())
     }
@@ -413,6 +438,10 @@ mod writes {
     pub(super) const ENTER_DEPARTURE: &str =
         "DELETE FROM departures d USING unnest($1::text[], $2::text[]) AS t(feed, doc)
          WHERE d.feed = t.feed AND d.doc_id = t.doc";
+    /// List rows derived by validation, at the document's new `last_seq`.
+    pub(super) const LISTINGS: &str = "INSERT INTO listings (doc_id, seq, data)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])
+         ON CONFLICT (doc_id) DO UPDATE SET seq = excluded.seq, data = excluded.data";
     pub(super) const ENTER_FEED: &str = "INSERT INTO feed (feed, doc_id, last_seq, since_seq)
          SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
          ON CONFLICT (feed, doc_id) DO UPDATE SET last_seq = excluded.last_seq,
@@ -584,6 +613,11 @@ impl PgDocStore {
             let before = row.map(|r| r.facts);
             w.feeds(&doc_id, before.as_ref(), &facts, first_new_seq, last_seq);
             w.ids.push(doc_id.clone());
+            if let Some(listing) = facts.listing {
+                w.listings.0.push(doc_id.clone());
+                w.listings.1.push(last_seq);
+                w.listings.2.push(listing);
+            }
             w.kinds.push(facts.kind);
             w.scopes.push(facts.scope);
             w.holders.push(facts.holder);
@@ -720,7 +754,7 @@ async fn chunk_data<C: GenericClient>(
     chunk: &[Candidate],
     base: i64,
     device: &Option<String>,
-) -> Result<std::collections::HashMap<String, Vec<u8>>, tokio_postgres::Error> {
+) -> Result<std::collections::HashMap<String, Sent>, tokio_postgres::Error> {
     let whole = |c: &Candidate| c.whole(base);
     let ids: Vec<&str> = chunk.iter().map(|c| c.doc_id.as_str()).collect();
     let afters: Vec<i64> = chunk
@@ -733,7 +767,7 @@ async fn chunk_data<C: GenericClient>(
             .into_iter()
             .map(|r| r.get(0))
             .collect();
-    let mut out: std::collections::HashMap<String, Vec<u8>> = Default::default();
+    let mut out: std::collections::HashMap<String, Sent> = Default::default();
     let mut from: std::collections::HashMap<String, i64> = Default::default();
     let whole_ids: Vec<&str> = chunk
         .iter()
@@ -741,16 +775,25 @@ async fn chunk_data<C: GenericClient>(
         .map(|c| c.doc_id.as_str())
         .collect();
     if !whole_ids.is_empty() {
+        // With the list rows derived from the document's latest version.
         for r in query(
             tx,
-            "SELECT id, snapshot, snapshot_seq FROM docs WHERE id = ANY($1)",
+            "SELECT d.id, d.snapshot, d.snapshot_seq, l.data FROM docs d
+             LEFT JOIN listings l ON l.doc_id = d.id AND l.seq = d.last_seq
+             WHERE d.id = ANY($1)",
             &[&whole_ids],
         )
         .await?
         {
             let id: String = r.get(0);
             from.insert(id.clone(), r.get(2));
-            out.insert(id, r.get::<_, Option<Vec<u8>>>(1).unwrap_or_default());
+            out.insert(
+                id,
+                Sent {
+                    data: r.get::<_, Option<Vec<u8>>>(1).unwrap_or_default(),
+                    listing: r.get(3),
+                },
+            );
         }
     }
     for c in chunk
@@ -758,13 +801,13 @@ async fn chunk_data<C: GenericClient>(
         .filter(|c| !whole(c) && wanted.contains(&c.doc_id))
     {
         from.insert(c.doc_id.clone(), base);
-        out.insert(c.doc_id.clone(), Vec::new());
+        out.insert(c.doc_id.clone(), Sent::default());
     }
     let (ids, afters): (Vec<&str>, Vec<i64>) = from.iter().map(|(k, v)| (k.as_str(), *v)).unzip();
     if !ids.is_empty() {
         for r in query(tx, lookups::CHANGES_AFTER, &[&ids, &afters]).await? {
             if let Some(d) = out.get_mut(r.get::<_, &str>(0)) {
-                d.extend_from_slice(r.get::<_, &[u8]>(1));
+                d.data.extend_from_slice(r.get::<_, &[u8]>(1));
             }
         }
     }
@@ -843,7 +886,7 @@ impl<C: GenericClient + Sync> super::pull::PullSource for PgPull<'_, C> {
         chunk: &[Candidate],
         base: i64,
         device: Option<&str>,
-    ) -> Result<std::collections::HashMap<String, Vec<u8>>, Self::Error> {
+    ) -> Result<std::collections::HashMap<String, Sent>, Self::Error> {
         chunk_data(self.tx, chunk, base, &device.map(str::to_owned)).await
     }
 

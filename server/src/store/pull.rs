@@ -46,6 +46,16 @@ impl Candidate {
     }
 }
 
+/// What a pull sends of one document.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sent {
+    /// Automerge data: a saved document and/or changes.
+    pub(crate) data: Vec<u8>,
+    /// Its list rows ([`PulledDoc::listing`]); only with the whole
+    /// document.
+    pub(crate) listing: Option<Vec<u8>>,
+}
+
 /// The queries a pull needs, inside one snapshot of the log.
 pub(crate) trait PullSource {
     /// The backend's error.
@@ -68,7 +78,8 @@ pub(crate) trait PullSource {
     ) -> Result<Vec<Candidate>, Self::Error>;
 
     /// What the device lacks of each of `chunk`: every change after
-    /// `base` (all of the document for those that [`Candidate::whole`]),
+    /// `base` (all of the document for those that [`Candidate::whole`],
+    /// with its list rows if they were derived from its latest version),
     /// for the documents with at least one such change not from `device`.
     /// A document left out is the device's own: not sent.
     async fn data(
@@ -76,7 +87,7 @@ pub(crate) trait PullSource {
         chunk: &[Candidate],
         base: i64,
         device: Option<&str>,
-    ) -> Result<HashMap<String, Vec<u8>>, Self::Error>;
+    ) -> Result<HashMap<String, Sent>, Self::Error>;
 
     /// Documents that left `feed` after `after`, up to `upto`, in order.
     async fn departures(
@@ -132,12 +143,13 @@ pub(crate) async fn page<S: PullSource>(
                     let Some(d) = data.remove(&c.doc_id) else {
                         continue;
                     };
-                    bytes += d.len();
+                    bytes += d.data.len() + d.listing.as_ref().map_or(0, Vec::len);
                     page.docs.push(PulledDoc {
                         id: c.doc_id.clone(),
                         kind: c.kind.clone(),
                         scope: c.scope.clone(),
-                        data: d,
+                        data: d.data,
+                        listing: d.listing,
                     });
                 }
             }

@@ -16,7 +16,7 @@ use deadpool_sqlite::Pool;
 use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::pull::Candidate;
+use super::pull::{Candidate, Sent};
 use super::push::Planned;
 use super::{
     DocFacts, DocStore, FeedCursor, IncomingChange, LogEntry, LogMark, LogSlice, PullLimits,
@@ -80,6 +80,7 @@ fn doc_row(conn: &Connection, id: &str) -> rusqlite::Result<Option<DocRow>> {
                     scope: r.get(1)?,
                     holder: r.get(2)?,
                     departments: Vec::new(),
+                    listing: None,
                 },
                 last_seq: r.get(3)?,
                 loose: r.get(4)?,
@@ -102,6 +103,16 @@ fn doc_bytes(conn: &Connection, id: &str) -> rusqlite::Result<Vec<u8>> {
     let mut bytes = snapshot.unwrap_or_default();
     append_changes_after(conn, id, snapshot_seq, &mut bytes)?;
     Ok(bytes)
+}
+
+/// A document's list rows, if derived from its latest version.
+fn current_listing(conn: &Connection, id: &str) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.prepare_cached(
+        "SELECT l.data FROM listings l JOIN docs d ON d.id = l.doc_id
+         WHERE l.doc_id = ?1 AND l.seq = d.last_seq",
+    )?
+    .query_row([id], |r| r.get(0))
+    .optional()
 }
 
 fn append_changes_after(
@@ -276,6 +287,13 @@ fn push_blocking(
             first_new_seq,
             last_seq,
         )?;
+        if let Some(listing) = &facts.listing {
+            tx.prepare_cached(
+                "INSERT INTO listings (doc_id, seq, data) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (doc_id) DO UPDATE SET seq = excluded.seq, data = excluded.data",
+            )?
+            .execute(params![doc_id, last_seq, listing])?;
+        }
         if loose >= COMPACT_AFTER {
             tx.prepare_cached(
                 "UPDATE docs SET snapshot = ?2, snapshot_seq = ?3, loose = 0 WHERE id = ?1",
@@ -449,17 +467,23 @@ impl super::pull::PullSource for SqlitePull<'_> {
         chunk: &[Candidate],
         base: i64,
         _device: Option<&str>,
-    ) -> rusqlite::Result<std::collections::HashMap<String, Vec<u8>>> {
+    ) -> rusqlite::Result<std::collections::HashMap<String, Sent>> {
         let mut out = std::collections::HashMap::new();
         for c in chunk.iter().filter(|c| c.from_others != Some(false)) {
-            let data = if c.whole(base) {
-                doc_bytes(self.tx, &c.doc_id)?
+            let sent = if c.whole(base) {
+                Sent {
+                    data: doc_bytes(self.tx, &c.doc_id)?,
+                    listing: current_listing(self.tx, &c.doc_id)?,
+                }
             } else {
                 let mut d = Vec::new();
                 append_changes_after(self.tx, &c.doc_id, base, &mut d)?;
-                d
+                Sent {
+                    data: d,
+                    listing: None,
+                }
             };
-            out.insert(c.doc_id.clone(), data);
+            out.insert(c.doc_id.clone(), sent);
         }
         Ok(out)
     }

@@ -6,6 +6,7 @@
 //! (compared with before) is judged in [`crate::scope::rules`].
 
 use automerge::Automerge;
+use gridsync_core::Listing;
 use gridsync_core::clock::Clock;
 use gridsync_core::codes::GridCode;
 use gridsync_core::contact::{self, Contact};
@@ -190,6 +191,7 @@ pub fn document(doc_id: &str, d: &Automerge) -> Result<Validated, Refusal> {
                 scope: h.grid.clone(),
                 holder: h.holder.clone(),
                 departments: Vec::new(),
+                listing: Some(Listing::of_household(h).to_json()),
             }
         }
         Record::Grid(g) => {
@@ -200,6 +202,7 @@ pub fn document(doc_id: &str, d: &Automerge) -> Result<Validated, Refusal> {
                 scope: g.grid.clone(),
                 holder: None,
                 departments: Vec::new(),
+                listing: Some(Listing::of_grid(g).to_json()),
             }
         }
         Record::Issue(i) => {
@@ -217,6 +220,7 @@ pub fn document(doc_id: &str, d: &Automerge) -> Result<Validated, Refusal> {
                 kind,
                 scope: i.grid.clone(),
                 holder: None,
+                listing: None,
             }
         }
         Record::Contact(c) => {
@@ -230,6 +234,7 @@ pub fn document(doc_id: &str, d: &Automerge) -> Result<Validated, Refusal> {
                 scope: c.grid.clone(),
                 holder: Some(c.by.clone()),
                 departments: Vec::new(),
+                listing: None,
             }
         }
     };

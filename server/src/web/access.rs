@@ -33,6 +33,7 @@ pub fn may_view(p: &Principal, code: &str) -> bool {
                 scope: code.to_owned(),
                 holder: None,
                 departments: Vec::new(),
+                listing: None,
             },
         );
     }

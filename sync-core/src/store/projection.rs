@@ -115,6 +115,19 @@ fn resident_row(r: &Row<'_>) -> rusqlite::Result<ResidentRow> {
 }
 
 impl Store {
+    /// The list rows of document `id` as derived from it (`None`: not
+    /// stored, or nothing of it is listed).
+    pub fn listing(&mut self, id: &str) -> Result<Option<Listing>> {
+        self.load(id)?;
+        Ok(match self.cache.peek(id) {
+            Some(d) => match Projected::read(id, d) {
+                Projected::Listed(l) => Some(*l),
+                Projected::Nothing => None,
+            },
+            None => None,
+        })
+    }
+
     /// Re-derive the projection rows of one document.
     pub(super) fn project(&mut self, id: &str) -> Result<()> {
         self.load(id)?;
@@ -127,21 +140,28 @@ impl Store {
 
     /// Build the list rows of documents stored without them (a pulled
     /// page, see [`Store::apply_pulled`]), at most `limit` documents at a
-    /// time, decoding on all cores. Returns how many were indexed; 0 when
-    /// the lists are up to date. An app may call it in the background
-    /// after a large sync; every list query catches up by itself first.
+    /// time: from the rows the server sent with a document when they are
+    /// readable, else by decoding it, on all cores. Returns how many were
+    /// indexed; 0 when the lists are up to date. An app may call it in the
+    /// background after a large sync; every list query catches up by
+    /// itself first.
     pub fn index_pending(&self, limit: usize) -> Result<usize> {
         use rayon::prelude::*;
-        let ids: Vec<String> = self
+        let pending: Vec<(String, Option<String>)> = self
             .conn
-            .prepare_cached("SELECT doc_id FROM p_pending LIMIT ?1")?
-            .query_map([limit as i64], |r| r.get(0))?
+            .prepare_cached("SELECT doc_id, listing FROM p_pending LIMIT ?1")?
+            .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        if ids.is_empty() {
+        if pending.is_empty() {
             return Ok(0);
         }
-        let mut raw = Vec::with_capacity(ids.len());
-        for id in ids {
+        let mut listed = Vec::new();
+        let mut raw = Vec::with_capacity(pending.len());
+        for (id, listing) in pending {
+            if let Some(l) = listing.as_deref().and_then(Listing::from_json) {
+                listed.push((id, l));
+                continue;
+            }
             let bytes = self.doc_bytes(&id)?;
             let loose: i64 = self
                 .conn
@@ -174,12 +194,20 @@ impl Store {
                 (id, read)
             })
             .collect();
-        let n = read.len();
+        let n = read.len() + listed.len();
         let own_tx = self.write.is_none();
         if own_tx {
             self.conn.execute_batch("BEGIN IMMEDIATE")?;
         }
         let written = (|| -> Result<()> {
+            // New here, stored whole with the kind and grid the server
+            // gave: no rows yet.
+            for (id, listing) in &listed {
+                listing.insert(&self.conn, id)?;
+                self.conn
+                    .prepare_cached("DELETE FROM p_pending WHERE doc_id = ?1")?
+                    .execute([id])?;
+            }
             for (id, r) in &read {
                 match r {
                     Some((kind, scope, projected, snapshot)) => {
@@ -218,6 +246,16 @@ impl Store {
         written.map(|()| n)
     }
 
+    /// Documents whose list rows are still to be built, and of them how
+    /// many came with rows from the server (built without decoding).
+    pub fn pending_index(&self) -> Result<(usize, usize)> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*), count(listing) FROM p_pending", [], |r| {
+                Ok((r.get::<_, i64>(0)? as usize, r.get::<_, i64>(1)? as usize))
+            })?)
+    }
+
     /// Bring every list up to date before a query reads them.
     pub(crate) fn catch_up(&self) -> Result<()> {
         while self.index_pending(2000)? > 0 {}
@@ -234,7 +272,6 @@ impl Store {
                 "p_households",
                 "p_residents",
                 "p_resident_tags",
-                "p_visits",
                 "p_distinct",
                 "p_pending",
             ] {
@@ -382,10 +419,8 @@ impl Store {
 /// What a document contributes to the projections, read from it (the
 /// expensive part, safe to do on any thread).
 pub(crate) enum Projected {
-    /// A grid.
-    Grid(Grid),
-    /// A household.
-    Household(Box<Household>),
+    /// Its list rows.
+    Listed(Box<Listing>),
     /// Nothing listed (another kind, or a shape this version cannot read).
     Nothing,
 }
@@ -395,14 +430,14 @@ impl Projected {
     pub(crate) fn read(id: &str, doc: &automerge::Automerge) -> Self {
         match doc::kind_of(doc).as_deref() {
             Some(grid::KIND) => match doc::read::<Grid>(doc, None) {
-                Ok(g) => Projected::Grid(g),
+                Ok(g) => Projected::Listed(Box::new(Listing::of_grid(&g))),
                 Err(e) => {
                     tracing::warn!(doc = id, error = %e, "grid document has an unexpected shape; not listed");
                     Projected::Nothing
                 }
             },
             Some(household::KIND) => match doc::read::<Household>(doc, None) {
-                Ok(h) => Projected::Household(Box::new(h)),
+                Ok(h) => Projected::Listed(Box::new(Listing::of_household(&h))),
                 Err(e) => {
                     tracing::warn!(doc = id, error = %e, "household document has an unexpected shape; not listed");
                     Projected::Nothing
@@ -414,24 +449,28 @@ impl Projected {
 
     /// Replace document `id`'s projection rows with these.
     pub(crate) fn write(&self, conn: &Connection, id: &str) -> Result<()> {
-        for table in [
-            "p_grids",
-            "p_households",
-            "p_residents",
-            "p_resident_tags",
-            "p_visits",
-            "p_distinct",
-            "p_pending",
-        ] {
-            conn.prepare_cached(&format!("DELETE FROM {table} WHERE doc_id = ?1"))?
-                .execute([id])?;
-        }
+        delete_rows(conn, id)?;
         match self {
-            Projected::Grid(g) => project_grid(conn, id, g),
-            Projected::Household(h) => project_household(conn, id, h),
+            Projected::Listed(l) => l.insert(conn, id),
             Projected::Nothing => Ok(()),
         }
     }
+}
+
+/// Delete document `id`'s projection rows.
+fn delete_rows(conn: &Connection, id: &str) -> Result<()> {
+    for table in [
+        "p_grids",
+        "p_households",
+        "p_residents",
+        "p_resident_tags",
+        "p_distinct",
+        "p_pending",
+    ] {
+        conn.prepare_cached(&format!("DELETE FROM {table} WHERE doc_id = ?1"))?
+            .execute([id])?;
+    }
+    Ok(())
 }
 
 /// Rewrite the projection rows of document `id` from `doc`.
@@ -439,16 +478,236 @@ pub(super) fn project_doc(conn: &Connection, id: &str, doc: &automerge::Automerg
     Projected::read(id, doc).write(conn, id)
 }
 
-fn project_grid(conn: &Connection, id: &str, g: &Grid) -> Result<()> {
+/// The list rows of one document, as data: what a device derives from
+/// the document for its lists, and what the server derives when it
+/// validates a pushed document and sends with it (`list` in a pull,
+/// docs/protocol.md), so that a device storing a pulled document as it
+/// came need not decode it just to list it. Holds what the document
+/// holds (names, ID numbers and phones included): never logged.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    /// Format version ([`Listing::VERSION`]); a device ignores a listing
+    /// of another and derives the rows itself.
+    pub v: u32,
+    /// A grid's row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid: Option<GridListing>,
+    /// A household's rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub household: Option<HouseholdListing>,
+}
+
+impl std::fmt::Debug for Listing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Personal data stays out of logs and panics.
+        f.debug_struct("Listing")
+            .field("v", &self.v)
+            .field("grid", &self.grid.is_some())
+            .field("household", &self.household.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A grid's list row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GridListing {
+    /// Grid code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Community name.
+    pub community: String,
+    /// Street name.
+    pub street: String,
+}
+
+/// A household's list rows.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HouseholdListing {
+    /// Grid code.
+    pub grid: String,
+    /// Where it is.
+    pub place: Place,
+    /// Package-holder user id.
+    pub holder: Option<String>,
+    /// Residents currently in the ledger.
+    pub residents: u32,
+    /// Last contact of any kind (ms).
+    pub last_visit: Option<i64>,
+    /// Last contact by the package-holder (ms).
+    pub last_contact: Option<i64>,
+    /// The survivor, when merged as a duplicate.
+    pub merged_into: Option<String>,
+    /// Every resident, removed ones marked.
+    pub people: Vec<ResidentListing>,
+    /// Households confirmed not to be duplicates of this one.
+    pub distinct: Vec<String>,
+}
+
+/// A resident's list row; sent as an array, in field order (a grid's
+/// rows are sent to every phone that pulls it: names are not repeated).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "ResidentTuple", from = "ResidentTuple")]
+pub struct ResidentListing {
+    /// The resident's id within the household.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// ID number, whole (for search by its last digits).
+    pub id_number: Option<String>,
+    /// Sex code.
+    pub sex: Option<String>,
+    /// Birth date.
+    pub birth_date: Option<String>,
+    /// Phone, whole.
+    pub phone: Option<String>,
+    /// Residence status code.
+    pub status: Option<String>,
+    /// Removed, merged into another, or in a merged household: not listed.
+    pub removed: bool,
+    /// Attention tags (none when removed).
+    pub tags: Vec<String>,
+}
+
+type ResidentTuple = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    bool,
+    Vec<String>,
+);
+
+impl From<ResidentListing> for ResidentTuple {
+    fn from(r: ResidentListing) -> Self {
+        (
+            r.id,
+            r.name,
+            r.id_number,
+            r.sex,
+            r.birth_date,
+            r.phone,
+            r.status,
+            r.removed,
+            r.tags,
+        )
+    }
+}
+
+impl From<ResidentTuple> for ResidentListing {
+    fn from(t: ResidentTuple) -> Self {
+        let (id, name, id_number, sex, birth_date, phone, status, removed, tags) = t;
+        ResidentListing {
+            id,
+            name,
+            id_number,
+            sex,
+            birth_date,
+            phone,
+            status,
+            removed,
+            tags,
+        }
+    }
+}
+
+impl Listing {
+    /// The format this version writes and reads.
+    pub const VERSION: u32 = 1;
+
+    /// A grid's row.
+    pub fn of_grid(g: &Grid) -> Self {
+        Listing {
+            v: Self::VERSION,
+            grid: Some(GridListing {
+                code: g.grid.clone(),
+                name: g.name.clone(),
+                community: g.community.clone(),
+                street: g.street.clone(),
+            }),
+            household: None,
+        }
+    }
+
+    /// A household's rows.
+    pub fn of_household(h: &Household) -> Self {
+        let people = h
+            .residents
+            .iter()
+            .map(|(rid, r)| {
+                let removed = r.removed || r.merged_into.is_some() || h.merged_into.is_some();
+                ResidentListing {
+                    id: rid.clone(),
+                    name: r.name.clone(),
+                    id_number: r.id_number.clone(),
+                    sex: r.sex.clone(),
+                    birth_date: r.birth_date.clone(),
+                    phone: r.phone.clone(),
+                    status: r.status.clone(),
+                    removed,
+                    tags: if removed {
+                        Vec::new()
+                    } else {
+                        r.tags.iter().map(|t| t.to_string()).collect()
+                    },
+                }
+            })
+            .collect();
+        Listing {
+            v: Self::VERSION,
+            grid: None,
+            household: Some(HouseholdListing {
+                grid: h.grid.clone(),
+                place: h.place.clone(),
+                holder: h.holder.clone(),
+                residents: h.current_residents().count() as u32,
+                last_visit: h.last_visit_at(),
+                last_contact: h.last_holder_contact_at(),
+                merged_into: h.merged_into.clone(),
+                people,
+                distinct: h.distinct_from.iter().map(|t| t.to_string()).collect(),
+            }),
+        }
+    }
+
+    /// The listing as sent (JSON).
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// A listing as received, if it is in this version's format. Why one
+    /// is not is never said: the text may hold personal data.
+    pub fn from_json(json: &str) -> Option<Self> {
+        serde_json::from_str::<Listing>(json)
+            .ok()
+            .filter(|l| l.v == Self::VERSION)
+    }
+
+    /// Insert document `id`'s rows (it has none yet).
+    pub(crate) fn insert(&self, conn: &Connection, id: &str) -> Result<()> {
+        if let Some(g) = &self.grid {
+            project_grid(conn, id, g)?;
+        }
+        if let Some(h) = &self.household {
+            project_household(conn, id, h)?;
+        }
+        Ok(())
+    }
+}
+
+fn project_grid(conn: &Connection, id: &str, g: &GridListing) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO p_grids (code, doc_id, name, community, street) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (code) DO NOTHING",
     )?
-    .execute(params![g.grid, id, g.name, g.community, g.street])?;
+    .execute(params![g.code, id, g.name, g.community, g.street])?;
     Ok(())
 }
 
-fn project_household(conn: &Connection, id: &str, h: &Household) -> Result<()> {
+fn project_household(conn: &Connection, id: &str, h: &HouseholdListing) -> Result<()> {
     let p = &h.place;
     conn.prepare_cached(
         "INSERT INTO p_households (doc_id, grid, area, compound, building, unit, room, address_key,
@@ -465,13 +724,12 @@ fn project_household(conn: &Connection, id: &str, h: &Household) -> Result<()> {
         p.room,
         p.address_key(),
         h.holder,
-        h.current_residents().count() as i64,
-        h.last_visit_at(),
-        h.last_holder_contact_at(),
+        h.residents,
+        h.last_visit,
+        h.last_contact,
         h.merged_into,
     ])?;
-    for (rid, r) in &h.residents {
-        let removed = r.removed || r.merged_into.is_some() || h.merged_into.is_some();
+    for r in &h.people {
         let reversed: Option<String> = r.id_number.as_ref().map(|s| s.chars().rev().collect());
         conn.prepare_cached(
             "INSERT INTO p_residents (doc_id, resident_id, name, id_number, id_reversed, sex,
@@ -480,7 +738,7 @@ fn project_household(conn: &Connection, id: &str, h: &Household) -> Result<()> {
         )?
         .execute(params![
             id,
-            rid,
+            r.id,
             r.name,
             r.id_number,
             reversed,
@@ -488,33 +746,16 @@ fn project_household(conn: &Connection, id: &str, h: &Household) -> Result<()> {
             r.birth_date,
             r.phone,
             r.status,
-            removed
+            r.removed
         ])?;
-        if !removed {
-            for tag in r.tags.iter() {
-                conn.prepare_cached(
-                    "INSERT INTO p_resident_tags (tag, doc_id, resident_id) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![tag, id, rid])?;
-            }
+        for tag in &r.tags {
+            conn.prepare_cached(
+                "INSERT INTO p_resident_tags (tag, doc_id, resident_id) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![tag, id, r.id])?;
         }
     }
-    for (vid, v) in &h.visits {
-        conn.prepare_cached(
-            "INSERT INTO p_visits (doc_id, visit_id, at, visitor, role, method, follow_up)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?
-        .execute(params![
-            id,
-            vid,
-            v.at,
-            v.visitor,
-            v.role,
-            v.method,
-            v.follow_up
-        ])?;
-    }
-    for other in h.distinct_from.iter() {
+    for other in &h.distinct {
         conn.prepare_cached("INSERT INTO p_distinct (doc_id, other) VALUES (?1, ?2)")?
             .execute(params![id, other])?;
     }

@@ -12,6 +12,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_heal.sql"),
     include_str!("migrations/0005_thumbnails.sql"),
     include_str!("migrations/0006_reveals.sql"),
+    include_str!("migrations/0007_pending_listing.sql"),
+    include_str!("migrations/0008_no_visit_rows.sql"),
 ];
 
 /// Bring the database up to the newest schema.

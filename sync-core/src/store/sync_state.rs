@@ -103,7 +103,6 @@ impl Store {
                     "DELETE FROM p_households WHERE doc_id = ?1",
                     "DELETE FROM p_residents WHERE doc_id = ?1",
                     "DELETE FROM p_resident_tags WHERE doc_id = ?1",
-                    "DELETE FROM p_visits WHERE doc_id = ?1",
                     "DELETE FROM p_distinct WHERE doc_id = ?1",
                     "DELETE FROM p_pending WHERE doc_id = ?1",
                 ] {

@@ -109,6 +109,11 @@ pub struct SyncedDoc {
     pub scope: String,
     /// Automerge data, base64.
     pub data: String,
+    /// Its list rows as the server derived them (JSON, read by
+    /// [`crate::store::Listing::from_json`]), when `data` is the whole
+    /// document at the version they were derived from.
+    #[serde(default)]
+    pub list: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// The answer.
