@@ -256,6 +256,10 @@ impl LastError {
             "Unsynced" => K::Unsynced,
             "Busy" => K::Busy,
             "Listener" => K::Listener,
+            // Nothing kept for this error yet (status read between the
+            // core recording a cancelled sync and this layer keeping it):
+            // a cancellation is still told as one.
+            _ if core == gridsync_core::Error::Cancelled.to_string() => K::Cancelled,
             _ => K::Internal,
         };
         let (zh, en) = match (text("zh"), text("en")) {
@@ -409,6 +413,22 @@ pub(crate) type Result<T, E = GridsyncError> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cancelled_sync_reads_as_cancelled_before_its_outcome_is_kept() {
+        let core = gridsync_core::Error::Cancelled.to_string();
+        let last = LastError::read(None, &core);
+        assert!(matches!(last.kind, ErrorKind::Cancelled));
+        assert_eq!(
+            (last.zh.as_str(), last.en.as_str()),
+            ("已取消", "cancelled")
+        );
+        // Another error with nothing kept stays internal.
+        assert!(matches!(
+            LastError::read(None, "出错了 / went wrong").kind,
+            ErrorKind::Internal
+        ));
+    }
 
     #[test]
     fn fields_in_binding_names() {

@@ -792,6 +792,11 @@ impl Store {
                         .prepare_cached("INSERT INTO chunks (doc_id, data) VALUES (?1, ?2)")?
                         .execute(params![id, d.data])?;
                 }
+                // Observers of the lists hear of it (its rows are built
+                // when a list is next read).
+                if let Some(w) = s.write.as_mut() {
+                    w.touched.insert(id.clone());
+                }
                 match &d.listing {
                     // Written by the next list query, with no decoding.
                     Some(listing) => {

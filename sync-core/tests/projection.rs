@@ -278,8 +278,20 @@ fn pulled_documents_with_their_rows_are_listed_without_decoding() {
         .collect();
     assert!(page.iter().all(|d| d.listing.is_some()));
     let mut dst = store("supervisor");
+    dst.track_changes(true);
     dst.apply_pulled(&page).unwrap();
     assert_eq!(dst.pending_index().unwrap(), (ids.len(), ids.len()));
+    // An app watching its lists hears of every document stored.
+    let mut heard: Vec<String> = dst
+        .take_changes()
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    heard.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(heard, want);
     let lists = |s: &Store| {
         (
             s.households(&PlaceFilter::default()).unwrap(),
