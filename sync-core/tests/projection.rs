@@ -185,22 +185,31 @@ fn removed_residents_leave_the_lists() {
     assert!(s.search_residents("李老伯").unwrap().is_empty());
 }
 
+/// `ids` of `src` as a pull page brings them whole, with their list rows
+/// when `with_rows`.
+fn whole_page(src: &mut Store, ids: &[String], with_rows: bool) -> Vec<gridsync_core::PulledDoc> {
+    ids.iter()
+        .map(|id| gridsync_core::PulledDoc {
+            id: id.clone(),
+            kind: "household".into(),
+            scope: GRID.into(),
+            data: src.export_doc(id).unwrap(),
+            listing: if with_rows {
+                src.listing(id).unwrap().map(|l| l.to_json())
+            } else {
+                None
+            },
+        })
+        .collect()
+}
+
 /// A pulled page of whole documents is stored as it came and indexed on
 /// the first list query: the lists equal those of the store it came from,
 /// and a damaged or partial document takes the careful path.
 #[test]
 fn pulled_documents_are_listed_after_lazy_indexing() {
     let (mut src, ids) = small_grid();
-    let page: Vec<gridsync_core::PulledDoc> = ids
-        .iter()
-        .map(|id| gridsync_core::PulledDoc {
-            id: id.clone(),
-            kind: "household".into(),
-            scope: GRID.into(),
-            data: src.export_doc(id).unwrap(),
-            listing: None,
-        })
-        .collect();
+    let page = whole_page(&mut src, &ids, false);
     let mut dst = store("supervisor");
     let before = dst.documents().unwrap().len();
     dst.apply_pulled(&page).unwrap();
@@ -263,19 +272,7 @@ fn pulled_documents_are_listed_after_lazy_indexing() {
 fn pulled_documents_with_their_rows_are_listed_without_decoding() {
     use gridsync_core::Listing;
     let (mut src, ids) = small_grid();
-    let page: Vec<gridsync_core::PulledDoc> = ids
-        .iter()
-        .map(|id| gridsync_core::PulledDoc {
-            id: id.clone(),
-            kind: "household".into(),
-            scope: GRID.into(),
-            data: src.export_doc(id).unwrap(),
-            listing: src
-                .listing(id)
-                .unwrap()
-                .map(|l| String::from_utf8(l.to_json()).unwrap()),
-        })
-        .collect();
+    let page = whole_page(&mut src, &ids, true);
     assert!(page.iter().all(|d| d.listing.is_some()));
     let mut dst = store("supervisor");
     dst.track_changes(true);
@@ -329,7 +326,7 @@ fn pulled_documents_with_their_rows_are_listed_without_decoding() {
     let mut sent = page.clone();
     let mut rows = Listing::from_json(sent[0].listing.as_deref().unwrap()).unwrap();
     rows.household.as_mut().unwrap().residents = 97;
-    sent[0].listing = Some(String::from_utf8(rows.to_json()).unwrap());
+    sent[0].listing = Some(rows.to_json());
     let mut fourth = store("supervisor-3");
     fourth.apply_pulled(&sent).unwrap();
     let row = fourth

@@ -191,7 +191,7 @@ pub fn document(doc_id: &str, d: &Automerge) -> Result<Validated, Refusal> {
                 scope: h.grid.clone(),
                 holder: h.holder.clone(),
                 departments: Vec::new(),
-                listing: Some(Listing::of_household(h).to_json()),
+                listing: Some(Listing::of_household(h).to_json().into_bytes()),
             }
         }
         Record::Grid(g) => {
@@ -202,7 +202,7 @@ pub fn document(doc_id: &str, d: &Automerge) -> Result<Validated, Refusal> {
                 scope: g.grid.clone(),
                 holder: None,
                 departments: Vec::new(),
-                listing: Some(Listing::of_grid(g).to_json()),
+                listing: Some(Listing::of_grid(g).to_json().into_bytes()),
             }
         }
         Record::Issue(i) => {

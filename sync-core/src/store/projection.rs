@@ -674,8 +674,8 @@ impl Listing {
     }
 
     /// The listing as sent (JSON).
-    pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     /// A listing as received, if it is in this version's format. Why one
