@@ -114,15 +114,51 @@ pub async fn close(
     }
 }
 
-/// The needs noted under `prefix` that nobody closed yet, oldest first.
-pub async fn open_needs(state: &AppState, prefix: &str) -> WebResult<Vec<readmodel::NeedRow>> {
-    let all = readmodel::needs(state.web.model(), prefix).await?;
-    let keys = all.iter().map(|n| n.visit_key.clone()).collect();
-    let closed = closures(state.web.main(), keys).await?;
-    Ok(all
-        .into_iter()
-        .filter(|n| !closed.contains_key(&n.visit_key))
-        .collect())
+/// Bring the read model's mirror of the closures up to the main
+/// database's (one count when nothing was closed since): the overview
+/// counts and lists open needs from the read model alone.
+pub async fn mirror_closures(state: &AppState) -> Result<(), DbError> {
+    let model = state.web.model();
+    let main = state.web.main();
+    let count: i64 = match main {
+        MainDb::Sqlite(pool) => {
+            crate::db::run(pool, |c| {
+                c.query_row("SELECT count(*) FROM needs_closed", [], |r| r.get(0))
+            })
+            .await?
+        }
+        MainDb::Postgres(pool) => {
+            let client = pool.get().await.map_err(crate::pg::pool_err)?;
+            crate::pg::query(&client, "SELECT count(*) FROM needs_closed", &[])
+                .await
+                .map_err(crate::pg::err)?[0]
+                .get(0)
+        }
+    };
+    if readmodel::summary::mirrored(model).await? == Some(count) {
+        return Ok(());
+    }
+    // Read after the count: at least what was counted.
+    let keys: Vec<String> = match main {
+        MainDb::Sqlite(pool) => {
+            crate::db::run(pool, |c| {
+                c.prepare("SELECT DISTINCT visit_key FROM needs_closed")?
+                    .query_map([], |r| r.get(0))?
+                    .collect()
+            })
+            .await?
+        }
+        MainDb::Postgres(pool) => {
+            let client = pool.get().await.map_err(crate::pg::pool_err)?;
+            crate::pg::query(&client, "SELECT DISTINCT visit_key FROM needs_closed", &[])
+                .await
+                .map_err(crate::pg::err)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        }
+    };
+    readmodel::summary::mirror(model, keys, count).await
 }
 
 /// The 已处理 form.

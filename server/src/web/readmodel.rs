@@ -1,10 +1,10 @@
 //! The read model of the web pages: relational tables derived from the
 //! accepted documents (households, residents and their attention tags,
 //! visits, issue reports, same-field conflicts, last syncs; which visits'
-//! needs were handled is not derived and lives in the main database,
-//! [`super::needs`]), so a page
-//! aggregates 10,000 households with a few indexed queries instead of
-//! loading 10,000 Automerge documents.
+//! needs were handled lives in the main database, [`super::needs`], and
+//! is mirrored here), and per-grid summaries of them ([`summary`]), so a
+//! page aggregates 10,000 households with a few indexed queries instead
+//! of loading 10,000 Automerge documents.
 //!
 //! It is kept by a **projector** that tails the change log by sequence
 //! number: the documents changed after the last projected position are
@@ -39,9 +39,10 @@ pub mod import;
 pub mod issues;
 pub mod review;
 pub mod roster;
+pub mod summary;
 
 /// Bump when the tables below change: the file is then rebuilt.
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 /// Log entries read per projector step.
 const BATCH: usize = 5000;
@@ -108,6 +109,9 @@ CREATE TABLE visits (
     -- household's for it to be listed there.
     contact INTEGER NOT NULL DEFAULT 0,
     place_key TEXT NOT NULL DEFAULT '',
+    -- Its need was marked handled (closed_needs, mirrored from the main
+    -- database's needs_closed).
+    closed INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (household_id, key)
 );
 CREATE INDEX visits_grid ON visits (grid, at);
@@ -116,6 +120,14 @@ CREATE INDEX visits_needs ON visits (grid, at) WHERE needs <> '' OR follow_up = 
 -- every projected document scanned every visit, and catching up grew with
 -- the square of the district.
 CREATE INDEX visits_contact ON visits (key) WHERE contact = 1;
+-- The open needs (summary::OPEN_NEED): a grid's, and the oldest of a
+-- street or district without reading the handled ones; a closure finds
+-- its visit by key.
+CREATE INDEX visits_open ON visits (grid, at, household_id, key)
+    WHERE (needs <> '' OR follow_up = 1) AND corrected = 0 AND closed = 0;
+CREATE INDEX visits_open_at ON visits (at, household_id, key)
+    WHERE (needs <> '' OR follow_up = 1) AND corrected = 0 AND closed = 0;
+CREATE INDEX visits_need_key ON visits (key) WHERE needs <> '' OR follow_up = 1;
 CREATE TABLE issues (
     id TEXT PRIMARY KEY,
     grid TEXT NOT NULL,
@@ -275,6 +287,7 @@ fn migrate(c: &mut rusqlite::Connection) -> rusqlite::Result<()> {
         tx.execute_batch(&format!("DROP TABLE \"{t}\""))?;
     }
     tx.execute_batch(SCHEMA)?;
+    tx.execute_batch(&summary::schema())?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()
 }
@@ -561,8 +574,9 @@ fn write_doc(tx: &rusqlite::Transaction<'_>, id: &str, p: &Projected) -> rusqlit
         Projected::Contact(c) => {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO visits (household_id, key, grid, visitor, role, at, method,
-                    findings, needs, follow_up, corrected, contact, place_key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 1, ?11)",
+                    findings, needs, follow_up, corrected, contact, place_key, closed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 1, ?11,
+                    EXISTS (SELECT 1 FROM closed_needs WHERE visit_key = ?2))",
             )?
             .execute(params![
                 c.household,
@@ -682,8 +696,9 @@ fn write_household(
     for (key, v) in &h.visits {
         tx.prepare_cached(
             "INSERT INTO visits (household_id, key, grid, visitor, role, at, method, findings, needs,
-                follow_up, corrected)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                follow_up, corrected, closed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+                EXISTS (SELECT 1 FROM closed_needs WHERE visit_key = ?2))",
         )?
         .execute(params![
             id,
@@ -1212,19 +1227,13 @@ pub async fn profile(model: &ReadModel, prefix: &str, today: String) -> Result<P
                 .query_map(params![lo, hi], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             let mut ages = [0i64; 5];
-            let mut st = c.prepare_cached(
-                "SELECT CASE
-                    WHEN birth_date IS NULL
-                      OR birth_date NOT GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'
-                      OR birth_date > ?3 THEN 4
-                    WHEN age < 18 THEN 0 WHEN age < 60 THEN 1 WHEN age < 80 THEN 2 ELSE 3 END,
-                    count(*)
-                 FROM (SELECT birth_date,
-                         CAST(substr(?3, 1, 4) AS INTEGER) - CAST(substr(birth_date, 1, 4) AS INTEGER)
-                           - (substr(?3, 6, 5) < substr(birth_date, 6, 5)) AS age
-                       FROM residents WHERE grid >= ?1 AND grid < ?2)
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {}, count(*)
+                 FROM (SELECT {} FROM residents WHERE grid >= ?1 AND grid < ?2)
                  GROUP BY 1",
-            )?;
+                summary::AGE_BAND,
+                summary::AGE
+            ))?;
             let mut rows = st.query(params![lo, hi, today])?;
             while let Some(r) = rows.next()? {
                 let band: i64 = r.get(0)?;
@@ -1294,6 +1303,36 @@ pub async fn needs(model: &ReadModel, prefix: &str) -> Result<Vec<NeedRow>, DbEr
                  ORDER BY v.at, v.household_id, v.key"
             ))?
             .query_map(params![lo, hi], need_row)?
+            .collect()
+        })
+        .await
+}
+
+/// The oldest `limit` open needs under `prefix` (not handled, not
+/// superseded by a correction), oldest first: walked in time order for a
+/// street or more (the first ones found are the answer), by grid for a
+/// community or a grid.
+pub async fn open_needs(
+    model: &ReadModel,
+    prefix: &str,
+    limit: usize,
+) -> Result<Vec<NeedRow>, DbError> {
+    let (lo, hi) = (prefix.to_owned(), upper(prefix));
+    let index = if prefix.len() < 12 {
+        "visits_open_at"
+    } else {
+        "visits_open"
+    };
+    model
+        .run(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {NEED_COLUMNS} FROM visits v INDEXED BY {index}
+                   JOIN households h ON h.id = v.household_id
+                 WHERE v.grid >= ?1 AND v.grid < ?2 AND {} AND {AT_ITS_HOUSEHOLD}
+                 ORDER BY v.at, v.household_id, v.key LIMIT ?3",
+                summary::OPEN_NEED
+            ))?
+            .query_map(params![lo, hi, limit as i64], need_row)?
             .collect()
         })
         .await

@@ -6,13 +6,14 @@
 //! 群众诉求 / 需跟进. The handler checks access and renders; each part is
 //! one function below.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use axum::extract::{Path, State};
 use axum::response::Response;
 use gridsync_core::codes::{AttentionTag, ResidenceStatus};
 
 use super::super::format::{address_of, need_text, pct, territory_link, urlencode, when};
+use super::super::readmodel::summary::{self, Summary};
 use super::super::readmodel::{self, Counts};
 use super::super::session::WebUser;
 use super::super::{WebResult, access, chart, render};
@@ -269,7 +270,7 @@ struct TerritoryPage {
     ages: Vec<Share>,
     /// Open 群众诉求 / 需跟进, oldest first, and how many there are.
     needs: Vec<NeedLine>,
-    needs_total: usize,
+    needs_total: i64,
     /// Whether the viewer may mark them handled.
     may_close: bool,
 }
@@ -289,11 +290,29 @@ pub async fn territory(
 async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<TerritoryPage> {
     let (title, level) = territory_name(state, code).await?;
     readmodel::catch_up(state).await?;
+    super::super::needs::mirror_closures(state).await?;
     let model = state.web.model();
     let now = gridsync_core::clock::Clock::System.now_ms();
     let since = now - PERIOD_DAYS * DAY_MS;
+    let today = gridsync_core::clock::Clock::Fixed(now).today();
+    let grids = summary::summaries(
+        model,
+        code,
+        since,
+        format!(
+            "{:04}-{:02}-{:02}",
+            today.year(),
+            u8::from(today.month()),
+            today.day()
+        ),
+    )
+    .await?;
+    let mut whole = Summary::default();
+    for g in grids.values() {
+        whole.add(g);
+    }
 
-    let (child_label, mut children) = children(state, code, since).await?;
+    let (child_label, mut children) = children(state, code, since, &grids).await?;
     let mut totals = Counts::default();
     for r in &children {
         totals.households += r.c.households;
@@ -318,10 +337,10 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
 
     let users = state.directory.users().await?;
     let names: HashMap<&str, &User> = users.iter().map(|u| (u.id.as_str(), u)).collect();
-    let (holders, holder_ids) = holders(model, code, since, &names).await?;
+    let (holders, holder_ids) = holders(&whole, &names);
     let (syncs, never_synced) = syncs(state, code, now, &users, &holder_ids).await?;
-    let (status, ages) = residents(model, code, now).await?;
-    let (needs, needs_total) = needs(state, code, now, &names).await?;
+    let (status, ages) = residents(&whole);
+    let needs = needs(state, code, now, &names).await?;
     let p = user.principal();
 
     Ok(TerritoryPage {
@@ -335,7 +354,7 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
         totals,
         child_label,
         children,
-        tags: tags(model, code).await?,
+        tags: tags(&whole),
         holders,
         reports,
         syncs,
@@ -343,12 +362,12 @@ async fn overview(state: &AppState, user: &WebUser, code: &str) -> WebResult<Ter
         grid: code.len() == 15,
         figures: figures(state, code, since).await?,
         never_synced,
-        unheld: readmodel::unheld_count(model, code).await?,
+        unheld: whole.unheld,
         unheld_link: format!("{}/unheld", territory_link(code)),
         status,
         ages,
         needs,
-        needs_total,
+        needs_total: whole.open_needs,
         may_close: matches!(p.role, Role::Admin | Role::Supervisor | Role::GridWorker),
     })
 }
@@ -361,6 +380,7 @@ async fn children(
     state: &AppState,
     code: &str,
     since: i64,
+    grids: &BTreeMap<String, Summary>,
 ) -> WebResult<(&'static str, Vec<ChildRow>)> {
     let dir = &state.directory;
     let (group_len, child_label, named): (usize, &'static str, Vec<(String, String)>) =
@@ -394,7 +414,20 @@ async fn children(
             ),
             _ => (0, "楼栋", Vec::new()),
         };
-    let mut counts = readmodel::counts_by(state.web.model(), code, group_len, since).await?;
+    let mut counts = if group_len == 0 {
+        readmodel::counts_by(state.web.model(), code, group_len, since).await?
+    } else {
+        let mut by: BTreeMap<String, Counts> = BTreeMap::new();
+        for (grid, g) in grids {
+            let c = by
+                .entry(grid.chars().take(group_len).collect())
+                .or_default();
+            c.households += g.households;
+            c.residents += g.residents;
+            c.visited += g.visited;
+        }
+        by
+    };
     let rows = if group_len == 0 {
         counts
             .iter()
@@ -468,35 +501,26 @@ async fn report_counts(
 }
 
 /// The residents of each attention group, in the core's order.
-async fn tags(model: &readmodel::ReadModel, code: &str) -> WebResult<Vec<(String, i64)>> {
-    let tag_map: HashMap<String, i64> = readmodel::tag_counts(model, code)
-        .await?
-        .into_iter()
-        .collect();
-    Ok(AttentionTag::all()
+fn tags(whole: &Summary) -> Vec<(String, i64)> {
+    AttentionTag::all()
         .iter()
         .map(|t| {
             (
                 t.name_zh().to_owned(),
-                tag_map.get(t.code()).copied().unwrap_or(0),
+                whole.tags.get(t.code()).copied().unwrap_or(0),
             )
         })
-        .collect())
+        .collect()
 }
 
-/// Each 包保责任人's households and how many were contacted since
-/// `since`, and who they are.
-async fn holders(
-    model: &readmodel::ReadModel,
-    code: &str,
-    since: i64,
-    names: &HashMap<&str, &User>,
-) -> WebResult<(Vec<HolderRow>, HashSet<String>)> {
-    let holder_rows = readmodel::holder_coverage(model, code, since).await?;
-    let holder_ids: HashSet<String> = holder_rows.iter().map(|h| h.0.clone()).collect();
-    let holders = holder_rows
-        .into_iter()
-        .map(|(id, held, contacted)| HolderRow {
+/// Each 包保责任人's households and how many were contacted since the
+/// period start, and who they are.
+fn holders(whole: &Summary, names: &HashMap<&str, &User>) -> (Vec<HolderRow>, HashSet<String>) {
+    let holder_ids: HashSet<String> = whole.holders.keys().cloned().collect();
+    let holders = whole
+        .holders
+        .iter()
+        .map(|(id, &(held, contacted))| HolderRow {
             name: names
                 .get(id.as_str())
                 .map(|u| u.display_name.clone())
@@ -507,7 +531,7 @@ async fn holders(
             low: held > 0 && (contacted as f64) < held as f64 * COVERAGE_TARGET,
         })
         .collect();
-    Ok((holders, holder_ids))
+    (holders, holder_ids)
 }
 
 /// The people of this territory (its grid workers, supervisors below
@@ -599,23 +623,7 @@ async fn syncs(
 /// Who the residents are: residence status by the core's names, age
 /// bands on today's date in Beijing (the server's clock, as every figure
 /// of the page).
-async fn residents(
-    model: &readmodel::ReadModel,
-    code: &str,
-    now: i64,
-) -> WebResult<(Vec<Share>, Vec<Share>)> {
-    let today = gridsync_core::clock::Clock::Fixed(now).today();
-    let profile = readmodel::profile(
-        model,
-        code,
-        format!(
-            "{:04}-{:02}-{:02}",
-            today.year(),
-            u8::from(today.month()),
-            today.day()
-        ),
-    )
-    .await?;
+fn residents(whole: &Summary) -> (Vec<Share>, Vec<Share>) {
     let mut status: Vec<Share> = ResidenceStatus::all()
         .iter()
         .map(|s| Share {
@@ -625,7 +633,7 @@ async fn residents(
         })
         .collect();
     let mut unrecorded = 0;
-    for (code, n) in profile.status {
+    for (code, n) in whole.status.iter().cloned() {
         match code
             .as_deref()
             .and_then(|c| ResidenceStatus::from_code(c).ok())
@@ -648,29 +656,28 @@ async fn residents(
         ("age-unknown", "未知"),
     ]
     .into_iter()
-    .zip(profile.ages)
+    .zip(whole.ages)
     .map(|((id, label), n)| Share {
         id: id.into(),
         label: label.into(),
         n,
     })
     .collect();
-    Ok((status, ages))
+    (status, ages)
 }
 
 /// 群众诉求 / 需跟进 not handled yet, oldest first: the first
-/// [`NEEDS_LISTED`], and how many there are.
+/// [`NEEDS_LISTED`] (how many there are is the summaries').
 async fn needs(
     state: &AppState,
     code: &str,
     now: i64,
     names: &HashMap<&str, &User>,
-) -> WebResult<(Vec<NeedLine>, usize)> {
-    let open = super::super::needs::open_needs(state, code).await?;
-    let total = open.len();
+) -> WebResult<Vec<NeedLine>> {
+    let open = readmodel::open_needs(state.web.model(), code, NEEDS_LISTED).await?;
     let mut grid_names: HashMap<String, String> = HashMap::new();
     let mut needs = Vec::new();
-    for n in open.into_iter().take(NEEDS_LISTED) {
+    for n in open {
         if !grid_names.contains_key(&n.grid) {
             let name = state
                 .directory
@@ -697,5 +704,5 @@ async fn needs(
             visit: n.visit_key,
         });
     }
-    Ok((needs, total))
+    Ok(needs)
 }
