@@ -94,6 +94,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0013_listings",
         include_str!("../migrations/postgres/0013_listings.sql"),
     ),
+    (
+        14,
+        "0014_listings_collation",
+        include_str!("../migrations/postgres/0014_listings_collation.sql"),
+    ),
 ];
 
 /// Whether `url` names a PostgreSQL database (`postgres://`, `postgresql://`).

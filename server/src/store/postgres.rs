@@ -734,6 +734,14 @@ pub mod lookups {
          CROSS JOIN LATERAL (SELECT 1 FROM changes c WHERE c.doc_id = t.id AND c.seq > t.after
             AND (c.device_id IS NULL OR c.device_id IS DISTINCT FROM $3) LIMIT 1) AS news
          WHERE NOT coalesce(d.writer = $3 AND d.writer_after <= t.after, false)";
+    /// Documents `$1` as stored (snapshot and its position), with their
+    /// list rows if derived from their latest version.
+    pub const WHOLE: &str = "SELECT d.id, d.snapshot, d.snapshot_seq, l.data
+         FROM unnest($1::text[]) AS t(id)
+         CROSS JOIN LATERAL (SELECT d.id, d.snapshot, d.snapshot_seq, d.last_seq FROM docs d
+            WHERE d.id = t.id OFFSET 0) AS d
+         LEFT JOIN LATERAL (SELECT l.data FROM listings l
+            WHERE l.doc_id = d.id AND l.seq = d.last_seq OFFSET 0) AS l ON true";
     /// The changes of documents `$1` after `$2`, each document's in order.
     pub const CHANGES_AFTER: &str = "SELECT t.id, c.data
          FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS t(id, after, n)
@@ -776,15 +784,7 @@ async fn chunk_data<C: GenericClient>(
         .collect();
     if !whole_ids.is_empty() {
         // With the list rows derived from the document's latest version.
-        for r in query(
-            tx,
-            "SELECT d.id, d.snapshot, d.snapshot_seq, l.data FROM docs d
-             LEFT JOIN listings l ON l.doc_id = d.id AND l.seq = d.last_seq
-             WHERE d.id = ANY($1)",
-            &[&whole_ids],
-        )
-        .await?
-        {
+        for r in query(tx, lookups::WHOLE, &[&whole_ids]).await? {
             let id: String = r.get(0);
             from.insert(id.clone(), r.get(2));
             out.insert(
