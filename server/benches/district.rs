@@ -44,6 +44,8 @@ const COMMUNITIES_PER_STREET: usize = 10;
 const GRIDS_PER_STREET: usize = GRIDS_PER_COMMUNITY * COMMUNITIES_PER_STREET;
 /// Grids pushed, pulled and edited at each size (the median is reported).
 const ROUNDS: usize = 3;
+/// Grids seeded at once.
+const SEEDERS: usize = 2;
 
 fn street(s: usize) -> String {
     format!("{DISTRICT}{:03}", s + 1)
@@ -106,7 +108,8 @@ fn sync(store: &mut Store, client: &Client) -> SyncReport {
 struct Admin {
     http: reqwest::blocking::Client,
     url: String,
-    token: String,
+    /// Signed in again when it expires (seeding a district outlasts it).
+    token: std::sync::Mutex<String>,
 }
 
 impl Admin {
@@ -116,8 +119,19 @@ impl Admin {
             .timeout(Duration::from_secs(600))
             .build()
             .unwrap();
-        let res: serde_json::Value = http
-            .post(format!("{url}/v1/auth/login"))
+        let admin = Self {
+            http,
+            url: url.to_owned(),
+            token: Default::default(),
+        };
+        admin.sign_in();
+        admin
+    }
+
+    fn sign_in(&self) {
+        let res: serde_json::Value = self
+            .http
+            .post(format!("{}/v1/auth/login", self.url))
             .json(
                 &serde_json::json!({"username": "admin", "password": PASSWORD,
                 "device_id": uuid::Uuid::new_v4().to_string()}),
@@ -126,21 +140,24 @@ impl Admin {
             .unwrap()
             .json()
             .unwrap();
-        Self {
-            http,
-            url: url.to_owned(),
-            token: res["access_token"].as_str().unwrap().to_owned(),
-        }
+        *self.token.lock().unwrap() = res["access_token"].as_str().unwrap().to_owned();
     }
 
     fn add_user(&self, body: serde_json::Value) {
-        let res = self
-            .http
-            .post(format!("{}/v1/admin/users", self.url))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .unwrap();
+        let send = || {
+            let token = self.token.lock().unwrap().clone();
+            self.http
+                .post(format!("{}/v1/admin/users", self.url))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .unwrap()
+        };
+        let mut res = send();
+        if res.status() == reqwest::StatusCode::UNAUTHORIZED {
+            self.sign_in();
+            res = send();
+        }
         assert!(res.status().is_success(), "add user: {}", res.status());
     }
 
@@ -310,17 +327,32 @@ fn main() {
         let admin = Admin::new(&server.url);
         // Fill to one below the size; the size's last grid is the one
         // measured.
+        // Two phones at a time: one records while the server takes the
+        // other's push (one at a time, half the machine stood idle).
         let (_, seeding) = timed(|| {
-            while seeded + 1 < size {
-                seed(&admin, &phones, seeded, now);
-                seeded += 1;
-                if seeded % 50 == 0 {
-                    eprintln!(
-                        "  {seeded} grids held ({:.0} s)",
-                        started.elapsed().as_secs_f64()
-                    );
+            let next = std::sync::atomic::AtomicUsize::new(seeded);
+            let target = size.saturating_sub(1).max(seeded);
+            std::thread::scope(|s| {
+                for _ in 0..SEEDERS {
+                    s.spawn(|| {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if i >= target {
+                                break;
+                            }
+                            seed(&admin, &phones, i, now);
+                            if (i + 1).is_multiple_of(50) {
+                                eprintln!(
+                                    "  {} grids held ({:.0} s)",
+                                    i + 1,
+                                    started.elapsed().as_secs_f64()
+                                );
+                            }
+                        }
+                    });
                 }
-            }
+            });
+            seeded = target;
         });
         eprintln!(
             "{seeded} grids seeded ({:.1} s); measuring {ROUNDS} more",
