@@ -304,7 +304,8 @@ fn main() {
     let mut server = server::start(&data, db_url.as_deref());
 
     let max = *sizes.last().unwrap();
-    let streets = max.div_ceil(GRIDS_PER_STREET);
+    // Room for the ROUNDS grids measured after the last size.
+    let streets = (max + ROUNDS).div_ceil(GRIDS_PER_STREET);
     let territory = serde_json::json!({"streets": (0..streets).map(|s| serde_json::json!({
         "code": street(s), "name": format!("第{}街道", s + 1),
         "communities": (0..COMMUNITIES_PER_STREET).map(|c| {
