@@ -840,6 +840,9 @@ pub async fn counts_by(
 }
 
 /// Residents per attention tag under `prefix`.
+/// (The overview reads [`summary`]; this direct query is what the
+/// summaries are checked against.)
+#[cfg(test)]
 pub async fn tag_counts(model: &ReadModel, prefix: &str) -> Result<Vec<(String, i64)>, DbError> {
     let (lo, hi) = (prefix.to_owned(), upper(prefix));
     model
@@ -855,6 +858,9 @@ pub async fn tag_counts(model: &ReadModel, prefix: &str) -> Result<Vec<(String, 
 
 /// Per package-holder: households held and households they contacted
 /// since `since`, under `prefix`.
+/// (The overview reads [`summary`]; this direct query is what the
+/// summaries are checked against.)
+#[cfg(test)]
 pub async fn holder_coverage(
     model: &ReadModel,
     prefix: &str,
@@ -1170,6 +1176,9 @@ pub async fn outcomes(
 }
 
 /// Households under `prefix` without a 包保责任人.
+/// (The overview reads [`summary`]; this direct query is what the
+/// summaries are checked against.)
+#[cfg(test)]
 pub async fn unheld_count(model: &ReadModel, prefix: &str) -> Result<i64, DbError> {
     let (lo, hi) = (prefix.to_owned(), upper(prefix));
     model
@@ -1215,6 +1224,9 @@ pub struct Profile {
 /// The residents under `prefix` by residence status and by age band on
 /// `today` (`YYYY-MM-DD`, Beijing time): whole years from the birth
 /// date, a birthday not yet reached this year not counted.
+/// (The overview reads [`summary`]; this direct query is what the
+/// summaries are checked against.)
+#[cfg(test)]
 pub async fn profile(model: &ReadModel, prefix: &str, today: String) -> Result<Profile, DbError> {
     let (lo, hi) = (prefix.to_owned(), upper(prefix));
     model
