@@ -246,7 +246,11 @@ fn main() {
     let push_cpu_median = push_cpus_sorted[push_cpus_sorted.len() / 2];
     // Restart the server so its peak memory is the pull's alone.
     drop(server);
-    let server = server::start(&data, db_url);
+    // GRIDSYNC_BENCH_WRAP runs the restarted server under a tool, e.g.
+    // "heaptrack", to see where the pull's memory goes.
+    let wrap = std::env::var("GRIDSYNC_BENCH_WRAP").ok();
+    let server = server::start_wrapped(&data, db_url, wrap.as_deref());
+    let server_before = server::peak_mb(&server);
     let out = Command::new(std::env::current_exe().unwrap())
         .env(CHILD, format!("{}|{}", server.url, tmp.path().display()))
         .output()
@@ -258,6 +262,9 @@ fn main() {
         .unwrap_or_else(|| panic!("child failed: {}", String::from_utf8_lossy(&out.stderr)));
     let f: Vec<f64> = line[7..].split(' ').map(|x| x.parse().unwrap()).collect();
     let server_peak = server::peak_mb(&server);
+    eprintln!(
+        "server peak: {server_before:.0} MB after start, {server_peak:.0} MB after the 20-grid pull"
+    );
 
     println!("| measurement | result | target |");
     println!("|---|---|---|");

@@ -727,13 +727,17 @@ pub mod lookups {
          CROSS JOIN LATERAL (SELECT 1 FROM changes c
             WHERE c.doc_id = k.d AND c.hash = k.h LIMIT 1) AS found";
     /// Which documents `$1` have a change after `$2` from a device other
-    /// than `$3`, leaving out those whose latest run of changes is `$3`'s.
+    /// than `$3`: those whose latest change after `$2` is another
+    /// device's (known from `docs` alone), not those whose latest run of
+    /// changes is `$3`'s, and otherwise as the log says.
     pub const WANTED: &str = "SELECT t.id FROM unnest($1::text[], $2::bigint[]) AS t(id, after)
-         CROSS JOIN LATERAL (SELECT d.writer, d.writer_after FROM docs d
+         CROSS JOIN LATERAL (SELECT d.writer, d.writer_after, d.last_seq FROM docs d
             WHERE d.id = t.id OFFSET 0) AS d
-         CROSS JOIN LATERAL (SELECT 1 FROM changes c WHERE c.doc_id = t.id AND c.seq > t.after
-            AND (c.device_id IS NULL OR c.device_id IS DISTINCT FROM $3) LIMIT 1) AS news
-         WHERE NOT coalesce(d.writer = $3 AND d.writer_after <= t.after, false)";
+         WHERE CASE WHEN d.writer IS NOT NULL AND d.writer IS DISTINCT FROM $3
+                AND d.last_seq > t.after THEN true
+            WHEN d.writer = $3 AND d.writer_after <= t.after THEN false
+            ELSE EXISTS (SELECT 1 FROM changes c WHERE c.doc_id = t.id AND c.seq > t.after
+                AND (c.device_id IS NULL OR c.device_id IS DISTINCT FROM $3)) END";
     /// Documents `$1` as stored (snapshot and its position), with their
     /// list rows if derived from their latest version.
     pub const WHOLE: &str = "SELECT d.id, d.snapshot, d.snapshot_seq, l.data
