@@ -3,7 +3,8 @@
 use clap::Parser;
 
 // Under load glibc malloc kept about ten times the live heap resident
-// (BENCHMARKS.md, server memory); jemalloc gives it back.
+// (BENCHMARKS.md, server memory); jemalloc gives it back. Its options
+// (one arena) are compiled in: .cargo/config.toml.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

@@ -10,6 +10,7 @@ mod fuzz_corpus;
 mod ledger_import;
 mod openapi;
 mod postgres;
+mod process;
 mod reports;
 mod reveals;
 mod rules;
