@@ -650,24 +650,22 @@ fn sync_recorded(
     cancel: Option<&AtomicBool>,
     progress: &mut dyn FnMut(&core_sync::Progress),
 ) -> Result<core_sync::SyncReport> {
-    match core_sync::sync(
+    // The typed form of the outcome is kept with the core's record of it,
+    // in one hold of the store: `status` never reads one without the
+    // other.
+    core_sync::sync_keeping(
         &mut &*store,
         client,
         &SyncOptions::default(),
         cancel,
         progress,
-    ) {
-        Ok(report) => {
-            lock(store).set_meta(crate::error::LAST_ERROR, "")?;
-            Ok(report)
-        }
-        Err(e) => {
-            let core = e.to_string();
-            let typed = GridsyncError::from(e);
-            // The error is what the caller needs; failing to keep it is not.
-            let _ =
-                lock(store).set_meta(crate::error::LAST_ERROR, &typed.to_last_error_json(&core));
-            Err(typed)
-        }
-    }
+        &mut |s, outcome| match outcome {
+            Ok(_) => s.set_meta(crate::error::LAST_ERROR, ""),
+            Err(e) => s.set_meta(
+                crate::error::LAST_ERROR,
+                &GridsyncError::from(e).to_last_error_json(&e.to_string()),
+            ),
+        },
+    )
+    .map_err(GridsyncError::from)
 }

@@ -256,9 +256,11 @@ impl LastError {
             "Unsynced" => K::Unsynced,
             "Busy" => K::Busy,
             "Listener" => K::Listener,
-            // Nothing kept for this error yet (status read between the
-            // core recording a cancelled sync and this layer keeping it):
-            // a cancellation is still told as one.
+            // Nothing kept for this error (a store last synced by a
+            // version that kept the typed form after the core's record,
+            // and was read between the two): a cancellation is still told
+            // as one. This version keeps both in one hold of the store
+            // (`core_sync::sync_keeping`).
             _ if core == gridsync_core::Error::Cancelled.to_string() => K::Cancelled,
             _ => K::Internal,
         };
@@ -326,16 +328,22 @@ fn camel_case(field: &str) -> String {
 
 impl From<Core> for GridsyncError {
     fn from(e: Core) -> Self {
+        Self::from(&e)
+    }
+}
+
+impl From<&Core> for GridsyncError {
+    fn from(e: &Core) -> Self {
         match e {
             Core::Invalid { field, reason } => Self::Invalid {
-                field: camel_case(&field),
+                field: camel_case(field),
                 reason: reason.zh.clone(),
-                zh: reason.zh,
-                en: reason.en,
+                zh: reason.zh.clone(),
+                en: reason.en.clone(),
             },
             Core::Forbidden(reason) => Self::Forbidden {
-                zh: reason.zh,
-                en: reason.en,
+                zh: reason.zh.clone(),
+                en: reason.en.clone(),
             },
             Core::NotFound { kind, .. } => Self::NotFound {
                 zh: "未找到该记录（本机没有）".into(),
@@ -344,14 +352,14 @@ impl From<Core> for GridsyncError {
             Core::Merged { survivor, .. } => Self::Merged {
                 zh: "该户已与另一户合并，请在合并后的记录上修改".into(),
                 en: "this household was merged into another; edit the merged record".into(),
-                survivor,
+                survivor: survivor.clone(),
             },
             Core::Network(m) => Self::Network {
                 zh: "网络连接失败，请稍后重试".into(),
                 en: format!("network: {m}"),
             },
             Core::Unauthorized(m) => {
-                let (zh, en) = bilingual(&m, "请重新登录", "please sign in again");
+                let (zh, en) = bilingual(m, "请重新登录", "please sign in again");
                 Self::Unauthorized { zh, en }
             }
             Core::DeviceRevoked => Self::DeviceRevoked {
@@ -364,7 +372,7 @@ impl From<Core> for GridsyncError {
                 message,
             } => {
                 let (zh, en) = bilingual(
-                    &message,
+                    message,
                     &format!("服务器错误 {status}"),
                     &format!("server error {status} ({code})"),
                 );
@@ -372,8 +380,8 @@ impl From<Core> for GridsyncError {
                     403 => Self::Forbidden { zh, en },
                     409 => Self::Conflict { zh, en },
                     _ => Self::Server {
-                        status: i32::from(status),
-                        code,
+                        status: i32::from(*status),
+                        code: code.clone(),
                         zh,
                         en,
                     },
@@ -415,7 +423,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_cancelled_sync_reads_as_cancelled_before_its_outcome_is_kept() {
+    fn a_cancelled_sync_with_no_typed_form_kept_reads_as_cancelled() {
         let core = gridsync_core::Error::Cancelled.to_string();
         let last = LastError::read(None, &core);
         assert!(matches!(last.kind, ErrorKind::Cancelled));

@@ -233,6 +233,26 @@ pub fn sync<A: StoreAccess>(
     cancel: Option<&AtomicBool>,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<SyncReport> {
+    sync_keeping(store, client, options, cancel, progress, &mut |_, _| Ok(()))
+}
+
+/// What [`sync_keeping`] calls with a sync's outcome, the store held.
+pub type Keep<'a> =
+    dyn FnMut(&mut Store, std::result::Result<&SyncReport, &Error>) -> Result<()> + 'a;
+
+/// [`sync`], and `keep` is given its outcome in the same hold of the store
+/// (and, for a success, the same transaction) that records it for
+/// [`status`]: what a caller keeps of the outcome (a binding's typed form
+/// of the error) is never seen without it, nor it without that. A failure
+/// to keep an error is not the sync's error.
+pub fn sync_keeping<A: StoreAccess>(
+    store: &mut A,
+    client: &Client,
+    options: &SyncOptions,
+    cancel: Option<&AtomicBool>,
+    progress: &mut dyn FnMut(&Progress),
+    keep: &mut Keep<'_>,
+) -> Result<SyncReport> {
     // After the documents, the reveal records for the audit log: a failure
     // to send them fails the sync, so none is lost quietly.
     let result = sync_inner(store, client, options, cancel, progress)
@@ -268,12 +288,16 @@ pub fn sync<A: StoreAccess>(
     store.with(|store| {
         let now = store.clock().now_ms().to_string();
         match &result {
-            Ok(_) => store.batch(|s| {
+            Ok(report) => store.batch(|s| {
                 s.set_meta(LAST_SUCCESS, &now)?;
-                s.set_meta(LAST_ERROR, "")
+                s.set_meta(LAST_ERROR, "")?;
+                keep(s, Ok(report))
             }),
             Err(e) => {
-                let _ = store.set_meta(LAST_ERROR, &format!("{now} {e}"));
+                let _ = store.batch(|s| {
+                    s.set_meta(LAST_ERROR, &format!("{now} {e}"))?;
+                    keep(s, Err(e))
+                });
                 Ok(())
             }
         }

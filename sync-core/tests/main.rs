@@ -11,6 +11,7 @@ mod fixtures;
 mod issues;
 mod ledger;
 mod merge;
+mod outcome;
 mod projection;
 
 use gridsync_core::clock::Clock;
