@@ -31,7 +31,9 @@
 //! merge (a grid worker of the grid, a supervisor, an admin), and only when
 //! every change judged with it is a merge too.
 
-use automerge::{Automerge, ObjId, ObjType, ReadDoc, Value};
+use std::collections::HashMap;
+
+use automerge::{Automerge, ObjId, ObjType, ReadDoc, Value, ValueRef};
 use gridsync_core::codes::{Op, VisitorRole};
 use gridsync_core::contact::Contact;
 use gridsync_core::household::Household;
@@ -357,7 +359,9 @@ fn kept_identity(before: &Automerge, after: &Automerge, keys: &[&str]) -> Result
 }
 
 /// Every entry of the root map `key` before is still there after, as the
-/// same object.
+/// same object. Each map is read once, in one pass: looking each entry up
+/// in both documents took a lookup per entry, a tenth of the server's CPU
+/// at a shift end, and grew with the square of a household's visits.
 fn entries_kept(
     before: &Automerge,
     after: &Automerge,
@@ -370,11 +374,15 @@ fn entries_kept(
     ) else {
         return Ok(());
     };
-    for entry in before.keys(&old_map) {
-        let old = object_at(before, &old_map, &entry).map(|(id, _)| id);
-        let new = object_at(after, &new_map, &entry).map(|(id, _)| id);
-        if old.is_some() && old != new {
-            return Err(refusal(&entry));
+    let now: HashMap<String, ObjId> = after
+        .map_range(&new_map, ..)
+        .filter(|e| matches!(e.value, ValueRef::Object(_)))
+        .map(|e| (e.key.to_string(), e.id()))
+        .collect();
+    // In key order, as before: the first entry missing is the one named.
+    for e in before.map_range(&old_map, ..) {
+        if matches!(e.value, ValueRef::Object(_)) && now.get(e.key.as_ref()) != Some(&e.id()) {
+            return Err(refusal(&e.key));
         }
     }
     Ok(())
