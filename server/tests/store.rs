@@ -534,6 +534,57 @@ pub(crate) mod suite {
         assert_eq!(other.docs.len(), 3);
     }
 
+    /// Documents a pull passes over (the device's own changes are all
+    /// there is) take no room on the page: a phone that pushed more
+    /// documents than its page holds is answered with `more: false`, not
+    /// asked back for an empty page, and still gets the news after them.
+    pub(crate) async fn passed_over_documents_take_no_room(store: Arc<dyn DocStore>) {
+        let (mut a, first) = phone_with(G1, 30, None);
+        let worker = || guard(principal(Role::GridWorker, &[G1]));
+        store
+            .push(first, None, Some("d1".into()), worker())
+            .await
+            .unwrap();
+        let limits = PullLimits {
+            max_docs: 5,
+            ..PullLimits::default()
+        };
+        let pull = |device: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .pull(
+                        vec![feed(&format!("g:{G1}"), 0)],
+                        limits,
+                        Some(device.into()),
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        let mine = pull("d1").await;
+        assert!(mine.docs.is_empty(), "its own 30 documents are not sent");
+        assert!(!mine.more, "and take no room: nothing more to ask for");
+        assert_eq!(mine.cursors[0].at.cursor, store.max_seq().await.unwrap());
+        assert_eq!(mine.cursors[0].at.base, store.max_seq().await.unwrap());
+        // Another device's change after the 30 comes on the same page.
+        let id = a.households(&Default::default()).unwrap()[7].id.clone();
+        let before = a.outbox(10_000).unwrap().len();
+        a.add_resident(&id, Resident::named("后来")).unwrap();
+        store
+            .push(outbox_after(&a, before), None, Some("d2".into()), worker())
+            .await
+            .unwrap();
+        let news = pull("d1").await;
+        assert_eq!(news.docs.len(), 1);
+        assert_eq!(news.docs[0].id, id);
+        assert!(!news.more);
+        // For another device the page still holds five.
+        let other = pull("d3").await;
+        assert_eq!(other.docs.len(), 5);
+        assert!(other.more);
+    }
+
     /// The echo check follows who wrote what, whatever the order: a device
     /// gets a document back exactly when a change it lacks is not its own.
     pub(crate) async fn echo_follows_interleaved_writers(store: Arc<dyn DocStore>) {
@@ -1149,6 +1200,7 @@ macro_rules! conformance {
             case!(garbage_changes_are_refused);
             case!(own_changes_are_not_echoed);
             case!(echo_follows_interleaved_writers);
+            case!(passed_over_documents_take_no_room);
             case!(echo_suppression_counts_from_base);
             case!(a_cursor_past_the_end_starts_over);
             case!(paged_pull_delivers_whole_documents);

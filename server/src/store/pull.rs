@@ -8,6 +8,8 @@
 //! - `base` is never after `cursor`; the feed's documents changed after
 //!   `cursor` are read in log order, as many as the page has room for
 //!   (documents and bytes, at least one document per page);
+//!   documents passed over (below) take no room, up to [`SKIP_MAX`] of
+//!   them a page;
 //! - each is sent with every change after `base` (the whole document when
 //!   it entered the feed after `base`), unless the device's own changes are
 //!   all there is to send (never echoed back); the cursor moves past it
@@ -21,6 +23,12 @@ use std::collections::HashMap;
 
 use super::{FeedCursor, PullLimits, PullPage, PulledDoc};
 use crate::store::Position;
+
+/// The most documents of one feed a page passes over without sending
+/// them (the device's own changes are all there is to send) before it
+/// answers with `more`: a phone that pushed a few grids is answered in the
+/// same round trip, and no page reads without end.
+pub(crate) const SKIP_MAX: usize = 5_000;
 
 /// A document of a feed a pull may send.
 #[derive(Debug, Clone)]
@@ -119,28 +127,36 @@ pub(crate) async fn page<S: PullSource>(
             at
         };
         let (base, cursor) = (at.base.min(at.cursor), at.cursor);
-        let room = limits.max_docs.saturating_sub(page.docs.len());
         let mut new_cursor = cursor;
         let mut new_base = base;
         let mut exhausted = false;
-        if room > 0 && !full(&page, bytes) {
+        // Documents passed over (the device's own changes are all there is
+        // to send) take no room on the page: a phone that just pushed a
+        // grid is not asked to come back for an empty page. Read further
+        // until the page is full, the feed is read to its end, or
+        // SKIP_MAX documents were passed over.
+        let mut skipped = 0usize;
+        'feed: loop {
+            let room = limits.max_docs.saturating_sub(page.docs.len());
+            if room == 0 || full(&page, bytes) || skipped >= SKIP_MAX {
+                break;
+            }
             let candidates = src
-                .candidates(&feed, cursor, base, room.saturating_add(1), device)
+                .candidates(&feed, new_cursor, base, room.saturating_add(1), device)
                 .await?;
-            exhausted = candidates.len() <= room;
-            'page: for chunk in candidates[..candidates.len().min(room)].chunks(S::CHUNK) {
+            let last = candidates.len() <= room;
+            for chunk in candidates[..candidates.len().min(room)].chunks(S::CHUNK) {
                 if full(&page, bytes) {
-                    exhausted = false;
-                    break;
+                    break 'feed;
                 }
                 let mut data = src.data(chunk, base, device).await?;
                 for c in chunk {
                     if full(&page, bytes) {
-                        exhausted = false;
-                        break 'page;
+                        break 'feed;
                     }
                     new_cursor = c.last_seq;
                     let Some(d) = data.remove(&c.doc_id) else {
+                        skipped += 1;
                         continue;
                     };
                     bytes += d.data.len() + d.listing.as_ref().map_or(0, Vec::len);
@@ -153,9 +169,11 @@ pub(crate) async fn page<S: PullSource>(
                     });
                 }
             }
-            if exhausted {
+            if last {
+                exhausted = true;
                 new_cursor = max.max(cursor);
                 new_base = new_cursor;
+                break;
             }
         }
         if !exhausted {
