@@ -6,6 +6,8 @@
 //! convention) in the change header, so "who changed this resident's phone,
 //! when" is answered from the document itself, on any device.
 
+use std::collections::HashMap;
+
 use automerge::{
     Automerge, ChangeHash, ObjId, ObjType, Prop, ReadDoc, ScalarValue, Value, patches::PatchAction,
     transaction::Transactable,
@@ -179,59 +181,70 @@ pub struct Conflict {
 /// Every same-field conflict in the document. Conflicts whose values are all
 /// equal (two phones writing the same thing) are not reported.
 pub fn conflicts(doc: &Automerge) -> Result<Vec<Conflict>> {
+    use automerge::iter::DocItem;
+    // One pass over the document ([`ReadDoc::iter`]; parents before
+    // children). Only maps reached from the root through maps are looked
+    // at: their paths, by object id.
+    let mut paths: HashMap<ObjId, Vec<String>> = HashMap::new();
+    paths.insert(automerge::ROOT, Vec::new());
     let mut out = Vec::new();
-    walk_conflicts(doc, &automerge::ROOT, &mut Vec::new(), &mut out)?;
+    for item in doc.iter() {
+        let DocItem::Map(m) = item.item else {
+            continue;
+        };
+        let Some(path) = paths.get(item.obj.as_ref()) else {
+            continue;
+        };
+        let mut at = path.clone();
+        at.push(m.key.to_string());
+        if m.conflict
+            && let Some(c) = conflict_at(doc, &item.obj, &m.key, m.id(), at.clone())?
+        {
+            out.push(c);
+        }
+        if let automerge::ValueRef::Object(ObjType::Map) = m.value {
+            paths.insert(m.id(), at);
+        }
+    }
+    // In path order: depth first, keys in order, as the document reads.
+    out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
 
-fn walk_conflicts(
+/// The conflict at `key` of map `obj`, whose value now is `winner`, unless
+/// its values are objects or all equal.
+fn conflict_at(
     doc: &Automerge,
     obj: &ObjId,
-    path: &mut Vec<String>,
-    out: &mut Vec<Conflict>,
-) -> Result<()> {
-    let keys: Vec<(String, bool)> = doc
-        .map_range(obj, ..)
-        .map(|item| (item.key.to_string(), item.conflict))
+    key: &str,
+    winner: ObjId,
+    path: Vec<String>,
+) -> Result<Option<Conflict>> {
+    let all = doc.get_all(obj, key)?;
+    let scalars: Vec<_> = all
+        .iter()
+        .filter_map(|(v, id)| match v {
+            Value::Scalar(s) => Some((scalar_json(s), id.clone())),
+            Value::Object(_) => None,
+        })
         .collect();
-    for (key, conflicted) in keys {
-        let winner = doc.get(obj, key.as_str())?;
-        if conflicted {
-            let all = doc.get_all(obj, key.as_str())?;
-            let scalars: Vec<_> = all
-                .iter()
-                .filter_map(|(v, id)| match v {
-                    Value::Scalar(s) => Some((scalar_json(s), id.clone())),
-                    Value::Object(_) => None,
-                })
-                .collect();
-            let distinct = scalars.iter().any(|(v, _)| v != &scalars[0].0);
-            if scalars.len() == all.len() && distinct {
-                let winner_id = winner.as_ref().map(|(_, id)| id.clone());
-                let values = scalars
-                    .into_iter()
-                    .map(|(value, id)| {
-                        let (by, at) = authorship(doc, &id);
-                        ConflictValue {
-                            value,
-                            by,
-                            at,
-                            winner: Some(&id) == winner_id.as_ref(),
-                        }
-                    })
-                    .collect();
-                let mut p = path.clone();
-                p.push(key.clone());
-                out.push(Conflict { path: p, values });
-            }
-        }
-        if let Some((Value::Object(ObjType::Map), child)) = winner {
-            path.push(key);
-            walk_conflicts(doc, &child, path, out)?;
-            path.pop();
-        }
+    let distinct = scalars.iter().any(|(v, _)| v != &scalars[0].0);
+    if scalars.len() != all.len() || !distinct {
+        return Ok(None);
     }
-    Ok(())
+    let values = scalars
+        .into_iter()
+        .map(|(value, id)| {
+            let (by, at) = authorship(doc, &id);
+            ConflictValue {
+                value,
+                by,
+                at,
+                winner: id == winner,
+            }
+        })
+        .collect();
+    Ok(Some(Conflict { path, values }))
 }
 
 /// Who wrote the op `id`, and when (ms).
@@ -394,50 +407,101 @@ pub fn read<T: serde::de::DeserializeOwned>(
 /// A whole document (at `heads`, or now) as JSON: text as a string, bytes
 /// as hex, the winning value where a field is in conflict.
 ///
-/// Walks the document with `map_range`/`list_range` straight into JSON,
-/// which costs about two thirds of `Automerge::hydrate` followed by
-/// [`hydrated_json`] (no intermediate tree, no object ids); the server
-/// reads every pushed document this way to validate it.
+/// One pass over the document ([`ReadDoc::iter_at`]: every object still
+/// reachable, in the order they were made, so parents before children),
+/// each object's entries kept by its id and put together from the root
+/// afterwards. Walking object by object with `map_range`/`list_range` set
+/// up a new column iterator for every object: for a household visited for
+/// years that was most of reading it, and the server reads every pushed
+/// document to validate it.
 pub fn to_json(doc: &Automerge, heads: Option<&[ChangeHash]>) -> serde_json::Value {
-    object_json(doc, &automerge::ROOT, ObjType::Map, heads)
+    use automerge::iter::DocItem;
+    let mut objects: HashMap<ObjId, Vec<Entry>> = HashMap::new();
+    // The entries of the object being read: the iterator reads each
+    // object's entries one after another, under one shared id.
+    let mut current: Option<(std::sync::Arc<ObjId>, Vec<Entry>)> = None;
+    for item in doc.iter_at(automerge::ROOT, heads) {
+        let entries = match &mut current {
+            Some((id, entries)) if std::sync::Arc::ptr_eq(id, &item.obj) => entries,
+            _ => {
+                if let Some((id, entries)) = current.take() {
+                    objects.insert(ObjId::clone(&id), entries);
+                }
+                &mut current.insert((item.obj.clone(), Vec::new())).1
+            }
+        };
+        let slot = |v: &automerge::ValueRef<'_>, id: &dyn Fn() -> ObjId| match v {
+            automerge::ValueRef::Object(t) => Slot::Object(id(), *t),
+            automerge::ValueRef::Scalar(s) => Slot::Value(scalar_ref_json(s)),
+        };
+        match item.item {
+            DocItem::Map(m) => {
+                entries.push(Entry::Field(m.key.to_string(), slot(&m.value, &|| m.id())))
+            }
+            DocItem::List(l) => entries.push(Entry::Item(slot(&l.value, &|| l.id()))),
+            DocItem::Text(automerge::Span::Text { text, .. }) => entries.push(Entry::Text(text)),
+            DocItem::Text(automerge::Span::Block(_)) => {}
+        }
+    }
+    if let Some((id, entries)) = current {
+        objects.insert(ObjId::clone(&id), entries);
+    }
+    assemble(&mut objects, &automerge::ROOT, ObjType::Map)
 }
 
-fn object_json(
-    doc: &Automerge,
-    obj: &ObjId,
+/// What [`to_json`] read of one object.
+enum Entry {
+    Field(String, Slot),
+    Item(Slot),
+    Text(String),
+}
+
+/// A value in an object: a scalar, or another object by its id.
+enum Slot {
+    Value(serde_json::Value),
+    Object(ObjId, ObjType),
+}
+
+/// The JSON of object `id` from what [`to_json`] read (an object it never
+/// met is empty).
+fn assemble(
+    objects: &mut HashMap<ObjId, Vec<Entry>>,
+    id: &ObjId,
     ty: ObjType,
-    heads: Option<&[ChangeHash]>,
 ) -> serde_json::Value {
     use serde_json::Value as J;
-    let value = |v: &automerge::ValueRef<'_>, id: &dyn Fn() -> ObjId| match v {
-        automerge::ValueRef::Object(t) => object_json(doc, &id(), *t, heads),
-        automerge::ValueRef::Scalar(s) => scalar_ref_json(s),
+    let entries = objects.remove(id).unwrap_or_default();
+    let mut value = |s: Slot| match s {
+        Slot::Value(v) => v,
+        Slot::Object(id, ty) => assemble(objects, &id, ty),
     };
     match ty {
-        ObjType::Map | ObjType::Table => {
-            let items = match heads {
-                Some(h) => doc.map_range_at(obj, .., h),
-                None => doc.map_range(obj, ..),
-            };
-            J::Object(
-                items
-                    .map(|i| (i.key.to_string(), value(&i.value, &|| i.id())))
-                    .collect(),
-            )
-        }
-        ObjType::List => {
-            let items = match heads {
-                Some(h) => doc.list_range_at(obj, .., h),
-                None => doc.list_range(obj, ..),
-            };
-            J::Array(items.map(|i| value(&i.value, &|| i.id())).collect())
-        }
+        ObjType::Map | ObjType::Table => J::Object(
+            entries
+                .into_iter()
+                .filter_map(|e| match e {
+                    Entry::Field(k, s) => Some((k, value(s))),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        ObjType::List => J::Array(
+            entries
+                .into_iter()
+                .filter_map(|e| match e {
+                    Entry::Item(s) => Some(value(s)),
+                    _ => None,
+                })
+                .collect(),
+        ),
         ObjType::Text => J::String(
-            match heads {
-                Some(h) => doc.text_at(obj, h),
-                None => doc.text(obj),
-            }
-            .unwrap_or_default(),
+            entries
+                .into_iter()
+                .filter_map(|e| match e {
+                    Entry::Text(t) => Some(t),
+                    _ => None,
+                })
+                .collect(),
         ),
     }
 }
@@ -618,6 +682,16 @@ mod tests {
         tx.put(&inner, "k", "v")?;
         let note = tx.put_object(&r, "note", ObjType::Text)?;
         tx.splice_text(&note, 0, 0, "独居")?;
+        // Empty objects, and objects no longer reachable: one replaced by
+        // a scalar, one deleted from a list; their fields must not show.
+        tx.put_object(automerge::ROOT, "empty", ObjType::Map)?;
+        tx.put_object(automerge::ROOT, "none", ObjType::List)?;
+        let gone = tx.put_object(automerge::ROOT, "replaced", ObjType::Map)?;
+        tx.put(&gone, "old", "x")?;
+        tx.put(automerge::ROOT, "replaced", "now a string")?;
+        let dropped = tx.insert_object(&tags, 2, ObjType::Map)?;
+        tx.put(&dropped, "gone", 1_i64)?;
+        tx.delete(&tags, 2)?;
         tx.commit();
         let first = a.get_heads();
         // A conflict: two actors put the same field concurrently.
@@ -637,7 +711,96 @@ mod tests {
             );
         }
         assert_eq!(to_json(&a, None)["residents"]["r1"]["note"], "独居");
+        assert_eq!(to_json(&a, None)["replaced"], "now a string");
+        assert_eq!(to_json(&a, None)["empty"], serde_json::json!({}));
+        assert_eq!(
+            to_json(&a, None)["residents"]["r1"]["tags"]
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
         assert_eq!(to_json(&a, Some(&first))["residents"]["r1"]["name"], "张三");
+        Ok(())
+    }
+
+    /// The walk `conflicts` replaced, object by object (comparison only).
+    fn walk_conflicts(
+        doc: &Automerge,
+        obj: &ObjId,
+        path: &mut Vec<String>,
+        out: &mut Vec<Conflict>,
+    ) -> Result<()> {
+        let keys: Vec<(String, bool)> = doc
+            .map_range(obj, ..)
+            .map(|item| (item.key.to_string(), item.conflict))
+            .collect();
+        for (key, conflicted) in keys {
+            let winner = doc.get(obj, key.as_str())?;
+            if conflicted {
+                let mut p = path.clone();
+                p.push(key.clone());
+                let w = winner
+                    .as_ref()
+                    .map(|(_, id)| id.clone())
+                    .unwrap_or(automerge::ROOT);
+                if let Some(c) = conflict_at(doc, obj, &key, w, p)? {
+                    out.push(c);
+                }
+            }
+            if let Some((Value::Object(ObjType::Map), child)) = winner {
+                path.push(key);
+                walk_conflicts(doc, &child, path, out)?;
+                path.pop();
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn conflicts_are_found_in_one_pass_as_by_walking_each_map() -> Result<()> {
+        use automerge::ObjType;
+        let mut a = Automerge::new();
+        let mut tx = a.transaction();
+        tx.put(automerge::ROOT, "phone", "1")?;
+        let m = tx.put_object(automerge::ROOT, "residents", ObjType::Map)?;
+        let r = tx.put_object(&m, "r1", ObjType::Map)?;
+        tx.put(&r, "name", "张三")?;
+        tx.put(&r, "same", "一样")?;
+        let deeper = tx.put_object(&r, "house", ObjType::Map)?;
+        tx.put(&deeper, "area", 50_i64)?;
+        let list = tx.put_object(automerge::ROOT, "visits", ObjType::List)?;
+        let in_list = tx.insert_object(&list, 0, ObjType::Map)?;
+        tx.put(&in_list, "at", 1_i64)?;
+        tx.commit();
+        let mut b = a.fork();
+        for (doc, v) in [(&mut a, "A"), (&mut b, "B")] {
+            let mut tx = doc.transaction();
+            tx.put(automerge::ROOT, "phone", v)?;
+            tx.put(&r, "name", format!("名{v}"))?;
+            tx.put(&r, "same", "一样")?; // equal on both: not reported
+            tx.put(&deeper, "area", if v == "A" { 60_i64 } else { 70 })?;
+            tx.put(&in_list, "at", if v == "A" { 2_i64 } else { 3 })?; // inside a list: not walked
+            tx.put_object(&m, format!("r{v}"), ObjType::Map)?;
+            tx.commit_with(
+                automerge::transaction::CommitOptions::default()
+                    .with_message(format!("{{\"by\":\"u{v}\",\"op\":\"edit\"}}")),
+            );
+        }
+        a.merge(&mut b)?;
+        let mut walked = Vec::new();
+        walk_conflicts(&a, &automerge::ROOT, &mut Vec::new(), &mut walked)?;
+        let found = conflicts(&a)?;
+        assert_eq!(found, walked);
+        let paths: Vec<String> = found.iter().map(|c| c.path.join(".")).collect();
+        let r1 = |f: &str| format!("residents.r1.{f}");
+        assert_eq!(paths, ["phone".to_string(), r1("house.area"), r1("name")]);
+        assert!(
+            found
+                .iter()
+                .all(|c| c.values.iter().filter(|v| v.winner).count() == 1)
+        );
+        assert_eq!(found[0].values.len(), 2);
+        assert!(found[0].values.iter().all(|v| v.by.is_some()));
         Ok(())
     }
 
