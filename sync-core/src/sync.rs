@@ -668,11 +668,19 @@ fn sync_inner<A: StoreAccess>(
 /// on the wire ([`round_trip`]).
 const INDEX_STEP: usize = 25;
 
+/// How long a round trip waits for its answer before it builds list rows
+/// meanwhile ([`round_trip`]).
+const INDEX_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// One round trip. While it is on the wire, the list rows of documents
 /// stored without them (pulled pages, [`Store::apply_pulled`]) are built a
 /// few at a time, each step a short hold of the store, so a list read made
 /// during the sync finds them ready instead of building a page's worth
-/// itself; on a slow link that work costs the sync nothing.
+/// itself; on a slow link that work costs the sync nothing. Only once the
+/// answer is late ([`INDEX_AFTER`]): a quick answer (a fast link, a small
+/// round) would wait for the step under way, and on the phone's few cores
+/// the decoding competes with everything else; the next list query or a
+/// later slow round builds them instead.
 fn round_trip<A: StoreAccess>(
     store: &mut A,
     client: &Client,
@@ -688,6 +696,11 @@ fn round_trip<A: StoreAccess>(
             let _ = tx.send(client.sync_with_token(body, token));
         });
         let lost = || Error::Network("connection interrupted".into());
+        match rx.recv_timeout(INDEX_AFTER) {
+            Ok(answer) => return answer,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Err(lost()),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
         loop {
             match rx.try_recv() {
                 Ok(answer) => return answer,

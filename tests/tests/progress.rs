@@ -82,3 +82,91 @@ fn progress_has_totals_from_the_first_event_and_never_goes_backwards() {
         seen.len()
     );
 }
+
+/// A proxy on 127.0.0.1 to `upstream` (`http://host:port`) that holds
+/// every request `delay` before passing it on: a slow link. Returns its
+/// URL.
+fn slow_proxy(upstream: &str, delay: std::time::Duration) -> String {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let upstream = upstream.trim_start_matches("http://").to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let pump = |mut from: TcpStream, mut to: TcpStream, delay: Option<std::time::Duration>| {
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(n) = from.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if let Some(d) = delay {
+                    std::thread::sleep(d);
+                }
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            let _ = to.shutdown(std::net::Shutdown::Write);
+        });
+    };
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { break };
+            let Ok(server) = TcpStream::connect(&upstream) else {
+                continue;
+            };
+            pump(
+                client.try_clone().unwrap(),
+                server.try_clone().unwrap(),
+                Some(delay),
+            );
+            pump(server, client, None);
+        }
+    });
+    url
+}
+
+/// While a late answer is awaited, the phone builds the list rows of the
+/// documents it pulled before: on a slow link the supervisor's lists are
+/// ready when the sync ends, without a list query having to build them.
+#[test]
+fn list_rows_are_built_while_a_late_answer_is_awaited() {
+    let server = community();
+    let mut a = Phone::login(&server, "worker1");
+    a.sync();
+    a.add_places(G1);
+    for room in 0..150 {
+        a.household(G1, &format!("{}", 1000 + room), None);
+    }
+    a.sync();
+    let mut sup = Phone::login(&server, "supervisor");
+    sup.sync();
+    let (pending, _) = sup.store.pending_index().unwrap();
+    assert!(
+        pending >= 50,
+        "the last page's documents wait for their list rows: {pending}"
+    );
+    // The next sync goes over a link that takes 300 ms to carry a request.
+    let slow = Client::new(&slow_proxy(
+        &server.url,
+        std::time::Duration::from_millis(300),
+    ))
+    .unwrap();
+    gridsync_core::sync::sync(
+        &mut sup.store,
+        &slow,
+        &SyncOptions::default(),
+        None,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        sup.store.pending_index().unwrap(),
+        (0, 0),
+        "the list rows were built while the answer was awaited"
+    );
+    assert_eq!(
+        sup.store.households(&Default::default()).unwrap().len(),
+        150
+    );
+}
