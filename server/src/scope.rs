@@ -175,20 +175,20 @@ impl WriteGuard for Guard {
         let p = &self.principal;
         let moved = before.is_some_and(|b| b.scope != after.scope);
         let old = match before {
-            Some(_) => Some(read_record(before_doc)?),
+            Some(_) => Some(read_record(doc_id, before_doc)?),
             None => None,
         };
         rules::check(
             p,
-            old.as_ref().map(|r| (r, before_doc)),
+            old.as_deref().map(|r| (r, before_doc)),
             (&record, after_doc),
             ops,
         )?;
         if p.role == Role::Department {
-            let Record::Issue(new) = &record else {
+            let Record::Issue(new) = record.as_ref() else {
                 return Err(out_of_scope());
             };
-            let old = match &old {
+            let old = match old.as_deref() {
                 Some(Record::Issue(i)) => Some(i.as_ref()),
                 _ => None,
             };
@@ -260,8 +260,8 @@ impl WriteGuard for Guard {
         }?;
         // Inside the person's scope: now, whether their role may take the
         // workflow steps they added.
-        if let Record::Issue(new) = &record {
-            let old = match &old {
+        if let Record::Issue(new) = record.as_ref() {
+            let old = match old.as_deref() {
                 Some(Record::Issue(i)) => Some(i.as_ref()),
                 _ => None,
             };

@@ -462,3 +462,38 @@ proptest! {
         prop_assert_eq!(got, Some(expected), "{:?} by {:?} (own name: {})", actions, who, by_self);
     }
 }
+
+/// What validation read of a document at given heads is what the next
+/// push's guard reads as its "before" (not read again), and a document
+/// at other heads is read anew: the record a change is judged against is
+/// always the document's own at that version.
+#[test]
+fn a_record_is_read_once_per_version() {
+    let (id, saved) = &base().household;
+    let before = Automerge::load(saved).unwrap();
+    let validated = validate::document(id, &before).unwrap().record;
+    let again = validate::read_record(id, &before).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&validated, &again));
+    let mut after = before.clone();
+    after
+        .transact_with::<_, _, automerge::AutomergeError, _>(
+            |_| CommitOptions::default().with_message(r#"{"by":"worker","op":"edit"}"#.to_string()),
+            |tx| {
+                let place = obj(tx, &automerge::ROOT, "place").unwrap();
+                tx.put(&place, "room", "102")?;
+                Ok(())
+            },
+        )
+        .unwrap();
+    let changed = validate::read_record(id, &after).unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&validated, &changed));
+    let room = |r: &validate::Record| match r {
+        validate::Record::Household(h) => h.place.room.clone(),
+        _ => String::new(),
+    };
+    assert_eq!(room(&validated), "101");
+    assert_eq!(room(&changed), "102");
+    // The same heads under another document's id are that document's.
+    let other = validate::read_record("another-id", &before).unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&validated, &other));
+}

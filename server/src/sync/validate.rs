@@ -5,7 +5,10 @@
 //! the reason. What a change may do to a document that was already stored
 //! (compared with before) is judged in [`crate::scope::rules`].
 
-use automerge::Automerge;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use automerge::{Automerge, ChangeHash};
 use gridsync_core::Listing;
 use gridsync_core::clock::Clock;
 use gridsync_core::codes::GridCode;
@@ -72,15 +75,45 @@ pub struct Validated {
     /// Kind, scope, holder, departments.
     pub facts: DocFacts,
     /// The record.
-    pub record: Record,
+    pub record: Arc<Record>,
 }
 
-/// Read a stored document as its record, leniently (no shape check): the
-/// "before" side of a push.
-pub fn read_record(d: &Automerge) -> Result<Record, Refusal> {
+/// Records read by [`document`] and [`read_record`], by document id and
+/// heads (a document at given heads reads the same, always): the "before"
+/// of a push to a document is mostly the "after" of the last one, and
+/// reading it again was a third of deciding a small push.
+const RECORDS: usize = 1024;
+
+type Heads = (String, Vec<ChangeHash>);
+
+static READ: LazyLock<Mutex<lru::LruCache<Heads, Arc<Record>>>> = LazyLock::new(|| {
+    Mutex::new(lru::LruCache::new(
+        NonZeroUsize::new(RECORDS).unwrap_or(NonZeroUsize::MIN),
+    ))
+});
+
+fn recall(key: &Heads) -> Option<Arc<Record>> {
+    READ.lock().ok()?.get(key).cloned()
+}
+
+fn remember(key: Heads, record: &Arc<Record>) {
+    if let Ok(mut read) = READ.lock() {
+        read.put(key, record.clone());
+    }
+}
+
+/// Read stored document `doc_id` as its record, leniently (no shape
+/// check): the "before" side of a push.
+pub fn read_record(doc_id: &str, d: &Automerge) -> Result<Arc<Record>, Refusal> {
+    let key = (doc_id.to_owned(), d.get_heads());
+    if let Some(r) = recall(&key) {
+        return Ok(r);
+    }
     let kind = doc::kind_of(d).ok_or_else(|| invalid_at("kind", "缺少记录类型", "kind missing"))?;
     let json = doc::to_json(d, None);
-    parse(&kind, json)
+    let record = Arc::new(parse(&kind, json)?);
+    remember(key, &record);
+    Ok(record)
 }
 
 fn parse(kind: &str, json: serde_json::Value) -> Result<Record, Refusal> {
@@ -238,5 +271,7 @@ pub fn document(doc_id: &str, d: &Automerge) -> Result<Validated, Refusal> {
             }
         }
     };
+    let record = Arc::new(record);
+    remember((doc_id.to_owned(), d.get_heads()), &record);
     Ok(Validated { facts, record })
 }
