@@ -416,30 +416,33 @@ pub fn read<T: serde::de::DeserializeOwned>(
 /// document to validate it.
 pub fn to_json(doc: &Automerge, heads: Option<&[ChangeHash]>) -> serde_json::Value {
     use automerge::iter::DocItem;
-    let mut objects: HashMap<ObjId, Vec<Entry>> = HashMap::new();
+    let mut objects: HashMap<ObjId, Entries> = HashMap::new();
     // The entries of the object being read: the iterator reads each
     // object's entries one after another, under one shared id.
-    let mut current: Option<(std::sync::Arc<ObjId>, Vec<Entry>)> = None;
+    let mut current: Option<(std::sync::Arc<ObjId>, Entries)> = None;
     for item in doc.iter_at(automerge::ROOT, heads) {
-        let entries = match &mut current {
-            Some((id, entries)) if std::sync::Arc::ptr_eq(id, &item.obj) => entries,
-            _ => {
-                if let Some((id, entries)) = current.take() {
-                    objects.insert(ObjId::clone(&id), entries);
-                }
-                &mut current.insert((item.obj.clone(), Vec::new())).1
+        if !current
+            .as_ref()
+            .is_some_and(|(id, _)| std::sync::Arc::ptr_eq(id, &item.obj))
+        {
+            if let Some((id, entries)) = current.take() {
+                objects.insert(ObjId::clone(&id), entries);
             }
+            current = Some((item.obj.clone(), Entries::default()));
+        }
+        let Some((_, entries)) = current.as_mut() else {
+            continue;
         };
         let slot = |v: &automerge::ValueRef<'_>, id: &dyn Fn() -> ObjId| match v {
             automerge::ValueRef::Object(t) => Slot::Object(id(), *t),
             automerge::ValueRef::Scalar(s) => Slot::Value(scalar_ref_json(s)),
         };
         match item.item {
-            DocItem::Map(m) => {
-                entries.push(Entry::Field(m.key.to_string(), slot(&m.value, &|| m.id())))
-            }
-            DocItem::List(l) => entries.push(Entry::Item(slot(&l.value, &|| l.id()))),
-            DocItem::Text(automerge::Span::Text { text, .. }) => entries.push(Entry::Text(text)),
+            DocItem::Map(m) => entries
+                .fields
+                .push((m.key.to_string(), slot(&m.value, &|| m.id()))),
+            DocItem::List(l) => entries.items.push(slot(&l.value, &|| l.id())),
+            DocItem::Text(automerge::Span::Text { text, .. }) => entries.text.push_str(&text),
             DocItem::Text(automerge::Span::Block(_)) => {}
         }
     }
@@ -449,11 +452,13 @@ pub fn to_json(doc: &Automerge, heads: Option<&[ChangeHash]>) -> serde_json::Val
     assemble(&mut objects, &automerge::ROOT, ObjType::Map)
 }
 
-/// What [`to_json`] read of one object.
-enum Entry {
-    Field(String, Slot),
-    Item(Slot),
-    Text(String),
+/// What [`to_json`] read of one object: a map's fields, a list's items or
+/// a text's characters.
+#[derive(Default)]
+struct Entries {
+    fields: Vec<(String, Slot)>,
+    items: Vec<Slot>,
+    text: String,
 }
 
 /// A value in an object: a scalar, or another object by its id.
@@ -464,11 +469,7 @@ enum Slot {
 
 /// The JSON of object `id` from what [`to_json`] read (an object it never
 /// met is empty).
-fn assemble(
-    objects: &mut HashMap<ObjId, Vec<Entry>>,
-    id: &ObjId,
-    ty: ObjType,
-) -> serde_json::Value {
+fn assemble(objects: &mut HashMap<ObjId, Entries>, id: &ObjId, ty: ObjType) -> serde_json::Value {
     use serde_json::Value as J;
     let entries = objects.remove(id).unwrap_or_default();
     let mut value = |s: Slot| match s {
@@ -478,31 +479,13 @@ fn assemble(
     match ty {
         ObjType::Map | ObjType::Table => J::Object(
             entries
+                .fields
                 .into_iter()
-                .filter_map(|e| match e {
-                    Entry::Field(k, s) => Some((k, value(s))),
-                    _ => None,
-                })
+                .map(|(k, s)| (k, value(s)))
                 .collect(),
         ),
-        ObjType::List => J::Array(
-            entries
-                .into_iter()
-                .filter_map(|e| match e {
-                    Entry::Item(s) => Some(value(s)),
-                    _ => None,
-                })
-                .collect(),
-        ),
-        ObjType::Text => J::String(
-            entries
-                .into_iter()
-                .filter_map(|e| match e {
-                    Entry::Text(t) => Some(t),
-                    _ => None,
-                })
-                .collect(),
-        ),
+        ObjType::List => J::Array(entries.items.into_iter().map(value).collect()),
+        ObjType::Text => J::String(entries.text),
     }
 }
 
