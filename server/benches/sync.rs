@@ -71,23 +71,25 @@ fn msf(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Where to write the figures as JSON: `--json FILE` or GRIDSYNC_BENCH_JSON.
-fn json_out() -> Option<String> {
+/// The value of `--flag VALUE` on the command line, else of the
+/// environment variable `env`.
+fn option(flag: &str, env: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
-        .position(|a| a == "--json")
+        .position(|a| a == flag)
         .and_then(|i| args.get(i + 1).cloned())
-        .or_else(|| std::env::var("GRIDSYNC_BENCH_JSON").ok())
+        .or_else(|| std::env::var(env).ok())
+}
+
+/// Where to write the figures as JSON: `--json FILE` or GRIDSYNC_BENCH_JSON.
+fn json_out() -> Option<String> {
+    option("--json", "GRIDSYNC_BENCH_JSON")
 }
 
 /// How many incremental rounds to time: `--incremental-rounds N` or
 /// GRIDSYNC_BENCH_INCREMENTAL_ROUNDS (default 5).
 fn incremental_rounds() -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == "--incremental-rounds")
-        .and_then(|i| args.get(i + 1).cloned())
-        .or_else(|| std::env::var("GRIDSYNC_BENCH_INCREMENTAL_ROUNDS").ok())
+    option("--incremental-rounds", "GRIDSYNC_BENCH_INCREMENTAL_ROUNDS")
         .and_then(|n| n.parse().ok())
         .unwrap_or(5)
         .max(1)

@@ -192,6 +192,11 @@ pub fn conflicts(doc: &Automerge) -> Result<Vec<Conflict>> {
         let DocItem::Map(m) = item.item else {
             continue;
         };
+        let is_map = matches!(m.value, automerge::ValueRef::Object(ObjType::Map));
+        // Most entries are neither: their path is never built.
+        if !m.conflict && !is_map {
+            continue;
+        }
         let Some(path) = paths.get(item.obj.as_ref()) else {
             continue;
         };
@@ -202,7 +207,7 @@ pub fn conflicts(doc: &Automerge) -> Result<Vec<Conflict>> {
         {
             out.push(c);
         }
-        if let automerge::ValueRef::Object(ObjType::Map) = m.value {
+        if is_map {
             paths.insert(m.id(), at);
         }
     }
