@@ -952,6 +952,84 @@ pub(crate) mod suite {
         assert_eq!(h.current_residents().count(), 2 + 8);
     }
 
+    /// A grid's push leaves each of its documents with a few loose
+    /// changes; they are folded into snapshots after the answer, in the
+    /// background, more documents than one batch of it holds, and every
+    /// document stays what the phone has.
+    pub(crate) async fn a_grids_push_is_compacted_in_the_background(store: Arc<dyn DocStore>) {
+        let (mut phone, mut changes) = phone_with(G1, 250, None);
+        let ids: Vec<String> = {
+            let mut ids: Vec<String> = changes.iter().map(|c| c.doc_id.clone()).collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        assert_eq!(ids.len(), 250);
+        // Two changes each so far; two more residents make four.
+        let before = phone.outbox(100_000).unwrap().len();
+        for id in &ids {
+            for name in ["王五", "赵六"] {
+                phone.add_resident(id, Resident::named(name)).unwrap();
+            }
+        }
+        changes.extend(outbox_after(&phone, before));
+        let out = store
+            .push(
+                changes,
+                None,
+                None,
+                guard(principal(Role::GridWorker, &[G1])),
+            )
+            .await
+            .unwrap();
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        assert_eq!(out.stored, 250 * 4);
+        // A pulled document is its snapshot followed by its loose changes,
+        // each a chunk that starts with Automerge's magic bytes.
+        let chunks = |bytes: &[u8]| {
+            bytes
+                .windows(4)
+                .filter(|w| *w == [0x85, 0x6f, 0x4a, 0x83])
+                .count()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let page = store
+                .pull(
+                    vec![feed(&format!("g:{G1}"), 0)],
+                    PullLimits {
+                        max_docs: 1000,
+                        max_bytes: 64 << 20,
+                    },
+                    None,
+                )
+                .await
+                .unwrap();
+            assert_eq!(page.docs.len(), 250);
+            let loose = page.docs.iter().filter(|d| chunks(&d.data) > 1).count();
+            if loose == 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{loose} of 250 documents not compacted after 60 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        for id in &ids {
+            let stored =
+                automerge::Automerge::load(&store.load(id).await.unwrap().unwrap()).unwrap();
+            let mut got = gridsync_core::doc::heads_hex(&stored.get_heads());
+            got.sort();
+            let mut heads = phone.heads(id).unwrap();
+            heads.sort();
+            assert_eq!(got, heads);
+            let h: gridsync_core::household::Household =
+                gridsync_core::doc::read(&stored, None).unwrap();
+            assert_eq!(h.current_residents().count(), 4);
+        }
+    }
+
     /// A push that leaves a document with many loose changes folds them
     /// into a snapshot in the same transaction; a later push adds loose
     /// changes after that snapshot, and another replaces it. At each step
@@ -1206,6 +1284,7 @@ macro_rules! conformance {
             case!(paged_pull_delivers_whole_documents);
             case!(concurrent_pushes_keep_the_log_whole);
             case!(a_document_compacted_by_its_push_stays_whole);
+            case!(a_grids_push_is_compacted_in_the_background);
             case!(a_pulled_document_carries_its_current_list_rows);
             case!(concurrent_pushes_to_one_document_all_land);
             case!(a_log_that_lost_changes_is_told_by_its_mark);

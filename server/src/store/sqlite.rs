@@ -29,6 +29,8 @@ const COMPACT_AFTER: i64 = 32;
 /// After a push, documents with at least this many loose changes are
 /// compacted in the background, so the next pull ships a small snapshot.
 const COMPACT_SOON: i64 = 4;
+/// Documents compacted in one transaction.
+const COMPACT_CHUNK: usize = 100;
 /// Background WAL checkpoints after a push: attempts, and the pause
 /// between them.
 const CHECKPOINT_TRIES: usize = 40;
@@ -320,30 +322,49 @@ fn push_blocking(
     Ok((outcome, compact_soon))
 }
 
-/// Fold the loose changes of `ids` into fresh snapshots, each in its own
-/// short transaction; a document changed meanwhile is left for later.
+/// Fold the loose changes of `ids` into fresh snapshots, [`COMPACT_CHUNK`]
+/// at a time: each chunk read and saved outside the write lock, then
+/// written in one short transaction; a document changed meanwhile is left
+/// for later. One commit a chunk, not a document: a grid's push leaves
+/// ~500 documents to compact, and with `synchronous=FULL` every commit is
+/// an fsync.
 fn compact_blocking(
     conn: &mut Connection,
     cache: &Cache,
     writer: &Mutex<()>,
     ids: &[String],
 ) -> rusqlite::Result<()> {
-    for id in ids {
-        let Some(row) = doc_row(conn, id)? else {
-            continue;
-        };
-        if row.loose == 0 {
+    for chunk in ids.chunks(COMPACT_CHUNK) {
+        let mut saved = Vec::with_capacity(chunk.len());
+        {
+            let read = conn.transaction()?;
+            for id in chunk {
+                let Some(row) = doc_row(&read, id)? else {
+                    continue;
+                };
+                if row.loose > 0 {
+                    let doc = load_doc(&read, cache, id, row.last_seq)?;
+                    saved.push((id, doc.save(), row.last_seq));
+                }
+            }
+            read.commit()?;
+        }
+        if saved.is_empty() {
             continue;
         }
-        let doc = load_doc(conn, cache, id, row.last_seq)?;
-        let saved = doc.save();
         let _writing = writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        conn.prepare_cached(
-            "UPDATE docs SET snapshot = ?2, snapshot_seq = ?3, loose = 0 WHERE id = ?1 AND last_seq = ?3",
-        )?
-        .execute(params![id, saved, row.last_seq])?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut update = tx.prepare_cached(
+                "UPDATE docs SET snapshot = ?2, snapshot_seq = ?3, loose = 0 WHERE id = ?1 AND last_seq = ?3",
+            )?;
+            for (id, snapshot, seq) in &saved {
+                update.execute(params![id, snapshot, seq])?;
+            }
+        }
+        tx.commit()?;
     }
     Ok(())
 }
