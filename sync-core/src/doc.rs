@@ -81,6 +81,41 @@ impl ChangeNote {
     }
 }
 
+/// The message of the change `data`, read from its header without
+/// decoding its operations or hashing it: `Some(None)` for a change
+/// without one, `None` if `data` is not exactly one uncompressed change
+/// chunk (decode it instead). Deciding whose a phone's outbox changes are
+/// this way costs a few field reads each instead of a full decode.
+pub fn change_message(data: &[u8]) -> Option<Option<&str>> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    const CHANGE_CHUNK: u8 = 1;
+    const HASH_LEN: usize = 32;
+    if data.len() < 9 || data[..4] != MAGIC || data[8] != CHANGE_CHUNK {
+        return None;
+    }
+    let uleb = |r: &mut &[u8]| {
+        leb128::read::unsigned(r)
+            .ok()
+            .and_then(|n| usize::try_from(n).ok())
+    };
+    let mut r = &data[9..];
+    // The chunk's length: the rest of `data`, exactly.
+    if uleb(&mut r)? != r.len() {
+        return None;
+    }
+    // Dependencies (hashes), actor (length-prefixed), seq, start op, time.
+    let deps = uleb(&mut r)?;
+    r = r.get(deps.checked_mul(HASH_LEN)?..)?;
+    let actor = uleb(&mut r)?;
+    r = r.get(actor..)?;
+    uleb(&mut r)?;
+    uleb(&mut r)?;
+    leb128::read::signed(&mut r).ok()?;
+    let len = uleb(&mut r)?;
+    let message = std::str::from_utf8(r.get(..len)?).ok()?;
+    Some((!message.is_empty()).then_some(message))
+}
+
 /// The first Automerge chunk of `data`, its checksum checked without
 /// decoding it: (its type, its length in bytes), or `None` if it is not a
 /// whole chunk whose checksum holds.
@@ -91,16 +126,9 @@ fn intact_chunk(data: &[u8]) -> Option<(u8, usize)> {
         return None;
     }
     // The chunk's length, unsigned LEB128, after the type byte.
-    let mut len: u64 = 0;
-    let mut at = 9;
-    for shift in (0..64).step_by(7) {
-        let &b = data.get(at)?;
-        at += 1;
-        len |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            break;
-        }
-    }
+    let mut r = &data[9..];
+    let len = leb128::read::unsigned(&mut r).ok()?;
+    let at = data.len() - r.len();
     let end = usize::try_from((at as u64).checked_add(len)?).ok()?;
     if end > data.len() {
         return None;
@@ -839,6 +867,70 @@ mod tests {
         // Truncated.
         assert!(!is_whole_document(&bytes[..bytes.len() - 1]));
         assert!(!is_whole_document(&[]));
+    }
+
+    #[test]
+    fn a_change_message_is_read_from_its_header_as_a_decode_reads_it() -> Result<()> {
+        use automerge::transaction::{CommitOptions, Transactable};
+        let note = r#"{"by":"user-1","op":"add_visit"}"#;
+        let messages = [None, Some(""), Some(note), Some("走访记录 ✓"), Some("x")];
+        // Changes of several actors (long and short ids), with none, one
+        // and several dependencies, a time and none, small and large.
+        let mut docs = [
+            Automerge::new(),
+            Automerge::new().with_actor(automerge::ActorId::from(vec![7u8; 3])),
+        ];
+        let mut seen = 0;
+        for (round, message) in messages.iter().cycle().take(15).enumerate() {
+            let d = round % docs.len();
+            if round == 6 {
+                // A change depending on two others: merge, then edit.
+                let mut other = docs[1 - d].fork();
+                docs[d].merge(&mut other)?;
+            }
+            let doc = &mut docs[d];
+            let mut tx = doc.transaction();
+            let text = "长".repeat(if round % 4 == 3 { 400 } else { 3 });
+            tx.put(automerge::ROOT, format!("k{round}"), text)?;
+            let mut options = CommitOptions::default();
+            if let Some(m) = message {
+                options = options.with_message(m.to_string());
+            }
+            if round % 2 == 0 {
+                options = options.with_time(1_795_658_400_000 + round as i64);
+            }
+            tx.commit_with(options);
+            let mut change = doc
+                .get_last_local_change()
+                .ok_or_else(|| Error::Shape("no change made".into()))?;
+            let raw = change.raw_bytes().to_vec();
+            let decoded = automerge::Change::from_bytes(raw.clone())
+                .map_err(|e| Error::Shape(e.to_string()))?;
+            assert_eq!(
+                change_message(&raw),
+                Some(decoded.message()),
+                "round {round}"
+            );
+            assert_eq!(decoded.message(), message.filter(|m| !m.is_empty()));
+            seen += usize::from(change.deps().len() > 1);
+            // Compressed (large changes) or not one whole change: decode
+            // instead.
+            let bytes = change.bytes().to_vec();
+            if bytes != raw {
+                assert_eq!(change_message(&bytes), None);
+            }
+            assert_eq!(change_message(&raw[..raw.len() - 1]), None);
+            assert_eq!(change_message(&[raw.clone(), raw.clone()].concat()), None);
+        }
+        assert!(seen > 0, "no change with two dependencies");
+        let (_, saved) = saved();
+        assert_eq!(change_message(&saved), None);
+        assert_eq!(change_message(&[]), None);
+        assert_eq!(
+            change_message(&[0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 1, 0xff]),
+            None
+        );
+        Ok(())
     }
 
     #[test]
