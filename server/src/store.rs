@@ -326,6 +326,11 @@ pub trait DocStore: Send + Sync + 'static {
     /// A whole document as a saved Automerge file, if the server has it.
     async fn load(&self, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// The documents of `ids` the server has, each at its latest version,
+    /// read in one snapshot: for a reader that decodes them anyway (the
+    /// web read model), without saving each to bytes and loading it again.
+    async fn documents(&self, ids: Vec<String>) -> Result<Vec<(String, Automerge)>, StoreError>;
+
     /// The facts of a document, if the server has it.
     async fn facts(&self, doc_id: &str) -> Result<Option<DocFacts>, StoreError>;
 

@@ -967,6 +967,23 @@ impl DocStore for PgDocStore {
         Ok(Some(doc.save()))
     }
 
+    async fn documents(&self, ids: Vec<String>) -> Result<Vec<(String, Automerge)>, StoreError> {
+        let mut client = self.pool.get().await.map_err(pool_err)?;
+        // Rows and data from one snapshot, so each version matches its tag.
+        let tx = snapshot(&mut client).await?;
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let rows = doc_rows(&tx, &refs).await.map_err(err)?;
+        let mut docs = Vec::with_capacity(rows.len());
+        for id in ids {
+            if let Some(row) = rows.get(&id) {
+                let doc = load_doc(&tx, &self.cache, &id, row.last_seq).await?;
+                docs.push((id, doc));
+            }
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(docs)
+    }
+
     async fn facts(&self, doc_id: &str) -> Result<Option<DocFacts>, StoreError> {
         let client = self.pool.get().await.map_err(pool_err)?;
         Ok(doc_row(&client, doc_id, false)

@@ -655,6 +655,23 @@ impl DocStore for SqliteDocStore {
         .await
     }
 
+    async fn documents(&self, ids: Vec<String>) -> Result<Vec<(String, Automerge)>, StoreError> {
+        let cache = self.cache.clone();
+        db::run(&self.pool, move |conn| {
+            let read = conn.transaction()?;
+            let mut docs = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(row) = doc_row(&read, &id)? {
+                    let doc = load_doc(&read, &cache, &id, row.last_seq)?;
+                    docs.push((id, doc));
+                }
+            }
+            read.commit()?;
+            Ok(docs)
+        })
+        .await
+    }
+
     async fn facts(&self, doc_id: &str) -> Result<Option<DocFacts>, StoreError> {
         let id = doc_id.to_string();
         db::run(&self.pool, move |conn| {

@@ -47,6 +47,9 @@ const SCHEMA_VERSION: i64 = 8;
 /// Log entries read per projector step.
 const BATCH: usize = 5000;
 
+/// Documents decoded at once while projecting.
+const PROJECT_CHUNK: usize = 256;
+
 const SCHEMA: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO meta (key, value) VALUES ('projected_seq', 0);
@@ -450,11 +453,10 @@ fn outcome(
 
 /// What a stored document projects to; `None` when it cannot be read
 /// (counted, never fatal: one bad document must not stop the pages).
-pub fn project(bytes: &[u8], calendar: &WorkCalendar) -> Option<Projected> {
-    let doc = Automerge::load(bytes).ok()?;
-    let kind = gridsync_core::doc::kind_of(&doc)?;
+pub fn project(doc: &Automerge, calendar: &WorkCalendar) -> Option<Projected> {
+    let kind = gridsync_core::doc::kind_of(doc)?;
     let conflicts = || -> Vec<ConflictRow> {
-        gridsync_core::doc::conflicts(&doc)
+        gridsync_core::doc::conflicts(doc)
             .unwrap_or_default()
             .into_iter()
             .map(|c| ConflictRow {
@@ -465,18 +467,18 @@ pub fn project(bytes: &[u8], calendar: &WorkCalendar) -> Option<Projected> {
     };
     match kind.as_str() {
         gridsync_core::household::KIND => {
-            let h: Household = gridsync_core::doc::read(&doc, None).ok()?;
+            let h: Household = gridsync_core::doc::read(doc, None).ok()?;
             if h.merged_into.is_some() {
                 return Some(Projected::Nothing);
             }
             Some(Projected::Household(
                 Box::new(h),
                 conflicts(),
-                clock_flag(&doc),
+                clock_flag(doc),
             ))
         }
         gridsync_core::issue::KIND => {
-            let issue: Issue = gridsync_core::doc::read(&doc, None).ok()?;
+            let issue: Issue = gridsync_core::doc::read(doc, None).ok()?;
             // Folded once by the report read model's rules (stage, level,
             // department), so the lists here and its counts agree; the
             // deadline is the current stage's: 待受理 has its own limit,
@@ -500,7 +502,7 @@ pub fn project(bytes: &[u8], calendar: &WorkCalendar) -> Option<Projected> {
             ))
         }
         gridsync_core::contact::KIND => Some(Projected::Contact(Box::new(
-            gridsync_core::doc::read(&doc, None).ok()?,
+            gridsync_core::doc::read(doc, None).ok()?,
         ))),
         _ => Some(Projected::Nothing),
     }
@@ -744,28 +746,29 @@ pub async fn catch_up(state: &AppState) -> WebResult<()> {
         }
         ids.sort();
         ids.dedup();
-        let mut loaded = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(bytes) = state.docs.load(&id).await? {
-                loaded.push((id, bytes));
-            }
+        // A chunk of documents at a time, each projected as the store
+        // holds it (often still in its cache after the push), on all
+        // cores; a chunk bounds how many are decoded at once.
+        let mut projected = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(PROJECT_CHUNK) {
+            let docs = state.docs.documents(chunk.to_vec()).await?;
+            let calendar = state.reports.calendar().clone();
+            let part = tokio::task::spawn_blocking(move || {
+                use rayon::prelude::*;
+                docs.into_par_iter()
+                    .filter_map(|(id, doc)| match project(&doc, &calendar) {
+                        Some(p) => Some((id, p)),
+                        None => {
+                            tracing::warn!(doc_id = %id, "web read model: document not readable; skipped");
+                            None
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|e| WebError::Internal(e.to_string()))?;
+            projected.extend(part);
         }
-        let calendar = state.reports.calendar().clone();
-        let projected = tokio::task::spawn_blocking(move || {
-            use rayon::prelude::*;
-            loaded
-                .into_par_iter()
-                .filter_map(|(id, bytes)| match project(&bytes, &calendar) {
-                    Some(p) => Some((id, p)),
-                    None => {
-                        tracing::warn!(doc_id = %id, "web read model: document not readable; skipped");
-                        None
-                    }
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?;
         let syncs = seen
             .into_iter()
             .map(|((user_id, device_id), at)| SyncSeen {
