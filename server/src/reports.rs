@@ -20,7 +20,6 @@
 
 use std::sync::Arc;
 
-use automerge::Automerge;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Query, State};
@@ -40,6 +39,8 @@ mod sqlite;
 
 /// Reports projected per step of a catch-up.
 const BATCH: usize = 500;
+/// Report documents decoded at once during a catch-up.
+const DOCS_AT_ONCE: usize = 100;
 /// Rows written by one catch-up after which table statistics are refreshed.
 const ANALYZE_AFTER: usize = 5_000;
 
@@ -285,16 +286,14 @@ impl Reports {
                 return Ok(written);
             }
             let mut rows = Vec::with_capacity(ids.len());
-            for id in ids {
-                let Some(bytes) = self.docs.load(&id).await? else {
-                    continue;
-                };
-                let issue = Automerge::load(&bytes)
-                    .ok()
-                    .and_then(|d| doc::read::<Issue>(&d, None).ok());
-                match issue {
-                    Some(i) if i.kind == issue::KIND => rows.push(row_of(&i, &self.calendar)),
-                    _ => tracing::warn!(doc = %id, "report document unreadable; not projected"),
+            // Read decoded, as the store holds them: not saved to bytes
+            // and loaded again. A chunk bounds how many are held at once.
+            for chunk in ids.chunks(DOCS_AT_ONCE) {
+                for (id, d) in self.docs.documents(chunk.to_vec()).await? {
+                    match doc::read::<Issue>(&d, None) {
+                        Ok(i) if i.kind == issue::KIND => rows.push(row_of(&i, &self.calendar)),
+                        _ => tracing::warn!(doc = %id, "report document unreadable; not projected"),
+                    }
                 }
             }
             let before = written;
