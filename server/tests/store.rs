@@ -39,6 +39,24 @@ pub(crate) fn guard(p: Principal) -> Box<Guard> {
     Box::new(Guard::new(p, validate::document))
 }
 
+/// Push `changes` as G1's grid worker; every one must be accepted.
+pub(crate) async fn worker_push(
+    store: &dyn DocStore,
+    changes: Vec<IncomingChange>,
+) -> gridsync_server::store::PushOutcome {
+    let out = store
+        .push(
+            changes,
+            None,
+            None,
+            guard(principal(Role::GridWorker, &[G1])),
+        )
+        .await
+        .unwrap();
+    assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+    out
+}
+
 /// A phone with grids G1 and G2 and `n` households in `grid`; returns its
 /// outbox as incoming changes.
 pub(crate) fn phone_with(
@@ -961,26 +979,14 @@ pub(crate) mod suite {
         let mut ids: Vec<String> = changes.iter().map(|c| c.doc_id.clone()).collect();
         ids.sort();
         ids.dedup();
-        let pushed = store
-            .push(
-                changes,
-                None,
-                None,
-                guard(principal(Role::GridWorker, &[G1])),
-            )
-            .await
-            .unwrap();
-        assert!(pushed.rejected.is_empty(), "{:?}", pushed.rejected);
+        worker_push(store.as_ref(), changes).await;
         // One more change to the second: its latest version is asked for.
         let before = phone.outbox(100_000).unwrap().len();
         phone
             .add_resident(&ids[1], Resident::named("王五"))
             .unwrap();
         let more = outbox_after(&phone, before);
-        store
-            .push(more, None, None, guard(principal(Role::GridWorker, &[G1])))
-            .await
-            .unwrap();
+        worker_push(store.as_ref(), more).await;
         let asked = vec![
             ids[2].clone(),
             "01a246bf-0000-7000-8000-000000000000".to_string(),
@@ -1029,16 +1035,7 @@ pub(crate) mod suite {
             }
         }
         changes.extend(outbox_after(&phone, before));
-        let out = store
-            .push(
-                changes,
-                None,
-                None,
-                guard(principal(Role::GridWorker, &[G1])),
-            )
-            .await
-            .unwrap();
-        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        let out = worker_push(store.as_ref(), changes).await;
         assert_eq!(out.stored, 250 * 4);
         // A pulled document is its snapshot followed by its loose changes,
         // each a chunk that starts with Automerge's magic bytes.
