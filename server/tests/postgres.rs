@@ -14,13 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use gridsync_server::directory::Directory;
 use gridsync_server::directory::postgres::PgDirectory;
-use gridsync_server::principal::Role;
 use gridsync_server::store::postgres::PgDocStore;
 use gridsync_server::store::{DocStore, PullLimits};
 use gridsync_tests::PgDatabase;
 use tokio_postgres::NoTls;
 
-use crate::store::{G1, feed, guard, phone_with, principal};
+use crate::store::{G1, feed, phone_with, push_as_worker};
 
 pub(crate) async fn pg_store() -> Option<(Arc<dyn DocStore>, PgDatabase)> {
     let db = PgDatabase::fresh()?;
@@ -153,15 +152,7 @@ async fn two_processes_push_concurrently_and_a_puller_misses_nothing() {
         total += changes.len();
         let store = stores[i % 2].clone();
         tasks.push(tokio::spawn(async move {
-            store
-                .push(
-                    changes,
-                    None,
-                    None,
-                    guard(principal(Role::GridWorker, &[G1])),
-                )
-                .await
-                .unwrap()
+            push_as_worker(&*store, changes).await
         }));
     }
     let mut stored = 0;
@@ -224,14 +215,7 @@ async fn a_second_process_never_serves_a_stale_document() {
     ));
     let (mut phone, changes) = phone_with(G1, 1, None);
     let doc_id = changes[0].doc_id.clone();
-    a.push(
-        changes,
-        None,
-        None,
-        guard(principal(Role::GridWorker, &[G1])),
-    )
-    .await
-    .unwrap();
+    push_as_worker(&*a, changes).await;
     // Both have loaded (a has it cached from its push).
     let first = automerge::Automerge::load(&a.load(&doc_id).await.unwrap().unwrap()).unwrap();
     let _ = b.load(&doc_id).await.unwrap().unwrap();
@@ -257,10 +241,7 @@ async fn a_second_process_never_serves_a_stale_document() {
         })
         .collect();
     assert!(!more.is_empty());
-    let out = b
-        .push(more, None, None, guard(principal(Role::GridWorker, &[G1])))
-        .await
-        .unwrap();
+    let out = push_as_worker(&*b, more).await;
     assert!(out.stored > 0 && out.rejected.is_empty(), "{out:?}");
 
     // a must now serve the new version, not its cached one.
@@ -288,10 +269,7 @@ async fn a_second_process_never_serves_a_stale_document() {
             data: e.data,
         })
         .collect();
-    let out = a
-        .push(more, None, None, guard(principal(Role::GridWorker, &[G1])))
-        .await
-        .unwrap();
+    let out = push_as_worker(&*a, more).await;
     assert!(out.stored > 0 && out.rejected.is_empty(), "{out:?}");
     let h: gridsync_core::household::Household = gridsync_core::doc::read(
         &automerge::Automerge::load(&b.load(&doc_id).await.unwrap().unwrap()).unwrap(),

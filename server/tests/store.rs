@@ -39,12 +39,12 @@ pub(crate) fn guard(p: Principal) -> Box<Guard> {
     Box::new(Guard::new(p, validate::document))
 }
 
-/// Push `changes` as G1's grid worker; every one must be accepted.
-pub(crate) async fn worker_push(
-    store: &dyn DocStore,
+/// Push `changes` as G1's grid worker.
+pub(crate) async fn push_as_worker<S: DocStore + ?Sized>(
+    store: &S,
     changes: Vec<IncomingChange>,
 ) -> gridsync_server::store::PushOutcome {
-    let out = store
+    store
         .push(
             changes,
             None,
@@ -52,7 +52,15 @@ pub(crate) async fn worker_push(
             guard(principal(Role::GridWorker, &[G1])),
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// [`push_as_worker`], every change accepted.
+pub(crate) async fn worker_push(
+    store: &dyn DocStore,
+    changes: Vec<IncomingChange>,
+) -> gridsync_server::store::PushOutcome {
+    let out = push_as_worker(store, changes).await;
     assert!(out.rejected.is_empty(), "{:?}", out.rejected);
     out
 }
@@ -204,25 +212,9 @@ pub(crate) mod suite {
     pub(crate) async fn pushing_twice_stores_once(store: Arc<dyn DocStore>) {
         let (_, changes) = phone_with(G1, 3, None);
         let n = changes.len();
-        let first = store
-            .push(
-                changes.clone(),
-                None,
-                None,
-                guard(principal(Role::GridWorker, &[G1])),
-            )
-            .await
-            .unwrap();
+        let first = push_as_worker(&*store, changes.clone()).await;
         let max = store.max_seq().await.unwrap();
-        let second = store
-            .push(
-                changes,
-                None,
-                None,
-                guard(principal(Role::GridWorker, &[G1])),
-            )
-            .await
-            .unwrap();
+        let second = push_as_worker(&*store, changes).await;
         assert_eq!(first.stored, n);
         assert_eq!(second.stored, 0);
         assert_eq!(second.duplicates, n);
@@ -238,15 +230,7 @@ pub(crate) mod suite {
         use automerge::transaction::Transactable;
         let (mut phone, changes) = phone_with(G1, 1, None);
         let original = changes[0].doc_id.clone();
-        let first = store
-            .push(
-                changes.clone(),
-                None,
-                None,
-                guard(principal(Role::GridWorker, &[G1])),
-            )
-            .await
-            .unwrap();
+        let first = push_as_worker(&*store, changes.clone()).await;
         assert_eq!(first.stored, changes.len());
         let fork_id = uuid::Uuid::now_v7().to_string();
         let mut fork = automerge::Automerge::load(&phone.export_doc(&original).unwrap()).unwrap();
@@ -269,15 +253,7 @@ pub(crate) mod suite {
                 data: c.raw_bytes().to_vec(),
             })
             .collect();
-        let second = store
-            .push(
-                pushed.clone(),
-                None,
-                None,
-                guard(principal(Role::GridWorker, &[G1])),
-            )
-            .await
-            .unwrap();
+        let second = push_as_worker(&*store, pushed.clone()).await;
         assert!(second.rejected.is_empty(), "{:?}", second.rejected);
         assert_eq!(second.stored, pushed.len());
         assert_eq!(second.duplicates, 0);
@@ -300,15 +276,7 @@ pub(crate) mod suite {
 
     pub(crate) async fn refused_changes_are_stored_nowhere(store: Arc<dyn DocStore>) {
         let (_, changes) = phone_with(G2, 2, None);
-        let out = store
-            .push(
-                changes,
-                None,
-                None,
-                guard(principal(Role::GridWorker, &[G1])),
-            )
-            .await
-            .unwrap();
+        let out = push_as_worker(&*store, changes).await;
         assert_eq!(out.stored, 0);
         assert_eq!(out.rejected.len(), 4);
         assert!(
@@ -330,15 +298,7 @@ pub(crate) mod suite {
 
     pub(crate) async fn pages_are_bounded_and_resumable(store: Arc<dyn DocStore>) {
         let (_, changes) = phone_with(G1, 25, None);
-        store
-            .push(
-                changes,
-                None,
-                None,
-                guard(principal(Role::GridWorker, &[G1])),
-            )
-            .await
-            .unwrap();
+        push_as_worker(&*store, changes).await;
         let limits = PullLimits {
             max_docs: 7,
             max_bytes: 1 << 20,
@@ -364,15 +324,7 @@ pub(crate) mod suite {
 
     pub(crate) async fn incremental_pull_sends_changes_after_cursor(store: Arc<dyn DocStore>) {
         let (mut phone, changes) = phone_with(G1, 2, None);
-        store
-            .push(
-                changes,
-                None,
-                None,
-                guard(principal(Role::GridWorker, &[G1])),
-            )
-            .await
-            .unwrap();
+        push_as_worker(&*store, changes).await;
         let page = store
             .pull(
                 vec![feed(&format!("g:{G1}"), 0)],
@@ -388,10 +340,7 @@ pub(crate) mod suite {
         let new = outbox_after(&phone, before);
         assert_eq!(new.len(), 1);
         let change_len = new[0].data.len();
-        store
-            .push(new, None, None, guard(principal(Role::GridWorker, &[G1])))
-            .await
-            .unwrap();
+        push_as_worker(&*store, new).await;
         let page = store
             .pull(
                 vec![feed(&format!("g:{G1}"), cursor)],
@@ -411,15 +360,7 @@ pub(crate) mod suite {
 
     pub(crate) async fn holder_feed_and_departures(store: Arc<dyn DocStore>) {
         let (mut phone, changes) = phone_with(G1, 1, Some("holder-1"));
-        store
-            .push(
-                changes,
-                None,
-                None,
-                guard(principal(Role::GridWorker, &[G1])),
-            )
-            .await
-            .unwrap();
+        push_as_worker(&*store, changes).await;
         let holder_feed = feed("h:holder-1", 0);
         let page = store
             .pull(vec![holder_feed.clone()], PullLimits::default(), None)
@@ -434,10 +375,7 @@ pub(crate) mod suite {
             .edit_household(&h, |f| f.holder = Some("holder-2".into()))
             .unwrap();
         let new = outbox_after(&phone, before);
-        store
-            .push(new, None, None, guard(principal(Role::GridWorker, &[G1])))
-            .await
-            .unwrap();
+        push_as_worker(&*store, new).await;
         let page = store
             .pull(vec![cursor], PullLimits::default(), None)
             .await
@@ -457,15 +395,7 @@ pub(crate) mod suite {
 
     pub(crate) async fn supervisor_moves_household_worker_cannot(store: Arc<dyn DocStore>) {
         let (mut phone, changes) = phone_with(G1, 1, None);
-        store
-            .push(
-                changes,
-                None,
-                None,
-                guard(principal(Role::GridWorker, &[G1])),
-            )
-            .await
-            .unwrap();
+        push_as_worker(&*store, changes).await;
         let h = phone.households(&Default::default()).unwrap()[0].id.clone();
         // Moving the household, once on a grid worker's phone, once on a
         // supervisor's.
@@ -730,10 +660,7 @@ pub(crate) mod suite {
         // Documents recorded by two phones, interleaved in the log, so a
         // document's latest change comes after others' earlier pages.
         let (mut a, first) = phone_with(G1, 3, None);
-        store
-            .push(first, None, None, guard(principal(Role::GridWorker, &[G1])))
-            .await
-            .unwrap();
+        push_as_worker(&*store, first).await;
         let ids: Vec<String> = a
             .households(&Default::default())
             .unwrap()
@@ -744,10 +671,7 @@ pub(crate) mod suite {
             let before = a.outbox(10_000).unwrap().len();
             a.add_resident(id, Resident::named("后来")).unwrap();
             let new = outbox_after(&a, before);
-            store
-                .push(new, None, None, guard(principal(Role::GridWorker, &[G1])))
-                .await
-                .unwrap();
+            push_as_worker(&*store, new).await;
         }
         let limits = PullLimits {
             max_docs: 1,
@@ -783,15 +707,7 @@ pub(crate) mod suite {
     pub(crate) async fn a_cursor_past_the_end_starts_over(store: Arc<dyn DocStore>) {
         // As after restoring an older backup: the device is ahead of the log.
         let (_, changes) = phone_with(G1, 2, None);
-        store
-            .push(
-                changes,
-                None,
-                None,
-                guard(principal(Role::GridWorker, &[G1])),
-            )
-            .await
-            .unwrap();
+        push_as_worker(&*store, changes).await;
         let ahead = store.max_seq().await.unwrap() + 100;
         let page = store
             .pull(
@@ -869,15 +785,7 @@ pub(crate) mod suite {
         assert_eq!((empty.end, empty.tip.as_str()), (0, ""));
         assert_eq!(empty.generation.len(), 32);
         let (_phone, changes) = phone_with(G1, 2, None);
-        store
-            .push(
-                changes,
-                None,
-                None,
-                guard(principal(Role::GridWorker, &[G1])),
-            )
-            .await
-            .unwrap();
+        push_as_worker(&*store, changes).await;
         let mark = store.log_mark().await.unwrap();
         assert_eq!(mark.generation, empty.generation);
         assert_eq!(mark.end, store.max_seq().await.unwrap());
@@ -919,15 +827,7 @@ pub(crate) mod suite {
     pub(crate) async fn concurrent_pushes_to_one_document_all_land(store: Arc<dyn DocStore>) {
         let (phone, changes) = phone_with(G1, 1, None);
         let id = changes[0].doc_id.clone();
-        store
-            .push(
-                changes,
-                None,
-                None,
-                guard(principal(Role::GridWorker, &[G1])),
-            )
-            .await
-            .unwrap();
+        push_as_worker(&*store, changes).await;
         let mut whole = phone;
         let saved = whole.export_doc(&id).unwrap();
         let mut tasks = Vec::new();
@@ -954,10 +854,7 @@ pub(crate) mod suite {
             let (store, start) = (store.clone(), start.clone());
             tasks.push(tokio::spawn(async move {
                 start.wait().await;
-                store
-                    .push(new, None, None, guard(principal(Role::GridWorker, &[G1])))
-                    .await
-                    .unwrap()
+                push_as_worker(&*store, new).await
             }));
         }
         let mut stored = 0;
@@ -1093,15 +990,7 @@ pub(crate) mod suite {
         let push = |changes: Vec<IncomingChange>| {
             let store = store.clone();
             async move {
-                let out = store
-                    .push(
-                        changes,
-                        None,
-                        None,
-                        guard(principal(Role::GridWorker, &[G1])),
-                    )
-                    .await
-                    .unwrap();
+                let out = push_as_worker(&*store, changes).await;
                 assert!(out.rejected.is_empty(), "{:?}", out.rejected);
                 out.stored
             }
@@ -1274,15 +1163,7 @@ pub(crate) mod suite {
             total += changes.len();
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
-                store
-                    .push(
-                        changes,
-                        None,
-                        None,
-                        guard(principal(Role::GridWorker, &[G1])),
-                    )
-                    .await
-                    .unwrap()
+                push_as_worker(&*store, changes).await
             }));
         }
         let mut stored = 0;

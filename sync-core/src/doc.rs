@@ -81,14 +81,18 @@ impl ChangeNote {
     }
 }
 
+/// The bytes every Automerge chunk starts with.
+const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+/// Chunk types (the byte after magic and checksum).
+const DOCUMENT_CHUNK: u8 = 0;
+const CHANGE_CHUNK: u8 = 1;
+
 /// The message of the change `data`, read from its header without
 /// decoding its operations or hashing it: `Some(None)` for a change
 /// without one, `None` if `data` is not exactly one uncompressed change
 /// chunk (decode it instead). Deciding whose a phone's outbox changes are
 /// this way costs a few field reads each instead of a full decode.
 pub fn change_message(data: &[u8]) -> Option<Option<&str>> {
-    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-    const CHANGE_CHUNK: u8 = 1;
     const HASH_LEN: usize = 32;
     if data.len() < 9 || data[..4] != MAGIC || data[8] != CHANGE_CHUNK {
         return None;
@@ -121,7 +125,6 @@ pub fn change_message(data: &[u8]) -> Option<Option<&str>> {
 /// whole chunk whose checksum holds.
 fn intact_chunk(data: &[u8]) -> Option<(u8, usize)> {
     use sha2::{Digest, Sha256};
-    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
     if data.len() < 10 || data[..4] != MAGIC {
         return None;
     }
@@ -142,7 +145,6 @@ fn intact_chunk(data: &[u8]) -> Option<(u8, usize)> {
 /// can be stored as a snapshot and decoded later. Reads only the chunk
 /// header and hashes the chunk; does not decode the document.
 pub fn is_whole_document(data: &[u8]) -> bool {
-    const DOCUMENT_CHUNK: u8 = 0;
     intact_chunk(data) == Some((DOCUMENT_CHUNK, data.len()))
 }
 
@@ -152,8 +154,6 @@ pub fn is_whole_document(data: &[u8]) -> bool {
 /// decodes nothing (so it does not know whether the changes' dependencies
 /// are all there).
 pub fn chunks_intact(data: &[u8]) -> bool {
-    const DOCUMENT_CHUNK: u8 = 0;
-    const CHANGE_CHUNK: u8 = 1;
     let mut rest = data;
     while !rest.is_empty() {
         match intact_chunk(rest) {
