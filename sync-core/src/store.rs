@@ -66,6 +66,10 @@ pub struct PulledDoc {
 /// snapshot.
 const COMPACT_AFTER: i64 = 64;
 
+/// Prepared statements kept per connection: more than the store has
+/// (`prepare_cached` everywhere), so none is parsed twice.
+const STATEMENTS_KEPT: usize = 256;
+
 /// How hard the store works to keep acknowledged edits across power loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
@@ -217,6 +221,11 @@ impl Store {
         conn.pragma_update(None, "cache_size", -32_768)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Every statement the store runs stays prepared: rusqlite keeps 16
+        // by default, the store has some ninety, and a sync cycles through
+        // more than 16 of them, so each was parsed again every time (a
+        // sixth of the phone's CPU in an incremental sync).
+        conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
         schema::migrate(&conn)?;
         let device_id = match meta_get(&conn, "device_id")? {
             Some(id) => id,
