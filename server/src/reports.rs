@@ -267,6 +267,33 @@ impl Reports {
         &self.calendar
     }
 
+    /// The rules phones count and check reports with, as `GET
+    /// /v1/reports/rules` answers them: the JSON body and its `ETag` (a
+    /// sync's answer carries the tag, so a phone asks for the rules only
+    /// when they changed).
+    pub fn rules(&self) -> (String, String) {
+        let dates = |set: &std::collections::BTreeSet<time::Date>| -> Vec<String> {
+            set.iter()
+                .map(|d| issue::deadline::format_date(*d))
+                .collect()
+        };
+        let catalogue: serde_json::Value =
+            serde_json::from_str(&issue::catalogue::to_json(issue::catalogue::all()))
+                .unwrap_or_default();
+        let calendar = &self.calendar;
+        let body = serde_json::json!({
+            "catalogue": catalogue,
+            "calendar": {"holidays": dates(&calendar.holidays), "workdays": dates(&calendar.workdays)},
+        })
+        .to_string();
+        let etag = {
+            use sha2::{Digest, Sha256};
+            let d = Sha256::digest(body.as_bytes());
+            format!("\"{}\"", hex::encode(&d[..12]))
+        };
+        (body, etag)
+    }
+
     /// Project every report changed since the last catch-up; returns how
     /// many rows were written.
     pub async fn catch_up(&self) -> Result<usize, DbError> {
@@ -539,25 +566,7 @@ async fn rules(
 ) -> axum::response::Response {
     use axum::http::{StatusCode, header};
     use axum::response::IntoResponse;
-    let calendar = state.reports.calendar();
-    let dates = |set: &std::collections::BTreeSet<time::Date>| -> Vec<String> {
-        set.iter()
-            .map(|d| issue::deadline::format_date(*d))
-            .collect()
-    };
-    let catalogue: serde_json::Value =
-        serde_json::from_str(&issue::catalogue::to_json(issue::catalogue::all()))
-            .unwrap_or_default();
-    let body = serde_json::json!({
-        "catalogue": catalogue,
-        "calendar": {"holidays": dates(&calendar.holidays), "workdays": dates(&calendar.workdays)},
-    })
-    .to_string();
-    let etag = {
-        use sha2::{Digest, Sha256};
-        let d = Sha256::digest(body.as_bytes());
-        format!("\"{}\"", hex::encode(&d[..12]))
-    };
+    let (body, etag) = state.reports.rules();
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())

@@ -191,6 +191,9 @@ pub struct SyncResponse {
     /// The server's clock, milliseconds since the Unix epoch: the device
     /// compares its own with it.
     pub now: i64,
+    /// The `ETag` of the report rules (`GET /v1/reports/rules`) as they
+    /// stand: a device holding the rules of this tag need not ask for them.
+    pub rules: String,
 }
 
 /// The sync route.
@@ -441,6 +444,7 @@ pub(crate) async fn round_trip(
         log_lost,
         now: i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
             .unwrap_or(i64::MAX),
+        rules: state.reports.rules().1,
     })
 }
 

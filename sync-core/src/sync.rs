@@ -256,14 +256,23 @@ pub fn sync_keeping<A: StoreAccess>(
     // After the documents, the reveal records for the audit log: a failure
     // to send them fails the sync, so none is lost quietly.
     let result = sync_inner(store, client, options, cancel, progress)
-        .and_then(|report| reveals::send(store, client).map(|_| report));
+        .and_then(|done| reveals::send(store, client).map(|_| done));
+    let (result, rules_tag) = match result {
+        Ok((report, tag)) => (Ok(report), tag),
+        Err(e) => (Err(e), None),
+    };
     if result.is_ok() {
-        // The deployment's catalogue and calendar, when they changed; the
-        // store is held only to read the tag and to keep the answer. Not
-        // having them is not a failed sync: the phone keeps what it had.
+        // The deployment's catalogue and calendar, when they changed (the
+        // sync's answer names their tag; a server that does not is asked
+        // every time); the store is held only to read the tag and to keep
+        // the answer. Not having them is not a failed sync: the phone
+        // keeps what it had.
         let refreshed = store
             .with(|s| rules::request_state(s))
             .and_then(|(token, etag)| {
+                if rules_tag.is_some() && rules_tag == etag {
+                    return Ok(false);
+                }
                 let fetched = rules::fetch(client, &token, etag.as_deref())?;
                 store.with(|s| rules::apply(s, fetched))
             });
@@ -373,8 +382,10 @@ fn sync_inner<A: StoreAccess>(
     options: &SyncOptions,
     cancel: Option<&AtomicBool>,
     progress: &mut dyn FnMut(&Progress),
-) -> Result<SyncReport> {
+) -> Result<(SyncReport, Option<String>)> {
     let mut report = SyncReport::default();
+    // The report rules' tag as the last answer named it.
+    let mut rules_tag = None;
     let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let (me, total_push) = store.with(|store| -> Result<_> {
         // Refused changes still in their documents (refused before this
@@ -460,6 +471,7 @@ fn sync_inner<A: StoreAccess>(
             log,
         };
         let (resp, sent) = round_trip(store, client, &req)?;
+        rules_tag.clone_from(&resp.rules);
         report.rounds += 1;
         report.bytes_sent += sent as u64;
 
@@ -659,7 +671,7 @@ fn sync_inner<A: StoreAccess>(
             store.with(|s| finish(s, &held_back, &not_mine, &mut report))?;
             p.phase = Phase::Done;
             p.emit(progress);
-            return Ok(report);
+            return Ok((report, rules_tag));
         }
     }
 }

@@ -292,3 +292,53 @@ fn a_city_catalogue_and_calendar_reach_the_phone_by_sync() {
         .unwrap_or_else(|| panic!("{shown}"));
     assert!(due > now + 11 * day, "due {due}, now {now}");
 }
+
+/// A sync's answer names the tag of the report rules: the phone asks for
+/// the rules when it holds none or other ones, not after every sync (a
+/// request less per sync, a round trip on a slow link).
+#[test]
+fn the_rules_are_asked_for_only_when_their_tag_changes() {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut server = gridsync_tests::TestServer::options()
+        .env(&[("GRIDSYNC_LOG", "warn,tower_http=debug")])
+        .stderr_to(log.path())
+        .start();
+    crate::set_up_community(&server);
+    // Requests for the rules the server began, from its request log.
+    let asked = || {
+        std::fs::read_to_string(log.path())
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("/v1/reports/rules") && l.contains("started processing"))
+            .count()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let worker = Cli::login(&server, dir.path(), "worker1");
+    let first = asked();
+    assert!(first >= 1, "a phone without rules asks for them");
+    worker.ok(&["sync"]);
+    worker.ok(&["sync"]);
+    assert_eq!(asked(), first, "unchanged rules are not asked for again");
+
+    // The city's own catalogue: a new tag, asked for at the next sync.
+    let mut cat: Value = serde_json::from_str(&gridsync_core::issue::catalogue::to_json(
+        gridsync_core::issue::CATALOGUE,
+    ))
+    .unwrap();
+    let cats = cat["categories"].as_array_mut().unwrap();
+    let mut pets = cats[0].clone();
+    pets["code"] = "pets".into();
+    pets["name"] = "宠物扰民".into();
+    cats.push(pets);
+    std::fs::write(server.data.path().join("catalogue.json"), cat.to_string()).unwrap();
+    server.restart();
+    worker.ok(&["sync"]);
+    assert_eq!(asked(), first + 1, "changed rules are asked for");
+    let cats = worker.json(&["issue", "categories"]);
+    assert!(
+        cats.as_array().unwrap().iter().any(|c| c["code"] == "pets"),
+        "the city's category reached the phone: {cats}"
+    );
+    worker.ok(&["sync"]);
+    assert_eq!(asked(), first + 1, "and then not again");
+}

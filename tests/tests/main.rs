@@ -42,6 +42,12 @@ pub(crate) fn community() -> TestServer {
 /// [`community`] on a server started with these environment variables.
 pub(crate) fn community_with_env(env: &[(&str, &str)]) -> TestServer {
     let server = TestServer::start_with_env(env);
+    set_up_community(&server);
+    server
+}
+
+/// The territory and users of [`community`], on a started `server`.
+pub(crate) fn set_up_community(server: &TestServer) {
     server.import_territory(&serde_json::json!({
         "streets": [{
             "code": "110105001", "name": "建国门街道",
@@ -61,7 +67,6 @@ pub(crate) fn community_with_env(env: &[(&str, &str)]) -> TestServer {
     server.add_user("holder1", "package_holder", &[], None, PASSWORD);
     server.add_user("supervisor", "supervisor", &[], Some(COMMUNITY), PASSWORD);
     server.add_user("admin", "admin", &[], None, PASSWORD);
-    server
 }
 
 /// A phone: its own store file, signed in as `user`.

@@ -4,10 +4,12 @@
 //! the phone offers the same categories, checks reports the same way and
 //! counts the same deadlines as the supervisors' pages.
 //!
-//! Fetched after each sync ([`request_state`] and [`apply`] with the
-//! store, [`fetch`] without it) with the `ETag` of the last answer (a `304`
-//! costs a few hundred bytes), kept in the store, and installed when the
-//! store is opened ([`install_kept`]). An older server without the
+//! Fetched after a sync whose answer names a tag (`rules`) other than the
+//! one kept, or after every sync from a server that names none
+//! ([`request_state`] and [`apply`] with the store, [`fetch`] without it),
+//! with the `ETag` of the last answer (a `304` costs a few hundred bytes);
+//! kept in the store, and installed when the store is opened
+//! ([`install_kept`]). An older server without the
 //! endpoint (404) leaves the phone on the built-in catalogue.
 
 use reqwest::StatusCode;

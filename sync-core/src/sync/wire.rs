@@ -159,6 +159,10 @@ pub struct SyncResponse {
     /// The server's clock (ms since the Unix epoch).
     #[serde(default)]
     pub now: Option<i64>,
+    /// The `ETag` of the server's report rules as they stand (`None` from
+    /// a server that does not say).
+    #[serde(default)]
+    pub rules: Option<String>,
 }
 
 /// An error body from the server.
