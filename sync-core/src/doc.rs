@@ -164,6 +164,31 @@ pub fn chunks_intact(data: &[u8]) -> bool {
     !data.is_empty()
 }
 
+/// Whether the changes in `data` (concatenated, as a pull sends them) may
+/// write field `key` of the document's root: yes when one of them does,
+/// and whenever that cannot be told without the document (a saved
+/// document, a compressed or damaged chunk). Decodes the changes only.
+pub fn may_write_root_key(data: &[u8], key: &str) -> bool {
+    use automerge::legacy::{Key, ObjectId};
+    let mut rest = data;
+    while !rest.is_empty() {
+        let Some((CHANGE_CHUNK, end)) = intact_chunk(rest) else {
+            return true;
+        };
+        let Ok(change) = automerge::Change::from_bytes(rest[..end].to_vec()) else {
+            return true;
+        };
+        let writes = change.decode().operations.iter().any(|op| {
+            op.obj == ObjectId::Root && matches!(&op.key, Key::Map(k) if k.as_str() == key)
+        });
+        if writes {
+            return true;
+        }
+        rest = &rest[end..];
+    }
+    false
+}
+
 /// The kind of a document, read from its root.
 pub fn kind_of<D: ReadDoc>(doc: &D) -> Option<String> {
     string_at(doc, &automerge::ROOT, "kind")
@@ -931,6 +956,58 @@ mod tests {
             None
         );
         Ok(())
+    }
+
+    #[test]
+    fn a_write_to_a_root_field_is_read_from_the_changes() {
+        let (mut doc, bytes) = saved();
+        let heads = doc.get_heads();
+        let mut tx = doc.transaction();
+        let visits = tx
+            .put_object(automerge::ROOT, "visits", ObjType::Map)
+            .expect("a map");
+        tx.put(&visits, "merged_into", "not the root's")
+            .expect("a nested field");
+        tx.commit();
+        let after = |doc: &Automerge, heads: &[ChangeHash]| -> Vec<u8> {
+            doc.get_changes(heads)
+                .iter()
+                .flat_map(|c| c.raw_bytes().to_vec())
+                .collect()
+        };
+        let visit = after(&doc, &heads);
+        assert!(!may_write_root_key(&visit, "merged_into"), "a nested field");
+        assert!(may_write_root_key(&visit, "visits"));
+        let heads2 = doc.get_heads();
+        let mut tx = doc.transaction();
+        tx.put(automerge::ROOT, "merged_into", "another")
+            .expect("a root field");
+        tx.commit();
+        let merge = after(&doc, &heads2);
+        assert!(may_write_root_key(&merge, "merged_into"));
+        assert!(
+            may_write_root_key(&[visit.clone(), merge].concat(), "merged_into"),
+            "in the second of two changes"
+        );
+        let heads3 = doc.get_heads();
+        let mut tx = doc.transaction();
+        tx.delete(automerge::ROOT, "merged_into").expect("deleted");
+        tx.commit();
+        assert!(
+            may_write_root_key(&after(&doc, &heads3), "merged_into"),
+            "a delete"
+        );
+        // What cannot be told without the document: yes.
+        assert!(
+            may_write_root_key(&bytes, "merged_into"),
+            "a saved document"
+        );
+        assert!(
+            may_write_root_key(&visit[..visit.len() - 1], "merged_into"),
+            "cut off"
+        );
+        assert!(may_write_root_key(b"not automerge", "merged_into"));
+        assert!(!may_write_root_key(&[], "merged_into"), "nothing");
     }
 
     #[test]

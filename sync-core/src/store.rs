@@ -760,7 +760,7 @@ impl Store {
                 || (d.listing.is_some() && doc::chunks_intact(&d.data));
             if !here && complete && new_here.insert(id.clone()) {
                 whole.push((id, d));
-            } else if stored && self.may_defer(&id)? {
+            } else if stored && self.may_defer(&id, &d.data)? {
                 more.push((id, d));
             } else {
                 // Everything else, and the same new document twice in a page.
@@ -840,10 +840,11 @@ impl Store {
         Ok(())
     }
 
-    /// Whether news for document `id` (stored here) may be kept without
-    /// decoding it now: not when it is a merged duplicate, whose late
-    /// edits are forwarded to the survivor as they arrive.
-    fn may_defer(&self, id: &str) -> Result<bool> {
+    /// Whether news `data` for document `id` (stored here) may be kept
+    /// without decoding it now: not when it is a merged duplicate, whose
+    /// late edits are forwarded to the survivor as they arrive, nor when
+    /// it may be one without its list rows saying so yet.
+    fn may_defer(&self, id: &str, data: &[u8]) -> Result<bool> {
         let merged: Option<Option<String>> = self
             .conn
             .prepare_cached("SELECT merged_into FROM p_households WHERE doc_id = ?1")?
@@ -853,7 +854,30 @@ impl Store {
             .conn
             .prepare_cached("SELECT 1 FROM p_pending WHERE doc_id = ?1")?
             .exists([id])?;
-        Ok(!matches!(merged, Some(Some(_))) && !pending)
+        match merged {
+            Some(Some(_)) => Ok(false),
+            _ if !pending => Ok(true),
+            // Never listed here (it came whole, undecoded): its rows cannot
+            // tell.
+            None => Ok(false),
+            // Listed, with news kept since that its rows do not show yet
+            // (two syncs' edits of the same household, say): this joins
+            // it, unless some of it may be the merge (`merged_into`) the
+            // rows would have shown. Reading those changes is cheap; the
+            // document is decoded once, by the next list query.
+            Some(None) => {
+                let kept: Vec<Vec<u8>> = self
+                    .conn
+                    .prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1")?
+                    .query_map([id], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(!kept
+                    .iter()
+                    .map(Vec::as_slice)
+                    .chain([data])
+                    .any(|c| doc::may_write_root_key(c, "merged_into")))
+            }
+        }
     }
 
     /// The whole document as one saved Automerge file.

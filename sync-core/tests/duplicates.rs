@@ -204,3 +204,55 @@ fn same_person_twice_in_one_household_is_merged() {
     assert_eq!(got.residents[&kept].phone.as_deref(), Some("13600006666"));
     assert!(a.duplicate_suspects().unwrap().is_empty());
 }
+
+/// A pulled page's changes of `id` as `from` holds them (all of them: the
+/// receiver skips what it has).
+fn pulled(from: &mut Store, id: &str) -> gridsync_core::store::PulledDoc {
+    gridsync_core::store::PulledDoc {
+        id: id.to_owned(),
+        kind: "household".into(),
+        scope: from.household(id).unwrap().grid,
+        data: from.doc_changes(id).unwrap().concat(),
+        listing: None,
+    }
+}
+
+/// News for a listed household is kept as it came, and news after it too
+/// (two syncs' edits of the same household), unless what was kept may be
+/// the merge that made it a tombstone: a late edit arriving after that is
+/// still forwarded to the survivor on arrival.
+#[test]
+fn a_late_edit_after_a_merge_kept_undecoded_is_forwarded_on_arrival() {
+    let (mut a, mut b, ha, hb) = recorded_twice();
+    let mut c = phone_from(&mut a, "worker-c", "grid_worker");
+    sync_all(&mut [&mut a, &mut b, &mut c]);
+    assert_eq!(c.pending_index().unwrap().0, 0, "listed");
+
+    // Two pages with a visit to ha each, on c: both kept undecoded.
+    a.add_visit(&ha, visit(NOW - 5 * DAY)).unwrap();
+    c.apply_pulled(&[pulled(&mut a, &ha)]).unwrap();
+    let second = a.add_visit(&ha, visit(NOW - 4 * DAY)).unwrap();
+    c.apply_pulled(&[pulled(&mut a, &ha)]).unwrap();
+    assert_eq!(c.pending_index().unwrap().0, 1, "kept, not decoded");
+    assert!(c.household(&ha).unwrap().visits.contains_key(&second));
+    sync_all(&mut [&mut a, &mut b, &mut c]);
+
+    let survivor = a.merge_households(&ha, &hb).unwrap();
+    let loser = if survivor == ha {
+        hb.clone()
+    } else {
+        ha.clone()
+    };
+    // Meanwhile phone b, not yet synced, keeps working on the loser.
+    let late = b.add_visit(&loser, visit(NOW - 60_000)).unwrap();
+    // c pulls the merge: kept as it came, its rows not yet showing it.
+    c.apply_pulled(&[pulled(&mut a, &survivor), pulled(&mut a, &loser)])
+        .unwrap();
+    assert_eq!(c.pending_index().unwrap().0, 2, "kept, not decoded");
+    // Then b's late visit: decoded at once, and carried to the survivor.
+    c.apply_pulled(&[pulled(&mut b, &loser)]).unwrap();
+    assert!(
+        c.household(&survivor).unwrap().visits.contains_key(&late),
+        "late visit forwarded on arrival"
+    );
+}
