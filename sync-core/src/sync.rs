@@ -689,10 +689,10 @@ const INDEX_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
 /// few at a time, each step a short hold of the store, so a list read made
 /// during the sync finds them ready instead of building a page's worth
 /// itself; on a slow link that work costs the sync nothing. Only once the
-/// answer is late ([`INDEX_AFTER`]): a quick answer (a fast link, a small
-/// round) would wait for the step under way, and on the phone's few cores
-/// the decoding competes with everything else; the next list query or a
-/// later slow round builds them instead.
+/// answer is late ([`INDEX_AFTER`]): on the phone's few cores the decoding
+/// competes with everything else; the next list query or a later slow
+/// round builds them instead. A step stops at the next document once the
+/// answer is in, so the answer waits for one document's decoding at most.
 fn round_trip<A: StoreAccess>(
     store: &mut A,
     client: &Client,
@@ -701,11 +701,16 @@ fn round_trip<A: StoreAccess>(
     let body = req.to_binary()?;
     let sent = body.len();
     let token = store.with(|s| Client::access_token(s))?;
+    // Set once the answer (or the failure) is in: an index step under way
+    // stops at the next document.
+    let answered = AtomicBool::new(false);
     let answer = std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::channel();
-        let (body, token) = (&body, &token);
+        let (body, token, answered) = (&body, &token, &answered);
         scope.spawn(move || {
-            let _ = tx.send(client.sync_with_token(body, token));
+            let answer = client.sync_with_token(body, token);
+            answered.store(true, Ordering::Release);
+            let _ = tx.send(answer);
         });
         let lost = || Error::Network("connection interrupted".into());
         match rx.recv_timeout(INDEX_AFTER) {
@@ -721,7 +726,10 @@ fn round_trip<A: StoreAccess>(
             }
             // A failure here is no failure of the sync: the next list
             // query builds what is left.
-            let indexed = store.with(|s| s.index_pending(INDEX_STEP)).unwrap_or(0);
+            let stop = || answered.load(Ordering::Acquire);
+            let indexed = store
+                .with(|s| s.index_pending_until(INDEX_STEP, &stop))
+                .unwrap_or(0);
             if indexed == 0 {
                 return rx.recv().map_err(|_| lost())?;
             }

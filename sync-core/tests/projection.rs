@@ -216,6 +216,12 @@ fn pulled_documents_are_listed_after_lazy_indexing() {
     // Stored, not yet indexed: the background indexer finds them all.
     assert_eq!(dst.documents().unwrap().len(), before + ids.len());
     assert_eq!(dst.index_pending(2).unwrap(), 2);
+    // Told to stop after the first document it decodes (a sync's answer
+    // came in): that one is listed, the rest stays pending.
+    let asked = std::sync::atomic::AtomicUsize::new(0);
+    let stop = || asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 1;
+    assert_eq!(dst.index_pending_until(100, &stop).unwrap(), 1);
+    assert_eq!(dst.pending_index().unwrap().0, ids.len() - 3);
     // The rest is indexed by the first query, which sees every household.
     let all = |s: &Store| {
         s.households(&PlaceFilter::default())

@@ -146,6 +146,19 @@ impl Store {
     /// background after a large sync; every list query catches up by
     /// itself first.
     pub fn index_pending(&self, limit: usize) -> Result<usize> {
+        self.index_pending_until(limit, &|| false)
+    }
+
+    /// [`Store::index_pending`], leaving the documents not yet decoded
+    /// once `stop` says so (checked before each): what was built is
+    /// written, the rest stays pending. A sync indexes while its request is
+    /// on the wire and stops when the answer is in, so the answer waits for
+    /// one document's decoding at most, not a whole step's.
+    pub fn index_pending_until(
+        &self,
+        limit: usize,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Result<usize> {
         use rayon::prelude::*;
         let pending: Vec<(String, Option<String>)> = self
             .conn
@@ -174,6 +187,7 @@ impl Store {
         type Read = (String, String, Projected, Option<Vec<u8>>);
         let read: Vec<(String, Option<Read>)> = raw
             .into_par_iter()
+            .filter(|_| !stop())
             .map(|(id, bytes, loose)| {
                 use automerge::ReadDoc;
                 let read = match automerge::Automerge::load(&bytes) {
