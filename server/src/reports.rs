@@ -231,7 +231,13 @@ pub struct Reports {
     /// One catch-up at a time per process (others wait, then find little
     /// left to do).
     catching_up: tokio::sync::Mutex<()>,
+    /// [`Reports::rules`] as made last, and the address of the catalogue
+    /// they were made of.
+    rules: std::sync::Mutex<Option<(usize, Arc<Rules>)>>,
 }
+
+/// The body of `GET /v1/reports/rules` and its `ETag`.
+pub type Rules = (String, String);
 
 impl Reports {
     /// On the embedded SQLite database (already migrated).
@@ -250,6 +256,7 @@ impl Reports {
             docs,
             calendar: WorkCalendar::default(),
             catching_up: tokio::sync::Mutex::new(()),
+            rules: std::sync::Mutex::new(None),
         }
     }
 
@@ -258,6 +265,7 @@ impl Reports {
     /// deadlines until their report changes.
     pub fn with_calendar(mut self, calendar: WorkCalendar) -> Self {
         self.calendar = calendar;
+        self.rules = std::sync::Mutex::new(None);
         self
     }
 
@@ -271,7 +279,25 @@ impl Reports {
     /// /v1/reports/rules` answers them: the JSON body and its `ETag` (a
     /// sync's answer carries the tag, so a phone asks for the rules only
     /// when they changed).
-    pub fn rules(&self) -> (String, String) {
+    pub fn rules(&self) -> Arc<Rules> {
+        // Made once per catalogue: every sync's answer names the tag. An
+        // installed catalogue is never freed, so another one has another
+        // address.
+        let catalogue_at = issue::catalogue::all().as_ptr() as usize;
+        if let Ok(made) = self.rules.lock()
+            && let Some((at, rules)) = made.as_ref()
+            && *at == catalogue_at
+        {
+            return rules.clone();
+        }
+        let rules = Arc::new(self.make_rules());
+        if let Ok(mut made) = self.rules.lock() {
+            *made = Some((catalogue_at, rules.clone()));
+        }
+        rules
+    }
+
+    fn make_rules(&self) -> Rules {
         let dates = |set: &std::collections::BTreeSet<time::Date>| -> Vec<String> {
             set.iter()
                 .map(|d| issue::deadline::format_date(*d))
@@ -566,7 +592,8 @@ async fn rules(
 ) -> axum::response::Response {
     use axum::http::{StatusCode, header};
     use axum::response::IntoResponse;
-    let (body, etag) = state.reports.rules();
+    let rules = state.reports.rules();
+    let (body, etag) = (rules.0.clone(), rules.1.clone());
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())

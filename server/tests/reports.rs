@@ -358,11 +358,25 @@ async fn a_city_catalogue_from_the_data_directory_replaces_the_seed() {
         "subtypes": [{ "code": "outdoor", "name": "户外作业防暑", "limit": { "natural_hours": 6 },
                        "department": "renshe" }]
     }));
+    // A server started before it: the rules' tag every sync answer names.
+    let running = tempfile::tempdir().unwrap();
+    let running = gridsync_server::AppState::open(gridsync_server::config::Config::with_data_dir(
+        running.path(),
+    ))
+    .await
+    .unwrap();
+    let tag_before = running.reports.rules().1.clone();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(CATALOGUE_FILE), file.to_string()).unwrap();
-    gridsync_server::AppState::open(gridsync_server::config::Config::with_data_dir(dir.path()))
-        .await
-        .unwrap();
+    let opened =
+        gridsync_server::AppState::open(gridsync_server::config::Config::with_data_dir(dir.path()))
+            .await
+            .unwrap();
+    // The tag follows the catalogue installed, on either.
+    let tag = opened.reports.rules().1.clone();
+    assert_ne!(tag, tag_before, "a new catalogue, a new tag");
+    assert_eq!(running.reports.rules().1, tag);
+    assert!(opened.reports.rules().0.contains("city_heat"));
     let heat = catalogue::subtype("city_heat", "outdoor").expect("installed");
     assert_eq!(heat.limit, gridsync_core::issue::Limit::NaturalHours(6));
     assert_eq!(heat.department, Some("renshe"));
