@@ -64,7 +64,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
 pub const SYNCHRONOUS: &str = "FULL";
 
 /// Prepared statements kept per pooled connection: more than the server
-/// runs (`prepare_cached` everywhere), so none is parsed twice.
+/// runs (`prepare_cached` everywhere), so none is parsed twice. A row
+/// limit given as a parameter is written `LIMIT +?1`: SQLite prepares a
+/// statement whose limit is a bare parameter again each time it is bound
+/// (a test in `gridsync_core::store` holds both crates to it).
 const STATEMENTS_KEPT: usize = 256;
 
 /// Create an empty file readable and writable by its owner only (0600) at

@@ -67,7 +67,11 @@ pub struct PulledDoc {
 const COMPACT_AFTER: i64 = 64;
 
 /// Prepared statements kept per connection: more than the store has
-/// (`prepare_cached` everywhere), so none is parsed twice.
+/// (`prepare_cached` everywhere), so none is parsed twice. A row limit
+/// given as a parameter is written `LIMIT +?1`, never as the bare
+/// parameter: SQLite (3.53) prepares a statement whose limit is a bare
+/// parameter again each time it is bound (the server's SQL follows the same rule; a test below
+/// holds both to it).
 const STATEMENTS_KEPT: usize = 256;
 
 /// How hard the store works to keep acknowledged edits across power loss.
@@ -904,7 +908,7 @@ impl Store {
     pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT seq, doc_id, hash, data FROM outbox ORDER BY seq LIMIT ?1")?;
+            .prepare_cached("SELECT seq, doc_id, hash, data FROM outbox ORDER BY seq LIMIT +?1")?;
         let rows = stmt
             .query_map([limit as i64], |r| {
                 let hash: Vec<u8> = r.get(2)?;
@@ -975,4 +979,75 @@ fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<()> {
         params![key, value],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::{Connection, StatementStatus};
+
+    /// How often SQLite prepared `sql` again in five runs with a bound
+    /// limit.
+    fn reprepared(sql: &str) -> i32 {
+        let conn = Connection::open_in_memory().expect("a database");
+        conn.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2), (3);")
+            .expect("a table");
+        let mut times = 0;
+        for limit in [2, 2, 3, 2, 3] {
+            let mut s = conn.prepare_cached(sql).expect("prepared");
+            let rows = s
+                .query_map([limit], |r| r.get::<_, i64>(0))
+                .expect("run")
+                .count();
+            assert_eq!(rows, limit as usize);
+            times = s.get_status(StatementStatus::RePrepare);
+        }
+        times
+    }
+
+    /// Every `.rs` file under `dir`.
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir)
+            .expect("a source directory")
+            .flatten()
+        {
+            let p = e.path();
+            if p.is_dir() {
+                sources(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+
+    #[test]
+    fn a_row_limit_is_no_bare_parameter() {
+        // Why: a bare parameter makes SQLite prepare the statement again
+        // at every run; written `+?1`, it does not.
+        let bare = |limit: &str| format!("SELECT x FROM t LIMIT {limit}");
+        assert!(reprepared(&bare("?1")) > 0, "SQLite changed");
+        assert_eq!(reprepared(&bare("+?1")), 0);
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        sources(&root.join("src"), &mut files);
+        sources(&root.join("../server/src"), &mut files);
+        assert!(files.len() > 50, "the sources were found");
+        // "LIMIT", spaces, then "?" and a digit.
+        let bare_at = |line: &str| {
+            line.match_indices("LIMIT").any(|(at, _)| {
+                let rest = line[at + 5..].trim_start();
+                rest.starts_with('?') && rest[1..].starts_with(|c: char| c.is_ascii_digit())
+            })
+        };
+        for f in files {
+            let text = std::fs::read_to_string(&f).expect("readable");
+            for (i, line) in text.lines().enumerate() {
+                assert!(
+                    !bare_at(line),
+                    "{}:{}: write the limit `LIMIT +?N`",
+                    f.display(),
+                    i + 1
+                );
+            }
+        }
+    }
 }

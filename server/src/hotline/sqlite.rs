@@ -143,7 +143,7 @@ pub(super) async fn unfiled(
     db::run(pool, move |conn: &mut Connection| {
         let mut stmt = conn.prepare_cached(
             "SELECT report_id, change FROM hotline_cases
-             WHERE change IS NOT NULL AND created_at < ?1 ORDER BY created_at LIMIT ?2",
+             WHERE change IS NOT NULL AND created_at < ?1 ORDER BY created_at LIMIT +?2",
         )?;
         stmt.query_map(params![before, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect()
@@ -222,7 +222,7 @@ pub(super) async fn due(pool: &Pool, now: i64, limit: i64) -> Result<Vec<Due>, D
              WHERE d.delivered_at IS NULL AND d.next_at <= ?1 AND k.revoked_at IS NULL
                AND NOT EXISTS (SELECT 1 FROM hotline_deliveries e
                                WHERE e.report_id = d.report_id AND e.delivered_at IS NULL AND e.id < d.id)
-             ORDER BY d.next_at, d.id LIMIT ?2",
+             ORDER BY d.next_at, d.id LIMIT +?2",
         )?;
         stmt.query_map(params![now, limit], |r| {
             Ok(Due {
@@ -279,7 +279,7 @@ pub(super) async fn failing(pool: &Pool, after: i64, limit: i64) -> Result<Vec<F
              JOIN hotline_cases c ON c.report_id = d.report_id
              JOIN hotline_credentials k ON k.id = c.credential_id
              WHERE d.delivered_at IS NULL AND d.attempts >= ?1
-             ORDER BY d.id LIMIT ?2",
+             ORDER BY d.id LIMIT +?2",
         )?;
         stmt.query_map(params![after, limit], |r| {
             Ok(Failing {

@@ -112,7 +112,7 @@ pub(super) async fn due(
         let sql = format!(
             "SELECT {COLUMNS} FROM reports
              WHERE stage = 'dispatched' AND deadline >= ?1 AND deadline <= ?2 AND {filter}
-             ORDER BY deadline, id LIMIT ?3"
+             ORDER BY deadline, id LIMIT +?3"
         );
         let mut stmt = c.prepare_cached(&sql)?;
         let mut all: Vec<rusqlite::types::Value> =

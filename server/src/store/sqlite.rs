@@ -466,7 +466,7 @@ impl super::pull::PullSource for SqlitePull<'_> {
                         AND c.seq > CASE WHEN f.since_seq > ?5 THEN 0 ELSE ?5 END
                         AND (c.device_id IS NULL OR c.device_id IS NOT ?4)) END
                  FROM feed f JOIN docs d ON d.id = f.doc_id
-                 WHERE f.feed = ?1 AND f.last_seq > ?2 ORDER BY f.last_seq LIMIT ?3",
+                 WHERE f.feed = ?1 AND f.last_seq > ?2 ORDER BY f.last_seq LIMIT +?3",
             )?
             .query_map(
                 params![
@@ -700,7 +700,7 @@ impl DocStore for SqliteDocStore {
                     "SELECT c.seq, c.doc_id, c.user_id, c.device_id, c.received_at FROM changes c
                      WHERE c.seq > ?1 AND c.seq <= ?2
                        AND (?3 IS NULL OR c.doc_id IN (SELECT id FROM docs WHERE kind = ?3))
-                     ORDER BY c.seq LIMIT ?4",
+                     ORDER BY c.seq LIMIT +?4",
                 )?
                 .query_map(params![after, end, kind, limit], |r| {
                     Ok(LogEntry {

@@ -1344,7 +1344,7 @@ pub async fn open_needs(
                 "SELECT {NEED_COLUMNS} FROM visits v INDEXED BY {index}
                    JOIN households h ON h.id = v.household_id
                  WHERE v.grid >= ?1 AND v.grid < ?2 AND {} AND {AT_ITS_HOUSEHOLD}
-                 ORDER BY v.at, v.household_id, v.key LIMIT ?3",
+                 ORDER BY v.at, v.household_id, v.key LIMIT +?3",
                 summary::OPEN_NEED
             ))?
             .query_map(params![lo, hi, limit as i64], need_row)?

@@ -162,7 +162,7 @@ impl Store {
         use rayon::prelude::*;
         let pending: Vec<(String, Option<String>)> = self
             .conn
-            .prepare_cached("SELECT doc_id, listing FROM p_pending LIMIT ?1")?
+            .prepare_cached("SELECT doc_id, listing FROM p_pending LIMIT +?1")?
             .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         if pending.is_empty() {

@@ -120,7 +120,7 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT id, at, user_id, household_id, resident_id, reason FROM reveals
-                 WHERE user_id = ?1 ORDER BY at, id LIMIT ?2",
+                 WHERE user_id = ?1 ORDER BY at, id LIMIT +?2",
             )?
             .query_map(params![user, limit], |r| {
                 Ok(Reveal {

@@ -144,7 +144,7 @@ pub async fn filtered_page(
                 .prepare_cached(&format!(
                     "SELECT {LIST_COLUMNS} FROM issues WHERE {FILTERED}
                      ORDER BY open DESC, deadline IS NULL, deadline, created_at DESC, id
-                     LIMIT ?9 OFFSET ?10"
+                     LIMIT +?9 OFFSET ?10"
                 ))?
                 .query_map(
                     params![

@@ -110,7 +110,7 @@ pub async fn review_queue(model: &ReadModel, prefix: &str) -> Result<ReviewQueue
                     &format!(
                         "SELECT c.doc_id, c.path, c.vals, coalesce({ADDRESS}, '事件')
                          FROM conflicts c LEFT JOIN households h ON h.id = c.doc_id
-                         WHERE c.grid >= ?1 AND c.grid < ?2 ORDER BY c.doc_id, c.n LIMIT ?3"
+                         WHERE c.grid >= ?1 AND c.grid < ?2 ORDER BY c.doc_id, c.n LIMIT +?3"
                     ),
                     (lo, hi),
                     |r| {
@@ -131,7 +131,7 @@ pub async fn review_queue(model: &ReadModel, prefix: &str) -> Result<ReviewQueue
                          WHERE h.grid >= ?1 AND h.grid < ?2
                            AND instr(',' || h.distinct_from || ',', ',' || b.id || ',') = 0
                            AND instr(',' || b.distinct_from || ',', ',' || h.id || ',') = 0
-                         ORDER BY h.id LIMIT ?3"
+                         ORDER BY h.id LIMIT +?3"
                     ),
                     (lo, hi),
                     |r| {
@@ -153,7 +153,7 @@ pub async fn review_queue(model: &ReadModel, prefix: &str) -> Result<ReviewQueue
                          WHERE ra.grid >= ?1 AND ra.grid < ?2 AND ra.id_number IS NOT NULL
                            AND h.address_key <> hb.address_key
                            AND instr(',' || h.distinct_from || ',', ',' || hb.id || ',') = 0
-                         ORDER BY ra.household_id LIMIT ?3"
+                         ORDER BY ra.household_id LIMIT +?3"
                     ),
                     (lo, hi),
                     |r| {
@@ -174,7 +174,7 @@ pub async fn review_queue(model: &ReadModel, prefix: &str) -> Result<ReviewQueue
                              AND ra.key < rb.key
                          JOIN households h ON h.id = ra.household_id
                          WHERE ra.grid >= ?1 AND ra.grid < ?2 AND ra.id_number IS NOT NULL
-                         ORDER BY ra.household_id LIMIT ?3"
+                         ORDER BY ra.household_id LIMIT +?3"
                     ),
                     (lo, hi),
                     |r| {
@@ -193,7 +193,7 @@ pub async fn review_queue(model: &ReadModel, prefix: &str) -> Result<ReviewQueue
                         "SELECT f.doc_id, f.author, f.offset_ms, f.changes, {ADDRESS}
                          FROM clock_flags f JOIN households h ON h.id = f.doc_id
                          WHERE f.grid >= ?1 AND f.grid < ?2
-                         ORDER BY abs(f.offset_ms) DESC, f.doc_id LIMIT ?3"
+                         ORDER BY abs(f.offset_ms) DESC, f.doc_id LIMIT +?3"
                     ),
                     (lo, hi),
                     |r| {
