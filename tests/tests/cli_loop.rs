@@ -216,11 +216,9 @@ fn the_report_loop_through_the_command_line() {
     );
 }
 
-#[test]
-fn a_city_catalogue_and_calendar_reach_the_phone_by_sync() {
-    let mut server = street();
-    // The city's catalogue: the seed plus 宠物扰民 / 犬吠扰民; and the next
-    // twelve days are holidays.
+/// A city's catalogue in the server's data directory: the seed plus
+/// 宠物扰民 / 犬吠扰民.
+fn write_city_catalogue(server: &gridsync_tests::TestServer) {
     let mut cat: Value = serde_json::from_str(&gridsync_core::issue::catalogue::to_json(
         gridsync_core::issue::CATALOGUE,
     ))
@@ -234,8 +232,15 @@ fn a_city_catalogue_and_calendar_reach_the_phone_by_sync() {
     barking["name"] = "犬吠扰民".into();
     pets["subtypes"] = Value::Array(vec![barking]);
     cats.push(pets);
+    std::fs::write(server.data.path().join("catalogue.json"), cat.to_string()).unwrap();
+}
+
+#[test]
+fn a_city_catalogue_and_calendar_reach_the_phone_by_sync() {
+    let mut server = street();
+    // The city's catalogue; and the next twelve days are holidays.
+    write_city_catalogue(&server);
     let data = server.data.path();
-    std::fs::write(data.join("catalogue.json"), cat.to_string()).unwrap();
     let day = 86_400_000;
     let now = gridsync_core::clock::Clock::System.now_ms();
     // China Standard Time dates, today and the eleven days after.
@@ -321,16 +326,7 @@ fn the_rules_are_asked_for_only_when_their_tag_changes() {
     assert_eq!(asked(), first, "unchanged rules are not asked for again");
 
     // The city's own catalogue: a new tag, asked for at the next sync.
-    let mut cat: Value = serde_json::from_str(&gridsync_core::issue::catalogue::to_json(
-        gridsync_core::issue::CATALOGUE,
-    ))
-    .unwrap();
-    let cats = cat["categories"].as_array_mut().unwrap();
-    let mut pets = cats[0].clone();
-    pets["code"] = "pets".into();
-    pets["name"] = "宠物扰民".into();
-    cats.push(pets);
-    std::fs::write(server.data.path().join("catalogue.json"), cat.to_string()).unwrap();
+    write_city_catalogue(&server);
     server.restart();
     worker.ok(&["sync"]);
     assert_eq!(asked(), first + 1, "changed rules are asked for");
