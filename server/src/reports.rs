@@ -236,8 +236,14 @@ pub struct Reports {
     rules: std::sync::Mutex<Option<(usize, Arc<Rules>)>>,
 }
 
-/// The body of `GET /v1/reports/rules` and its `ETag`.
-pub type Rules = (String, String);
+/// What `GET /v1/reports/rules` answers.
+#[derive(Debug)]
+pub struct Rules {
+    /// The catalogue and the working calendar, JSON.
+    pub body: String,
+    /// The body's `ETag` (every sync's answer names it too).
+    pub etag: String,
+}
 
 impl Reports {
     /// On the embedded SQLite database (already migrated).
@@ -317,7 +323,7 @@ impl Reports {
             let d = Sha256::digest(body.as_bytes());
             format!("\"{}\"", hex::encode(&d[..12]))
         };
-        (body, etag)
+        Rules { body, etag }
     }
 
     /// Project every report changed since the last catch-up; returns how
@@ -593,7 +599,7 @@ async fn rules(
     use axum::http::{StatusCode, header};
     use axum::response::IntoResponse;
     let rules = state.reports.rules();
-    let (body, etag) = (rules.0.clone(), rules.1.clone());
+    let etag = rules.etag.clone();
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -606,7 +612,7 @@ async fn rules(
             (header::ETAG, etag),
             (header::CONTENT_TYPE, "application/json".to_owned()),
         ],
-        body,
+        rules.body.clone(),
     )
         .into_response()
 }

@@ -444,7 +444,7 @@ pub(crate) async fn round_trip(
         log_lost,
         now: i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
             .unwrap_or(i64::MAX),
-        rules: state.reports.rules().1.clone(),
+        rules: state.reports.rules().etag.clone(),
     })
 }
 

@@ -365,7 +365,7 @@ async fn a_city_catalogue_from_the_data_directory_replaces_the_seed() {
     ))
     .await
     .unwrap();
-    let tag_before = running.reports.rules().1.clone();
+    let tag_before = running.reports.rules().etag.clone();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(CATALOGUE_FILE), file.to_string()).unwrap();
     let opened =
@@ -373,10 +373,10 @@ async fn a_city_catalogue_from_the_data_directory_replaces_the_seed() {
             .await
             .unwrap();
     // The tag follows the catalogue installed, on either.
-    let tag = opened.reports.rules().1.clone();
+    let tag = opened.reports.rules().etag.clone();
     assert_ne!(tag, tag_before, "a new catalogue, a new tag");
-    assert_eq!(running.reports.rules().1, tag);
-    assert!(opened.reports.rules().0.contains("city_heat"));
+    assert_eq!(running.reports.rules().etag, tag);
+    assert!(opened.reports.rules().body.contains("city_heat"));
     let heat = catalogue::subtype("city_heat", "outdoor").expect("installed");
     assert_eq!(heat.limit, gridsync_core::issue::Limit::NaturalHours(6));
     assert_eq!(heat.department, Some("renshe"));

@@ -70,8 +70,8 @@ const COMPACT_AFTER: i64 = 64;
 /// (`prepare_cached` everywhere), so none is parsed twice. A row limit
 /// given as a parameter is written `LIMIT +?1`, never as the bare
 /// parameter: SQLite (3.53) prepares a statement whose limit is a bare
-/// parameter again each time it is bound (the server's SQL follows the same rule; a test below
-/// holds both to it).
+/// parameter again each time it is bound (the server's SQL follows the
+/// same rule; a test below holds both to it).
 const STATEMENTS_KEPT: usize = 256;
 
 /// How hard the store works to keep acknowledged edits across power loss.

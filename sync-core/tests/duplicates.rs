@@ -33,6 +33,12 @@ fn recorded_twice() -> (Store, Store, String, String) {
 
 use gridsync_core::household::Resident;
 
+/// Of households `a` and `b`, the one that is not `one` (the merge's loser,
+/// given its survivor).
+fn other_of(one: &str, a: &str, b: &str) -> String {
+    if one == a { b } else { a }.to_owned()
+}
+
 #[test]
 fn duplicates_are_detected_once_both_are_present() {
     let (mut a, mut b, ha, hb) = recorded_twice();
@@ -63,11 +69,7 @@ fn merge_keeps_every_resident_and_visit_and_leaves_a_tombstone() {
     let (mut a, mut b, ha, hb) = recorded_twice();
     sync_all(&mut [&mut a, &mut b]);
     let survivor = a.merge_households(&hb, &ha).unwrap();
-    let loser = if survivor == ha {
-        hb.clone()
-    } else {
-        ha.clone()
-    };
+    let loser = other_of(&survivor, &ha, &hb);
     assert_eq!(
         survivor,
         ha.clone().min(hb.clone()),
@@ -115,11 +117,7 @@ fn late_edits_to_the_merged_away_household_reach_the_survivor() {
     let (mut a, mut b, ha, hb) = recorded_twice();
     sync_all(&mut [&mut a, &mut b]);
     let survivor = a.merge_households(&ha, &hb).unwrap();
-    let loser = if survivor == ha {
-        hb.clone()
-    } else {
-        ha.clone()
-    };
+    let loser = other_of(&survivor, &ha, &hb);
     // Meanwhile phone b, not yet synced, keeps working on the loser.
     let late_visit = b.add_visit(&loser, visit(NOW - 60_000)).unwrap();
     let late_resident = b
@@ -238,11 +236,7 @@ fn a_late_edit_after_a_merge_kept_undecoded_is_forwarded_on_arrival() {
     sync_all(&mut [&mut a, &mut b, &mut c]);
 
     let survivor = a.merge_households(&ha, &hb).unwrap();
-    let loser = if survivor == ha {
-        hb.clone()
-    } else {
-        ha.clone()
-    };
+    let loser = other_of(&survivor, &ha, &hb);
     // Meanwhile phone b, not yet synced, keeps working on the loser.
     let late = b.add_visit(&loser, visit(NOW - 60_000)).unwrap();
     // c pulls the merge: kept as it came, its rows not yet showing it.
