@@ -29,7 +29,7 @@ use gridsync_core::{doc, shape};
 use crate::directory::Directory;
 use crate::principal::{Principal, Role};
 use crate::store::{DocFacts, Refusal, WriteGuard, department_feed, grid_feed, holder_feed};
-use crate::sync::validate::{Record, Validated, read_record};
+use crate::sync::validate::{self, Record, Touched, Validated, read_record};
 
 pub mod rules;
 pub mod steps;
@@ -158,11 +158,88 @@ impl WriteGuard for Guard {
         before_doc: &Automerge,
         after_doc: &Automerge,
         ops: &[String],
+        changes: &[&[u8]],
+    ) -> Result<DocFacts, Refusal> {
+        if before.is_some()
+            && let Some(quick) =
+                self.judge_touched(doc_id, before, before_doc, after_doc, ops, changes)
+        {
+            // Every test's push runs both: the judgement from what was
+            // touched must be the whole document's.
+            #[cfg(debug_assertions)]
+            {
+                let whole = self.judge_whole(doc_id, before, before_doc, after_doc, ops);
+                assert_eq!(
+                    whole.as_ref().ok(),
+                    Some(&quick),
+                    "judged by what it touched, {doc_id} passed; judged whole: {whole:?}"
+                );
+            }
+            return Ok(quick);
+        }
+        self.judge_whole(doc_id, before, before_doc, after_doc, ops)
+    }
+}
+
+impl Guard {
+    /// Judge a push on the whole document after it.
+    pub fn judge_whole(
+        &self,
+        doc_id: &str,
+        before: Option<&DocFacts>,
+        before_doc: &Automerge,
+        after_doc: &Automerge,
+        ops: &[String],
+    ) -> Result<DocFacts, Refusal> {
+        let validated = (self.validate)(doc_id, after_doc)?;
+        self.judge(doc_id, before, before_doc, after_doc, ops, validated, None)
+    }
+
+    /// Judge a push to a stored household on the entries its changes
+    /// touched ([`validate::delta`]): `Some` only when it passes, with the
+    /// facts [`Self::judge_whole`] answers. `None` when that cannot be told
+    /// this way or something fails: the whole document is then judged (and
+    /// names the refusal).
+    pub fn judge_touched(
+        &self,
+        doc_id: &str,
+        before: Option<&DocFacts>,
+        before_doc: &Automerge,
+        after_doc: &Automerge,
+        ops: &[String],
+        changes: &[&[u8]],
+    ) -> Option<DocFacts> {
+        let (validated, touched) = validate::delta(doc_id, before_doc, after_doc, changes)?;
+        self.judge(
+            doc_id,
+            before,
+            before_doc,
+            after_doc,
+            ops,
+            validated,
+            Some(&touched),
+        )
+        .ok()
+    }
+
+    /// The rules and the role's scope, on a document validated after the
+    /// push. `touched`: the entries the push wrote, when only those were
+    /// read again (the rest is as before).
+    #[allow(clippy::too_many_arguments)]
+    fn judge(
+        &self,
+        doc_id: &str,
+        before: Option<&DocFacts>,
+        before_doc: &Automerge,
+        after_doc: &Automerge,
+        ops: &[String],
+        validated: Validated,
+        touched: Option<&Touched>,
     ) -> Result<DocFacts, Refusal> {
         let Validated {
             facts: after,
             record,
-        } = (self.validate)(doc_id, after_doc)?;
+        } = validated;
         if let Some(b) = before
             && b.kind != after.kind
         {
@@ -183,6 +260,7 @@ impl WriteGuard for Guard {
             old.as_deref().map(|r| (r, before_doc)),
             (&record, after_doc),
             ops,
+            touched,
         )?;
         if p.role == Role::Department {
             let Record::Issue(new) = record.as_ref() else {

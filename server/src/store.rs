@@ -202,8 +202,9 @@ pub trait WriteGuard: Send + Sync {
 
     /// `before` is `None` for a document new to the server; `before_doc`
     /// is the document as stored (empty when new), `after` what the push
-    /// makes of it, by changes whose `op`s are `ops`. Returns the facts of
-    /// the document after the change, or why it is refused.
+    /// makes of it, by `changes` (their bytes) whose `op`s are `ops`.
+    /// Returns the facts of the document after the change, or why it is
+    /// refused.
     fn check(
         &self,
         doc_id: &str,
@@ -211,6 +212,7 @@ pub trait WriteGuard: Send + Sync {
         before_doc: &Automerge,
         after: &Automerge,
         ops: &[String],
+        changes: &[&[u8]],
     ) -> Result<DocFacts, Refusal>;
 }
 

@@ -393,9 +393,34 @@ fn verdict(
     }
     let facts = validate::document(id, &before).unwrap().facts;
     let op = "edit".to_string();
+    // Judged by what the change touched, a push passes only as it passes
+    // judged whole.
+    let ops = [op.clone()];
+    if let Some(quick) = guard.judge_touched(
+        id,
+        Some(&facts),
+        &before,
+        &after,
+        &ops,
+        &[change.raw_bytes()],
+    ) {
+        let whole = guard.judge_whole(id, Some(&facts), &before, &after, &ops);
+        assert_eq!(
+            whole.ok(),
+            Some(quick),
+            "judged by what it touched, it passed"
+        );
+    }
     Some(
         guard
-            .check(id, Some(&facts), &before, &after, &[op])
+            .check(
+                id,
+                Some(&facts),
+                &before,
+                &after,
+                &[op],
+                &[change.raw_bytes()],
+            )
             .is_ok(),
     )
 }
@@ -408,8 +433,183 @@ fn own(by_self: bool, who: Who) -> String {
     }
 }
 
+/// One push of `changes` (made in `edits`, each on its own copy of
+/// `doc`, so they are concurrent) by `who`, judged both ways: by what it
+/// touched (`None` when that path is not taken) and whole. `None` when
+/// no edit made a change.
+#[allow(clippy::type_complexity)]
+fn judged_both(
+    (id, doc): (&str, &Automerge),
+    who: Who,
+    edits: &[Vec<H>],
+) -> Option<(
+    Automerge,
+    Option<gridsync_server::store::DocFacts>,
+    Result<gridsync_server::store::DocFacts, gridsync_server::store::Refusal>,
+)> {
+    let me = principal(who).user_id;
+    let note = serde_json::json!({"by": me, "op": "edit"}).to_string();
+    let mut after = doc.clone();
+    let mut changes: Vec<automerge::Change> = Vec::new();
+    for (n, actions) in edits.iter().enumerate() {
+        let mut copy = if n == 0 { doc.clone() } else { doc.fork() };
+        let done = copy
+            .transact_with::<_, _, automerge::AutomergeError, _>(
+                |_| CommitOptions::default().with_message(note.clone()),
+                |tx| {
+                    for a in actions {
+                        apply_h(tx, who, a)?;
+                    }
+                    Ok(())
+                },
+            )
+            .ok()?;
+        if done.hash.is_none() {
+            continue;
+        }
+        let change = copy.get_last_local_change()?.clone();
+        after.apply_changes([change.clone()]).ok()?;
+        changes.push(change);
+    }
+    if changes.is_empty() {
+        return None;
+    }
+    let guard = Guard::new(principal(who), validate::document);
+    let before = validate::document(id, doc).ok().map(|v| v.facts);
+    let ops = vec!["edit".to_string(); changes.len()];
+    let bytes: Vec<&[u8]> = changes.iter().map(|c| c.raw_bytes()).collect();
+    let quick = guard.judge_touched(id, before.as_ref(), doc, &after, &ops, &bytes);
+    let whole = guard.judge_whole(id, before.as_ref(), doc, &after, &ops);
+    Some((after, quick, whole))
+}
+
+/// The quick judgement is taken for the common pushes (visits added,
+/// residents edited) and never for what it cannot tell; where it is taken
+/// it answers as the whole document's.
+#[test]
+fn a_push_is_judged_by_what_it_touched_where_that_can_be_told() {
+    let (id, saved) = &base().household;
+    let doc = Automerge::load(saved).unwrap();
+    let cases: Vec<(Who, Vec<Vec<H>>, bool, bool)> = vec![
+        // (who, concurrent edits, judged quickly, passes)
+        (Who::Worker, vec![vec![H::OwnVisit]], true, true),
+        (Who::Holder, vec![vec![H::OwnVisit]], true, true),
+        (Who::Worker, vec![vec![H::Rename(0)]], true, true),
+        (
+            Who::Worker,
+            vec![vec![H::OwnVisit, H::Rename(1), H::FlagRemoved(0)]],
+            true,
+            true,
+        ),
+        (
+            Who::Worker,
+            vec![vec![H::OwnVisit], vec![H::OwnVisit, H::Correct(0)]],
+            true,
+            true,
+        ),
+        (
+            Who::Worker,
+            vec![vec![H::Rename(0)], vec![H::Rename(0)]],
+            true,
+            true,
+        ),
+        // Root writes and the place: judged whole.
+        (Who::Worker, vec![vec![H::Room]], false, true),
+        (
+            Who::Worker,
+            vec![vec![H::OwnVisit, H::Unknown]],
+            false,
+            false,
+        ),
+        (Who::Worker, vec![vec![H::CreatedAt]], false, false),
+        // Refused: never passed quickly.
+        (Who::Worker, vec![vec![H::VisitAs]], false, false),
+        (Who::Worker, vec![vec![H::EditVisit(0)]], false, false),
+        (Who::Worker, vec![vec![H::DeleteVisit(1)]], false, false),
+        (Who::Worker, vec![vec![H::DeleteResident(0)]], false, false),
+        (Who::Worker, vec![vec![H::ReplaceResident(0)]], false, false),
+        (
+            Who::Worker,
+            vec![vec![H::Note(0, shape::NOTE_CHARS + 1)]],
+            false,
+            false,
+        ),
+        (Who::Stranger, vec![vec![H::OwnVisit]], false, false),
+        (Who::Department, vec![vec![H::OwnVisit]], false, false),
+        (
+            Who::Worker,
+            vec![vec![H::OwnVisit], vec![H::ReplaceResident(1)]],
+            false,
+            false,
+        ),
+    ];
+    for (who, edits, quickly, passes) in cases {
+        let (_, quick, whole) = judged_both((id, &doc), who, &edits).unwrap();
+        assert_eq!(quick.is_some(), quickly, "{edits:?} by {who:?}: {whole:?}");
+        assert_eq!(whole.is_ok(), passes, "{edits:?} by {who:?}: {whole:?}");
+        if let Some(q) = quick {
+            assert_eq!(whole.ok(), Some(q), "{edits:?} by {who:?}");
+        }
+    }
+    // A version whose record was only read, never validated, is judged
+    // whole: its entries were never checked.
+    let with_visit = |d: &Automerge| {
+        let mut d = d.clone();
+        d.transact_with::<_, _, automerge::AutomergeError, _>(
+            |_| CommitOptions::default().with_message(r#"{"by":"worker","op":"edit"}"#),
+            |tx| apply_h(tx, Who::Worker, &H::OwnVisit),
+        )
+        .unwrap();
+        let change = d.get_last_local_change().unwrap().clone();
+        (d, change)
+    };
+    let (stored, _) = with_visit(&doc.fork());
+    let (pushed, change) = with_visit(&stored);
+    let guard = Guard::new(principal(Who::Worker), validate::document);
+    let ops = ["edit".to_string()];
+    // Kind, grid and holder: the base's, which the visit does not change.
+    let facts = Some(validate::document(id, &doc).unwrap().facts);
+    let judge = || {
+        guard.judge_touched(
+            id,
+            facts.as_ref(),
+            &stored,
+            &pushed,
+            &ops,
+            &[change.raw_bytes()],
+        )
+    };
+    assert_eq!(judge(), None, "never read");
+    validate::read_record(id, &stored).unwrap();
+    assert_eq!(judge(), None, "only read, never validated");
+    validate::document(id, &stored).unwrap();
+    assert!(judge().is_some(), "validated");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Pushes one after another, each of one to three concurrent changes:
+    /// wherever the quick judgement is taken, it is the whole document's.
+    #[test]
+    fn pushes_judged_by_what_they_touched_are_judged_as_whole(
+        pushes in prop::collection::vec(
+            (who(), prop::collection::vec(prop::collection::vec(h_action(), 1..=3), 1..=3)),
+            1..=4)) {
+        let (id, saved) = &base().household;
+        let mut doc = Automerge::load(saved).unwrap();
+        for (who, edits) in pushes {
+            let Some((after, quick, whole)) = judged_both((id, &doc), who, &edits) else {
+                continue;
+            };
+            if let Some(q) = quick {
+                prop_assert_eq!(whole.clone().ok(), Some(q), "{:?} by {:?}", edits, who);
+            }
+            if whole.is_ok() {
+                doc = after;
+            }
+        }
+    }
 
     #[test]
     fn household_edits(who in who(), by_self in prop::bool::weighted(0.9),

@@ -1054,8 +1054,11 @@ pub(crate) mod suite {
                 before_doc: &automerge::Automerge,
                 after: &automerge::Automerge,
                 ops: &[String],
+                changes: &[&[u8]],
             ) -> Result<DocFacts, Refusal> {
-                let mut facts = self.0.check(doc_id, before, before_doc, after, ops)?;
+                let mut facts = self
+                    .0
+                    .check(doc_id, before, before_doc, after, ops, changes)?;
                 assert!(facts.listing.is_some(), "validation derives the rows");
                 facts.listing = None;
                 Ok(facts)

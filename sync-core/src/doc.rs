@@ -473,6 +473,18 @@ pub fn read<T: serde::de::DeserializeOwned>(
 /// years that was most of reading it, and the server reads every pushed
 /// document to validate it.
 pub fn to_json(doc: &Automerge, heads: Option<&[ChangeHash]>) -> serde_json::Value {
+    object_json(doc, &automerge::ROOT, ObjType::Map, heads)
+}
+
+/// Object `obj` (of type `ty`) and everything under it, as JSON, as
+/// [`to_json`] reads a whole document: a household's visit without reading
+/// the rest of the household.
+pub fn object_json(
+    doc: &Automerge,
+    obj: &ObjId,
+    ty: ObjType,
+    heads: Option<&[ChangeHash]>,
+) -> serde_json::Value {
     use automerge::iter::DocItem;
     // foldhash rather than SipHash: hashing the object ids was a tenth of
     // reading a household. Seeded per process like SipHash, so a pushed
@@ -481,7 +493,7 @@ pub fn to_json(doc: &Automerge, heads: Option<&[ChangeHash]>) -> serde_json::Val
     // The entries of the object being read: the iterator reads each
     // object's entries one after another, under one shared id.
     let mut current: Option<(std::sync::Arc<ObjId>, Entries)> = None;
-    for item in doc.iter_at(automerge::ROOT, heads) {
+    for item in doc.iter_at(obj, heads) {
         if !current
             .as_ref()
             .is_some_and(|(id, _)| std::sync::Arc::ptr_eq(id, &item.obj))
@@ -510,7 +522,7 @@ pub fn to_json(doc: &Automerge, heads: Option<&[ChangeHash]>) -> serde_json::Val
     if let Some((id, entries)) = current {
         objects.insert(ObjId::clone(&id), entries);
     }
-    assemble(&mut objects, &automerge::ROOT, ObjType::Map)
+    assemble(&mut objects, obj, ty)
 }
 
 /// Objects [`to_json`] read, by id.
@@ -767,6 +779,18 @@ mod tests {
             Some(2)
         );
         assert_eq!(to_json(&a, Some(&first))["residents"]["r1"]["name"], "张三");
+        // One object and what is under it reads as that part of the whole.
+        for heads in [None, Some(first.as_slice())] {
+            assert_eq!(
+                object_json(&a, &r, ObjType::Map, heads),
+                to_json(&a, heads)["residents"]["r1"],
+                "at {heads:?}"
+            );
+            assert_eq!(
+                object_json(&a, &tags, ObjType::List, heads),
+                to_json(&a, heads)["residents"]["r1"]["tags"]
+            );
+        }
         Ok(())
     }
 

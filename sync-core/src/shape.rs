@@ -298,6 +298,43 @@ pub fn check(kind: &str, doc: &Value) -> Result<(), Misfit> {
     walk(shape, doc, &mut path)
 }
 
+/// Check one entry of a document of `kind`: `entry` under `key` in the
+/// root map `container` (a household's `visits` or `residents`), with the
+/// map holding `count` entries in all. The same checks [`check`] makes of
+/// that entry and of the map's size; the rest of the document is not
+/// looked at. `None` when `container` is not a map of entries of `kind`.
+pub fn check_entry(
+    kind: &str,
+    container: &str,
+    key: &str,
+    entry: &Value,
+    count: usize,
+) -> Option<Result<(), Misfit>> {
+    let Shape::Record(fields) = (match kind {
+        crate::household::KIND => &HOUSEHOLD,
+        crate::grid::KIND => &GRID,
+        crate::issue::KIND => &ISSUE,
+        crate::contact::KIND => &CONTACT,
+        _ => return None,
+    }) else {
+        return None;
+    };
+    let (_, Shape::Entries { max, value }) = fields.iter().find(|(name, _)| *name == container)?
+    else {
+        return None;
+    };
+    let mut path = container.to_owned();
+    if count > *max {
+        return Some(Err(too_many(&path, *max)));
+    }
+    Some(within(&mut path, key, |p| {
+        if key.is_empty() || key.chars().count() > ID_CHARS {
+            return Err(misfit(p, "条目编号无效", "entry key is not an id"));
+        }
+        walk(value, entry, p)
+    }))
+}
+
 /// A field name fit to print: map keys come from the client, so an
 /// unknown one is cut short.
 fn printable(key: &str) -> String {
@@ -498,6 +535,58 @@ mod tests {
         )
         .unwrap_err();
         assert!(!m.reason.zh.contains("秘密值") && !m.reason.en.contains("秘密值"));
+    }
+
+    /// An entry checked alone is judged as the whole document judges it.
+    #[test]
+    fn an_entry_alone_is_judged_as_in_the_whole() {
+        let long = "字".repeat(TEXT_CHARS + 1);
+        let key64 = "k".repeat(ID_CHARS + 1);
+        let cases = [
+            (
+                "visits",
+                "v1",
+                json!({"visitor": "u", "at": 1, "findings": "好"}),
+            ),
+            ("visits", "v1", json!({"findings": long})),
+            ("visits", "v1", json!({"nickname": "x"})),
+            ("visits", "v1", json!("a string")),
+            ("visits", "v1", json!(null)),
+            ("visits", "", json!({})),
+            ("visits", key64.as_str(), json!({})),
+            (
+                "residents",
+                "r1",
+                json!({"name": "甲", "tags": {"elderly": true}}),
+            ),
+            ("residents", "r1", json!({"tags": {"elderly": 1}})),
+            ("residents", "r1", json!({"removed": "yes"})),
+        ];
+        for (container, key, entry) in cases {
+            let whole = json!({ container: { key: entry.clone() } });
+            assert_eq!(
+                check_entry("household", container, key, &entry, 1),
+                Some(check("household", &whole)),
+                "{container}.{key}: {entry}"
+            );
+        }
+        let over = check_entry("household", "residents", "r1", &json!({}), 201);
+        assert_eq!(over.unwrap().unwrap_err().field, "residents");
+        assert_eq!(
+            check_entry("household", "place", "room", &json!({}), 1),
+            None
+        );
+        assert_eq!(
+            check_entry("issue", "events", "e1", &json!({"kind": 3}), 1)
+                .unwrap()
+                .unwrap_err()
+                .field,
+            "events.e1.kind"
+        );
+        assert_eq!(
+            check_entry("visit_note", "visits", "v1", &json!({}), 1),
+            None
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@
 //! merge (a grid worker of the grid, a supervisor, an admin), and only when
 //! every change judged with it is a merge too.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use automerge::{Automerge, ObjId, ObjType, ReadDoc, Value, ValueRef};
 use gridsync_core::codes::{Op, VisitorRole};
@@ -41,7 +41,7 @@ use gridsync_core::issue::Issue;
 
 use crate::principal::{Principal, Role};
 use crate::store::Refusal;
-use crate::sync::validate::{Record, not_future};
+use crate::sync::validate::{Record, Touched, not_future};
 
 /// The `op`s of changes that copy a merged household's entries.
 const MERGE_OPS: [Op; 2] = [Op::MergeHouseholds, Op::ForwardMergedEdits];
@@ -80,6 +80,7 @@ pub(crate) fn check(
     before: Option<(&Record, &Automerge)>,
     after: (&Record, &Automerge),
     ops: &[String],
+    touched: Option<&Touched>,
 ) -> Result<(), Refusal> {
     match (before, after.0) {
         (None, Record::Household(h)) => new_household(p, h),
@@ -110,7 +111,7 @@ pub(crate) fn check(
             }
         }
         (Some((Record::Household(old), old_doc)), Record::Household(new)) => {
-            household(p, (old, old_doc), (new, after.1), ops)
+            household(p, (old, old_doc), (new, after.1), ops, touched)
         }
         (Some((Record::Grid(old), old_doc)), Record::Grid(new)) => {
             if p.role == Role::Admin {
@@ -158,7 +159,7 @@ pub(crate) fn check(
                 ));
             }
             kept_identity(old_doc, after.1, &["events"])?;
-            entries_kept(old_doc, after.1, "events", |k| {
+            entries_kept(old_doc, after.1, "events", None, |k| {
                 deleted(
                     &format!("events.{k}"),
                     "已记录的处理步骤不能删除或替换",
@@ -265,6 +266,7 @@ fn household(
     (old, old_doc): (&Household, &Automerge),
     (new, new_doc): (&Household, &Automerge),
     ops: &[String],
+    touched: Option<&Touched>,
 ) -> Result<(), Refusal> {
     if old.id != new.id {
         return Err(unchangeable("id"));
@@ -279,14 +281,15 @@ fn household(
         return Err(unchangeable("merged_into"));
     }
     kept_identity(old_doc, new_doc, &["residents", "visits", "place"])?;
-    entries_kept(old_doc, new_doc, "residents", |k| {
+    let only = |map: &str| touched.and_then(|t| t.keys(map));
+    entries_kept(old_doc, new_doc, "residents", only("residents"), |k| {
         deleted(
             &format!("residents.{k}"),
             "居民不能删除，请用“移出台账”标记",
             "a resident is never deleted: removal is the `removed` flag",
         )
     })?;
-    entries_kept(old_doc, new_doc, "visits", |k| {
+    entries_kept(old_doc, new_doc, "visits", only("visits"), |k| {
         deleted(
             &format!("visits.{k}"),
             "已记录的走访不能删除",
@@ -362,10 +365,14 @@ fn kept_identity(before: &Automerge, after: &Automerge, keys: &[&str]) -> Result
 /// same object. Each map is read once, in one pass: looking each entry up
 /// in both documents took a lookup per entry, a tenth of the server's CPU
 /// at a shift end, and grew with the square of a household's visits.
+///
+/// `only`: the entries the push wrote, when it is known no other was
+/// written ([`crate::sync::validate::touched`]); only those are looked up.
 fn entries_kept(
     before: &Automerge,
     after: &Automerge,
     key: &str,
+    only: Option<&BTreeSet<String>>,
     refusal: impl Fn(&str) -> Refusal,
 ) -> Result<(), Refusal> {
     let (Some((old_map, _)), Some((new_map, _))) = (
@@ -374,6 +381,16 @@ fn entries_kept(
     ) else {
         return Ok(());
     };
+    if let Some(only) = only {
+        for k in only {
+            if let Some((id, _)) = object_at(before, &old_map, k)
+                && object_at(after, &new_map, k).map(|(a, _)| a) != Some(id)
+            {
+                return Err(refusal(k));
+            }
+        }
+        return Ok(());
+    }
     let now: HashMap<String, ObjId> = after
         .map_range(&new_map, ..)
         .filter(|e| matches!(e.value, ValueRef::Object(_)))

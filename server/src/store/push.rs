@@ -205,9 +205,12 @@ pub(crate) fn decide(
     if let Some(ops) = ops
         && let Ok(Some(candidate)) = applied(base, all)
     {
+        let bytes: Vec<&[u8]> = accepted.iter().map(|a| a.data.as_slice()).collect();
         let check = match &kept {
-            Some(w) => guard.check(doc_id, before, w, &candidate, &ops),
-            None => EMPTY.with(|empty| guard.check(doc_id, before, empty, &candidate, &ops)),
+            Some(w) => guard.check(doc_id, before, w, &candidate, &ops, &bytes),
+            None => {
+                EMPTY.with(|empty| guard.check(doc_id, before, empty, &candidate, &ops, &bytes))
+            }
         };
         if let Ok(f) = check {
             return Decision {
@@ -266,7 +269,14 @@ pub(crate) fn decide(
         match applied(working.clone(), vec![change.clone()]) {
             Ok(Some(candidate)) => {
                 let current = decision.facts.as_ref().or(before);
-                match guard.check(doc_id, current, &working, &candidate, &[op]) {
+                match guard.check(
+                    doc_id,
+                    current,
+                    &working,
+                    &candidate,
+                    &[op],
+                    &[change.raw_bytes()],
+                ) {
                     Ok(f) => {
                         working = candidate;
                         decision.facts = Some(f);

@@ -5,10 +5,11 @@
 //! the reason. What a change may do to a document that was already stored
 //! (compared with before) is judged in [`crate::scope::rules`].
 
+use std::collections::{BTreeSet, HashMap};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use automerge::{Automerge, ChangeHash};
+use automerge::{Automerge, ChangeHash, ObjId, ObjType, Prop, ReadDoc, Value};
 use gridsync_core::Listing;
 use gridsync_core::clock::Clock;
 use gridsync_core::codes::GridCode;
@@ -56,7 +57,7 @@ impl From<shape::Misfit> for Refusal {
 }
 
 /// A document read as the record of its kind.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Record {
     /// A household (户).
     Household(Box<Household>),
@@ -70,7 +71,7 @@ pub enum Record {
 
 /// A document that passed validation: what access control needs of it and
 /// the record itself, for the rules on what a change may do.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Validated {
     /// Kind, scope, holder, departments.
     pub facts: DocFacts,
@@ -86,19 +87,25 @@ const RECORDS: usize = 1024;
 
 type Heads = (String, Vec<ChangeHash>);
 
-static READ: LazyLock<Mutex<lru::LruCache<Heads, Arc<Record>>>> = LazyLock::new(|| {
+/// A record read, and whether the document it was read from passed
+/// [`document`] (or [`delta`]) at those heads.
+type Read = (Arc<Record>, bool);
+
+static READ: LazyLock<Mutex<lru::LruCache<Heads, Read>>> = LazyLock::new(|| {
     Mutex::new(lru::LruCache::new(
         NonZeroUsize::new(RECORDS).unwrap_or(NonZeroUsize::MIN),
     ))
 });
 
-fn recall(key: &Heads) -> Option<Arc<Record>> {
+fn recall(key: &Heads) -> Option<Read> {
     READ.lock().ok()?.get(key).cloned()
 }
 
-fn remember(key: Heads, record: &Arc<Record>) {
+/// Keep what was read at `key`; a record once validated stays marked so.
+fn remember(key: Heads, record: &Arc<Record>, validated: bool) {
     if let Ok(mut read) = READ.lock() {
-        read.put(key, record.clone());
+        let validated = validated || read.peek(&key).is_some_and(|(_, v)| *v);
+        read.put(key, (record.clone(), validated));
     }
 }
 
@@ -106,13 +113,13 @@ fn remember(key: Heads, record: &Arc<Record>) {
 /// check): the "before" side of a push.
 pub fn read_record(doc_id: &str, d: &Automerge) -> Result<Arc<Record>, Refusal> {
     let key = (doc_id.to_owned(), d.get_heads());
-    if let Some(r) = recall(&key) {
+    if let Some((r, _)) = recall(&key) {
         return Ok(r);
     }
     let kind = doc::kind_of(d).ok_or_else(|| invalid_at("kind", "缺少记录类型", "kind missing"))?;
     let json = doc::to_json(d, None);
     let record = Arc::new(parse(&kind, json)?);
-    remember(key, &record);
+    remember(key, &record, false);
     Ok(record)
 }
 
@@ -197,35 +204,12 @@ pub fn document(doc_id: &str, d: &Automerge) -> Result<Validated, Refusal> {
             }
             h.house.validate()?;
             for (key, r) in &h.residents {
-                if r.removed || r.merged_into.is_some() {
-                    continue;
-                }
-                r.validate(&format!("residents.{key}."), &clock)?;
+                resident_fields(key, r, &clock)?;
             }
             for (key, v) in &h.visits {
-                v.validate(&clock).map_err(|e| match e {
-                    gridsync_core::Error::Invalid { field, reason } => {
-                        Refusal::from(reason.on(format!("visits.{key}.{field}")))
-                    }
-                    other => Refusal::from(other),
-                })?;
-                if let Some(c) = &v.corrects
-                    && !h.visits.contains_key(c)
-                {
-                    return Err(invalid_at(
-                        &format!("visits.{key}.corrects"),
-                        "要更正的走访记录不在该户",
-                        "the visit it corrects is not in this household",
-                    ));
-                }
+                visit_fields(h, key, v, &clock)?;
             }
-            DocFacts {
-                kind,
-                scope: h.grid.clone(),
-                holder: h.holder.clone(),
-                departments: Vec::new(),
-                listing: Some(Listing::of_household(h).to_json().into_bytes()),
-            }
+            household_facts(kind, h)
         }
         Record::Grid(g) => {
             id_matches(&g.id, doc_id)?;
@@ -272,6 +256,198 @@ pub fn document(doc_id: &str, d: &Automerge) -> Result<Validated, Refusal> {
         }
     };
     let record = Arc::new(record);
-    remember((doc_id.to_owned(), d.get_heads()), &record);
+    remember((doc_id.to_owned(), d.get_heads()), &record, true);
     Ok(Validated { facts, record })
+}
+
+/// A resident's fields (one removed or merged away is kept as it was).
+fn resident_fields(key: &str, r: &household::Resident, clock: &Clock) -> Result<(), Refusal> {
+    if r.removed || r.merged_into.is_some() {
+        return Ok(());
+    }
+    Ok(r.validate(&format!("residents.{key}."), clock)?)
+}
+
+/// A visit's fields, and the visit it corrects is in household `h`.
+fn visit_fields(
+    h: &Household,
+    key: &str,
+    v: &household::Visit,
+    clock: &Clock,
+) -> Result<(), Refusal> {
+    v.validate(clock).map_err(|e| match e {
+        gridsync_core::Error::Invalid { field, reason } => {
+            Refusal::from(reason.on(format!("visits.{key}.{field}")))
+        }
+        other => Refusal::from(other),
+    })?;
+    if let Some(c) = &v.corrects
+        && !h.visits.contains_key(c)
+    {
+        return Err(invalid_at(
+            &format!("visits.{key}.corrects"),
+            "要更正的走访记录不在该户",
+            "the visit it corrects is not in this household",
+        ));
+    }
+    Ok(())
+}
+
+fn household_facts(kind: String, h: &Household) -> DocFacts {
+    DocFacts {
+        kind,
+        scope: h.grid.clone(),
+        holder: h.holder.clone(),
+        departments: Vec::new(),
+        listing: Some(Listing::of_household(h).to_json().into_bytes()),
+    }
+}
+
+/// The root maps of a household whose entries [`delta`] judges one by one.
+const ENTRY_MAPS: [&str; 2] = ["residents", "visits"];
+
+/// The entries of a household that pushed changes wrote: by root map
+/// (`residents`, `visits`), the keys of the entries any of their
+/// operations wrote, or wrote inside.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Touched(pub [BTreeSet<String>; 2]);
+
+impl Touched {
+    /// The keys touched in root map `map`.
+    pub fn keys(&self, map: &str) -> Option<&BTreeSet<String>> {
+        let i = ENTRY_MAPS.iter().position(|m| *m == map)?;
+        self.0.get(i)
+    }
+}
+
+/// Where an object of a household is: in root map `ENTRY_MAPS[.0]`, the
+/// map itself (`None`) or inside its entry under a key.
+type Location = (usize, Option<String>);
+
+/// Where object `id` is in `doc`: `None` unless it is visible and inside
+/// a household's `residents` or `visits`.
+fn locate(doc: &Automerge, id: &automerge::legacy::OpId) -> Option<Location> {
+    // The actor's index is looked up by its id when this one is wrong.
+    let obj = ObjId::Id(id.counter(), id.actor().clone(), usize::MAX);
+    let path = doc.parents(&obj).ok()?.visible_path()?;
+    let mut props = path.into_iter().map(|(_, p)| p);
+    let Some(Prop::Map(root_key)) = props.next() else {
+        return None;
+    };
+    let map = ENTRY_MAPS.iter().position(|m| *m == root_key)?;
+    match props.next() {
+        None => Some((map, None)),
+        Some(Prop::Map(key)) => Some((map, Some(key))),
+        Some(Prop::Seq(_)) => None,
+    }
+}
+
+/// The household entries the operations of `changes` (raw change bytes,
+/// applied to `doc`) wrote. `None` when any operation writes anywhere
+/// else (the root, the place, the tags), in an object not visible now, or
+/// when a change cannot be read: such a push is judged on the whole
+/// document.
+pub fn touched(doc: &Automerge, changes: &[&[u8]]) -> Option<Touched> {
+    use automerge::legacy::{Key, ObjectId};
+    let mut touched = Touched::default();
+    let mut located: HashMap<automerge::legacy::OpId, Option<Location>> = HashMap::new();
+    for data in changes {
+        let change = automerge::Change::from_bytes(data.to_vec()).ok()?;
+        for op in change.decode().operations {
+            let ObjectId::Id(obj) = op.obj else {
+                return None;
+            };
+            let (map, entry) = located
+                .entry(obj)
+                .or_insert_with_key(|obj| locate(doc, obj))
+                .clone()?;
+            let key = match (entry, op.key) {
+                (Some(key), _) => key,
+                (None, Key::Map(key)) => key.to_string(),
+                (None, Key::Seq(_)) => return None,
+            };
+            touched.0.get_mut(map)?.insert(key);
+        }
+    }
+    Some(touched)
+}
+
+/// The object at `key` in map `obj`, if it is an object.
+fn object_at(d: &Automerge, obj: &ObjId, key: &str) -> Option<(ObjId, ObjType)> {
+    match d.get(obj, key) {
+        Ok(Some((Value::Object(t), id))) => Some((id, t)),
+        _ => None,
+    }
+}
+
+/// Validate a household after a push from what the push touched, not the
+/// whole document: when the version before passed [`document`] (its
+/// record is kept by its heads) and every operation of `changes` wrote
+/// inside `residents.<key>` or `visits.<key>` entries that are still
+/// there, the record after is the one before with those entries read
+/// again, and only they are checked (with the maps' sizes). The rest of
+/// the document is what passed before, unchanged: no operation wrote it.
+///
+/// `None` whenever that does not hold, or when anything fails: the
+/// caller then judges the whole document with [`document`], which is
+/// also what names a refusal. A `Some` is what [`document`] answers for
+/// the same document (checked on every push in debug builds).
+pub fn delta(
+    doc_id: &str,
+    before_doc: &Automerge,
+    after_doc: &Automerge,
+    changes: &[&[u8]],
+) -> Option<(Validated, Touched)> {
+    let (before, true) = recall(&(doc_id.to_owned(), before_doc.get_heads()))? else {
+        return None;
+    };
+    let Record::Household(old) = before.as_ref() else {
+        return None;
+    };
+    // Automerge answers some malformed documents with a panic (see
+    // `store::push::applied`); here that means the whole read.
+    let touched = std::panic::catch_unwind(|| touched(after_doc, changes)).ok()??;
+    let mut h = Household::clone(old);
+    let mut read: Vec<(&str, &str, serde_json::Value)> = Vec::new();
+    for (map, keys) in ENTRY_MAPS.iter().zip(&touched.0) {
+        if keys.is_empty() {
+            continue;
+        }
+        let (entries, ObjType::Map) = object_at(after_doc, &automerge::ROOT, map)? else {
+            return None;
+        };
+        for key in keys {
+            let (obj, ObjType::Map) = object_at(after_doc, &entries, key)? else {
+                return None;
+            };
+            let json = doc::object_json(after_doc, &obj, ObjType::Map, None);
+            match *map {
+                "residents" => {
+                    let r = serde_json::from_value(json.clone()).ok()?;
+                    h.residents.insert(key.clone(), r);
+                }
+                _ => {
+                    let v = serde_json::from_value(json.clone()).ok()?;
+                    h.visits.insert(key.clone(), v);
+                }
+            }
+            read.push((map, key, json));
+        }
+    }
+    let clock = Clock::Fixed(Clock::System.now_ms() + SKEW_MS);
+    for (map, key, json) in &read {
+        let count = match *map {
+            "residents" => h.residents.len(),
+            _ => h.visits.len(),
+        };
+        shape::check_entry(household::KIND, map, key, json, count)?.ok()?;
+        match *map {
+            "residents" => resident_fields(key, h.residents.get(*key)?, &clock).ok()?,
+            _ => visit_fields(&h, key, h.visits.get(*key)?, &clock).ok()?,
+        }
+    }
+    let facts = household_facts(household::KIND.to_owned(), &h);
+    let record = Arc::new(Record::Household(Box::new(h)));
+    remember((doc_id.to_owned(), after_doc.get_heads()), &record, true);
+    Some((Validated { facts, record }, touched))
 }
