@@ -168,11 +168,17 @@ impl WriteGuard for Guard {
             // touched must be the whole document's.
             #[cfg(debug_assertions)]
             {
+                let record = validate::kept(doc_id, after_doc);
                 let whole = self.judge_whole(doc_id, before, before_doc, after_doc, ops);
                 assert_eq!(
                     whole.as_ref().ok(),
                     Some(&quick),
                     "judged by what it touched, {doc_id} passed; judged whole: {whole:?}"
+                );
+                assert_eq!(
+                    validate::kept(doc_id, after_doc),
+                    record,
+                    "{doc_id} reads as another record whole"
                 );
             }
             return Ok(quick);
@@ -192,7 +198,14 @@ impl Guard {
         ops: &[String],
     ) -> Result<DocFacts, Refusal> {
         let validated = (self.validate)(doc_id, after_doc)?;
-        self.judge(doc_id, before, before_doc, after_doc, ops, validated, None)
+        self.judge(
+            doc_id,
+            before,
+            (before_doc, after_doc),
+            ops,
+            validated,
+            None,
+        )
     }
 
     /// Judge a push to a stored household on the entries its changes
@@ -209,32 +222,30 @@ impl Guard {
         ops: &[String],
         changes: &[&[u8]],
     ) -> Option<DocFacts> {
-        let (validated, touched) = validate::delta(doc_id, before_doc, after_doc, changes)?;
+        let delta = validate::delta(doc_id, before_doc, after_doc, changes)?;
         self.judge(
             doc_id,
             before,
-            before_doc,
-            after_doc,
+            (before_doc, after_doc),
             ops,
-            validated,
-            Some(&touched),
+            delta.validated,
+            Some((&delta.before, &delta.after, &delta.touched)),
         )
         .ok()
     }
 
     /// The rules and the role's scope, on a document validated after the
-    /// push. `touched`: the entries the push wrote, when only those were
-    /// read again (the rest is as before).
-    #[allow(clippy::too_many_arguments)]
+    /// push. `parts`: when only the entries the push touched were read
+    /// again, the records before and after reduced to those entries (and
+    /// the root fields), and the entries.
     fn judge(
         &self,
         doc_id: &str,
         before: Option<&DocFacts>,
-        before_doc: &Automerge,
-        after_doc: &Automerge,
+        (before_doc, after_doc): (&Automerge, &Automerge),
         ops: &[String],
         validated: Validated,
-        touched: Option<&Touched>,
+        parts: Option<(&Record, &Record, &Touched)>,
     ) -> Result<DocFacts, Refusal> {
         let Validated {
             facts: after,
@@ -252,13 +263,17 @@ impl Guard {
         let p = &self.principal;
         let moved = before.is_some_and(|b| b.scope != after.scope);
         let old = match before {
-            Some(_) => Some(read_record(doc_id, before_doc)?),
-            None => None,
+            Some(_) if parts.is_none() => Some(read_record(doc_id, before_doc)?),
+            _ => None,
+        };
+        let (old_compared, new_compared, touched) = match parts {
+            Some((old, new, touched)) => (Some(old), new, Some(touched)),
+            None => (old.as_deref(), record.as_ref(), None),
         };
         rules::check(
             p,
-            old.as_deref().map(|r| (r, before_doc)),
-            (&record, after_doc),
+            old_compared.map(|r| (r, before_doc)),
+            (new_compared, after_doc),
             ops,
             touched,
         )?;

@@ -479,7 +479,12 @@ fn judged_both(
     let ops = vec!["edit".to_string(); changes.len()];
     let bytes: Vec<&[u8]> = changes.iter().map(|c| c.raw_bytes()).collect();
     let quick = guard.judge_touched(id, before.as_ref(), doc, &after, &ops, &bytes);
+    let record = validate::kept(id, &after);
     let whole = guard.judge_whole(id, before.as_ref(), doc, &after, &ops);
+    if quick.is_some() {
+        // Read whole, the document after is the record the quick path made.
+        assert_eq!(validate::kept(id, &after), record, "{edits:?} by {who:?}");
+    }
     Some((after, quick, whole))
 }
 

@@ -19,6 +19,7 @@ use gridsync_core::grid::{self, Grid};
 use gridsync_core::household::{self, Household};
 use gridsync_core::issue::{self, Issue};
 use gridsync_core::shape;
+use serde::Deserialize;
 
 use crate::store::{DocFacts, Refusal};
 
@@ -397,17 +398,38 @@ pub fn delta(
     before_doc: &Automerge,
     after_doc: &Automerge,
     changes: &[&[u8]],
-) -> Option<(Validated, Touched)> {
-    let (before, true) = recall(&(doc_id.to_owned(), before_doc.get_heads()))? else {
+) -> Option<Delta> {
+    let key = (doc_id.to_owned(), before_doc.get_heads());
+    if !READ
+        .lock()
+        .ok()?
+        .peek(&key)
+        .is_some_and(|(r, validated)| *validated && matches!(r.as_ref(), Record::Household(_)))
+    {
         return None;
-    };
-    let Record::Household(old) = before.as_ref() else {
-        return None;
-    };
+    }
     // Automerge answers some malformed documents with a panic (see
     // `store::push::applied`); here that means the whole read.
     let touched = std::panic::catch_unwind(|| touched(after_doc, changes)).ok()??;
-    let mut h = Household::clone(old);
+    // The record before is taken, not copied: the document has moved on
+    // (copying a household of years of visits was most of this).
+    let (before, _) = READ.lock().ok()?.pop(&key)?;
+    let mut h = match Arc::try_unwrap(before) {
+        Ok(Record::Household(h)) => *h,
+        Err(shared) => match shared.as_ref() {
+            Record::Household(h) => Household::clone(h),
+            _ => return None,
+        },
+        Ok(_) => return None,
+    };
+    // What the rules compare: the root fields and the touched entries,
+    // before and after.
+    let (residents, visits) = (
+        std::mem::take(&mut h.residents),
+        std::mem::take(&mut h.visits),
+    );
+    let (mut old_part, mut new_part) = (h.clone(), h.clone());
+    (h.residents, h.visits) = (residents, visits);
     let mut read: Vec<(&str, &str, serde_json::Value)> = Vec::new();
     for (map, keys) in ENTRY_MAPS.iter().zip(&touched.0) {
         if keys.is_empty() {
@@ -421,15 +443,18 @@ pub fn delta(
                 return None;
             };
             let json = doc::object_json(after_doc, &obj, ObjType::Map, None);
-            match *map {
-                "residents" => {
-                    let r = serde_json::from_value(json.clone()).ok()?;
-                    h.residents.insert(key.clone(), r);
+            if *map == "residents" {
+                let r = household::Resident::deserialize(&json).ok()?;
+                if let Some(old) = h.residents.insert(key.clone(), r.clone()) {
+                    old_part.residents.insert(key.clone(), old);
                 }
-                _ => {
-                    let v = serde_json::from_value(json.clone()).ok()?;
-                    h.visits.insert(key.clone(), v);
+                new_part.residents.insert(key.clone(), r);
+            } else {
+                let v = household::Visit::deserialize(&json).ok()?;
+                if let Some(old) = h.visits.insert(key.clone(), v.clone()) {
+                    old_part.visits.insert(key.clone(), old);
                 }
+                new_part.visits.insert(key.clone(), v);
             }
             read.push((map, key, json));
         }
@@ -449,5 +474,30 @@ pub fn delta(
     let facts = household_facts(household::KIND.to_owned(), &h);
     let record = Arc::new(Record::Household(Box::new(h)));
     remember((doc_id.to_owned(), after_doc.get_heads()), &record, true);
-    Some((Validated { facts, record }, touched))
+    Some(Delta {
+        validated: Validated { facts, record },
+        touched,
+        before: Record::Household(Box::new(old_part)),
+        after: Record::Household(Box::new(new_part)),
+    })
+}
+
+/// A push judged by [`delta`].
+#[derive(Debug)]
+pub struct Delta {
+    /// The document after it, validated.
+    pub validated: Validated,
+    /// What its changes wrote.
+    pub touched: Touched,
+    /// The record before, reduced to its root fields and the touched
+    /// entries: what the rules on a change compare. The entries left out
+    /// are the same before and after.
+    pub before: Record,
+    /// The record after, reduced the same way.
+    pub after: Record,
+}
+
+/// The record kept for `doc` at its current heads, if one was read.
+pub fn kept(doc_id: &str, doc: &Automerge) -> Option<Arc<Record>> {
+    recall(&(doc_id.to_owned(), doc.get_heads())).map(|(r, _)| r)
 }
