@@ -26,6 +26,35 @@ pub(crate) type DocCache =
 /// Keep the documents a push left in the cache. The ones they push out are
 /// freed on another thread: dropping an Automerge document costs ~10 µs,
 /// and a grid's push evicts hundreds, all on the pusher's response time.
+/// Document `id` at `last_seq`, if the cache holds that version: copied,
+/// or taken out (`Use::Take`, a push, which puts back the version it
+/// makes; copying a household visited for years was a tenth of a small
+/// push).
+pub(crate) fn cached_doc(
+    cache: &DocCache,
+    id: &str,
+    last_seq: i64,
+    usage: Use,
+) -> Option<Automerge> {
+    let mut c = cache.lock().ok()?;
+    match c.peek(id) {
+        Some((seq, _)) if *seq == last_seq => {}
+        _ => return None,
+    }
+    match usage {
+        Use::Copy => c.get(id).map(|(_, doc)| doc.clone()),
+        Use::Take => c.pop(id).map(|(_, doc)| doc),
+    }
+}
+
+/// How a loaded document is used: read (`Copy`: the cache keeps it), or
+/// changed by a push (`Take`: the push caches what it makes of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Use {
+    Copy,
+    Take,
+}
+
 pub(crate) fn cache_docs(cache: &DocCache, docs: Vec<(String, i64, Automerge)>) {
     let mut evicted = Vec::new();
     if let Ok(mut c) = cache.lock() {

@@ -52,7 +52,7 @@ use super::pull::{Candidate, Sent};
 use super::push::Planned;
 use super::{
     DocFacts, DocStore, FeedCursor, IncomingChange, LogEntry, LogMark, LogSlice, PullLimits,
-    PullPage, PushOutcome, StoreError, WriteGuard,
+    PullPage, PushOutcome, StoreError, Use, WriteGuard,
 };
 use crate::db::DbError;
 use crate::pg::{self, err, execute, pool_err, query, query_one, query_opt};
@@ -203,12 +203,10 @@ async fn load_doc<C: GenericClient>(
     cache: &Cache,
     id: &str,
     last_seq: i64,
+    usage: Use,
 ) -> Result<Automerge, DbError> {
-    if let Ok(mut guard) = cache.lock()
-        && let Some((seq, doc)) = guard.get(id)
-        && *seq == last_seq
-    {
-        return Ok(doc.clone());
+    if let Some(doc) = super::cached_doc(cache, id, last_seq, usage) {
+        return Ok(doc);
     }
     let bytes = doc_bytes(c, id).await.map_err(err)?;
     Automerge::load(&bytes).map_err(|e| corrupt(id, e))
@@ -473,7 +471,7 @@ impl PgDocStore {
         for (doc_id, changes) in groups {
             let row = rows.remove(&doc_id);
             let working = match &row {
-                Some(r) => load_doc(&client, &self.cache, &doc_id, r.last_seq).await?,
+                Some(r) => load_doc(&client, &self.cache, &doc_id, r.last_seq, Use::Take).await?,
                 None => Automerge::new(),
             };
             planned.push(Planned {
@@ -557,7 +555,9 @@ impl PgDocStore {
                 Ok(d) => d,
                 Err(redo) => {
                     let working = match &row {
-                        Some(r) => load_doc(&tx, &self.cache, &doc_id, r.last_seq).await?,
+                        Some(r) => {
+                            load_doc(&tx, &self.cache, &doc_id, r.last_seq, Use::Take).await?
+                        }
                         None => Automerge::new(),
                     };
                     let before = row.as_ref().map(|r| &r.facts);
@@ -586,7 +586,13 @@ impl PgDocStore {
             outcome.duplicates += decision.duplicates;
             outcome.rejected.extend(decision.rejected);
             let (working, accepted, facts) = (decision.working, decision.accepted, decision.facts);
-            let Some(facts) = facts else { continue };
+            let Some(facts) = facts else {
+                // Nothing stored: the document as it was goes back.
+                if let Some(r) = &row {
+                    updated.push((doc_id, r.last_seq, working));
+                }
+                continue;
+            };
             let mut last_seq = 0;
             let mut first_new_seq = None;
             let count = accepted.len() as i64;
@@ -667,7 +673,7 @@ impl PgDocStore {
             let mut docs = Vec::with_capacity(rows.len());
             for (id, row) in rows {
                 if row.loose > 0 {
-                    let doc = load_doc(&tx, &self.cache, &id, row.last_seq).await?;
+                    let doc = load_doc(&tx, &self.cache, &id, row.last_seq, Use::Copy).await?;
                     docs.push((id, row.last_seq, doc));
                 }
             }
@@ -962,7 +968,7 @@ impl DocStore for PgDocStore {
         let Some(row) = doc_row(&tx, doc_id, false).await.map_err(err)? else {
             return Ok(None);
         };
-        let doc = load_doc(&tx, &self.cache, doc_id, row.last_seq).await?;
+        let doc = load_doc(&tx, &self.cache, doc_id, row.last_seq, Use::Copy).await?;
         tx.commit().await.map_err(err)?;
         Ok(Some(doc.save()))
     }
@@ -976,7 +982,7 @@ impl DocStore for PgDocStore {
         let mut docs = Vec::with_capacity(rows.len());
         for id in ids {
             if let Some(row) = rows.get(&id) {
-                let doc = load_doc(&tx, &self.cache, &id, row.last_seq).await?;
+                let doc = load_doc(&tx, &self.cache, &id, row.last_seq, Use::Copy).await?;
                 docs.push((id, doc));
             }
         }

@@ -20,7 +20,7 @@ use super::pull::{Candidate, Sent};
 use super::push::Planned;
 use super::{
     DocFacts, DocStore, FeedCursor, IncomingChange, LogEntry, LogMark, LogSlice, PullLimits,
-    PullPage, PushOutcome, StoreError, WriteGuard,
+    PullPage, PushOutcome, StoreError, Use, WriteGuard,
 };
 use crate::db;
 
@@ -143,12 +143,10 @@ fn load_doc(
     cache: &Cache,
     id: &str,
     last_seq: i64,
+    usage: Use,
 ) -> rusqlite::Result<Automerge> {
-    if let Ok(mut c) = cache.lock()
-        && let Some((seq, doc)) = c.get(id)
-        && *seq == last_seq
-    {
-        return Ok(doc.clone());
+    if let Some(doc) = super::cached_doc(cache, id, last_seq, usage) {
+        return Ok(doc);
     }
     let bytes = doc_bytes(conn, id)?;
     Automerge::load(&bytes).map_err(|e| corrupt(id, e))
@@ -177,7 +175,7 @@ fn push_blocking(
         for (doc_id, changes) in groups {
             let row = doc_row(&read, &doc_id)?;
             let working = match &row {
-                Some(r) => load_doc(&read, cache, &doc_id, r.last_seq)?,
+                Some(r) => load_doc(&read, cache, &doc_id, r.last_seq, Use::Take)?,
                 None => Automerge::new(),
             };
             planned.push(Planned {
@@ -219,7 +217,7 @@ fn push_blocking(
             Ok(d) => d,
             Err(redo) => {
                 let working = match &row {
-                    Some(r) => load_doc(&tx, cache, &doc_id, r.last_seq)?,
+                    Some(r) => load_doc(&tx, cache, &doc_id, r.last_seq, Use::Take)?,
                     None => Automerge::new(),
                 };
                 redo.decide(&doc_id, working, before.as_ref(), guard)
@@ -228,7 +226,13 @@ fn push_blocking(
         outcome.duplicates += d.duplicates;
         outcome.rejected.extend(d.rejected);
         let (working, accepted, facts) = (d.working, d.accepted, d.facts);
-        let Some(facts) = facts else { continue };
+        let Some(facts) = facts else {
+            // Nothing stored: the document as it was goes back.
+            if let Some(r) = &row {
+                updated.push((doc_id, r.last_seq, working));
+            }
+            continue;
+        };
         if accepted.is_empty() {
             continue;
         }
@@ -343,7 +347,7 @@ fn compact_blocking(
                     continue;
                 };
                 if row.loose > 0 {
-                    let doc = load_doc(&read, cache, id, row.last_seq)?;
+                    let doc = load_doc(&read, cache, id, row.last_seq, Use::Copy)?;
                     saved.push((id, doc.save(), row.last_seq));
                 }
             }
@@ -650,7 +654,9 @@ impl DocStore for SqliteDocStore {
             let Some(row) = doc_row(conn, &id)? else {
                 return Ok(None);
             };
-            Ok(Some(load_doc(conn, &cache, &id, row.last_seq)?.save()))
+            Ok(Some(
+                load_doc(conn, &cache, &id, row.last_seq, Use::Copy)?.save(),
+            ))
         })
         .await
     }
@@ -662,7 +668,7 @@ impl DocStore for SqliteDocStore {
             let mut docs = Vec::with_capacity(ids.len());
             for id in ids {
                 if let Some(row) = doc_row(&read, &id)? {
-                    let doc = load_doc(&read, &cache, &id, row.last_seq)?;
+                    let doc = load_doc(&read, &cache, &id, row.last_seq, Use::Copy)?;
                     docs.push((id, doc));
                 }
             }
