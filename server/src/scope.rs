@@ -160,16 +160,21 @@ impl WriteGuard for Guard {
         ops: &[String],
         changes: &[&[u8]],
     ) -> Result<DocFacts, Refusal> {
+        let push = Pushed {
+            doc_id,
+            before,
+            docs: (before_doc, after_doc),
+            ops,
+        };
         if before.is_some()
-            && let Some(quick) =
-                self.judge_touched(doc_id, before, before_doc, after_doc, ops, changes)
+            && let Some(quick) = self.judge_touched(&push, changes)
         {
             // Every test's push runs both: the judgement from what was
             // touched must be the whole document's.
             #[cfg(debug_assertions)]
             {
                 let record = validate::kept(doc_id, after_doc);
-                let whole = self.judge_whole(doc_id, before, before_doc, after_doc, ops);
+                let whole = self.judge_whole(&push);
                 assert_eq!(
                     whole.as_ref().ok(),
                     Some(&quick),
@@ -183,51 +188,40 @@ impl WriteGuard for Guard {
             }
             return Ok(quick);
         }
-        self.judge_whole(doc_id, before, before_doc, after_doc, ops)
+        self.judge_whole(&push)
     }
+}
+
+/// A pushed document as the guard judges it.
+#[derive(Debug, Clone, Copy)]
+pub struct Pushed<'a> {
+    /// The document's id.
+    pub doc_id: &'a str,
+    /// Its facts as stored (`None`: new to the server).
+    pub before: Option<&'a DocFacts>,
+    /// The document as stored (empty when new), and after the push.
+    pub docs: (&'a Automerge, &'a Automerge),
+    /// What the pushed changes say they do.
+    pub ops: &'a [String],
 }
 
 impl Guard {
     /// Judge a push on the whole document after it.
-    pub fn judge_whole(
-        &self,
-        doc_id: &str,
-        before: Option<&DocFacts>,
-        before_doc: &Automerge,
-        after_doc: &Automerge,
-        ops: &[String],
-    ) -> Result<DocFacts, Refusal> {
-        let validated = (self.validate)(doc_id, after_doc)?;
-        self.judge(
-            doc_id,
-            before,
-            (before_doc, after_doc),
-            ops,
-            validated,
-            None,
-        )
+    pub fn judge_whole(&self, push: &Pushed<'_>) -> Result<DocFacts, Refusal> {
+        let validated = (self.validate)(push.doc_id, push.docs.1)?;
+        self.judge(push, validated, None)
     }
 
-    /// Judge a push to a stored household on the entries its changes
-    /// touched ([`validate::delta`]): `Some` only when it passes, with the
-    /// facts [`Self::judge_whole`] answers. `None` when that cannot be told
-    /// this way or something fails: the whole document is then judged (and
-    /// names the refusal).
-    pub fn judge_touched(
-        &self,
-        doc_id: &str,
-        before: Option<&DocFacts>,
-        before_doc: &Automerge,
-        after_doc: &Automerge,
-        ops: &[String],
-        changes: &[&[u8]],
-    ) -> Option<DocFacts> {
-        let delta = validate::delta(doc_id, before_doc, after_doc, changes)?;
+    /// Judge a push to a stored household on the entries its `changes`
+    /// (their bytes) touched ([`validate::delta`]): `Some` only when it
+    /// passes, with the facts [`Self::judge_whole`] answers. `None` when
+    /// that cannot be told this way or something fails: the whole document
+    /// is then judged (and names the refusal).
+    pub fn judge_touched(&self, push: &Pushed<'_>, changes: &[&[u8]]) -> Option<DocFacts> {
+        let (before_doc, after_doc) = push.docs;
+        let delta = validate::delta(push.doc_id, before_doc, after_doc, changes)?;
         self.judge(
-            doc_id,
-            before,
-            (before_doc, after_doc),
-            ops,
+            push,
             delta.validated,
             Some((&delta.before, &delta.after, &delta.touched)),
         )
@@ -240,10 +234,12 @@ impl Guard {
     /// the root fields), and the entries.
     fn judge(
         &self,
-        doc_id: &str,
-        before: Option<&DocFacts>,
-        (before_doc, after_doc): (&Automerge, &Automerge),
-        ops: &[String],
+        &Pushed {
+            doc_id,
+            before,
+            docs: (before_doc, after_doc),
+            ops,
+        }: &Pushed<'_>,
         validated: Validated,
         parts: Option<(&Record, &Record, &Touched)>,
     ) -> Result<DocFacts, Refusal> {

@@ -17,7 +17,7 @@ use gridsync_core::issue::NewIssue;
 use gridsync_core::shape;
 use gridsync_core::{OpenOptions, Store};
 use gridsync_server::principal::{Principal, Role};
-use gridsync_server::scope::Guard;
+use gridsync_server::scope::{Guard, Pushed};
 use gridsync_server::store::WriteGuard;
 use gridsync_server::sync::validate;
 use proptest::prelude::*;
@@ -396,15 +396,14 @@ fn verdict(
     // Judged by what the change touched, a push passes only as it passes
     // judged whole.
     let ops = [op.clone()];
-    if let Some(quick) = guard.judge_touched(
-        id,
-        Some(&facts),
-        &before,
-        &after,
-        &ops,
-        &[change.raw_bytes()],
-    ) {
-        let whole = guard.judge_whole(id, Some(&facts), &before, &after, &ops);
+    let push = Pushed {
+        doc_id: id,
+        before: Some(&facts),
+        docs: (&before, &after),
+        ops: &ops,
+    };
+    if let Some(quick) = guard.judge_touched(&push, &[change.raw_bytes()]) {
+        let whole = guard.judge_whole(&push);
         assert_eq!(
             whole.ok(),
             Some(quick),
@@ -478,9 +477,15 @@ fn judged_both(
     let before = validate::document(id, doc).ok().map(|v| v.facts);
     let ops = vec!["edit".to_string(); changes.len()];
     let bytes: Vec<&[u8]> = changes.iter().map(|c| c.raw_bytes()).collect();
-    let quick = guard.judge_touched(id, before.as_ref(), doc, &after, &ops, &bytes);
+    let push = Pushed {
+        doc_id: id,
+        before: before.as_ref(),
+        docs: (doc, &after),
+        ops: &ops,
+    };
+    let quick = guard.judge_touched(&push, &bytes);
     let record = validate::kept(id, &after);
-    let whole = guard.judge_whole(id, before.as_ref(), doc, &after, &ops);
+    let whole = guard.judge_whole(&push);
     if quick.is_some() {
         // Read whole, the document after is the record the quick path made.
         assert_eq!(validate::kept(id, &after), record, "{edits:?} by {who:?}");
@@ -574,16 +579,13 @@ fn a_push_is_judged_by_what_it_touched_where_that_can_be_told() {
     let ops = ["edit".to_string()];
     // Kind, grid and holder: the base's, which the visit does not change.
     let facts = Some(validate::document(id, &doc).unwrap().facts);
-    let judge = || {
-        guard.judge_touched(
-            id,
-            facts.as_ref(),
-            &stored,
-            &pushed,
-            &ops,
-            &[change.raw_bytes()],
-        )
+    let push = Pushed {
+        doc_id: id,
+        before: facts.as_ref(),
+        docs: (&stored, &pushed),
+        ops: &ops,
     };
+    let judge = || guard.judge_touched(&push, &[change.raw_bytes()]);
     assert_eq!(judge(), None, "never read");
     validate::read_record(id, &stored).unwrap();
     assert_eq!(judge(), None, "only read, never validated");
