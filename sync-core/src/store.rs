@@ -764,8 +764,12 @@ impl Store {
                 || (d.listing.is_some() && doc::chunks_intact(&d.data));
             if !here && complete && new_here.insert(id.clone()) {
                 whole.push((id, d));
-            } else if stored && self.may_defer(&id, &d.data)? {
-                more.push((id, d));
+            } else if let Some(read) = stored
+                .then(|| self.may_defer(&id, &d.data))
+                .transpose()?
+                .flatten()
+            {
+                more.push((id, d, read));
             } else {
                 // Everything else, and the same new document twice in a page.
                 careful.push((id, d.data.clone()));
@@ -775,10 +779,20 @@ impl Store {
             let now = s.clock.now_ms();
             // News for documents already here: kept as a chunk, read when
             // the document is next loaded, listed by the next query.
-            for (id, d) in more {
+            for (id, d, read) in more {
+                if read {
+                    // Every chunk kept before it was read with it.
+                    s.conn
+                        .prepare_cached(
+                            "UPDATE chunks SET no_merge = 1 WHERE doc_id = ?1 AND no_merge = 0",
+                        )?
+                        .execute([&id])?;
+                }
                 s.conn
-                    .prepare_cached("INSERT INTO chunks (doc_id, data) VALUES (?1, ?2)")?
-                    .execute(params![id, d.data])?;
+                    .prepare_cached(
+                        "INSERT INTO chunks (doc_id, data, no_merge) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![id, d.data, read])?;
                 s.conn
                     .prepare_cached(
                         "UPDATE docs SET loose = loose + 1, updated_at = ?2 WHERE id = ?1",
@@ -847,8 +861,11 @@ impl Store {
     /// Whether news `data` for document `id` (stored here) may be kept
     /// without decoding it now: not when it is a merged duplicate, whose
     /// late edits are forwarded to the survivor as they arrive, nor when
-    /// it may be one without its list rows saying so yet.
-    fn may_defer(&self, id: &str, data: &[u8]) -> Result<bool> {
+    /// it may be one without its list rows saying so yet. `Some(read)`:
+    /// it may; `read`: `data` and every chunk kept for it were read and
+    /// none writes `merged_into` (each chunk is read once: they are marked
+    /// so when stored).
+    fn may_defer(&self, id: &str, data: &[u8]) -> Result<Option<bool>> {
         let merged: Option<Option<String>> = self
             .conn
             .prepare_cached("SELECT merged_into FROM p_households WHERE doc_id = ?1")?
@@ -859,11 +876,11 @@ impl Store {
             .prepare_cached("SELECT 1 FROM p_pending WHERE doc_id = ?1")?
             .exists([id])?;
         match merged {
-            Some(Some(_)) => Ok(false),
-            _ if !pending => Ok(true),
+            Some(Some(_)) => Ok(None),
+            _ if !pending => Ok(Some(false)),
             // Never listed here (it came whole, undecoded): its rows cannot
             // tell.
-            None => Ok(false),
+            None => Ok(None),
             // Listed, with news kept since that its rows do not show yet
             // (two syncs' edits of the same household, say): this joins
             // it, unless some of it may be the merge (`merged_into`) the
@@ -872,14 +889,15 @@ impl Store {
             Some(None) => {
                 let kept: Vec<Vec<u8>> = self
                     .conn
-                    .prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1")?
+                    .prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1 AND no_merge = 0")?
                     .query_map([id], |r| r.get(0))?
                     .collect::<rusqlite::Result<_>>()?;
-                Ok(!kept
+                let merge = kept
                     .iter()
                     .map(Vec::as_slice)
                     .chain([data])
-                    .any(|c| doc::may_write_root_key(c, "merged_into")))
+                    .any(|c| doc::may_write_root_key(c, "merged_into"));
+                Ok((!merge).then_some(true))
             }
         }
     }

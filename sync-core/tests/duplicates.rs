@@ -250,3 +250,64 @@ fn a_late_edit_after_a_merge_kept_undecoded_is_forwarded_on_arrival() {
         "late visit forwarded on arrival"
     );
 }
+
+/// Each chunk of news kept for a listed household is read for a merge
+/// once: the next news reads only what was not read yet, and a merge is
+/// still found on arrival.
+#[test]
+fn kept_news_is_read_for_a_merge_once() {
+    let (mut a, mut b, ha, hb) = recorded_twice();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let mut c = Store::open_with(
+        &path,
+        OpenOptions {
+            clock: Clock::Fixed(NOW),
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap();
+    c.set_author(Author {
+        user: "worker-c".into(),
+        role: "grid_worker".into(),
+    })
+    .unwrap();
+    sync_all(&mut [&mut a, &mut b]);
+    exchange(&mut a, &mut c);
+    c.households(&Default::default()).unwrap();
+    assert_eq!(c.pending_index().unwrap().0, 0, "listed");
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let chunks = |id: &str| -> (i64, i64) {
+        db.query_row(
+            "SELECT count(*), count(*) FILTER (WHERE no_merge = 0) FROM chunks WHERE doc_id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    // The first news is kept unread (the rows say it is no merge), the
+    // second reads it and what was kept before, and so on: nothing is left
+    // unread.
+    let before = [chunks(&ha).0, chunks(&hb).0];
+    for (n, h) in [(1, 0), (1, 1), (2, 0), (2, 1), (3, 0)] {
+        let id = [&ha, &hb][h];
+        a.add_visit(id, visit(NOW - n * DAY)).unwrap();
+        c.apply_pulled(&[pulled(&mut a, id)]).unwrap();
+        let (kept, unread) = chunks(id);
+        assert_eq!(kept, before[h] + n, "{n} news for {id}");
+        if n == 1 {
+            assert_eq!(unread, kept, "kept unread");
+        } else {
+            assert_eq!(unread, 0, "{n} news for {id}: all read");
+        }
+    }
+    assert_eq!(c.pending_index().unwrap().0, 2, "kept, not decoded");
+    // The merge reaches both, kept news read: the loser is decoded at once
+    // (its rows show the merge), the survivor kept.
+    let survivor = a.merge_households(&ha, &hb).unwrap();
+    let loser = other_of(&survivor, &ha, &hb);
+    c.apply_pulled(&[pulled(&mut a, &survivor), pulled(&mut a, &loser)])
+        .unwrap();
+    assert_eq!(c.pending_index().unwrap().0, 1, "the loser decoded");
+    assert_eq!(chunks(&survivor).1, 0);
+}

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_reveals.sql"),
     include_str!("migrations/0007_pending_listing.sql"),
     include_str!("migrations/0008_no_visit_rows.sql"),
+    include_str!("migrations/0009_chunk_read.sql"),
 ];
 
 /// Bring the database up to the newest schema.
