@@ -112,14 +112,7 @@ fn killed_writer_loses_nothing_acknowledged() {
         acked.extend(reader.join().unwrap());
 
         // Reopen: every acknowledged edit is there, the file is sound.
-        let mut s = Store::open_with(
-            &path,
-            OpenOptions {
-                clock: Clock::Fixed(NOW),
-                ..OpenOptions::default()
-            },
-        )
-        .unwrap();
+        let mut s = store_at(&path);
         check_store(&mut s, &acked);
     }
     assert!(

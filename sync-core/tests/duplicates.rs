@@ -259,14 +259,7 @@ fn kept_news_is_read_for_a_merge_once() {
     let (mut a, mut b, ha, hb) = recorded_twice();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.db");
-    let mut c = Store::open_with(
-        &path,
-        OpenOptions {
-            clock: Clock::Fixed(NOW),
-            ..OpenOptions::default()
-        },
-    )
-    .unwrap();
+    let mut c = store_at(&path);
     c.set_author(Author {
         user: "worker-c".into(),
         role: "grid_worker".into(),

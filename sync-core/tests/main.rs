@@ -35,6 +35,18 @@ pub(crate) fn id_number(yyyymmdd: &str, seq: u32) -> String {
 /// An in-memory store whose clock reads [`NOW`], signed in as `user`, with
 /// grid [`GRID`] and its places (area 东片区, compound 幸福小区, buildings
 /// 1–3, units 1–2).
+/// The store in file `path` (created if missing), on the tests' clock.
+pub(crate) fn store_at(path: &std::path::Path) -> Store {
+    Store::open_with(
+        path,
+        OpenOptions {
+            clock: Clock::Fixed(NOW),
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap()
+}
+
 pub(crate) fn store(user: &str) -> Store {
     let mut s = Store::open_in_memory(OpenOptions {
         clock: Clock::Fixed(NOW),
