@@ -33,7 +33,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use automerge::{Automerge, ObjId, ObjType, ReadDoc, Value, ValueRef};
+use automerge::{Automerge, ObjId, ReadDoc, ValueRef};
 use gridsync_core::codes::{Op, VisitorRole};
 use gridsync_core::contact::Contact;
 use gridsync_core::household::Household;
@@ -41,7 +41,7 @@ use gridsync_core::issue::Issue;
 
 use crate::principal::{Principal, Role};
 use crate::store::Refusal;
-use crate::sync::validate::{Record, Touched, not_future};
+use crate::sync::validate::{Record, Touched, not_future, object_at};
 
 /// The `op`s of changes that copy a merged household's entries.
 const MERGE_OPS: [Op; 2] = [Op::MergeHouseholds, Op::ForwardMergedEdits];
@@ -333,14 +333,6 @@ fn household(
         }
     }
     Ok(())
-}
-
-/// The object under `key` in `obj`, if it is an object.
-fn object_at(d: &Automerge, obj: &ObjId, key: &str) -> Option<(ObjId, ObjType)> {
-    match d.get(obj, key) {
-        Ok(Some((Value::Object(t), id))) => Some((id, t)),
-        _ => None,
-    }
 }
 
 /// Each container at a root `keys` that existed before is the same

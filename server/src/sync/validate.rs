@@ -374,7 +374,7 @@ pub fn touched(doc: &Automerge, changes: &[&[u8]]) -> Option<Touched> {
 }
 
 /// The object at `key` in map `obj`, if it is an object.
-fn object_at(d: &Automerge, obj: &ObjId, key: &str) -> Option<(ObjId, ObjType)> {
+pub(crate) fn object_at(d: &Automerge, obj: &ObjId, key: &str) -> Option<(ObjId, ObjType)> {
     match d.get(obj, key) {
         Ok(Some((Value::Object(t), id))) => Some((id, t)),
         _ => None,
