@@ -434,11 +434,11 @@ impl Store {
 
     /// Whether a document is stored here.
     pub fn contains(&self, id: &str) -> Result<bool> {
+        // Prepared once: a pulled page asks it of every document.
         Ok(self
             .conn
-            .query_row("SELECT 1 FROM docs WHERE id = ?1", [id], |_| Ok(()))
-            .optional()?
-            .is_some())
+            .prepare_cached("SELECT 1 FROM docs WHERE id = ?1")?
+            .exists([id])?)
     }
 
     /// Ids of every stored document, with their kind and scope.
@@ -1048,6 +1048,29 @@ mod tests {
                 out.push(p);
             }
         }
+    }
+
+    /// Building list rows commits without waiting for the disk (they are
+    /// derived), and puts the store's durability back after, also when it
+    /// fails.
+    #[test]
+    fn indexing_puts_the_durability_back() {
+        let s = super::Store::open_in_memory(super::OpenOptions::default()).expect("a store");
+        let synchronous = |s: &super::Store| -> i64 {
+            s.conn
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .expect("the pragma")
+        };
+        assert_eq!(synchronous(&s), 2);
+        assert_eq!(s.index_pending(10).expect("nothing to index"), 0);
+        assert_eq!(synchronous(&s), 2);
+        // A pending document that is not stored: the step fails.
+        s.conn
+            .execute("INSERT INTO p_pending (doc_id) VALUES ('gone')", [])
+            .expect("a pending row");
+        assert!(s.index_pending(10).is_err());
+        assert_eq!(synchronous(&s), 2);
+        assert_eq!(s.pending_index().expect("counted").0, 1);
     }
 
     #[test]

@@ -718,6 +718,11 @@ fn round_trip<A: StoreAccess>(
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Err(lost()),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
         }
+        // Work the first list query does in bulk, at a third of the cost,
+        // is left to it.
+        if store.with(|s| s.bulk_pending(usize::MAX)).unwrap_or(false) {
+            return rx.recv().map_err(|_| lost())?;
+        }
         loop {
             match rx.try_recv() {
                 Ok(answer) => return answer,

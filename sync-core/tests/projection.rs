@@ -405,3 +405,96 @@ fn news_for_known_documents_is_listed_after_lazy_indexing() {
     );
     assert_eq!(dst.heads(&ids[3]).unwrap(), src.heads(&ids[3]).unwrap());
 }
+
+/// A first sync brings more households than the phone lists (a
+/// supervisor's phone): they are indexed in bulk, the lists' secondary
+/// indexes dropped and built again around the rows in one transaction.
+/// The lists equal those built a few documents at a time, the same
+/// indexes stand after, and a bulk step that fails leaves the indexes and
+/// the pending documents as they were.
+#[test]
+fn a_large_first_page_is_indexed_in_bulk_to_the_same_lists() {
+    use gridsync_core::demo::{GridPlan, populate_households};
+    let mut src = store("worker-1");
+    let plan = GridPlan {
+        households: 600,
+        visits_per_household: 2,
+        ..GridPlan::default()
+    };
+    let holders: Vec<String> = (0..5).map(|i| format!("holder-{i}")).collect();
+    let ids = populate_households(&mut src, GRID, &plan, "worker-1", &holders, NOW, 7).unwrap();
+    let page = whole_page(&mut src, &ids, true);
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let raw = |name: &str| rusqlite::Connection::open(path(name)).unwrap();
+    let indexes = |name: &str| -> Vec<(String, String)> {
+        raw(name)
+            .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                ))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    let schema_version = |name: &str| -> i64 {
+        raw(name)
+            .query_row("PRAGMA schema_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    let lists = |s: &Store| {
+        (
+            s.households(&PlaceFilter::default()).unwrap(),
+            s.households_not_visited(30).unwrap(),
+            s.households_not_contacted(30, None).unwrap(),
+            s.residents_with_tag("living_alone_elderly").unwrap(),
+            s.search_residents("张").unwrap(),
+            s.holder_coverage("holder-1", 30).unwrap(),
+        )
+    };
+
+    let mut careful = store_at(&path("careful.db"));
+    let mut bulk = store_at(&path("bulk.db"));
+    careful.apply_pulled(&page).unwrap();
+    bulk.apply_pulled(&page).unwrap();
+    let (standing, version) = (indexes("bulk.db"), schema_version("bulk.db"));
+    assert!(standing.iter().any(|(n, _)| n == "p_residents_id_rev"));
+
+    // A few at a time (a sync's steps): row by row, no index rebuilt.
+    let careful_version = schema_version("careful.db");
+    let mut done = 0;
+    while let n @ 1.. = careful.index_pending(100).unwrap() {
+        done += n;
+    }
+    assert_eq!(done, ids.len());
+    assert_eq!(schema_version("careful.db"), careful_version);
+
+    // All at once into empty lists: in bulk (the schema changed and is
+    // back as it stood).
+    assert_eq!(bulk.index_pending(usize::MAX).unwrap(), ids.len());
+    assert!(schema_version("bulk.db") > version);
+    assert_eq!(indexes("bulk.db"), standing);
+    assert_eq!(lists(&bulk), lists(&careful));
+    assert_eq!(lists(&bulk).0.len(), ids.len());
+    assert!(!lists(&bulk).3.is_empty());
+
+    // A bulk step that fails half way (a row already there) is undone
+    // whole: the indexes stand, every document is still pending.
+    let mut failing = store_at(&path("failing.db"));
+    failing.apply_pulled(&page).unwrap();
+    let last = ids.last().unwrap();
+    let conflicting = "INSERT INTO p_households (doc_id, grid, area, compound, building, unit,
+            room, address_key, residents) VALUES (?1, 'g', '', '', '', '', '', '', 0)";
+    raw("failing.db").execute(conflicting, [last]).unwrap();
+    assert!(failing.index_pending(usize::MAX).is_err());
+    assert_eq!(indexes("failing.db"), standing);
+    assert_eq!(failing.pending_index().unwrap().0, ids.len());
+    raw("failing.db")
+        .execute("DELETE FROM p_households WHERE doc_id = ?1", [last])
+        .unwrap();
+    assert_eq!(lists(&failing), lists(&careful));
+}

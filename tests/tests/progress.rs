@@ -126,6 +126,23 @@ fn slow_proxy(upstream: &str, delay: std::time::Duration) -> String {
     url
 }
 
+/// Sync `phone` over a link that takes 300 ms to carry a request.
+fn sync_slowly(phone: &mut Phone, server: &TestServer) {
+    let slow = Client::new(&slow_proxy(
+        &server.url,
+        std::time::Duration::from_millis(300),
+    ))
+    .unwrap();
+    gridsync_core::sync::sync(
+        &mut phone.store,
+        &slow,
+        &SyncOptions::default(),
+        None,
+        &mut |_| {},
+    )
+    .unwrap();
+}
+
 /// While a late answer is awaited, the phone builds the list rows of the
 /// documents it pulled before: on a slow link the supervisor's lists are
 /// ready when the sync ends, without a list query having to build them.
@@ -147,19 +164,7 @@ fn list_rows_are_built_while_a_late_answer_is_awaited() {
         "the last page's documents wait for their list rows: {pending}"
     );
     // The next sync goes over a link that takes 300 ms to carry a request.
-    let slow = Client::new(&slow_proxy(
-        &server.url,
-        std::time::Duration::from_millis(300),
-    ))
-    .unwrap();
-    gridsync_core::sync::sync(
-        &mut sup.store,
-        &slow,
-        &SyncOptions::default(),
-        None,
-        &mut |_| {},
-    )
-    .unwrap();
+    sync_slowly(&mut sup, &server);
     assert_eq!(
         sup.store.pending_index().unwrap(),
         (0, 0),
@@ -169,4 +174,42 @@ fn list_rows_are_built_while_a_late_answer_is_awaited() {
         sup.store.households(&Default::default()).unwrap().len(),
         150
     );
+}
+
+/// Bulk work is not done a few rows at a time while an answer is awaited:
+/// when many more documents wait for their list rows than the lists hold
+/// (a supervisor's first sync), the first list query builds them all at
+/// once, at a third of the cost, and lists every household.
+#[test]
+fn bulk_list_work_is_left_to_the_first_list_query() {
+    use gridsync_core::demo::{GridPlan, populate_households};
+    // A first page of 100, then one of 1,000 (the default page): while
+    // the last answer is awaited, 1,000 wait against 100 listed.
+    const N: usize = 1200;
+    let server = community();
+    let mut a = Phone::login(&server, "worker1");
+    a.sync();
+    let plan = GridPlan {
+        households: N,
+        residents_per_household: 1,
+        visits_per_household: 1,
+        buildings: 2,
+        units: 1,
+        holder_visits: false,
+    };
+    let worker = a.store.author().user.clone();
+    let now = gridsync_core::clock::Clock::System.now_ms();
+    populate_households(&mut a.store, G1, &plan, &worker, &[], now, 5).unwrap();
+    a.sync();
+    let mut sup = Phone::login(&server, "supervisor");
+    // Its first sync over a slow link: time enough to index while each
+    // answer is awaited.
+    sync_slowly(&mut sup, &server);
+    let (pending, with_rows) = sup.store.pending_index().unwrap();
+    assert!(
+        pending >= 1000 && with_rows == pending,
+        "the bulk of the households waits for the list query: {pending} ({with_rows} with rows)"
+    );
+    assert_eq!(sup.store.households(&Default::default()).unwrap().len(), N);
+    assert_eq!(sup.store.pending_index().unwrap(), (0, 0));
 }

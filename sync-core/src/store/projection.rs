@@ -114,6 +114,15 @@ fn resident_row(r: &Row<'_>) -> rusqlite::Result<ResidentRow> {
     })
 }
 
+/// At least this many documents pending at once (and no fewer than the
+/// households already listed) are indexed in bulk: see
+/// [`Store::index_pending_until`].
+const BULK_MIN: usize = 500;
+
+/// Documents read and written per step of an indexing transaction: what
+/// is held in memory at once.
+const STEP: usize = 2000;
+
 impl Store {
     /// The list rows of document `id` as derived from it (`None`: not
     /// stored, or nothing of it is listed).
@@ -154,11 +163,113 @@ impl Store {
     /// written, the rest stays pending. A sync indexes while its request is
     /// on the wire and stops when the answer is in, so the answer waits for
     /// one document's decoding at most, not a whole step's.
+    ///
+    /// One transaction for the call. The rows are derived data (rebuilt
+    /// from the documents if lost), so it commits without waiting for the
+    /// disk (`synchronous=NORMAL` in WAL mode): a power loss may take the
+    /// step back whole, never half, and the documents stay pending. The
+    /// next commit of anything a person wrote syncs the log, this with it.
+    ///
+    /// Many documents at once into lists at least as small (the first
+    /// sync of a supervisor's phone): the lists' secondary indexes are
+    /// dropped and built again after the rows are in, in the same
+    /// transaction. Building an index from its rows is a sort; inserting
+    /// into it row by row is a random B-tree write each, three times the
+    /// work.
     pub fn index_pending_until(
         &self,
         limit: usize,
         stop: &(dyn Fn() -> bool + Sync),
     ) -> Result<usize> {
+        let bulk = limit >= BULK_MIN && self.bulk_pending(limit)?;
+        let own_tx = self.write.is_none();
+        let durability = if own_tx {
+            let was: i64 = self
+                .conn
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+            if was > 1 {
+                self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+            }
+            Some(was)
+        } else {
+            None
+        };
+        let indexed = (|| {
+            if own_tx {
+                self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            }
+            let written = (|| -> Result<usize> {
+                let dropped = if bulk {
+                    self.drop_list_indexes()?
+                } else {
+                    Vec::new()
+                };
+                let mut done = 0;
+                while done < limit {
+                    let n = self.index_step((limit - done).min(STEP), stop)?;
+                    done += n;
+                    if n == 0 || stop() {
+                        break;
+                    }
+                }
+                for sql in &dropped {
+                    self.conn.execute_batch(sql)?;
+                }
+                Ok(done)
+            })();
+            if own_tx {
+                match &written {
+                    Ok(_) => self.conn.execute_batch("COMMIT")?,
+                    Err(_) => {
+                        let _ = self.conn.execute_batch("ROLLBACK");
+                    }
+                }
+            }
+            written
+        })();
+        if let Some(was) = durability
+            && was > 1
+        {
+            self.conn.pragma_update(None, "synchronous", was)?;
+        }
+        indexed
+    }
+
+    /// Whether indexing the pending documents, at most `limit` of them,
+    /// is bulk work: at least [`BULK_MIN`] of them, and no fewer than the
+    /// households already listed. A sync waiting for its answer leaves
+    /// such work to the first list query, which does it at a third of the
+    /// cost of a few rows at a time.
+    pub(crate) fn bulk_pending(&self, limit: usize) -> Result<bool> {
+        let count = |sql: &str| -> Result<usize> {
+            Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as usize)
+        };
+        let n = limit.min(count("SELECT count(*) FROM p_pending")?);
+        Ok(n >= BULK_MIN && n >= count("SELECT count(*) FROM p_households")?)
+    }
+
+    /// Drop the secondary indexes of the household and resident lists,
+    /// returning the statements that create them again. Their primary
+    /// keys stay (they lead with the document, which deleting a
+    /// document's rows looks up).
+    fn drop_list_indexes(&self) -> Result<Vec<String>> {
+        let indexes: Vec<(String, String)> = self
+            .conn
+            .prepare(
+                "SELECT name, sql FROM sqlite_schema WHERE type = 'index'
+                     AND tbl_name IN ('p_households', 'p_residents') AND sql IS NOT NULL",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (name, _) in &indexes {
+            self.conn.execute_batch(&format!("DROP INDEX \"{name}\""))?;
+        }
+        Ok(indexes.into_iter().map(|(_, sql)| sql).collect())
+    }
+
+    /// Build the list rows of at most `limit` pending documents, in the
+    /// transaction at hand. Returns how many were indexed.
+    fn index_step(&self, limit: usize, stop: &(dyn Fn() -> bool + Sync)) -> Result<usize> {
         use rayon::prelude::*;
         let pending: Vec<(String, Option<String>)> = self
             .conn
@@ -209,55 +320,40 @@ impl Store {
             })
             .collect();
         let n = read.len() + listed.len();
-        let own_tx = self.write.is_none();
-        if own_tx {
-            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        // New here, stored whole with the kind and grid the server
+        // gave: no rows yet.
+        for (id, listing) in &listed {
+            listing.insert(&self.conn, id)?;
+            self.conn
+                .prepare_cached("DELETE FROM p_pending WHERE doc_id = ?1")?
+                .execute([id])?;
         }
-        let written = (|| -> Result<()> {
-            // New here, stored whole with the kind and grid the server
-            // gave: no rows yet.
-            for (id, listing) in &listed {
-                listing.insert(&self.conn, id)?;
-                self.conn
-                    .prepare_cached("DELETE FROM p_pending WHERE doc_id = ?1")?
-                    .execute([id])?;
-            }
-            for (id, r) in &read {
-                match r {
-                    Some((kind, scope, projected, snapshot)) => {
-                        projected.write(&self.conn, id)?;
+        for (id, r) in &read {
+            match r {
+                Some((kind, scope, projected, snapshot)) => {
+                    projected.write(&self.conn, id)?;
+                    self.conn
+                        .prepare_cached("UPDATE docs SET kind = ?2, scope = ?3 WHERE id = ?1")?
+                        .execute(params![id, kind, scope])?;
+                    if let Some(snapshot) = snapshot {
                         self.conn
-                            .prepare_cached("UPDATE docs SET kind = ?2, scope = ?3 WHERE id = ?1")?
-                            .execute(params![id, kind, scope])?;
-                        if let Some(snapshot) = snapshot {
-                            self.conn
-                                .prepare_cached(
-                                    "UPDATE docs SET snapshot = ?2, loose = 0 WHERE id = ?1",
-                                )?
-                                .execute(params![id, snapshot])?;
-                            self.conn
-                                .prepare_cached("DELETE FROM chunks WHERE doc_id = ?1")?
-                                .execute([id])?;
-                        }
-                    }
-                    None => {
+                            .prepare_cached(
+                                "UPDATE docs SET snapshot = ?2, loose = 0 WHERE id = ?1",
+                            )?
+                            .execute(params![id, snapshot])?;
                         self.conn
-                            .prepare_cached("DELETE FROM p_pending WHERE doc_id = ?1")?
+                            .prepare_cached("DELETE FROM chunks WHERE doc_id = ?1")?
                             .execute([id])?;
                     }
                 }
-            }
-            Ok(())
-        })();
-        if own_tx {
-            match &written {
-                Ok(()) => self.conn.execute_batch("COMMIT")?,
-                Err(_) => {
-                    let _ = self.conn.execute_batch("ROLLBACK");
+                None => {
+                    self.conn
+                        .prepare_cached("DELETE FROM p_pending WHERE doc_id = ?1")?
+                        .execute([id])?;
                 }
             }
         }
-        written.map(|()| n)
+        Ok(n)
     }
 
     /// Documents whose list rows are still to be built, and of them how
@@ -272,7 +368,7 @@ impl Store {
 
     /// Bring every list up to date before a query reads them.
     pub(crate) fn catch_up(&self) -> Result<()> {
-        while self.index_pending(2000)? > 0 {}
+        while self.index_pending(usize::MAX)? > 0 {}
         Ok(())
     }
 
