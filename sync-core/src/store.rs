@@ -86,7 +86,10 @@ const STATEMENTS_KEPT: usize = 256;
 /// How hard the store works to keep acknowledged edits across power loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
-    /// fsync on every commit: an acknowledged edit survives a power cut.
+    /// fsync on every commit of an edit: an acknowledged edit survives a
+    /// power cut. What came from the server ([`Store::batch_received`])
+    /// and list rows are written without waiting for the disk: a power cut
+    /// may take them back whole, and they come again.
     #[default]
     Full,
     /// fsync at WAL checkpoints only: an acknowledged edit survives an app
@@ -372,6 +375,46 @@ impl Store {
     /// faster than separate edits when importing many records.
     pub fn batch<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         self.write(f)
+    }
+
+    /// [`Store::batch`] for what came from the server and will come again
+    /// if lost: a pulled page, its cursors, what the server said to purge.
+    /// It commits without waiting for the disk (`synchronous=NORMAL` in WAL
+    /// mode), as list rows do: a power loss may take such a write back
+    /// whole, never half, with the cursors that would have skipped it, and
+    /// the next sync receives it again. What a person writes still waits
+    /// for the disk, and syncs the log, these writes with it.
+    pub fn batch_received<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let was = self.relax_durability()?;
+        let result = self.write(f);
+        self.restore_durability(was)?;
+        result
+    }
+
+    /// Commit without waiting for the disk until
+    /// [`Store::restore_durability`] is given what this returns: the
+    /// setting to go back to, if changed (not inside a write, where it
+    /// cannot change).
+    pub(crate) fn relax_durability(&self) -> Result<Option<i64>> {
+        if self.write.is_some() {
+            return Ok(None);
+        }
+        let was: i64 = self
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+        if was <= 1 {
+            return Ok(None);
+        }
+        self.conn.pragma_update(None, "synchronous", 1)?;
+        Ok(Some(was))
+    }
+
+    /// Undo [`Store::relax_durability`].
+    pub(crate) fn restore_durability(&self, was: Option<i64>) -> Result<()> {
+        if let Some(was) = was {
+            self.conn.pragma_update(None, "synchronous", was)?;
+        }
+        Ok(())
     }
 
     pub(crate) fn write<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
@@ -1071,6 +1114,29 @@ mod tests {
         assert!(s.index_pending(10).is_err());
         assert_eq!(synchronous(&s), 2);
         assert_eq!(s.pending_index().expect("counted").0, 1);
+    }
+
+    /// What came from the server is written without waiting for the disk;
+    /// the durability is back after, also when the write fails, and a
+    /// write inside another keeps the outer one's.
+    #[test]
+    fn received_writes_relax_the_durability_for_themselves_alone() {
+        let mut s = super::Store::open_in_memory(super::OpenOptions::default()).expect("a store");
+        let synchronous = |s: &super::Store| -> i64 {
+            s.conn
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .expect("the pragma")
+        };
+        let inside = s.batch_received(|s| Ok(synchronous(s))).expect("a write");
+        assert_eq!((inside, synchronous(&s)), (1, 2));
+        let failed: crate::Result<()> =
+            s.batch_received(|_| Err(crate::Error::Shape("refused".into())));
+        assert!(failed.is_err());
+        assert_eq!(synchronous(&s), 2);
+        let nested = s
+            .batch(|s| s.batch_received(|s| Ok(synchronous(s))))
+            .expect("a write");
+        assert_eq!((nested, synchronous(&s)), (2, 2));
     }
 
     #[test]

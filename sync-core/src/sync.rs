@@ -589,12 +589,12 @@ fn sync_inner<A: StoreAccess>(
             if cancelled() {
                 return Err(Error::Cancelled);
             }
-            store.with(|s| s.batch(|s| s.apply_pulled(part)))?;
+            store.with(|s| s.batch_received(|s| s.apply_pulled(part)))?;
             p.docs_received += part.len() as u64;
             p.emit(progress);
         }
         let more_to_push = store.with(|store| -> Result<bool> {
-            store.batch(|s| {
+            store.batch_received(|s| {
                 s.apply_pulled(last)?;
                 s.purge(&purge)?;
                 s.set_cursors(&cursors)?;

@@ -183,17 +183,7 @@ impl Store {
     ) -> Result<usize> {
         let bulk = limit >= BULK_MIN && self.bulk_pending(limit)?;
         let own_tx = self.write.is_none();
-        let durability = if own_tx {
-            let was: i64 = self
-                .conn
-                .query_row("PRAGMA synchronous", [], |r| r.get(0))?;
-            if was > 1 {
-                self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-            }
-            Some(was)
-        } else {
-            None
-        };
+        let durability = self.relax_durability()?;
         let indexed = (|| {
             if own_tx {
                 self.conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -227,11 +217,7 @@ impl Store {
             }
             written
         })();
-        if let Some(was) = durability
-            && was > 1
-        {
-            self.conn.pragma_update(None, "synchronous", was)?;
-        }
+        self.restore_durability(durability)?;
         indexed
     }
 
