@@ -378,7 +378,9 @@ impl Store {
     }
 
     /// [`Store::batch`] for what came from the server and will come again
-    /// if lost: a pulled page, its cursors, what the server said to purge.
+    /// if lost: a pulled page, its cursors, what the server said to purge,
+    /// its answer to a push (the changes it stored leave the outbox; sent
+    /// again, they are counted as stored).
     /// It commits without waiting for the disk (`synchronous=NORMAL` in WAL
     /// mode), as list rows do: a power loss may take such a write back
     /// whole, never half, with the cursors that would have skipped it, and

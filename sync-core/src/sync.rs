@@ -523,8 +523,10 @@ fn sync_inner<A: StoreAccess>(
             // One write for the whole settlement: after a restore a device
             // may send back thousands of documents' changes in one round.
             // Settled by the sequence numbers and hashes this push carried,
-            // never by what the outbox holds now.
-            store.batch(|s| {
+            // never by what the outbox holds now. What the server said
+            // comes again if lost: a settlement a power cut takes back
+            // sends its changes again, and the server counts them stored.
+            store.batch_received(|s| {
                 s.settle_push(&[stored.clone(), refused_seqs].concat(), &refused)?;
                 report.pushed += stored.len() as u64;
                 for (item, r) in &refused_back {

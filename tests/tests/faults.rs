@@ -3,7 +3,8 @@
 //! the dropped lines counted), the data disk full (a small tmpfs: a push
 //! answers 507 `storage_full`, the phone says 服务器存储空间不足 and keeps
 //! its edits, `/healthz` says degraded, and everything goes through once
-//! space is back).
+//! space is back); and a phone's power cut taking back what a sync wrote
+//! (sent again, stored once).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -68,6 +69,18 @@ fn new_household(store: &mut Store, room: &str) -> String {
 /// still answered (a sign-in, a push and a pull, pages), the server runs
 /// on, and `/healthz` counts the lines it could not write. (Before, the
 /// first log line panicked: `serve 2>/dev/full` exited 101.)
+/// worker1's phone, its store in `dir`, synced, then a household recorded
+/// offline (with its place): its id.
+fn worker_with_a_household(server: &TestServer, dir: &Path) -> (Store, Client, String) {
+    let (mut store, client) = phone(&server.url, "worker1", dir);
+    sync(&mut store, &client).unwrap();
+    store
+        .add_place(G1, "", "幸福小区", "1号楼", "1单元")
+        .unwrap();
+    let id = new_household(&mut store, "101");
+    (store, client, id)
+}
+
 #[test]
 fn a_full_log_disk_costs_no_request() {
     let dir = tempfile::tempdir().unwrap();
@@ -79,12 +92,7 @@ fn a_full_log_disk_costs_no_request() {
         .env(&[("GRIDSYNC_LOG", "debug")])
         .start();
     seed(&server);
-    let (mut store, client) = phone(&server.url, "worker1", dir.path());
-    sync(&mut store, &client).unwrap();
-    store
-        .add_place(G1, "", "幸福小区", "1号楼", "1单元")
-        .unwrap();
-    let id = new_household(&mut store, "101");
+    let (mut store, client, id) = worker_with_a_household(&server, dir.path());
     let report = sync(&mut store, &client).unwrap();
     assert!(report.pushed >= 2, "{report:?}");
     assert!(store.outbox(100).unwrap().is_empty());
@@ -341,5 +349,49 @@ fn a_photo_meeting_a_full_disk_waits_for_space() {
     assert_eq!(
         head.headers()["upload-offset"].to_str().unwrap(),
         size.to_string()
+    );
+}
+
+/// A phone commits what the server said (a push's settlement, a pulled
+/// page and its cursors) without waiting for the disk: a power cut may
+/// take that back. The phone is then as it was before the sync, and the
+/// next sync sends the same changes again: the server counts them stored,
+/// nothing is doubled, the outbox empties.
+#[test]
+fn a_sync_taken_back_by_a_power_cut_is_sent_again_and_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::options()
+        .data_dir(&dir.path().join("data"))
+        .start();
+    seed(&server);
+    let file = dir.path().join("worker1.sqlite3");
+    let (store, client, id) = worker_with_a_household(&server, dir.path());
+    let pending = store.pending_changes().unwrap();
+    // The file as the edits left it (closed: its log folded in).
+    drop(store);
+    let before = dir.path().join("before.sqlite3");
+    std::fs::copy(&file, &before).unwrap();
+    let mut store = Store::open_with(&file, OpenOptions::default()).unwrap();
+    assert_eq!(sync(&mut store, &client).unwrap().pushed, pending);
+    let synced = store.household(&id).unwrap();
+    // The power cut: everything the sync wrote is gone.
+    drop(store);
+    for end in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{end}", file.display()));
+    }
+    std::fs::copy(&before, &file).unwrap();
+    let mut store = Store::open_with(&file, OpenOptions::default()).unwrap();
+    assert_eq!(store.pending_changes().unwrap(), pending);
+    let again = sync(&mut store, &client).unwrap();
+    assert_eq!(again.pushed, pending, "{again:?}");
+    assert!(store.outbox(100).unwrap().is_empty());
+    assert_eq!(store.household(&id).unwrap(), synced);
+    // The supervisor's phone gets it once.
+    let (mut sup, sup_client) = phone(&server.url, "supervisor", dir.path());
+    sync(&mut sup, &sup_client).unwrap();
+    assert_eq!(sup.household(&id).unwrap(), synced);
+    assert_eq!(
+        sup.doc_changes(&id).unwrap().len(),
+        store.doc_changes(&id).unwrap().len()
     );
 }
