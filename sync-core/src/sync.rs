@@ -427,50 +427,67 @@ fn sync_inner<A: StoreAccess>(
     // Documents pushed back from, with the server heads they were pushed
     // after: once per sync for each (unless the heads change).
     let mut heal_tried: HashMap<String, Option<Vec<String>>> = HashMap::new();
+    // The next page's request, sent while this one is stored.
+    let mut next_page: Option<InFlight> = None;
     loop {
         if cancelled() {
             return Err(Error::Cancelled);
         }
-        // What to send, read in one step; sent with the store released.
-        // Edits made while the request is out get new outbox entries,
-        // which the settlement below (by what was sent) leaves alone.
-        let round = store.with(|store| {
-            next_round(
-                store,
-                options,
-                &me,
-                &mut held_back,
-                &mut not_mine,
-                &mut heal_tried,
-            )
-        })?;
-        let Round {
-            items,
-            healing,
-            nothing_to_send,
-            device_id,
-            cursors,
-            log,
-        } = round;
-        let req = wire::SyncRequest {
-            device_id,
-            cursors,
-            push: items
-                .iter()
-                .map(|i| wire::PushedChange {
-                    doc: &i.doc,
-                    data: &i.data,
-                })
-                .collect(),
-            max_docs: Some(if report.rounds == 0 {
-                options.max_docs.min(FIRST_PAGE)
-            } else {
-                options.max_docs
-            }),
-            max_bytes: Some(options.max_bytes),
-            log,
+        let (items, healing, nothing_to_send, device_id, log, (resp, sent)) = match next_page.take()
+        {
+            // Asked for while the last page was stored: a round that
+            // pushes nothing (an edit made meanwhile goes with the next).
+            Some(in_flight) => {
+                let (device_id, log) = in_flight.sent_as.clone();
+                let answer = in_flight.answer(store, client)?;
+                (Vec::new(), Vec::new(), Vec::new(), device_id, log, answer)
+            }
+            None => {
+                // What to send, read in one step; sent with the store
+                // released. Edits made while the request is out get new
+                // outbox entries, which the settlement below (by what
+                // was sent) leaves alone.
+                let round = store.with(|store| {
+                    next_round(
+                        store,
+                        options,
+                        &me,
+                        &mut held_back,
+                        &mut not_mine,
+                        &mut heal_tried,
+                    )
+                })?;
+                let Round {
+                    items,
+                    healing,
+                    nothing_to_send,
+                    device_id,
+                    cursors,
+                    log,
+                } = round;
+                let req = wire::SyncRequest {
+                    device_id: device_id.clone(),
+                    cursors,
+                    push: items
+                        .iter()
+                        .map(|i| wire::PushedChange {
+                            doc: &i.doc,
+                            data: &i.data,
+                        })
+                        .collect(),
+                    max_docs: Some(if report.rounds == 0 {
+                        options.max_docs.min(FIRST_PAGE)
+                    } else {
+                        options.max_docs
+                    }),
+                    max_bytes: Some(options.max_bytes),
+                    log: log.clone(),
+                };
+                let answer = InFlight::send(store, client, &req, (device_id.clone(), log.clone()))?
+                    .answer(store, client)?;
+                (items, healing, nothing_to_send, device_id, log, answer)
+            }
         };
-        let (resp, sent) = round_trip(store, client, &req)?;
         rules_tag.clone_from(&resp.rules);
         report.rounds += 1;
         report.bytes_sent += sent as u64;
@@ -578,6 +595,27 @@ fn sync_inner<A: StoreAccess>(
         }
         let purge = resp.purge.clone();
         let cursors = resp.cursors.clone();
+        // More to pull, and nothing in this answer that changes what to
+        // ask next (a lost log, feeds dropped, a push to settle): the next
+        // page is asked for now, with this page's cursors, and comes while
+        // this one is stored. The server keeps nothing of a device's
+        // cursors; a page lost before it is stored is asked for again.
+        if resp.more && !resp.log_lost && resp.dropped_feeds.is_empty() && items.is_empty() {
+            let req = wire::SyncRequest {
+                device_id: device_id.clone(),
+                cursors: cursors.clone(),
+                push: Vec::new(),
+                max_docs: Some(options.max_docs),
+                max_bytes: Some(options.max_bytes),
+                log: resp.log.clone().or_else(|| log.clone()),
+            };
+            next_page = Some(InFlight::send(
+                store,
+                client,
+                &req,
+                (device_id.clone(), req.log.clone()),
+            )?);
+        }
         // Both totals are known from the first answer on.
         p.docs_total = p.docs_received + decoded.len() as u64 + resp.remaining;
         // Stored (and indexed) a hundred documents at a time, each part in
@@ -679,74 +717,104 @@ fn sync_inner<A: StoreAccess>(
 }
 
 /// Documents whose list rows are built per local step while a request is
-/// on the wire ([`round_trip`]).
+/// on the wire ([`InFlight::answer`]).
 const INDEX_STEP: usize = 25;
 
 /// How long a round trip waits for its answer before it builds list rows
-/// meanwhile ([`round_trip`]).
+/// meanwhile ([`InFlight::answer`]).
 const INDEX_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// One round trip. While it is on the wire, the list rows of documents
-/// stored without them (pulled pages, [`Store::apply_pulled`]) are built a
-/// few at a time, each step a short hold of the store, so a list read made
-/// during the sync finds them ready instead of building a page's worth
-/// itself; on a slow link that work costs the sync nothing. Only once the
-/// answer is late ([`INDEX_AFTER`]): on the phone's few cores the decoding
-/// competes with everything else; the next list query or a later slow
-/// round builds them instead. A step stops at the next document once the
-/// answer is in, so the answer waits for one document's decoding at most.
-fn round_trip<A: StoreAccess>(
-    store: &mut A,
-    client: &Client,
-    req: &wire::SyncRequest<'_>,
-) -> Result<(wire::SyncResponse, usize)> {
-    let body = req.to_binary()?;
-    let sent = body.len();
-    let token = store.with(|s| Client::access_token(s))?;
-    // Set once the answer (or the failure) is in: an index step under way
-    // stops at the next document.
-    let answered = AtomicBool::new(false);
-    let answer = std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (body, token, answered) = (&body, &token, &answered);
-        scope.spawn(move || {
-            let answer = client.sync_with_token(body, token);
-            answered.store(true, Ordering::Release);
+/// A sync request on the wire: its answer comes from a helper thread,
+/// which touches no store.
+struct InFlight {
+    answer: std::sync::mpsc::Receiver<Result<Option<wire::SyncResponse>>>,
+    /// Set once the answer (or the failure) is in.
+    answered: std::sync::Arc<AtomicBool>,
+    body: std::sync::Arc<Vec<u8>>,
+    /// The device and log mark it was sent with.
+    sent_as: (String, Option<serde_json::Value>),
+}
+
+impl InFlight {
+    /// Send `req` with the stored access token.
+    fn send<A: StoreAccess>(
+        store: &mut A,
+        client: &Client,
+        req: &wire::SyncRequest<'_>,
+        sent_as: (String, Option<serde_json::Value>),
+    ) -> Result<Self> {
+        let body = std::sync::Arc::new(req.to_binary()?);
+        let token = store.with(|s| Client::access_token(s))?;
+        let answered = std::sync::Arc::new(AtomicBool::new(false));
+        let (tx, answer) = std::sync::mpsc::channel();
+        let (client, sending, done) = (client.clone(), body.clone(), answered.clone());
+        std::thread::spawn(move || {
+            let answer = client.sync_with_token(&sending, &token);
+            done.store(true, Ordering::Release);
+            // Nobody waits for an answer to a sync that ended meanwhile.
             let _ = tx.send(answer);
         });
+        Ok(InFlight {
+            answer,
+            answered,
+            body,
+            sent_as,
+        })
+    }
+
+    /// Wait for the answer (with the size of the request). While it is on
+    /// the wire, the list rows of documents stored without them (pulled
+    /// pages, [`Store::apply_pulled`]) are built a few at a time, each step
+    /// a short hold of the store, so a list read made during the sync
+    /// finds them ready instead of building a page's worth itself; on a
+    /// slow link that work costs the sync nothing. Only once the answer is
+    /// late ([`INDEX_AFTER`]): on the phone's few cores the decoding
+    /// competes with everything else; the next list query or a later slow
+    /// round builds them instead. A step stops at the next document once
+    /// the answer is in, so the answer waits for one document's decoding
+    /// at most.
+    fn answer<A: StoreAccess>(
+        self,
+        store: &mut A,
+        client: &Client,
+    ) -> Result<(wire::SyncResponse, usize)> {
+        let rx = &self.answer;
         let lost = || Error::Network("connection interrupted".into());
-        match rx.recv_timeout(INDEX_AFTER) {
-            Ok(answer) => return answer,
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Err(lost()),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-        }
-        // Work the first list query does in bulk, at a third of the cost,
-        // is left to it.
-        if store.with(|s| s.bulk_pending(usize::MAX)).unwrap_or(false) {
-            return rx.recv().map_err(|_| lost())?;
-        }
-        loop {
-            match rx.try_recv() {
+        let answer = (|| {
+            match rx.recv_timeout(INDEX_AFTER) {
                 Ok(answer) => return answer,
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => return Err(lost()),
-                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Err(lost()),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             }
-            // A failure here is no failure of the sync: the next list
-            // query builds what is left.
-            let stop = || answered.load(Ordering::Acquire);
-            let indexed = store
-                .with(|s| s.index_pending_until(INDEX_STEP, &stop))
-                .unwrap_or(0);
-            if indexed == 0 {
+            // Work the first list query does in bulk, at a third of the
+            // cost, is left to it.
+            if store.with(|s| s.bulk_pending(usize::MAX)).unwrap_or(false) {
                 return rx.recv().map_err(|_| lost())?;
             }
+            loop {
+                match rx.try_recv() {
+                    Ok(answer) => return answer,
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => return Err(lost()),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                }
+                // A failure here is no failure of the sync: the next list
+                // query builds what is left.
+                let stop = || self.answered.load(Ordering::Acquire);
+                let indexed = store
+                    .with(|s| s.index_pending_until(INDEX_STEP, &stop))
+                    .unwrap_or(0);
+                if indexed == 0 {
+                    return rx.recv().map_err(|_| lost())?;
+                }
+            }
+        })()?;
+        let sent = self.body.len();
+        match answer {
+            Some(resp) => Ok((resp, sent)),
+            // The token was refused: renew it (or learn the device was
+            // revoked) and send again, the store at hand.
+            None => client.sync_body(store, self.body.to_vec()),
         }
-    })?;
-    match answer {
-        Some(resp) => Ok((resp, sent)),
-        // The token was refused: renew it (or learn the device was
-        // revoked) and send again, the store at hand.
-        None => client.sync(store, req),
     }
 }
 

@@ -12,9 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::StoreAccess;
-use super::wire::{
-    BINARY, ErrorBody, LoginRequest, RefreshRequest, SyncRequest, SyncResponse, Tokens, User,
-};
+use super::wire::{BINARY, ErrorBody, LoginRequest, RefreshRequest, SyncResponse, Tokens, User};
 use crate::store::Store;
 use crate::{Error, Result};
 
@@ -156,13 +154,13 @@ impl Client {
             }))
     }
 
-    /// One sync round trip.
-    pub(crate) fn sync<A: StoreAccess>(
+    /// One sync round trip of the encoded request `body` (with the size
+    /// sent); a refused token is renewed and the request sent again.
+    pub(crate) fn sync_body<A: StoreAccess>(
         &self,
         store: &mut A,
-        req: &SyncRequest<'_>,
+        body: Vec<u8>,
     ) -> Result<(SyncResponse, usize)> {
-        let body = req.to_binary()?;
         let sent = body.len();
         let resp = self.call_raw(store, "/v1/sync", body, BINARY)?;
         Ok((resp, sent))
@@ -171,7 +169,7 @@ impl Client {
     /// One sync round trip of the encoded request `body` with `token`,
     /// touching no store (so it can be sent from a helper thread while the
     /// sync does local work); `None` when the token was refused: the
-    /// caller then goes through [`Client::sync`], which renews it.
+    /// caller then goes through [`Client::sync_body`], which renews it.
     pub(crate) fn sync_with_token(&self, body: &[u8], token: &str) -> Result<Option<SyncResponse>> {
         match self.send_bytes("/v1/sync", body, BINARY, Some(token)) {
             Ok(v) => Ok(Some(v)),
