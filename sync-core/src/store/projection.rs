@@ -208,12 +208,16 @@ impl Store {
                 Ok(done)
             })();
             if own_tx {
-                match &written {
-                    Ok(_) => self.conn.execute_batch("COMMIT")?,
-                    Err(_) => {
-                        let _ = self.conn.execute_batch("ROLLBACK");
-                    }
+                // Ended either way (a failed commit too), so that the
+                // durability can be put back.
+                let committed = match &written {
+                    Ok(_) => self.conn.execute_batch("COMMIT"),
+                    Err(_) => Ok(()),
+                };
+                if written.is_err() || committed.is_err() {
+                    let _ = self.conn.execute_batch("ROLLBACK");
                 }
+                committed?;
             }
             written
         })();
