@@ -483,8 +483,7 @@ fn sync_inner<A: StoreAccess>(
                     max_bytes: Some(options.max_bytes),
                     log: log.clone(),
                 };
-                let answer = InFlight::send(store, client, &req, (device_id.clone(), log.clone()))?
-                    .answer(store, client)?;
+                let answer = InFlight::send(store, client, &req)?.answer(store, client)?;
                 (items, healing, nothing_to_send, device_id, log, answer)
             }
         };
@@ -609,12 +608,7 @@ fn sync_inner<A: StoreAccess>(
                 max_bytes: Some(options.max_bytes),
                 log: resp.log.clone().or_else(|| log.clone()),
             };
-            next_page = Some(InFlight::send(
-                store,
-                client,
-                &req,
-                (device_id.clone(), req.log.clone()),
-            )?);
+            next_page = Some(InFlight::send(store, client, &req)?);
         }
         // Both totals are known from the first answer on.
         p.docs_total = p.docs_received + decoded.len() as u64 + resp.remaining;
@@ -741,7 +735,6 @@ impl InFlight {
         store: &mut A,
         client: &Client,
         req: &wire::SyncRequest<'_>,
-        sent_as: (String, Option<serde_json::Value>),
     ) -> Result<Self> {
         let body = std::sync::Arc::new(req.to_binary()?);
         let token = store.with(|s| Client::access_token(s))?;
@@ -758,7 +751,7 @@ impl InFlight {
             answer,
             answered,
             body,
-            sent_as,
+            sent_as: (req.device_id.clone(), req.log.clone()),
         })
     }
 
