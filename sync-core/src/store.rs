@@ -380,7 +380,8 @@ impl Store {
     /// [`Store::batch`] for what came from the server and will come again
     /// if lost: a pulled page, its cursors, what the server said to purge,
     /// its answer to a push (the changes it stored leave the outbox; sent
-    /// again, they are counted as stored).
+    /// again, they are counted as stored), and the record of a sync's
+    /// outcome ([`crate::sync::status`]).
     /// It commits without waiting for the disk (`synchronous=NORMAL` in WAL
     /// mode), as list rows do: a power loss may take such a write back
     /// whole, never half, with the cursors that would have skipped it, and
@@ -409,6 +410,15 @@ impl Store {
         }
         self.conn.pragma_update(None, "synchronous", 1)?;
         Ok(Some(was))
+    }
+
+    /// The connection's `synchronous` setting (2: every commit waits for
+    /// the disk, 1: not).
+    #[cfg(test)]
+    pub(crate) fn synchronous(&self) -> i64 {
+        self.conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .expect("the pragma")
     }
 
     /// Undo [`Store::relax_durability`].
@@ -1124,11 +1134,7 @@ mod tests {
     #[test]
     fn received_writes_relax_the_durability_for_themselves_alone() {
         let mut s = super::Store::open_in_memory(super::OpenOptions::default()).expect("a store");
-        let synchronous = |s: &super::Store| -> i64 {
-            s.conn
-                .query_row("PRAGMA synchronous", [], |r| r.get(0))
-                .expect("the pragma")
-        };
+        let synchronous = super::Store::synchronous;
         let inside = s.batch_received(|s| Ok(synchronous(s))).expect("a write");
         assert_eq!((inside, synchronous(&s)), (1, 2));
         let failed: crate::Result<()> =

@@ -294,16 +294,21 @@ pub fn sync_keeping<A: StoreAccess>(
             tracing::warn!(error = %e, "building roster not refreshed");
         }
     }
+    // The outcome is a record of the sync, not what anyone typed: it is
+    // committed without waiting for the disk (one fsync less a sync). A
+    // power cut may take it back whole, with the sync's other received
+    // writes after the last one that waited; the status then tells the
+    // sync before, until the next.
     store.with(|store| {
         let now = store.clock().now_ms().to_string();
         match &result {
-            Ok(report) => store.batch(|s| {
+            Ok(report) => store.batch_received(|s| {
                 s.set_meta(LAST_SUCCESS, &now)?;
                 s.set_meta(LAST_ERROR, "")?;
                 keep(s, Ok(report))
             }),
             Err(e) => {
-                let _ = store.batch(|s| {
+                let _ = store.batch_received(|s| {
                     s.set_meta(LAST_ERROR, &format!("{now} {e}"))?;
                     keep(s, Err(e))
                 });
@@ -1042,4 +1047,40 @@ fn upload_blobs<A: StoreAccess>(
     report.blob_bytes_sent += r.bytes_sent;
     report.blobs_pending = r.pending;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicBool;
+
+    use crate::store::{OpenOptions, Store};
+
+    /// A sync's outcome is a record of the sync, no one's edit: it is
+    /// written without waiting for the disk, and the store waits for the
+    /// disk again after.
+    #[test]
+    fn the_outcome_is_recorded_without_waiting_for_the_disk() {
+        let store = Mutex::new(Store::open_in_memory(OpenOptions::default()).expect("a store"));
+        // Nothing listens on port 9; the sync is cancelled before it asks.
+        let client = super::Client::new("http://127.0.0.1:9").expect("a client");
+        let cancel = AtomicBool::new(true);
+        let mut inside = None;
+        let result = super::sync_keeping(
+            &mut &store,
+            &client,
+            &super::SyncOptions::default(),
+            Some(&cancel),
+            &mut |_| {},
+            &mut |s, _| {
+                inside = Some(s.synchronous());
+                Ok(())
+            },
+        );
+        assert!(result.is_err(), "cancelled");
+        assert_eq!(inside, Some(1));
+        let s = store.lock().expect("the store");
+        assert_eq!(s.synchronous(), 2);
+        assert!(super::status(&s).expect("a status").last_error.is_some());
+    }
 }
