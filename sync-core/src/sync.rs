@@ -28,6 +28,7 @@ use crate::{Error, Result};
 
 pub mod blobs;
 pub mod client;
+mod courier;
 pub mod reveals;
 pub mod roster;
 pub mod rules;
@@ -745,8 +746,9 @@ impl InFlight {
         let token = store.with(|s| Client::access_token(s))?;
         let answered = std::sync::Arc::new(AtomicBool::new(false));
         let (tx, answer) = std::sync::mpsc::channel();
-        let (client, sending, done) = (client.clone(), body.clone(), answered.clone());
-        std::thread::spawn(move || {
+        let (courier, sending, done) = (client.clone(), body.clone(), answered.clone());
+        client.courier().run(move || {
+            let client = courier;
             let answer = client.sync_with_token(&sending, &token);
             done.store(true, Ordering::Release);
             // Nobody waits for an answer to a sync that ended meanwhile.

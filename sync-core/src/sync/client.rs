@@ -51,6 +51,8 @@ pub struct Client {
     base: String,
     http: reqwest::blocking::Client,
     retry: RetryPolicy,
+    /// The thread that carries a sync's requests (shared by clones).
+    courier: std::sync::Arc<super::courier::Courier>,
 }
 
 enum Failure {
@@ -74,6 +76,7 @@ impl Client {
             base: base_url.trim_end_matches('/').to_string(),
             http,
             retry: RetryPolicy::default(),
+            courier: Default::default(),
         })
     }
 
@@ -218,6 +221,11 @@ impl Client {
             Err(Failure::Transient(m)) => Err(Error::Network(m)),
             Err(Failure::Final(e)) => Err(e),
         }
+    }
+
+    /// The thread that carries a sync's requests ([`super::courier`]).
+    pub(crate) fn courier(&self) -> &super::courier::Courier {
+        &self.courier
     }
 
     /// The HTTP client, for the blob transfers of [`super::blobs`].
