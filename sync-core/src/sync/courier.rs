@@ -44,9 +44,9 @@ impl std::fmt::Debug for Courier {
 }
 
 impl Courier {
-    /// Run `job` on the kept thread, starting it the first time; on a
-    /// thread of its own if the kept one is carrying another request or
-    /// cannot be had.
+    /// Run `job` on the kept thread, starting it the first time (again
+    /// after a job panicked); on a thread of its own if the kept one is
+    /// carrying another request.
     pub(crate) fn run(&self, job: impl FnOnce() + Send + 'static) {
         if self
             .busy
@@ -72,26 +72,20 @@ impl Courier {
             None => job,
         };
         let (tx, rx) = channel::<Job>();
-        let started = std::thread::Builder::new()
+        // The receiver is alive: this cannot fail.
+        let _ = tx.send(job);
+        // A thread that cannot be started fails as `std::thread::spawn`
+        // does; the job's guard leaves the courier idle.
+        std::thread::Builder::new()
             .name("gridsync-courier".into())
             // Ends when the client (every clone of it) is dropped.
             .spawn(move || {
                 for job in rx {
                     job();
                 }
-            });
-        match started {
-            // It holds the receiver until the sender is dropped.
-            Ok(_) => match tx.send(job) {
-                Ok(()) => *jobs = Some(tx),
-                Err(e) => {
-                    std::thread::spawn(e.0);
-                }
-            },
-            Err(_) => {
-                std::thread::spawn(job);
-            }
-        }
+            })
+            .expect("failed to spawn thread");
+        *jobs = Some(tx);
     }
 }
 
