@@ -112,8 +112,16 @@ fn child(spec: &str) {
     // The lists are built from the stored documents on the first query.
     let (households, listed, listed_cpu) =
         timed_cpu(|| store.households(&Default::default()).unwrap().len());
+    // The store on disk then: its file and its log, not yet checkpointed.
+    let on_disk: u64 = ["", "-wal"]
+        .iter()
+        .filter_map(|suffix| {
+            std::fs::metadata(Path::new(dir).join(format!("supervisor.sqlite3{suffix}"))).ok()
+        })
+        .map(|m| m.len())
+        .sum();
     println!(
-        "RESULT {} {} {} {} {} {} {} {}",
+        "RESULT {} {} {} {} {} {} {} {} {}",
         msf(took),
         peak_mb_of("/proc/self/status"),
         households,
@@ -121,7 +129,8 @@ fn child(spec: &str) {
         report.rounds,
         msf(listed),
         msf(took_cpu),
-        msf(listed_cpu)
+        msf(listed_cpu),
+        on_disk
     );
 }
 
@@ -321,6 +330,10 @@ fn main() {
         f[1]
     );
     println!(
+        "| supervisor's store on disk after the 20-grid pull and its lists (file + log) | {:.1} MB | |",
+        f[8] / 1e6
+    );
+    println!(
         "| peak memory during the 20-grid pull: server | {:.0} MB | < 200 MB |",
         server_peak
     );
@@ -391,7 +404,7 @@ fn main() {
                      "bytes_received": pull_report.bytes_received, "rounds": pull_report.rounds},
             "scale": {"sync_ms": f[0], "sync_cpu_ms": f[6], "list_ms": f[5], "list_cpu_ms": f[7],
                       "client_peak_mib": f[1], "server_peak_mib": server_peak,
-                      "bytes_received": f[3], "rounds": f[4]},
+                      "bytes_received": f[3], "rounds": f[4], "store_bytes": f[8]},
             "incremental": {"ms": d(incremental), "cpu_ms": d(incremental_cpu),
                             "sorted_ms": rounds.iter().map(|r| d(r.0)).collect::<Vec<_>>()},
         });
