@@ -136,7 +136,7 @@ impl<P> SyncRequest<P> {
 }
 
 /// A document in the answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 pub struct SyncedDoc {
     /// Id.
     pub id: String,
@@ -144,8 +144,10 @@ pub struct SyncedDoc {
     pub kind: String,
     /// Grid code.
     pub scope: String,
-    /// Automerge data (a saved document and/or changes), base64.
-    pub data: String,
+    /// Automerge data (a saved document and/or changes); base64 in a JSON
+    /// answer.
+    #[serde(serialize_with = "base64_of")]
+    pub data: Vec<u8>,
     /// Its list rows as validation derived them (docs/protocol.md,
     /// "List rows"), only with the whole document at that version: a
     /// device may store them instead of decoding the document to list it.
@@ -153,9 +155,32 @@ pub struct SyncedDoc {
     pub list: Option<Box<serde_json::value::RawValue>>,
 }
 
-/// The answer to a sync request.
+fn base64_of<S: serde::Serializer>(data: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&B64.encode(data))
+}
+
+/// A document in the header line of a binary answer ([`BINARY`]): its
+/// data follows the line, `size` bytes of it.
 #[derive(Debug, Serialize)]
-pub struct SyncResponse {
+pub struct SizedDoc<'a> {
+    /// Id.
+    pub id: &'a str,
+    /// Kind.
+    pub kind: &'a str,
+    /// Grid code.
+    pub scope: &'a str,
+    /// Length of its Automerge data, bytes.
+    pub size: usize,
+    /// As in [`SyncedDoc`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list: Option<&'a serde_json::value::RawValue>,
+}
+
+/// The answer to a sync request: as JSON, or ([`BINARY`], when the
+/// request accepts it) its header line with [`SizedDoc`]s and then the
+/// documents' data.
+#[derive(Debug, Serialize)]
+pub struct SyncResponse<D = SyncedDoc> {
     /// Pushed changes newly stored.
     pub stored: usize,
     /// Pushed changes the server already had.
@@ -163,7 +188,7 @@ pub struct SyncResponse {
     /// Pushed changes refused (everything else was stored).
     pub rejected: Vec<Rejected>,
     /// Documents new or changed in the device's feeds.
-    pub docs: Vec<SyncedDoc>,
+    pub docs: Vec<D>,
     /// Documents the device must delete: it may no longer read them.
     pub purge: Vec<String>,
     /// Feeds the device followed but may no longer read: delete what it
@@ -194,6 +219,63 @@ pub struct SyncResponse {
     /// The `ETag` of the report rules (`GET /v1/reports/rules`) as they
     /// stand: a device holding the rules of this tag need not ask for them.
     pub rules: String,
+}
+
+impl SyncResponse {
+    /// The answer as a [`BINARY`] body: the header line (JSON, no raw
+    /// newline in it), then each document's data in order.
+    pub fn into_binary(self) -> Vec<u8> {
+        let Self {
+            stored,
+            duplicates,
+            rejected,
+            docs,
+            purge,
+            dropped_feeds,
+            cursors,
+            more,
+            remaining,
+            heads,
+            log,
+            log_lost,
+            now,
+            rules,
+        } = self;
+        let header = SyncResponse {
+            stored,
+            duplicates,
+            rejected,
+            docs: docs
+                .iter()
+                .map(|d| SizedDoc {
+                    id: &d.id,
+                    kind: &d.kind,
+                    scope: &d.scope,
+                    size: d.data.len(),
+                    list: d.list.as_deref(),
+                })
+                .collect(),
+            purge,
+            dropped_feeds,
+            cursors,
+            more,
+            remaining,
+            heads,
+            log,
+            log_lost,
+            now,
+            rules,
+        };
+        let data: usize = docs.iter().map(|d| d.data.len()).sum();
+        let mut out = Vec::with_capacity(data + 128 * docs.len() + 512);
+        // Plain data serialized into memory: nothing can fail.
+        serde_json::to_writer(&mut out, &header).expect("the header line");
+        out.push(b'\n');
+        for d in &docs {
+            out.extend_from_slice(&d.data);
+        }
+        out
+    }
 }
 
 /// The sync route.
@@ -338,7 +420,8 @@ async fn sync(
     principal: Principal,
     headers: axum::http::HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> ApiResult<Json<SyncResponse>> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     let body = body.map_err(body_error)?;
     let req = if is_binary(&headers) {
         parse_binary(&body)?
@@ -346,7 +429,39 @@ async fn sync(
         parse_request(&body)?
     };
     drop(body);
-    Ok(Json(round_trip(&state, &principal, req).await?))
+    let answer = round_trip(&state, &principal, req).await?;
+    Ok(if accepts_binary(&headers) {
+        (
+            [(axum::http::header::CONTENT_TYPE, BINARY)],
+            answer.into_binary(),
+        )
+            .into_response()
+    } else {
+        Json(answer).into_response()
+    })
+}
+
+/// Whether the request's `Accept` names [`BINARY`] (with a q-value above
+/// zero): then the answer is binary, else JSON.
+fn accepts_binary(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|range| {
+            let mut parts = range.split(';');
+            let named = parts
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case(BINARY));
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            named && !refused
+        })
 }
 
 /// One sync round trip for an authenticated person: check the device,
@@ -427,7 +542,7 @@ pub(crate) async fn round_trip(
                 id: d.id,
                 kind: d.kind,
                 scope: d.scope,
-                data: B64.encode(&d.data),
+                data: d.data,
                 list: d
                     .listing
                     .and_then(|l| String::from_utf8(l).ok())

@@ -19,8 +19,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
 use crate::store::Store;
@@ -583,19 +581,15 @@ fn sync_inner<A: StoreAccess>(
         // Store the page and its cursors together.
         let mut page_bytes = 0u64;
         let mut decoded = Vec::with_capacity(resp.docs.len());
-        for d in &resp.docs {
-            let data = B64.decode(d.data.as_bytes()).map_err(|_| Error::Server {
-                status: 200,
-                code: "bad_response".into(),
-                message: "document data is not base64".into(),
-            })?;
-            page_bytes += data.len() as u64;
+        let mut resp = resp;
+        for d in std::mem::take(&mut resp.docs) {
+            page_bytes += d.data.len() as u64;
             decoded.push(crate::store::PulledDoc {
-                id: d.id.clone(),
-                kind: d.kind.clone(),
-                scope: d.scope.clone(),
-                data,
-                listing: d.list.as_ref().map(|l| l.get().to_owned()),
+                id: d.id,
+                kind: d.kind,
+                scope: d.scope,
+                data: d.data,
+                listing: d.list.map(|l| l.get().to_owned()),
             });
         }
         let purge = resp.purge.clone();

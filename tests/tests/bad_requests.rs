@@ -5,7 +5,7 @@ use std::io::Write;
 
 use crate::*;
 
-fn token(server: &gridsync_tests::TestServer, user: &str, device: &str) -> String {
+pub(crate) fn token(server: &gridsync_tests::TestServer, user: &str, device: &str) -> String {
     let resp: serde_json::Value = reqwest::blocking::Client::new()
         .post(format!("{}/v1/auth/login", server.url))
         .json(&serde_json::json!({"username": user, "password": PASSWORD, "device_id": device}))

@@ -6,6 +6,7 @@
 
 mod access;
 mod bad_requests;
+mod binary_answer;
 mod blobs;
 mod building_heads;
 mod cli_loop;

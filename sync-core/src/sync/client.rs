@@ -165,7 +165,7 @@ impl Client {
         body: Vec<u8>,
     ) -> Result<(SyncResponse, usize)> {
         let sent = body.len();
-        let resp = self.call_raw(store, "/v1/sync", body, BINARY)?;
+        let resp = self.call_raw(store, "/v1/sync", body, BINARY, SYNC_ANSWER)?;
         Ok((resp, sent))
     }
 
@@ -174,7 +174,7 @@ impl Client {
     /// sync does local work); `None` when the token was refused: the
     /// caller then goes through [`Client::sync_body`], which renews it.
     pub(crate) fn sync_with_token(&self, body: &[u8], token: &str) -> Result<Option<SyncResponse>> {
-        match self.send_bytes("/v1/sync", body, BINARY, Some(token)) {
+        match self.send_bytes("/v1/sync", body, BINARY, Some(token), SYNC_ANSWER) {
             Ok(v) => Ok(Some(v)),
             Err(Failure::Unauthorized(_)) => Ok(None),
             Err(Failure::Transient(m)) => Err(Error::Network(m)),
@@ -189,26 +189,27 @@ impl Client {
         body: &B,
     ) -> Result<T> {
         let body = serde_json::to_vec(body).map_err(|e| Error::Shape(e.to_string()))?;
-        self.call_raw(store, path, body, JSON)
+        self.call_raw(store, path, body, JSON, Reading::json())
     }
 
     /// POST with the stored access token; on 401 refresh once and retry.
-    fn call_raw<A: StoreAccess, T: DeserializeOwned>(
+    fn call_raw<A: StoreAccess, T>(
         &self,
         store: &mut A,
         path: &str,
         body: Vec<u8>,
         content_type: &str,
+        reading: Reading<T>,
     ) -> Result<T> {
         let token = store.with(|s| Self::access_token(s))?;
-        match self.send_bytes(path, &body, content_type, Some(&token)) {
+        match self.send_bytes(path, &body, content_type, Some(&token), reading) {
             Ok(v) => Ok(v),
             Err(Failure::Unauthorized(b)) if b.error == "device_revoked" => {
                 Err(store.with(revoked))
             }
             Err(Failure::Unauthorized(_)) => {
                 let token = self.refresh(store, &token)?;
-                match self.send_bytes(path, &body, content_type, Some(&token)) {
+                match self.send_bytes(path, &body, content_type, Some(&token), reading) {
                     Ok(v) => Ok(v),
                     Err(Failure::Unauthorized(b)) if b.error == "device_revoked" => {
                         Err(store.with(revoked))
@@ -313,19 +314,20 @@ impl Client {
     ) -> Result<T, Failure> {
         let bytes =
             serde_json::to_vec(body).map_err(|e| Failure::Final(Error::Shape(e.to_string())))?;
-        self.send_bytes(path, &bytes, JSON, token)
+        self.send_bytes(path, &bytes, JSON, token, Reading::json())
     }
 
     /// POST `body` (zstd-compressed when large), retrying transient failures.
     ///
     /// zstd rather than gzip: a grid's push (2.8 MB of JSON) compresses in
     /// 3 ms to 512 KB, where gzip's fastest level took 6 ms for 759 KB.
-    fn send_bytes<T: DeserializeOwned>(
+    fn send_bytes<T>(
         &self,
         path: &str,
         body: &[u8],
         content_type: &str,
         token: Option<&str>,
+        reading: Reading<T>,
     ) -> Result<T, Failure> {
         let compressed = if body.len() > 4096 {
             Some(
@@ -349,6 +351,9 @@ impl Client {
             if let Some(t) = token {
                 req = req.bearer_auth(t);
             }
+            if let Some(accept) = reading.accept {
+                req = req.header(reqwest::header::ACCEPT, accept);
+            }
             req = match &compressed {
                 Some(gz) => req
                     .header(reqwest::header::CONTENT_ENCODING, "zstd")
@@ -364,13 +369,18 @@ impl Client {
             };
             let status = resp.status();
             if status.is_success() {
+                let content_type = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
                 match resp.bytes() {
                     Ok(b) => {
-                        return serde_json::from_slice(&b).map_err(|e| {
+                        return (reading.read)(content_type.as_deref(), &b).map_err(|message| {
                             Failure::Final(Error::Server {
                                 status: status.as_u16(),
                                 code: "bad_response".into(),
-                                message: e.to_string(),
+                                message,
                             })
                         });
                     }
@@ -407,6 +417,48 @@ impl Client {
         Err(Failure::Transient(last))
     }
 }
+
+/// How an answer is asked for and read: the media types it may come in
+/// (`Accept`; JSON when `None`), and how its body is read by its
+/// `Content-Type`.
+pub(crate) struct Reading<T> {
+    accept: Option<&'static str>,
+    read: fn(Option<&str>, &[u8]) -> std::result::Result<T, String>,
+}
+
+impl<T> Clone for Reading<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Reading<T> {}
+
+impl<T: DeserializeOwned> Reading<T> {
+    /// A JSON answer.
+    pub(crate) fn json() -> Self {
+        Reading {
+            accept: None,
+            read: |_, body| serde_json::from_slice(body).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// A sync answer: binary ([`BINARY`], the documents' data as bytes) when
+/// the server gives it, else JSON (a server from before binary answers).
+const SYNC_ANSWER: Reading<SyncResponse> = Reading {
+    accept: Some("application/vnd.gridsync.sync, application/json;q=0.5"),
+    read: |content_type, body| {
+        let binary = content_type
+            .and_then(|t| t.split(';').next())
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case(BINARY));
+        if binary {
+            SyncResponse::from_binary(body)
+        } else {
+            serde_json::from_slice(body).map_err(|e| e.to_string())
+        }
+    },
+};
 
 /// The server's disk is full (507 `storage_full`): what it said, or the
 /// same in our words if it said nothing.

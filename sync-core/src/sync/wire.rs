@@ -107,8 +107,9 @@ pub struct SyncedDoc {
     /// Grid code.
     #[serde(default)]
     pub scope: String,
-    /// Automerge data, base64.
-    pub data: String,
+    /// Automerge data (base64 in a JSON answer).
+    #[serde(deserialize_with = "from_base64")]
+    pub data: Vec<u8>,
     /// Its list rows as the server derived them (JSON, read by
     /// [`crate::store::Listing::from_json`]), when `data` is the whole
     /// document at the version they were derived from.
@@ -116,9 +117,37 @@ pub struct SyncedDoc {
     pub list: Option<Box<serde_json::value::RawValue>>,
 }
 
-/// The answer.
+fn from_base64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    use base64::Engine;
+    let text = <&str>::deserialize(d)?;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|_| serde::de::Error::custom("document data is not base64"))
+}
+
+/// A document in the header line of a binary answer: its data follows
+/// the line, `size` bytes of it.
 #[derive(Debug, Clone, Deserialize)]
-pub struct SyncResponse {
+pub struct SizedDoc {
+    /// Id.
+    pub id: String,
+    /// Kind.
+    #[serde(default)]
+    pub kind: String,
+    /// Grid code.
+    #[serde(default)]
+    pub scope: String,
+    /// Length of its data, bytes.
+    pub size: usize,
+    /// As in [`SyncedDoc`].
+    #[serde(default)]
+    pub list: Option<Box<serde_json::value::RawValue>>,
+}
+
+/// The answer: as JSON, or in a binary answer ([`BINARY`]) its header
+/// line, with [`SizedDoc`]s.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SyncResponse<D = SyncedDoc> {
     /// Newly stored.
     #[serde(default)]
     pub stored: usize,
@@ -129,8 +158,8 @@ pub struct SyncResponse {
     #[serde(default)]
     pub rejected: Vec<Rejected>,
     /// Documents.
-    #[serde(default)]
-    pub docs: Vec<SyncedDoc>,
+    #[serde(default = "Vec::new")]
+    pub docs: Vec<D>,
     /// Documents to delete.
     #[serde(default)]
     pub purge: Vec<String>,
@@ -163,6 +192,79 @@ pub struct SyncResponse {
     /// a server that does not say).
     #[serde(default)]
     pub rules: Option<String>,
+}
+
+impl SyncResponse {
+    /// Read a binary answer ([`BINARY`], docs/protocol.md "Binary
+    /// answers"): the header line, then each document's data, the sizes
+    /// adding up to exactly the bytes after the line.
+    pub fn from_binary(body: &[u8]) -> Result<Self, String> {
+        let end = body
+            .iter()
+            .position(|b| *b == b'\n')
+            .ok_or("binary answer without its header line")?;
+        let header: SyncResponse<SizedDoc> =
+            serde_json::from_slice(&body[..end]).map_err(|e| e.to_string())?;
+        let SyncResponse {
+            stored,
+            duplicates,
+            rejected,
+            docs: sized,
+            purge,
+            dropped_feeds,
+            cursors,
+            more,
+            remaining,
+            heads,
+            log,
+            log_lost,
+            now,
+            rules,
+        } = header;
+        let mut data = &body[end + 1..];
+        let mut docs = Vec::with_capacity(sized.len());
+        for d in sized {
+            if d.size > data.len() {
+                return Err(format!(
+                    "binary answer cut off: document {} wants {} bytes, {} left",
+                    d.id,
+                    d.size,
+                    data.len()
+                ));
+            }
+            let (this, rest) = data.split_at(d.size);
+            data = rest;
+            docs.push(SyncedDoc {
+                id: d.id,
+                kind: d.kind,
+                scope: d.scope,
+                data: this.to_vec(),
+                list: d.list,
+            });
+        }
+        if !data.is_empty() {
+            return Err(format!(
+                "binary answer: {} bytes beyond its documents' sizes",
+                data.len()
+            ));
+        }
+        Ok(SyncResponse {
+            stored,
+            duplicates,
+            rejected,
+            docs,
+            purge,
+            dropped_feeds,
+            cursors,
+            more,
+            remaining,
+            heads,
+            log,
+            log_lost,
+            now,
+            rules,
+        })
+    }
 }
 
 /// An error body from the server.
@@ -250,5 +352,69 @@ impl User {
             department: self.department.clone(),
             post: self.post.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binary(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut out = header.as_bytes().to_vec();
+        out.push(b'\n');
+        out.extend_from_slice(data);
+        out
+    }
+
+    const HEADER: &str = r#"{"stored":2,"docs":[{"id":"a","kind":"household","scope":"g","size":3,"list":{"x":1}},{"id":"b","size":2}],"cursors":{"g":5},"more":true,"rules":"r1"}"#;
+
+    #[test]
+    fn a_binary_answer_reads_as_its_json_would() {
+        let answer = SyncResponse::from_binary(&binary(HEADER, b"abcde")).expect("read");
+        assert_eq!(answer.stored, 2);
+        assert!(answer.more);
+        assert_eq!(answer.rules.as_deref(), Some("r1"));
+        assert_eq!(answer.cursors["g"], serde_json::json!(5));
+        let docs: Vec<(&str, &str, &[u8], Option<&str>)> = answer
+            .docs
+            .iter()
+            .map(|d| {
+                (
+                    d.id.as_str(),
+                    d.kind.as_str(),
+                    d.data.as_slice(),
+                    d.list.as_deref().map(|l| l.get()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            docs,
+            vec![
+                ("a", "household", &b"abc"[..], Some(r#"{"x":1}"#)),
+                ("b", "", &b"de"[..], None)
+            ]
+        );
+        // The same answer as JSON, data in base64.
+        let json: SyncResponse = serde_json::from_str(
+            r#"{"stored":2,"docs":[{"id":"a","kind":"household","scope":"g","data":"YWJj"}],"cursors":{}}"#,
+        )
+        .expect("JSON");
+        assert_eq!(json.docs[0].data, b"abc");
+    }
+
+    #[test]
+    fn a_binary_answer_whose_sizes_do_not_add_up_is_refused() {
+        for (name, body) in [
+            ("cut off", binary(HEADER, b"abcd")),
+            ("bytes beyond the sizes", binary(HEADER, b"abcdef")),
+            ("no header line", HEADER.as_bytes().to_vec()),
+            ("header not JSON", binary("{nope", b"abcde")),
+        ] {
+            let refused = SyncResponse::from_binary(&body);
+            assert!(refused.is_err(), "{name}: {refused:?}");
+        }
+        let not_base64: Result<SyncResponse, _> =
+            serde_json::from_str(r#"{"docs":[{"id":"a","data":"***"}],"cursors":{}}"#);
+        assert!(not_base64.is_err());
     }
 }
