@@ -256,9 +256,13 @@ pub fn sync_keeping<A: StoreAccess>(
     // to send them fails the sync, so none is lost quietly.
     let result = sync_inner(store, client, options, cancel, progress)
         .and_then(|done| reveals::send(store, client).map(|_| done));
-    let (result, rules_tag) = match result {
-        Ok((report, tag)) => (Ok(report), tag),
-        Err(e) => (Err(e), None),
+    let (result, rules_tag, early) = match result {
+        Ok(Done {
+            report,
+            rules_tag,
+            early_rules,
+        }) => (Ok(report), rules_tag, early_rules),
+        Err(e) => (Err(e), None, None),
     };
     if result.is_ok() {
         // The deployment's catalogue and calendar, when they changed (the
@@ -272,7 +276,14 @@ pub fn sync_keeping<A: StoreAccess>(
                 if rules_tag.is_some() && rules_tag == etag {
                     return Ok(false);
                 }
-                let fetched = rules::fetch(client, &token, etag.as_deref())?;
+                // Asked for while the pages came, for the tag the sync
+                // ended with; else asked for now.
+                let fetched = match early.filter(|e| rules_tag.as_deref() == Some(e.tag.as_str())) {
+                    Some(e) => e.answer.recv().unwrap_or_else(|_| {
+                        Err(Error::Network("the rules could not be fetched".into()))
+                    })?,
+                    None => rules::fetch(client, &token, etag.as_deref())?,
+                };
                 store.with(|s| rules::apply(s, fetched))
             });
         if let Err(e) = refreshed {
@@ -380,16 +391,34 @@ struct Item {
     seq: Option<i64>,
 }
 
+/// What [`sync_inner`] ends with.
+struct Done {
+    report: SyncReport,
+    /// The report rules' tag as the last answer named it.
+    rules_tag: Option<String>,
+    /// The rules, if asked for during the sync.
+    early_rules: Option<EarlyRules>,
+}
+
+/// The report rules asked for while a sync's pages came (after the sync
+/// they would cost a round trip of their own): the tag the answer then
+/// named, and the answer to come.
+struct EarlyRules {
+    tag: String,
+    answer: std::sync::mpsc::Receiver<Result<rules::Fetched>>,
+}
+
 fn sync_inner<A: StoreAccess>(
     store: &mut A,
     client: &Client,
     options: &SyncOptions,
     cancel: Option<&AtomicBool>,
     progress: &mut dyn FnMut(&Progress),
-) -> Result<(SyncReport, Option<String>)> {
+) -> Result<Done> {
     let mut report = SyncReport::default();
     // The report rules' tag as the last answer named it.
     let mut rules_tag = None;
+    let mut early_rules: Option<EarlyRules> = None;
     let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let (me, total_push) = store.with(|store| -> Result<_> {
         // Refused changes still in their documents (refused before this
@@ -610,6 +639,25 @@ fn sync_inner<A: StoreAccess>(
             };
             next_page = Some(InFlight::send(store, client, &req)?);
         }
+        // Rules other than the ones kept: asked for now, beside the next
+        // page, rather than after the sync. Their failure is no failure
+        // of the sync: the next one asks again.
+        if early_rules.is_none()
+            && let Some(tag) = &resp.rules
+            && let Ok((token, kept)) = store.with(|s| rules::request_state(s))
+            && kept.as_deref() != Some(tag.as_str())
+        {
+            let (tx, answer) = std::sync::mpsc::channel();
+            let asking = client.clone();
+            client.courier().run(move || {
+                // Nobody waits for it once the sync has ended otherwise.
+                let _ = tx.send(rules::fetch(&asking, &token, kept.as_deref()));
+            });
+            early_rules = Some(EarlyRules {
+                tag: tag.clone(),
+                answer,
+            });
+        }
         // Both totals are known from the first answer on.
         p.docs_total = p.docs_received + decoded.len() as u64 + resp.remaining;
         // Stored (and indexed) a hundred documents at a time, each part in
@@ -705,7 +753,11 @@ fn sync_inner<A: StoreAccess>(
             store.with(|s| finish(s, &held_back, &not_mine, &mut report))?;
             p.phase = Phase::Done;
             p.emit(progress);
-            return Ok((report, rules_tag));
+            return Ok(Done {
+                report,
+                rules_tag,
+                early_rules,
+            });
         }
     }
 }

@@ -11,7 +11,8 @@ use std::process::Output;
 use serde_json::Value;
 
 use crate::report_loop::street;
-use crate::{G1, PASSWORD};
+use crate::{G1, PASSWORD, Phone};
+use gridsync_core::sync::SyncOptions;
 
 /// One person's command line: a store file of their own.
 pub(crate) struct Cli {
@@ -337,4 +338,65 @@ fn the_rules_are_asked_for_only_when_their_tag_changes() {
     );
     worker.ok(&["sync"]);
     assert_eq!(asked(), first + 1, "and then not again");
+}
+
+/// Rules the phone does not hold yet are asked for while the sync's
+/// pages come, beside the next page, not after the last one: on a slow
+/// link that is a round trip less.
+#[test]
+fn the_rules_are_asked_for_while_the_pages_come() {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let server = gridsync_tests::TestServer::options()
+        .env(&[("GRIDSYNC_LOG", "warn,tower_http=debug")])
+        .stderr_to(log.path())
+        .start();
+    crate::set_up_community(&server);
+    let mut worker = Phone::login(&server, "worker1");
+    worker.sync();
+    worker.add_places(G1);
+    for room in 101..121 {
+        worker.household(G1, &room.to_string(), None);
+    }
+    worker.sync();
+    // The requests the server began, in order, from its log.
+    let started = || -> Vec<String> {
+        std::fs::read_to_string(log.path())
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("started processing"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let before = started().len();
+
+    let mut sup = Phone::login(&server, "supervisor");
+    let options = SyncOptions {
+        max_docs: 1,
+        ..Default::default()
+    };
+    let report =
+        gridsync_core::sync::sync(&mut sup.store, &sup.client, &options, None, &mut |_| {})
+            .unwrap();
+    assert!(
+        report.rounds >= 20,
+        "a page a document: {} pages",
+        report.rounds
+    );
+    let requests = started().split_off(before);
+    let rules = requests
+        .iter()
+        .position(|l| l.contains("/v1/reports/rules"))
+        .unwrap_or_else(|| panic!("the rules were asked for: {requests:#?}"));
+    let last_page = requests
+        .iter()
+        .rposition(|l| l.contains("/v1/sync"))
+        .expect("the sync's requests");
+    assert!(
+        rules < last_page,
+        "the rules were asked for after the last page (request {rules} of {})",
+        requests.len()
+    );
+    // And kept, as when asked for after the sync.
+    let tag = sup.store.meta("issue.rules_etag").unwrap();
+    assert!(tag.is_some_and(|t| !t.is_empty()), "the rules' tag is kept");
 }

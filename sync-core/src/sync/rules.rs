@@ -4,8 +4,10 @@
 //! the phone offers the same categories, checks reports the same way and
 //! counts the same deadlines as the supervisors' pages.
 //!
-//! Fetched after a sync whose answer names a tag (`rules`) other than the
-//! one kept, or after every sync from a server that names none
+//! Fetched when a sync's answer names a tag (`rules`) other than the one
+//! kept: asked for at once, beside the sync's next page, and kept after
+//! the sync (asked for again then if the tag changed meanwhile); after
+//! every sync from a server that names none
 //! ([`request_state`] and [`apply`] with the store, [`fetch`] without it),
 //! with the `ETag` of the last answer (a `304` costs a few hundred bytes);
 //! kept in the store, and installed when the store is opened
