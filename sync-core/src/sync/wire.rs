@@ -119,7 +119,8 @@ pub struct SyncedDoc {
 
 fn from_base64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
     use base64::Engine;
-    let text = <&str>::deserialize(d)?;
+    // Owned: a JSON string with escapes in it cannot be borrowed.
+    let text = String::deserialize(d)?;
     base64::engine::general_purpose::STANDARD
         .decode(text)
         .map_err(|_| serde::de::Error::custom("document data is not base64"))
@@ -400,6 +401,11 @@ mod tests {
         )
         .expect("JSON");
         assert_eq!(json.docs[0].data, b"abc");
+        // A JSON encoder may escape the slash of base64.
+        let escaped: SyncResponse =
+            serde_json::from_str(r#"{"docs":[{"id":"a","data":"Pz8\/"}],"cursors":{}}"#)
+                .expect("escaped JSON");
+        assert_eq!(escaped.docs[0].data, b"???");
     }
 
     #[test]
